@@ -1,0 +1,46 @@
+# Two commands: `make run` (portal + worker + beat on embedded defaults) and `make test` (whole suite).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+export DJANGO_SETTINGS_MODULE ?= portal.settings
+
+.PHONY: run test setup setup-test migrate demo lint format clean
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Reinstall only when pyproject.toml changes.
+$(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/activate
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/activate
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed-run
+
+setup: $(VENV)/.installed-run
+
+setup-test: $(VENV)/.installed-test
+
+migrate: setup
+	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput
+
+demo: migrate
+	DEBUG=$${DEBUG:-true} $(PY) manage.py seed_demo
+
+run: demo
+	DEBUG=$${DEBUG:-true} $(PY) manage.py devstack --port $(PORT)
+
+test: setup-test
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup-test
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: setup-test
+	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+clean:
+	rm -rf var .pytest_cache

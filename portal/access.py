@@ -1,0 +1,75 @@
+"""The one access rule of the portal, shared by HTML views, the REST API and selectors.
+
+Roles:
+- member: acts for the teams they belong to and sees only those teams' objects;
+- platform admin: sees everything and approves (never their own requests);
+- finance: reads billing for every team, downloads reports; cannot request or approve.
+Superusers count as platform admins.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from portal.models import AuditEvent, Membership, Team, User
+
+
+def is_platform_admin(user) -> bool:
+    return bool(
+        user.is_authenticated
+        and user.is_active
+        and (user.is_superuser or user.role == User.Role.PLATFORM_ADMIN)
+    )
+
+
+def is_finance(user) -> bool:
+    return bool(user.is_authenticated and user.is_active and user.role == User.Role.FINANCE)
+
+
+def member_team_ids(user) -> set[int]:
+    """Teams the user belongs to. Cached on the user object for the length of a request."""
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    cached = getattr(user, "_member_team_ids", None)
+    if cached is None:
+        cached = set(Membership.objects.filter(user=user).values_list("team_id", flat=True))
+        user._member_team_ids = cached
+    return cached
+
+
+def sees_all_teams(user) -> bool:
+    return is_platform_admin(user) or is_finance(user)
+
+
+def teams_visible_to(user) -> QuerySet[Team]:
+    if sees_all_teams(user):
+        return Team.objects.all()
+    return Team.objects.filter(pk__in=member_team_ids(user))
+
+
+def can_view_team(user, team: Team) -> bool:
+    return sees_all_teams(user) or team.pk in member_team_ids(user)
+
+
+def can_act_for_team(user, team: Team) -> bool:
+    """May the user file requests for this team? Members of the team only; never finance."""
+    return not is_finance(user) and team.pk in member_team_ids(user)
+
+
+def can_manage_teams(user) -> bool:
+    return is_platform_admin(user)
+
+
+def memberships_visible_to(user) -> QuerySet[Membership]:
+    if sees_all_teams(user):
+        return Membership.objects.all()
+    return Membership.objects.filter(team_id__in=member_team_ids(user))
+
+
+def audit_events_visible_to(user) -> QuerySet[AuditEvent]:
+    """Admins see the whole trail; everyone else their teams' events and their own actions."""
+    if is_platform_admin(user):
+        return AuditEvent.objects.all()
+    if not user.is_authenticated:
+        return AuditEvent.objects.none()
+    return AuditEvent.objects.filter(Q(team_id__in=member_team_ids(user)) | Q(actor=user))

@@ -1,0 +1,60 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portal import access, selectors
+from portal.api.errors import ErrorSerializer
+from portal.api.serializers import MembershipSerializer, MeSerializer, TeamSerializer
+
+ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
+ERRORS_WITH_404 = {**ERRORS, 404: ErrorSerializer}
+
+
+class MeApi(APIView):
+    @extend_schema(responses={200: MeSerializer, **ERRORS}, summary="The signed-in user, role and teams")
+    def get(self, request):
+        user = request.user
+        user.is_platform_admin = access.is_platform_admin(user)
+        user.teams = list(selectors.team_list(user=user).filter(memberships__user=user))
+        return Response(MeSerializer(user).data)
+
+
+class TeamListApi(generics.ListAPIView):
+    serializer_class = TeamSerializer
+
+    def get_queryset(self):
+        return selectors.team_list(user=self.request.user)
+
+    @extend_schema(responses={200: TeamSerializer(many=True), **ERRORS}, summary="Teams you can see")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class TeamDetailApi(generics.RetrieveAPIView):
+    serializer_class = TeamSerializer
+
+    def get_object(self):
+        team = selectors.team_get(user=self.request.user, slug=self.kwargs["slug"])
+        return selectors.team_list(user=self.request.user).get(pk=team.pk)
+
+    @extend_schema(responses={200: TeamSerializer, **ERRORS_WITH_404}, summary="One team")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class MembershipListApi(generics.ListAPIView):
+    serializer_class = MembershipSerializer
+
+    def get_queryset(self):
+        return selectors.membership_list(
+            user=self.request.user, team_slug=self.request.query_params.get("team")
+        )
+
+    @extend_schema(
+        parameters=[OpenApiParameter("team", str, description="Only this team (its slug)")],
+        responses={200: MembershipSerializer(many=True), **ERRORS},
+        summary="Team memberships you can see",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

@@ -1,0 +1,17 @@
+from django.conf import settings
+
+from portal import access
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"oidc_enabled": settings.OIDC_ENABLED}
+    return {
+        "oidc_enabled": settings.OIDC_ENABLED,
+        "nav": {
+            "is_platform_admin": access.is_platform_admin(user),
+            "is_finance": access.is_finance(user),
+            "role_label": "Superuser" if user.is_superuser else user.get_role_display(),
+        },
+    }

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from django import forms
+
+from portal.models import Team, User
+
+
+class TeamForm(forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = ["name", "slug", "cost_center", "contact_email"]
+        help_texts = {"cost_center": "The finance cost center that pays for this team's clusters."}
+
+
+class TeamEditForm(forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = ["name", "cost_center", "contact_email"]
+
+
+class AddMemberForm(forms.Form):
+    username = forms.CharField(max_length=150, help_text="The person's portal username.")
+
+    def clean_username(self) -> User:
+        username = self.cleaned_data["username"].strip()
+        user = User.objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise forms.ValidationError(f"There is no active user called “{username}”.")
+        return user
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100,
+        help_text="What the token is for, e.g. “CI pipeline”, so you know which one to revoke.",
+    )
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Give the token a name.")
+        return name
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.CharField(required=False, max_length=100, label="Action starts with")
+    team = forms.SlugField(required=False, max_length=40)
+    actor = forms.CharField(required=False, max_length=150)

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+
+class User(AbstractUser):
+    """A person using the portal. Team membership comes from `Membership`; the role is global."""
+
+    class Role(models.TextChoices):
+        MEMBER = "member", "Member"
+        PLATFORM_ADMIN = "platform_admin", "Platform admin"
+        FINANCE = "finance", "Finance"
+
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+
+cost_center_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$",
+    "Use letters, digits, dots, slashes, underscores or hyphens (up to 64 characters).",
+)
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(
+        max_length=40,
+        unique=True,
+        help_text="Short lowercase identifier; used in topic names and AWS tags. Cannot be changed later.",
+    )
+    cost_center = models.CharField(max_length=64, validators=[cost_center_validator])
+    contact_email = models.EmailField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["team__name", "user__username"]
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="membership_unique_team_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team}"
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only a SHA-256 hash is stored; the key is shown once, at creation."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Heartbeat(models.Model):
+    """Last time a background component proved it was alive (written by a beat-scheduled task)."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    last_seen = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_seen.isoformat()}"
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Audit events are append-only")
+
+    def delete(self):
+        raise AppendOnlyError("Audit events are append-only")
+
+
+class AuditEvent(models.Model):
+    """One thing somebody (or the system) did. Written explicitly by services via `portal.audit`."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # PROTECT: people are deactivated, never deleted, so the trail never loses its actor.
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_label = models.CharField(max_length=150, help_text="Username at the time, or 'system'.")
+    action = models.CharField(
+        max_length=100,
+        validators=[RegexValidator(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$", "Use a dotted lowercase code.")],
+    )
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    details = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["team", "-created_at"], name="audit_team_created"),
+            models.Index(fields=["action"], name="audit_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor_label}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events are append-only")

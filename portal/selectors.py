@@ -1,0 +1,74 @@
+"""Reads for teams, memberships, tokens and the audit log, always through `portal.access`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, QuerySet
+from django.http import Http404
+
+from portal import access
+from portal.models import ApiToken, AuditEvent, Membership, Team, User
+
+
+def team_list(*, user: User) -> QuerySet[Team]:
+    return access.teams_visible_to(user).annotate(member_count=Count("memberships")).order_by("name")
+
+
+def team_get(*, user: User, slug: str) -> Team:
+    """The team, or 404 when it does not exist *or* the user may not see it (no existence leak)."""
+    team = Team.objects.filter(slug=slug).first()
+    if team is None or not access.can_view_team(user, team):
+        raise Http404("No such team")
+    return team
+
+
+def team_members(*, team: Team) -> QuerySet[Membership]:
+    return Membership.objects.filter(team=team).select_related("user").order_by("user__username")
+
+
+def membership_list(*, user: User, team_slug: str | None = None) -> QuerySet[Membership]:
+    memberships = access.memberships_visible_to(user).select_related("team", "user")
+    if team_slug:
+        memberships = memberships.filter(team__slug=team_slug)
+    return memberships.order_by("team__name", "user__username", "pk")
+
+
+def api_token_list(*, user: User) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user).order_by("-created_at")
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    action: str = ""
+    team: str = ""
+    actor: str = ""
+
+
+def audit_event_list(*, user: User, filters: AuditFilters | None = None) -> QuerySet[AuditEvent]:
+    events = access.audit_events_visible_to(user).select_related("team")
+    if filters:
+        if filters.action:
+            events = events.filter(action__startswith=filters.action)
+        if filters.team:
+            events = events.filter(team__slug=filters.team)
+        if filters.actor:
+            events = events.filter(actor_label=filters.actor)
+    return events.order_by("-created_at", "-id")
+
+
+def audit_actions(*, user: User) -> list[str]:
+    return list(access.audit_events_visible_to(user).order_by().values_list("action", flat=True).distinct())
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    teams: list[Team]
+    sees_all_teams: bool
+    recent_events: list[AuditEvent]
+
+
+def dashboard(*, user: User) -> Dashboard:
+    teams = list(team_list(user=user)[:50])
+    recent = list(audit_event_list(user=user).select_related(None).select_related("team")[:10])
+    return Dashboard(teams=teams, sees_all_teams=access.sees_all_teams(user), recent_events=recent)

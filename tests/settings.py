@@ -1,0 +1,57 @@
+"""Test settings: the real PostgreSQL and Redis when they are reachable, embedded defaults otherwise.
+
+In CI (CI=true, or PORTAL_REQUIRE_SERVICES=1) an unreachable PostgreSQL or Redis is an error, not a
+silent fallback, so the suite cannot pass on SQLite by accident.
+"""
+
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+REQUIRE_SERVICES = (
+    os.environ.get("CI", "").lower() == "true" or os.environ.get("PORTAL_REQUIRE_SERVICES") == "1"
+)
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+if not os.environ.get("DATABASE_URL"):
+    if _reachable("127.0.0.1", 5432):
+        os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/portal"
+    elif REQUIRE_SERVICES:
+        raise ImproperlyConfigured("CI needs PostgreSQL on 127.0.0.1:5432 (start it; see .ci/run)")
+
+if not os.environ.get("REDIS_URL") and not os.environ.get("CELERY_BROKER_URL"):
+    if _reachable("127.0.0.1", 6379):
+        os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/15"
+    elif REQUIRE_SERVICES:
+        raise ImproperlyConfigured("CI needs Redis on 127.0.0.1:6379 (start it; see .ci/run)")
+
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 40)
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("PORTAL_VAR_DIR", str(Path(tempfile.gettempdir()) / f"msk-portal-tests-{os.getuid()}"))
+
+from portal.settings import *  # noqa: E402,F403
+from portal.settings import DATABASES, VAR_DIR  # noqa: E402
+
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory, so worker processes started by tests see the same database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-portal.sqlite3")}

@@ -38,7 +38,9 @@ def team_create(*, actor: User, name: str, slug: str, cost_center: str, contact_
 @transaction.atomic
 def team_update(*, actor: User, team: Team, name: str, cost_center: str, contact_email: str) -> Team:
     _require_team_manager(actor)
-    before = {"name": team.name, "cost_center": team.cost_center, "contact_email": team.contact_email}
+    # Compare with the stored row: a bound ModelForm has already changed the instance in memory.
+    stored = Team.objects.select_for_update().get(pk=team.pk)
+    before = {"name": stored.name, "cost_center": stored.cost_center, "contact_email": stored.contact_email}
     team.name, team.cost_center, team.contact_email = name, cost_center, contact_email
     team.full_clean()
     team.save(update_fields=["name", "cost_center", "contact_email"])

@@ -1,0 +1,229 @@
+"""The authorization matrix: every URL pattern × every role, against own and other teams' objects.
+
+Every named URL pattern must be declared in ENDPOINTS (or in EXEMPT with a reason), so an endpoint added
+later fails `test_every_url_pattern_is_declared` until somebody states who may use it.
+
+Object-scoped endpoints always address team A's objects: member_a is "own team", member_b is "other team".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from portal import audit, services
+from portal.models import Membership
+from tests.conftest import client_for
+
+ROLES = ("anonymous", "member_a", "member_b", "admin", "finance")
+EVERYONE = frozenset(ROLES)
+SIGNED_IN = frozenset(ROLES) - {"anonymous"}
+ADMIN = frozenset({"admin"})
+SEES_TEAM_A = frozenset({"member_a", "admin", "finance"})
+
+# Marker texts that only someone allowed to see team A's data may receive.
+TEAM_A_MARKER = "team-a-cost-center-marker"  # team A's cost center
+AUDIT_A_MARKER = "team-a-audit-marker"  # in an audit event of team A
+MEMBER_A_MARKER = "member_a"  # team A's member's username
+TEAM_DATA = {TEAM_A_MARKER: SEES_TEAM_A}
+AUDIT_DATA = {AUDIT_A_MARKER: frozenset({"member_a", "admin"})}
+
+
+@dataclass
+class World:
+    team_a: object
+    team_b: object
+    personas: dict
+    membership_a: Membership
+    token_a_id: int
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    allowed: frozenset[str]
+    method: str = "GET"
+    kwargs: Callable[[World], dict] = field(default=lambda w: {})
+    data: Callable[[World], dict] | None = None
+    api: bool = False
+    # marker text -> roles allowed to receive it; everyone else must not (checked on success).
+    markers: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.name}"
+
+
+TEAM_A = lambda w: {"slug": w.team_a.slug}  # noqa: E731
+
+ENDPOINTS: list[Endpoint] = [
+    # Portal pages
+    Endpoint("portal:dashboard", SIGNED_IN, markers=TEAM_DATA),
+    Endpoint("portal:team-list", SIGNED_IN, markers=TEAM_DATA),
+    Endpoint("portal:team-create", ADMIN),
+    Endpoint(
+        "portal:team-create",
+        ADMIN,
+        method="POST",
+        data=lambda w: {
+            "name": "New",
+            "slug": "new",
+            "cost_center": "CC-9",
+            "contact_email": "n@example.com",
+        },
+    ),
+    Endpoint("portal:team-detail", SEES_TEAM_A, kwargs=TEAM_A, markers=TEAM_DATA),
+    Endpoint("portal:team-edit", ADMIN, kwargs=TEAM_A),
+    Endpoint(
+        "portal:team-edit",
+        ADMIN,
+        method="POST",
+        kwargs=TEAM_A,
+        data=lambda w: {"name": "Team A2", "cost_center": "CC-A", "contact_email": "a@example.com"},
+    ),
+    Endpoint(
+        "portal:member-add",
+        ADMIN,
+        method="POST",
+        kwargs=TEAM_A,
+        data=lambda w: {"username": w.personas["member_b"].username},
+    ),
+    Endpoint(
+        "portal:member-remove",
+        ADMIN,
+        method="POST",
+        kwargs=lambda w: {"slug": w.team_a.slug, "pk": w.membership_a.pk},
+    ),
+    Endpoint("portal:audit-list", SIGNED_IN, markers=AUDIT_DATA),
+    Endpoint("portal:audit-export", SIGNED_IN, markers=AUDIT_DATA),
+    Endpoint("portal:token-list", SIGNED_IN),
+    Endpoint("portal:token-list", SIGNED_IN, method="POST", data=lambda w: {"name": "matrix"}),
+    # member_a's own token: nobody else may revoke it, admins included.
+    Endpoint(
+        "portal:token-revoke",
+        frozenset({"member_a"}),
+        method="POST",
+        kwargs=lambda w: {"pk": w.token_a_id},
+    ),
+    # Authentication and operations
+    Endpoint("login", EVERYONE),
+    Endpoint("logout", EVERYONE, method="POST"),
+    Endpoint("healthz", EVERYONE),
+    # REST API
+    Endpoint("api:me", SIGNED_IN, api=True),
+    Endpoint("api:team-list", SIGNED_IN, api=True, markers=TEAM_DATA),
+    Endpoint("api:team-detail", SEES_TEAM_A, api=True, kwargs=TEAM_A, markers=TEAM_DATA),
+    Endpoint("api:membership-list", SIGNED_IN, api=True, markers={MEMBER_A_MARKER: SEES_TEAM_A}),
+    # The API description is public: it documents shapes, not data.
+    Endpoint("api-schema", EVERYONE),
+    Endpoint("api-docs", EVERYONE),
+]
+
+EXEMPT_NAMESPACES = {
+    "admin": "Django's admin: guarded by Django's own is_staff check, for superusers only",
+}
+
+
+def _pattern_names(resolver: URLResolver, namespace: str = "") -> list[tuple[str, str, str]]:
+    """(full name, pattern, namespace) of every URL pattern, recursively."""
+    names = []
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            child_ns = f"{namespace}:{entry.namespace}" if namespace and entry.namespace else entry.namespace
+            names += _pattern_names(entry, child_ns or namespace)
+        elif isinstance(entry, URLPattern):
+            full = f"{namespace}:{entry.name}" if namespace and entry.name else (entry.name or "")
+            names.append((full, str(entry.pattern), namespace))
+    return names
+
+
+def test_every_url_pattern_is_declared():
+    declared = {endpoint.name for endpoint in ENDPOINTS}
+    undeclared = []
+    for name, pattern, namespace in _pattern_names(get_resolver()):
+        if namespace.split(":")[0] in EXEMPT_NAMESPACES:
+            continue
+        if not name:
+            undeclared.append(f"unnamed pattern {pattern!r}")
+        elif name not in declared:
+            undeclared.append(name)
+    assert undeclared == [], f"Declare who may use these in tests/test_authz_matrix.py: {undeclared}"
+
+
+def test_declared_endpoints_exist():
+    names = {name for name, _, _ in _pattern_names(get_resolver())}
+    assert {endpoint.name for endpoint in ENDPOINTS} <= names
+
+
+@pytest.fixture
+def world(team_a, team_b, personas, token_for) -> World:
+    # Put the marker where only team A's viewers can see it: team A's cost center and an audit event.
+    team_a.cost_center = TEAM_A_MARKER
+    team_a.save()
+    audit.record("portal.test.marker", actor=None, team=team_a, details={"marker": AUDIT_A_MARKER})
+    token, _ = services.api_token_create(user=personas["member_a"], name="member-a-token")
+    return World(
+        team_a=team_a,
+        team_b=team_b,
+        personas=personas,
+        membership_a=Membership.objects.get(team=team_a, user=personas["member_a"]),
+        token_a_id=token.pk,
+    )
+
+
+def _request(endpoint: Endpoint, world: World, role: str, token_for):
+    user = world.personas[role]
+    url = reverse(endpoint.name, kwargs=endpoint.kwargs(world))
+    data = endpoint.data(world) if endpoint.data else {}
+    if endpoint.api and user is not None:
+        # The API is exercised with personal tokens, the way automation uses it.
+        client = client_for(None)
+        headers = {"Authorization": f"Bearer {token_for(user)}"}
+    else:
+        client = client_for(user)
+        headers = {}
+    method = getattr(client, endpoint.method.lower())
+    return method(url, data=data, headers=headers)
+
+
+def _body(response) -> str:
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content).decode()
+    return response.content.decode()
+
+
+MATRIX = [(endpoint, role) for endpoint in ENDPOINTS for role in ROLES]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "role"), MATRIX, ids=[f"{endpoint.id}-as-{role}" for endpoint, role in MATRIX]
+)
+def test_authorization_matrix(endpoint: Endpoint, role: str, world, token_for):
+    response = _request(endpoint, world, role, token_for)
+    status = response.status_code
+    assert status < 500, f"{endpoint.id} as {role}: server error {status}"
+    if role in endpoint.allowed:
+        redirected_to_login = status == 302 and response["Location"].startswith(reverse("login"))
+        assert status < 400 and (not redirected_to_login or endpoint.name in {"logout"}), (
+            f"{endpoint.id} as {role} should be allowed, got {status}"
+        )
+        body = _body(response) if endpoint.markers else ""
+        for marker, visible_to in endpoint.markers.items():
+            present = marker in body
+            assert present == (role in visible_to), (
+                f"{endpoint.id} as {role}: {marker!r} {'leaked' if present else 'missing'}"
+            )
+    elif role == "anonymous":
+        if endpoint.api:
+            assert status == 401, f"{endpoint.id} anonymous should get 401, got {status}"
+        else:
+            assert status == 302 and response["Location"].startswith(reverse("login")), (
+                f"{endpoint.id} anonymous should be sent to the login page, got {status}"
+            )
+    else:
+        assert status in (403, 404), f"{endpoint.id} as {role} should be refused, got {status}"
+        body = _body(response)
+        assert TEAM_A_MARKER not in body and AUDIT_A_MARKER not in body

@@ -1,0 +1,92 @@
+"""Static gates that run inside `make test`: lint, format, security scan, migrations, deploy checks."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def run(*command: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_ruff_lint():
+    result = run(str(BIN / "ruff"), "check", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format():
+    result = run(str(BIN / "ruff"), "format", "--check", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_bandit_has_no_high_severity_findings():
+    result = run(
+        str(BIN / "bandit"),
+        "-q",
+        "-r",
+        "portal",
+        "clusters",
+        "billing",
+        "-c",
+        "pyproject.toml",
+        "--severity-level",
+        "high",
+        "--confidence-level",
+        "medium",
+        "-f",
+        "txt",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _env(**overrides: str) -> dict:
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    env.update(overrides)
+    return env
+
+
+def test_models_and_migrations_agree():
+    result = run(
+        sys.executable,
+        "manage.py",
+        "makemigrations",
+        "--check",
+        "--dry-run",
+        env=_env(DEBUG="true", DATABASE_URL="sqlite:///:memory:"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_settings_pass_check_deploy():
+    env = _env(
+        DEBUG="false",
+        SECRET_KEY="k3y-" + "production-grade-and-long-enough-" * 2,
+        ALLOWED_HOSTS="portal.example.com",
+        DATABASE_URL="sqlite:///:memory:",
+    )
+    for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS"):
+        env.pop(name, None)
+    result = run(sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key():
+    env = _env(DEBUG="false", DATABASE_URL="sqlite:///:memory:")
+    env.pop("SECRET_KEY", None)
+    result = run(sys.executable, "manage.py", "check", env=env)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["maybe", "2"])
+def test_boolean_settings_are_strict(value):
+    result = run(sys.executable, "manage.py", "check", env=_env(DEBUG=value))
+    assert result.returncode != 0
+    assert "DEBUG must be true or false" in result.stderr

@@ -1,0 +1,26 @@
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+
+from portal.models import Membership, Team, User
+from tests.conftest import client_for
+
+
+@override_settings(DEBUG=True)
+def test_seed_demo_is_idempotent_and_logins_work(db, capsys):
+    call_command("seed_demo")
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+    assert "alice" in out and "kafka-demo-2026" in out
+    assert Team.objects.count() == 3
+    assert Membership.objects.count() == 3
+    assert User.objects.get(username="ada").role == User.Role.PLATFORM_ADMIN
+    assert User.objects.get(username="fred").role == User.Role.FINANCE
+    client = client_for(None)
+    assert client.login(username="alice", password="kafka-demo-2026")
+    assert "Payments" in client.get("/").content.decode()
+
+
+def test_seed_demo_refuses_without_debug(db):
+    with pytest.raises(CommandError, match="DEBUG off"):
+        call_command("seed_demo")

@@ -2,8 +2,8 @@
 
 One module, driven by environment variables (every one is documented in `.env.example`).
 The defaults run the whole portal on one machine with nothing installed but Python:
-SQLite, a file-system Celery broker and the local MSK provider. Setting DATABASE_URL,
-REDIS_URL / CELERY_BROKER_URL and the AWS variables switches to the real services.
+SQLite and a file-system Celery broker. Setting DATABASE_URL and REDIS_URL / CELERY_BROKER_URL
+switches to the real services (the AWS settings arrive with the provisioning work).
 """
 
 from __future__ import annotations
@@ -263,11 +263,10 @@ if OIDC_ENABLED:
     OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT")
     OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT")
     OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid email profile groups")
-    missing = [
-        name
-        for name in ("OIDC_OP_AUTHORIZATION_ENDPOINT", "OIDC_OP_TOKEN_ENDPOINT", "OIDC_OP_USER_ENDPOINT")
-        if not globals()[name]
-    ]
+    required = ["OIDC_OP_AUTHORIZATION_ENDPOINT", "OIDC_OP_TOKEN_ENDPOINT", "OIDC_OP_USER_ENDPOINT"]
+    if OIDC_RP_SIGN_ALGO.startswith("RS"):
+        required.append("OIDC_OP_JWKS_ENDPOINT")  # RS256 tokens are verified against the provider's keys
+    missing = [name for name in required if not globals()[name]]
     if missing:
         raise ImproperlyConfigured(f"OIDC_RP_CLIENT_ID is set but {', '.join(missing)} is missing")
 OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")

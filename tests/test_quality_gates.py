@@ -90,3 +90,19 @@ def test_boolean_settings_are_strict(value):
     result = run(sys.executable, "manage.py", "check", env=_env(DEBUG=value))
     assert result.returncode != 0
     assert "DEBUG must be true or false" in result.stderr
+
+
+def test_single_sign_on_settings_are_checked_at_startup():
+    env = _env(DEBUG="true", OIDC_RP_CLIENT_ID="portal", OIDC_OP_AUTHORIZATION_ENDPOINT="https://idp/auth")
+    result = run(sys.executable, "manage.py", "check", env=env)
+    assert result.returncode != 0
+    assert "OIDC_OP_TOKEN_ENDPOINT, OIDC_OP_USER_ENDPOINT, OIDC_OP_JWKS_ENDPOINT is missing" in result.stderr
+
+    env.update(
+        OIDC_OP_TOKEN_ENDPOINT="https://idp/token",
+        OIDC_OP_USER_ENDPOINT="https://idp/userinfo",
+        OIDC_OP_JWKS_ENDPOINT="https://idp/jwks",
+        OIDC_RP_CLIENT_SECRET="s",
+    )
+    result = run(sys.executable, "manage.py", "check", env=env)
+    assert result.returncode == 0, result.stderr

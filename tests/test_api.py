@@ -96,3 +96,11 @@ def test_docs_page_uses_bundled_assets(client):
     page = client.get(reverse("api-docs")).content.decode()
     assert "swagger-ui" in page
     assert "cdn.jsdelivr" not in page and "unpkg" not in page
+
+
+def test_bad_page_size_is_a_field_error(member_a, token_for):
+    client, headers = _api(member_a, token_for)
+    for bad in ("0", "-1", "abc", "501"):
+        response = client.get(reverse("api:team-list"), {"page_size": bad}, headers=headers)
+        assert response.status_code == 400
+        assert response.json()["field_errors"] == {"page_size": ["Must be a whole number from 1 to 500."]}

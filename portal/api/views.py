@@ -9,6 +9,8 @@ from portal.api.serializers import MembershipSerializer, MeSerializer, TeamSeria
 
 ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
 ERRORS_WITH_404 = {**ERRORS, 404: ErrorSerializer}
+# Lists: 400 for a bad page_size, 404 for a page past the end.
+LIST_ERRORS = {400: ErrorSerializer, **ERRORS_WITH_404}
 
 
 class MeApi(APIView):
@@ -26,7 +28,7 @@ class TeamListApi(generics.ListAPIView):
     def get_queryset(self):
         return selectors.team_list(user=self.request.user)
 
-    @extend_schema(responses={200: TeamSerializer(many=True), **ERRORS}, summary="Teams you can see")
+    @extend_schema(responses={200: TeamSerializer(many=True), **LIST_ERRORS}, summary="Teams you can see")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -53,7 +55,7 @@ class MembershipListApi(generics.ListAPIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("team", str, description="Only this team (its slug)")],
-        responses={200: MembershipSerializer(many=True), **ERRORS},
+        responses={200: MembershipSerializer(many=True), **LIST_ERRORS},
         summary="Team memberships you can see",
     )
     def get(self, request, *args, **kwargs):

@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
-export DJANGO_SETTINGS_MODULE ?= portal.settings
 
 .PHONY: run test setup setup-test migrate demo lint format clean
 
@@ -34,7 +33,7 @@ run: demo
 	DEBUG=$${DEBUG:-true} $(PY) manage.py devstack --port $(PORT)
 
 test: setup-test
-	$(PY) -m pytest $(PYTEST_ARGS)
+	DJANGO_SETTINGS_MODULE=tests.settings $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup-test
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -4,6 +4,7 @@ In CI (CI=true, or PORTAL_REQUIRE_SERVICES=1) an unreachable PostgreSQL or Redis
 silent fallback, so the suite cannot pass on SQLite by accident.
 """
 
+import hashlib
 import os
 import socket
 import tempfile
@@ -42,7 +43,7 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("PORTAL_VAR_DIR", str(Path(tempfile.gettempdir()) / f"msk-portal-tests-{os.getuid()}"))
 
 from portal.settings import *  # noqa: E402,F403
-from portal.settings import DATABASES, STATIC_ROOT, VAR_DIR  # noqa: E402
+from portal.settings import BASE_DIR, DATABASES, STATIC_ROOT, VAR_DIR  # noqa: E402
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
@@ -53,6 +54,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# One test database per checkout, so two checkouts on one machine (or CI beside a developer) never
+# drop each other's database mid-run.
+_CHECKOUT = hashlib.sha1(str(BASE_DIR).encode(), usedforsecurity=False).hexdigest()[:8]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so worker processes started by tests see the same database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-portal.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-portal-{_CHECKOUT}.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_portal_{_CHECKOUT}"}

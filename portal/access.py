@@ -73,3 +73,50 @@ def audit_events_visible_to(user) -> QuerySet[AuditEvent]:
     if not user.is_authenticated:
         return AuditEvent.objects.none()
     return AuditEvent.objects.filter(Q(team_id__in=member_team_ids(user)) | Q(actor=user))
+
+
+# --- Clusters and requests (the models live in `clusters`; imported lazily to keep `portal` first) ---
+
+
+def team_may_use_cluster(team: Team, cluster) -> bool:
+    """A team files topic and access requests on clusters it owns or that admins opened to it."""
+    return cluster.team_id == team.pk or cluster.shared_with.filter(pk=team.pk).exists()
+
+
+def team_may_use_account(team: Team, account) -> bool:
+    return account.ownership == "platform" or account.team_id == team.pk
+
+
+def clusters_visible_to(user):
+    from clusters.models import Cluster
+
+    if sees_all_teams(user):
+        return Cluster.objects.all()
+    teams = member_team_ids(user)
+    return Cluster.objects.filter(Q(team_id__in=teams) | Q(shared_with__in=teams)).distinct()
+
+
+def requests_visible_to(user):
+    """Admins see every request; members their teams'; finance none (it neither requests nor approves)."""
+    from clusters.models import Request
+
+    if is_platform_admin(user):
+        return Request.objects.all()
+    if is_finance(user) or not user.is_authenticated:
+        return Request.objects.none()
+    return Request.objects.filter(team_id__in=member_team_ids(user))
+
+
+def can_view_request(user, request) -> bool:
+    if is_platform_admin(user):
+        return True
+    return not is_finance(user) and request.team_id in member_team_ids(user)
+
+
+def can_decide_request(user, request) -> bool:
+    """Four-eyes: platform admins decide, but never on a request they submitted."""
+    return is_platform_admin(user) and request.requested_by_id != user.pk
+
+
+def can_cancel_request(user, request) -> bool:
+    return request.requested_by_id == user.pk and request.status == "submitted"

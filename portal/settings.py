@@ -188,6 +188,11 @@ EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "msk-portal@localhost")
 
+# Absolute address of the portal, for links in emails (no trailing slash).
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Optional Slack incoming webhook for request notifications.
+SLACK_WEBHOOK_URL = env_secret("SLACK_WEBHOOK_URL")
+
 # --- Celery ---------------------------------------------------------------------------------------
 REDIS_URL = env_secret("REDIS_URL")
 CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"

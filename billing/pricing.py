@@ -1,0 +1,113 @@
+"""MSK Serverless pricing: pure functions over Decimal (no ORM), shared by estimates and chargeback.
+
+Units: data is metered in GiB (2^30 bytes); throughput in the request forms is MB/s (10^6 bytes/s);
+a month is 730 hours. Amounts are rounded half-up to the cent per line; totals are sums of rounded lines,
+so a total always equals the sum of the lines shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+HOURS_PER_MONTH = Decimal(730)
+SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
+BYTES_PER_MB = Decimal(10**6)
+BYTES_PER_GIB = Decimal(2**30)
+CENT = Decimal("0.01")
+# Storage estimate when retention is unlimited: one month of data (labelled as an estimate everywhere).
+UNLIMITED_RETENTION_ESTIMATE_SECONDS = SECONDS_PER_MONTH
+
+
+@dataclass(frozen=True)
+class Rates:
+    cluster_hour: Decimal
+    partition_hour: Decimal
+    gib_in: Decimal
+    gib_out: Decimal
+    gib_month: Decimal
+
+
+LIST_PRICES = Rates(  # us-east-1 list prices (shared/reference/msk-serverless.md §2.2)
+    cluster_hour=Decimal("0.75"),
+    partition_hour=Decimal("0.0015"),
+    gib_in=Decimal("0.10"),
+    gib_out=Decimal("0.05"),
+    gib_month=Decimal("0.10"),
+)
+
+
+@dataclass(frozen=True)
+class CostLine:
+    charge_type: str  # cluster_hours, partition_hours, data_in, data_out, storage
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal
+    cost: Decimal
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    lines: tuple[CostLine, ...]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.cost for line in self.lines), Decimal("0.00"))
+
+    def as_dict(self) -> dict:
+        return {
+            "total_usd": str(self.total),
+            "lines": [
+                {
+                    "charge_type": line.charge_type,
+                    "quantity": str(line.quantity),
+                    "unit": line.unit,
+                    "unit_price_usd": str(line.unit_price),
+                    "cost_usd": str(line.cost),
+                }
+                for line in self.lines
+            ],
+        }
+
+
+def money(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def mbps_to_gib_per_month(mbps: Decimal) -> Decimal:
+    return (Decimal(mbps) * BYTES_PER_MB * SECONDS_PER_MONTH / BYTES_PER_GIB).quantize(Decimal("0.001"))
+
+
+def stored_gib_estimate(*, in_mbps: Decimal, retention_ms: int, retention_bytes: int, partitions: int) -> Decimal:
+    """Average GiB kept: write rate × retention time, capped by retention.bytes per partition."""
+    seconds = (
+        UNLIMITED_RETENTION_ESTIMATE_SECONDS if retention_ms in (-1, None) else Decimal(retention_ms) / 1000
+    )
+    stored_bytes = Decimal(in_mbps) * BYTES_PER_MB * seconds
+    if retention_bytes not in (-1, None):
+        stored_bytes = min(stored_bytes, Decimal(retention_bytes) * partitions)
+    return (stored_bytes / BYTES_PER_GIB).quantize(Decimal("0.001"))
+
+
+def _line(charge_type: str, quantity: Decimal, unit: str, unit_price: Decimal) -> CostLine:
+    return CostLine(charge_type, quantity, unit, unit_price, money(quantity * unit_price))
+
+
+def monthly_estimate(
+    rates: Rates,
+    *,
+    clusters: int = 0,
+    partitions: int = 0,
+    in_mbps: Decimal = Decimal(0),
+    out_mbps: Decimal = Decimal(0),
+    storage_gib: Decimal = Decimal(0),
+) -> CostEstimate:
+    """A month of steady use at the given rates; lines with zero quantity are left out."""
+    candidates = [
+        ("cluster_hours", HOURS_PER_MONTH * clusters, "cluster-hour", rates.cluster_hour),
+        ("partition_hours", HOURS_PER_MONTH * partitions, "partition-hour", rates.partition_hour),
+        ("data_in", mbps_to_gib_per_month(in_mbps), "GiB", rates.gib_in),
+        ("data_out", mbps_to_gib_per_month(out_mbps), "GiB", rates.gib_out),
+        ("storage", Decimal(storage_gib), "GiB-month", rates.gib_month),
+    ]
+    return CostEstimate(tuple(_line(*c) for c in candidates if c[1] > 0))

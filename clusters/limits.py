@@ -1,0 +1,209 @@
+"""Checks of a request against MSK Serverless quotas, with headroom figures for people to read.
+
+`Assessment` is computed before submission (and again at approval): hard violations are errors that
+block, usage above the soft limit (80 % by default) is a warning flagged to approvers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+
+from clusters.models import Cluster, PlatformSettings, Topic
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Headroom:
+    """One quota: what is used now, what this request adds, and the limit."""
+
+    field: str  # the form field the figure belongs to
+    label: str
+    unit: str
+    current: Decimal
+    added: Decimal
+    limit: Decimal
+
+    @property
+    def after(self) -> Decimal:
+        return self.current + self.added
+
+    @property
+    def percent_after(self) -> int:
+        if self.limit <= 0:
+            return 100
+        return int((self.after * 100 / self.limit).to_integral_value(rounding="ROUND_HALF_UP"))
+
+    def sentence(self) -> str:
+        return (
+            f"After this request: {self.percent_after}% of {self.label} "
+            f"({_fmt(self.after)} of {_fmt(self.limit)} {self.unit})."
+        )
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str  # "error" blocks submission; "warning" is flagged to approvers
+    field: str
+    message: str
+
+
+@dataclass
+class Assessment:
+    headroom: list[Headroom] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [finding for finding in self.findings if finding.level == ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [finding for finding in self.findings if finding.level == WARNING]
+
+    def field_errors(self) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        for finding in self.errors:
+            errors.setdefault(finding.field, []).append(finding.message)
+        return errors
+
+    def check(self, quota: Headroom, *, soft_percent: int) -> None:
+        self.headroom.append(quota)
+        if quota.added <= 0:
+            return  # a request that does not add to a quota never blocks on it
+        if quota.after > quota.limit:
+            self.findings.append(
+                Finding(
+                    ERROR,
+                    quota.field,
+                    f"This would exceed the {quota.label} limit: {_fmt(quota.after)} of {_fmt(quota.limit)} "
+                    f"{quota.unit} ({_fmt(quota.current)} already used).",
+                )
+            )
+        elif quota.percent_after > soft_percent:
+            self.findings.append(Finding(WARNING, quota.field, quota.sentence()))
+
+    def as_dict(self) -> dict:
+        return {
+            "headroom": [
+                {
+                    "field": quota.field,
+                    "label": quota.label,
+                    "unit": quota.unit,
+                    "current": str(quota.current),
+                    "added": str(quota.added),
+                    "limit": str(quota.limit),
+                    "percent_after": quota.percent_after,
+                    "sentence": quota.sentence(),
+                }
+                for quota in self.headroom
+            ],
+            "findings": [{"level": f.level, "field": f.field, "message": f.message} for f in self.findings],
+        }
+
+
+def _fmt(value: Decimal) -> str:
+    value = Decimal(value)
+    return f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
+
+
+@dataclass(frozen=True)
+class ClusterUsage:
+    write_mbps: Decimal
+    read_mbps: Decimal
+    partitions: int
+    compacted_partitions: int
+
+
+def cluster_usage(cluster: Cluster, *, exclude_topic_id: int | None = None) -> ClusterUsage:
+    """What the live topics on a cluster already take (approved ones count, deleted ones do not)."""
+    topics = Topic.objects.filter(cluster=cluster).exclude(status=Topic.Status.DELETED)
+    if exclude_topic_id is not None:
+        topics = topics.exclude(pk=exclude_topic_id)
+    totals = topics.aggregate(
+        write=Sum("expected_in_mbps"),
+        read=Sum("expected_out_mbps"),
+        partitions=Sum("partitions"),
+        compacted=Sum("partitions", filter=Q(cleanup_policy="compact")),
+    )
+    return ClusterUsage(
+        write_mbps=totals["write"] or Decimal(0),
+        read_mbps=totals["read"] or Decimal(0),
+        partitions=totals["partitions"] or 0,
+        compacted_partitions=totals["compacted"] or 0,
+    )
+
+
+def live_cluster_count(*, account_id: int, region: str) -> int:
+    return (
+        Cluster.objects.filter(account_id=account_id, region=region)
+        .exclude(status=Cluster.Status.DELETED)
+        .aggregate(n=Count("pk"))["n"]
+    )
+
+
+def assess_new_cluster(
+    *, account_id: int, region: str, write_mbps: Decimal, read_mbps: Decimal, quotas: PlatformSettings
+) -> Assessment:
+    assessment = Assessment()
+    soft = quotas.soft_limit_percent
+    assessment.check(
+        Headroom(
+            "account", "Serverless clusters in this account and region", "clusters",
+            Decimal(live_cluster_count(account_id=account_id, region=region)), Decimal(1),
+            Decimal(quotas.max_clusters_per_account_region),
+        ),
+        soft_percent=soft,
+    )  # fmt: skip
+    assessment.check(
+        Headroom("expected_write_mbps", "write throughput", "MB/s", Decimal(0), write_mbps, quotas.max_write_mbps),
+        soft_percent=soft,
+    )
+    assessment.check(
+        Headroom("expected_read_mbps", "read throughput", "MB/s", Decimal(0), read_mbps, quotas.max_read_mbps),
+        soft_percent=soft,
+    )
+    return assessment
+
+
+def assess_topic_on_cluster(
+    *,
+    cluster: Cluster,
+    quotas: PlatformSettings,
+    add_write_mbps: Decimal,
+    add_read_mbps: Decimal,
+    add_partitions: int,
+    compacted: bool,
+    exclude_topic_id: int | None = None,
+) -> Assessment:
+    """A new topic, or a change to one (then pass its id and its full new figures)."""
+    usage = cluster_usage(cluster, exclude_topic_id=exclude_topic_id)
+    assessment = Assessment()
+    soft = quotas.soft_limit_percent
+    assessment.check(
+        Headroom("expected_in_mbps", "the cluster's write throughput", "MB/s", usage.write_mbps,
+                 add_write_mbps, quotas.max_write_mbps),
+        soft_percent=soft,
+    )  # fmt: skip
+    assessment.check(
+        Headroom("expected_out_mbps", "the cluster's read throughput", "MB/s", usage.read_mbps,
+                 add_read_mbps, quotas.max_read_mbps),
+        soft_percent=soft,
+    )  # fmt: skip
+    assessment.check(
+        Headroom("partitions", "the cluster's partitions", "partitions", Decimal(usage.partitions),
+                 Decimal(add_partitions), Decimal(quotas.max_partitions)),
+        soft_percent=soft,
+    )  # fmt: skip
+    if compacted or usage.compacted_partitions:
+        assessment.check(
+            Headroom("partitions", "the cluster's compacted partitions", "partitions",
+                     Decimal(usage.compacted_partitions), Decimal(add_partitions if compacted else 0),
+                     Decimal(quotas.max_compacted_partitions)),
+            soft_percent=soft,
+        )  # fmt: skip
+    return assessment

@@ -1,0 +1,391 @@
+"""Clusters, topics, access grants (the inventory) and the requests that change them.
+
+A `Request` is the document a team files: its `payload` is the normalised "what was asked" and never
+changes. Approval materialises inventory rows (Cluster, Topic, AccessGrant) in a pending state, which
+provisioning then advances. Every request transition is a compare-and-set plus a `RequestEvent` row.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from clusters import rules
+from portal.models import AppendOnlyModel, Team
+
+# Regions where MSK Serverless is offered (AWS doc note; admins can only pick from these).
+MSK_SERVERLESS_REGIONS = [
+    "us-east-1", "us-east-2", "us-west-2", "ca-central-1", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
+    "ap-northeast-1", "ap-northeast-2", "eu-central-1", "eu-north-1", "eu-west-1", "eu-west-2", "eu-west-3",
+]  # fmt: skip
+REGION_CHOICES = [(region, region) for region in MSK_SERVERLESS_REGIONS]
+
+
+class Environment(models.TextChoices):
+    DEV = "dev", "Development"
+    STAGING = "staging", "Staging"
+    PROD = "prod", "Production"
+
+
+class AwsAccount(models.Model):
+    """An AWS account the portal may create clusters in, through a role it assumes there."""
+
+    class Ownership(models.TextChoices):
+        TEAM = "team", "Team's own account (the team owns the cost)"
+        PLATFORM = "platform", "Platform's shared account"
+
+    name = models.CharField(max_length=100, unique=True)
+    account_id = models.CharField(
+        max_length=12, unique=True, validators=[RegexValidator(r"^\d{12}$", "An AWS account id is 12 digits.")]
+    )
+    ownership = models.CharField(max_length=10, choices=Ownership.choices)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="aws_accounts",
+        help_text="Required for a team's own account; empty for the platform's shared account.",
+    )  # fmt: skip
+    role_arn = models.CharField(
+        max_length=2048,
+        validators=[RegexValidator(rules.ROLE_ARN_RE, "Enter an IAM role ARN: arn:aws:iam::<12 digits>:role/<name>.")],
+        help_text="The role the portal assumes in this account.",
+    )
+    external_id = models.CharField(max_length=1224, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.account_id})"
+
+    def clean(self):
+        if self.ownership == self.Ownership.TEAM and self.team_id is None:
+            raise ValidationError({"team": "A team's own account needs its team."})
+        if self.ownership == self.Ownership.PLATFORM and self.team_id is not None:
+            raise ValidationError({"team": "The platform's shared account belongs to no team."})
+        if self.role_arn and f"::{self.account_id}:" not in self.role_arn:
+            raise ValidationError({"role_arn": "The role must be in this account."})
+
+
+class NetworkProfile(models.Model):
+    """Subnets (in at least two availability zones) and security groups a cluster is placed in."""
+
+    account = models.ForeignKey(AwsAccount, on_delete=models.PROTECT, related_name="network_profiles")
+    region = models.CharField(max_length=20, choices=REGION_CHOICES)
+    name = models.CharField(max_length=100)
+    vpc_id = models.CharField(max_length=32, validators=[RegexValidator(r"^vpc-[0-9a-f]{8,17}$", "Enter a VPC id.")])
+    # [{"id": "subnet-0abc…", "az": "us-east-1a"}, …]
+    subnets = models.JSONField(default=list)
+    security_group_ids = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["account__name", "region", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "region", "name"], name="network_profile_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.region})"
+
+    @property
+    def subnet_ids(self) -> list[str]:
+        return [subnet["id"] for subnet in self.subnets]
+
+    def clean(self):
+        errors = rules.network_errors(self.subnets, self.security_group_ids, self.region)
+        if errors:
+            raise ValidationError(errors)
+
+
+class PlatformSettings(models.Model):
+    """Admin-editable quotas and conventions (one row). Defaults are MSK Serverless's documented limits."""
+
+    max_write_mbps = models.DecimalField(
+        "Max write throughput per cluster (MB/s)", max_digits=8, decimal_places=2, default=Decimal(200)
+    )
+    max_read_mbps = models.DecimalField(
+        "Max read throughput per cluster (MB/s)", max_digits=8, decimal_places=2, default=Decimal(400)
+    )
+    max_partitions = models.PositiveIntegerField("Max partitions per cluster", default=2400)
+    max_compacted_partitions = models.PositiveIntegerField("Max compacted partitions per cluster", default=120)
+    max_clusters_per_account_region = models.PositiveIntegerField(
+        "Max Serverless clusters per account and region", default=10
+    )
+    soft_limit_percent = models.PositiveIntegerField(
+        "Flag requests above this share of a limit (%)",
+        default=80,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
+    topic_name_template = models.CharField(
+        max_length=100,
+        default="{team}.{name}",
+        help_text="How full topic names are built; use {team} (the team's slug) and {name}.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "platform settings"
+
+    def __str__(self) -> str:
+        return "Platform settings"
+
+    def clean(self):
+        if "{name}" not in self.topic_name_template:
+            raise ValidationError({"topic_name_template": "The template must contain {name}."})
+        try:
+            self.topic_name_template.format(team="t", name="n")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValidationError({"topic_name_template": "Use only {team} and {name} as placeholders."}) from exc
+
+    @classmethod
+    def current(cls) -> PlatformSettings:
+        settings_row, _ = cls.objects.get_or_create(pk=1)
+        return settings_row
+
+
+class Cluster(models.Model):
+    class Kind(models.TextChoices):
+        DEDICATED = "dedicated", "Dedicated team cluster"
+        WRITE = "write", "Write cluster (producers)"
+        READ = "read", "Read cluster (consumers, replicated from a write cluster)"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Approved, waiting to be provisioned"
+        PROVISIONING = "provisioning", "Provisioning"
+        ACTIVE = "active", "Active"
+        FAILED = "failed", "Failed"
+        DELETING = "deleting", "Deleting"
+        DELETED = "deleted", "Deleted"
+
+    class LatencyClass(models.TextChoices):
+        SENSITIVE = "time_sensitive", "Time-sensitive"
+        INSENSITIVE = "time_insensitive", "Time-insensitive"
+
+    name = models.CharField(max_length=64, validators=[RegexValidator(rules.CLUSTER_NAME_RE, rules.CLUSTER_NAME_RULE)])
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="clusters")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    source_cluster = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="read_clusters"
+    )
+    environment = models.CharField(max_length=10, choices=Environment.choices)
+    account = models.ForeignKey(AwsAccount, on_delete=models.PROTECT, related_name="clusters")
+    region = models.CharField(max_length=20, choices=REGION_CHOICES)
+    network_profile = models.ForeignKey(NetworkProfile, on_delete=models.PROTECT, related_name="clusters")
+    status = models.CharField(max_length=15, choices=Status.choices, default=Status.PENDING)
+    arn = models.CharField(max_length=2048, blank=True)
+    bootstrap_brokers = models.TextField(blank=True)
+    expected_write_mbps = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal(0))
+    expected_read_mbps = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal(0))
+    contains_pii = models.BooleanField(default=False)
+    latency_class = models.CharField(max_length=20, choices=LatencyClass.choices, default=LatencyClass.INSENSITIVE)
+    shared_with = models.ManyToManyField(
+        Team, blank=True, related_name="shared_clusters",
+        help_text="Other teams allowed to request topics on this cluster.",
+    )  # fmt: skip
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            # MSK cluster names are unique per account and region; a deleted name may be reused.
+            models.UniqueConstraint(
+                fields=["account", "region", "name"],
+                condition=~Q(status="deleted"),
+                name="cluster_unique_live_name",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_live(self) -> bool:
+        return self.status != self.Status.DELETED
+
+
+class Topic(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Approved, waiting to be created"
+        CREATING = "creating", "Creating"
+        ACTIVE = "active", "Active"
+        FAILED = "failed", "Failed"
+        DELETING = "deleting", "Deleting"
+        DELETED = "deleted", "Deleted"
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="topics")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="topics")
+    name = models.CharField(max_length=249)
+    partitions = models.PositiveIntegerField()
+    cleanup_policy = models.CharField(max_length=10, choices=rules.CLEANUP_POLICY_CHOICES, default="delete")
+    configs = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    expected_in_mbps = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal(0))
+    expected_out_mbps = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal(0))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["cluster__name", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "name"], condition=~Q(status="deleted"), name="topic_unique_live_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} on {self.cluster.name}"
+
+
+class AccessGrant(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Approved, waiting to be applied"
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed"
+        REVOKING = "revoking", "Being removed"
+        REVOKED = "revoked", "Removed"
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="grants")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="grants")
+    principal_arn = models.CharField(max_length=2048)
+    topic = models.ForeignKey(Topic, null=True, blank=True, on_delete=models.PROTECT, related_name="grants")
+    topic_prefix = models.CharField(max_length=249, blank=True)
+    can_produce = models.BooleanField(default=False)
+    can_consume = models.BooleanField(default=False)
+    consumer_group_prefix = models.CharField(max_length=249, blank=True)
+    policy = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        rights = "+".join(name for name, on in (("produce", self.can_produce), ("consume", self.can_consume)) if on)
+        target = self.topic.name if self.topic_id else f"{self.topic_prefix}*"
+        return f"{rights} on {target} for {self.principal_arn.rsplit('/', 1)[-1]}"
+
+
+class RequestKind(models.TextChoices):
+    CLUSTER_CREATE = "cluster.create", "New cluster"
+    CLUSTER_DECOMMISSION = "cluster.decommission", "Decommission cluster"
+    TOPIC_CREATE = "topic.create", "New topic"
+    TOPIC_UPDATE = "topic.update", "Change topic"
+    TOPIC_DELETE = "topic.delete", "Delete topic"
+    ACCESS_GRANT = "access.grant", "Grant access"
+    ACCESS_REVOKE = "access.revoke", "Revoke access"
+
+
+class AutoApprovalRule(models.Model):
+    """Requests matching an enabled rule are approved at once, recorded as 'approved by rule <name>'."""
+
+    name = models.CharField(max_length=100, unique=True)
+    enabled = models.BooleanField(default=True)
+    kind = models.CharField(max_length=30, choices=RequestKind.choices)
+    environment = models.CharField(
+        max_length=10, choices=Environment.choices, blank=True, help_text="Empty: any environment."
+    )
+    max_partitions = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Topic requests only: at most this many partitions."
+    )
+    require_headroom = models.BooleanField(
+        default=True, help_text="Only when the request raises no quota warning (stays under the soft limit)."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Request(models.Model):
+    Kind = RequestKind
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+
+    OPEN = (Status.SUBMITTED,)
+    DECIDED = (Status.APPROVED, Status.REJECTED, Status.CANCELLED)
+
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    status = models.CharField(max_length=15, choices=Status.choices, default=Status.SUBMITTED)
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="requests")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requests")
+    environment = models.CharField(max_length=10, choices=Environment.choices)
+    summary = models.CharField(max_length=300)
+    justification = models.TextField(blank=True)
+    payload = models.JSONField(encoder=DjangoJSONEncoder)
+    assessment = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    has_warnings = models.BooleanField(default=False)
+    estimated_monthly_cost = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    cluster = models.ForeignKey(Cluster, null=True, blank=True, on_delete=models.PROTECT, related_name="requests")
+    topic = models.ForeignKey(Topic, null=True, blank=True, on_delete=models.PROTECT, related_name="requests")
+    grant = models.ForeignKey(
+        AccessGrant, null=True, blank=True, on_delete=models.PROTECT, related_name="requests"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    approved_by_rule = models.ForeignKey(
+        AutoApprovalRule, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="request_status_created"),
+            models.Index(fields=["team", "-created_at"], name="request_team_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()}: {self.summary}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN
+
+
+class RequestEvent(AppendOnlyModel):
+    """One transition (or attempt) of a request: the request's own history, shown on its page."""
+
+    request = models.ForeignKey(Request, on_delete=models.PROTECT, related_name="events")
+    created_at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150)
+    from_status = models.CharField(max_length=15, blank=True)
+    to_status = models.CharField(max_length=15)
+    note = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"#{self.request_id}: {self.from_status or '∅'} → {self.to_status}"
+
+
+class IdempotencyKey(models.Model):
+    """Replays the first answer to an API create retried with the same Idempotency-Key header."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64)
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_unique_user_key")]

@@ -78,7 +78,9 @@ def mbps_to_gib_per_month(mbps: Decimal) -> Decimal:
     return (Decimal(mbps) * BYTES_PER_MB * SECONDS_PER_MONTH / BYTES_PER_GIB).quantize(Decimal("0.001"))
 
 
-def stored_gib_estimate(*, in_mbps: Decimal, retention_ms: int, retention_bytes: int, partitions: int) -> Decimal:
+def stored_gib_estimate(
+    *, in_mbps: Decimal, retention_ms: int, retention_bytes: int, partitions: int
+) -> Decimal:
     """Average GiB kept: write rate × retention time, capped by retention.bytes per partition."""
     seconds = (
         UNLIMITED_RETENTION_ESTIMATE_SECONDS if retention_ms in (-1, None) else Decimal(retention_ms) / 1000

@@ -80,7 +80,7 @@ class Assessment:
                 Finding(
                     ERROR,
                     quota.field,
-                    f"This would exceed the {quota.label} limit: {_fmt(quota.after)} of {_fmt(quota.limit)} "
+                    f"This would exceed the limit on {quota.label}: {_fmt(quota.after)} of {_fmt(quota.limit)} "
                     f"{quota.unit} ({_fmt(quota.current)} already used).",
                 )
             )
@@ -125,16 +125,16 @@ def cluster_usage(cluster: Cluster, *, exclude_topic_id: int | None = None) -> C
     if exclude_topic_id is not None:
         topics = topics.exclude(pk=exclude_topic_id)
     totals = topics.aggregate(
-        write=Sum("expected_in_mbps"),
-        read=Sum("expected_out_mbps"),
-        partitions=Sum("partitions"),
-        compacted=Sum("partitions", filter=Q(cleanup_policy="compact")),
+        total_write=Sum("expected_in_mbps"),
+        total_read=Sum("expected_out_mbps"),
+        total_partitions=Sum("partitions"),
+        total_compacted=Sum("partitions", filter=Q(cleanup_policy="compact")),
     )
     return ClusterUsage(
-        write_mbps=totals["write"] or Decimal(0),
-        read_mbps=totals["read"] or Decimal(0),
-        partitions=totals["partitions"] or 0,
-        compacted_partitions=totals["compacted"] or 0,
+        write_mbps=totals["total_write"] or Decimal(0),
+        read_mbps=totals["total_read"] or Decimal(0),
+        partitions=totals["total_partitions"] or 0,
+        compacted_partitions=totals["total_compacted"] or 0,
     )
 
 
@@ -160,11 +160,15 @@ def assess_new_cluster(
         soft_percent=soft,
     )  # fmt: skip
     assessment.check(
-        Headroom("expected_write_mbps", "write throughput", "MB/s", Decimal(0), write_mbps, quotas.max_write_mbps),
+        Headroom(
+            "expected_write_mbps", "write throughput", "MB/s", Decimal(0), write_mbps, quotas.max_write_mbps
+        ),
         soft_percent=soft,
     )
     assessment.check(
-        Headroom("expected_read_mbps", "read throughput", "MB/s", Decimal(0), read_mbps, quotas.max_read_mbps),
+        Headroom(
+            "expected_read_mbps", "read throughput", "MB/s", Decimal(0), read_mbps, quotas.max_read_mbps
+        ),
         soft_percent=soft,
     )
     return assessment

@@ -43,7 +43,9 @@ class AwsAccount(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     account_id = models.CharField(
-        max_length=12, unique=True, validators=[RegexValidator(r"^\d{12}$", "An AWS account id is 12 digits.")]
+        max_length=12,
+        unique=True,
+        validators=[RegexValidator(r"^\d{12}$", "An AWS account id is 12 digits.")],
     )
     ownership = models.CharField(max_length=10, choices=Ownership.choices)
     team = models.ForeignKey(
@@ -52,7 +54,9 @@ class AwsAccount(models.Model):
     )  # fmt: skip
     role_arn = models.CharField(
         max_length=2048,
-        validators=[RegexValidator(rules.ROLE_ARN_RE, "Enter an IAM role ARN: arn:aws:iam::<12 digits>:role/<name>.")],
+        validators=[
+            RegexValidator(rules.ROLE_ARN_RE, "Enter an IAM role ARN: arn:aws:iam::<12 digits>:role/<name>.")
+        ],
         help_text="The role the portal assumes in this account.",
     )
     external_id = models.CharField(max_length=1224, blank=True)
@@ -79,7 +83,9 @@ class NetworkProfile(models.Model):
     account = models.ForeignKey(AwsAccount, on_delete=models.PROTECT, related_name="network_profiles")
     region = models.CharField(max_length=20, choices=REGION_CHOICES)
     name = models.CharField(max_length=100)
-    vpc_id = models.CharField(max_length=32, validators=[RegexValidator(r"^vpc-[0-9a-f]{8,17}$", "Enter a VPC id.")])
+    vpc_id = models.CharField(
+        max_length=32, validators=[RegexValidator(r"^vpc-[0-9a-f]{8,17}$", "Enter a VPC id.")]
+    )
     # [{"id": "subnet-0abc…", "az": "us-east-1a"}, …]
     subnets = models.JSONField(default=list)
     security_group_ids = models.JSONField(default=list, blank=True)
@@ -113,7 +119,9 @@ class PlatformSettings(models.Model):
         "Max read throughput per cluster (MB/s)", max_digits=8, decimal_places=2, default=Decimal(400)
     )
     max_partitions = models.PositiveIntegerField("Max partitions per cluster", default=2400)
-    max_compacted_partitions = models.PositiveIntegerField("Max compacted partitions per cluster", default=120)
+    max_compacted_partitions = models.PositiveIntegerField(
+        "Max compacted partitions per cluster", default=120
+    )
     max_clusters_per_account_region = models.PositiveIntegerField(
         "Max Serverless clusters per account and region", default=10
     )
@@ -141,7 +149,9 @@ class PlatformSettings(models.Model):
         try:
             self.topic_name_template.format(team="t", name="n")
         except (KeyError, IndexError, ValueError) as exc:
-            raise ValidationError({"topic_name_template": "Use only {team} and {name} as placeholders."}) from exc
+            raise ValidationError(
+                {"topic_name_template": "Use only {team} and {name} as placeholders."}
+            ) from exc
 
     @classmethod
     def current(cls) -> PlatformSettings:
@@ -167,7 +177,9 @@ class Cluster(models.Model):
         SENSITIVE = "time_sensitive", "Time-sensitive"
         INSENSITIVE = "time_insensitive", "Time-insensitive"
 
-    name = models.CharField(max_length=64, validators=[RegexValidator(rules.CLUSTER_NAME_RE, rules.CLUSTER_NAME_RULE)])
+    name = models.CharField(
+        max_length=64, validators=[RegexValidator(rules.CLUSTER_NAME_RE, rules.CLUSTER_NAME_RULE)]
+    )
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="clusters")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     source_cluster = models.ForeignKey(
@@ -183,7 +195,9 @@ class Cluster(models.Model):
     expected_write_mbps = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal(0))
     expected_read_mbps = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal(0))
     contains_pii = models.BooleanField(default=False)
-    latency_class = models.CharField(max_length=20, choices=LatencyClass.choices, default=LatencyClass.INSENSITIVE)
+    latency_class = models.CharField(
+        max_length=20, choices=LatencyClass.choices, default=LatencyClass.INSENSITIVE
+    )
     shared_with = models.ManyToManyField(
         Team, blank=True, related_name="shared_clusters",
         help_text="Other teams allowed to request topics on this cluster.",
@@ -265,7 +279,9 @@ class AccessGrant(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        rights = "+".join(name for name, on in (("produce", self.can_produce), ("consume", self.can_consume)) if on)
+        rights = "+".join(
+            name for name, on in (("produce", self.can_produce), ("consume", self.can_consume)) if on
+        )
         target = self.topic.name if self.topic_id else f"{self.topic_prefix}*"
         return f"{rights} on {target} for {self.principal_arn.rsplit('/', 1)[-1]}"
 
@@ -319,7 +335,9 @@ class Request(models.Model):
     kind = models.CharField(max_length=30, choices=Kind.choices)
     status = models.CharField(max_length=15, choices=Status.choices, default=Status.SUBMITTED)
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="requests")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requests")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requests"
+    )
     environment = models.CharField(max_length=10, choices=Environment.choices)
     summary = models.CharField(max_length=300)
     justification = models.TextField(blank=True)
@@ -327,7 +345,9 @@ class Request(models.Model):
     assessment = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
     has_warnings = models.BooleanField(default=False)
     estimated_monthly_cost = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
-    cluster = models.ForeignKey(Cluster, null=True, blank=True, on_delete=models.PROTECT, related_name="requests")
+    cluster = models.ForeignKey(
+        Cluster, null=True, blank=True, on_delete=models.PROTECT, related_name="requests"
+    )
     topic = models.ForeignKey(Topic, null=True, blank=True, on_delete=models.PROTECT, related_name="requests")
     grant = models.ForeignKey(
         AccessGrant, null=True, blank=True, on_delete=models.PROTECT, related_name="requests"
@@ -389,3 +409,6 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_unique_user_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key} → request #{self.request_id}"

@@ -23,7 +23,9 @@ def notify(*, request_id: int, event: str) -> None:
     if event == "submitted":
         recipients = _approver_emails(request)
         subject = f"[MSK portal] Approval needed: #{request.pk} {request.summary}"
-        flagged = " It is flagged: it takes more than the soft limit of a quota." if request.has_warnings else ""
+        flagged = (
+            " It is flagged: it takes more than the soft limit of a quota." if request.has_warnings else ""
+        )
         body = (
             f"{request.requested_by} ({request.team.name}) asks for: {request.summary}.{flagged}\n\n"
             f"Justification: {request.justification or '(none)'}\n"
@@ -31,9 +33,13 @@ def notify(*, request_id: int, event: str) -> None:
         )
     else:
         recipients = [request.requested_by.email] if request.requested_by.email else []
-        subject = f"[MSK portal] Request #{request.pk} {request.get_status_display().lower()}: {request.summary}"
+        subject = (
+            f"[MSK portal] Request #{request.pk} {request.get_status_display().lower()}: {request.summary}"
+        )
         if request.status == Request.Status.REJECTED:
-            body = f"Your request was rejected by {request.decided_by}.\n\nReason: {request.decision_reason}\n"
+            body = (
+                f"Your request was rejected by {request.decided_by}.\n\nReason: {request.decision_reason}\n"
+            )
         elif request.approved_by_rule_id:
             body = f"Your request was approved automatically by rule “{request.approved_by_rule.name}”.\n"
         else:

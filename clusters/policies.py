@@ -7,7 +7,9 @@ Before the cluster exists its ARN's uuid is unknown, so the document uses `clust
 from __future__ import annotations
 
 
-def _cluster_base(*, region: str, account_id: str, cluster_name: str, cluster_arn: str = "") -> tuple[str, str]:
+def _cluster_base(
+    *, region: str, account_id: str, cluster_name: str, cluster_arn: str = ""
+) -> tuple[str, str]:
     """(cluster ARN, '<name>/<uuid>' path) to build topic and group ARNs from."""
     if cluster_arn:
         path = cluster_arn.split(":cluster/", 1)[1]

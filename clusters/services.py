@@ -57,7 +57,9 @@ class Prepared:
 
 def _raise_if(errors: dict[str, str | list[str]]) -> None:
     if errors:
-        raise ValidationError({key: value if isinstance(value, list) else [value] for key, value in errors.items()})
+        raise ValidationError(
+            {key: value if isinstance(value, list) else [value] for key, value in errors.items()}
+        )
 
 
 def _require_member(actor: User, team: Team) -> None:
@@ -68,7 +70,9 @@ def _require_member(actor: User, team: Team) -> None:
 def _require_cluster_for_team(actor: User, team: Team, cluster: Cluster) -> None:
     _require_member(actor, team)
     if not access.team_may_use_cluster(team, cluster):
-        raise ValidationError({"cluster": ["Your team neither owns this cluster nor has it been opened to it."]})
+        raise ValidationError(
+            {"cluster": ["Your team neither owns this cluster nor has it been opened to it."]}
+        )
     if cluster.status in (Cluster.Status.DELETING, Cluster.Status.DELETED, Cluster.Status.FAILED):
         raise ValidationError({"cluster": [f"The cluster is {cluster.get_status_display().lower()}."]})
 
@@ -115,9 +119,13 @@ def prepare_cluster_create(
         elif source_cluster.kind != Cluster.Kind.WRITE or not source_cluster.is_live:
             errors["source_cluster"] = "The source must be a live write cluster."
         elif source_cluster.region != region:
-            errors["source_cluster"] = "MSK Replicator here copies within one region: pick a source in " + region
+            errors["source_cluster"] = (
+                "MSK Replicator here copies within one region: pick a source in " + region
+            )
         else:
-            live = set(source_cluster.topics.exclude(status=Topic.Status.DELETED).values_list("name", flat=True))
+            live = set(
+                source_cluster.topics.exclude(status=Topic.Status.DELETED).values_list("name", flat=True)
+            )
             unknown = sorted(set(replicate_topics) - live)
             if unknown:
                 errors["replicate_topics"] = f"Not topics of {source_cluster.name}: {', '.join(unknown)}."
@@ -135,7 +143,9 @@ def prepare_cluster_create(
         read_mbps=expected_read_mbps,
         quotas=quotas,
     )
-    cost = monthly_estimate(rates_for(region), clusters=1, in_mbps=expected_write_mbps, out_mbps=expected_read_mbps)
+    cost = monthly_estimate(
+        rates_for(region), clusters=1, in_mbps=expected_write_mbps, out_mbps=expected_read_mbps
+    )
     payload = {
         "name": name,
         "kind": kind,
@@ -153,7 +163,9 @@ def prepare_cluster_create(
         "tags": {"team": team.slug, "cost-center": team.cost_center, "environment": environment},
     }
     summary = f"{Cluster.Kind(kind).label.split(' (')[0]} {name} ({environment}, {region})"
-    return Prepared(Kind.CLUSTER_CREATE, team, environment, summary, justification.strip(), payload, assessment, cost)
+    return Prepared(
+        Kind.CLUSTER_CREATE, team, environment, summary, justification.strip(), payload, assessment, cost
+    )
 
 
 def prepare_cluster_decommission(*, actor: User, cluster: Cluster, justification: str) -> Prepared:
@@ -223,7 +235,9 @@ def _topic_configs(
     return configs, errors
 
 
-def _topic_cost(region: str, *, partitions: int, in_mbps: Decimal, out_mbps: Decimal, configs: dict) -> CostEstimate:
+def _topic_cost(
+    region: str, *, partitions: int, in_mbps: Decimal, out_mbps: Decimal, configs: dict
+) -> CostEstimate:
     storage = stored_gib_estimate(
         in_mbps=in_mbps,
         retention_ms=configs["retention.ms"],
@@ -241,9 +255,9 @@ def prepare_topic_create(
     team: Team,
     cluster: Cluster,
     name: str,
-    partitions: int | None,
     expected_in_mbps: Decimal,
     expected_out_mbps: Decimal,
+    partitions: int | None = None,
     cleanup_policy: str = "delete",
     retention_ms: int = rules.DEFAULT_RETENTION_MS,
     retention_bytes: int = rules.DEFAULT_RETENTION_BYTES,
@@ -282,7 +296,9 @@ def prepare_topic_create(
     errors.update(config_errors)
     access_entries = access_entries or []
     access_messages = [
-        message for i, entry in enumerate(access_entries) for message in _access_errors(entry, f"Access #{i + 1}: ")
+        message
+        for i, entry in enumerate(access_entries)
+        for message in _access_errors(entry, f"Access #{i + 1}: ")
     ]
     if access_messages:
         errors["access"] = access_messages
@@ -294,7 +310,11 @@ def prepare_topic_create(
         add_partitions=partitions, compacted=cleanup_policy == "compact",
     )  # fmt: skip
     cost = _topic_cost(
-        cluster.region, partitions=partitions, in_mbps=expected_in_mbps, out_mbps=expected_out_mbps, configs=configs
+        cluster.region,
+        partitions=partitions,
+        in_mbps=expected_in_mbps,
+        out_mbps=expected_out_mbps,
+        configs=configs,
     )
     grant_policies = [
         policies.access_policy(
@@ -314,7 +334,8 @@ def prepare_topic_create(
         "expected_out_mbps": str(expected_out_mbps),
         "configs": configs,
         "access": [
-            {**entry.__dict__, "policy": policy} for entry, policy in zip(access_entries, grant_policies, strict=True)
+            {**entry.__dict__, "policy": policy}
+            for entry, policy in zip(access_entries, grant_policies, strict=True)
         ],
     }
     with_access = f" + access for {len(access_entries)} principal(s)" if access_entries else ""
@@ -356,7 +377,11 @@ def prepare_topic_update(
     )  # fmt: skip
     errors.update(config_errors)
     configs["cleanup.policy"] = topic.cleanup_policy  # fixed at creation on MSK Serverless
-    changes = {key: [topic.configs.get(key), value] for key, value in configs.items() if topic.configs.get(key) != value}
+    changes = {
+        key: [topic.configs.get(key), value]
+        for key, value in configs.items()
+        if topic.configs.get(key) != value
+    }
     if partitions != topic.partitions:
         changes["partitions"] = [topic.partitions, partitions]
     if in_mbps != topic.expected_in_mbps:
@@ -371,7 +396,9 @@ def prepare_topic_update(
         cluster=topic.cluster, quotas=PlatformSettings.current(), add_write_mbps=in_mbps, add_read_mbps=out_mbps,
         add_partitions=partitions, compacted=topic.cleanup_policy == "compact", exclude_topic_id=topic.pk,
     )  # fmt: skip
-    cost = _topic_cost(topic.cluster.region, partitions=partitions, in_mbps=in_mbps, out_mbps=out_mbps, configs=configs)
+    cost = _topic_cost(
+        topic.cluster.region, partitions=partitions, in_mbps=in_mbps, out_mbps=out_mbps, configs=configs
+    )
     payload = {
         "topic_id": topic.pk,
         "name": topic.name,
@@ -468,7 +495,9 @@ def prepare_access_revoke(*, actor: User, grant: AccessGrant, justification: str
 # --- Workflow -------------------------------------------------------------------------------------
 
 
-def _record(request: Request, *, actor: User | None, from_status: str, to_status: str, note: str = "", data=None):
+def _record(
+    request: Request, *, actor: User | None, from_status: str, to_status: str, note: str = "", data=None
+):
     RequestEvent.objects.create(
         request=request,
         actor=actor,
@@ -527,7 +556,10 @@ def _matching_rule(request: Request) -> AutoApprovalRule | None:
     for rule in AutoApprovalRule.objects.filter(enabled=True, kind=request.kind).order_by("name"):
         if rule.environment and rule.environment != request.environment:
             continue
-        if rule.max_partitions is not None and int(request.payload.get("partitions", 0)) > rule.max_partitions:
+        if (
+            rule.max_partitions is not None
+            and int(request.payload.get("partitions", 0)) > rule.max_partitions
+        ):
             continue
         if rule.require_headroom and request.has_warnings:
             continue
@@ -622,7 +654,8 @@ def _approve(request_id: int, *, actor: User | None, rule: AutoApprovalRule | No
             assessment = _reassess(request)
             if assessment.errors:
                 raise Conflict(
-                    "This request no longer fits: " + " ".join(finding.message for finding in assessment.errors)
+                    "This request no longer fits: "
+                    + " ".join(finding.message for finding in assessment.errors)
                 )
         updated = Request.objects.filter(pk=request_id, status=Request.Status.SUBMITTED).update(
             status=Request.Status.APPROVED, decided_by=actor, decided_at=timezone.now(), approved_by_rule=rule

@@ -251,7 +251,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {"RoleEnum": "portal.models.User.Role"},
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "portal.models.User.Role",
+        "RequestKindEnum": "clusters.models.RequestKind",
+        "RequestStatusEnum": "clusters.models.Request.Status",
+        "ClusterKindEnum": "clusters.models.Cluster.Kind",
+        "ClusterStatusEnum": "clusters.models.Cluster.Status",
+    },
 }
 
 # --- Single sign-on (OpenID Connect), off unless OIDC_RP_CLIENT_ID is set ------------------------------

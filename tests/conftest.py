@@ -81,3 +81,52 @@ def token_for():
         return raw_key
 
     return make
+
+
+# --- Clusters -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def platform_account(db):
+    from clusters.models import AwsAccount
+
+    return AwsAccount.objects.create(
+        name="Platform shared",
+        account_id="123456789012",
+        ownership=AwsAccount.Ownership.PLATFORM,
+        role_arn="arn:aws:iam::123456789012:role/msk-portal",
+    )
+
+
+@pytest.fixture
+def network_profile(platform_account):
+    from clusters.models import NetworkProfile
+
+    return NetworkProfile.objects.create(
+        account=platform_account,
+        region="us-east-1",
+        name="shared-vpc",
+        vpc_id="vpc-0123456789abcdef0",
+        subnets=[
+            {"id": "subnet-0123456789abcdef0", "az": "us-east-1a"},
+            {"id": "subnet-0123456789abcdef1", "az": "us-east-1b"},
+        ],
+        security_group_ids=["sg-0123456789abcdef0"],
+    )
+
+
+@pytest.fixture
+def cluster_a(team_a, platform_account, network_profile):
+    from clusters.models import Cluster
+
+    return Cluster.objects.create(
+        name="team-a-dev",
+        team=team_a,
+        kind=Cluster.Kind.DEDICATED,
+        environment="dev",
+        account=platform_account,
+        region="us-east-1",
+        network_profile=network_profile,
+        status=Cluster.Status.ACTIVE,
+        arn="arn:aws:kafka:us-east-1:123456789012:cluster/team-a-dev/c07c74ea-5146-4a03-add1-9baa787a5b14-s3",
+    )

@@ -62,3 +62,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-portal-{_CHECKOUT}.sqlite3")}
 else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_portal_{_CHECKOUT}"}
+# Tasks run inline in the test process; tests that need real workers start them as processes.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True

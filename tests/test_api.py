@@ -104,3 +104,15 @@ def test_bad_page_size_is_a_field_error(member_a, token_for):
         response = client.get(reverse("api:team-list"), {"page_size": bad}, headers=headers)
         assert response.status_code == 400
         assert response.json()["field_errors"] == {"page_size": ["Must be a whole number from 1 to 500."]}
+
+
+def test_schema_generates_without_warnings():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null"],
+        capture_output=True, text=True, timeout=120,
+        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from clusters import services as cluster_services
+from clusters.models import AccessGrant, Request, Topic
 from portal import audit, services
 from portal.models import Membership
 from tests.conftest import client_for
@@ -39,6 +42,12 @@ class World:
     personas: dict
     membership_a: Membership
     token_a_id: int
+    cluster_a: object = None
+    topic_a: object = None
+    grant_a: object = None
+    request_a: object = None  # submitted by member_a
+    account: object = None
+    profile: object = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,10 @@ class Endpoint:
     api: bool = False
     # marker text -> roles allowed to receive it; everyone else must not (checked on success).
     markers: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Statuses that count as "refused" for signed-in roles. Creates may also answer 400 when the team or
+    # cluster is not even a choice for the caller; then no request may have been created.
+    refused: tuple[int, ...] = (403, 404)
+    creates_request: bool = False
 
     @property
     def id(self) -> str:
@@ -58,6 +71,18 @@ class Endpoint:
 
 
 TEAM_A = lambda w: {"slug": w.team_a.slug}  # noqa: E731
+REQUEST_A = lambda w: {"pk": w.request_a.pk}  # noqa: E731
+MEMBER_A_ONLY = frozenset({"member_a"})
+SEES_REQUESTS_OF_A = frozenset({"member_a", "admin"})
+REQUEST_MARKER = "authzmarker"  # in the name of team A's requested topic
+CLUSTER_MARKER = "team-a-dev"  # team A's cluster name
+
+
+def _create(name: str, data) -> Endpoint:
+    return Endpoint(
+        name, MEMBER_A_ONLY, method="POST", api=True, data=data, refused=(400, 403, 404), creates_request=True
+    )
+
 
 ENDPOINTS: list[Endpoint] = [
     # Portal pages
@@ -117,6 +142,68 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("api:team-list", SIGNED_IN, api=True, markers=TEAM_DATA),
     Endpoint("api:team-detail", SEES_TEAM_A, api=True, kwargs=TEAM_A, markers=TEAM_DATA),
     Endpoint("api:membership-list", SIGNED_IN, api=True, markers={MEMBER_A_MARKER: SEES_TEAM_A}),
+    Endpoint("clusters-api:request-list", SIGNED_IN, api=True, markers={REQUEST_MARKER: SEES_REQUESTS_OF_A}),
+    Endpoint("clusters-api:request-detail", SEES_REQUESTS_OF_A, api=True, kwargs=REQUEST_A),
+    # Four-eyes: member_a submitted request_a, so only the (other) admin may decide.
+    Endpoint("clusters-api:request-approve", ADMIN, method="POST", api=True, kwargs=REQUEST_A),
+    Endpoint(
+        "clusters-api:request-reject",
+        ADMIN,
+        method="POST",
+        api=True,
+        kwargs=REQUEST_A,
+        data=lambda w: {"reason": "not now"},
+    ),
+    Endpoint("clusters-api:request-cancel", MEMBER_A_ONLY, method="POST", api=True, kwargs=REQUEST_A),
+    _create(
+        "clusters-api:request-cluster",
+        lambda w: {
+            "team": "team-a",
+            "name": "team-a-new",
+            "kind": "dedicated",
+            "environment": "dev",
+            "account": w.account.pk,
+            "region": "us-east-1",
+            "network_profile": w.profile.pk,
+            "expected_write_mbps": "1",
+            "expected_read_mbps": "1",
+            "contains_pii": False,
+            "latency_class": "time_insensitive",
+            "justification": "matrix",
+        },
+    ),
+    _create(
+        "clusters-api:request-topic",
+        lambda w: {
+            "team": "team-a",
+            "cluster": w.cluster_a.pk,
+            "name": "new",
+            "expected_in_mbps": "1",
+            "expected_out_mbps": "1",
+        },
+    ),
+    _create("clusters-api:request-topic-update", lambda w: {"topic": w.topic_a.pk, "partitions": 4}),
+    _create("clusters-api:request-topic-delete", lambda w: {"topic": w.topic_a.pk, "justification": "gone"}),
+    _create(
+        "clusters-api:request-access",
+        lambda w: {
+            "team": "team-a",
+            "cluster": w.cluster_a.pk,
+            "topic": w.topic_a.pk,
+            "produce": True,
+            "principal_arn": "arn:aws:iam::123456789012:role/app",
+        },
+    ),
+    _create("clusters-api:request-access-revoke", lambda w: {"grant": w.grant_a.pk}),
+    _create("clusters-api:request-decommission", lambda w: {"cluster": w.cluster_a.pk, "justification": "x"}),
+    Endpoint("clusters-api:cluster-list", SIGNED_IN, api=True, markers={CLUSTER_MARKER: SEES_TEAM_A}),
+    Endpoint(
+        "clusters-api:cluster-detail",
+        SEES_TEAM_A,
+        api=True,
+        kwargs=lambda w: {"pk": w.cluster_a.pk},
+        markers={CLUSTER_MARKER: SEES_TEAM_A},
+    ),
     # The API description is public: it documents shapes, not data.
     Endpoint("api-schema", EVERYONE),
     Endpoint("api-docs", EVERYONE),
@@ -159,18 +246,41 @@ def test_declared_endpoints_exist():
 
 
 @pytest.fixture
-def world(team_a, team_b, personas, token_for) -> World:
+def world(team_a, team_b, personas, token_for, cluster_a, platform_account, network_profile) -> World:
     # Put the marker where only team A's viewers can see it: team A's cost center and an audit event.
     team_a.cost_center = TEAM_A_MARKER
     team_a.save()
     audit.record("portal.test.marker", actor=None, team=team_a, details={"marker": AUDIT_A_MARKER})
     token, _ = services.api_token_create(user=personas["member_a"], name="member-a-token")
+    member_a = personas["member_a"]
+    topic_a = Topic.objects.create(
+        cluster=cluster_a, team=team_a, name="team-a.existing", partitions=3, status=Topic.Status.ACTIVE,
+        configs={"retention.ms": 604800000, "retention.bytes": -1, "max.message.bytes": 1048588,
+                 "compression.type": "producer", "message.timestamp.type": "CreateTime", "cleanup.policy": "delete"},
+    )  # fmt: skip
+    grant_a = AccessGrant.objects.create(
+        cluster=cluster_a, team=team_a, topic=topic_a, principal_arn="arn:aws:iam::123456789012:role/app",
+        can_produce=True, status=AccessGrant.Status.APPLIED,
+    )  # fmt: skip
+    request_a = cluster_services.submit_request(
+        actor=member_a,
+        prepared=cluster_services.prepare_topic_create(
+            actor=member_a, team=team_a, cluster=cluster_a, name=REQUEST_MARKER,
+            expected_in_mbps=Decimal(1), expected_out_mbps=Decimal(1),
+        ),
+    )  # fmt: skip
     return World(
         team_a=team_a,
         team_b=team_b,
         personas=personas,
-        membership_a=Membership.objects.get(team=team_a, user=personas["member_a"]),
+        membership_a=Membership.objects.get(team=team_a, user=member_a),
         token_a_id=token.pk,
+        cluster_a=cluster_a,
+        topic_a=topic_a,
+        grant_a=grant_a,
+        request_a=request_a,
+        account=platform_account,
+        profile=network_profile,
     )
 
 
@@ -186,6 +296,8 @@ def _request(endpoint: Endpoint, world: World, role: str, token_for):
         client = client_for(user)
         headers = {}
     method = getattr(client, endpoint.method.lower())
+    if endpoint.api and endpoint.method == "POST":
+        return method(url, data=data, headers=headers, content_type="application/json")
     return method(url, data=data, headers=headers)
 
 
@@ -202,6 +314,7 @@ MATRIX = [(endpoint, role) for endpoint in ENDPOINTS for role in ROLES]
     ("endpoint", "role"), MATRIX, ids=[f"{endpoint.id}-as-{role}" for endpoint, role in MATRIX]
 )
 def test_authorization_matrix(endpoint: Endpoint, role: str, world, token_for):
+    requests_before = Request.objects.count()
     response = _request(endpoint, world, role, token_for)
     status = response.status_code
     assert status < 500, f"{endpoint.id} as {role}: server error {status}"
@@ -224,6 +337,9 @@ def test_authorization_matrix(endpoint: Endpoint, role: str, world, token_for):
                 f"{endpoint.id} anonymous should be sent to the login page, got {status}"
             )
     else:
-        assert status in (403, 404), f"{endpoint.id} as {role} should be refused, got {status}"
+        assert status in endpoint.refused, f"{endpoint.id} as {role} should be refused, got {status}"
         body = _body(response)
-        assert TEAM_A_MARKER not in body and AUDIT_A_MARKER not in body
+        assert TEAM_A_MARKER not in body and AUDIT_A_MARKER not in body and REQUEST_MARKER not in body
+    if endpoint.creates_request:
+        created = Request.objects.count() - requests_before
+        assert created == (1 if role in endpoint.allowed else 0), f"{endpoint.id} as {role} created {created}"

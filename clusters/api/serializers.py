@@ -1,0 +1,188 @@
+"""API input parsing (types and ranges) and output shapes. Business rules live in clusters.services."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from clusters import rules
+from clusters.models import (
+    MSK_SERVERLESS_REGIONS,
+    AccessGrant,
+    AwsAccount,
+    Cluster,
+    Environment,
+    NetworkProfile,
+    Request,
+    RequestEvent,
+    Topic,
+)
+from portal import access
+from portal.models import Team
+
+MBPS = {"max_digits": 8, "decimal_places": 2, "min_value": Decimal(0), "max_value": Decimal(100_000)}
+
+
+class _VisibleQuerysets(serializers.Serializer):
+    """Related-object fields only accept objects the caller may see (no existence leak)."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        user = self.context["request"].user
+        querysets = {
+            "team": access.teams_visible_to(user),
+            "cluster": access.clusters_visible_to(user),
+            "source_cluster": access.clusters_visible_to(user),
+            "topic": Topic.objects.filter(cluster__in=access.clusters_visible_to(user)),
+            "grant": AccessGrant.objects.filter(cluster__in=access.clusters_visible_to(user)),
+        }
+        for name, queryset in querysets.items():
+            if name in fields:
+                fields[name].queryset = queryset
+        return fields
+
+
+class TeamField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="slug", queryset=Team.objects.none(), **kwargs)
+
+
+class ClusterRequestInput(_VisibleQuerysets):
+    team = TeamField(help_text="Slug of the team the cluster is for.")
+    name = serializers.CharField(max_length=64, help_text=rules.CLUSTER_NAME_RULE)
+    kind = serializers.ChoiceField(choices=Cluster.Kind.choices)
+    environment = serializers.ChoiceField(choices=Environment.choices)
+    account = serializers.PrimaryKeyRelatedField(queryset=AwsAccount.objects.all())
+    region = serializers.ChoiceField(choices=MSK_SERVERLESS_REGIONS)
+    network_profile = serializers.PrimaryKeyRelatedField(queryset=NetworkProfile.objects.all())
+    expected_write_mbps = serializers.DecimalField(**MBPS)
+    expected_read_mbps = serializers.DecimalField(**MBPS)
+    contains_pii = serializers.BooleanField()
+    latency_class = serializers.ChoiceField(choices=Cluster.LatencyClass.choices)
+    justification = serializers.CharField(max_length=4000)
+    source_cluster = serializers.PrimaryKeyRelatedField(
+        queryset=Cluster.objects.none(), required=False, allow_null=True, help_text="Read clusters only."
+    )
+    replicate_topics = serializers.ListField(
+        child=serializers.CharField(max_length=249), required=False, max_length=500, help_text="Read clusters only."
+    )
+
+
+class AccessEntryInput(serializers.Serializer):
+    principal_arn = serializers.CharField(max_length=2048, help_text=rules.PRINCIPAL_ARN_RULE)
+    produce = serializers.BooleanField(default=False)
+    consume = serializers.BooleanField(default=False)
+    consumer_group_prefix = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+
+
+class _TopicConfigInput(serializers.Serializer):
+    retention_ms = serializers.IntegerField(min_value=-1, default=rules.DEFAULT_RETENTION_MS)
+    retention_bytes = serializers.IntegerField(min_value=-1, default=rules.DEFAULT_RETENTION_BYTES)
+    max_message_bytes = serializers.IntegerField(
+        min_value=1, max_value=rules.MAX_MESSAGE_BYTES, default=rules.DEFAULT_MAX_MESSAGE_BYTES
+    )
+    compression_type = serializers.ChoiceField(choices=rules.COMPRESSION_TYPES, default="producer")
+    message_timestamp_type = serializers.ChoiceField(choices=rules.TIMESTAMP_TYPES, default="CreateTime")
+
+
+class TopicRequestInput(_TopicConfigInput, _VisibleQuerysets):
+    team = TeamField()
+    cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.none())
+    name = serializers.CharField(max_length=249, help_text="Short name; the naming convention adds the team prefix.")
+    partitions = serializers.IntegerField(
+        min_value=1, max_value=100_000, required=False, allow_null=True,
+        help_text="Default and minimum: max(⌈in/5⌉, ⌈out/10⌉).",
+    )  # fmt: skip
+    expected_in_mbps = serializers.DecimalField(**MBPS)
+    expected_out_mbps = serializers.DecimalField(**MBPS)
+    cleanup_policy = serializers.ChoiceField(
+        choices=rules.CLEANUP_POLICY_CHOICES, default="delete", help_text="Cannot be changed later."
+    )
+    justification = serializers.CharField(max_length=4000, required=False, default="", allow_blank=True)
+    access = AccessEntryInput(many=True, required=False, help_text="Combined request: access for producers/consumers.")
+
+    def validate_access(self, value):
+        if len(value) > 20:
+            raise serializers.ValidationError("At most 20 access entries per request.")
+        return value
+
+
+class TopicUpdateInput(_TopicConfigInput, _VisibleQuerysets):
+    topic = serializers.PrimaryKeyRelatedField(queryset=Topic.objects.none())
+    partitions = serializers.IntegerField(min_value=1, max_value=100_000)
+    expected_in_mbps = serializers.DecimalField(**MBPS, required=False, allow_null=True)
+    expected_out_mbps = serializers.DecimalField(**MBPS, required=False, allow_null=True)
+    justification = serializers.CharField(max_length=4000, required=False, default="", allow_blank=True)
+
+
+class TopicDeleteInput(_VisibleQuerysets):
+    topic = serializers.PrimaryKeyRelatedField(queryset=Topic.objects.none())
+    justification = serializers.CharField(max_length=4000)
+
+
+class AccessRequestInput(AccessEntryInput, _VisibleQuerysets):
+    team = TeamField()
+    cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.none())
+    topic = serializers.PrimaryKeyRelatedField(queryset=Topic.objects.none(), required=False, allow_null=True)
+    topic_prefix = serializers.CharField(max_length=249, required=False, default="", allow_blank=True)
+    justification = serializers.CharField(max_length=4000, required=False, default="", allow_blank=True)
+
+
+class AccessRevokeInput(_VisibleQuerysets):
+    grant = serializers.PrimaryKeyRelatedField(queryset=AccessGrant.objects.none())
+    justification = serializers.CharField(max_length=4000, required=False, default="", allow_blank=True)
+
+
+class DecommissionInput(_VisibleQuerysets):
+    cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.none())
+    justification = serializers.CharField(max_length=4000)
+
+
+class RejectInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=4000, help_text="Shown to the requester.")
+
+
+class RequestEventOutput(serializers.ModelSerializer):
+    class Meta:
+        model = RequestEvent
+        fields = ["created_at", "actor_label", "from_status", "to_status", "note"]
+
+
+class RequestOutput(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True)
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True, allow_null=True, default=None)
+    approved_by_rule = serializers.CharField(
+        source="approved_by_rule.name", read_only=True, allow_null=True, default=None
+    )
+    payload = serializers.JSONField(read_only=True)
+    assessment = serializers.JSONField(read_only=True)
+
+    class Meta:
+        model = Request
+        fields = [
+            "id", "kind", "status", "team", "requested_by", "environment", "summary", "justification",
+            "payload", "assessment", "has_warnings", "estimated_monthly_cost", "cluster", "topic", "grant",
+            "decided_by", "decided_at", "decision_reason", "approved_by_rule", "created_at",
+        ]  # fmt: skip
+
+
+class RequestDetailOutput(RequestOutput):
+    events = RequestEventOutput(many=True, read_only=True)
+
+    class Meta(RequestOutput.Meta):
+        fields = [*RequestOutput.Meta.fields, "events"]
+
+
+class ClusterOutput(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    account = serializers.CharField(source="account.account_id", read_only=True)
+
+    class Meta:
+        model = Cluster
+        fields = [
+            "id", "name", "team", "kind", "source_cluster", "environment", "account", "region", "status", "arn",
+            "bootstrap_brokers", "expected_write_mbps", "expected_read_mbps", "contains_pii", "latency_class",
+            "created_at",
+        ]  # fmt: skip

@@ -139,6 +139,12 @@ class DecommissionInput(_VisibleQuerysets):
     justification = serializers.CharField(max_length=4000)
 
 
+class RequestFilterInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Request.Status.choices, required=False)
+    kind = serializers.ChoiceField(choices=Request.Kind.choices, required=False)
+    team = serializers.SlugField(required=False, max_length=40)
+
+
 class RejectInput(serializers.Serializer):
     reason = serializers.CharField(max_length=4000, help_text="Shown to the requester.")
 

@@ -154,12 +154,11 @@ class RequestListApi(generics.ListAPIView):
         requests = access.requests_visible_to(self.request.user).select_related(
             "team", "requested_by", "decided_by", "approved_by_rule"
         )
-        params = self.request.query_params
-        for name in ("status", "kind"):
-            if params.get(name):
-                requests = requests.filter(**{name: params[name]})
-        if params.get("team"):
-            requests = requests.filter(team__slug=params["team"])
+        filters = s.RequestFilterInput(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        for name, value in filters.validated_data.items():
+            if value:
+                requests = requests.filter(**{"team__slug" if name == "team" else name: value})
         return requests.order_by("-created_at", "-id")
 
     @extend_schema(

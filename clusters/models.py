@@ -344,7 +344,8 @@ class Request(models.Model):
     payload = models.JSONField(encoder=DjangoJSONEncoder)
     assessment = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
     has_warnings = models.BooleanField(default=False)
-    estimated_monthly_cost = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    # Wide enough for any estimate the validated inputs allow (retention up to Kafka's long max).
+    estimated_monthly_cost = models.DecimalField(max_digits=20, decimal_places=2, default=Decimal(0))
     cluster = models.ForeignKey(
         Cluster, null=True, blank=True, on_delete=models.PROTECT, related_name="requests"
     )

@@ -25,6 +25,7 @@ DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
 DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000  # MSK Serverless default: 7 days
 DEFAULT_RETENTION_BYTES = -1
 UNLIMITED = -1
+KAFKA_LONG_MAX = 2**63 - 1  # retention.ms / retention.bytes are Java longs
 
 CLEANUP_POLICY_CHOICES = [("delete", "delete"), ("compact", "compact")]
 COMPRESSION_TYPES = ["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"]
@@ -71,8 +72,10 @@ def suggested_partitions(in_mbps: Decimal | float, out_mbps: Decimal | float) ->
 
 
 def retention_error(value: int, *, unit: str) -> str | None:
-    if value == UNLIMITED or value >= 1:
+    if value == UNLIMITED or 1 <= value <= KAFKA_LONG_MAX:
         return None
+    if value > KAFKA_LONG_MAX:
+        return f"Kafka cannot store more than {KAFKA_LONG_MAX:,} {unit}; use -1 for unlimited."
     return f"Use a positive number of {unit}, or -1 for unlimited."
 
 

@@ -77,8 +77,12 @@ class AccessEntryInput(serializers.Serializer):
 
 
 class _TopicConfigInput(serializers.Serializer):
-    retention_ms = serializers.IntegerField(min_value=-1, default=rules.DEFAULT_RETENTION_MS)
-    retention_bytes = serializers.IntegerField(min_value=-1, default=rules.DEFAULT_RETENTION_BYTES)
+    retention_ms = serializers.IntegerField(
+        min_value=-1, max_value=rules.KAFKA_LONG_MAX, default=rules.DEFAULT_RETENTION_MS
+    )
+    retention_bytes = serializers.IntegerField(
+        min_value=-1, max_value=rules.KAFKA_LONG_MAX, default=rules.DEFAULT_RETENTION_BYTES
+    )
     max_message_bytes = serializers.IntegerField(
         min_value=1, max_value=rules.MAX_MESSAGE_BYTES, default=rules.DEFAULT_MAX_MESSAGE_BYTES
     )

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.urls import reverse
 
 from clusters.models import Request, Topic
@@ -125,3 +127,17 @@ def test_four_eyes_and_other_teams(member_a, member_b, admin, finance, team_a, c
     response = post(client, headers, "clusters-api:request-topic", topic_body(cluster_a))
     assert response.status_code == 400  # team-a and its cluster are not choices for member_b
     assert set(response.json()["field_errors"]) == {"team", "cluster"}
+
+
+def test_extreme_but_valid_inputs_do_not_break_the_estimate(member_a, cluster_a, token_for):
+    client, headers = api(member_a, token_for)
+    body = topic_body(cluster_a, expected_in_mbps="99999.99", partitions=100000, retention_ms=2**63 - 1)
+    response = post(client, headers, "clusters-api:request-topic", body)
+    assert response.status_code == 400  # over the cluster's quotas, but a readable answer, not a 500
+    assert "expected_in_mbps" in response.json()["field_errors"]
+    # Within quotas, with retention at Kafka's maximum: saved, with a (huge) storage estimate.
+    saved = post(client, headers, "clusters-api:request-topic", topic_body(cluster_a, retention_ms=2**63 - 1))
+    assert saved.status_code == 201, saved.json()
+    assert Decimal(saved.json()["estimated_monthly_cost"]) > Decimal(10**9)
+    too_long = post(client, headers, "clusters-api:request-topic", topic_body(cluster_a, retention_ms=2**63))
+    assert too_long.status_code == 400 and "retention_ms" in too_long.json()["field_errors"]

@@ -14,6 +14,10 @@ def test_seed_demo_is_idempotent_and_logins_work(db, capsys):
     assert "alice" in out and "kafka-demo-2026" in out
     assert Team.objects.count() == 3
     assert Membership.objects.count() == 3
+    from clusters.models import Cluster, Request
+
+    assert Cluster.objects.count() == 2
+    assert list(Request.objects.values_list("status", flat=True)) == ["submitted"]  # one, for the queue
     assert User.objects.get(username="ada").role == User.Role.PLATFORM_ADMIN
     assert User.objects.get(username="fred").role == User.Role.FINANCE
     client = client_for(None)

@@ -66,7 +66,76 @@ class Command(BaseCommand):
                     team=teams[team_slug],
                     details={"user": username, "source": "seed_demo"},
                 )
+        self._seed_clusters(teams)
         self.stdout.write(f"Demo logins (password for all: {password})")
         for username, full_name, role, team_slug in USERS:
             where = f"member of {team_slug}" if team_slug else User.Role(role).label.lower()
             self.stdout.write(f"  {username:<6} {full_name:<14} {where}")
+
+    def _seed_clusters(self, teams: dict) -> None:
+        """An account, a network, a dedicated and a shared write cluster, a topic, a pending request."""
+        from decimal import Decimal
+
+        from clusters import services
+        from clusters.models import AutoApprovalRule, AwsAccount, Cluster, NetworkProfile, Request, Topic
+
+        account, _ = AwsAccount.objects.get_or_create(
+            account_id="111122223333",
+            defaults={
+                "name": "Platform shared (demo)",
+                "ownership": AwsAccount.Ownership.PLATFORM,
+                "role_arn": "arn:aws:iam::111122223333:role/msk-portal",
+            },
+        )
+        network, _ = NetworkProfile.objects.get_or_create(
+            account=account,
+            region="us-east-1",
+            name="shared-vpc",
+            defaults={
+                "vpc_id": "vpc-0a1b2c3d4e5f60718",
+                "subnets": [
+                    {"id": "subnet-0a1b2c3d4e5f60711", "az": "us-east-1a"},
+                    {"id": "subnet-0a1b2c3d4e5f60712", "az": "us-east-1b"},
+                    {"id": "subnet-0a1b2c3d4e5f60713", "az": "us-east-1c"},
+                ],
+                "security_group_ids": ["sg-0a1b2c3d4e5f60719"],
+            },
+        )
+        clusters = {}
+        for name, kind, environment in (
+            ("payments-dev", "dedicated", "dev"),
+            ("events-write", "write", "staging"),
+        ):
+            clusters[name], _ = Cluster.objects.get_or_create(
+                name=name,
+                region="us-east-1",
+                account=account,
+                defaults={
+                    "team": teams["payments"], "kind": kind, "environment": environment,
+                    "network_profile": network, "status": Cluster.Status.ACTIVE,
+                    "arn": f"arn:aws:kafka:us-east-1:111122223333:cluster/{name}/5a1e0c3e-demo-4f00-9a7b-000000000001-s1",
+                },
+            )  # fmt: skip
+        clusters["events-write"].shared_with.add(teams["search"], teams["analytics"])
+        Topic.objects.get_or_create(
+            cluster=clusters["events-write"],
+            name="payments.orders",
+            defaults={
+                "team": teams["payments"], "partitions": 6, "status": Topic.Status.ACTIVE,
+                "expected_in_mbps": Decimal(12), "expected_out_mbps": Decimal(30),
+                "configs": {"retention.ms": 604800000, "retention.bytes": -1, "cleanup.policy": "delete",
+                            "max.message.bytes": 1048588, "compression.type": "producer",
+                            "message.timestamp.type": "CreateTime"},
+            },
+        )  # fmt: skip
+        AutoApprovalRule.objects.get_or_create(
+            name="Small dev topics",
+            defaults={"kind": "topic.create", "environment": "dev", "max_partitions": 6},
+        )
+        bob = User.objects.get(username="bob")
+        if not Request.objects.filter(requested_by=bob).exists():
+            prepared = services.prepare_topic_create(
+                actor=bob, team=teams["search"], cluster=clusters["events-write"], name="queries",
+                expected_in_mbps=Decimal(8), expected_out_mbps=Decimal(25), justification="Search query log",
+            )  # fmt: skip
+            services.submit_request(actor=bob, prepared=prepared)

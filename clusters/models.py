@@ -365,9 +365,11 @@ class Request(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # One per page order: everyone's newest first, a team's newest first, the queue's oldest first.
         indexes = [
-            models.Index(fields=["status", "-created_at"], name="request_status_created"),
-            models.Index(fields=["team", "-created_at"], name="request_team_created"),
+            models.Index(fields=["-created_at", "-id"], name="request_created"),
+            models.Index(fields=["team", "-created_at", "-id"], name="request_team_created"),
+            models.Index(fields=["status", "created_at", "id"], name="request_status_created"),
         ]
 
     def __str__(self) -> str:

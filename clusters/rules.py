@@ -25,7 +25,8 @@ DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
 DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000  # MSK Serverless default: 7 days
 DEFAULT_RETENTION_BYTES = -1
 UNLIMITED = -1
-KAFKA_LONG_MAX = 2**63 - 1  # retention.ms / retention.bytes are Java longs
+KAFKA_LONG_MAX = 2**63 - 1
+MAX_PARTITIONS_PER_TOPIC = 100_000  # far above any cluster quota; bounds arithmetic on bad input  # retention.ms / retention.bytes are Java longs
 
 CLEANUP_POLICY_CHOICES = [("delete", "delete"), ("compact", "compact")]
 COMPRESSION_TYPES = ["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"]

@@ -282,6 +282,8 @@ def prepare_topic_create(
     suggested = rules.suggested_partitions(max(expected_in_mbps, 0), max(expected_out_mbps, 0))
     if partitions is None:
         partitions = suggested
+    elif not 1 <= partitions <= rules.MAX_PARTITIONS_PER_TOPIC:
+        errors["partitions"] = f"Choose 1 to {rules.MAX_PARTITIONS_PER_TOPIC:,} partitions."
     elif partitions < suggested:
         errors["partitions"] = (
             f"At {expected_in_mbps} MB/s in and {expected_out_mbps} MB/s out this topic needs at least "
@@ -366,7 +368,9 @@ def prepare_topic_update(
     errors: dict[str, str] = {}
     if topic.status not in (Topic.Status.PENDING, Topic.Status.ACTIVE):
         errors["topic"] = f"The topic is {topic.get_status_display().lower()}."
-    if partitions < topic.partitions:
+    if partitions > rules.MAX_PARTITIONS_PER_TOPIC:
+        errors["partitions"] = f"Choose at most {rules.MAX_PARTITIONS_PER_TOPIC:,} partitions."
+    elif partitions < topic.partitions:
         errors["partitions"] = f"Kafka can only add partitions: it has {topic.partitions}."
     suggested = rules.suggested_partitions(in_mbps, out_mbps)
     if partitions < suggested:
@@ -535,7 +539,7 @@ def submit_request(*, actor: User, prepared: Prepared) -> Request:
             summary=prepared.summary[:300],
             justification=prepared.justification,
             payload=prepared.payload,
-            assessment=prepared.assessment.as_dict(),
+            assessment={**prepared.assessment.as_dict(), "cost": prepared.cost.as_dict()},
             has_warnings=bool(prepared.assessment.warnings),
             estimated_monthly_cost=prepared.cost.total,
             cluster=prepared.cluster,
@@ -547,7 +551,14 @@ def submit_request(*, actor: User, prepared: Prepared) -> Request:
         if rule is None:
             _notify_on_commit(request.pk, "submitted")
     if rule is not None:
-        _approve(request.pk, actor=None, rule=rule)
+        try:
+            _approve(request.pk, actor=None, rule=rule)
+        except Conflict as exc:
+            # Quotas moved between submission and the rule's approval: leave it to a person.
+            with transaction.atomic():
+                _record(request, actor=None, from_status=Request.Status.SUBMITTED,
+                        to_status=Request.Status.SUBMITTED, note=f"not auto-approved: {exc.message}")  # fmt: skip
+                _notify_on_commit(request.pk, "submitted")
         request.refresh_from_db()
     return request
 

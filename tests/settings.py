@@ -54,9 +54,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-# One test database per checkout, so two checkouts on one machine (or CI beside a developer) never
-# drop each other's database mid-run.
-_CHECKOUT = hashlib.sha1(str(BASE_DIR).encode(), usedforsecurity=False).hexdigest()[:8]
+# One test database per checkout and run, so two runs on one machine (CI beside a developer, or two
+# checkouts) never drop each other's database mid-run. pytest-django drops it at the end of the run.
+_CHECKOUT = hashlib.sha1(str(BASE_DIR).encode(), usedforsecurity=False).hexdigest()[:8] + f"_{os.getpid()}"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so worker processes started by tests see the same database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-portal-{_CHECKOUT}.sqlite3")}

@@ -78,6 +78,24 @@ REQUEST_MARKER = "authzmarker"  # in the name of team A's requested topic
 CLUSTER_MARKER = "team-a-dev"  # team A's cluster name
 
 
+MEMBERS = frozenset({"member_a", "member_b"})
+TOPIC_A = lambda w: {"topic_id": w.topic_a.pk}  # noqa: E731
+TOPIC_FORM = lambda w: {  # noqa: E731
+    "team": w.team_a.pk, "cluster": w.cluster_a.pk, "name": "formtopic", "expected_in_mbps": "1",
+    "expected_out_mbps": "1", "cleanup_policy": "delete", "retention_ms": "604800000", "retention_bytes": "-1",
+    "max_message_bytes": "1048588", "compression_type": "producer", "message_timestamp_type": "CreateTime",
+}  # fmt: skip
+
+
+def _form_post(name: str, allowed: frozenset[str], data, kwargs=None) -> Endpoint:
+    """A new-request form POST: only `allowed` creates a request; a refused caller may get the form back
+    with an error (200) or 403/404, and nothing is saved."""
+    return Endpoint(
+        name, allowed, method="POST", data=data, kwargs=kwargs or (lambda w: {}), refused=(200, 403, 404),
+        creates_request=True,
+    )  # fmt: skip
+
+
 def _create(name: str, data) -> Endpoint:
     return Endpoint(
         name, MEMBER_A_ONLY, method="POST", api=True, data=data, refused=(400, 403, 404), creates_request=True
@@ -142,6 +160,98 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("api:team-list", SIGNED_IN, api=True, markers=TEAM_DATA),
     Endpoint("api:team-detail", SEES_TEAM_A, api=True, kwargs=TEAM_A, markers=TEAM_DATA),
     Endpoint("api:membership-list", SIGNED_IN, api=True, markers={MEMBER_A_MARKER: SEES_TEAM_A}),
+    # Requests and approvals (HTML)
+    Endpoint("clusters:request-list", SIGNED_IN, markers={REQUEST_MARKER: SEES_REQUESTS_OF_A}),
+    Endpoint("clusters:request-new", MEMBERS),
+    Endpoint("clusters:request-new-cluster", MEMBERS),
+    _form_post(
+        "clusters:request-new-cluster",
+        MEMBER_A_ONLY,
+        lambda w: {
+            "team": w.team_a.pk,
+            "name": "team-a-form",
+            "kind": "dedicated",
+            "environment": "dev",
+            "account": w.account.pk,
+            "region": "us-east-1",
+            "network_profile": w.profile.pk,
+            "expected_write_mbps": "1",
+            "expected_read_mbps": "1",
+            "latency_class": "time_insensitive",
+            "justification": "matrix",
+        },
+    ),
+    Endpoint("clusters:request-new-topic", MEMBERS),
+    _form_post("clusters:request-new-topic", MEMBER_A_ONLY, TOPIC_FORM),
+    Endpoint("clusters:request-new-access", MEMBERS),
+    _form_post(
+        "clusters:request-new-access",
+        MEMBER_A_ONLY,
+        lambda w: {
+            "team": w.team_a.pk,
+            "cluster": w.cluster_a.pk,
+            "topic": w.topic_a.pk,
+            "produce": "on",
+            "principal_arn": "arn:aws:iam::123456789012:role/app",
+        },
+    ),
+    Endpoint(
+        "clusters:request-preview",
+        MEMBERS,
+        method="POST",
+        kwargs=lambda w: {"kind": "topic"},
+        data=TOPIC_FORM,
+        markers={"team-a.formtopic": MEMBER_A_ONLY},
+    ),
+    Endpoint("clusters:request-topic-update", MEMBER_A_ONLY, kwargs=TOPIC_A),
+    _form_post(
+        "clusters:request-topic-update",
+        MEMBER_A_ONLY,
+        lambda w: {
+            "partitions": "4",
+            "expected_in_mbps": "1",
+            "expected_out_mbps": "1",
+            "retention_ms": "-1",
+            "retention_bytes": "-1",
+            "max_message_bytes": "1048588",
+            "compression_type": "producer",
+            "message_timestamp_type": "CreateTime",
+        },
+        kwargs=TOPIC_A,
+    ),
+    Endpoint("clusters:request-topic-delete", MEMBER_A_ONLY, kwargs=TOPIC_A),
+    _form_post(
+        "clusters:request-topic-delete", MEMBER_A_ONLY, lambda w: {"justification": "x"}, kwargs=TOPIC_A
+    ),
+    Endpoint("clusters:request-access-revoke", MEMBER_A_ONLY, kwargs=lambda w: {"grant_id": w.grant_a.pk}),
+    _form_post(
+        "clusters:request-access-revoke",
+        MEMBER_A_ONLY,
+        lambda w: {"justification": "x"},
+        kwargs=lambda w: {"grant_id": w.grant_a.pk},
+    ),
+    Endpoint("clusters:request-decommission", MEMBER_A_ONLY, kwargs=lambda w: {"cluster_id": w.cluster_a.pk}),
+    _form_post(
+        "clusters:request-decommission",
+        MEMBER_A_ONLY,
+        lambda w: {"justification": "x"},
+        kwargs=lambda w: {"cluster_id": w.cluster_a.pk},
+    ),
+    Endpoint(
+        "clusters:request-detail",
+        SEES_REQUESTS_OF_A,
+        kwargs=REQUEST_A,
+        markers={REQUEST_MARKER: SEES_REQUESTS_OF_A},
+    ),
+    Endpoint("clusters:request-approve", ADMIN, method="POST", kwargs=REQUEST_A),
+    Endpoint(
+        "clusters:request-reject", ADMIN, method="POST", kwargs=REQUEST_A, data=lambda w: {"reason": "no"}
+    ),
+    Endpoint("clusters:request-cancel", MEMBER_A_ONLY, method="POST", kwargs=REQUEST_A),
+    Endpoint("clusters:approval-queue", ADMIN, markers={REQUEST_MARKER: ADMIN}),
+    Endpoint("clusters:cluster-list", SIGNED_IN, markers={CLUSTER_MARKER: SEES_TEAM_A}),
+    Endpoint("clusters:cluster-detail", SEES_TEAM_A, kwargs=lambda w: {"pk": w.cluster_a.pk}),
+    # Requests and clusters (API)
     Endpoint("clusters-api:request-list", SIGNED_IN, api=True, markers={REQUEST_MARKER: SEES_REQUESTS_OF_A}),
     Endpoint("clusters-api:request-detail", SEES_REQUESTS_OF_A, api=True, kwargs=REQUEST_A),
     # Four-eyes: member_a submitted request_a, so only the (other) admin may decide.

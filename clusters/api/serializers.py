@@ -65,7 +65,10 @@ class ClusterRequestInput(_VisibleQuerysets):
         queryset=Cluster.objects.none(), required=False, allow_null=True, help_text="Read clusters only."
     )
     replicate_topics = serializers.ListField(
-        child=serializers.CharField(max_length=249), required=False, max_length=500, help_text="Read clusters only."
+        child=serializers.CharField(max_length=249),
+        required=False,
+        max_length=500,
+        help_text="Read clusters only.",
     )
 
 
@@ -73,7 +76,9 @@ class AccessEntryInput(serializers.Serializer):
     principal_arn = serializers.CharField(max_length=2048, help_text=rules.PRINCIPAL_ARN_RULE)
     produce = serializers.BooleanField(default=False)
     consume = serializers.BooleanField(default=False)
-    consumer_group_prefix = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    consumer_group_prefix = serializers.CharField(
+        max_length=200, required=False, default="", allow_blank=True
+    )
 
 
 class _TopicConfigInput(serializers.Serializer):
@@ -93,7 +98,9 @@ class _TopicConfigInput(serializers.Serializer):
 class TopicRequestInput(_TopicConfigInput, _VisibleQuerysets):
     team = TeamField()
     cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.none())
-    name = serializers.CharField(max_length=249, help_text="Short name; the naming convention adds the team prefix.")
+    name = serializers.CharField(
+        max_length=249, help_text="Short name; the naming convention adds the team prefix."
+    )
     partitions = serializers.IntegerField(
         min_value=1, max_value=100_000, required=False, allow_null=True,
         help_text="Default and minimum: max(⌈in/5⌉, ⌈out/10⌉).",
@@ -104,7 +111,9 @@ class TopicRequestInput(_TopicConfigInput, _VisibleQuerysets):
         choices=rules.CLEANUP_POLICY_CHOICES, default="delete", help_text="Cannot be changed later."
     )
     justification = serializers.CharField(max_length=4000, required=False, default="", allow_blank=True)
-    access = AccessEntryInput(many=True, required=False, help_text="Combined request: access for producers/consumers.")
+    access = AccessEntryInput(
+        many=True, required=False, help_text="Combined request: access for producers/consumers."
+    )
 
     def validate_access(self, value):
         if len(value) > 20:
@@ -162,7 +171,9 @@ class RequestEventOutput(serializers.ModelSerializer):
 class RequestOutput(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     requested_by = serializers.CharField(source="requested_by.username", read_only=True)
-    decided_by = serializers.CharField(source="decided_by.username", read_only=True, allow_null=True, default=None)
+    decided_by = serializers.CharField(
+        source="decided_by.username", read_only=True, allow_null=True, default=None
+    )
     approved_by_rule = serializers.CharField(
         source="approved_by_rule.name", read_only=True, allow_null=True, default=None
     )

@@ -11,7 +11,9 @@ urlpatterns = [
     path("requests/topic-update/", views.TopicUpdateRequestCreateApi.as_view(), name="request-topic-update"),
     path("requests/topic-delete/", views.TopicDeleteRequestCreateApi.as_view(), name="request-topic-delete"),
     path("requests/access/", views.AccessRequestCreateApi.as_view(), name="request-access"),
-    path("requests/access-revoke/", views.AccessRevokeRequestCreateApi.as_view(), name="request-access-revoke"),
+    path(
+        "requests/access-revoke/", views.AccessRevokeRequestCreateApi.as_view(), name="request-access-revoke"
+    ),
     path("requests/decommission/", views.DecommissionRequestCreateApi.as_view(), name="request-decommission"),
     path("requests/<int:pk>/", views.RequestDetailApi.as_view(), name="request-detail"),
     path("requests/<int:pk>/approve/", views.RequestApproveApi.as_view(), name="request-approve"),

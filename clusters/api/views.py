@@ -187,7 +187,9 @@ def _visible_request(user, pk: int) -> Request:
 
 
 class RequestDetailApi(APIView):
-    @extend_schema(responses={200: s.RequestDetailOutput, **ERRORS, 404: ErrorSerializer}, summary="One request")
+    @extend_schema(
+        responses={200: s.RequestDetailOutput, **ERRORS, 404: ErrorSerializer}, summary="One request"
+    )
     def get(self, request, pk: int):
         return Response(s.RequestDetailOutput(_visible_request(request.user, pk)).data)
 
@@ -213,7 +215,9 @@ class RequestRejectApi(APIView):
 
 
 class RequestCancelApi(APIView):
-    @extend_schema(request=None, responses={200: s.RequestDetailOutput, **ACTION_ERRORS}, summary="Cancel your own")
+    @extend_schema(
+        request=None, responses={200: s.RequestDetailOutput, **ACTION_ERRORS}, summary="Cancel your own"
+    )
     def post(self, request, pk: int):
         _visible_request(request.user, pk)
         services.cancel_request(request_id=pk, actor=request.user)
@@ -224,7 +228,9 @@ class ClusterListApi(generics.ListAPIView):
     serializer_class = s.ClusterOutput
 
     def get_queryset(self):
-        return access.clusters_visible_to(self.request.user).select_related("team", "account").order_by("name")
+        return (
+            access.clusters_visible_to(self.request.user).select_related("team", "account").order_by("name")
+        )
 
     @extend_schema(responses={200: s.ClusterOutput(many=True), **LIST_ERRORS}, summary="Clusters you can see")
     def get(self, request, *args, **kwargs):
@@ -234,7 +240,9 @@ class ClusterListApi(generics.ListAPIView):
 class ClusterDetailApi(APIView):
     @extend_schema(responses={200: s.ClusterOutput, **ERRORS, 404: ErrorSerializer}, summary="One cluster")
     def get(self, request, pk: int):
-        cluster = access.clusters_visible_to(request.user).select_related("team", "account").filter(pk=pk).first()
+        cluster = (
+            access.clusters_visible_to(request.user).select_related("team", "account").filter(pk=pk).first()
+        )
         if cluster is None:
             raise Http404
         return Response(s.ClusterOutput(cluster).data)

@@ -163,9 +163,7 @@ class TestApprovalWorkflow:
             services.approve_request(request_id=request.pk, actor=admin)
 
     def test_only_the_requester_cancels_and_only_while_submitted(self, member_a, admin, team_a, cluster_a):
-        other = Membership.objects.create(
-            team=team_a, user=make_user("x")
-        ).user
+        other = Membership.objects.create(team=team_a, user=make_user("x")).user
         request = submit_topic(member_a, team_a, cluster_a)
         with pytest.raises(NotAllowed):
             services.cancel_request(request_id=request.pk, actor=other)
@@ -278,3 +276,18 @@ class TestAccessRequests:
         assert any("IAM role ARN" in m for m in messages) and any(
             "consumer-group prefix" in m for m in messages
         )
+
+
+def test_absurd_partition_counts_are_a_field_error(member_a, team_a, cluster_a):
+    with pytest.raises(ValidationError) as excinfo:
+        topic(member_a, team_a, cluster_a, partitions=10**30)
+    assert "1 to 100,000 partitions" in errors_of(excinfo)["partitions"][0]
+
+
+def test_cost_lines_are_stored_with_the_request(member_a, team_a, cluster_a):
+    request = submit_topic(member_a, team_a, cluster_a)
+    assert request.assessment["cost"]["total_usd"] == str(request.estimated_monthly_cost)
+    assert {line["charge_type"] for line in request.assessment["cost"]["lines"]} >= {
+        "partition_hours",
+        "data_in",
+    }

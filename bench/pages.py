@@ -1,0 +1,146 @@
+"""Page cost at 10 and at 10,000 requests: SQL queries (must be equal) and p95 latency vs a minimal view.
+
+    .venv/bin/python bench/pages.py [--samples 60]
+
+Runs in a throw-away test database (PostgreSQL when reachable, as in `make test`), through Django's
+test client in one process, so the pages and the baseline are measured under the same conditions.
+The baseline is the smallest authenticated endpoint, GET /api/v1/me/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+
+import django
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+from django.urls import reverse  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+
+def build_world():
+    from clusters.models import AwsAccount, Cluster, NetworkProfile
+    from portal.models import Membership, Team, User
+
+    team = Team.objects.create(name="Bench", slug="bench", cost_center="CC-1", contact_email="b@example.com")
+    member = User.objects.create_user("bench-member", email="m@example.com")  # force_login: no password
+    Membership.objects.create(team=team, user=member)
+    admin = User.objects.create_user("bench-admin", role=User.Role.PLATFORM_ADMIN)
+    account = AwsAccount.objects.create(
+        name="bench", account_id="123456789012", ownership="platform",
+        role_arn="arn:aws:iam::123456789012:role/portal",
+    )  # fmt: skip
+    network = NetworkProfile.objects.create(
+        account=account, region="us-east-1", name="n", vpc_id="vpc-0123456789abcdef0",
+        subnets=[{"id": "subnet-0123456789abcdef0", "az": "us-east-1a"},
+                 {"id": "subnet-0123456789abcdef1", "az": "us-east-1b"}],
+    )  # fmt: skip
+    cluster = Cluster.objects.create(
+        name="bench-dev", team=team, kind="dedicated", environment="dev", account=account, region="us-east-1",
+        network_profile=network, status="active",
+    )  # fmt: skip
+    return team, member, admin, cluster
+
+
+def add_requests(n: int, *, team, member, cluster) -> None:
+    from clusters.models import Request
+
+    now = timezone.now()
+    Request.objects.bulk_create(
+        [
+            Request(
+                kind=Request.Kind.TOPIC_CREATE, team=team, requested_by=member, environment="dev",
+                summary=f"Topic bench.t{i} on bench-dev (3 partitions)", payload={"name": f"bench.t{i}"},
+                assessment={"headroom": [], "findings": []}, cluster=cluster, created_at=now,
+                estimated_monthly_cost=Decimal("3.29"), has_warnings=i % 7 == 0,
+            )
+            for i in range(n)
+        ],
+        batch_size=2000,
+    )  # fmt: skip
+
+
+def measure(client: Client, url: str, samples: int) -> tuple[int, float]:
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url)
+    query_count = len(queries)  # now: the next request resets the connection's query log
+    if os.environ.get("BENCH_SHOW_SQL"):
+        for query in queries.captured_queries:
+            print(f"  {float(query['time']) * 1000:7.2f} ms  {query['sql'][:150]}")
+    timings = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        client.get(url)
+        timings.append(time.perf_counter() - start)
+    p95 = statistics.quantiles(timings, n=20)[18]
+    return query_count, p95
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=60)
+    args = parser.parse_args()
+
+    setup_test_environment()
+    # Its own database, so a test run in the same checkout is never disturbed.
+    test_settings = connection.settings_dict.setdefault("TEST", {})
+    test_settings["NAME"] = (
+        test_settings.get("NAME") or f"test_{connection.settings_dict['NAME']}"
+    ) + "_bench"
+    if connection.vendor == "sqlite":
+        test_settings["NAME"] = test_settings["NAME"].replace(".sqlite3_bench", "-bench.sqlite3")
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        team, member, admin, cluster = build_world()
+        member_client, admin_client = Client(), Client()
+        member_client.force_login(member)
+        admin_client.force_login(admin)
+        pages = [
+            ("request list (member)", member_client, reverse("clusters:request-list")),
+            ("approval queue (admin)", admin_client, reverse("clusters:approval-queue")),
+            ("team dashboard (member)", member_client, reverse("portal:dashboard")),
+        ]
+        baseline_url = reverse("api:me")
+        results = {}
+        for size in (10, 10_000):
+            from clusters.models import Request
+
+            add_requests(size - Request.objects.count(), team=team, member=member, cluster=cluster)
+            _, baseline_p95 = measure(member_client, baseline_url, args.samples)
+            for label, client, url in pages:
+                queries, p95 = measure(client, url, args.samples)
+                results[(label, size)] = (queries, p95, p95 / baseline_p95)
+            results[("baseline /api/v1/me/", size)] = (None, baseline_p95, 1.0)
+
+        print(f"database: {connection.vendor}; samples per page: {args.samples}")
+        print(
+            f"{'page':<26} {'queries@10':>10} {'queries@10k':>11} {'p95@10k ms':>11} {'ratio@10k':>10}  verdict"
+        )
+        for label, _, _ in pages:
+            q10, _, _ = results[(label, 10)]
+            q10k, p95, ratio = results[(label, 10_000)]
+            verdict = "ok" if q10 == q10k and ratio <= 3 else "FAIL"
+            print(f"{label:<26} {q10:>10} {q10k:>11} {p95 * 1000:>11.2f} {ratio:>9.2f}x  {verdict}")
+        _, base_p95, _ = results[("baseline /api/v1/me/", 10_000)]
+        print(f"{'baseline /api/v1/me/':<26} {'':>10} {'':>11} {base_p95 * 1000:>11.2f} {1:>9.2f}x")
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,475 @@
+"""Request forms: they parse and type the input, with choices limited to what the user may act on.
+
+Each form turns its cleaned data into the keyword arguments of one `clusters.services.prepare_*`
+function (`service_kwargs`); the service does the real validation and its `ValidationError` is mapped back
+onto the form's fields (`apply_service_errors`), unknown keys becoming non-field errors.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.html import escape
+
+from clusters import rules, selectors, services
+from clusters.models import REGION_CHOICES, Cluster, Environment, PlatformSettings, Request
+from portal.models import User
+
+ACCESS_ROWS = 3
+_ACCESS_MESSAGE = re.compile(r"^Access #(\d+): (.*)$", re.DOTALL)
+# The same bounds as the REST API: beyond them the figures mean nothing (and overflow the estimates).
+_MBPS = {"min_value": Decimal(0), "max_value": Decimal(100_000), "max_digits": 8, "decimal_places": 2}
+MAX_PARTITIONS = 100_000
+
+
+def _justification(help_text: str, *, required: bool = False) -> forms.CharField:
+    # Not required at the form level: the service says *why* it needs one, in its own words.
+    return forms.CharField(
+        required=required, max_length=4000, widget=forms.Textarea(attrs={"rows": 3}), help_text=help_text
+    )
+
+
+class ServiceForm(forms.Form):
+    """A form whose cleaned data feeds one prepare_* service."""
+
+    prepare = None  # the services function, set by subclasses
+
+    def service_kwargs(self) -> dict:
+        return {key: value for key, value in self.cleaned_data.items() if key in self.fields}
+
+    def field_for(self, key: str) -> str | None:
+        """The form field a service error key belongs to (None: a non-field error)."""
+        return key if key in self.fields else None
+
+    def apply_service_errors(self, exc: ValidationError) -> None:
+        if not hasattr(exc, "error_dict"):
+            self.add_error(None, exc.messages)
+            return
+        for key, messages in exc.message_dict.items():
+            field = self.field_for(key)
+            for message in messages:
+                if field is not None and field in self.errors and message in self.errors[field]:
+                    continue
+                self.add_error(field, message)
+
+
+class TeamScopedForm(ServiceForm):
+    """Team choices are the teams the user may file requests for."""
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.team_ids = selectors.acting_team_ids(user)
+        teams = selectors.acting_teams(user)
+        self.fields["team"] = forms.ModelChoiceField(
+            queryset=teams,
+            help_text="The team that owns (and pays for) what you ask for.",
+            error_messages={"invalid_choice": "Choose one of your teams."},
+        )
+        # The team comes first in the form.
+        self.order_fields(["team"])
+        if len(self.team_ids) == 1 and "team" not in self.initial:
+            self.initial["team"] = next(iter(self.team_ids))
+
+
+def _cluster_label(cluster: Cluster) -> str:
+    return f"{cluster.name} ({cluster.team.slug}, {cluster.environment}, {cluster.region})"
+
+
+class ClusterChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Cluster) -> str:
+        return _cluster_label(obj)
+
+
+class NetworkProfileChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return f"{obj.name} — {obj.account.name}, {obj.region} ({obj.vpc_id})"
+
+
+class TopicChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return f"{obj.name} on {obj.cluster.name}"
+
+
+# --- New cluster ----------------------------------------------------------------------------------
+
+
+class ClusterRequestForm(TeamScopedForm):
+    prepare = staticmethod(services.prepare_cluster_create)
+
+    name = forms.CharField(max_length=64, help_text=f"The MSK cluster name: {rules.CLUSTER_NAME_RULE}")
+    kind = forms.ChoiceField(
+        choices=Cluster.Kind.choices,
+        initial=Cluster.Kind.DEDICATED,
+        help_text="A read cluster is fed by MSK Replicator from a write cluster in the same region.",
+    )
+    environment = forms.ChoiceField(choices=Environment.choices, initial=Environment.DEV)
+    account = forms.ModelChoiceField(
+        queryset=None,
+        label="AWS account",
+        help_text="The platform's shared account, or your team's own account (your team then owns the cost).",
+    )
+    region = forms.ChoiceField(choices=REGION_CHOICES, initial="us-east-1")
+    network_profile = NetworkProfileChoiceField(
+        queryset=None,
+        help_text="Subnets and security groups; only profiles of the chosen account and region are accepted.",
+        error_messages={"invalid_choice": "Choose a network profile of the chosen account and region."},
+    )
+    expected_write_mbps = forms.DecimalField(label="Expected write throughput (MB/s)", initial=1, **_MBPS)
+    expected_read_mbps = forms.DecimalField(label="Expected read throughput (MB/s)", initial=2, **_MBPS)
+    contains_pii = forms.BooleanField(required=False, label="The data contains personal information (PII)")
+    latency_class = forms.ChoiceField(
+        choices=Cluster.LatencyClass.choices, initial=Cluster.LatencyClass.INSENSITIVE
+    )
+    source_cluster = ClusterChoiceField(
+        queryset=None, required=False, help_text="Read clusters only: the write cluster to replicate from."
+    )
+    replicate_topics = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Read clusters only: full names of the source's topics to copy, one per line or comma-separated.",
+    )
+    justification = _justification("What the cluster is for. Approvers read this.")
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, user=user, **kwargs)
+        self.fields["account"].queryset = selectors.usable_accounts(self.team_ids)
+        profiles = selectors.usable_network_profiles(self.team_ids)
+        account, region = self.data.get("account"), self.data.get("region")
+        if self.is_bound and str(account or "").isdigit() and region:
+            profiles = profiles.filter(account_id=int(account), region=region)
+        self.fields["network_profile"].queryset = profiles
+        self.fields["source_cluster"].queryset = selectors.source_clusters(self.team_ids)
+
+    def clean_name(self) -> str:
+        return self.cleaned_data["name"].strip()
+
+    def clean_replicate_topics(self) -> list[str]:
+        text = self.cleaned_data.get("replicate_topics") or ""
+        return [name for name in re.split(r"[\s,]+", text) if name]
+
+
+# --- New topic (optionally with access: the combined request) -------------------------------------
+
+
+class TopicRequestForm(TeamScopedForm):
+    prepare = staticmethod(services.prepare_topic_create)
+
+    cluster = ClusterChoiceField(
+        queryset=None, help_text="A cluster your team owns or that has been opened to your team."
+    )
+    name = forms.CharField(max_length=249, help_text="")  # help text set per platform template below
+    expected_in_mbps = forms.DecimalField(label="Expected write throughput in (MB/s)", initial=1, **_MBPS)
+    expected_out_mbps = forms.DecimalField(label="Expected read throughput out (MB/s)", initial=2, **_MBPS)
+    partitions = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_PARTITIONS,
+        help_text=(
+            "Leave empty to take the suggestion: max(⌈in ÷ 5⌉, ⌈out ÷ 10⌉), because a Serverless partition "
+            "takes 5 MB/s in and 10 MB/s out. You may ask for more, never fewer."
+        ),
+    )
+    cleanup_policy = forms.ChoiceField(
+        choices=rules.CLEANUP_POLICY_CHOICES,
+        initial="delete",
+        label="cleanup.policy",
+        help_text="Cannot be changed after the topic is created. Compacted partitions have their own, lower quota.",
+    )
+    retention_ms = forms.IntegerField(
+        initial=rules.DEFAULT_RETENTION_MS,
+        label="retention.ms",
+        help_text="How long messages are kept, in milliseconds (7 days = 604800000); -1 = unlimited.",
+    )
+    retention_bytes = forms.IntegerField(
+        initial=rules.DEFAULT_RETENTION_BYTES,
+        label="retention.bytes",
+        help_text="Size kept per partition before the oldest data goes, in bytes; -1 = unlimited.",
+    )
+    max_message_bytes = forms.IntegerField(
+        initial=rules.DEFAULT_MAX_MESSAGE_BYTES,
+        label="max.message.bytes",
+        help_text=f"Largest message, in bytes: at most 8 MiB ({rules.MAX_MESSAGE_BYTES:,}) on MSK Serverless.",
+    )
+    compression_type = forms.ChoiceField(
+        choices=[(value, value) for value in rules.COMPRESSION_TYPES],
+        initial="producer",
+        label="compression.type",
+        help_text="“producer” keeps whatever compression the producer used.",
+    )
+    message_timestamp_type = forms.ChoiceField(
+        choices=[(value, value) for value in rules.TIMESTAMP_TYPES],
+        initial="CreateTime",
+        label="message.timestamp.type",
+    )
+    justification = _justification("What the topic carries, and who reads it. Optional.")
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, user=user, **kwargs)
+        self.fields["cluster"].queryset = selectors.usable_clusters(self.team_ids)
+        template = PlatformSettings.current().topic_name_template
+        only_team = self.fields["team"].queryset.first() if len(self.team_ids) == 1 else None
+        example = rules.full_topic_name(
+            template, team_slug=only_team.slug if only_team else "<team>", name="<name>"
+        )
+        # Django renders help texts unescaped: escape what is built from data.
+        self.fields["name"].help_text = escape(
+            f"The short name; the full Kafka topic name is {example}. {rules.TOPIC_NAME_RULE}"
+        )
+        for row in range(1, ACCESS_ROWS + 1):
+            self.fields[f"access_{row}_principal_arn"] = forms.CharField(
+                required=False,
+                max_length=2048,
+                label=f"Access #{row}: principal (IAM role ARN)",
+                help_text=rules.PRINCIPAL_ARN_RULE if row == 1 else "",
+            )
+            self.fields[f"access_{row}_produce"] = forms.BooleanField(
+                required=False, label=f"Access #{row}: may produce"
+            )
+            self.fields[f"access_{row}_consume"] = forms.BooleanField(
+                required=False, label=f"Access #{row}: may consume"
+            )
+            self.fields[f"access_{row}_consumer_group_prefix"] = forms.CharField(
+                required=False,
+                max_length=200,
+                label=f"Access #{row}: consumer-group prefix",
+                help_text="Consumers only: the group ids they may use start with this." if row == 1 else "",
+            )
+        self._access_rows_sent: list[int] = []
+
+    @property
+    def main_fields(self):
+        return [field for field in self if not field.name.startswith("access_")]
+
+    @property
+    def access_rows(self):
+        return [
+            [
+                self[f"access_{row}_{name}"]
+                for name in ("principal_arn", "produce", "consume", "consumer_group_prefix")
+            ]
+            for row in range(1, ACCESS_ROWS + 1)
+        ]
+
+    def clean_name(self) -> str:
+        return self.cleaned_data["name"].strip()
+
+    def access_entries(self) -> list[services.AccessInput]:
+        entries, self._access_rows_sent = [], []
+        for row in range(1, ACCESS_ROWS + 1):
+            arn = (self.cleaned_data.get(f"access_{row}_principal_arn") or "").strip()
+            produce = bool(self.cleaned_data.get(f"access_{row}_produce"))
+            consume = bool(self.cleaned_data.get(f"access_{row}_consume"))
+            group = (self.cleaned_data.get(f"access_{row}_consumer_group_prefix") or "").strip()
+            if arn or produce or consume or group:
+                entries.append(services.AccessInput(arn, produce, consume, group))
+                self._access_rows_sent.append(row)
+        return entries
+
+    def service_kwargs(self) -> dict:
+        kwargs = {key: value for key, value in self.cleaned_data.items() if not key.startswith("access_")}
+        kwargs["access_entries"] = self.access_entries()
+        return kwargs
+
+    def apply_service_errors(self, exc: ValidationError) -> None:
+        if hasattr(exc, "error_dict") and "access" in exc.error_dict:
+            rest = {key: value for key, value in exc.message_dict.items() if key != "access"}
+            for message in exc.message_dict["access"]:
+                match = _ACCESS_MESSAGE.match(message)
+                index = int(match.group(1)) - 1 if match else -1
+                if 0 <= index < len(self._access_rows_sent):
+                    self.add_error(f"access_{self._access_rows_sent[index]}_principal_arn", match.group(2))
+                else:
+                    self.add_error(None, message)
+            exc = ValidationError(rest) if rest else None
+        if exc is not None:
+            super().apply_service_errors(exc)
+
+    def suggested_partitions(self) -> int | None:
+        in_mbps = self.cleaned_data.get("expected_in_mbps") if hasattr(self, "cleaned_data") else None
+        out_mbps = self.cleaned_data.get("expected_out_mbps") if hasattr(self, "cleaned_data") else None
+        if in_mbps is None or out_mbps is None:
+            return None
+        return rules.suggested_partitions(in_mbps, out_mbps)
+
+
+# --- Access to a topic or a prefix ----------------------------------------------------------------
+
+
+class AccessRequestForm(TeamScopedForm):
+    prepare = staticmethod(services.prepare_access_grant)
+
+    cluster = ClusterChoiceField(queryset=None, help_text="The cluster the principal connects to.")
+    topic = TopicChoiceField(
+        queryset=None, required=False, help_text="One topic your team owns on that cluster…"
+    )
+    topic_prefix = forms.CharField(
+        required=False,
+        max_length=249,
+        help_text="…or every topic whose name starts with this; it must start with your team's namespace.",
+    )
+    principal_arn = forms.CharField(
+        max_length=2048, label="Principal (IAM role ARN)", help_text=rules.PRINCIPAL_ARN_RULE
+    )
+    produce = forms.BooleanField(required=False, label="May produce (write)")
+    consume = forms.BooleanField(required=False, label="May consume (read)")
+    consumer_group_prefix = forms.CharField(
+        required=False,
+        max_length=200,
+        help_text="Consumers only: the group ids they may use start with this.",
+    )
+    justification = _justification("Which application this is and why it needs the access. Optional.")
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, user=user, **kwargs)
+        self.fields["cluster"].queryset = selectors.usable_clusters(self.team_ids)
+        self.fields["topic"].queryset = selectors.team_topics(self.team_ids)
+        if len(self.team_ids) == 1:
+            team = self.fields["team"].queryset.first()
+            namespace = rules.topic_namespace(
+                PlatformSettings.current().topic_name_template, team_slug=team.slug
+            )
+            self.fields["topic_prefix"].help_text = escape(
+                f"…or every topic whose name starts with this; it must start with your team's namespace “{namespace}”."
+            )
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "team": data["team"],
+            "cluster": data["cluster"],
+            "topic": data.get("topic"),
+            "topic_prefix": (data.get("topic_prefix") or "").strip(),
+            "justification": data.get("justification") or "",
+            "entry": services.AccessInput(
+                principal_arn=data["principal_arn"].strip(),
+                produce=bool(data.get("produce")),
+                consume=bool(data.get("consume")),
+                consumer_group_prefix=(data.get("consumer_group_prefix") or "").strip(),
+            ),
+        }
+
+
+# --- Changes to existing inventory ----------------------------------------------------------------
+
+
+class TopicUpdateForm(ServiceForm):
+    prepare = staticmethod(services.prepare_topic_update)
+
+    partitions = forms.IntegerField(
+        min_value=1, max_value=MAX_PARTITIONS, help_text="Kafka can only add partitions, never remove them."
+    )
+    expected_in_mbps = forms.DecimalField(label="Expected write throughput in (MB/s)", **_MBPS)
+    expected_out_mbps = forms.DecimalField(label="Expected read throughput out (MB/s)", **_MBPS)
+    retention_ms = forms.IntegerField(label="retention.ms", help_text="Milliseconds; -1 = unlimited.")
+    retention_bytes = forms.IntegerField(
+        label="retention.bytes", help_text="Bytes per partition; -1 = unlimited."
+    )
+    max_message_bytes = forms.IntegerField(
+        label="max.message.bytes", help_text=f"At most 8 MiB ({rules.MAX_MESSAGE_BYTES:,} bytes)."
+    )
+    compression_type = forms.ChoiceField(
+        choices=[(value, value) for value in rules.COMPRESSION_TYPES], label="compression.type"
+    )
+    message_timestamp_type = forms.ChoiceField(
+        choices=[(value, value) for value in rules.TIMESTAMP_TYPES], label="message.timestamp.type"
+    )
+    justification = _justification("Why the change is needed. Optional.")
+
+    def __init__(self, *args, topic, **kwargs):
+        configs = topic.configs or {}
+        kwargs.setdefault(
+            "initial",
+            {
+                "partitions": topic.partitions,
+                "expected_in_mbps": topic.expected_in_mbps,
+                "expected_out_mbps": topic.expected_out_mbps,
+                "retention_ms": configs.get("retention.ms", rules.DEFAULT_RETENTION_MS),
+                "retention_bytes": configs.get("retention.bytes", rules.DEFAULT_RETENTION_BYTES),
+                "max_message_bytes": configs.get("max.message.bytes", rules.DEFAULT_MAX_MESSAGE_BYTES),
+                "compression_type": configs.get("compression.type", "producer"),
+                "message_timestamp_type": configs.get("message.timestamp.type", "CreateTime"),
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.topic = topic
+
+    def service_kwargs(self) -> dict:
+        return {"topic": self.topic, **self.cleaned_data}
+
+
+class JustificationForm(ServiceForm):
+    """Topic deletion, access revocation and cluster decommissioning only ask why."""
+
+    justification = _justification("Why. Approvers read this.")
+
+    def __init__(self, *args, prepare, target: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.prepare = prepare
+        self.target = target  # e.g. {"topic": topic}
+
+    def service_kwargs(self) -> dict:
+        return {**self.target, "justification": self.cleaned_data.get("justification") or ""}
+
+
+# --- Filters --------------------------------------------------------------------------------------
+
+
+class RequestFilterForm(forms.Form):
+    status = forms.ChoiceField(required=False, choices=[("", "any status"), *Request.Status.choices])
+    kind = forms.ChoiceField(required=False, choices=[("", "any kind"), *Request.Kind.choices])
+    team = forms.ChoiceField(required=False, choices=[])
+
+    def __init__(self, *args, teams, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].choices = [("", "any team"), *((team.slug, team.name) for team in teams)]
+
+    def filters(self) -> selectors.RequestFilters:
+        if not self.is_valid():
+            return selectors.RequestFilters()
+        data = self.cleaned_data
+        return selectors.RequestFilters(status=data["status"], kind=data["kind"], team=data["team"])
+
+
+class ApprovalFilterForm(RequestFilterForm):
+    environment = forms.ChoiceField(required=False, choices=[("", "any environment"), *Environment.choices])
+    flagged = forms.BooleanField(required=False, label="Flagged only")
+    q = forms.CharField(
+        required=False, max_length=100, label="Search", help_text="Summary, team slug or requester."
+    )
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[("oldest", "oldest first"), ("newest", "newest first"), ("cost", "highest cost first")],
+    )
+
+    field_order = ["q", "kind", "team", "environment", "flagged", "sort"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["status"]  # the queue is submitted requests only
+
+    def filters(self) -> selectors.RequestFilters:
+        if not self.is_valid():
+            return selectors.RequestFilters()
+        data = self.cleaned_data
+        return selectors.RequestFilters(
+            kind=data["kind"],
+            team=data["team"],
+            environment=data["environment"],
+            flagged=data["flagged"],
+            q=data["q"].strip(),
+        )
+
+    def sort_order(self) -> str:
+        return (self.cleaned_data.get("sort") if self.is_valid() else "") or "oldest"
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        required=False,  # the service explains why it needs one
+        max_length=4000,
+        help_text="Shown to the requester.",
+    )

@@ -1,0 +1,560 @@
+"""Reads for requests, clusters, topics and grants, always through `portal.access`.
+
+List selectors return querysets with their foreign keys joined (`select_related`), so a page of 50 rows
+costs the same number of queries whether there are ten requests or ten thousand.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.paginator import Paginator
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from billing.pricing import CostEstimate, monthly_estimate, stored_gib_estimate
+from billing.selectors import rates_for
+from clusters.models import AccessGrant, AwsAccount, Cluster, NetworkProfile, Request, RequestEvent, Topic
+from portal import access
+from portal.models import Team, User
+
+Kind = Request.Kind
+
+# Clusters a new topic or grant may be requested on (the service refuses the others with a message).
+USABLE_CLUSTER_STATUSES = (Cluster.Status.PENDING, Cluster.Status.PROVISIONING, Cluster.Status.ACTIVE)
+LIVE_TOPIC_STATUSES = (Topic.Status.PENDING, Topic.Status.CREATING, Topic.Status.ACTIVE)
+
+# --- Who may file requests ----------------------------------------------------------------------
+
+
+def acting_team_ids(user: User) -> set[int]:
+    """Teams the user may file requests for (empty for finance and for people in no team)."""
+    if access.is_finance(user):
+        return set()
+    return set(access.member_team_ids(user))
+
+
+def acting_teams(user: User) -> QuerySet[Team]:
+    return Team.objects.filter(pk__in=acting_team_ids(user)).order_by("name")
+
+
+def can_file_requests(user: User) -> bool:
+    return bool(acting_team_ids(user))
+
+
+def usable_clusters(team_ids: set[int]) -> QuerySet[Cluster]:
+    """Clusters these teams own or that admins opened to them, and that take new topics and grants."""
+    return (
+        Cluster.objects.filter(Q(team_id__in=team_ids) | Q(shared_with__in=team_ids))
+        .filter(status__in=USABLE_CLUSTER_STATUSES)
+        .select_related("team")
+        .distinct()
+        .order_by("name", "pk")
+    )
+
+
+def source_clusters(team_ids: set[int]) -> QuerySet[Cluster]:
+    """Live write clusters a read cluster may replicate from (the service checks region and topics)."""
+    return usable_clusters(team_ids).filter(kind=Cluster.Kind.WRITE)
+
+
+def usable_accounts(team_ids: set[int]) -> QuerySet[AwsAccount]:
+    return AwsAccount.objects.filter(
+        Q(ownership=AwsAccount.Ownership.PLATFORM) | Q(team_id__in=team_ids)
+    ).order_by("name")
+
+
+def usable_network_profiles(team_ids: set[int]) -> QuerySet[NetworkProfile]:
+    return NetworkProfile.objects.filter(account__in=usable_accounts(team_ids)).select_related("account")
+
+
+def team_topics(team_ids: set[int]) -> QuerySet[Topic]:
+    """Live topics these teams own: what a grant may name."""
+    return (
+        Topic.objects.filter(team_id__in=team_ids, status__in=LIVE_TOPIC_STATUSES)
+        .select_related("cluster")
+        .order_by("name", "pk")
+    )
+
+
+# --- Inventory ------------------------------------------------------------------------------------
+
+
+def cluster_list(*, user: User, include_deleted: bool = False) -> QuerySet[Cluster]:
+    clusters = access.clusters_visible_to(user).select_related("team", "account")
+    if not include_deleted:
+        clusters = clusters.exclude(status=Cluster.Status.DELETED)
+    return clusters.order_by("name", "pk")
+
+
+def cluster_get(*, user: User, pk: int) -> Cluster:
+    """The cluster, or 404 when it does not exist *or* the user may not see it."""
+    cluster = (
+        access.clusters_visible_to(user)
+        .select_related("team", "account", "network_profile", "source_cluster")
+        .filter(pk=pk)
+        .first()
+    )
+    if cluster is None:
+        raise Http404("No such cluster")
+    return cluster
+
+
+def topics_visible_to(user: User) -> QuerySet[Topic]:
+    """Admins and finance: every topic. Members: their teams' topics and every topic on their clusters."""
+    if access.sees_all_teams(user):
+        return Topic.objects.all()
+    teams = access.member_team_ids(user)
+    return Topic.objects.filter(Q(team_id__in=teams) | Q(cluster__team_id__in=teams))
+
+
+def grants_visible_to(user: User) -> QuerySet[AccessGrant]:
+    if access.sees_all_teams(user):
+        return AccessGrant.objects.all()
+    teams = access.member_team_ids(user)
+    return AccessGrant.objects.filter(Q(team_id__in=teams) | Q(cluster__team_id__in=teams))
+
+
+def cluster_topics(*, user: User, cluster: Cluster) -> QuerySet[Topic]:
+    return (
+        topics_visible_to(user)
+        .filter(cluster=cluster)
+        .exclude(status=Topic.Status.DELETED)
+        .select_related("team")
+        .order_by("name", "pk")
+    )
+
+
+def cluster_grants(*, user: User, cluster: Cluster) -> QuerySet[AccessGrant]:
+    return (
+        grants_visible_to(user)
+        .filter(cluster=cluster)
+        .exclude(status=AccessGrant.Status.REVOKED)
+        .select_related("team", "topic")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def topic_get(*, user: User, pk: int) -> Topic:
+    topic = (
+        topics_visible_to(user).select_related("team", "cluster", "cluster__account").filter(pk=pk).first()
+    )
+    if topic is None:
+        raise Http404("No such topic")
+    return topic
+
+
+def grant_get(*, user: User, pk: int) -> AccessGrant:
+    grant = (
+        grants_visible_to(user)
+        .select_related("team", "topic", "cluster", "cluster__account")
+        .filter(pk=pk)
+        .first()
+    )
+    if grant is None:
+        raise Http404("No such access grant")
+    return grant
+
+
+# --- Requests -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestFilters:
+    status: str = ""
+    kind: str = ""
+    team: str = ""  # slug
+    environment: str = ""
+    flagged: bool = False
+    q: str = ""
+
+
+SORTS = {
+    "oldest": ("created_at", "id"),
+    "newest": ("-created_at", "-id"),
+    "cost": ("-estimated_monthly_cost", "created_at", "id"),
+}
+
+
+def _filtered(requests: QuerySet[Request], filters: RequestFilters | None) -> QuerySet[Request]:
+    if not filters:
+        return requests
+    if filters.status:
+        requests = requests.filter(status=filters.status)
+    if filters.kind:
+        requests = requests.filter(kind=filters.kind)
+    if filters.team:
+        requests = requests.filter(team__slug=filters.team)
+    if filters.environment:
+        requests = requests.filter(environment=filters.environment)
+    if filters.flagged:
+        requests = requests.filter(has_warnings=True)
+    if filters.q:
+        requests = requests.filter(
+            Q(summary__icontains=filters.q)
+            | Q(team__slug__icontains=filters.q)
+            | Q(requested_by__username__icontains=filters.q)
+        )
+    return requests
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    """One line of the request list or the approval queue: plain values, no model instances."""
+
+    pk: int
+    kind: str
+    status: str
+    team_id: int
+    team_slug: str
+    requested_by_id: int
+    requester: str
+    environment: str
+    summary: str
+    has_warnings: bool
+    estimated_monthly_cost: Decimal
+    created_at: object  # datetime
+    decided_by: str | None
+    approved_by_rule: str | None
+    decision_reason: str
+
+
+_ROW_COLUMNS = (
+    "pk", "kind", "status", "team_id", "team__slug", "requested_by_id", "requested_by__username",
+    "environment", "summary", "has_warnings", "estimated_monthly_cost", "created_at",
+    "decided_by__username", "approved_by_rule__name", "decision_reason",
+)  # fmt: skip
+
+
+def request_rows(ids: list[int]) -> list[RequestRow]:
+    """Rows of a list page, by primary key: only the columns a row shows, as plain tuples (a page of 50
+    model instances with their related team and user costs more than the rest of the query)."""
+    return [RequestRow(*values) for values in Request.objects.filter(pk__in=ids).values_list(*_ROW_COLUMNS)]
+
+
+class KeyPaginator(Paginator):
+    """Sorts and slices only primary keys, then loads the page's rows by key (`load(ids)`).
+
+    Sorting 10,000 narrow (created_at, id) pairs is cheaper than sorting 10,000 joined rows; the number of
+    queries is fixed (count, keys, rows) whatever the number of requests.
+    """
+
+    def __init__(self, object_list, per_page, *, load, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.load = load
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        rows = {row.pk: row for row in self.load(ids)} if ids else {}
+        return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
+
+
+def request_list(*, user: User, filters: RequestFilters | None = None) -> QuerySet[Request]:
+    """Requests the user may see (their teams'; all for admins), newest first. Page it with
+    `KeyPaginator(…, load=request_rows)`."""
+    return _filtered(access.requests_visible_to(user), filters).order_by(*SORTS["newest"])
+
+
+def approval_queue(*, user: User, filters: RequestFilters | None = None, sort: str = "oldest"):
+    """Submitted requests waiting for a decision, oldest first by default (page it like `request_list`)."""
+    requests = access.requests_visible_to(user).filter(status=Request.Status.SUBMITTED)
+    return _filtered(requests, filters).order_by(*SORTS.get(sort, SORTS["oldest"]))
+
+
+def request_row(*, user: User, pk: int) -> Request:
+    """One request as a list row (after an inline decision); 404 when invisible."""
+    request = Request.objects.select_related("team", "requested_by", "decided_by", "approved_by_rule")
+    found = request.filter(pk=pk).first()
+    if found is None or not access.can_view_request(user, found):
+        raise Http404("No such request")
+    return found
+
+
+def request_get(*, user: User, pk: int) -> Request:
+    """The request with everything its page shows, or 404 when it does not exist or is not visible."""
+    request = (
+        Request.objects.select_related(
+            "team", "requested_by", "decided_by", "approved_by_rule", "cluster", "topic", "grant"
+        )
+        .filter(pk=pk)
+        .first()
+    )
+    if request is None or not access.can_view_request(user, request):
+        raise Http404("No such request")
+    return request
+
+
+def request_events(*, request: Request) -> QuerySet[RequestEvent]:
+    return RequestEvent.objects.filter(request=request).order_by("created_at", "id")
+
+
+def open_request_count() -> int:
+    """Requests waiting for an admin: one COUNT, for the navigation badge."""
+    return Request.objects.filter(status=Request.Status.SUBMITTED).count()
+
+
+def cluster_requests(*, user: User, cluster: Cluster, limit: int = 20) -> list[RequestRow]:
+    """The latest requests on a cluster that the user may see."""
+    ids = access.requests_visible_to(user).filter(cluster=cluster).order_by(*SORTS["newest"])
+    rows = {row.pk: row for row in request_rows(list(ids.values_list("pk", flat=True)[:limit]))}
+    return sorted(rows.values(), key=lambda row: (row.created_at, row.pk), reverse=True)
+
+
+# --- Request documents, for reading ---------------------------------------------------------------
+
+
+def policies_for(kind: str, payload: dict) -> list[tuple[str, str]]:
+    """(principal, pretty JSON) of every IAM policy document a request's payload would apply."""
+    payload = payload or {}
+    if kind == Kind.ACCESS_GRANT and payload.get("policy"):
+        return [(payload.get("principal_arn", ""), pretty_json(payload["policy"]))]
+    if kind == Kind.TOPIC_CREATE:
+        return [
+            (entry.get("principal_arn", ""), pretty_json(entry["policy"]))
+            for entry in payload.get("access", [])
+            if entry.get("policy")
+        ]
+    return []
+
+
+def request_policies(request: Request) -> list[tuple[str, str]]:
+    if request.kind == Kind.ACCESS_REVOKE and request.grant_id and request.grant.policy:
+        return [(request.grant.principal_arn, pretty_json(request.grant.policy))]
+    return policies_for(request.kind, request.payload)
+
+
+def pretty_json(document) -> str:
+    """Indented JSON text; templates show it in <pre> (auto-escaped, never marked safe)."""
+    return json.dumps(document, indent=2, sort_keys=False)
+
+
+def request_cost(request: Request) -> CostEstimate | None:
+    """The monthly estimate's lines, re-derived from the payload with the rates in force when it was filed.
+
+    The request row stores only the total; this mirrors how the services computed it. It is returned
+    only when its total matches the stored one, so a page never shows lines that disagree with it.
+    """
+    payload = request.payload or {}
+    try:
+        if request.kind == Kind.CLUSTER_CREATE:
+            rates = rates_for(payload["region"], on=request.created_at.date())
+            estimate = monthly_estimate(
+                rates,
+                clusters=1,
+                in_mbps=Decimal(payload["expected_write_mbps"]),
+                out_mbps=Decimal(payload["expected_read_mbps"]),
+            )
+        elif request.kind in (Kind.TOPIC_CREATE, Kind.TOPIC_UPDATE) and request.cluster_id:
+            in_mbps = Decimal(payload["expected_in_mbps"])
+            configs = payload["configs"]
+            storage = stored_gib_estimate(
+                in_mbps=in_mbps,
+                retention_ms=configs["retention.ms"],
+                retention_bytes=configs["retention.bytes"],
+                partitions=int(payload["partitions"]),
+            )
+            estimate = monthly_estimate(
+                rates_for(request.cluster.region, on=request.created_at.date()),
+                partitions=int(payload["partitions"]),
+                in_mbps=in_mbps,
+                out_mbps=Decimal(payload["expected_out_mbps"]),
+                storage_gib=storage,
+            )
+        else:
+            return CostEstimate(()) if not request.estimated_monthly_cost else None
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return None
+    return estimate if estimate.total == request.estimated_monthly_cost else None
+
+
+@dataclass(frozen=True)
+class HeadroomRow:
+    sentence: str
+    percent_after: int
+    warning: bool
+    over: bool
+
+
+def headroom_rows(assessment: dict) -> list[HeadroomRow]:
+    """Headroom sentences of a stored (or `Assessment.as_dict()`) assessment, flagged when over the soft
+    limit (a warning finding repeats the sentence) or over the limit itself."""
+    warnings = {f["message"] for f in assessment.get("findings", []) if f.get("level") == "warning"}
+    rows = []
+    for quota in assessment.get("headroom", []):
+        try:
+            added, after = Decimal(quota["added"]), Decimal(quota["current"]) + Decimal(quota["added"])
+            over = added > 0 and after > Decimal(quota["limit"])
+        except (KeyError, ArithmeticError, TypeError, ValueError):
+            over = False
+        rows.append(
+            HeadroomRow(
+                sentence=quota.get("sentence", ""),
+                percent_after=int(quota.get("percent_after", 0)),
+                warning=quota.get("sentence") in warnings,
+                over=over,
+            )
+        )
+    return rows
+
+
+def findings(assessment: dict, level: str) -> list[str]:
+    return [f["message"] for f in assessment.get("findings", []) if f.get("level") == level]
+
+
+COST_LABELS = {
+    "cluster_hours": "Cluster hours",
+    "partition_hours": "Partition hours",
+    "data_in": "Data in",
+    "data_out": "Data out",
+    "storage": "Storage (estimate)",
+}
+
+
+@dataclass(frozen=True)
+class CostRow:
+    label: str
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal
+    cost: Decimal
+
+
+def cost_rows(estimate: CostEstimate | None) -> list[CostRow]:
+    if estimate is None:
+        return []
+    return [
+        CostRow(COST_LABELS.get(line.charge_type, line.charge_type), line.quantity, line.unit,
+                line.unit_price, line.cost)
+        for line in estimate.lines
+    ]  # fmt: skip
+
+
+_PAYLOAD_HIDDEN = {"policy", "access", "changes"}  # shown in their own sections
+_PAYLOAD_LABELS = {
+    "account_id": "Portal account id",
+    "aws_account": "AWS account",
+    "network_profile_id": "Network profile id",
+    "expected_write_mbps": "Expected write (MB/s)",
+    "expected_read_mbps": "Expected read (MB/s)",
+    "expected_in_mbps": "Expected in (MB/s)",
+    "expected_out_mbps": "Expected out (MB/s)",
+    "contains_pii": "Contains personal data",
+    "source_cluster_id": "Source cluster id",
+    "principal_arn": "Principal (IAM role)",
+    "consumer_group_prefix": "Consumer-group prefix",
+}
+
+
+@dataclass(frozen=True)
+class PayloadRow:
+    label: str
+    value: str
+    depth: int = 0
+
+
+def _text(value) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value == -1:
+        return "-1 (unlimited)"
+    if isinstance(value, list):
+        return ", ".join(_text(item) for item in value) if value else "—"
+    return str(value)
+
+
+def payload_rows(payload: dict, depth: int = 0) -> list[PayloadRow]:
+    """The payload as labelled rows (nested objects indented); policy documents are left to their section."""
+    rows = []
+    for key, value in (payload or {}).items():
+        if key in _PAYLOAD_HIDDEN and depth == 0:
+            continue
+        label = _PAYLOAD_LABELS.get(key, key.replace("_", " ").capitalize() if depth == 0 else key)
+        if isinstance(value, dict):
+            rows.append(PayloadRow(label, "", depth))
+            rows += payload_rows(value, depth + 1)
+        else:
+            rows.append(PayloadRow(label, _text(value), depth))
+    return rows
+
+
+def payload_changes(payload: dict) -> list[tuple[str, str, str]]:
+    """(setting, before, after) for a topic change request."""
+    return [
+        (key, _text(values[0]), _text(values[1]))
+        for key, values in sorted((payload or {}).get("changes", {}).items())
+        if isinstance(values, list) and len(values) == 2
+    ]
+
+
+def payload_access(payload: dict) -> list[dict]:
+    """The access rows of a combined topic request, without their policy documents."""
+    return [
+        {
+            "principal_arn": entry.get("principal_arn", ""),
+            "produce": bool(entry.get("produce")),
+            "consume": bool(entry.get("consume")),
+            "consumer_group_prefix": entry.get("consumer_group_prefix", ""),
+        }
+        for entry in (payload or {}).get("access", [])
+    ]
+
+
+# --- Team summaries (dashboard, team page) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeamCounts:
+    team: Team
+    clusters: int
+    open_requests: int | None  # None: the user does not see requests (finance)
+
+
+def team_counts(*, user: User, teams: list[Team]) -> list[TeamCounts]:
+    """Live clusters and open requests per team: two grouped queries whatever the number of teams."""
+    ids = [team.pk for team in teams]
+    clusters = dict(
+        Cluster.objects.filter(team_id__in=ids)
+        .exclude(status=Cluster.Status.DELETED)
+        .order_by()
+        .values_list("team_id")
+        .annotate(n=Count("pk"))
+    )
+    sees_requests = not access.is_finance(user)
+    open_requests = {}
+    if sees_requests:
+        open_requests = dict(
+            access.requests_visible_to(user)
+            .filter(team_id__in=ids, status=Request.Status.SUBMITTED)
+            .order_by()
+            .values_list("team_id")
+            .annotate(n=Count("pk"))
+        )
+    return [
+        TeamCounts(
+            team=team,
+            clusters=clusters.get(team.pk, 0),
+            open_requests=open_requests.get(team.pk, 0) if sees_requests else None,
+        )
+        for team in teams
+    ]
+
+
+def team_clusters(*, user: User, team: Team) -> QuerySet[Cluster]:
+    """The team's own live clusters (a team the user may see: its clusters are visible to them)."""
+    if not access.can_view_team(user, team):
+        return Cluster.objects.none()
+    return (
+        Cluster.objects.filter(team=team)
+        .exclude(status=Cluster.Status.DELETED)
+        .select_related("account")
+        .order_by("name", "pk")
+    )

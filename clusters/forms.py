@@ -16,6 +16,7 @@ from django.utils.html import escape
 
 from clusters import rules, selectors, services
 from clusters.models import REGION_CHOICES, Cluster, Environment, PlatformSettings, Request
+from portal.filterbar import FilterBarMixin
 from portal.models import User
 
 ACCESS_ROWS = 3
@@ -418,7 +419,7 @@ class JustificationForm(ServiceForm):
 # --- Filters --------------------------------------------------------------------------------------
 
 
-class RequestFilterForm(forms.Form):
+class RequestFilterForm(FilterBarMixin, forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "any status"), *Request.Status.choices])
     kind = forms.ChoiceField(required=False, choices=[("", "any kind"), *Request.Kind.choices])
     team = forms.ChoiceField(required=False, choices=[])

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
+from portal.filterbar import FilterBarMixin
 from portal.models import Team, User
 
 
@@ -42,7 +43,7 @@ class ApiTokenForm(forms.Form):
         return name
 
 
-class AuditFilterForm(forms.Form):
+class AuditFilterForm(FilterBarMixin, forms.Form):
     action = forms.CharField(required=False, max_length=100, label="Action starts with")
     team = forms.SlugField(required=False, max_length=40)
     actor = forms.CharField(required=False, max_length=150)

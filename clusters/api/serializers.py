@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from rest_framework import serializers
@@ -46,6 +47,12 @@ class _VisibleQuerysets(serializers.Serializer):
 class TeamField(serializers.SlugRelatedField):
     def __init__(self, **kwargs):
         super().__init__(slug_field="slug", queryset=Team.objects.none(), **kwargs)
+
+    def to_internal_value(self, data):
+        # Never send a value that cannot be a slug (e.g. with NUL bytes) to the database.
+        if not isinstance(data, str) or not re.fullmatch(r"[-a-zA-Z0-9_]{1,40}", data):
+            self.fail("does_not_exist", slug_name=self.slug_field, value=str(data)[:40])
+        return super().to_internal_value(data)
 
 
 class ClusterRequestInput(_VisibleQuerysets):
@@ -156,6 +163,15 @@ class RequestFilterInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=Request.Status.choices, required=False)
     kind = serializers.ChoiceField(choices=Request.Kind.choices, required=False)
     team = serializers.SlugField(required=False, max_length=40)
+
+    def validate(self, attrs):
+        # DRF reads `?status=` as "not given"; an empty value is not one of the choices, so say so.
+        empty = [name for name in ("status", "kind") if self.initial_data.get(name) == ""]
+        if empty:
+            raise serializers.ValidationError(
+                {name: ["Leave the parameter out or choose a value."] for name in empty}
+            )
+        return attrs
 
 
 class RejectInput(serializers.Serializer):

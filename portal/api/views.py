@@ -1,5 +1,8 @@
+import re
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -49,9 +52,10 @@ class MembershipListApi(generics.ListAPIView):
     serializer_class = MembershipSerializer
 
     def get_queryset(self):
-        return selectors.membership_list(
-            user=self.request.user, team_slug=self.request.query_params.get("team")
-        )
+        team = self.request.query_params.get("team")
+        if team is not None and not re.fullmatch(r"[-a-zA-Z0-9_]{1,40}", team):
+            raise ValidationError({"team": ["Give a team slug: letters, digits, hyphens or underscores."]})
+        return selectors.membership_list(user=self.request.user, team_slug=team)
 
     @extend_schema(
         parameters=[OpenApiParameter("team", str, description="Only this team (its slug)")],

@@ -141,3 +141,19 @@ def test_extreme_but_valid_inputs_do_not_break_the_estimate(member_a, cluster_a,
     assert Decimal(saved.json()["estimated_monthly_cost"]) > Decimal(10**9)
     too_long = post(client, headers, "clusters-api:request-topic", topic_body(cluster_a, retention_ms=2**63))
     assert too_long.status_code == 400 and "retention_ms" in too_long.json()["field_errors"]
+
+
+def test_list_filters_are_validated(member_a, token_for):
+    client, headers = api(member_a, token_for)
+    for query in ({"status": "nope"}, {"status": ""}, {"kind": ""}):
+        response = client.get(reverse("clusters-api:request-list"), query, headers=headers)
+        assert response.status_code == 400, query
+        assert set(response.json()["field_errors"]) == set(query)
+
+
+def test_nul_bytes_are_refused_before_the_database(member_a, cluster_a, token_for):
+    client, headers = api(member_a, token_for)
+    response = post(client, headers, "clusters-api:request-access", {"team": "\x00x", "cluster": cluster_a.pk})
+    assert response.status_code == 400 and "team" in response.json()["field_errors"]
+    memberships = client.get(reverse("api:membership-list"), {"team": "a\x00"}, headers=headers)
+    assert memberships.status_code == 400 and "team" in memberships.json()["field_errors"]

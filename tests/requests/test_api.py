@@ -153,7 +153,9 @@ def test_list_filters_are_validated(member_a, token_for):
 
 def test_nul_bytes_are_refused_before_the_database(member_a, cluster_a, token_for):
     client, headers = api(member_a, token_for)
-    response = post(client, headers, "clusters-api:request-access", {"team": "\x00x", "cluster": cluster_a.pk})
+    response = post(
+        client, headers, "clusters-api:request-access", {"team": "\x00x", "cluster": cluster_a.pk}
+    )
     assert response.status_code == 400 and "team" in response.json()["field_errors"]
     memberships = client.get(reverse("api:membership-list"), {"team": "a\x00"}, headers=headers)
     assert memberships.status_code == 400 and "team" in memberships.json()["field_errors"]

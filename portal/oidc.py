@@ -47,6 +47,8 @@ def sync_user_from_claims(user: User, claims: dict) -> User:
         ("first_name", claims.get("given_name", user.first_name)),
         ("last_name", claims.get("family_name", user.last_name)),
         ("role", mapping.role),
+        # Platform admins maintain accounts, networks, quotas and rules in Django's admin site.
+        ("is_staff", mapping.role == User.Role.PLATFORM_ADMIN or user.is_superuser),
     ):
         if getattr(user, field) != value:
             setattr(user, field, value)

@@ -27,11 +27,15 @@ def test_login_syncs_memberships_both_ways(team_a, team_b):
     assert set(Membership.objects.filter(user=user).values_list("team__slug", flat=True)) == {"team-a"}
     sync_user_from_claims(user, {"groups": ["msk-team-team-b", "msk-finance"]})
     user.refresh_from_db()
-    assert user.role == User.Role.FINANCE
+    assert user.role == User.Role.FINANCE and not user.is_staff
+    sync_user_from_claims(user, {"groups": ["msk-platform-admins"]})
+    user.refresh_from_db()
+    assert user.role == User.Role.PLATFORM_ADMIN and user.is_staff
+    sync_user_from_claims(user, {"groups": ["msk-team-team-b", "msk-finance"]})
     assert set(Membership.objects.filter(user=user).values_list("team__slug", flat=True)) == {"team-b"}
     actions = list(AuditEvent.objects.filter(actor=None).values_list("action", flat=True))
-    assert actions.count("portal.membership.added") == 2
-    assert actions.count("portal.membership.removed") == 1
+    assert actions.count("portal.membership.added") == 3  # team-a, team-b, team-b again
+    assert actions.count("portal.membership.removed") == 2  # team-a, then team-b while admin
 
 
 @override_settings(

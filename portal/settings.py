@@ -226,6 +226,19 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- MSK provider -----------------------------------------------------------------------------------
+# local: a simulated MSK needing no AWS account (the default); aws: the real thing (boto3 + Kafka admin).
+MSK_PROVIDER = env_str("MSK_PROVIDER", "local")
+if MSK_PROVIDER not in {"local", "aws"}:
+    raise ImproperlyConfigured(f"MSK_PROVIDER must be local or aws, got {MSK_PROVIDER!r}")
+# Local provider: how long a simulated cluster stays CREATING before it turns ACTIVE.
+LOCAL_MSK_CREATE_SECONDS = env_int("LOCAL_MSK_CREATE_SECONDS", 20)
+# Real AWS: endpoint override (e.g. a local moto server) and timeouts for every boto3 call.
+AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL")
+AWS_CONNECT_TIMEOUT_SECONDS = env_int("AWS_CONNECT_TIMEOUT_SECONDS", 5)
+AWS_READ_TIMEOUT_SECONDS = env_int("AWS_READ_TIMEOUT_SECONDS", 20)
+AWS_MAX_ATTEMPTS = env_int("AWS_MAX_ATTEMPTS", 5)
+
 # --- REST API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

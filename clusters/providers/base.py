@@ -1,0 +1,122 @@
+"""What provisioning needs from MSK, whichever implementation serves it.
+
+Implementations translate their outside systems' errors into `ProviderError` subclasses; `transient`
+says whether retrying later can help (throttling, 5xx, timeouts) or not (access denied, bad input).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class ProviderError(Exception):
+    transient = False
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class TransientError(ProviderError):
+    """Throttling, 5xx, timeouts, a broker not reachable yet: retry with backoff."""
+
+    transient = True
+
+
+class AccessDenied(ProviderError):
+    """The assumed role (or the portal's own) may not do this: fails the step with a readable reason."""
+
+
+class NameConflict(ProviderError):
+    """A cluster with this name already exists: look it up by name and adopt it."""
+
+
+class NotFound(ProviderError):
+    pass
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    """Where a call goes: an AWS account (through the role the portal assumes there) and a region."""
+
+    account_id: str
+    region: str
+    role_arn: str
+    external_id: str = ""
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    name: str
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """A cluster as MSK reports it. `state` uses MSK's words: CREATING, ACTIVE, FAILED, DELETING, …"""
+
+    name: str
+    arn: str
+    state: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    configs: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ClusterEndpoint:
+    """How to reach a cluster's brokers for topic administration."""
+
+    account: AccountRef
+    arn: str
+    bootstrap_brokers: str
+
+
+@dataclass(frozen=True)
+class GrantSpec:
+    principal_arn: str
+    policy_name: str
+    policy_document: dict
+
+
+class MskProvider(Protocol):
+    # --- control plane ---
+    def create_cluster(self, account: AccountRef, spec: ClusterSpec) -> ClusterState:
+        """Start creating a Serverless cluster; raises NameConflict if the name exists."""
+
+    def find_cluster(self, account: AccountRef, name: str) -> ClusterState | None:
+        """The live cluster with exactly this name (MSK's name filter is a prefix match)."""
+
+    def list_clusters(self, account: AccountRef) -> list[ClusterState]:
+        """Every Serverless cluster in the account and region (paginated list calls, not one per cluster)."""
+
+    def bootstrap_brokers(self, account: AccountRef, arn: str) -> str:
+        """The SASL/IAM bootstrap string of an ACTIVE cluster."""
+
+    def delete_cluster(self, account: AccountRef, arn: str) -> None:
+        """Start deleting; deleting a cluster that is already gone is not an error."""
+
+    # --- topics (Kafka admin protocol: MSK has no topic API for Serverless) ---
+    def ensure_topic(self, endpoint: ClusterEndpoint, spec: TopicSpec) -> None:
+        """Create the topic; an existing topic with the same partitions and configs is success."""
+
+    def update_topic(self, endpoint: ClusterEndpoint, spec: TopicSpec) -> None:
+        """Raise partitions to spec.partitions and set the configs."""
+
+    def delete_topic(self, endpoint: ClusterEndpoint, name: str) -> None:
+        """Delete; a topic that is already gone is not an error."""
+
+    # --- access (IAM) ---
+    def apply_grant(self, account: AccountRef, grant: GrantSpec) -> None:
+        """Attach the policy (idempotent: same name, same document)."""
+
+    def remove_grant(self, account: AccountRef, grant: GrantSpec) -> None:
+        """Detach the policy; one already gone is not an error."""

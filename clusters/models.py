@@ -192,6 +192,8 @@ class Cluster(models.Model):
     status = models.CharField(max_length=15, choices=Status.choices, default=Status.PENDING)
     arn = models.CharField(max_length=2048, blank=True)
     bootstrap_brokers = models.TextField(blank=True)
+    status_reason = models.TextField(blank=True, help_text="Why it failed, in words a person understands.")
+    status_changed_at = models.DateTimeField(default=timezone.now)
     expected_write_mbps = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal(0))
     expected_read_mbps = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal(0))
     contains_pii = models.BooleanField(default=False)
@@ -241,6 +243,8 @@ class Topic(models.Model):
     expected_in_mbps = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal(0))
     expected_out_mbps = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal(0))
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    status_reason = models.TextField(blank=True)
+    status_changed_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -273,6 +277,8 @@ class AccessGrant(models.Model):
     consumer_group_prefix = models.CharField(max_length=249, blank=True)
     policy = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    status_reason = models.TextField(blank=True)
+    status_changed_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -415,3 +421,77 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} → request #{self.request_id}"
+
+
+class ProvisioningEvent(AppendOnlyModel):
+    """One provisioning step (or attempt) on a cluster, topic or grant: the log behind their status."""
+
+    created_at = models.DateTimeField(default=timezone.now)
+    cluster = models.ForeignKey(
+        Cluster, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    topic = models.ForeignKey(Topic, null=True, blank=True, on_delete=models.PROTECT, related_name="events")
+    grant = models.ForeignKey(
+        AccessGrant, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    from_status = models.CharField(max_length=15, blank=True)
+    to_status = models.CharField(max_length=15, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '∅'} → {self.to_status}: {self.note[:60]}"
+
+
+# --- The local provider's simulated MSK (shared by web, worker and beat through the database) -------
+
+
+class LocalMskCluster(models.Model):
+    account_id = models.CharField(max_length=12)
+    region = models.CharField(max_length=20)
+    name = models.CharField(max_length=64)
+    arn = models.CharField(max_length=2048, unique=True)
+    tags = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account_id", "region", "name"], condition=Q(deleted_at__isnull=True),
+                name="local_msk_cluster_unique_live_name",
+            )
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return self.arn
+
+
+class LocalMskTopic(models.Model):
+    cluster_arn = models.CharField(max_length=2048)
+    name = models.CharField(max_length=249)
+    partitions = models.PositiveIntegerField()
+    configs = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cluster_arn", "name"], name="local_msk_topic_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LocalMskGrant(models.Model):
+    account_id = models.CharField(max_length=12)
+    principal_arn = models.CharField(max_length=2048)
+    policy_name = models.CharField(max_length=128)
+    document = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["principal_arn", "policy_name"], name="local_msk_grant_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_name} on {self.principal_arn}"

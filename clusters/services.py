@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from billing.pricing import CostEstimate, monthly_estimate, stored_gib_estimate
 from billing.selectors import rates_for
-from clusters import limits, policies, rules
+from clusters import limits, policies, provisioning, rules
 from clusters.models import (
     AccessGrant,
     AutoApprovalRule,
@@ -676,6 +676,8 @@ def _approve(request_id: int, *, actor: User | None, rule: AutoApprovalRule | No
             raise Conflict(f"Request #{request_id} is already {request.get_status_display().lower()}.")
         request.refresh_from_db()
         data = _materialize(request)
+        request.refresh_from_db()
+        provisioning.dispatch_after_approval(request)
         note = f"approved by rule “{rule.name}”" if rule else ""
         _record(request, actor=actor, from_status=Request.Status.SUBMITTED, to_status=request.status, note=note,
                 data=data)  # fmt: skip

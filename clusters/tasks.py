@@ -1,5 +1,7 @@
 from celery import shared_task
 
+from clusters.providers.base import TransientError
+
 
 @shared_task(
     name="clusters.tasks.notify_request_event",
@@ -13,3 +15,44 @@ def notify_request_event(request_id: int, event: str) -> None:
     from clusters.notifications import notify
 
     notify(request_id=request_id, event=event)
+
+
+# Provisioning: tasks take ids, are idempotent (the services re-check state), acknowledge late so a
+# killed worker's task is delivered again, and retry transient provider errors with backoff.
+_PROVISIONING = {
+    "acks_late": True,
+    "autoretry_for": (TransientError,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 120,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+
+
+@shared_task(name="clusters.tasks.provision_cluster", **_PROVISIONING)
+def provision_cluster(cluster_id: int) -> None:
+    from clusters import provisioning
+
+    provisioning.provision_cluster(cluster_id)
+
+
+@shared_task(name="clusters.tasks.provision_topic", **_PROVISIONING)
+def provision_topic(topic_id: int) -> None:
+    from clusters import provisioning
+
+    provisioning.provision_topic(topic_id)
+
+
+@shared_task(name="clusters.tasks.apply_grant", **_PROVISIONING)
+def apply_grant(grant_id: int) -> None:
+    from clusters import provisioning
+
+    provisioning.apply_grant(grant_id)
+
+
+@shared_task(name="clusters.tasks.reconcile", acks_late=True, ignore_result=True)
+def reconcile() -> dict:
+    """Beat: advance in-flight clusters with batched list calls and re-dispatch lost work."""
+    from clusters import provisioning
+
+    return provisioning.reconcile()

@@ -219,10 +219,15 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
 CELERY_BEAT_SCHEDULE_FILENAME = env_str("CELERY_BEAT_SCHEDULE_FILENAME", str(VAR_DIR / "celerybeat-schedule"))
 HEARTBEAT_INTERVAL_SECONDS = env_int("HEARTBEAT_INTERVAL_SECONDS", 30)
+RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 15)
 CELERY_BEAT_SCHEDULE = {
     "portal-heartbeat": {
         "task": "portal.tasks.record_heartbeat",
         "schedule": float(HEARTBEAT_INTERVAL_SECONDS),
+    },
+    "clusters-reconcile": {
+        "task": "clusters.tasks.reconcile",
+        "schedule": float(RECONCILE_INTERVAL_SECONDS),
     },
 }
 

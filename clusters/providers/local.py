@@ -1,0 +1,119 @@
+"""A simulated MSK for `make run` and tests: no AWS account, same provisioning code.
+
+State lives in the database (LocalMsk* tables) so the web server, workers and beat see one MSK.
+Clusters are CREATING for LOCAL_MSK_CREATE_SECONDS, then ACTIVE; they get real-format ARNs
+(`cluster/<name>/<uuid>-s1`) and plausible SASL/IAM bootstrap strings.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clusters.models import LocalMskCluster, LocalMskGrant, LocalMskTopic
+from clusters.providers.base import (
+    AccountRef,
+    ClusterEndpoint,
+    ClusterSpec,
+    ClusterState,
+    GrantSpec,
+    NameConflict,
+    NotFound,
+    ProviderError,
+    TopicSpec,
+)
+
+
+def _state(row: LocalMskCluster) -> str:
+    delay = timedelta(seconds=settings.LOCAL_MSK_CREATE_SECONDS)
+    if row.deleted_at is not None:
+        return "DELETING"
+    return "ACTIVE" if timezone.now() >= row.created_at + delay else "CREATING"
+
+
+def _visible(account: AccountRef):
+    """Live clusters, plus deleted ones still DELETING for the simulated delay."""
+    gone_before = timezone.now() - timedelta(seconds=settings.LOCAL_MSK_CREATE_SECONDS)
+    return LocalMskCluster.objects.filter(account_id=account.account_id, region=account.region).exclude(
+        deleted_at__lt=gone_before
+    )
+
+
+def _as_state(row: LocalMskCluster) -> ClusterState:
+    return ClusterState(name=row.name, arn=row.arn, state=_state(row), tags=row.tags)
+
+
+class LocalProvider:
+    def create_cluster(self, account: AccountRef, spec: ClusterSpec) -> ClusterState:
+        arn = f"arn:aws:kafka:{account.region}:{account.account_id}:cluster/{spec.name}/{uuid.uuid4()}-s1"
+        try:
+            with transaction.atomic():
+                row = LocalMskCluster.objects.create(
+                    account_id=account.account_id, region=account.region, name=spec.name, arn=arn,
+                    tags=dict(spec.tags),
+                )  # fmt: skip
+        except IntegrityError as exc:
+            raise NameConflict(f"A cluster named {spec.name} already exists.") from exc
+        return _as_state(row)
+
+    def find_cluster(self, account: AccountRef, name: str) -> ClusterState | None:
+        row = _visible(account).filter(name=name, deleted_at__isnull=True).first()
+        return _as_state(row) if row else None
+
+    def list_clusters(self, account: AccountRef) -> list[ClusterState]:
+        return [_as_state(row) for row in _visible(account).order_by("name")]
+
+    def bootstrap_brokers(self, account: AccountRef, arn: str) -> str:
+        row = LocalMskCluster.objects.filter(arn=arn, deleted_at__isnull=True).first()
+        if row is None:
+            raise NotFound(f"No cluster {arn}.")
+        if _state(row) != "ACTIVE":
+            raise ProviderError(f"{row.name} is not active yet.")
+        return f"boot-{row.name}.c1.kafka-serverless.{account.region}.amazonaws.com:9098"
+
+    def delete_cluster(self, account: AccountRef, arn: str) -> None:
+        LocalMskCluster.objects.filter(arn=arn, deleted_at__isnull=True).update(deleted_at=timezone.now())
+        LocalMskTopic.objects.filter(cluster_arn=arn).delete()
+
+    def _require_active(self, endpoint: ClusterEndpoint) -> None:
+        row = LocalMskCluster.objects.filter(arn=endpoint.arn, deleted_at__isnull=True).first()
+        if row is None or _state(row) != "ACTIVE":
+            raise ProviderError(f"Cannot reach the brokers of {endpoint.arn}: the cluster is not active.")
+
+    def ensure_topic(self, endpoint: ClusterEndpoint, spec: TopicSpec) -> None:
+        self._require_active(endpoint)
+        topic, created = LocalMskTopic.objects.get_or_create(
+            cluster_arn=endpoint.arn, name=spec.name,
+            defaults={"partitions": spec.partitions, "configs": dict(spec.configs)},
+        )  # fmt: skip
+        if not created and (topic.partitions != spec.partitions or topic.configs != dict(spec.configs)):
+            raise ProviderError(f"Topic {spec.name} exists with different settings.")
+
+    def update_topic(self, endpoint: ClusterEndpoint, spec: TopicSpec) -> None:
+        self._require_active(endpoint)
+        topic = LocalMskTopic.objects.filter(cluster_arn=endpoint.arn, name=spec.name).first()
+        if topic is None:
+            raise NotFound(f"Topic {spec.name} does not exist.")
+        if spec.partitions < topic.partitions:
+            raise ProviderError("Kafka cannot remove partitions.")
+        topic.partitions = spec.partitions
+        topic.configs = {**topic.configs, **spec.configs}
+        topic.save(update_fields=["partitions", "configs"])
+
+    def delete_topic(self, endpoint: ClusterEndpoint, name: str) -> None:
+        LocalMskTopic.objects.filter(cluster_arn=endpoint.arn, name=name).delete()
+
+    def apply_grant(self, account: AccountRef, grant: GrantSpec) -> None:
+        LocalMskGrant.objects.update_or_create(
+            principal_arn=grant.principal_arn, policy_name=grant.policy_name,
+            defaults={"account_id": account.account_id, "document": grant.policy_document},
+        )  # fmt: skip
+
+    def remove_grant(self, account: AccountRef, grant: GrantSpec) -> None:
+        LocalMskGrant.objects.filter(
+            principal_arn=grant.principal_arn, policy_name=grant.policy_name
+        ).delete()

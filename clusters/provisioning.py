@@ -1,0 +1,303 @@
+"""Provisioning: takes approved inventory to life through the MSK provider, exactly once.
+
+Rules that make retries, crashes and lost dispatches harmless:
+- the intent is persisted (status PROVISIONING/CREATING/…) by a compare-and-set *before* any call out;
+- AWS names are deterministic (the cluster name), so a retry looks the cluster up by exact name and adopts
+  it instead of creating a second one; an existing topic with the same settings is success;
+- no database transaction is held across a provider call;
+- `reconcile()` (beat) advances in-flight clusters from one batched list per account and region, and
+  re-dispatches work whose task was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from clusters.models import AccessGrant, Cluster, ProvisioningEvent, Topic
+from clusters.providers import get_provider
+from clusters.providers.base import (
+    AccessDenied,
+    AccountRef,
+    ClusterEndpoint,
+    ClusterSpec,
+    GrantSpec,
+    NameConflict,
+    ProviderError,
+    TopicSpec,
+)
+from portal import audit
+
+logger = logging.getLogger(__name__)
+
+# Work still in its first state after this long is assumed lost (worker died, broker was down).
+REDISPATCH_AFTER = timedelta(minutes=2)
+
+
+def account_ref(cluster: Cluster) -> AccountRef:
+    account = cluster.account
+    return AccountRef(
+        account_id=account.account_id, region=cluster.region, role_arn=account.role_arn,
+        external_id=account.external_id,
+    )  # fmt: skip
+
+
+def cluster_spec(cluster: Cluster) -> ClusterSpec:
+    team = cluster.team
+    return ClusterSpec(
+        name=cluster.name,
+        subnet_ids=tuple(cluster.network_profile.subnet_ids),
+        security_group_ids=tuple(cluster.network_profile.security_group_ids),
+        tags={
+            "team": team.slug, "cost-center": team.cost_center, "environment": cluster.environment,
+            "portal-cluster-id": str(cluster.pk),
+            **({"request-id": str(request.pk)} if (request := cluster.requests.order_by("pk").first()) else {}),
+        },
+    )  # fmt: skip
+
+
+def _move(model, obj, *, from_status: str, to_status: str, note: str = "", **fields) -> bool:
+    """Compare-and-set the status of a cluster, topic or grant and log it. False if someone else moved it."""
+    with transaction.atomic():
+        updated = model.objects.filter(pk=obj.pk, status=from_status).update(
+            status=to_status, status_changed_at=timezone.now(), **fields
+        )
+        if updated != 1:
+            return False
+        ProvisioningEvent.objects.create(
+            **{model.__name__.lower().replace("accessgrant", "grant"): obj},
+            from_status=from_status, to_status=to_status, note=note,
+        )  # fmt: skip
+        team = obj.team if hasattr(obj, "team") else None
+        audit.record(
+            f"clusters.{model.__name__.lower()}.{to_status}", actor=None, obj=obj, team=team,
+            details={"from": from_status, "note": note},
+        )  # fmt: skip
+    obj.status = to_status
+    for key, value in fields.items():
+        setattr(obj, key, value)
+    return True
+
+
+def _note(obj, note: str) -> None:
+    """Log an attempt that did not change the status (a retry, an adoption, a transient error)."""
+    key = {Cluster: "cluster", Topic: "topic", AccessGrant: "grant"}[type(obj)]
+    ProvisioningEvent.objects.create(**{key: obj}, from_status=obj.status, to_status=obj.status, note=note)
+
+
+# --- Clusters -------------------------------------------------------------------------------------
+
+
+def provision_cluster(cluster_id: int) -> None:
+    cluster = Cluster.objects.select_related("account", "network_profile", "team").get(pk=cluster_id)
+    moved = cluster.status == Cluster.Status.PENDING and _move(
+        Cluster, cluster, from_status=Cluster.Status.PENDING, to_status=Cluster.Status.PROVISIONING,
+        note="creating the cluster",
+    )  # fmt: skip
+    if cluster.status == Cluster.Status.PENDING and not moved:
+        cluster.refresh_from_db()  # someone else moved it first
+    if cluster.status != Cluster.Status.PROVISIONING or cluster.arn:
+        return  # done, failed, or the create call already went out (reconcile advances it)
+    provider, account = get_provider(), account_ref(cluster)
+    try:
+        state = provider.find_cluster(account, cluster.name)
+        adopted = state is not None
+        if state is None:
+            try:
+                state = provider.create_cluster(account, cluster_spec(cluster))
+            except NameConflict:
+                state = provider.find_cluster(account, cluster.name)
+                adopted = True
+                if state is None:
+                    raise
+    except AccessDenied as exc:
+        _move(Cluster, cluster, from_status=Cluster.Status.PROVISIONING, to_status=Cluster.Status.FAILED,
+              note=exc.message, status_reason=exc.message)  # fmt: skip
+        return
+    except ProviderError as exc:
+        if exc.transient:
+            _note(cluster, f"will retry: {exc.message}")
+            raise
+        _move(Cluster, cluster, from_status=Cluster.Status.PROVISIONING, to_status=Cluster.Status.FAILED,
+              note=exc.message, status_reason=exc.message)  # fmt: skip
+        return
+    # Save the ARN at once, and only once: a concurrent twin that got here first wins.
+    if Cluster.objects.filter(pk=cluster.pk, arn="").update(arn=state.arn):
+        _note(cluster, f"{'adopted existing' if adopted else 'create sent for'} {state.arn}")
+    if state.state == "ACTIVE":
+        activate_cluster(cluster.pk)
+
+
+def activate_cluster(cluster_id: int) -> None:
+    cluster = Cluster.objects.select_related("account").get(pk=cluster_id)
+    if cluster.status != Cluster.Status.PROVISIONING:
+        return
+    bootstrap = get_provider().bootstrap_brokers(account_ref(cluster), cluster.arn)
+    if _move(Cluster, cluster, from_status=Cluster.Status.PROVISIONING, to_status=Cluster.Status.ACTIVE,
+             note="cluster is active", bootstrap_brokers=bootstrap):  # fmt: skip
+        _dispatch_on_commit("provision_topic", cluster.topics.filter(status=Topic.Status.PENDING))
+        _dispatch_on_commit("apply_grant", cluster.grants.filter(status=AccessGrant.Status.PENDING))
+
+
+def fail_cluster(cluster_id: int, reason: str) -> None:
+    cluster = Cluster.objects.get(pk=cluster_id)
+    _move(Cluster, cluster, from_status=cluster.status, to_status=Cluster.Status.FAILED, note=reason,
+          status_reason=reason)  # fmt: skip
+
+
+def retry_cluster(*, cluster_id: int, actor) -> None:
+    """An admin retries a failed cluster: back to PENDING (keeping any ARN), then provisioned again."""
+    cluster = Cluster.objects.get(pk=cluster_id)
+    if _move(Cluster, cluster, from_status=Cluster.Status.FAILED, to_status=Cluster.Status.PENDING,
+             note=f"retry requested by {actor.get_username()}", status_reason=""):  # fmt: skip
+        _dispatch_on_commit("provision_cluster", Cluster.objects.filter(pk=cluster_id))
+
+
+# --- Topics and grants ----------------------------------------------------------------------------
+
+
+def _endpoint(cluster: Cluster) -> ClusterEndpoint:
+    return ClusterEndpoint(
+        account=account_ref(cluster), arn=cluster.arn, bootstrap_brokers=cluster.bootstrap_brokers
+    )
+
+
+def topic_spec(topic: Topic) -> TopicSpec:
+    return TopicSpec(
+        name=topic.name,
+        partitions=topic.partitions,
+        configs={key: str(value) for key, value in topic.configs.items()},
+    )
+
+
+def provision_topic(topic_id: int) -> None:
+    topic = Topic.objects.select_related("cluster__account", "team").get(pk=topic_id)
+    if topic.cluster.status != Cluster.Status.ACTIVE:
+        return  # dispatched again when the cluster turns active
+    if topic.status == Topic.Status.PENDING:
+        _move(
+            Topic, topic, from_status=Topic.Status.PENDING, to_status=Topic.Status.CREATING, note="creating"
+        )
+    if topic.status != Topic.Status.CREATING:
+        return
+    try:
+        get_provider().ensure_topic(_endpoint(topic.cluster), topic_spec(topic))
+    except ProviderError as exc:
+        if exc.transient:
+            _note(topic, f"will retry: {exc.message}")
+            raise
+        _move(Topic, topic, from_status=Topic.Status.CREATING, to_status=Topic.Status.FAILED, note=exc.message,
+              status_reason=exc.message)  # fmt: skip
+        return
+    _move(Topic, topic, from_status=Topic.Status.CREATING, to_status=Topic.Status.ACTIVE, note="topic exists")
+
+
+def grant_spec(grant: AccessGrant) -> GrantSpec:
+    return GrantSpec(
+        principal_arn=grant.principal_arn,
+        policy_name=f"msk-portal-grant-{grant.pk}",
+        policy_document=grant.policy,
+    )
+
+
+def apply_grant(grant_id: int) -> None:
+    grant = AccessGrant.objects.select_related("cluster__account", "team").get(pk=grant_id)
+    if grant.status != AccessGrant.Status.PENDING or grant.cluster.status != Cluster.Status.ACTIVE:
+        return
+    try:
+        get_provider().apply_grant(account_ref(grant.cluster), grant_spec(grant))
+    except ProviderError as exc:
+        if exc.transient:
+            _note(grant, f"will retry: {exc.message}")
+            raise
+        _move(AccessGrant, grant, from_status=AccessGrant.Status.PENDING, to_status=AccessGrant.Status.FAILED,
+              note=exc.message, status_reason=exc.message)  # fmt: skip
+        return
+    _move(AccessGrant, grant, from_status=AccessGrant.Status.PENDING, to_status=AccessGrant.Status.APPLIED,
+          note="policy attached")  # fmt: skip
+
+
+# --- Dispatch and reconcile -----------------------------------------------------------------------
+
+
+def _dispatch_on_commit(task_name: str, queryset) -> None:
+    from clusters import tasks
+
+    task = getattr(tasks, task_name)
+    ids = list(queryset.values_list("pk", flat=True))
+    transaction.on_commit(lambda: [task.delay(pk) for pk in ids])
+
+
+def dispatch_after_approval(request) -> None:
+    """Called by the approval service inside its transaction: start the work once it commits."""
+    if request.kind == "cluster.create" and request.cluster_id:
+        _dispatch_on_commit("provision_cluster", Cluster.objects.filter(pk=request.cluster_id))
+    elif request.kind == "topic.create" and request.topic_id:
+        _dispatch_on_commit("provision_topic", Topic.objects.filter(pk=request.topic_id))
+        _dispatch_on_commit("apply_grant", AccessGrant.objects.filter(topic_id=request.topic_id))
+    elif request.kind == "access.grant" and request.grant_id:
+        _dispatch_on_commit("apply_grant", AccessGrant.objects.filter(pk=request.grant_id))
+
+
+def reconcile() -> dict:
+    """Advance in-flight clusters with one batched list per account and region; re-dispatch lost work.
+
+    Returns counts for logs and benchmarks: provider list calls, bootstrap calls, clusters advanced.
+    """
+    provider = get_provider()
+    stats = {"list_calls": 0, "bootstrap_calls": 0, "activated": 0, "failed": 0, "redispatched": 0}
+    in_flight = list(
+        Cluster.objects.filter(status=Cluster.Status.PROVISIONING).exclude(arn="").select_related("account")
+    )
+    groups: dict[tuple, list[Cluster]] = {}
+    for cluster in in_flight:
+        groups.setdefault((cluster.account_id, cluster.region), []).append(cluster)
+    for clusters in groups.values():
+        account = account_ref(clusters[0])
+        try:
+            listed = {state.name: state for state in provider.list_clusters(account)}
+        except ProviderError as exc:
+            logger.warning(
+                "reconcile: cannot list clusters in %s/%s: %s", account.account_id, account.region, exc
+            )
+            continue  # one broken account never blocks the others
+        stats["list_calls"] += 1
+        for cluster in clusters:
+            state = listed.get(cluster.name)
+            if state is not None and state.state == "ACTIVE":
+                try:
+                    stats["bootstrap_calls"] += 1
+                    activate_cluster(cluster.pk)
+                    stats["activated"] += 1
+                except ProviderError as exc:
+                    logger.warning("reconcile: %s not activated yet: %s", cluster.name, exc)
+            elif state is not None and state.state == "FAILED":
+                fail_cluster(cluster.pk, "MSK reports the cluster as FAILED.")
+                stats["failed"] += 1
+    stale = timezone.now() - REDISPATCH_AFTER
+    from clusters import tasks
+
+    lost_clusters = Cluster.objects.filter(status_changed_at__lt=stale).filter(
+        Q(status=Cluster.Status.PENDING) | Q(status=Cluster.Status.PROVISIONING, arn="")
+    )
+    for pk in lost_clusters.values_list("pk", flat=True):
+        tasks.provision_cluster.delay(pk)
+        stats["redispatched"] += 1
+    lost_topics = Topic.objects.filter(
+        status__in=[Topic.Status.PENDING, Topic.Status.CREATING], status_changed_at__lt=stale,
+        cluster__status=Cluster.Status.ACTIVE,
+    )  # fmt: skip
+    for pk in lost_topics.values_list("pk", flat=True):
+        tasks.provision_topic.delay(pk)
+        stats["redispatched"] += 1
+    lost_grants = AccessGrant.objects.filter(
+        status=AccessGrant.Status.PENDING, status_changed_at__lt=stale, cluster__status=Cluster.Status.ACTIVE
+    )
+    for pk in lost_grants.values_list("pk", flat=True):
+        tasks.apply_grant.delay(pk)
+        stats["redispatched"] += 1
+    return stats

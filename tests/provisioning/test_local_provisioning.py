@@ -1,0 +1,160 @@
+"""Provisioning through the local provider: approval → cluster → topics → grants, exactly once."""
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from clusters import provisioning, services
+from clusters.models import (
+    AccessGrant,
+    Cluster,
+    LocalMskCluster,
+    LocalMskGrant,
+    LocalMskTopic,
+    ProvisioningEvent,
+    Topic,
+)
+from clusters.providers.base import AccessDenied, TransientError
+from clusters.providers.local import LocalProvider
+
+ARN = re.compile(r"^arn:aws:kafka:us-east-1:123456789012:cluster/team-a-new/[0-9a-f-]{36}-s1$")
+
+
+@pytest.fixture
+def approved_cluster(
+    member_a, admin, team_a, platform_account, network_profile, django_capture_on_commit_callbacks
+):
+    prepared = services.prepare_cluster_create(
+        actor=member_a, team=team_a, name="team-a-new", kind="dedicated", environment="dev",
+        account=platform_account, region="us-east-1", network_profile=network_profile,
+        expected_write_mbps=Decimal(5), expected_read_mbps=Decimal(5), contains_pii=False,
+        latency_class="time_insensitive", justification="test",
+    )  # fmt: skip
+    request = services.submit_request(actor=member_a, prepared=prepared)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.approve_request(request_id=request.pk, actor=admin)
+    return Cluster.objects.get(name="team-a-new")
+
+
+@override_settings(LOCAL_MSK_CREATE_SECONDS=60)
+def test_approval_starts_provisioning_with_a_real_format_arn_and_tags(approved_cluster):
+    assert approved_cluster.status == Cluster.Status.PROVISIONING
+    assert ARN.match(approved_cluster.arn)
+    simulated = LocalMskCluster.objects.get(name="team-a-new")
+    assert simulated.tags["team"] == "team-a" and simulated.tags["cost-center"] == "CC-A"
+    assert simulated.tags["portal-cluster-id"] == str(approved_cluster.pk) and "request-id" in simulated.tags
+    notes = list(ProvisioningEvent.objects.filter(cluster=approved_cluster).values_list("note", flat=True))
+    assert notes[0] == "creating the cluster" and notes[1].startswith("create sent for arn:aws:kafka:")
+
+
+@override_settings(LOCAL_MSK_CREATE_SECONDS=60)
+def test_reconcile_activates_with_one_list_and_one_bootstrap_call(
+    approved_cluster, django_capture_on_commit_callbacks
+):
+    assert provisioning.reconcile()["activated"] == 0  # still CREATING
+    LocalMskCluster.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        stats = provisioning.reconcile()
+    assert stats["list_calls"] == 1 and stats["bootstrap_calls"] == 1 and stats["activated"] == 1
+    approved_cluster.refresh_from_db()
+    assert approved_cluster.status == Cluster.Status.ACTIVE
+    assert approved_cluster.bootstrap_brokers.endswith(".kafka-serverless.us-east-1.amazonaws.com:9098")
+
+
+@override_settings(LOCAL_MSK_CREATE_SECONDS=60)
+def test_provisioning_twice_creates_one_cluster(approved_cluster):
+    provisioning.provision_cluster(approved_cluster.pk)
+    provisioning.provision_cluster(approved_cluster.pk)
+    assert LocalMskCluster.objects.count() == 1
+
+
+@override_settings(LOCAL_MSK_CREATE_SECONDS=60)
+def test_a_cluster_created_before_a_crash_is_adopted(cluster_a, platform_account, network_profile, team_a):
+    # The worker died after MSK accepted the create call but before the ARN was saved.
+    cluster = Cluster.objects.create(
+        name="crashed", team=team_a, kind="dedicated", environment="dev", account=platform_account,
+        region="us-east-1", network_profile=network_profile, status=Cluster.Status.PROVISIONING,
+    )  # fmt: skip
+    account = provisioning.account_ref(cluster)
+    earlier = LocalProvider().create_cluster(account, provisioning.cluster_spec(cluster))
+    provisioning.provision_cluster(cluster.pk)
+    cluster.refresh_from_db()
+    assert cluster.arn == earlier.arn
+    assert LocalMskCluster.objects.filter(name="crashed").count() == 1
+    assert ProvisioningEvent.objects.filter(cluster=cluster, note__startswith="adopted existing").exists()
+
+
+def test_access_denied_fails_with_a_readable_reason_and_admins_can_retry(
+    approved_cluster, admin, monkeypatch, django_capture_on_commit_callbacks
+):
+    cluster = Cluster.objects.create(
+        name="denied", team=approved_cluster.team, kind="dedicated", environment="dev",
+        account=approved_cluster.account, region="us-east-1", network_profile=approved_cluster.network_profile,
+    )  # fmt: skip
+
+    def refuse(self, account, spec):
+        raise AccessDenied("The portal cannot assume arn:aws:iam::123456789012:role/msk-portal.")
+
+    monkeypatch.setattr(LocalProvider, "create_cluster", refuse)
+    provisioning.provision_cluster(cluster.pk)
+    cluster.refresh_from_db()
+    assert cluster.status == Cluster.Status.FAILED
+    assert "cannot assume" in cluster.status_reason
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=True):
+        provisioning.retry_cluster(cluster_id=cluster.pk, actor=admin)
+    cluster.refresh_from_db()
+    assert cluster.status in (Cluster.Status.PROVISIONING, Cluster.Status.ACTIVE) and cluster.arn
+
+
+def test_transient_errors_are_raised_for_retry_and_lost_work_is_redispatched(approved_cluster, monkeypatch):
+    cluster = Cluster.objects.create(
+        name="flaky", team=approved_cluster.team, kind="dedicated", environment="dev",
+        account=approved_cluster.account, region="us-east-1", network_profile=approved_cluster.network_profile,
+    )  # fmt: skip
+
+    def throttle(self, account, name):
+        raise TransientError("Rate exceeded")
+
+    monkeypatch.setattr(LocalProvider, "find_cluster", throttle)
+    with pytest.raises(TransientError):
+        provisioning.provision_cluster(cluster.pk)
+    cluster.refresh_from_db()
+    assert cluster.status == Cluster.Status.PROVISIONING and cluster.arn == ""
+    assert ProvisioningEvent.objects.filter(cluster=cluster, note="will retry: Rate exceeded").exists()
+    monkeypatch.undo()
+    Cluster.objects.filter(pk=cluster.pk).update(status_changed_at=timezone.now() - timedelta(minutes=5))
+    assert provisioning.reconcile()["redispatched"] >= 1  # eager in tests: the task ran again
+    cluster.refresh_from_db()
+    assert cluster.arn
+
+
+def test_topics_and_grants_follow_the_cluster(
+    member_a, admin, team_a, approved_cluster, django_capture_on_commit_callbacks
+):
+    LocalMskCluster.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        provisioning.reconcile()
+    approved_cluster.refresh_from_db()
+    assert approved_cluster.status == Cluster.Status.ACTIVE
+    prepared = services.prepare_topic_create(
+        actor=member_a, team=team_a, cluster=approved_cluster, name="orders", expected_in_mbps=Decimal(6),
+        expected_out_mbps=Decimal(6), retention_ms=3_600_000,
+        access_entries=[services.AccessInput("arn:aws:iam::123456789012:role/app", produce=True, consume=False)],
+    )  # fmt: skip
+    request = services.submit_request(actor=member_a, prepared=prepared)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.approve_request(request_id=request.pk, actor=admin)
+    topic = Topic.objects.get(name="team-a.orders")
+    assert topic.status == Topic.Status.ACTIVE
+    simulated = LocalMskTopic.objects.get(name="team-a.orders")
+    assert simulated.partitions == 2 and simulated.configs["retention.ms"] == "3600000"
+    grant = AccessGrant.objects.get(topic=topic)
+    assert grant.status == AccessGrant.Status.APPLIED
+    assert LocalMskGrant.objects.get(policy_name=f"msk-portal-grant-{grant.pk}").document == grant.policy
+    provisioning.provision_topic(topic.pk)  # again: nothing changes
+    assert LocalMskTopic.objects.count() == 1

@@ -558,3 +558,17 @@ def team_clusters(*, user: User, team: Team) -> QuerySet[Cluster]:
         .select_related("account")
         .order_by("name", "pk")
     )
+
+
+def provisioning_events(*, cluster: Cluster, limit: int = 50) -> list:
+    """The latest provisioning steps of a cluster and its topics and grants, oldest first."""
+    from clusters.models import ProvisioningEvent
+
+    events = (
+        ProvisioningEvent.objects.filter(
+            Q(cluster=cluster) | Q(topic__cluster=cluster) | Q(grant__cluster=cluster)
+        )
+        .select_related("topic")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    return list(reversed(events))

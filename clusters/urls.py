@@ -36,4 +36,6 @@ urlpatterns = [
     path("approvals/", views.approval_queue, name="approval-queue"),
     path("clusters/", views.cluster_list, name="cluster-list"),
     path("clusters/<int:pk>/", views.cluster_detail, name="cluster-detail"),
+    path("clusters/<int:pk>/status/", views.cluster_status, name="cluster-status"),
+    path("clusters/<int:pk>/retry/", views.cluster_retry, name="cluster-retry"),
 ]

@@ -18,8 +18,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from clusters import forms, selectors, services
-from clusters.models import Request
+from clusters import client_config, forms, provisioning, selectors, services
+from clusters.models import Cluster, Request
 from portal import access
 from portal.errors import Conflict, NotAllowed
 from portal.htmx import is_htmx_partial
@@ -487,5 +487,51 @@ def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_decommission": cluster.team_id in acting and cluster.is_live,
         "can_request_here": bool(acting & usable_by) and cluster.status in selectors.USABLE_CLUSTER_STATUSES,
         "shared_with": shared_with,
+        **_provisioning_context(request, cluster),
     }
     return render(request, "clusters/cluster_detail.html", context)
+
+
+IN_FLIGHT = {Cluster.Status.PENDING, Cluster.Status.PROVISIONING, Cluster.Status.DELETING}
+
+
+def _provisioning_context(request: HttpRequest, cluster) -> dict:
+    active = cluster.status == Cluster.Status.ACTIVE and cluster.bootstrap_brokers
+    return {
+        "cluster": cluster,
+        "in_flight": cluster.status in IN_FLIGHT,
+        "can_retry": cluster.status == Cluster.Status.FAILED and access.is_platform_admin(request.user),
+        "events": selectors.provisioning_events(cluster=cluster),
+        "java_config": client_config.java_properties(bootstrap=cluster.bootstrap_brokers) if active else "",
+        "python_config": (
+            client_config.python_confluent_kafka(bootstrap=cluster.bootstrap_brokers, region=cluster.region)
+            if active
+            else ""
+        ),
+    }
+
+
+@login_required
+@require_GET
+def cluster_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The provisioning panel alone, for htmx polling; 286 tells htmx to stop once nothing moves."""
+    cluster = selectors.cluster_get(user=request.user, pk=pk)
+    context = _provisioning_context(request, cluster)
+    response = render(request, "clusters/_provisioning_panel.html", context)
+    if not context["in_flight"]:
+        response.status_code = 286
+    return response
+
+
+@login_required
+@require_POST
+def cluster_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    cluster = selectors.cluster_get(user=request.user, pk=pk)
+    if not access.is_platform_admin(request.user):
+        raise PermissionDenied("Only platform admins retry provisioning.")
+    provisioning.retry_cluster(cluster_id=cluster.pk, actor=request.user)
+    cluster.refresh_from_db()
+    if is_htmx_partial(request):
+        return render(request, "clusters/_provisioning_panel.html", _provisioning_context(request, cluster))
+    messages.success(request, f"Provisioning of {cluster.name} restarted.")
+    return redirect("clusters:cluster-detail", pk=cluster.pk)

@@ -251,6 +251,9 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("clusters:approval-queue", ADMIN, markers={REQUEST_MARKER: ADMIN}),
     Endpoint("clusters:cluster-list", SIGNED_IN, markers={CLUSTER_MARKER: SEES_TEAM_A}),
     Endpoint("clusters:cluster-detail", SEES_TEAM_A, kwargs=lambda w: {"pk": w.cluster_a.pk}),
+    Endpoint("clusters:cluster-status", SEES_TEAM_A, kwargs=lambda w: {"pk": w.cluster_a.pk}),
+    # Retrying a failed cluster is for admins; cluster_a is active, so the call is a harmless no-op.
+    Endpoint("clusters:cluster-retry", ADMIN, method="POST", kwargs=lambda w: {"pk": w.cluster_a.pk}),
     # Requests and clusters (API)
     Endpoint("clusters-api:request-list", SIGNED_IN, api=True, markers={REQUEST_MARKER: SEES_REQUESTS_OF_A}),
     Endpoint("clusters-api:request-detail", SEES_REQUESTS_OF_A, api=True, kwargs=REQUEST_A),

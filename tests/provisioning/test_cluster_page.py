@@ -1,0 +1,39 @@
+from django.urls import reverse
+
+from clusters.models import Cluster
+from tests.conftest import client_for
+
+
+def test_panel_polls_while_provisioning_and_stops_when_active(member_a, cluster_a):
+    client = client_for(member_a)
+    Cluster.objects.filter(pk=cluster_a.pk).update(status=Cluster.Status.PROVISIONING)
+    polling = client.get(
+        reverse("clusters:cluster-status", args=[cluster_a.pk]), headers={"HX-Request": "true"}
+    )
+    assert polling.status_code == 200 and 'hx-trigger="every 3s"' in polling.content.decode()
+    Cluster.objects.filter(pk=cluster_a.pk).update(
+        status=Cluster.Status.ACTIVE,
+        bootstrap_brokers="boot-x.c1.kafka-serverless.us-east-1.amazonaws.com:9098",
+    )
+    done = client.get(reverse("clusters:cluster-status", args=[cluster_a.pk]), headers={"HX-Request": "true"})
+    body = done.content.decode()
+    assert done.status_code == 286 and "hx-trigger" not in body  # htmx stops polling on 286
+    assert "bootstrap.servers=boot-x.c1.kafka-serverless.us-east-1.amazonaws.com:9098" in body
+    assert "sasl.mechanism=AWS_MSK_IAM" in body and "generate_auth_token(&quot;us-east-1&quot;)" in body
+
+
+def test_failed_cluster_shows_the_reason_and_only_admins_retry(member_a, admin, cluster_a):
+    Cluster.objects.filter(pk=cluster_a.pk).update(
+        status=Cluster.Status.FAILED, status_reason="The portal cannot assume the role."
+    )
+    member_page = (
+        client_for(member_a).get(reverse("clusters:cluster-detail", args=[cluster_a.pk])).content.decode()
+    )
+    assert "The portal cannot assume the role." in member_page and "Retry provisioning" not in member_page
+    assert (
+        client_for(member_a).post(reverse("clusters:cluster-retry", args=[cluster_a.pk])).status_code == 403
+    )
+    response = client_for(admin).post(reverse("clusters:cluster-retry", args=[cluster_a.pk]))
+    assert response.status_code == 302
+    cluster_a.refresh_from_db()
+    assert cluster_a.status == Cluster.Status.PENDING and cluster_a.status_reason == ""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -34,8 +35,10 @@ from portal import audit
 
 logger = logging.getLogger(__name__)
 
-# Work still in its first state after this long is assumed lost (worker died, broker was down).
-REDISPATCH_AFTER = timedelta(minutes=2)
+
+def redispatch_after() -> timedelta:
+    """Work still in its first state after this long is assumed lost (worker died, broker was down)."""
+    return timedelta(seconds=settings.PROVISIONING_REDISPATCH_SECONDS)
 
 
 def account_ref(cluster: Cluster) -> AccountRef:
@@ -278,7 +281,7 @@ def reconcile() -> dict:
             elif state is not None and state.state == "FAILED":
                 fail_cluster(cluster.pk, "MSK reports the cluster as FAILED.")
                 stats["failed"] += 1
-    stale = timezone.now() - REDISPATCH_AFTER
+    stale = timezone.now() - redispatch_after()
     from clusters import tasks
 
     lost_clusters = Cluster.objects.filter(status_changed_at__lt=stale).filter(

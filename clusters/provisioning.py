@@ -262,7 +262,8 @@ def reconcile() -> dict:
     for clusters in groups.values():
         account = account_ref(clusters[0])
         try:
-            listed = {state.name: state for state in provider.list_clusters(account)}
+            # By ARN: a cluster being deleted may share its name with a new one.
+            listed = {state.arn: state for state in provider.list_clusters(account)}
         except ProviderError as exc:
             logger.warning(
                 "reconcile: cannot list clusters in %s/%s: %s", account.account_id, account.region, exc
@@ -270,7 +271,7 @@ def reconcile() -> dict:
             continue  # one broken account never blocks the others
         stats["list_calls"] += 1
         for cluster in clusters:
-            state = listed.get(cluster.name)
+            state = listed.get(cluster.arn)
             if state is not None and state.state == "ACTIVE":
                 try:
                     stats["bootstrap_calls"] += 1

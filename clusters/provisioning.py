@@ -32,6 +32,7 @@ from clusters.providers.base import (
     TopicSpec,
 )
 from portal import audit
+from portal.dispatch import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -231,8 +232,8 @@ def _dispatch_on_commit(task_name: str, queryset) -> None:
     from clusters import tasks
 
     task = getattr(tasks, task_name)
-    ids = list(queryset.values_list("pk", flat=True))
-    transaction.on_commit(lambda: [task.delay(pk) for pk in ids])
+    for pk in queryset.values_list("pk", flat=True):
+        enqueue_on_commit(task, pk)
 
 
 def dispatch_after_approval(request) -> None:

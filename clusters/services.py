@@ -31,6 +31,7 @@ from clusters.models import (
     Topic,
 )
 from portal import access, audit
+from portal.dispatch import enqueue_on_commit
 from portal.errors import Conflict, NotAllowed
 from portal.models import Team, User
 
@@ -523,7 +524,7 @@ def _record(
 def _notify_on_commit(request_id: int, event: str) -> None:
     from clusters.tasks import notify_request_event
 
-    transaction.on_commit(lambda: notify_request_event.delay(request_id, event))
+    enqueue_on_commit(notify_request_event, request_id, event)
 
 
 def submit_request(*, actor: User, prepared: Prepared) -> Request:

@@ -1,0 +1,60 @@
+"""The broker is down while an admin approves: the approval stands, nothing is lost, and the work is
+dispatched by reconcile once the broker is back. (The broker is "down" by pointing Celery at a closed
+port: stopping the machine's shared Redis would disturb other runs.)"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from clusters import provisioning, services
+from clusters.models import Cluster, LocalMskCluster, Request
+from portal.celery import app
+from tests.conftest import client_for
+
+CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"
+
+
+def _reset_producer_pool():
+    # The next publish takes the (kombu-cached) connection pool of the broker URL now in force.
+    app._pool = None
+
+
+@pytest.fixture
+def broker_down(monkeypatch):
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    monkeypatch.setenv("CELERY_BROKER_URL", CLOSED_PORT_BROKER)  # Celery reads this before its conf
+    monkeypatch.setattr(app.conf, "broker_url", CLOSED_PORT_BROKER)
+    _reset_producer_pool()
+    yield
+    app.conf.task_always_eager = eager
+    monkeypatch.undo()
+    _reset_producer_pool()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_approving_while_the_broker_is_down_loses_nothing(member_a, admin, team_a, platform_account,
+                                                          network_profile, broker_down):  # fmt: skip
+    prepared = services.prepare_cluster_create(
+        actor=member_a, team=team_a, name="while-down", kind="dedicated", environment="dev",
+        account=platform_account, region="us-east-1", network_profile=network_profile,
+        expected_write_mbps=Decimal(1), expected_read_mbps=Decimal(1), contains_pii=False,
+        latency_class="time_insensitive", justification="outage",
+    )  # fmt: skip
+    request = services.submit_request(actor=member_a, prepared=prepared)
+    response = client_for(admin).post(reverse("clusters:request-approve", args=[request.pk]))
+    assert response.status_code == 302  # not a 500: the approval committed, the dispatch waits
+    assert Request.objects.get(pk=request.pk).status == Request.Status.APPROVED
+    cluster = Cluster.objects.get(name="while-down")
+    assert cluster.status == Cluster.Status.PENDING and not LocalMskCluster.objects.exists()
+
+    # The broker is back (eager again in this process), and the work has not moved for a while.
+    app.conf.task_always_eager = True
+    Cluster.objects.filter(pk=cluster.pk).update(status_changed_at=timezone.now() - timedelta(minutes=10))
+    assert provisioning.reconcile()["redispatched"] == 1
+    cluster.refresh_from_db()
+    assert cluster.status == Cluster.Status.PROVISIONING and cluster.arn
+    assert LocalMskCluster.objects.filter(name="while-down").count() == 1

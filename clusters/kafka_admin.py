@@ -1,0 +1,479 @@
+"""Topic administration over the Kafka protocol: the one module that imports confluent-kafka and the MSK
+IAM signer. MSK Serverless has no topic API, so the portal talks to the brokers like any Kafka client.
+
+Each public call opens its own AdminClient for the cluster (`ClusterEndpoint`), does its work and lets the
+client go. On real MSK it authenticates with SASL_SSL + OAUTHBEARER, the token being an MSK IAM token
+signed with the role the portal assumes in the cluster's account (`clusters.aws_control.credentials`:
+cached, external id included) or, for an account without a role, the portal's own credentials. Tests pass
+a `KafkaAuth` for a plain broker instead.
+
+Every wait is bounded (`KafkaAuth.timeout_seconds`). librdkafka keeps reconnecting forever on its own, so
+the connection errors it reports while a request waits are watched: a refused login fails the call at once
+as `AccessDenied`, no broker reachable at all as `TransientError`, without sitting out the timeout.
+Kafka's errors leave this module only as `clusters.providers.base` errors: retriable ones (timeouts,
+transport, throttling, controller moves) as `TransientError`; authentication and authorization failures as
+`AccessDenied`; invalid configs, partitions or policy violations as a permanent `ProviderError` carrying
+Kafka's message. Passwords and tokens are never logged nor put into messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
+from botocore.credentials import CredentialProvider, Credentials
+from confluent_kafka import KafkaError, KafkaException, TopicCollection
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+    ResourceType,
+)
+
+from clusters import aws_control
+from clusters.providers.base import (
+    AccessDenied,
+    AccountRef,
+    ClusterEndpoint,
+    NotFound,
+    ProviderError,
+    TopicSpec,
+    TransientError,
+)
+
+logger = logging.getLogger(__name__)
+# librdkafka's own log lines (connection failures and the like) go here rather than to stderr.
+librdkafka_logger = logging.getLogger(f"{__name__}.librdkafka")
+
+DEFAULT_TIMEOUT_SECONDS = 15.0
+POLL_SECONDS = 0.1
+# A future still pending this long after the request timeout is abandoned (librdkafka should have failed it).
+GRACE_SECONDS = 5.0
+
+Mechanism = Literal["AWS_MSK_IAM", "NONE", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+@dataclass(frozen=True)
+class KafkaAuth:
+    """How the admin client reaches and authenticates to the brokers, and what it asks of them.
+
+    `AWS_MSK_IAM` (the default, real MSK) always uses SASL_SSL with OAUTHBEARER MSK IAM tokens for the
+    endpoint's account. The others exist for test brokers: `NONE` is PLAINTEXT (SSL with `tls`), `PLAIN`
+    and `SCRAM-*` are SASL_PLAINTEXT (SASL_SSL with `tls`).
+
+    `replication_factor` -1 lets the broker decide (what MSK Serverless wants); that needs Kafka 2.4 or
+    later (KIP-464), so tests against an older broker pass 1.
+    """
+
+    mechanism: Mechanism = "AWS_MSK_IAM"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    tls: bool = True
+    replication_factor: int = -1
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+
+    @classmethod
+    def msk_iam(cls, *, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> KafkaAuth:
+        return cls(timeout_seconds=timeout_seconds)
+
+    @classmethod
+    def plaintext(
+        cls, *, replication_factor: int = -1, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    ) -> KafkaAuth:
+        return cls(
+            mechanism="NONE",
+            tls=False,
+            replication_factor=replication_factor,
+            timeout_seconds=timeout_seconds,
+        )
+
+    @classmethod
+    def sasl(
+        cls,
+        mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"],
+        username: str,
+        password: str,
+        *,
+        tls: bool = False,
+        replication_factor: int = -1,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> KafkaAuth:
+        return cls(
+            mechanism=mechanism,
+            username=username,
+            password=password,
+            tls=tls,
+            replication_factor=replication_factor,
+            timeout_seconds=timeout_seconds,
+        )
+
+
+MSK_IAM = KafkaAuth.msk_iam()
+
+
+# --- MSK IAM tokens ---------------------------------------------------------------------------------
+
+
+class _AssumedRoleCredentials(CredentialProvider):
+    """The signer's credential source: the role the portal assumes in the account, as aws_control caches it."""
+
+    METHOD = "msk-portal-assume-role"
+
+    def __init__(self, account: AccountRef):
+        super().__init__()
+        self._account = account
+
+    def load(self) -> Credentials:
+        creds = aws_control.credentials(self._account)
+        return Credentials(
+            creds.access_key_id, creds.secret_access_key, creds.session_token or None, method=self.METHOD
+        )
+
+
+def msk_iam_token(account: AccountRef) -> tuple[str, float]:
+    """An MSK IAM auth token for the account's region and its expiry in seconds since the epoch.
+
+    Signing is local (SigV4 presigning); only assuming the account's role, when not cached, calls STS.
+    """
+    try:
+        if account.role_arn:
+            token, expiry_ms = MSKAuthTokenProvider.generate_auth_token_from_credentials_provider(
+                account.region, _AssumedRoleCredentials(account)
+            )
+        else:
+            token, expiry_ms = MSKAuthTokenProvider.generate_auth_token(account.region)
+    except ProviderError:
+        raise
+    except Exception as exc:  # the signer fails on missing credentials with ValueError or AttributeError
+        who = account.role_arn or "the portal's own AWS identity"
+        raise AccessDenied(
+            f"The portal cannot sign an MSK IAM token for account {account.account_id} in {account.region} "
+            f"as {who}: {type(exc).__name__}: {exc}"
+        ) from exc
+    # confluent-kafka wants the expiry in seconds since the epoch; the signer gives milliseconds.
+    return token, expiry_ms / 1000
+
+
+def _oauth_callback(account: AccountRef):
+    def oauth_cb(_oauth_config: str) -> tuple[str, float]:
+        return msk_iam_token(account)
+
+    return oauth_cb
+
+
+# --- Client configuration ---------------------------------------------------------------------------
+
+
+def client_config(endpoint: ClusterEndpoint, auth: KafkaAuth = MSK_IAM) -> dict[str, Any]:
+    """The librdkafka configuration for an admin client of the endpoint's cluster."""
+    timeout_ms = int(auth.timeout_seconds * 1000)
+    config: dict[str, Any] = {
+        "bootstrap.servers": endpoint.bootstrap_brokers,
+        "client.id": "msk-portal",
+        "socket.timeout.ms": timeout_ms,
+        "socket.connection.setup.timeout.ms": min(timeout_ms, 10_000),
+        "reconnect.backoff.ms": 200,
+        "reconnect.backoff.max.ms": 2_000,
+    }
+    if auth.mechanism == "AWS_MSK_IAM":
+        config.update(
+            {
+                "security.protocol": "SASL_SSL",
+                "sasl.mechanisms": "OAUTHBEARER",
+                "oauth_cb": _oauth_callback(endpoint.account),
+            }
+        )
+    elif auth.mechanism == "NONE":
+        config["security.protocol"] = "SSL" if auth.tls else "PLAINTEXT"
+    else:
+        config.update(
+            {
+                "security.protocol": "SASL_SSL" if auth.tls else "SASL_PLAINTEXT",
+                "sasl.mechanisms": auth.mechanism,
+                "sasl.username": auth.username,
+                "sasl.password": auth.password,
+            }
+        )
+    return config
+
+
+# --- Errors -----------------------------------------------------------------------------------------
+
+_AUTHENTICATION = frozenset({KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED})
+_AUTHORIZATION = frozenset(
+    {
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+        KafkaError.GROUP_AUTHORIZATION_FAILED,
+        KafkaError.DELEGATION_TOKEN_AUTHORIZATION_FAILED,
+    }
+)
+_TRANSIENT = frozenset(
+    {
+        KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT,
+        KafkaError._TIMED_OUT_QUEUE, KafkaError._RESOLVE, KafkaError._WAIT_COORD, KafkaError._DESTROY,
+        KafkaError.REQUEST_TIMED_OUT, KafkaError.THROTTLING_QUOTA_EXCEEDED, KafkaError.NOT_CONTROLLER,
+        KafkaError.LEADER_NOT_AVAILABLE, KafkaError.NETWORK_EXCEPTION, KafkaError.BROKER_NOT_AVAILABLE,
+        KafkaError.NOT_ENOUGH_REPLICAS, KafkaError.KAFKA_STORAGE_ERROR, KafkaError.REASSIGNMENT_IN_PROGRESS,
+        KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    }
+)  # fmt: skip
+# librdkafka decorates connection errors: "sasl_ssl://b-1.example:9098/1: …(after 305ms in state AUTH_REQ)".
+_BROKER_PREFIX = re.compile(r"^\S+://\S+/(?:bootstrap|\d+): |^\S+:\d+/(?:bootstrap|\d+): ")
+_AFTER_SUFFIX = re.compile(r"\s*\(after \d+ms in state \w+(?:, \d+ identical error\(s\) suppressed)?\)$")
+
+
+def _clean(text: str) -> str:
+    return _AFTER_SUFFIX.sub("", _BROKER_PREFIX.sub("", text)).strip()
+
+
+def translate(error: KafkaError, bootstrap: str, action: str) -> ProviderError:
+    """A Kafka error as a provider error; `action` reads like "create topic 'orders'"."""
+    code, text = error.code(), _clean(error.str())
+    if code in _AUTHENTICATION:
+        return AccessDenied(f"Kafka refused the portal's credentials on {bootstrap}: {text}")
+    if code in _AUTHORIZATION:
+        return AccessDenied(f"Kafka does not allow the portal to {action} on {bootstrap}: {text}")
+    if code in _TRANSIENT or error.retriable():
+        return TransientError(f"Kafka on {bootstrap} could not {action} for now: {text}")
+    return ProviderError(f"Kafka refused to {action} on {bootstrap}: {text}")
+
+
+# --- One admin session per public call ----------------------------------------------------------------
+
+
+class _Admin:
+    """An AdminClient for one call, the connection errors librdkafka reported, and bounded waits."""
+
+    def __init__(self, endpoint: ClusterEndpoint, auth: KafkaAuth):
+        self.bootstrap = endpoint.bootstrap_brokers
+        self.auth = auth
+        self._connection_errors: list[KafkaError] = []
+        if auth.mechanism == "AWS_MSK_IAM":
+            # Sign once up front: a failure inside oauth_cb only shows as "OAuth token not set" after
+            # confluent-kafka's 10 s wait in AdminClient(); here it fails at once with the real reason.
+            msk_iam_token(endpoint.account)
+        config = client_config(endpoint, auth)
+        config["error_cb"] = self._connection_errors.append
+        config["logger"] = librdkafka_logger
+        try:
+            self.client = AdminClient(config)
+        except KafkaException as exc:
+            if exc.args and isinstance(exc.args[0], KafkaError):
+                raise translate(exc.args[0], self.bootstrap, "connect") from exc
+            raise ProviderError(f"Cannot set up a Kafka admin client for {self.bootstrap}: {exc}") from exc
+
+    @property
+    def request_timeout(self) -> float:
+        return self.auth.timeout_seconds
+
+    def _connection_failure(self, action: str) -> ProviderError | None:
+        for error in self._connection_errors:
+            if error.code() in _AUTHENTICATION:
+                return translate(error, self.bootstrap, action)
+        for error in self._connection_errors:
+            if error.code() == KafkaError._ALL_BROKERS_DOWN:
+                detail = next(
+                    (
+                        _clean(e.str())
+                        for e in self._connection_errors
+                        if e.code() != KafkaError._ALL_BROKERS_DOWN
+                    ),
+                    _clean(error.str()),
+                )
+                return TransientError(f"Kafka on {self.bootstrap} is unreachable (to {action}): {detail}")
+        return None
+
+    def outcome(self, future: Future, action: str) -> tuple[Any, KafkaError | None]:
+        """The future's result, or the Kafka error it failed with (for the caller to judge).
+
+        Raises at once when the brokers refuse the login or none can be reached, and when the future
+        outlives the request timeout.
+        """
+        deadline = time.monotonic() + self.request_timeout + GRACE_SECONDS
+        while not future.done():
+            self.client.poll(POLL_SECONDS)  # serves error_cb and the log callback
+            if future.done():
+                break
+            failure = self._connection_failure(action)
+            if failure is not None:
+                raise failure
+            if time.monotonic() > deadline:
+                raise TransientError(
+                    f"Kafka on {self.bootstrap} did not answer within {self.request_timeout:.0f} s (to {action})"
+                )
+        exc = future.exception()
+        if exc is None:
+            self._connection_errors.clear()  # an answer proves the brokers are reachable and accept the login
+            return future.result(), None
+        if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
+            if exc.args[0].code() > 0:  # a broker's answer (negative codes are librdkafka's own)
+                self._connection_errors.clear()
+            return None, exc.args[0]
+        raise ProviderError(f"Kafka admin call failed on {self.bootstrap} (to {action}): {exc}") from exc
+
+    def result(self, future: Future, action: str) -> Any:
+        value, error = self.outcome(future, action)
+        if error is not None:
+            raise translate(error, self.bootstrap, action)
+        return value
+
+
+_UNKNOWN_TOPIC = (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC)
+
+
+def _topic_state(admin: _Admin, name: str) -> tuple[int, dict[str, str]] | None:
+    action = f"describe topic {name!r}"
+    timeout = admin.request_timeout
+    topic_future = admin.client.describe_topics(TopicCollection([name]), request_timeout=timeout)[name]
+    resource = ConfigResource(ResourceType.TOPIC, name)
+    configs_future = admin.client.describe_configs([resource], request_timeout=timeout)[resource]
+    description, error = admin.outcome(topic_future, action)
+    entries, configs_error = admin.outcome(configs_future, action)
+    for failure in (error, configs_error):
+        # Absent, or deleted between the two answers.
+        if failure is not None and failure.code() in _UNKNOWN_TOPIC:
+            return None
+    for failure in (error, configs_error):
+        if failure is not None:
+            raise translate(failure, admin.bootstrap, action)
+    configs = {key: entry.value for key, entry in entries.items() if entry.value is not None}
+    return len(description.partitions), configs
+
+
+def _validate(spec: TopicSpec) -> dict[str, str]:
+    if not spec.name:
+        raise ProviderError("A topic needs a name.")
+    if spec.partitions < 1:
+        raise ProviderError(f"Topic {spec.name!r} needs at least one partition, not {spec.partitions}.")
+    return {str(key): str(value) for key, value in spec.configs.items()}
+
+
+def _differences(
+    spec: TopicSpec, configs: dict[str, str], partitions: int, current: dict[str, str]
+) -> list[str]:
+    found = []
+    if partitions != spec.partitions:
+        found.append(f"{partitions} partitions (wanted {spec.partitions})")
+    for key, wanted in sorted(configs.items()):
+        have = current.get(key)
+        if have != wanted:
+            found.append(f"{key}={have if have is not None else '(unset)'} (wanted {wanted})")
+    return found
+
+
+# --- Public API -----------------------------------------------------------------------------------------
+
+
+def describe_topic(
+    endpoint: ClusterEndpoint, name: str, auth: KafkaAuth | None = None
+) -> tuple[int, dict[str, str]] | None:
+    """(partition count, every config the broker reports with a value) of the topic, or None if absent."""
+    return _topic_state(_Admin(endpoint, auth or MSK_IAM), name)
+
+
+def ensure_topic(endpoint: ClusterEndpoint, spec: TopicSpec, auth: KafkaAuth | None = None) -> None:
+    """Create the topic; an existing one with the same partitions and (given) configs is success.
+
+    An existing topic that differs raises a permanent ProviderError naming the differences.
+    """
+    configs = _validate(spec)
+    admin = _Admin(endpoint, auth or MSK_IAM)
+    action = f"create topic {spec.name!r}"
+    new_topic = NewTopic(
+        spec.name,
+        num_partitions=spec.partitions,
+        replication_factor=admin.auth.replication_factor,
+        config=configs,
+    )
+    timeout = admin.request_timeout
+    future = admin.client.create_topics([new_topic], request_timeout=timeout, operation_timeout=timeout)[
+        spec.name
+    ]
+    _, error = admin.outcome(future, action)
+    if error is None:
+        logger.info("created topic %s on %s (%d partitions)", spec.name, admin.bootstrap, spec.partitions)
+        return
+    if error.code() != KafkaError.TOPIC_ALREADY_EXISTS:
+        raise translate(error, admin.bootstrap, action)
+    state = _topic_state(admin, spec.name)
+    if state is None:  # "already exists" but not describable: it is still being deleted
+        raise TransientError(
+            f"Topic {spec.name!r} on {admin.bootstrap} is still being deleted; it can be created again shortly "
+            f"({_clean(error.str())})"
+        )
+    differences = _differences(spec, configs, *state)
+    if differences:
+        raise ProviderError(
+            f"Topic {spec.name!r} already exists on {admin.bootstrap} with different settings: "
+            + "; ".join(differences)
+        )
+    logger.info("topic %s already exists on %s with the requested settings", spec.name, admin.bootstrap)
+
+
+def update_topic(endpoint: ClusterEndpoint, spec: TopicSpec, auth: KafkaAuth | None = None) -> None:
+    """Set the given configs and raise the partition count to spec.partitions.
+
+    Kafka cannot remove partitions: a lower count is refused before anything is sent. Configs not in
+    the spec are left as they are.
+    """
+    configs = _validate(spec)
+    admin = _Admin(endpoint, auth or MSK_IAM)
+    state = _topic_state(admin, spec.name)
+    if state is None:
+        raise NotFound(f"Topic {spec.name!r} does not exist on {admin.bootstrap}.")
+    partitions, current = state
+    if spec.partitions < partitions:
+        raise ProviderError(
+            f"Topic {spec.name!r} has {partitions} partitions and Kafka cannot remove partitions, "
+            f"so it cannot go down to {spec.partitions}."
+        )
+    timeout = admin.request_timeout
+
+    changed = {key: value for key, value in configs.items() if current.get(key) != value}
+    if changed:
+        entries = [
+            ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+            for key, value in changed.items()
+        ]
+        resource = ConfigResource(ResourceType.TOPIC, spec.name, incremental_configs=entries)
+        future = admin.client.incremental_alter_configs([resource], request_timeout=timeout)[resource]
+        admin.result(future, f"change the configs of topic {spec.name!r}")
+        logger.info("set %s on topic %s on %s", ", ".join(sorted(changed)), spec.name, admin.bootstrap)
+
+    if spec.partitions > partitions:
+        action = f"add partitions to topic {spec.name!r}"
+        future = admin.client.create_partitions(
+            [NewPartitions(spec.name, spec.partitions)], request_timeout=timeout, operation_timeout=timeout
+        )[spec.name]
+        _, error = admin.outcome(future, action)
+        if error is not None:
+            # A retry after a lost answer finds the partitions already there: that is success.
+            after = _topic_state(admin, spec.name) if error.code() == KafkaError.INVALID_PARTITIONS else None
+            if after is None or after[0] != spec.partitions:
+                raise translate(error, admin.bootstrap, action)
+        logger.info(
+            "topic %s on %s: %d -> %d partitions", spec.name, admin.bootstrap, partitions, spec.partitions
+        )
+
+
+def delete_topic(endpoint: ClusterEndpoint, name: str, auth: KafkaAuth | None = None) -> None:
+    """Delete the topic; one that does not exist is success."""
+    admin = _Admin(endpoint, auth or MSK_IAM)
+    timeout = admin.request_timeout
+    future = admin.client.delete_topics([name], request_timeout=timeout, operation_timeout=timeout)[name]
+    _, error = admin.outcome(future, f"delete topic {name!r}")
+    if error is None:
+        logger.info("deleted topic %s on %s", name, admin.bootstrap)
+    elif error.code() in _UNKNOWN_TOPIC:
+        logger.info("topic %s on %s was already gone", name, admin.bootstrap)
+    else:
+        raise translate(error, admin.bootstrap, f"delete topic {name!r}")

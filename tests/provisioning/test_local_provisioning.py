@@ -158,3 +158,35 @@ def test_topics_and_grants_follow_the_cluster(
     assert LocalMskGrant.objects.get(policy_name=f"msk-portal-grant-{grant.pk}").document == grant.policy
     provisioning.provision_topic(topic.pk)  # again: nothing changes
     assert LocalMskTopic.objects.count() == 1
+
+
+def test_a_broken_account_never_blocks_the_others(approved_cluster, team_a, network_profile, monkeypatch):
+    from clusters.models import AwsAccount, NetworkProfile
+
+    broken = AwsAccount.objects.create(
+        name="broken", account_id="999988887777", ownership="platform",
+        role_arn="arn:aws:iam::999988887777:role/msk-portal",
+    )  # fmt: skip
+    broken_network = NetworkProfile.objects.create(
+        account=broken, region="us-east-1", name="n", vpc_id="vpc-0123456789abcdef0",
+        subnets=network_profile.subnets, security_group_ids=[],
+    )  # fmt: skip
+    stuck = Cluster.objects.create(
+        name="in-broken", team=team_a, kind="dedicated", environment="dev", account=broken, region="us-east-1",
+        network_profile=broken_network, status=Cluster.Status.PROVISIONING,
+        arn="arn:aws:kafka:us-east-1:999988887777:cluster/in-broken/x-s1",
+    )  # fmt: skip
+    real_list = LocalProvider.list_clusters
+
+    def list_or_refuse(self, account):
+        if account.account_id == "999988887777":
+            raise AccessDenied("The portal cannot assume arn:aws:iam::999988887777:role/msk-portal.")
+        return real_list(self, account)
+
+    monkeypatch.setattr(LocalProvider, "list_clusters", list_or_refuse)
+    LocalMskCluster.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+    stats = provisioning.reconcile()
+    assert stats["activated"] == 1
+    approved_cluster.refresh_from_db()
+    stuck.refresh_from_db()
+    assert approved_cluster.status == Cluster.Status.ACTIVE and stuck.status == Cluster.Status.PROVISIONING

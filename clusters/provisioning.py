@@ -265,11 +265,18 @@ def reconcile() -> dict:
         try:
             # By ARN: a cluster being deleted may share its name with a new one.
             listed = {state.arn: state for state in provider.list_clusters(account)}
+        except AccessDenied as exc:
+            # A broken role fails this account's clusters with the reason (admins retry once fixed) ...
+            for cluster in clusters:
+                fail_cluster(cluster.pk, exc.message)
+                stats["failed"] += 1
+            continue
         except ProviderError as exc:
+            # ... and any error in one account never blocks the others.
             logger.warning(
                 "reconcile: cannot list clusters in %s/%s: %s", account.account_id, account.region, exc
             )
-            continue  # one broken account never blocks the others
+            continue
         stats["list_calls"] += 1
         for cluster in clusters:
             state = listed.get(cluster.arn)

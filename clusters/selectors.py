@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
 
 from billing.pricing import CostEstimate, monthly_estimate, stored_gib_estimate
@@ -83,7 +83,17 @@ def team_topics(team_ids: set[int]) -> QuerySet[Topic]:
 
 
 def cluster_list(*, user: User, include_deleted: bool = False) -> QuerySet[Cluster]:
-    clusters = access.clusters_visible_to(user).select_related("team", "account")
+    live_topics = ~Q(topics__status="deleted") & Q(topics__isnull=False)
+    clusters = (
+        access.clusters_visible_to(user)
+        .select_related("team", "account")
+        .annotate(
+            topic_count=Count("topics", filter=live_topics),
+            partition_total=Sum("topics__partitions", filter=live_topics),
+            write_total=Sum("topics__expected_in_mbps", filter=live_topics),
+            read_total=Sum("topics__expected_out_mbps", filter=live_topics),
+        )
+    )
     if not include_deleted:
         clusters = clusters.exclude(status=Cluster.Status.DELETED)
     return clusters.order_by("name", "pk")

@@ -19,7 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clusters import client_config, forms, provisioning, selectors, services
-from clusters.models import Cluster, Request
+from clusters.models import Cluster, PlatformSettings, Request
 from portal import access
 from portal.errors import Conflict, NotAllowed
 from portal.htmx import is_htmx_partial
@@ -460,6 +460,12 @@ def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def cluster_list(request: HttpRequest) -> HttpResponse:
     clusters = selectors.cluster_list(user=request.user, include_deleted=request.GET.get("deleted") == "1")
     page = Paginator(clusters, PAGE_SIZE).get_page(request.GET.get("page"))
+    quotas = PlatformSettings.current()
+    for cluster in page.object_list:
+        # Quota headroom used by the live topics, as on the request forms.
+        cluster.write_pct = round(100 * (cluster.write_total or 0) / quotas.max_write_mbps)
+        cluster.read_pct = round(100 * (cluster.read_total or 0) / quotas.max_read_mbps)
+        cluster.partition_pct = round(100 * (cluster.partition_total or 0) / quotas.max_partitions)
     context = {
         "page": page,
         "include_deleted": request.GET.get("deleted") == "1",

@@ -37,3 +37,16 @@ def test_failed_cluster_shows_the_reason_and_only_admins_retry(member_a, admin, 
     assert response.status_code == 302
     cluster_a.refresh_from_db()
     assert cluster_a.status == Cluster.Status.PENDING and cluster_a.status_reason == ""
+
+
+def test_fleet_page_shows_topics_partitions_and_headroom(admin, cluster_a, team_a):
+    from decimal import Decimal
+
+    from clusters.models import Topic
+
+    Topic.objects.create(cluster=cluster_a, team=team_a, name="team-a.x", partitions=240,
+                         expected_in_mbps=Decimal(50), expected_out_mbps=Decimal(100))  # fmt: skip
+    Topic.objects.create(cluster=cluster_a, team=team_a, name="team-a.gone", partitions=999, status="deleted")
+    page = client_for(admin).get(reverse("clusters:cluster-list")).content.decode()
+    assert "25% / 25% / 10%" in page  # 50 of 200 MB/s, 100 of 400 MB/s, 240 of 2,400 partitions
+    assert ">240<" in page

@@ -93,6 +93,16 @@ def _note(obj, note: str) -> None:
     ProvisioningEvent.objects.create(**{key: obj}, from_status=obj.status, to_status=obj.status, note=note)
 
 
+def _step_failed(model, obj, exc: ProviderError, *, from_status: str) -> None:
+    """A provider error in a step: transient ones are logged and re-raised for the task to retry with
+    backoff; permanent ones (access denied, bad input) fail the object with a reason people can read."""
+    if exc.transient:
+        _note(obj, f"will retry: {exc.message}")
+        raise exc
+    _move(model, obj, from_status=from_status, to_status=model.Status.FAILED, note=exc.message,
+          status_reason=exc.message)  # fmt: skip
+
+
 # --- Clusters -------------------------------------------------------------------------------------
 
 
@@ -118,16 +128,8 @@ def provision_cluster(cluster_id: int) -> None:
                 adopted = True
                 if state is None:
                     raise
-    except AccessDenied as exc:
-        _move(Cluster, cluster, from_status=Cluster.Status.PROVISIONING, to_status=Cluster.Status.FAILED,
-              note=exc.message, status_reason=exc.message)  # fmt: skip
-        return
     except ProviderError as exc:
-        if exc.transient:
-            _note(cluster, f"will retry: {exc.message}")
-            raise
-        _move(Cluster, cluster, from_status=Cluster.Status.PROVISIONING, to_status=Cluster.Status.FAILED,
-              note=exc.message, status_reason=exc.message)  # fmt: skip
+        _step_failed(Cluster, cluster, exc, from_status=Cluster.Status.PROVISIONING)
         return
     # Save the ARN at once, and only once: a concurrent twin that got here first wins.
     if Cluster.objects.filter(pk=cluster.pk, arn="").update(arn=state.arn):
@@ -191,11 +193,7 @@ def provision_topic(topic_id: int) -> None:
     try:
         get_provider().ensure_topic(_endpoint(topic.cluster), topic_spec(topic))
     except ProviderError as exc:
-        if exc.transient:
-            _note(topic, f"will retry: {exc.message}")
-            raise
-        _move(Topic, topic, from_status=Topic.Status.CREATING, to_status=Topic.Status.FAILED, note=exc.message,
-              status_reason=exc.message)  # fmt: skip
+        _step_failed(Topic, topic, exc, from_status=Topic.Status.CREATING)
         return
     _move(Topic, topic, from_status=Topic.Status.CREATING, to_status=Topic.Status.ACTIVE, note="topic exists")
 
@@ -215,11 +213,7 @@ def apply_grant(grant_id: int) -> None:
     try:
         get_provider().apply_grant(account_ref(grant.cluster), grant_spec(grant))
     except ProviderError as exc:
-        if exc.transient:
-            _note(grant, f"will retry: {exc.message}")
-            raise
-        _move(AccessGrant, grant, from_status=AccessGrant.Status.PENDING, to_status=AccessGrant.Status.FAILED,
-              note=exc.message, status_reason=exc.message)  # fmt: skip
+        _step_failed(AccessGrant, grant, exc, from_status=AccessGrant.Status.PENDING)
         return
     _move(AccessGrant, grant, from_status=AccessGrant.Status.PENDING, to_status=AccessGrant.Status.APPLIED,
           note="policy attached")  # fmt: skip

@@ -219,6 +219,97 @@ def apply_grant(grant_id: int) -> None:
           note="policy attached")  # fmt: skip
 
 
+# --- Changes and removals after approval ----------------------------------------------------------
+
+
+def update_topic(topic_id: int) -> None:
+    """Apply the approved partitions and configs (already the topic's desired state in the inventory)."""
+    topic = Topic.objects.select_related("cluster__account", "team").get(pk=topic_id)
+    if topic.status != Topic.Status.ACTIVE or topic.cluster.status != Cluster.Status.ACTIVE:
+        return  # a pending topic is created with the new settings anyway
+    try:
+        get_provider().update_topic(_endpoint(topic.cluster), topic_spec(topic))
+    except ProviderError as exc:
+        _step_failed(Topic, topic, exc, from_status=Topic.Status.ACTIVE)
+        return
+    _note(topic, f"updated: {topic.partitions} partitions, configs applied")
+
+
+def delete_topic(topic_id: int) -> None:
+    topic = Topic.objects.select_related("cluster__account", "team").get(pk=topic_id)
+    for from_status in (Topic.Status.ACTIVE, Topic.Status.FAILED, Topic.Status.PENDING):
+        if topic.status == from_status:
+            _move(Topic, topic, from_status=from_status, to_status=Topic.Status.DELETING, note="deleting")
+    if topic.status != Topic.Status.DELETING:
+        return
+    if topic.cluster.status == Cluster.Status.ACTIVE:
+        try:
+            get_provider().delete_topic(_endpoint(topic.cluster), topic.name)
+        except ProviderError as exc:
+            _step_failed(Topic, topic, exc, from_status=Topic.Status.DELETING)
+            return
+    _move(
+        Topic, topic, from_status=Topic.Status.DELETING, to_status=Topic.Status.DELETED, note="topic deleted"
+    )
+
+
+def revoke_grant(grant_id: int) -> None:
+    grant = AccessGrant.objects.select_related("cluster__account", "team").get(pk=grant_id)
+    for from_status in (AccessGrant.Status.APPLIED, AccessGrant.Status.PENDING, AccessGrant.Status.FAILED):
+        if grant.status == from_status:
+            _move(AccessGrant, grant, from_status=from_status, to_status=AccessGrant.Status.REVOKING,
+                  note="removing the policy")  # fmt: skip
+    if grant.status != AccessGrant.Status.REVOKING:
+        return
+    try:
+        get_provider().remove_grant(account_ref(grant.cluster), grant_spec(grant))
+    except ProviderError as exc:
+        _step_failed(AccessGrant, grant, exc, from_status=AccessGrant.Status.REVOKING)
+        return
+    _move(AccessGrant, grant, from_status=AccessGrant.Status.REVOKING, to_status=AccessGrant.Status.REVOKED,
+          note="policy removed")  # fmt: skip
+
+
+def decommission_cluster(cluster_id: int) -> None:
+    """Remove the cluster's grants, then delete it; reconcile marks it deleted once MSK no longer lists it."""
+    cluster = Cluster.objects.select_related("account", "team").get(pk=cluster_id)
+    for from_status in (Cluster.Status.ACTIVE, Cluster.Status.FAILED, Cluster.Status.PENDING):
+        if cluster.status == from_status:
+            _move(
+                Cluster,
+                cluster,
+                from_status=from_status,
+                to_status=Cluster.Status.DELETING,
+                note="decommissioning",
+            )
+    if cluster.status != Cluster.Status.DELETING:
+        return
+    for grant_id in cluster.grants.exclude(status=AccessGrant.Status.REVOKED).values_list("pk", flat=True):
+        revoke_grant(grant_id)
+    if cluster.arn:
+        try:
+            get_provider().delete_cluster(account_ref(cluster), cluster.arn)
+        except ProviderError as exc:
+            _step_failed(Cluster, cluster, exc, from_status=Cluster.Status.DELETING)
+            return
+        _note(cluster, f"delete sent for {cluster.arn}")
+    else:
+        _finish_deletion(cluster)
+
+
+def _finish_deletion(cluster: Cluster) -> None:
+    if _move(Cluster, cluster, from_status=Cluster.Status.DELETING, to_status=Cluster.Status.DELETED,
+             note="cluster deleted"):  # fmt: skip
+        for topic in cluster.topics.exclude(status=Topic.Status.DELETED):
+            _move(
+                Topic,
+                topic,
+                from_status=topic.status,
+                to_status=Topic.Status.DELETED,
+                note="with its cluster",
+            )
+
+
 # --- Dispatch and reconcile -----------------------------------------------------------------------
 
 
@@ -239,6 +330,14 @@ def dispatch_after_approval(request) -> None:
         _dispatch_on_commit("apply_grant", AccessGrant.objects.filter(topic_id=request.topic_id))
     elif request.kind == "access.grant" and request.grant_id:
         _dispatch_on_commit("apply_grant", AccessGrant.objects.filter(pk=request.grant_id))
+    elif request.kind == "topic.update" and request.topic_id:
+        _dispatch_on_commit("update_topic", Topic.objects.filter(pk=request.topic_id))
+    elif request.kind == "topic.delete" and request.topic_id:
+        _dispatch_on_commit("delete_topic", Topic.objects.filter(pk=request.topic_id))
+    elif request.kind == "access.revoke" and request.grant_id:
+        _dispatch_on_commit("revoke_grant", AccessGrant.objects.filter(pk=request.grant_id))
+    elif request.kind == "cluster.decommission" and request.cluster_id:
+        _dispatch_on_commit("decommission_cluster", Cluster.objects.filter(pk=request.cluster_id))
 
 
 def reconcile() -> dict:
@@ -247,9 +346,20 @@ def reconcile() -> dict:
     Returns counts for logs and benchmarks: provider list calls, bootstrap calls, clusters advanced.
     """
     provider = get_provider()
-    stats = {"list_calls": 0, "bootstrap_calls": 0, "activated": 0, "failed": 0, "redispatched": 0}
+    from clusters import tasks
+
+    stats = {
+        "list_calls": 0,
+        "bootstrap_calls": 0,
+        "activated": 0,
+        "failed": 0,
+        "deleted": 0,
+        "redispatched": 0,
+    }
     in_flight = list(
-        Cluster.objects.filter(status=Cluster.Status.PROVISIONING).exclude(arn="").select_related("account")
+        Cluster.objects.filter(status__in=[Cluster.Status.PROVISIONING, Cluster.Status.DELETING])
+        .exclude(arn="")
+        .select_related("account")
     )
     groups: dict[tuple, list[Cluster]] = {}
     for cluster in in_flight:
@@ -274,6 +384,17 @@ def reconcile() -> dict:
         stats["list_calls"] += 1
         for cluster in clusters:
             state = listed.get(cluster.arn)
+            if cluster.status == Cluster.Status.DELETING:
+                if state is None:
+                    _finish_deletion(cluster)
+                    stats["deleted"] += 1
+                elif (
+                    state.state != "DELETING"
+                    and cluster.status_changed_at < timezone.now() - redispatch_after()
+                ):
+                    tasks.decommission_cluster.delay(cluster.pk)  # the delete call was lost
+                    stats["redispatched"] += 1
+                continue
             if state is not None and state.state == "ACTIVE":
                 try:
                     stats["bootstrap_calls"] += 1
@@ -285,8 +406,6 @@ def reconcile() -> dict:
                 fail_cluster(cluster.pk, "MSK reports the cluster as FAILED.")
                 stats["failed"] += 1
     stale = timezone.now() - redispatch_after()
-    from clusters import tasks
-
     lost_clusters = Cluster.objects.filter(status_changed_at__lt=stale).filter(
         Q(status=Cluster.Status.PENDING) | Q(status=Cluster.Status.PROVISIONING, arn="")
     )

@@ -50,6 +50,34 @@ def apply_grant(grant_id: int) -> None:
     provisioning.apply_grant(grant_id)
 
 
+@shared_task(name="clusters.tasks.update_topic", **_PROVISIONING)
+def update_topic(topic_id: int) -> None:
+    from clusters import provisioning
+
+    provisioning.update_topic(topic_id)
+
+
+@shared_task(name="clusters.tasks.delete_topic", **_PROVISIONING)
+def delete_topic(topic_id: int) -> None:
+    from clusters import provisioning
+
+    provisioning.delete_topic(topic_id)
+
+
+@shared_task(name="clusters.tasks.revoke_grant", **_PROVISIONING)
+def revoke_grant(grant_id: int) -> None:
+    from clusters import provisioning
+
+    provisioning.revoke_grant(grant_id)
+
+
+@shared_task(name="clusters.tasks.decommission_cluster", **_PROVISIONING)
+def decommission_cluster(cluster_id: int) -> None:
+    from clusters import provisioning
+
+    provisioning.decommission_cluster(cluster_id)
+
+
 @shared_task(name="clusters.tasks.reconcile", acks_late=True, ignore_result=True)
 def reconcile() -> dict:
     """Beat: advance in-flight clusters with batched list calls and re-dispatch lost work."""

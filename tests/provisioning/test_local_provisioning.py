@@ -191,3 +191,51 @@ def test_a_broken_account_never_blocks_the_others(approved_cluster, team_a, netw
     stuck.refresh_from_db()
     assert approved_cluster.status == Cluster.Status.ACTIVE
     assert stuck.status == Cluster.Status.FAILED and "cannot assume" in stuck.status_reason
+
+
+def test_changes_and_removals_are_carried_out_after_approval(
+    member_a, admin, team_a, approved_cluster, django_capture_on_commit_callbacks
+):
+    def approve(prepared):
+        request = services.submit_request(actor=member_a, prepared=prepared)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.approve_request(request_id=request.pk, actor=admin)
+
+    LocalMskCluster.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        provisioning.reconcile()
+    approve(services.prepare_topic_create(
+        actor=member_a, team=team_a, cluster=approved_cluster, name="orders", expected_in_mbps=Decimal(1),
+        expected_out_mbps=Decimal(1),
+        access_entries=[services.AccessInput("arn:aws:iam::123456789012:role/app", produce=True, consume=False)],
+    ))  # fmt: skip
+    topic = Topic.objects.get(name="team-a.orders")
+    grant = AccessGrant.objects.get(topic=topic)
+    assert topic.status == Topic.Status.ACTIVE and grant.status == AccessGrant.Status.APPLIED
+
+    approve(services.prepare_topic_update(
+        actor=member_a, topic=topic, partitions=4, retention_ms=-1, retention_bytes=-1,
+        max_message_bytes=1048588, compression_type="zstd", message_timestamp_type="CreateTime",
+    ))  # fmt: skip
+    simulated = LocalMskTopic.objects.get(name="team-a.orders")
+    assert simulated.partitions == 4 and simulated.configs["compression.type"] == "zstd"
+
+    approve(services.prepare_access_revoke(actor=member_a, grant=grant, justification="gone"))
+    grant.refresh_from_db()
+    assert grant.status == AccessGrant.Status.REVOKED and not LocalMskGrant.objects.exists()
+
+    approve(services.prepare_topic_delete(actor=member_a, topic=topic, justification="gone"))
+    topic.refresh_from_db()
+    assert topic.status == Topic.Status.DELETED and not LocalMskTopic.objects.exists()
+
+    approved_cluster.refresh_from_db()
+    approve(
+        services.prepare_cluster_decommission(actor=member_a, cluster=approved_cluster, justification="done")
+    )
+    approved_cluster.refresh_from_db()
+    assert approved_cluster.status == Cluster.Status.DELETING
+    assert provisioning.reconcile()["deleted"] == 0  # MSK still lists it as DELETING
+    LocalMskCluster.objects.update(deleted_at=timezone.now() - timedelta(minutes=5))
+    assert provisioning.reconcile()["deleted"] == 1
+    approved_cluster.refresh_from_db()
+    assert approved_cluster.status == Cluster.Status.DELETED

@@ -495,3 +495,36 @@ class LocalMskGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.policy_name} on {self.principal_arn}"
+
+
+class DriftFinding(models.Model):
+    """A difference between the portal's inventory and what MSK reports, for admins to adopt or fix."""
+
+    class Kind(models.TextChoices):
+        MISSING = "missing", "Deleted outside the portal"
+        UNKNOWN = "unknown", "Created outside the portal"
+        RETAGGED = "retagged", "Tags changed outside the portal"
+
+    account = models.ForeignKey(AwsAccount, on_delete=models.PROTECT, related_name="drift_findings")
+    region = models.CharField(max_length=20)
+    cluster = models.ForeignKey(
+        Cluster, null=True, blank=True, on_delete=models.PROTECT, related_name="drift"
+    )
+    arn = models.CharField(max_length=2048)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    detail = models.TextField()
+    detected_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-detected_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["arn", "kind"],
+                condition=Q(resolved_at__isnull=True),
+                name="drift_one_open_per_arn_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.arn}"

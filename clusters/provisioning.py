@@ -426,3 +426,80 @@ def reconcile() -> dict:
         tasks.apply_grant.delay(pk)
         stats["redispatched"] += 1
     return stats
+
+
+# --- Drift ----------------------------------------------------------------------------------------
+
+EXPECTED_TAGS = ("team", "cost-center", "environment")
+
+
+def detect_drift() -> dict:
+    """Compare every account and region that has live clusters with what MSK lists; record findings.
+
+    Runs on its own, slower beat schedule: one paged list per account and region. A finding stays open
+    (one per ARN and kind) until the difference is gone, then it is marked resolved.
+    """
+    from clusters.models import DriftFinding
+
+    provider = get_provider()
+    stats = {"list_calls": 0, "opened": 0, "resolved": 0}
+    live = Cluster.objects.exclude(
+        status__in=[Cluster.Status.DELETED, Cluster.Status.PENDING]
+    ).select_related("account", "team")
+    groups: dict[tuple, list[Cluster]] = {}
+    for cluster in live:
+        groups.setdefault((cluster.account_id, cluster.region), []).append(cluster)
+    for (account_id, region), clusters in groups.items():
+        try:
+            listed = {state.arn: state for state in provider.list_clusters(account_ref(clusters[0]))}
+        except ProviderError as exc:
+            logger.warning("drift: cannot list clusters in account %s/%s: %s", account_id, region, exc)
+            continue
+        stats["list_calls"] += 1
+        found: set[tuple[str, str]] = set()
+        known_arns = {cluster.arn for cluster in clusters if cluster.arn}
+        for cluster in clusters:
+            state = listed.get(cluster.arn) if cluster.arn else None
+            if cluster.status == Cluster.Status.ACTIVE and state is None:
+                found.add((cluster.arn, "missing"))
+                _open_finding(cluster.account, region, cluster, cluster.arn, "missing",
+                              f"{cluster.name} is active in the portal but MSK no longer lists it.", stats)  # fmt: skip
+            elif state is not None:
+                expected = provisioning_tags(cluster)
+                changed = {
+                    key: state.tags.get(key) for key in EXPECTED_TAGS if state.tags.get(key) != expected[key]
+                }
+                if changed:
+                    found.add((cluster.arn, "retagged"))
+                    _open_finding(cluster.account, region, cluster, cluster.arn, "retagged",
+                                  f"Tags differ from the portal's: {changed} (expected {expected}).", stats)  # fmt: skip
+        for arn, state in listed.items():
+            if arn not in known_arns and state.state != "DELETING":
+                found.add((arn, "unknown"))
+                _open_finding(clusters[0].account, region, None, arn, "unknown",
+                              f"{state.name} exists in the account but not in the portal.", stats)  # fmt: skip
+        still_open = DriftFinding.objects.filter(
+            account_id=account_id, region=region, resolved_at__isnull=True
+        )
+        for finding in still_open:
+            if (finding.arn, finding.kind) not in found:
+                DriftFinding.objects.filter(pk=finding.pk).update(resolved_at=timezone.now())
+                stats["resolved"] += 1
+    return stats
+
+
+def provisioning_tags(cluster: Cluster) -> dict[str, str]:
+    return {key: value for key, value in cluster_spec(cluster).tags.items() if key in EXPECTED_TAGS}
+
+
+def _open_finding(account, region, cluster, arn, kind, detail, stats) -> None:
+    from clusters.models import DriftFinding
+
+    _, created = DriftFinding.objects.get_or_create(
+        arn=arn, kind=kind, resolved_at=None,
+        defaults={"account": account, "region": region, "cluster": cluster, "detail": detail},
+    )  # fmt: skip
+    if created:
+        stats["opened"] += 1
+        audit.record("clusters.drift.detected", actor=None, obj=cluster, team=cluster.team if cluster else None,
+                     details={"arn": arn, "kind": kind, "detail": detail})  # fmt: skip

@@ -582,3 +582,12 @@ def provisioning_events(*, cluster: Cluster, limit: int = 50) -> list:
         .order_by("-created_at", "-id")[:limit]
     )
     return list(reversed(events))
+
+
+def open_drift(limit: int = 100) -> list:
+    """Open differences between the inventory and MSK, newest first (platform admins' fleet view)."""
+    from clusters.models import DriftFinding
+
+    return list(
+        DriftFinding.objects.filter(resolved_at__isnull=True).select_related("cluster", "account")[:limit]
+    )

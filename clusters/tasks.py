@@ -84,3 +84,11 @@ def reconcile() -> dict:
     from clusters import provisioning
 
     return provisioning.reconcile()
+
+
+@shared_task(name="clusters.tasks.detect_drift", acks_late=True, ignore_result=True)
+def detect_drift() -> dict:
+    """Beat (slower than reconcile): record differences between the inventory and MSK for admins."""
+    from clusters import provisioning
+
+    return provisioning.detect_drift()

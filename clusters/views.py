@@ -469,6 +469,7 @@ def cluster_list(request: HttpRequest) -> HttpResponse:
     context = {
         "page": page,
         "include_deleted": request.GET.get("deleted") == "1",
+        "drift": selectors.open_drift() if access.is_platform_admin(request.user) else [],
         "can_request": selectors.can_file_requests(request.user),
     }
     return render(request, "clusters/cluster_list.html", context)

@@ -229,6 +229,8 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
 CELERY_BEAT_SCHEDULE_FILENAME = env_str("CELERY_BEAT_SCHEDULE_FILENAME", str(VAR_DIR / "celerybeat-schedule"))
 HEARTBEAT_INTERVAL_SECONDS = env_int("HEARTBEAT_INTERVAL_SECONDS", 30)
 RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 15)
+# How often beat compares every live cluster with MSK to flag drift. Default 10 minutes.
+DRIFT_INTERVAL_SECONDS = env_int("DRIFT_INTERVAL_SECONDS", 600)
 # Provisioning work still in its first state after this long is dispatched again (its task was lost).
 PROVISIONING_REDISPATCH_SECONDS = env_int("PROVISIONING_REDISPATCH_SECONDS", 120)
 CELERY_BEAT_SCHEDULE = {
@@ -239,6 +241,10 @@ CELERY_BEAT_SCHEDULE = {
     "clusters-reconcile": {
         "task": "clusters.tasks.reconcile",
         "schedule": float(RECONCILE_INTERVAL_SECONDS),
+    },
+    "clusters-drift": {
+        "task": "clusters.tasks.detect_drift",
+        "schedule": float(DRIFT_INTERVAL_SECONDS),
     },
 }
 

@@ -1,0 +1,41 @@
+from clusters import provisioning
+from clusters.models import DriftFinding, LocalMskCluster
+from clusters.providers.local import LocalProvider
+
+
+def test_drift_is_flagged_once_and_resolved_when_gone(cluster_a, team_a, platform_account, network_profile):
+    account = provisioning.account_ref(cluster_a)
+    # Created outside the portal, in the same account and region.
+    outsider = LocalProvider().create_cluster(
+        account, provisioning.ClusterSpec(name="shadow", subnet_ids=(), security_group_ids=(), tags={})
+    )
+    first = provisioning.detect_drift()
+    assert first == {"list_calls": 1, "opened": 2, "resolved": 0}
+    kinds = dict(DriftFinding.objects.values_list("kind", "arn"))
+    assert kinds == {"missing": cluster_a.arn, "unknown": outsider.arn}  # cluster_a is not in MSK at all
+
+    assert provisioning.detect_drift()["opened"] == 0  # still open, not duplicated
+
+    # cluster_a reappears (adopted under its ARN) but with a team tag someone changed.
+    LocalMskCluster.objects.create(
+        account_id=account.account_id, region="us-east-1", name=cluster_a.name, arn=cluster_a.arn,
+        tags={**provisioning.provisioning_tags(cluster_a), "team": "someone-else"},
+    )  # fmt: skip
+    LocalProvider().delete_cluster(account, outsider.arn)
+    LocalMskCluster.objects.filter(arn=outsider.arn).delete()
+    third = provisioning.detect_drift()
+    assert third == {"list_calls": 1, "opened": 1, "resolved": 2}
+    open_findings = DriftFinding.objects.filter(resolved_at__isnull=True)
+    assert [(f.kind, f.cluster) for f in open_findings] == [("retagged", cluster_a)]
+    assert "someone-else" in open_findings[0].detail
+
+
+def test_only_admins_see_drift_on_the_fleet_page(admin, member_a, cluster_a):
+    from django.urls import reverse
+
+    from tests.conftest import client_for
+
+    provisioning.detect_drift()  # cluster_a is missing from MSK
+    url = reverse("clusters:cluster-list")
+    assert "Deleted outside the portal" in client_for(admin).get(url).content.decode()
+    assert "Deleted outside the portal" not in client_for(member_a).get(url).content.decode()

@@ -106,3 +106,13 @@ def test_single_sign_on_settings_are_checked_at_startup():
     )
     result = run(sys.executable, "manage.py", "check", env=env)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_fresh_checkout_migrates_on_the_embedded_defaults(tmp_path):
+    # What `make run` does first, with no var/ folder and no DATABASE_URL / broker settings.
+    env = _env(DEBUG="true", PORTAL_VAR_DIR=str(tmp_path / "not-yet" / "var"))
+    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
+        env.pop(name, None)
+    result = run(sys.executable, "manage.py", "migrate", "--noinput", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "not-yet" / "var" / "portal.sqlite3").exists()

@@ -7,7 +7,7 @@ from tests.conftest import client_for
 
 
 @override_settings(DEBUG=True)
-def test_seed_demo_is_idempotent_and_logins_work(db, capsys):
+def test_seed_demo_is_idempotent_and_logins_work(db, capsys, django_capture_on_commit_callbacks):
     call_command("seed_demo")
     call_command("seed_demo")
     out = capsys.readouterr().out
@@ -18,6 +18,16 @@ def test_seed_demo_is_idempotent_and_logins_work(db, capsys):
 
     assert Cluster.objects.count() == 2
     assert list(Request.objects.values_list("status", flat=True)) == ["submitted"]  # one, for the queue
+    # The demo's clusters exist in the local provider's MSK too: no drift, and the pending topic can be made.
+    from clusters import provisioning
+
+    assert provisioning.detect_drift()["opened"] == 0
+    from clusters import services
+    from clusters.models import Topic
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.approve_request(request_id=Request.objects.get().pk, actor=User.objects.get(username="ada"))
+    assert Topic.objects.get(name="search.queries").status == Topic.Status.ACTIVE
     assert User.objects.get(username="ada").role == User.Role.PLATFORM_ADMIN
     assert User.objects.get(username="fred").role == User.Role.FINANCE
     client = client_for(None)

@@ -114,9 +114,11 @@ class Command(BaseCommand):
                     "team": teams["payments"], "kind": kind, "environment": environment,
                     "network_profile": network, "status": Cluster.Status.ACTIVE,
                     "arn": f"arn:aws:kafka:us-east-1:111122223333:cluster/{name}/5a1e0c3e-demo-4f00-9a7b-000000000001-s1",
+                    "bootstrap_brokers": f"boot-{name}.c1.kafka-serverless.us-east-1.amazonaws.com:9098",
                 },
             )  # fmt: skip
         clusters["events-write"].shared_with.add(teams["search"], teams["analytics"])
+        self._seed_local_msk(clusters)
         Topic.objects.get_or_create(
             cluster=clusters["events-write"],
             name="payments.orders",
@@ -139,3 +141,28 @@ class Command(BaseCommand):
                 expected_in_mbps=Decimal(8), expected_out_mbps=Decimal(25), justification="Search query log",
             )  # fmt: skip
             services.submit_request(actor=bob, prepared=prepared)
+
+    def _seed_local_msk(self, clusters: dict) -> None:
+        """The demo's active clusters also exist in the local provider's simulated MSK (else drift)."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from clusters import provisioning
+        from clusters.models import LocalMskCluster, LocalMskTopic
+
+        for cluster in clusters.values():
+            LocalMskCluster.objects.get_or_create(
+                arn=cluster.arn,
+                defaults={
+                    "account_id": cluster.account.account_id, "region": cluster.region, "name": cluster.name,
+                    "tags": provisioning.cluster_spec(cluster).tags, "created_at": timezone.now() - timedelta(hours=1),
+                },
+            )  # fmt: skip
+        orders = clusters["events-write"].topics.filter(name="payments.orders").first()
+        if orders is not None:
+            LocalMskTopic.objects.get_or_create(
+                cluster_arn=orders.cluster.arn, name=orders.name,
+                defaults={"partitions": orders.partitions,
+                          "configs": {key: str(value) for key, value in orders.configs.items()}},
+            )  # fmt: skip

@@ -37,6 +37,8 @@ from clusters.providers.base import (
     NameConflict,
     NotFound,
     ProviderError,
+    ReplicatorSpec,
+    ReplicatorState,
     TransientError,
 )
 
@@ -346,6 +348,74 @@ def delete_cluster(account: AccountRef, arn: str) -> None:
             kafka_client(account).delete_cluster(ClusterArn=arn)
     except NotFound:
         logger.info("cluster %s in account %s is already gone", arn, account.account_id)
+
+
+# --- MSK Replicator (read clusters fed from write clusters) -----------------------------------------
+
+
+def create_replicator(account: AccountRef, spec: ReplicatorSpec) -> ReplicatorState:
+    """CreateReplicator: the chosen topics with their configs, consumer groups with offset sync."""
+    if not spec.service_execution_role_arn:
+        raise ProviderError(
+            f"Account {account.account_id} has no MSK Replicator service role registered: an admin must add it "
+            "to the account before read clusters can be fed."
+        )
+    vpc = {"SubnetIds": list(spec.subnet_ids), "SecurityGroupIds": list(spec.security_group_ids)}
+    with _translated(account, f"create the replicator {spec.name}"):
+        response = kafka_client(account).create_replicator(
+            ReplicatorName=spec.name,
+            ServiceExecutionRoleArn=spec.service_execution_role_arn,
+            KafkaClusters=[
+                {"AmazonMskCluster": {"MskClusterArn": spec.source_arn}, "VpcConfig": vpc},
+                {"AmazonMskCluster": {"MskClusterArn": spec.target_arn}, "VpcConfig": vpc},
+            ],
+            ReplicationInfoList=[
+                {
+                    "SourceKafkaClusterArn": spec.source_arn,
+                    "TargetKafkaClusterArn": spec.target_arn,
+                    "TargetCompressionType": "NONE",
+                    "TopicReplication": {
+                        "TopicsToReplicate": list(spec.topics),
+                        "CopyTopicConfigurations": True,
+                        "CopyAccessControlListsForTopics": False,  # Serverless has no Kafka ACLs
+                        "DetectAndCopyNewTopics": False,
+                        "TopicNameConfiguration": {"Type": "IDENTICAL"},
+                    },
+                    "ConsumerGroupReplication": {
+                        "ConsumerGroupsToReplicate": [".*"],
+                        "DetectAndCopyNewConsumerGroups": True,
+                        "SynchroniseConsumerGroupOffsets": True,
+                    },
+                }
+            ],
+            Tags=dict(spec.tags),
+        )
+    return ReplicatorState(
+        name=response.get("ReplicatorName") or spec.name,
+        arn=response["ReplicatorArn"],
+        state=response.get("ReplicatorState", "CREATING"),
+    )
+
+
+def find_replicator(account: AccountRef, name: str) -> ReplicatorState | None:
+    """The replicator named exactly `name` (ReplicatorNameFilter is a prefix match)."""
+    with _translated(account, f"look up the replicator {name}"):
+        paginator = kafka_client(account).get_paginator("list_replicators")
+        for page in paginator.paginate(ReplicatorNameFilter=name):
+            for info in page.get("Replicators", []):
+                if info.get("ReplicatorName") == name:
+                    return ReplicatorState(
+                        name=name, arn=info["ReplicatorArn"], state=info.get("ReplicatorState", "")
+                    )
+    return None
+
+
+def delete_replicator(account: AccountRef, arn: str) -> None:
+    try:
+        with _translated(account, f"delete the replicator {arn}"):
+            kafka_client(account).delete_replicator(ReplicatorArn=arn)
+    except NotFound:
+        logger.info("replicator %s in account %s is already gone", arn, account.account_id)
 
 
 # --- IAM (inline policies on principal roles) -----------------------------------------------------

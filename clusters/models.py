@@ -60,6 +60,11 @@ class AwsAccount(models.Model):
         help_text="The role the portal assumes in this account.",
     )
     external_id = models.CharField(max_length=1224, blank=True)
+    replicator_role_arn = models.CharField(
+        max_length=2048, blank=True,
+        validators=[RegexValidator(rules.ROLE_ARN_RE, "Enter an IAM role ARN: arn:aws:iam::<12 digits>:role/<name>.")],
+        help_text="Service execution role MSK Replicator uses in this account (needed for read clusters).",
+    )  # fmt: skip
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -434,6 +439,9 @@ class ProvisioningEvent(AppendOnlyModel):
     grant = models.ForeignKey(
         AccessGrant, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
     )
+    replicator = models.ForeignKey(
+        "Replicator", null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
     from_status = models.CharField(max_length=15, blank=True)
     to_status = models.CharField(max_length=15, blank=True)
     note = models.TextField(blank=True)
@@ -528,3 +536,43 @@ class DriftFinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.arn}"
+
+
+class Replicator(models.Model):
+    """The MSK Replicator feeding a read cluster from its write cluster (costs belong to the read team)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for both clusters"
+        CREATING = "creating", "Creating"
+        ACTIVE = "active", "Running"
+        FAILED = "failed", "Failed"
+        DELETED = "deleted", "Deleted"
+
+    read_cluster = models.OneToOneField(Cluster, on_delete=models.PROTECT, related_name="replicator")
+    source_cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="outgoing_replicators")
+    topics = models.JSONField(default=list)
+    arn = models.CharField(max_length=2048, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    status_reason = models.TextField(blank=True)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.source_cluster.name} → {self.read_cluster.name}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.read_cluster.name}-from-{self.source_cluster.name}"[:128]
+
+
+class LocalMskReplicator(models.Model):
+    """The local provider's simulated MSK Replicators."""
+
+    name = models.CharField(max_length=128, unique=True)
+    arn = models.CharField(max_length=2048, unique=True)
+    source_arn = models.CharField(max_length=2048)
+    target_arn = models.CharField(max_length=2048)
+    topics = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name

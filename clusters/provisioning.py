@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from clusters.models import AccessGrant, Cluster, ProvisioningEvent, Topic
+from clusters.models import AccessGrant, Cluster, ProvisioningEvent, Replicator, Topic
 from clusters.providers import get_provider
 from clusters.providers.base import (
     AccessDenied,
@@ -29,6 +29,7 @@ from clusters.providers.base import (
     GrantSpec,
     NameConflict,
     ProviderError,
+    ReplicatorSpec,
     TopicSpec,
 )
 from portal import audit
@@ -64,6 +65,9 @@ def cluster_spec(cluster: Cluster) -> ClusterSpec:
     )  # fmt: skip
 
 
+_EVENT_KEYS = {Cluster: "cluster", Topic: "topic", AccessGrant: "grant", Replicator: "replicator"}
+
+
 def _move(model, obj, *, from_status: str, to_status: str, note: str = "", **fields) -> bool:
     """Compare-and-set the status of a cluster, topic or grant and log it. False if someone else moved it."""
     with transaction.atomic():
@@ -73,10 +77,10 @@ def _move(model, obj, *, from_status: str, to_status: str, note: str = "", **fie
         if updated != 1:
             return False
         ProvisioningEvent.objects.create(
-            **{model.__name__.lower().replace("accessgrant", "grant"): obj},
+            **{_EVENT_KEYS[model]: obj},
             from_status=from_status, to_status=to_status, note=note,
         )  # fmt: skip
-        team = obj.team if hasattr(obj, "team") else None
+        team = obj.read_cluster.team if isinstance(obj, Replicator) else obj.team
         audit.record(
             f"clusters.{model.__name__.lower()}.{to_status}", actor=None, obj=obj, team=team,
             details={"from": from_status, "note": note},
@@ -89,7 +93,7 @@ def _move(model, obj, *, from_status: str, to_status: str, note: str = "", **fie
 
 def _note(obj, note: str) -> None:
     """Log an attempt that did not change the status (a retry, an adoption, a transient error)."""
-    key = {Cluster: "cluster", Topic: "topic", AccessGrant: "grant"}[type(obj)]
+    key = _EVENT_KEYS[type(obj)]
     ProvisioningEvent.objects.create(**{key: obj}, from_status=obj.status, to_status=obj.status, note=note)
 
 
@@ -147,6 +151,10 @@ def activate_cluster(cluster_id: int) -> None:
              note="cluster is active", bootstrap_brokers=bootstrap):  # fmt: skip
         _dispatch_on_commit("provision_topic", cluster.topics.filter(status=Topic.Status.PENDING))
         _dispatch_on_commit("apply_grant", cluster.grants.filter(status=AccessGrant.Status.PENDING))
+        _dispatch_on_commit(
+            "provision_replicator",
+            Replicator.objects.filter(Q(read_cluster=cluster) | Q(source_cluster=cluster), status="pending"),
+        )
 
 
 def fail_cluster(cluster_id: int, reason: str) -> None:
@@ -219,6 +227,81 @@ def apply_grant(grant_id: int) -> None:
           note="policy attached")  # fmt: skip
 
 
+# --- Replicators (read clusters) --------------------------------------------------------------------
+
+
+def replicator_spec(replicator: Replicator) -> ReplicatorSpec:
+    read, source = replicator.read_cluster, replicator.source_cluster
+    return ReplicatorSpec(
+        name=replicator.name, source_arn=source.arn, target_arn=read.arn, topics=tuple(replicator.topics),
+        subnet_ids=tuple(read.network_profile.subnet_ids),
+        security_group_ids=tuple(read.network_profile.security_group_ids),
+        service_execution_role_arn=read.account.replicator_role_arn,
+        tags={"team": read.team.slug, "cost-center": read.team.cost_center, "portal-cluster-id": str(read.pk)},
+    )  # fmt: skip
+
+
+def provision_replicator(replicator_id: int) -> None:
+    """Once both clusters are active: create (or adopt by name) the replicator feeding the read cluster."""
+    replicator = Replicator.objects.select_related(
+        "read_cluster__account", "read_cluster__network_profile", "read_cluster__team", "source_cluster"
+    ).get(pk=replicator_id)
+    both_active = {replicator.read_cluster.status, replicator.source_cluster.status} == {
+        Cluster.Status.ACTIVE
+    }
+    if not both_active:
+        return
+    if replicator.status == Replicator.Status.PENDING:
+        _move(Replicator, replicator, from_status=Replicator.Status.PENDING, to_status=Replicator.Status.CREATING,
+              note=f"replicating {', '.join(replicator.topics)}")  # fmt: skip
+    if replicator.status != Replicator.Status.CREATING:
+        return
+    provider, account = get_provider(), account_ref(replicator.read_cluster)
+    state = None
+    if not replicator.arn:
+        try:
+            state = provider.find_replicator(account, replicator.name)
+            if state is None:
+                try:
+                    state = provider.create_replicator(account, replicator_spec(replicator))
+                except NameConflict:
+                    state = provider.find_replicator(account, replicator.name)
+                    if state is None:
+                        raise
+        except ProviderError as exc:
+            _step_failed(Replicator, replicator, exc, from_status=Replicator.Status.CREATING)
+            return
+        if Replicator.objects.filter(pk=replicator.pk, arn="").update(arn=state.arn):
+            _note(replicator, f"replicator {state.arn}")
+    if state is not None and state.state == "RUNNING":
+        _move(Replicator, replicator, from_status=Replicator.Status.CREATING, to_status=Replicator.Status.ACTIVE,
+              note="replicating")  # fmt: skip
+
+
+def _advance_replicators(stats: dict) -> None:
+    """Replicators being created: one lookup each (there are few), RUNNING → active, FAILED → failed."""
+    provider = get_provider()
+    creating = (
+        Replicator.objects.filter(status=Replicator.Status.CREATING)
+        .exclude(arn="")
+        .select_related("read_cluster__account")
+    )
+    for replicator in creating:
+        try:
+            state = provider.find_replicator(account_ref(replicator.read_cluster), replicator.name)
+        except ProviderError as exc:
+            logger.warning("reconcile: replicator %s: %s", replicator.name, exc)
+            continue
+        if state is not None and state.state == "RUNNING":
+            _move(Replicator, replicator, from_status=Replicator.Status.CREATING,
+                  to_status=Replicator.Status.ACTIVE, note="replicating")  # fmt: skip
+            stats["replicators_active"] += 1
+        elif state is not None and state.state == "FAILED":
+            _move(Replicator, replicator, from_status=Replicator.Status.CREATING,
+                  to_status=Replicator.Status.FAILED, note="MSK reports the replicator as FAILED.",
+                  status_reason="MSK reports the replicator as FAILED.")  # fmt: skip
+
+
 # --- Changes and removals after approval ----------------------------------------------------------
 
 
@@ -286,6 +369,18 @@ def decommission_cluster(cluster_id: int) -> None:
         return
     for grant_id in cluster.grants.exclude(status=AccessGrant.Status.REVOKED).values_list("pk", flat=True):
         revoke_grant(grant_id)
+    replicator = (
+        Replicator.objects.filter(read_cluster=cluster).exclude(status=Replicator.Status.DELETED).first()
+    )
+    if replicator is not None:
+        if replicator.arn:
+            try:
+                get_provider().delete_replicator(account_ref(cluster), replicator.arn)
+            except ProviderError as exc:
+                _step_failed(Cluster, cluster, exc, from_status=Cluster.Status.DELETING)
+                return
+        _move(Replicator, replicator, from_status=replicator.status, to_status=Replicator.Status.DELETED,
+              note="deleted with its read cluster")  # fmt: skip
     if cluster.arn:
         try:
             get_provider().delete_cluster(account_ref(cluster), cluster.arn)
@@ -355,6 +450,7 @@ def reconcile() -> dict:
         "failed": 0,
         "deleted": 0,
         "redispatched": 0,
+        "replicators_active": 0,
     }
     in_flight = list(
         Cluster.objects.filter(status__in=[Cluster.Status.PROVISIONING, Cluster.Status.DELETING])
@@ -405,7 +501,15 @@ def reconcile() -> dict:
             elif state is not None and state.state == "FAILED":
                 fail_cluster(cluster.pk, "MSK reports the cluster as FAILED.")
                 stats["failed"] += 1
+    _advance_replicators(stats)
     stale = timezone.now() - redispatch_after()
+    lost_replicators = Replicator.objects.filter(
+        status=Replicator.Status.PENDING, status_changed_at__lt=stale,
+        read_cluster__status=Cluster.Status.ACTIVE, source_cluster__status=Cluster.Status.ACTIVE,
+    )  # fmt: skip
+    for pk in lost_replicators.values_list("pk", flat=True):
+        tasks.provision_replicator.delay(pk)
+        stats["redispatched"] += 1
     lost_clusters = Cluster.objects.filter(status_changed_at__lt=stale).filter(
         Q(status=Cluster.Status.PENDING) | Q(status=Cluster.Status.PROVISIONING, arn="")
     )

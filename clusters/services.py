@@ -26,6 +26,7 @@ from clusters.models import (
     Cluster,
     NetworkProfile,
     PlatformSettings,
+    Replicator,
     Request,
     RequestEvent,
     Topic,
@@ -119,6 +120,8 @@ def prepare_cluster_create(
             errors["source_cluster"] = "A read cluster is fed from a write cluster: choose it."
         elif source_cluster.kind != Cluster.Kind.WRITE or not source_cluster.is_live:
             errors["source_cluster"] = "The source must be a live write cluster."
+        elif source_cluster.account_id != account.pk:
+            errors["source_cluster"] = "MSK Replicator needs the source cluster in the same AWS account."
         elif source_cluster.region != region:
             errors["source_cluster"] = (
                 "MSK Replicator here copies within one region: pick a source in " + region
@@ -620,6 +623,13 @@ def _materialize(request: Request) -> dict:
             contains_pii=payload["contains_pii"], latency_class=payload["latency_class"],
         )  # fmt: skip
         Request.objects.filter(pk=request.pk).update(cluster=cluster)
+        if cluster.kind == Cluster.Kind.READ:
+            replicator = Replicator.objects.create(
+                read_cluster=cluster,
+                source_cluster_id=payload["source_cluster_id"],
+                topics=payload["replicate_topics"],
+            )
+            return {"cluster_id": cluster.pk, "replicator_id": replicator.pk}
         return {"cluster_id": cluster.pk}
     if request.kind == Kind.TOPIC_CREATE:
         topic = Topic.objects.create(

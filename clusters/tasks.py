@@ -50,6 +50,13 @@ def apply_grant(grant_id: int) -> None:
     provisioning.apply_grant(grant_id)
 
 
+@shared_task(name="clusters.tasks.provision_replicator", **_PROVISIONING)
+def provision_replicator(replicator_id: int) -> None:
+    from clusters import provisioning
+
+    provisioning.provision_replicator(replicator_id)
+
+
 @shared_task(name="clusters.tasks.update_topic", **_PROVISIONING)
 def update_topic(topic_id: int) -> None:
     from clusters import provisioning

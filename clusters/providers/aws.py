@@ -51,6 +51,15 @@ class AwsProvider:
         kafka_admin.delete_topic(endpoint, name)
 
     # --- access (inline policy named GrantSpec.policy_name on the principal's role) ---
+    def create_replicator(self, account: AccountRef, spec):
+        return aws_control.create_replicator(account, spec)
+
+    def find_replicator(self, account: AccountRef, name: str):
+        return aws_control.find_replicator(account, name)
+
+    def delete_replicator(self, account: AccountRef, arn: str) -> None:
+        aws_control.delete_replicator(account, arn)
+
     def apply_grant(self, account: AccountRef, grant: GrantSpec) -> None:
         aws_control.put_role_policy(account, grant.principal_arn, grant.policy_name, grant.policy_document)
 

@@ -87,6 +87,27 @@ class GrantSpec:
     policy_document: dict
 
 
+@dataclass(frozen=True)
+class ReplicatorSpec:
+    name: str
+    source_arn: str
+    target_arn: str
+    topics: tuple[str, ...]
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+    service_execution_role_arn: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReplicatorState:
+    """`state` uses MSK's words: CREATING, RUNNING, UPDATING, DELETING, FAILED."""
+
+    name: str
+    arn: str
+    state: str
+
+
 class MskProvider(Protocol):
     # --- control plane ---
     def create_cluster(self, account: AccountRef, spec: ClusterSpec) -> ClusterState:
@@ -113,6 +134,16 @@ class MskProvider(Protocol):
 
     def delete_topic(self, endpoint: ClusterEndpoint, name: str) -> None:
         """Delete; a topic that is already gone is not an error."""
+
+    # --- replication (MSK Replicator) ---
+    def create_replicator(self, account: AccountRef, spec: ReplicatorSpec) -> ReplicatorState:
+        """Start replicating the topics (with consumer-group offset sync) from source to target."""
+
+    def find_replicator(self, account: AccountRef, name: str) -> ReplicatorState | None:
+        """The replicator with exactly this name."""
+
+    def delete_replicator(self, account: AccountRef, arn: str) -> None:
+        """Delete; one already gone is not an error."""
 
     # --- access (IAM) ---
     def apply_grant(self, account: AccountRef, grant: GrantSpec) -> None:

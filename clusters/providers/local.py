@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from clusters.models import LocalMskCluster, LocalMskGrant, LocalMskTopic
+from clusters.models import LocalMskCluster, LocalMskGrant, LocalMskReplicator, LocalMskTopic
 from clusters.providers.base import (
     AccountRef,
     ClusterEndpoint,
@@ -24,6 +24,8 @@ from clusters.providers.base import (
     NameConflict,
     NotFound,
     ProviderError,
+    ReplicatorSpec,
+    ReplicatorState,
     TopicSpec,
 )
 
@@ -106,6 +108,34 @@ class LocalProvider:
 
     def delete_topic(self, endpoint: ClusterEndpoint, name: str) -> None:
         LocalMskTopic.objects.filter(cluster_arn=endpoint.arn, name=name).delete()
+
+    def create_replicator(self, account: AccountRef, spec: ReplicatorSpec) -> ReplicatorState:
+        for arn in (spec.source_arn, spec.target_arn):
+            row = LocalMskCluster.objects.filter(arn=arn, deleted_at__isnull=True).first()
+            if row is None or _state(row) != "ACTIVE":
+                raise ProviderError(f"Replication needs both clusters active; {arn} is not.")
+        arn = f"arn:aws:kafka:{account.region}:{account.account_id}:replicator/{spec.name}/{uuid.uuid4()}"
+        try:
+            with transaction.atomic():
+                row = LocalMskReplicator.objects.create(
+                    name=spec.name, arn=arn, source_arn=spec.source_arn, target_arn=spec.target_arn,
+                    topics=list(spec.topics),
+                )  # fmt: skip
+        except IntegrityError as exc:
+            raise NameConflict(f"A replicator named {spec.name} already exists.") from exc
+        return self._replicator_state(row)
+
+    def _replicator_state(self, row: LocalMskReplicator) -> ReplicatorState:
+        delay = timedelta(seconds=settings.LOCAL_MSK_CREATE_SECONDS)
+        state = "RUNNING" if timezone.now() >= row.created_at + delay else "CREATING"
+        return ReplicatorState(name=row.name, arn=row.arn, state=state)
+
+    def find_replicator(self, account: AccountRef, name: str) -> ReplicatorState | None:
+        row = LocalMskReplicator.objects.filter(name=name).first()
+        return self._replicator_state(row) if row else None
+
+    def delete_replicator(self, account: AccountRef, arn: str) -> None:
+        LocalMskReplicator.objects.filter(arn=arn).delete()
 
     def apply_grant(self, account: AccountRef, grant: GrantSpec) -> None:
         LocalMskGrant.objects.update_or_create(

@@ -70,6 +70,19 @@ class CostEstimate:
         }
 
 
+def estimate_from_dict(data: dict) -> CostEstimate:
+    """The inverse of `CostEstimate.as_dict()`, for estimates stored with a request."""
+    return CostEstimate(
+        tuple(
+            CostLine(
+                line["charge_type"], Decimal(line["quantity"]), line["unit"], Decimal(line["unit_price_usd"]),
+                Decimal(line["cost_usd"]),
+            )
+            for line in data.get("lines", [])
+        )
+    )  # fmt: skip
+
+
 def money(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 

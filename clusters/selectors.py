@@ -14,8 +14,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
 
-from billing.pricing import CostEstimate, monthly_estimate, stored_gib_estimate
-from billing.selectors import rates_for
+from billing.pricing import CostEstimate, estimate_from_dict
 from clusters.models import AccessGrant, AwsAccount, Cluster, NetworkProfile, Request, RequestEvent, Topic
 from portal import access
 from portal.models import Team, User
@@ -346,42 +345,9 @@ def pretty_json(document) -> str:
 
 
 def request_cost(request: Request) -> CostEstimate | None:
-    """The monthly estimate's lines, re-derived from the payload with the rates in force when it was filed.
-
-    The request row stores only the total; this mirrors how the services computed it. It is returned
-    only when its total matches the stored one, so a page never shows lines that disagree with it.
-    """
-    payload = request.payload or {}
-    try:
-        if request.kind == Kind.CLUSTER_CREATE:
-            rates = rates_for(payload["region"], on=request.created_at.date())
-            estimate = monthly_estimate(
-                rates,
-                clusters=1,
-                in_mbps=Decimal(payload["expected_write_mbps"]),
-                out_mbps=Decimal(payload["expected_read_mbps"]),
-            )
-        elif request.kind in (Kind.TOPIC_CREATE, Kind.TOPIC_UPDATE) and request.cluster_id:
-            in_mbps = Decimal(payload["expected_in_mbps"])
-            configs = payload["configs"]
-            storage = stored_gib_estimate(
-                in_mbps=in_mbps,
-                retention_ms=configs["retention.ms"],
-                retention_bytes=configs["retention.bytes"],
-                partitions=int(payload["partitions"]),
-            )
-            estimate = monthly_estimate(
-                rates_for(request.cluster.region, on=request.created_at.date()),
-                partitions=int(payload["partitions"]),
-                in_mbps=in_mbps,
-                out_mbps=Decimal(payload["expected_out_mbps"]),
-                storage_gib=storage,
-            )
-        else:
-            return CostEstimate(()) if not request.estimated_monthly_cost else None
-    except (KeyError, TypeError, ValueError, ArithmeticError):
-        return None
-    return estimate if estimate.total == request.estimated_monthly_cost else None
+    """The monthly estimate stored with the request when it was filed (None for requests with none)."""
+    stored = (request.assessment or {}).get("cost")
+    return estimate_from_dict(stored) if stored else None
 
 
 @dataclass(frozen=True)

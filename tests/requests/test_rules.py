@@ -124,3 +124,10 @@ def test_storage_estimate_caps_at_retention_bytes():
     assert week == Decimal("563.264")  # 1 MB/s × 604,800 s / 2^30
     capped = stored_gib_estimate(in_mbps=Decimal(1), retention_ms=-1, retention_bytes=2**30, partitions=3)
     assert capped == Decimal("3.000")
+
+
+def test_stored_estimates_read_back_unchanged():
+    from billing.pricing import estimate_from_dict
+
+    estimate = monthly_estimate(LIST_PRICES, clusters=1, partitions=6, in_mbps=Decimal(3), storage_gib=Decimal(12))
+    assert estimate_from_dict(estimate.as_dict()) == estimate

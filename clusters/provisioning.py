@@ -107,6 +107,27 @@ def _step_failed(model, obj, exc: ProviderError, *, from_status: str) -> None:
           status_reason=exc.message)  # fmt: skip
 
 
+def _adopt_or_create(*, find, create) -> tuple[object, bool]:
+    """(state, adopted). MSK has no idempotency token: look the resource up by its deterministic name
+    first and adopt it; otherwise create it, and if a twin created it meanwhile (NameConflict), adopt it."""
+    state = find()
+    if state is not None:
+        return state, True
+    try:
+        return create(), False
+    except NameConflict:
+        state = find()
+        if state is None:
+            raise
+        return state, True
+
+
+def _save_arn(model, obj, state, *, adopted: bool) -> None:
+    """Save the ARN at once, and only once: a concurrent twin that got here first wins."""
+    if model.objects.filter(pk=obj.pk, arn="").update(arn=state.arn):
+        _note(obj, f"{'adopted existing' if adopted else 'create sent for'} {state.arn}")
+
+
 # --- Clusters -------------------------------------------------------------------------------------
 
 
@@ -122,22 +143,14 @@ def provision_cluster(cluster_id: int) -> None:
         return  # done, failed, or the create call already went out (reconcile advances it)
     provider, account = get_provider(), account_ref(cluster)
     try:
-        state = provider.find_cluster(account, cluster.name)
-        adopted = state is not None
-        if state is None:
-            try:
-                state = provider.create_cluster(account, cluster_spec(cluster))
-            except NameConflict:
-                state = provider.find_cluster(account, cluster.name)
-                adopted = True
-                if state is None:
-                    raise
+        state, adopted = _adopt_or_create(
+            find=lambda: provider.find_cluster(account, cluster.name),
+            create=lambda: provider.create_cluster(account, cluster_spec(cluster)),
+        )
     except ProviderError as exc:
         _step_failed(Cluster, cluster, exc, from_status=Cluster.Status.PROVISIONING)
         return
-    # Save the ARN at once, and only once: a concurrent twin that got here first wins.
-    if Cluster.objects.filter(pk=cluster.pk, arn="").update(arn=state.arn):
-        _note(cluster, f"{'adopted existing' if adopted else 'create sent for'} {state.arn}")
+    _save_arn(Cluster, cluster, state, adopted=adopted)
     if state.state == "ACTIVE":
         activate_cluster(cluster.pk)
 
@@ -257,23 +270,18 @@ def provision_replicator(replicator_id: int) -> None:
     if replicator.status != Replicator.Status.CREATING:
         return
     provider, account = get_provider(), account_ref(replicator.read_cluster)
-    state = None
-    if not replicator.arn:
-        try:
-            state = provider.find_replicator(account, replicator.name)
-            if state is None:
-                try:
-                    state = provider.create_replicator(account, replicator_spec(replicator))
-                except NameConflict:
-                    state = provider.find_replicator(account, replicator.name)
-                    if state is None:
-                        raise
-        except ProviderError as exc:
-            _step_failed(Replicator, replicator, exc, from_status=Replicator.Status.CREATING)
-            return
-        if Replicator.objects.filter(pk=replicator.pk, arn="").update(arn=state.arn):
-            _note(replicator, f"replicator {state.arn}")
-    if state is not None and state.state == "RUNNING":
+    if replicator.arn:
+        return  # the create call already went out: reconcile advances it
+    try:
+        state, adopted = _adopt_or_create(
+            find=lambda: provider.find_replicator(account, replicator.name),
+            create=lambda: provider.create_replicator(account, replicator_spec(replicator)),
+        )
+    except ProviderError as exc:
+        _step_failed(Replicator, replicator, exc, from_status=Replicator.Status.CREATING)
+        return
+    _save_arn(Replicator, replicator, state, adopted=adopted)
+    if state.state == "RUNNING":
         _move(Replicator, replicator, from_status=Replicator.Status.CREATING, to_status=Replicator.Status.ACTIVE,
               note="replicating")  # fmt: skip
 

@@ -239,3 +239,27 @@ def test_changes_and_removals_are_carried_out_after_approval(
     assert provisioning.reconcile()["deleted"] == 1
     approved_cluster.refresh_from_db()
     assert approved_cluster.status == Cluster.Status.DELETED
+
+
+def test_a_twin_creating_the_cluster_between_lookup_and_create_is_adopted(
+    approved_cluster, team_a, platform_account, network_profile, monkeypatch
+):
+    cluster = Cluster.objects.create(
+        name="twin", team=team_a, kind="dedicated", environment="dev", account=platform_account,
+        region="us-east-1", network_profile=network_profile, status=Cluster.Status.PROVISIONING,
+    )  # fmt: skip
+    twin = LocalProvider().create_cluster(
+        provisioning.account_ref(cluster), provisioning.cluster_spec(cluster)
+    )
+    real_find, lookups = LocalProvider.find_cluster, []
+
+    def find_late(self, account, name):
+        lookups.append(name)
+        return None if len(lookups) == 1 else real_find(self, account, name)  # the first look missed it
+
+    monkeypatch.setattr(LocalProvider, "find_cluster", find_late)
+    provisioning.provision_cluster(cluster.pk)  # create → NameConflict → look again → adopt
+    cluster.refresh_from_db()
+    assert cluster.arn == twin.arn and len(lookups) == 2
+    assert LocalMskCluster.objects.filter(name="twin").count() == 1
+    assert ProvisioningEvent.objects.filter(cluster=cluster, note=f"adopted existing {twin.arn}").exists()

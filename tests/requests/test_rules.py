@@ -129,5 +129,7 @@ def test_storage_estimate_caps_at_retention_bytes():
 def test_stored_estimates_read_back_unchanged():
     from billing.pricing import estimate_from_dict
 
-    estimate = monthly_estimate(LIST_PRICES, clusters=1, partitions=6, in_mbps=Decimal(3), storage_gib=Decimal(12))
+    estimate = monthly_estimate(
+        LIST_PRICES, clusters=1, partitions=6, in_mbps=Decimal(3), storage_gib=Decimal(12)
+    )
     assert estimate_from_dict(estimate.as_dict()) == estimate

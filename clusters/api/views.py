@@ -24,127 +24,91 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )  # fmt: skip
 
 
-class _CreateRequestApi(APIView):
-    input_serializer: type[s.serializers.Serializer]
-    kind: str
-
-    def prepare(self, user, data) -> services.Prepared:
-        raise NotImplementedError
-
-    def post(self, request):
-        key = request.headers.get("Idempotency-Key")
-        print_ = idempotency.fingerprint(self.kind, request.data)
-        if key is not None:
-            key = idempotency.check_key(key)
-            earlier = idempotency.replay(user=request.user, key=key, print_=print_)
-            if earlier is not None:
-                return Response(s.RequestDetailOutput(earlier).data, status=status.HTTP_201_CREATED)
-        serializer = self.input_serializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        prepared = self.prepare(request.user, serializer.validated_data)
-        if key is None:
-            created = services.submit_request(actor=request.user, prepared=prepared)
-        else:
-            created, _ = idempotency.submit_once(user=request.user, key=key, print_=print_, prepared=prepared)
-        return Response(s.RequestDetailOutput(created).data, status=status.HTTP_201_CREATED)
+def _prepare_topic(user, data) -> services.Prepared:
+    entries = [services.AccessInput(**entry) for entry in data.pop("access", [])]
+    return services.prepare_topic_create(actor=user, access_entries=entries, **data)
 
 
-def _create_schema(serializer, summary):
-    return extend_schema(
-        request=serializer,
-        responses={201: s.RequestDetailOutput, **CREATE_ERRORS},
-        parameters=[IDEMPOTENCY_HEADER],
-        summary=summary,
+def _prepare_access(user, data) -> services.Prepared:
+    entry = services.AccessInput(**{name: data.pop(name) for name in s.AccessEntryInput().fields})
+    return services.prepare_access_grant(actor=user, entry=entry, **data)
+
+
+def _create_request_api(kind: str, input_serializer, prepare, summary: str) -> type[APIView]:
+    """POST of one request kind: parse with `input_serializer`, `prepare(user, data)`, submit (once per
+    Idempotency-Key). The seven kinds differ only in these four things."""
+
+    class CreateRequestApi(APIView):
+        @extend_schema(
+            request=input_serializer,
+            responses={201: s.RequestDetailOutput, **CREATE_ERRORS},
+            parameters=[IDEMPOTENCY_HEADER],
+            summary=summary,
+        )
+        def post(self, request):
+            key = request.headers.get("Idempotency-Key")
+            print_ = idempotency.fingerprint(kind, request.data)
+            if key is not None:
+                key = idempotency.check_key(key)
+                earlier = idempotency.replay(user=request.user, key=key, print_=print_)
+                if earlier is not None:
+                    return Response(s.RequestDetailOutput(earlier).data, status=status.HTTP_201_CREATED)
+            serializer = input_serializer(data=request.data, context={"request": request})
+            serializer.is_valid(raise_exception=True)
+            prepared = prepare(request.user, dict(serializer.validated_data))
+            if key is None:
+                created = services.submit_request(actor=request.user, prepared=prepared)
+            else:
+                created, _ = idempotency.submit_once(
+                    user=request.user, key=key, print_=print_, prepared=prepared
+                )
+            return Response(s.RequestDetailOutput(created).data, status=status.HTTP_201_CREATED)
+
+    CreateRequestApi.__name__ = CreateRequestApi.__qualname__ = (
+        f"{kind.title().replace('.', '')}RequestCreateApi"
     )
+    return CreateRequestApi
 
 
-class ClusterRequestCreateApi(_CreateRequestApi):
-    input_serializer = s.ClusterRequestInput
-    kind = Request.Kind.CLUSTER_CREATE
-
-    def prepare(self, user, data):
-        return services.prepare_cluster_create(actor=user, **data)
-
-    @_create_schema(s.ClusterRequestInput, "Request a new MSK Serverless cluster")
-    def post(self, request):
-        return super().post(request)
-
-
-class TopicRequestCreateApi(_CreateRequestApi):
-    input_serializer = s.TopicRequestInput
-    kind = Request.Kind.TOPIC_CREATE
-
-    def prepare(self, user, data):
-        entries = [services.AccessInput(**entry) for entry in data.pop("access", [])]
-        return services.prepare_topic_create(actor=user, access_entries=entries, **data)
-
-    @_create_schema(s.TopicRequestInput, "Request a topic (optionally with access for its clients)")
-    def post(self, request):
-        return super().post(request)
-
-
-class TopicUpdateRequestCreateApi(_CreateRequestApi):
-    input_serializer = s.TopicUpdateInput
-    kind = Request.Kind.TOPIC_UPDATE
-
-    def prepare(self, user, data):
-        return services.prepare_topic_update(actor=user, **data)
-
-    @_create_schema(s.TopicUpdateInput, "Request a change to a topic (partitions up, configs)")
-    def post(self, request):
-        return super().post(request)
-
-
-class TopicDeleteRequestCreateApi(_CreateRequestApi):
-    input_serializer = s.TopicDeleteInput
-    kind = Request.Kind.TOPIC_DELETE
-
-    def prepare(self, user, data):
-        return services.prepare_topic_delete(actor=user, **data)
-
-    @_create_schema(s.TopicDeleteInput, "Request the deletion of a topic")
-    def post(self, request):
-        return super().post(request)
-
-
-class AccessRequestCreateApi(_CreateRequestApi):
-    input_serializer = s.AccessRequestInput
-    kind = Request.Kind.ACCESS_GRANT
-
-    def prepare(self, user, data):
-        entry = services.AccessInput(
-            principal_arn=data.pop("principal_arn"), produce=data.pop("produce"), consume=data.pop("consume"),
-            consumer_group_prefix=data.pop("consumer_group_prefix"),
-        )  # fmt: skip
-        return services.prepare_access_grant(actor=user, entry=entry, **data)
-
-    @_create_schema(s.AccessRequestInput, "Request produce/consume access for an IAM role")
-    def post(self, request):
-        return super().post(request)
-
-
-class AccessRevokeRequestCreateApi(_CreateRequestApi):
-    input_serializer = s.AccessRevokeInput
-    kind = Request.Kind.ACCESS_REVOKE
-
-    def prepare(self, user, data):
-        return services.prepare_access_revoke(actor=user, **data)
-
-    @_create_schema(s.AccessRevokeInput, "Request the removal of an access grant")
-    def post(self, request):
-        return super().post(request)
-
-
-class DecommissionRequestCreateApi(_CreateRequestApi):
-    input_serializer = s.DecommissionInput
-    kind = Request.Kind.CLUSTER_DECOMMISSION
-
-    def prepare(self, user, data):
-        return services.prepare_cluster_decommission(actor=user, **data)
-
-    @_create_schema(s.DecommissionInput, "Request the decommissioning of a cluster")
-    def post(self, request):
-        return super().post(request)
+Kind = Request.Kind
+ClusterRequestCreateApi = _create_request_api(
+    Kind.CLUSTER_CREATE,
+    s.ClusterRequestInput,
+    lambda user, data: services.prepare_cluster_create(actor=user, **data),
+    "Request a new MSK Serverless cluster",
+)
+TopicRequestCreateApi = _create_request_api(
+    Kind.TOPIC_CREATE,
+    s.TopicRequestInput,
+    _prepare_topic,
+    "Request a topic (optionally with access for its clients)",
+)
+TopicUpdateRequestCreateApi = _create_request_api(
+    Kind.TOPIC_UPDATE,
+    s.TopicUpdateInput,
+    lambda user, data: services.prepare_topic_update(actor=user, **data),
+    "Request a change to a topic (partitions up, configs)",
+)
+TopicDeleteRequestCreateApi = _create_request_api(
+    Kind.TOPIC_DELETE,
+    s.TopicDeleteInput,
+    lambda user, data: services.prepare_topic_delete(actor=user, **data),
+    "Request the deletion of a topic",
+)
+AccessRequestCreateApi = _create_request_api(
+    Kind.ACCESS_GRANT, s.AccessRequestInput, _prepare_access, "Request produce/consume access for an IAM role"
+)
+AccessRevokeRequestCreateApi = _create_request_api(
+    Kind.ACCESS_REVOKE,
+    s.AccessRevokeInput,
+    lambda user, data: services.prepare_access_revoke(actor=user, **data),
+    "Request the removal of an access grant",
+)
+DecommissionRequestCreateApi = _create_request_api(
+    Kind.CLUSTER_DECOMMISSION, s.DecommissionInput,
+    lambda user, data: services.prepare_cluster_decommission(actor=user, **data),
+    "Request the decommissioning of a cluster",
+)  # fmt: skip
 
 
 class RequestListApi(generics.ListAPIView):

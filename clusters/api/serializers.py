@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
+from django.core.validators import slug_re
 from rest_framework import serializers
 
 from clusters import rules
@@ -50,7 +50,7 @@ class TeamField(serializers.SlugRelatedField):
 
     def to_internal_value(self, data):
         # Never send a value that cannot be a slug (e.g. with NUL bytes) to the database.
-        if not isinstance(data, str) or not re.fullmatch(r"[-a-zA-Z0-9_]{1,40}", data):
+        if not isinstance(data, str) or not slug_re.fullmatch(data):
             self.fail("does_not_exist", slug_name=self.slug_field, value=str(data)[:40])
         return super().to_internal_value(data)
 

@@ -35,3 +35,7 @@ class MembershipSerializer(serializers.ModelSerializer):
     class Meta:
         model = Membership
         fields = ["id", "team", "username", "full_name", "created_at"]
+
+
+class MembershipFilterInput(serializers.Serializer):
+    team = serializers.SlugField(required=False, max_length=40, help_text="Only this team (its slug)")

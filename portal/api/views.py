@@ -1,14 +1,11 @@
-import re
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal import access, selectors
 from portal.api.errors import ErrorSerializer
-from portal.api.serializers import MembershipSerializer, MeSerializer, TeamSerializer
+from portal.api.serializers import MembershipFilterInput, MembershipSerializer, MeSerializer, TeamSerializer
 
 ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
 ERRORS_WITH_404 = {**ERRORS, 404: ErrorSerializer}
@@ -52,10 +49,9 @@ class MembershipListApi(generics.ListAPIView):
     serializer_class = MembershipSerializer
 
     def get_queryset(self):
-        team = self.request.query_params.get("team")
-        if team is not None and not re.fullmatch(r"[-a-zA-Z0-9_]{1,40}", team):
-            raise ValidationError({"team": ["Give a team slug: letters, digits, hyphens or underscores."]})
-        return selectors.membership_list(user=self.request.user, team_slug=team)
+        filters = MembershipFilterInput(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.membership_list(user=self.request.user, team_slug=filters.validated_data.get("team"))
 
     @extend_schema(
         parameters=[OpenApiParameter("team", str, description="Only this team (its slug)")],

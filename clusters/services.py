@@ -9,7 +9,7 @@ them); `submit_request` saves a prepared request; `approve_request`, `reject_req
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -54,7 +54,6 @@ class Prepared:
     cluster: Cluster | None = None
     topic: Topic | None = None
     grant: AccessGrant | None = None
-    policies: list[dict] = field(default_factory=list)
 
 
 def _raise_if(errors: dict[str, str | list[str]]) -> None:
@@ -348,7 +347,7 @@ def prepare_topic_create(
     summary = f"Topic {full_name} on {cluster.name} ({partitions} partitions){with_access}"
     return Prepared(
         Kind.TOPIC_CREATE, team, cluster.environment, summary, justification.strip(), payload, assessment, cost,
-        cluster=cluster, policies=grant_policies,
+        cluster=cluster,
     )  # fmt: skip
 
 
@@ -485,7 +484,7 @@ def prepare_access_grant(
     summary = f"{rights} on {target} ({cluster.name}) for {entry.principal_arn.rsplit('/', 1)[-1]}"
     return Prepared(
         Kind.ACCESS_GRANT, team, cluster.environment, summary, justification.strip(), payload, limits.Assessment(),
-        CostEstimate(()), cluster=cluster, topic=topic, policies=[policy],
+        CostEstimate(()), cluster=cluster, topic=topic,
     )  # fmt: skip
 
 

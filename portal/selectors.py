@@ -57,10 +57,6 @@ def audit_event_list(*, user: User, filters: AuditFilters | None = None) -> Quer
     return events.order_by("-created_at", "-id")
 
 
-def audit_actions(*, user: User) -> list[str]:
-    return list(access.audit_events_visible_to(user).order_by().values_list("action", flat=True).distinct())
-
-
 @dataclass(frozen=True)
 class Dashboard:
     teams: list[Team]

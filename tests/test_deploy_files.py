@@ -27,8 +27,6 @@ ALL_SERVICES = APP_SERVICES + BACKING_SERVICES
 ENV_FUNCTIONS = {"env_bool", "env_int", "env_list", "env_str", "env_secret"}
 # Read by the images of the backing services, not by the portal: need no entry in .env.example.
 COMPOSE_ONLY_VARIABLES = {"POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"}
-# Documented for operators but read by libraries (boto3), not by the portal's own code.
-NOT_USED_YET: set[str] = set()
 
 ENV_LINE = re.compile(r"^#?[ \t]*([A-Z][A-Z0-9_]*)=(.*)$")
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|(^|_)KEY($|_)|CREDENTIAL")
@@ -282,7 +280,7 @@ def test_every_variable_the_code_and_makefile_read_is_documented():
 
 
 def test_env_example_documents_only_real_variables():
-    stale = sorted(set(documented_variables()) - code_variables() - NOT_USED_YET)
+    stale = sorted(set(documented_variables()) - code_variables())
     assert not stale, f"documented in .env.example but read nowhere: {stale}"
 
 

@@ -1,5 +1,6 @@
 from django.conf import settings
 
+from clusters import selectors as request_selectors
 from portal import access
 
 
@@ -13,5 +14,10 @@ def navigation(request):
             "is_platform_admin": access.is_platform_admin(user),
             "is_finance": access.is_finance(user),
             "role_label": "Superuser" if user.is_superuser else user.get_role_display(),
+            # Callables: templates evaluate them only where the navigation is rendered (not in partials).
+            "can_request": lambda: request_selectors.can_file_requests(user),
+            "open_approvals": request_selectors.open_request_count
+            if access.is_platform_admin(user)
+            else None,
         },
     }

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from clusters import selectors as cluster_selectors
 from portal import access, selectors, services
 from portal.csv_export import streaming_csv_response
 from portal.errors import PortalError
@@ -36,7 +37,9 @@ def _apply_model_errors(form, exc: ValidationError) -> None:
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/dashboard.html", {"dashboard": selectors.dashboard(user=request.user)})
+    dashboard = selectors.dashboard(user=request.user)
+    team_rows = cluster_selectors.team_counts(user=request.user, teams=dashboard.teams)
+    return render(request, "portal/dashboard.html", {"dashboard": dashboard, "team_rows": team_rows})
 
 
 @login_required
@@ -70,6 +73,7 @@ def team_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "portal/team_detail.html",
         {
             "team": team,
+            "clusters": list(cluster_selectors.team_clusters(user=request.user, team=team)),
             "members": selectors.team_members(team=team),
             "can_manage": access.can_manage_teams(request.user),
             "can_act": access.can_act_for_team(request.user, team),
@@ -103,6 +107,7 @@ def _member_panel(request: HttpRequest, team, form: AddMemberForm) -> HttpRespon
         "portal/_member_panel.html",
         {
             "team": team,
+            "clusters": list(cluster_selectors.team_clusters(user=request.user, team=team)),
             "members": selectors.team_members(team=team),
             "can_manage": True,
             "add_member_form": form,

@@ -17,32 +17,10 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from clusters import selectors
 from clusters.models import Request
 from portal import access
 
 register = template.Library()
-
-
-@register.simple_tag(takes_context=True)
-def request_nav(context) -> dict:
-    """What the main navigation offers; the approvals badge costs one COUNT, for admins only."""
-    user = context["request"].user
-    is_admin = access.is_platform_admin(user)
-    return {
-        "can_request": selectors.can_file_requests(user),
-        "open_approvals": selectors.open_request_count() if is_admin else None,
-    }
-
-
-@register.simple_tag(takes_context=True)
-def team_counts(context, teams) -> list:
-    return selectors.team_counts(user=context["request"].user, teams=list(teams))
-
-
-@register.simple_tag(takes_context=True)
-def team_clusters(context, team) -> list:
-    return list(selectors.team_clusters(user=context["request"].user, team=team))
 
 
 @register.inclusion_tag("clusters/_status.html")

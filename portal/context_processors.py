@@ -14,10 +14,25 @@ def navigation(request):
             "is_platform_admin": access.is_platform_admin(user),
             "is_finance": access.is_finance(user),
             "role_label": "Superuser" if user.is_superuser else user.get_role_display(),
-            # Callables: templates evaluate them only where the navigation is rendered (not in partials).
-            "can_request": lambda: request_selectors.can_file_requests(user),
-            "open_approvals": request_selectors.open_request_count
-            if access.is_platform_admin(user)
-            else None,
+            # Callables: queried only where the navigation is rendered (not in htmx fragments), and once
+            # per request however often templates ask (context processors run for every render).
+            "can_request": _once_per_request(
+                request, "can_request", lambda: request_selectors.can_file_requests(user)
+            ),
+            "open_approvals": (
+                _once_per_request(request, "open_approvals", request_selectors.open_request_count)
+                if access.is_platform_admin(user)
+                else None
+            ),
         },
     }
+
+
+def _once_per_request(request, name: str, compute):
+    def value():
+        cache = request.__dict__.setdefault("_navigation_cache", {})
+        if name not in cache:
+            cache[name] = compute()
+        return cache[name]
+
+    return value

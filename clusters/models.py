@@ -576,3 +576,19 @@ class LocalMskReplicator(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SentNotification(models.Model):
+    """One notification per request event: a redelivered task does not email people twice."""
+
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="+")
+    event = models.CharField(max_length=20)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["request", "event"], name="notification_once_per_event")
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.request_id} {self.event}"

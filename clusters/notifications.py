@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.mail import send_mail
 
-from clusters.models import Request
+from clusters.models import Request, SentNotification
 from portal import slack
 from portal.models import User
 
@@ -45,6 +45,10 @@ def notify(*, request_id: int, event: str) -> None:
         else:
             body = f"Your request was approved by {request.decided_by}.\n"
         body += f"\nDetails: {link}\n"
+    if SentNotification.objects.filter(request=request, event=event).exists():
+        return  # a redelivered task: already sent
     if recipients:
         send_mail(subject, body, None, recipients)
     slack.post(f"{subject}\n{link}")
+    # Recorded after sending: a worker dying in between means at most one repeat, never a lost message.
+    SentNotification.objects.get_or_create(request=request, event=event)

@@ -198,6 +198,11 @@ class TestApprovalWorkflow:
             services.reject_request(request_id=request.pk, actor=admin, reason="Too big.")
         assert mail.outbox[1].to == ["member_a@example.com"]
         assert "Reason: Too big." in mail.outbox[1].body
+        # The broker redelivers the task (acks_late): nobody is emailed twice.
+        from clusters.tasks import notify_request_event
+
+        notify_request_event.apply(args=[request.pk, "rejected"])
+        assert len(mail.outbox) == 2
 
 
 class TestClusterRequests:

@@ -37,6 +37,14 @@ if not os.environ.get("REDIS_URL") and not os.environ.get("CELERY_BROKER_URL"):
     elif REQUIRE_SERVICES:
         raise ImproperlyConfigured("CI needs Redis on 127.0.0.1:6379 (start it; see .ci/run)")
 
+# Own queue per checkout and run: worker processes started by tests inherit it, so two runs sharing
+# the machine's Redis never consume each other's tasks.
+os.environ.setdefault(
+    "CELERY_QUEUE",
+    "portal-test-"
+    + hashlib.sha1(str(Path(__file__).resolve().parents[1]).encode(), usedforsecurity=False).hexdigest()[:8]
+    + f"-{os.getpid()}",
+)
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 40)
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")

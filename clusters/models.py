@@ -140,6 +140,11 @@ class PlatformSettings(models.Model):
         default="{team}.{name}",
         help_text="How full topic names are built; use {team} (the team's slug) and {name}.",
     )
+    platform_team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="Charged for unattributed usage: shared clusters nobody has topics on, traffic on topics "
+        "without an owner in the inventory.",
+    )  # fmt: skip
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -210,6 +215,9 @@ class Cluster(models.Model):
         help_text="Other teams allowed to request topics on this cluster.",
     )  # fmt: skip
     created_at = models.DateTimeField(default=timezone.now)
+    # Lifetime for cluster-hours: from the moment MSK first reported it ACTIVE until it was gone.
+    active_since = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -262,6 +270,21 @@ class Topic(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} on {self.cluster.name}"
+
+
+class TopicPartitionChange(AppendOnlyModel):
+    """The partition count a topic really had from `changed_at` on (0 once deleted): partition-hours."""
+
+    topic = models.ForeignKey(Topic, on_delete=models.PROTECT, related_name="partition_changes")
+    partitions = models.PositiveIntegerField()
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        indexes = [models.Index(fields=["topic", "changed_at"], name="partition_change_topic_at")]
+
+    def __str__(self) -> str:
+        return f"{self.partitions} partitions from {self.changed_at:%Y-%m-%d %H:%M}"
 
 
 class AccessGrant(models.Model):

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from clusters.models import AccessGrant, Cluster, ProvisioningEvent, Replicator, Topic
+from clusters.models import AccessGrant, Cluster, ProvisioningEvent, Replicator, Topic, TopicPartitionChange
 from clusters.providers import get_provider
 from clusters.providers.base import (
     AccessDenied,
@@ -162,6 +162,8 @@ def activate_cluster(cluster_id: int) -> None:
     bootstrap = get_provider().bootstrap_brokers(account_ref(cluster), cluster.arn)
     if _move(Cluster, cluster, from_status=Cluster.Status.PROVISIONING, to_status=Cluster.Status.ACTIVE,
              note="cluster is active", bootstrap_brokers=bootstrap):  # fmt: skip
+        # Cluster-hours start when it first became active (a retried cluster keeps its first start).
+        Cluster.objects.filter(pk=cluster.pk, active_since__isnull=True).update(active_since=timezone.now())
         _dispatch_on_commit("provision_topic", cluster.topics.filter(status=Topic.Status.PENDING))
         _dispatch_on_commit("apply_grant", cluster.grants.filter(status=AccessGrant.Status.PENDING))
         _dispatch_on_commit(
@@ -216,7 +218,16 @@ def provision_topic(topic_id: int) -> None:
     except ProviderError as exc:
         _step_failed(Topic, topic, exc, from_status=Topic.Status.CREATING)
         return
-    _move(Topic, topic, from_status=Topic.Status.CREATING, to_status=Topic.Status.ACTIVE, note="topic exists")
+    if _move(Topic, topic, from_status=Topic.Status.CREATING, to_status=Topic.Status.ACTIVE,
+             note="topic exists"):  # fmt: skip
+        _record_partitions(topic, topic.partitions)
+
+
+def _record_partitions(topic: Topic, partitions: int) -> None:
+    """Partition-hours history: the count the topic really has from now on, when it changed."""
+    last = topic.partition_changes.order_by("-changed_at", "-id").values_list("partitions", flat=True).first()
+    if last != partitions and not (last is None and partitions == 0):  # never-created topics cost nothing
+        TopicPartitionChange.objects.create(topic=topic, partitions=partitions)
 
 
 def grant_spec(grant: AccessGrant) -> GrantSpec:
@@ -324,6 +335,7 @@ def update_topic(topic_id: int) -> None:
         _step_failed(Topic, topic, exc, from_status=Topic.Status.ACTIVE)
         return
     _note(topic, f"updated: {topic.partitions} partitions, configs applied")
+    _record_partitions(topic, topic.partitions)
 
 
 def delete_topic(topic_id: int) -> None:
@@ -339,9 +351,10 @@ def delete_topic(topic_id: int) -> None:
         except ProviderError as exc:
             _step_failed(Topic, topic, exc, from_status=Topic.Status.DELETING)
             return
-    _move(
+    if _move(
         Topic, topic, from_status=Topic.Status.DELETING, to_status=Topic.Status.DELETED, note="topic deleted"
-    )
+    ):
+        _record_partitions(topic, 0)
 
 
 def revoke_grant(grant_id: int) -> None:
@@ -402,15 +415,11 @@ def decommission_cluster(cluster_id: int) -> None:
 
 def _finish_deletion(cluster: Cluster) -> None:
     if _move(Cluster, cluster, from_status=Cluster.Status.DELETING, to_status=Cluster.Status.DELETED,
-             note="cluster deleted"):  # fmt: skip
+             note="cluster deleted", deleted_at=timezone.now()):  # fmt: skip
         for topic in cluster.topics.exclude(status=Topic.Status.DELETED):
-            _move(
-                Topic,
-                topic,
-                from_status=topic.status,
-                to_status=Topic.Status.DELETED,
-                note="with its cluster",
-            )
+            if _move(Topic, topic, from_status=topic.status, to_status=Topic.Status.DELETED,
+                     note="with its cluster"):  # fmt: skip
+                _record_partitions(topic, 0)
 
 
 # --- Dispatch and reconcile -----------------------------------------------------------------------

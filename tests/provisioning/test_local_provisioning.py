@@ -220,6 +220,8 @@ def test_changes_and_removals_are_carried_out_after_approval(
     simulated = LocalMskTopic.objects.get(name="team-a.orders")
     assert simulated.partitions == 4 and simulated.configs["compression.type"] == "zstd"
 
+    # Billing's history: the partition count the topic really had, from when it had it.
+    assert list(topic.partition_changes.values_list("partitions", flat=True)) == [1, 4]
     approve(services.prepare_access_revoke(actor=member_a, grant=grant, justification="gone"))
     grant.refresh_from_db()
     assert grant.status == AccessGrant.Status.REVOKED and not LocalMskGrant.objects.exists()
@@ -227,6 +229,7 @@ def test_changes_and_removals_are_carried_out_after_approval(
     approve(services.prepare_topic_delete(actor=member_a, topic=topic, justification="gone"))
     topic.refresh_from_db()
     assert topic.status == Topic.Status.DELETED and not LocalMskTopic.objects.exists()
+    assert list(topic.partition_changes.values_list("partitions", flat=True)) == [1, 4, 0]
 
     approved_cluster.refresh_from_db()
     approve(
@@ -236,9 +239,12 @@ def test_changes_and_removals_are_carried_out_after_approval(
     assert approved_cluster.status == Cluster.Status.DELETING
     assert provisioning.reconcile()["deleted"] == 0  # MSK still lists it as DELETING
     LocalMskCluster.objects.update(deleted_at=timezone.now() - timedelta(minutes=5))
+    active_since = approved_cluster.active_since
+    assert active_since is not None and approved_cluster.deleted_at is None
     assert provisioning.reconcile()["deleted"] == 1
     approved_cluster.refresh_from_db()
     assert approved_cluster.status == Cluster.Status.DELETED
+    assert approved_cluster.active_since == active_since and approved_cluster.deleted_at > active_since
 
 
 def test_a_twin_creating_the_cluster_between_lookup_and_create_is_adopted(

@@ -234,7 +234,7 @@ def _error_parts(exc: ClientError) -> tuple[str, str, int]:
 
 
 @contextmanager
-def _translated(account: AccountRef, action: str) -> Iterator[None]:
+def translated(account: AccountRef, action: str) -> Iterator[None]:
     """Turn boto3/botocore errors of one call into provider errors with a readable message."""
     where = f"account {account.account_id} ({account.region})"
     try:
@@ -284,7 +284,7 @@ def create_serverless_cluster(account: AccountRef, spec: ClusterSpec) -> Cluster
     vpc_config: dict[str, list[str]] = {"SubnetIds": list(spec.subnet_ids)}
     if spec.security_group_ids:
         vpc_config["SecurityGroupIds"] = list(spec.security_group_ids)
-    with _translated(account, f"create the MSK Serverless cluster {spec.name}"):
+    with translated(account, f"create the MSK Serverless cluster {spec.name}"):
         response = kafka_client(account).create_cluster_v2(
             ClusterName=spec.name,
             Tags=dict(spec.tags),
@@ -303,7 +303,7 @@ def create_serverless_cluster(account: AccountRef, spec: ClusterSpec) -> Cluster
 
 def _list_clusters(account: AccountRef, action: str, page_size: int | None, **filters) -> Iterator[dict]:
     pagination = {"PageSize": page_size} if page_size else {}
-    with _translated(account, action):
+    with translated(account, action):
         paginator = kafka_client(account).get_paginator("list_clusters_v2")
         for page in paginator.paginate(
             ClusterTypeFilter="SERVERLESS", PaginationConfig=pagination, **filters
@@ -333,7 +333,7 @@ def list_serverless_clusters(account: AccountRef, *, page_size: int | None = Non
 
 def bootstrap_brokers(account: AccountRef, arn: str) -> str:
     """The SASL/IAM bootstrap string (`boot-….kafka-serverless.<region>.amazonaws.com:9098`)."""
-    with _translated(account, f"get the bootstrap brokers of {arn}"):
+    with translated(account, f"get the bootstrap brokers of {arn}"):
         response = kafka_client(account).get_bootstrap_brokers(ClusterArn=arn)
     brokers = response.get("BootstrapBrokerStringSaslIam") or ""
     if not brokers:
@@ -344,7 +344,7 @@ def bootstrap_brokers(account: AccountRef, arn: str) -> str:
 def delete_cluster(account: AccountRef, arn: str) -> None:
     """Start deleting; a cluster that is already gone is not an error."""
     try:
-        with _translated(account, f"delete the cluster {arn}"):
+        with translated(account, f"delete the cluster {arn}"):
             kafka_client(account).delete_cluster(ClusterArn=arn)
     except NotFound:
         logger.info("cluster %s in account %s is already gone", arn, account.account_id)
@@ -361,7 +361,7 @@ def create_replicator(account: AccountRef, spec: ReplicatorSpec) -> ReplicatorSt
             "to the account before read clusters can be fed."
         )
     vpc = {"SubnetIds": list(spec.subnet_ids), "SecurityGroupIds": list(spec.security_group_ids)}
-    with _translated(account, f"create the replicator {spec.name}"):
+    with translated(account, f"create the replicator {spec.name}"):
         response = kafka_client(account).create_replicator(
             ReplicatorName=spec.name,
             ServiceExecutionRoleArn=spec.service_execution_role_arn,
@@ -399,7 +399,7 @@ def create_replicator(account: AccountRef, spec: ReplicatorSpec) -> ReplicatorSt
 
 def find_replicator(account: AccountRef, name: str) -> ReplicatorState | None:
     """The replicator named exactly `name` (ReplicatorNameFilter is a prefix match)."""
-    with _translated(account, f"look up the replicator {name}"):
+    with translated(account, f"look up the replicator {name}"):
         paginator = kafka_client(account).get_paginator("list_replicators")
         for page in paginator.paginate(ReplicatorNameFilter=name):
             for info in page.get("Replicators", []):
@@ -412,7 +412,7 @@ def find_replicator(account: AccountRef, name: str) -> ReplicatorState | None:
 
 def delete_replicator(account: AccountRef, arn: str) -> None:
     try:
-        with _translated(account, f"delete the replicator {arn}"):
+        with translated(account, f"delete the replicator {arn}"):
             kafka_client(account).delete_replicator(ReplicatorArn=arn)
     except NotFound:
         logger.info("replicator %s in account %s is already gone", arn, account.account_id)
@@ -446,7 +446,7 @@ def role_name_from_principal_arn(account: AccountRef, principal_arn: str) -> str
 def put_role_policy(account: AccountRef, principal_arn: str, policy_name: str, document: dict) -> None:
     """Create or replace the inline policy `policy_name` on the principal's role (idempotent)."""
     role_name = role_name_from_principal_arn(account, principal_arn)
-    with _translated(account, f"put the policy {policy_name} on the role {role_name}"):
+    with translated(account, f"put the policy {policy_name} on the role {role_name}"):
         iam_client(account).put_role_policy(
             RoleName=role_name, PolicyName=policy_name, PolicyDocument=json.dumps(document)
         )
@@ -456,7 +456,7 @@ def delete_role_policy(account: AccountRef, principal_arn: str, policy_name: str
     """Delete the inline policy; a policy or role that is already gone is not an error."""
     role_name = role_name_from_principal_arn(account, principal_arn)
     try:
-        with _translated(account, f"delete the policy {policy_name} from the role {role_name}"):
+        with translated(account, f"delete the policy {policy_name} from the role {role_name}"):
             iam_client(account).delete_role_policy(RoleName=role_name, PolicyName=policy_name)
     except NotFound:
         logger.info("policy %s on role %s is already gone", policy_name, role_name)

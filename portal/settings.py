@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -238,6 +239,10 @@ RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 15)
 DRIFT_INTERVAL_SECONDS = env_int("DRIFT_INTERVAL_SECONDS", 600)
 # Provisioning work still in its first state after this long is dispatched again (its task was lost).
 PROVISIONING_REDISPATCH_SECONDS = env_int("PROVISIONING_REDISPATCH_SECONDS", 120)
+# Billing: the daily usage collection + month-to-date chargeback runs at HH:15 UTC; during the first
+# BILLING_CLOSE_DAYS days of a month the previous month is collected and recomputed again (month close).
+BILLING_HOUR_UTC = env_int("BILLING_HOUR_UTC", 2)
+BILLING_CLOSE_DAYS = env_int("BILLING_CLOSE_DAYS", 3)
 CELERY_BEAT_SCHEDULE = {
     "portal-heartbeat": {
         "task": "portal.tasks.record_heartbeat",
@@ -250,6 +255,10 @@ CELERY_BEAT_SCHEDULE = {
     "clusters-drift": {
         "task": "clusters.tasks.detect_drift",
         "schedule": float(DRIFT_INTERVAL_SECONDS),
+    },
+    "billing-daily": {
+        "task": "billing.tasks.collect_and_compute",
+        "schedule": crontab(hour=BILLING_HOUR_UTC, minute=15),
     },
 }
 

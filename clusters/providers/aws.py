@@ -65,3 +65,9 @@ class AwsProvider:
 
     def remove_grant(self, account: AccountRef, grant: GrantSpec) -> None:
         aws_control.delete_role_policy(account, grant.principal_arn, grant.policy_name)
+
+    # --- usage metrics ---
+    def daily_topic_bytes(self, account: AccountRef, topics, start, end):
+        from clusters import cloudwatch
+
+        return cloudwatch.daily_topic_bytes(account, topics, start, end)

@@ -6,7 +6,9 @@ says whether retrying later can help (throttling, 5xx, timeouts) or not (access 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Protocol
 
 
@@ -108,6 +110,17 @@ class ReplicatorState:
     state: str
 
 
+@dataclass(frozen=True, slots=True)
+class TopicDayBytes:
+    """Bytes one topic took in (`bytes_in`) or served (`bytes_out`) on one UTC day."""
+
+    cluster_name: str
+    topic: str
+    day: date
+    metric: str
+    bytes: int
+
+
 class MskProvider(Protocol):
     # --- control plane ---
     def create_cluster(self, account: AccountRef, spec: ClusterSpec) -> ClusterState:
@@ -151,3 +164,10 @@ class MskProvider(Protocol):
 
     def remove_grant(self, account: AccountRef, grant: GrantSpec) -> None:
         """Detach the policy; one already gone is not an error."""
+
+    # --- usage metrics (CloudWatch AWS/Kafka) ---
+    def daily_topic_bytes(
+        self, account: AccountRef, topics: Sequence[tuple[str, str]], start: date, end: date
+    ) -> Iterator[TopicDayBytes]:
+        """Bytes in and out per (cluster name, topic) and UTC day in [start, end); days without traffic
+        may be missing."""

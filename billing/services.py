@@ -1,0 +1,71 @@
+"""Billing writes: the daily collect-and-compute cycle and budget alerts (chargeback runs: chargeback.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.utils import timezone
+
+from billing.chargeback import ChargebackError, compute_run, first_of_month
+from billing.models import BudgetAlert, ChargebackRun
+from billing.usage import collect_usage
+from clusters.providers.base import TransientError
+from portal import slack
+
+
+def daily_billing(*, today: dt.date | None = None) -> dict:
+    """Collect month-to-date traffic and recompute this month's provisional run; during the first
+    BILLING_CLOSE_DAYS days of a month, collect and recompute the previous month too (month close:
+    late CloudWatch data lands), unless finance has finalized it."""
+    today = today or timezone.now().date()
+    month = first_of_month(today)
+    months = [(month, today + dt.timedelta(days=1))]
+    if today.day <= settings.BILLING_CLOSE_DAYS:
+        previous = first_of_month(month - dt.timedelta(days=1))
+        if not ChargebackRun.objects.filter(month=previous, status=ChargebackRun.Status.FINALIZED).exists():
+            months.insert(0, (previous, month))
+    report: dict = {"months": [], "failures": []}
+    transient = False
+    for first_day, end in months:
+        collected = collect_usage(first_day, end)
+        transient = transient or collected.transient
+        report["failures"].extend(collected.failures)
+        try:
+            run = compute_run(first_day)
+        except ChargebackError as exc:  # finalized meanwhile: nothing to do
+            report["failures"].append(exc.message)
+            continue
+        report["months"].append({"month": run.label, "rows": collected.rows, "total_usd": str(run.total_usd)})
+    if transient:
+        # What was collected is stored; the whole cycle is idempotent, so the task simply runs again later.
+        raise TransientError("; ".join(report["failures"]))
+    return report
+
+
+def send_budget_alert(alert_id: int) -> None:
+    alert = BudgetAlert.objects.select_related("team").get(pk=alert_id)
+    if alert.sent_at is not None:
+        return  # a redelivered task
+    team = alert.team
+    recipients = sorted(
+        {
+            team.contact_email,
+            *team.memberships.filter(user__is_active=True).values_list("user__email", flat=True),
+        }
+        - {""}
+    )
+    subject = (
+        f"[MSK portal] {team.name} reached {alert.threshold_percent} % of its {alert.month:%B %Y} budget"
+    )
+    body = (
+        f"{team.name} has spent ${alert.spent_usd} of its ${alert.budget_usd} monthly budget for "
+        f"{alert.month:%B %Y} (month to date, provisional).\n\n"
+        f"Details: {settings.PORTAL_BASE_URL}/billing/teams/{team.slug}/\n"
+    )
+    if recipients:
+        send_mail(subject, body, None, recipients)
+    slack.post(f"{subject}\n{settings.PORTAL_BASE_URL}/billing/teams/{team.slug}/")
+    # Marked after sending: a worker dying in between repeats one message at most, never loses it.
+    BudgetAlert.objects.filter(pk=alert.pk, sent_at__isnull=True).update(sent_at=timezone.now())

@@ -12,12 +12,17 @@ def test_seed_demo_is_idempotent_and_logins_work(db, capsys, django_capture_on_c
     call_command("seed_demo")
     out = capsys.readouterr().out
     assert "alice" in out and "kafka-demo-2026" in out
-    assert Team.objects.count() == 3
+    assert Team.objects.count() == 4  # three product teams and the platform team
     assert Membership.objects.count() == 3
     from clusters.models import Cluster, Request
 
     assert Cluster.objects.count() == 2
     assert list(Request.objects.values_list("status", flat=True)) == ["submitted"]  # one, for the queue
+    # Billing has last month and this month to date, priced from the simulated traffic.
+    from billing.models import ChargebackRun
+
+    runs = list(ChargebackRun.objects.order_by("month"))
+    assert len(runs) == 2 and all(run.total_usd > 0 and run.line_count > 0 for run in runs)
     # The demo's clusters exist in the local provider's MSK too: no drift, and the pending topic can be made.
     from clusters import provisioning
 

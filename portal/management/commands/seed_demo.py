@@ -1,5 +1,7 @@
 """Idempotent demo data for `make run`: three teams, a member of each, a platform admin and finance."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -11,7 +13,10 @@ TEAMS = [
     ("Payments", "payments", "CC-1001", "payments-team@example.com"),
     ("Search", "search", "CC-2002", "search-team@example.com"),
     ("Analytics", "analytics", "CC-3003", "analytics-team@example.com"),
+    ("Platform", "platform", "CC-0001", "platform-team@example.com"),  # pays unattributed usage
 ]
+# Demo monthly budgets (USD): members see budget vs actual and get alerts at 80 % and 100 %.
+BUDGETS = {"payments": 4000, "search": 600, "analytics": 1500}
 # username, full name, role, team slug (or None)
 USERS = [
     ("alice", "Alice Member", User.Role.MEMBER, "payments"),
@@ -37,8 +42,10 @@ class Command(BaseCommand):
         teams = {}
         for name, slug, cost_center, email in TEAMS:
             team, created = Team.objects.get_or_create(
-                slug=slug, defaults={"name": name, "cost_center": cost_center, "contact_email": email}
-            )
+                slug=slug,
+                defaults={"name": name, "cost_center": cost_center, "contact_email": email,
+                          "monthly_budget_usd": BUDGETS.get(slug)},
+            )  # fmt: skip
             if created:
                 audit.record("portal.team.created", actor=None, obj=team, details={"source": "seed_demo"})
             teams[slug] = team
@@ -67,6 +74,7 @@ class Command(BaseCommand):
                     details={"user": username, "source": "seed_demo"},
                 )
         self._seed_clusters(teams)
+        self._seed_billing()
         self.stdout.write(f"Demo logins (password for all: {password})")
         for username, full_name, role, team_slug in USERS:
             where = f"member of {team_slug}" if team_slug else User.Role(role).label.lower()
@@ -74,10 +82,22 @@ class Command(BaseCommand):
 
     def _seed_clusters(self, teams: dict) -> None:
         """An account, a network, a dedicated and a shared write cluster, a topic, a pending request."""
+        from datetime import timedelta
         from decimal import Decimal
 
+        from django.utils import timezone
+
         from clusters import services
-        from clusters.models import AutoApprovalRule, AwsAccount, Cluster, NetworkProfile, Request, Topic
+        from clusters.models import (
+            AutoApprovalRule,
+            AwsAccount,
+            Cluster,
+            NetworkProfile,
+            PlatformSettings,
+            Request,
+            Topic,
+            TopicPartitionChange,
+        )
 
         account, _ = AwsAccount.objects.get_or_create(
             account_id="111122223333",
@@ -118,18 +138,39 @@ class Command(BaseCommand):
                 },
             )  # fmt: skip
         clusters["events-write"].shared_with.add(teams["search"], teams["analytics"])
+        settings_row = PlatformSettings.current()
+        if settings_row.platform_team_id is None:
+            settings_row.platform_team = teams["platform"]
+            settings_row.save()
+        now = timezone.now()
+        # About two months of history, so billing has a closed month and a month to date to show.
+        Cluster.objects.filter(pk__in=[c.pk for c in clusters.values()], active_since__isnull=True).update(
+            active_since=now - timedelta(days=75)
+        )
+        for cluster, team, name, partitions, in_mbps, out_mbps, since_days in (
+            ("events-write", "payments", "payments.orders", (6,), 12, 30, 70),
+            ("events-write", "search", "search.clicks", (3, 6), 4, 8, 50),
+            ("events-write", "analytics", "analytics.pageviews", (2,), 2, 6, 40),
+            ("payments-dev", "payments", "payments.ledger", (3,), 1, 1, 65),
+        ):
+            topic, _ = Topic.objects.get_or_create(
+                cluster=clusters[cluster], name=name,
+                defaults={
+                    "team": teams[team], "partitions": partitions[-1], "status": Topic.Status.ACTIVE,
+                    "expected_in_mbps": Decimal(in_mbps), "expected_out_mbps": Decimal(out_mbps),
+                    "configs": {"retention.ms": 604800000, "retention.bytes": -1, "cleanup.policy": "delete",
+                                "max.message.bytes": 1048588, "compression.type": "producer",
+                                "message.timestamp.type": "CreateTime"},
+                },
+            )  # fmt: skip
+            if not topic.partition_changes.exists():
+                for step, count in enumerate(partitions):  # a partition increase half-way, if any
+                    TopicPartitionChange.objects.create(
+                        topic=topic,
+                        partitions=count,
+                        changed_at=now - timedelta(days=since_days // (step + 1)),
+                    )
         self._seed_local_msk(clusters)
-        Topic.objects.get_or_create(
-            cluster=clusters["events-write"],
-            name="payments.orders",
-            defaults={
-                "team": teams["payments"], "partitions": 6, "status": Topic.Status.ACTIVE,
-                "expected_in_mbps": Decimal(12), "expected_out_mbps": Decimal(30),
-                "configs": {"retention.ms": 604800000, "retention.bytes": -1, "cleanup.policy": "delete",
-                            "max.message.bytes": 1048588, "compression.type": "producer",
-                            "message.timestamp.type": "CreateTime"},
-            },
-        )  # fmt: skip
         AutoApprovalRule.objects.get_or_create(
             name="Small dev topics",
             defaults={"kind": "topic.create", "environment": "dev", "max_partitions": 6},
@@ -159,10 +200,27 @@ class Command(BaseCommand):
                     "tags": provisioning.cluster_spec(cluster).tags, "created_at": timezone.now() - timedelta(hours=1),
                 },
             )  # fmt: skip
-        orders = clusters["events-write"].topics.filter(name="payments.orders").first()
-        if orders is not None:
-            LocalMskTopic.objects.get_or_create(
-                cluster_arn=orders.cluster.arn, name=orders.name,
-                defaults={"partitions": orders.partitions,
-                          "configs": {key: str(value) for key, value in orders.configs.items()}},
-            )  # fmt: skip
+        for cluster in clusters.values():
+            for topic in cluster.topics.filter(status="active"):
+                LocalMskTopic.objects.get_or_create(
+                    cluster_arn=cluster.arn, name=topic.name,
+                    defaults={"partitions": topic.partitions,
+                              "configs": {key: str(value) for key, value in topic.configs.items()}},
+                )  # fmt: skip
+
+    def _seed_billing(self) -> None:
+        """Last month and this month to date, from the local provider's simulated traffic."""
+        from django.utils import timezone
+
+        from billing.chargeback import ChargebackError, compute_run, first_of_month, next_month
+        from billing.usage import collect_usage
+
+        this_month = first_of_month(timezone.now().date())
+        last_month = first_of_month(this_month - timedelta(days=1))
+        for month in (last_month, this_month):
+            collect_usage(month, min(next_month(month), timezone.now().date() + timedelta(days=1)))
+            try:
+                run = compute_run(month)
+            except ChargebackError:
+                continue  # finalized: leave it alone
+            self.stdout.write(f"Chargeback {run.label}: ${run.total_usd} ({run.line_count} lines)")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from billing.pricing import BYTES_PER_GIB, Rates, money
@@ -199,8 +199,8 @@ def _topic_lines(cluster: ClusterUsage, topic: TopicUsage, platform: Payer) -> I
                        basis, Decimal(1))  # fmt: skip
 
 
-def split_cents(total: Decimal, weights: dict[Payer, int]) -> dict[Payer, Decimal]:
-    """`total` (whole cents) split by integer weights; largest remainder, ties by payer, sums exactly."""
+def split_cents(total: Decimal, weights: dict) -> dict:
+    """`total` (whole cents) split by integer weights; largest remainder, ties by key, sums exactly."""
     cents = int(total * 100)
     weight_sum = sum(weights.values())
     shares = {payer: cents * weight // weight_sum for payer, weight in weights.items()}
@@ -253,3 +253,25 @@ def allocate(cluster: ClusterUsage, platform: Payer) -> list[Line]:
     for topic in cluster.topics:
         lines.extend(_topic_lines(cluster, topic, platform))
     return lines
+
+
+def scale_to_actual(lines: list[Line], actual: Decimal) -> list[Line]:
+    """One cluster's lines scaled so they add up to its actual cost from the bill, in proportion to their
+    estimated cost (cents by largest remainder). Quantities stay; the unit price becomes the effective one."""
+    weights = {index: int(line.cost * 100) for index, line in enumerate(lines) if line.cost > 0}
+    if not weights or actual < 0:
+        return lines
+    scaled = split_cents(money(actual), weights)
+    result = []
+    for index, line in enumerate(lines):
+        if index not in scaled:
+            result.append(line)
+            continue
+        cost = scaled[index]
+        price = (
+            (cost / line.quantity).quantize(QUANTITY, rounding=ROUND_HALF_UP)
+            if line.quantity
+            else line.unit_price
+        )
+        result.append(replace(line, cost=cost, unit_price=price))
+    return result

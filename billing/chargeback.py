@@ -213,9 +213,15 @@ def _clip(changes, alive_from, alive_until):
     return clipped
 
 
-def compute_lines(month: dt.date) -> list[allocation.Line]:
+def compute_lines(month: dt.date, *, actual_costs: dict[int, Decimal] | None = None) -> list[allocation.Line]:
+    """The month's lines, sorted; with `actual_costs`, shared clusters' lines are scaled to the bill."""
     platform = platform_payer()
-    lines = [line for usage in build_usage(month) for line in allocation.allocate(usage, platform)]
+    lines = []
+    for usage in build_usage(month):
+        cluster_lines = allocation.allocate(usage, platform)
+        if actual_costs and usage.shared and usage.ref.cluster_id in actual_costs:
+            cluster_lines = allocation.scale_to_actual(cluster_lines, actual_costs[usage.ref.cluster_id])
+        lines.extend(cluster_lines)
     return sorted(lines, key=allocation.Line.sort_key)
 
 
@@ -225,7 +231,10 @@ def compute_run(month: dt.date, *, actor=None) -> ChargebackRun:
     run, _ = ChargebackRun.objects.get_or_create(month=month)
     if run.status == ChargebackRun.Status.FINALIZED:
         raise ChargebackError(f"{run.label} is finalized and cannot change.")
-    lines = compute_lines(month)  # outside the transaction: reads only
+    actual_costs = (
+        dict(run.actual_costs.values_list("cluster_id", "amount_usd")) if run.scale_shared_to_actual else None
+    )
+    lines = compute_lines(month, actual_costs=actual_costs)  # outside the transaction: reads only
     with transaction.atomic():
         run = ChargebackRun.objects.select_for_update().get(pk=run.pk)
         if run.status == ChargebackRun.Status.FINALIZED:

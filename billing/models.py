@@ -86,6 +86,10 @@ class ChargebackRun(models.Model):
     finalized_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    scale_shared_to_actual = models.BooleanField(
+        default=False,
+        help_text="Scale each shared cluster's lines so they add up to its actual cost from the AWS bill.",
+    )
 
     class Meta:
         ordering = ["-month"]
@@ -96,6 +100,24 @@ class ChargebackRun(models.Model):
     @property
     def label(self) -> str:
         return f"{self.month:%Y-%m}"
+
+
+class ActualCost(models.Model):
+    """A cluster's actual MSK cost for a run's month, from Cost Explorer (by the portal-cluster-id tag)."""
+
+    run = models.ForeignKey(ChargebackRun, on_delete=models.CASCADE, related_name="actual_costs")
+    cluster = models.ForeignKey("clusters.Cluster", on_delete=models.PROTECT, related_name="+")
+    amount_usd = models.DecimalField(max_digits=14, decimal_places=2)
+    fetched_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["run", "cluster"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "cluster"], name="actual_cost_unique_run_cluster")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster} {self.amount_usd}"
 
 
 class ChargebackLine(models.Model):

@@ -71,3 +71,9 @@ class AwsProvider:
         from clusters import cloudwatch
 
         return cloudwatch.daily_topic_bytes(account, topics, start, end)
+
+    # --- the bill ---
+    def cluster_costs(self, account: AccountRef, start, end):
+        from clusters import cost_explorer
+
+        return cost_explorer.monthly_cost_by_cluster(account, start, end)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Protocol
 
 
@@ -171,3 +172,7 @@ class MskProvider(Protocol):
     ) -> Iterator[TopicDayBytes]:
         """Bytes in and out per (cluster name, topic) and UTC day in [start, end); days without traffic
         may be missing."""
+
+    # --- the bill (Cost Explorer) ---
+    def cluster_costs(self, account: AccountRef, start: date, end: date) -> dict[int, Decimal] | None:
+        """Actual MSK cost per portal cluster id for [start, end), or None where there is no bill."""

@@ -195,6 +195,10 @@ class LocalProvider:
                                         int(rate * busy * 86_400 * 1_000_000))  # fmt: skip
                 day += timedelta(days=1)
 
+    def cluster_costs(self, account: AccountRef, start: date, end: date) -> None:
+        """A simulated MSK sends no bill: there is nothing to reconcile against."""
+        return None
+
 
 def _utilisation(*key) -> Decimal:
     """15-45 % of the declared rate, stable for a (topic, day, metric); half of that at weekends."""

@@ -16,6 +16,7 @@ from moto.server import ThreadedMotoServer
 
 from clusters import aws_control
 from clusters.providers.base import AccountRef
+from tests.billing.conftest import billed_cluster, shared_cluster  # noqa: F401 - billing fixtures, reused here
 
 ACCOUNT_ID = "111122223333"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/msk-portal"

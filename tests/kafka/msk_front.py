@@ -4,7 +4,7 @@ a Kafka ≥ 2.4 protocol surface, in front of the test Kafka 2.3 broker's OAUTHB
 The portal's production path (clusters.kafka_admin with `KafkaAuth.msk_iam()`) speaks SASL_SSL +
 OAUTHBEARER with MSK IAM tokens (base64url SigV4-presigned URLs for `kafka-cluster:Connect`) and asks for
 the broker's default replication factor (-1, KIP-464, Kafka 2.4+). The 2.3 broker can do neither on its
-own, so this front, one thread pair per connection on 127.0.0.1, does three things and passes every other
+own, so this front, one thread per connection on 127.0.0.1, does three things and passes every other
 byte through unchanged:
 
 - terminates TLS with a throw-away CA-signed certificate for 127.0.0.1/localhost (`ca_file` is what the
@@ -34,6 +34,7 @@ import ipaddress
 import json
 import logging
 import re
+import select
 import socket
 import ssl
 import struct
@@ -199,21 +200,16 @@ def write_tls_files(directory: Path) -> tuple[Path, Path, Path]:
 # --- The front ----------------------------------------------------------------------------------------
 
 
-def _read_exact(sock, size: int) -> bytes | None:
-    data = bytearray()
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return bytes(data)
-
-
-def _read_frame(sock) -> bytes | None:
-    header = _read_exact(sock, 4)
-    if header is None:
-        return None
-    return _read_exact(sock, struct.unpack(">i", header)[0])
+def _frames(buffer: bytearray) -> list[bytes]:
+    """The complete size-prefixed frames at the start of the buffer, taken out of it."""
+    frames = []
+    while len(buffer) >= 4:
+        (size,) = struct.unpack_from(">i", buffer, 0)
+        if len(buffer) < 4 + size:
+            break
+        frames.append(bytes(buffer[4 : 4 + size]))
+        del buffer[: 4 + size]
+    return frames
 
 
 def _frame(payload: bytes) -> bytes:
@@ -322,19 +318,16 @@ class MskIamFront:
             threading.Thread(target=self._serve, args=(raw,), name="msk-front-conn", daemon=True).start()
 
     def _serve(self, raw: socket.socket) -> None:
+        """One thread per connection: an SSL socket must not be read and written from two threads at once."""
         self.connections += 1
         client = upstream = None
         try:
             raw.settimeout(10)
             client = self._tls.wrap_socket(raw, server_side=True)
-            client.settimeout(None)
             upstream = socket.create_connection(self._upstream, timeout=10)
-            upstream.settimeout(None)
             with self._lock:
                 self._open.update({client, upstream})
-            api_versions: set[bytes] = set()
-            threading.Thread(target=self._answers, args=(upstream, client, api_versions), daemon=True).start()
-            self._requests(client, upstream, api_versions)
+            self._relay(client, upstream)
         except (OSError, ssl.SSLError) as exc:
             logger.debug("front connection ended: %s", exc)
         finally:
@@ -345,29 +338,33 @@ class MskIamFront:
             with self._lock:
                 self._open.difference_update({client, upstream})
 
-    def _requests(self, client, upstream, api_versions: set[bytes]) -> None:
-        while (payload := _read_frame(client)) is not None:
-            key, version = struct.unpack_from(">hh", payload, 0)
-            correlation = payload[4:8]
-            if key == API_VERSIONS:
-                api_versions.add(correlation)
-            elif key == CREATE_TOPICS and version == 4:
-                payload = downgrade_create_topics(payload)
-            elif key == SASL_AUTHENTICATE:
-                payload = self._authenticate(client, payload, version)
-                if payload is None:
-                    return  # refused: answered, connection closed like MSK does
-            upstream.sendall(_frame(payload))
-
-    def _answers(self, upstream, client, api_versions: set[bytes]) -> None:
-        with contextlib.suppress(OSError, ssl.SSLError):
-            while (payload := _read_frame(upstream)) is not None:
+    def _relay(self, client, upstream) -> None:
+        api_versions: set[bytes] = set()
+        from_client, from_broker = bytearray(), bytearray()
+        while not self._closing:
+            ready = [client] if client.pending() else select.select([client, upstream], [], [], 1.0)[0]
+            for sock, buffer in ((client, from_client), (upstream, from_broker)):
+                if sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    buffer += data
+            for payload in _frames(from_client):
+                key, version = struct.unpack_from(">hh", payload, 0)
+                if key == API_VERSIONS:
+                    api_versions.add(payload[4:8])
+                elif key == CREATE_TOPICS and version == 4:
+                    payload = downgrade_create_topics(payload)
+                elif key == SASL_AUTHENTICATE:
+                    payload = self._authenticate(client, payload, version)
+                    if payload is None:
+                        return  # refused: answered, connection closed like MSK does
+                upstream.sendall(_frame(payload))
+            for payload in _frames(from_broker):
                 if payload[:4] in api_versions:
                     api_versions.discard(payload[:4])
                     payload = advertise_create_topics_v4(payload)
                 client.sendall(_frame(payload))
-        with contextlib.suppress(OSError):
-            client.close()
 
     def _authenticate(self, client, payload: bytes, version: int) -> bytes | None:
         body = _request_body_offset(payload)

@@ -1,8 +1,13 @@
 """Topic administration over the Kafka protocol: the one module that imports confluent-kafka and the MSK
 IAM signer. MSK Serverless has no topic API, so the portal talks to the brokers like any Kafka client.
 
-Each public call opens its own AdminClient for the cluster (`ClusterEndpoint`), does its work and lets the
-client go. On real MSK it authenticates with SASL_SSL + OAUTHBEARER, the token being an MSK IAM token
+AdminClients are reused within a worker process (`_session`): building one costs about a second with MSK
+IAM (confluent-kafka waits for the first token), a call on a warm one a few milliseconds. At most
+`CLIENT_POOL_SIZE` are kept, one per (auth, account, bootstrap), least recently used dropped first. A
+client is used by one call at a time (a concurrent call builds its own), is only reused in the process
+that built it (never across a fork), for at most `CLIENT_MAX_AGE_SECONDS` (10 min, well before its 900 s
+MSK IAM token and the credentials that signed it expire: nothing relies on librdkafka refreshing a token),
+and is dropped after an authentication or connection failure (`AccessDenied`, `TransientError`). On real MSK it authenticates with SASL_SSL + OAUTHBEARER, the token being an MSK IAM token
 signed with the role the portal assumes in the cluster's account (`clusters.aws_control.credentials`:
 cached, external id included) or, for an account without a role, the portal's own credentials. Tests pass
 a `KafkaAuth` for a plain broker instead.
@@ -18,11 +23,18 @@ Kafka's message. Passwords and tokens are never logged nor put into messages.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+import threading
 import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from concurrent import futures
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
@@ -37,6 +49,7 @@ from confluent_kafka.admin import (
     NewTopic,
     ResourceType,
 )
+from django.conf import settings
 
 from clusters import aws_control
 from clusters.providers.base import (
@@ -57,6 +70,11 @@ DEFAULT_TIMEOUT_SECONDS = 15.0
 POLL_SECONDS = 0.1
 # A future still pending this long after the request timeout is abandoned (librdkafka should have failed it).
 GRACE_SECONDS = 5.0
+# Reused AdminClients (see the module docstring).
+CLIENT_POOL_SIZE = 16
+CLIENT_MAX_AGE_SECONDS = 600.0
+# A client is not reused this close to the expiry of the credentials that signed its token.
+CREDENTIALS_MARGIN_SECONDS = 60.0
 
 Mechanism = Literal["AWS_MSK_IAM", "NONE", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
@@ -202,6 +220,8 @@ def client_config(endpoint: ClusterEndpoint, auth: KafkaAuth = MSK_IAM) -> dict[
                 "sasl.password": auth.password,
             }
         )
+    if config["security.protocol"] in ("SSL", "SASL_SSL") and settings.KAFKA_SSL_CA_LOCATION:
+        config["ssl.ca.location"] = settings.KAFKA_SSL_CA_LOCATION
     return config
 
 
@@ -257,10 +277,17 @@ class _Admin:
         self.bootstrap = endpoint.bootstrap_brokers
         self.auth = auth
         self._connection_errors: list[KafkaError] = []
+        self.pid = os.getpid()
+        self.fresh_until = time.monotonic() + CLIENT_MAX_AGE_SECONDS
         if auth.mechanism == "AWS_MSK_IAM":
             # Sign once up front: a failure inside oauth_cb only shows as "OAuth token not set" after
             # confluent-kafka's 10 s wait in AdminClient(); here it fails at once with the real reason.
             msk_iam_token(endpoint.account)
+            if endpoint.account.role_arn:
+                expires_at = aws_control.credentials(endpoint.account).expires_at  # cached: no STS call
+                if expires_at is not None:
+                    left = (expires_at - datetime.now(UTC)).total_seconds() - CREDENTIALS_MARGIN_SECONDS
+                    self.fresh_until = min(self.fresh_until, time.monotonic() + left)
         config = client_config(endpoint, auth)
         config["error_cb"] = self._connection_errors.append
         config["logger"] = librdkafka_logger
@@ -274,6 +301,14 @@ class _Admin:
     @property
     def request_timeout(self) -> float:
         return self.auth.timeout_seconds
+
+    def reusable(self) -> bool:
+        return self.pid == os.getpid() and time.monotonic() < self.fresh_until
+
+    def forget_connection_errors(self) -> None:
+        """Before a new call on a reused client: what librdkafka reported while it sat idle is history."""
+        self.client.poll(0)
+        self._connection_errors.clear()
 
     def _connection_failure(self, action: str) -> ProviderError | None:
         for error in self._connection_errors:
@@ -300,7 +335,7 @@ class _Admin:
         """
         deadline = time.monotonic() + self.request_timeout + GRACE_SECONDS
         while not future.done():
-            self.client.poll(POLL_SECONDS)  # serves error_cb and the log callback
+            self.client.poll(0)  # serves error_cb and the log callback
             if future.done():
                 break
             failure = self._connection_failure(action)
@@ -310,6 +345,8 @@ class _Admin:
                 raise TransientError(
                     f"Kafka on {self.bootstrap} did not answer within {self.request_timeout:.0f} s (to {action})"
                 )
+            # Wakes as soon as the answer is there (a poll() would sit out its whole timeout).
+            futures.wait([future], timeout=POLL_SECONDS)
         exc = future.exception()
         if exc is None:
             self._connection_errors.clear()  # an answer proves the brokers are reachable and accept the login
@@ -325,6 +362,49 @@ class _Admin:
         if error is not None:
             raise translate(error, self.bootstrap, action)
         return value
+
+
+# --- Reused clients ---------------------------------------------------------------------------------------
+
+_pool: OrderedDict[tuple, _Admin] = OrderedDict()
+_pool_lock = threading.Lock()
+
+
+def clear_clients() -> None:
+    """Drop every pooled client (tests; after rotating the portal's credentials)."""
+    with _pool_lock:
+        _pool.clear()
+
+
+@contextlib.contextmanager
+def _session(endpoint: ClusterEndpoint, auth: KafkaAuth) -> Iterator[_Admin]:
+    """A pooled admin client for the endpoint for one call, put back afterwards unless the call failed to
+    authenticate or to reach the brokers (a broker's answer, even a refusal, leaves the client sound)."""
+    key = (auth, endpoint.account, endpoint.bootstrap_brokers)
+    with _pool_lock:
+        admin = _pool.pop(key, None)
+    if admin is not None and admin.reusable():
+        admin.forget_connection_errors()
+    else:
+        admin = _Admin(endpoint, auth)
+    try:
+        yield admin
+    except (AccessDenied, TransientError):
+        raise  # the client is dropped
+    except ProviderError:
+        _put_back(key, admin)
+        raise
+    else:
+        _put_back(key, admin)
+
+
+def _put_back(key: tuple, admin: _Admin) -> None:
+    with _pool_lock:
+        if key in _pool:  # a concurrent call put its own back first: keep one
+            return
+        _pool[key] = admin
+        while len(_pool) > CLIENT_POOL_SIZE:
+            _pool.popitem(last=False)
 
 
 _UNKNOWN_TOPIC = (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC)
@@ -377,7 +457,8 @@ def describe_topic(
     endpoint: ClusterEndpoint, name: str, auth: KafkaAuth | None = None
 ) -> tuple[int, dict[str, str]] | None:
     """(partition count, every config the broker reports with a value) of the topic, or None if absent."""
-    return _topic_state(_Admin(endpoint, auth or MSK_IAM), name)
+    with _session(endpoint, auth or MSK_IAM) as admin:
+        return _topic_state(admin, name)
 
 
 def ensure_topic(endpoint: ClusterEndpoint, spec: TopicSpec, auth: KafkaAuth | None = None) -> None:
@@ -386,37 +467,37 @@ def ensure_topic(endpoint: ClusterEndpoint, spec: TopicSpec, auth: KafkaAuth | N
     An existing topic that differs raises a permanent ProviderError naming the differences.
     """
     configs = _validate(spec)
-    admin = _Admin(endpoint, auth or MSK_IAM)
-    action = f"create topic {spec.name!r}"
-    new_topic = NewTopic(
-        spec.name,
-        num_partitions=spec.partitions,
-        replication_factor=admin.auth.replication_factor,
-        config=configs,
-    )
-    timeout = admin.request_timeout
-    future = admin.client.create_topics([new_topic], request_timeout=timeout, operation_timeout=timeout)[
-        spec.name
-    ]
-    _, error = admin.outcome(future, action)
-    if error is None:
-        logger.info("created topic %s on %s (%d partitions)", spec.name, admin.bootstrap, spec.partitions)
-        return
-    if error.code() != KafkaError.TOPIC_ALREADY_EXISTS:
-        raise translate(error, admin.bootstrap, action)
-    state = _topic_state(admin, spec.name)
-    if state is None:  # "already exists" but not describable: it is still being deleted
-        raise TransientError(
-            f"Topic {spec.name!r} on {admin.bootstrap} is still being deleted; it can be created again shortly "
-            f"({_clean(error.str())})"
+    with _session(endpoint, auth or MSK_IAM) as admin:
+        action = f"create topic {spec.name!r}"
+        new_topic = NewTopic(
+            spec.name,
+            num_partitions=spec.partitions,
+            replication_factor=admin.auth.replication_factor,
+            config=configs,
         )
-    differences = _differences(spec, configs, *state)
-    if differences:
-        raise ProviderError(
-            f"Topic {spec.name!r} already exists on {admin.bootstrap} with different settings: "
-            + "; ".join(differences)
-        )
-    logger.info("topic %s already exists on %s with the requested settings", spec.name, admin.bootstrap)
+        timeout = admin.request_timeout
+        future = admin.client.create_topics([new_topic], request_timeout=timeout, operation_timeout=timeout)[
+            spec.name
+        ]
+        _, error = admin.outcome(future, action)
+        if error is None:
+            logger.info("created topic %s on %s (%d partitions)", spec.name, admin.bootstrap, spec.partitions)
+            return
+        if error.code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise translate(error, admin.bootstrap, action)
+        state = _topic_state(admin, spec.name)
+        if state is None:  # "already exists" but not describable: it is still being deleted
+            raise TransientError(
+                f"Topic {spec.name!r} on {admin.bootstrap} is still being deleted; it can be created again shortly "
+                f"({_clean(error.str())})"
+            )
+        differences = _differences(spec, configs, *state)
+        if differences:
+            raise ProviderError(
+                f"Topic {spec.name!r} already exists on {admin.bootstrap} with different settings: "
+                + "; ".join(differences)
+            )
+        logger.info("topic %s already exists on %s with the requested settings", spec.name, admin.bootstrap)
 
 
 def update_topic(endpoint: ClusterEndpoint, spec: TopicSpec, auth: KafkaAuth | None = None) -> None:
@@ -426,54 +507,58 @@ def update_topic(endpoint: ClusterEndpoint, spec: TopicSpec, auth: KafkaAuth | N
     the spec are left as they are.
     """
     configs = _validate(spec)
-    admin = _Admin(endpoint, auth or MSK_IAM)
-    state = _topic_state(admin, spec.name)
-    if state is None:
-        raise NotFound(f"Topic {spec.name!r} does not exist on {admin.bootstrap}.")
-    partitions, current = state
-    if spec.partitions < partitions:
-        raise ProviderError(
-            f"Topic {spec.name!r} has {partitions} partitions and Kafka cannot remove partitions, "
-            f"so it cannot go down to {spec.partitions}."
-        )
-    timeout = admin.request_timeout
+    with _session(endpoint, auth or MSK_IAM) as admin:
+        state = _topic_state(admin, spec.name)
+        if state is None:
+            raise NotFound(f"Topic {spec.name!r} does not exist on {admin.bootstrap}.")
+        partitions, current = state
+        if spec.partitions < partitions:
+            raise ProviderError(
+                f"Topic {spec.name!r} has {partitions} partitions and Kafka cannot remove partitions, "
+                f"so it cannot go down to {spec.partitions}."
+            )
+        timeout = admin.request_timeout
 
-    changed = {key: value for key, value in configs.items() if current.get(key) != value}
-    if changed:
-        entries = [
-            ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
-            for key, value in changed.items()
-        ]
-        resource = ConfigResource(ResourceType.TOPIC, spec.name, incremental_configs=entries)
-        future = admin.client.incremental_alter_configs([resource], request_timeout=timeout)[resource]
-        admin.result(future, f"change the configs of topic {spec.name!r}")
-        logger.info("set %s on topic %s on %s", ", ".join(sorted(changed)), spec.name, admin.bootstrap)
+        changed = {key: value for key, value in configs.items() if current.get(key) != value}
+        if changed:
+            entries = [
+                ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+                for key, value in changed.items()
+            ]
+            resource = ConfigResource(ResourceType.TOPIC, spec.name, incremental_configs=entries)
+            future = admin.client.incremental_alter_configs([resource], request_timeout=timeout)[resource]
+            admin.result(future, f"change the configs of topic {spec.name!r}")
+            logger.info("set %s on topic %s on %s", ", ".join(sorted(changed)), spec.name, admin.bootstrap)
 
-    if spec.partitions > partitions:
-        action = f"add partitions to topic {spec.name!r}"
-        future = admin.client.create_partitions(
-            [NewPartitions(spec.name, spec.partitions)], request_timeout=timeout, operation_timeout=timeout
-        )[spec.name]
-        _, error = admin.outcome(future, action)
-        if error is not None:
-            # A retry after a lost answer finds the partitions already there: that is success.
-            after = _topic_state(admin, spec.name) if error.code() == KafkaError.INVALID_PARTITIONS else None
-            if after is None or after[0] != spec.partitions:
-                raise translate(error, admin.bootstrap, action)
-        logger.info(
-            "topic %s on %s: %d -> %d partitions", spec.name, admin.bootstrap, partitions, spec.partitions
-        )
+        if spec.partitions > partitions:
+            action = f"add partitions to topic {spec.name!r}"
+            future = admin.client.create_partitions(
+                [NewPartitions(spec.name, spec.partitions)],
+                request_timeout=timeout,
+                operation_timeout=timeout,
+            )[spec.name]
+            _, error = admin.outcome(future, action)
+            if error is not None:
+                # A retry after a lost answer finds the partitions already there: that is success.
+                after = (
+                    _topic_state(admin, spec.name) if error.code() == KafkaError.INVALID_PARTITIONS else None
+                )
+                if after is None or after[0] != spec.partitions:
+                    raise translate(error, admin.bootstrap, action)
+            logger.info(
+                "topic %s on %s: %d -> %d partitions", spec.name, admin.bootstrap, partitions, spec.partitions
+            )
 
 
 def delete_topic(endpoint: ClusterEndpoint, name: str, auth: KafkaAuth | None = None) -> None:
     """Delete the topic; one that does not exist is success."""
-    admin = _Admin(endpoint, auth or MSK_IAM)
-    timeout = admin.request_timeout
-    future = admin.client.delete_topics([name], request_timeout=timeout, operation_timeout=timeout)[name]
-    _, error = admin.outcome(future, f"delete topic {name!r}")
-    if error is None:
-        logger.info("deleted topic %s on %s", name, admin.bootstrap)
-    elif error.code() in _UNKNOWN_TOPIC:
-        logger.info("topic %s on %s was already gone", name, admin.bootstrap)
-    else:
-        raise translate(error, admin.bootstrap, f"delete topic {name!r}")
+    with _session(endpoint, auth or MSK_IAM) as admin:
+        timeout = admin.request_timeout
+        future = admin.client.delete_topics([name], request_timeout=timeout, operation_timeout=timeout)[name]
+        _, error = admin.outcome(future, f"delete topic {name!r}")
+        if error is None:
+            logger.info("deleted topic %s on %s", name, admin.bootstrap)
+        elif error.code() in _UNKNOWN_TOPIC:
+            logger.info("topic %s on %s was already gone", name, admin.bootstrap)
+        else:
+            raise translate(error, admin.bootstrap, f"delete topic {name!r}")

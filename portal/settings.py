@@ -274,6 +274,9 @@ AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL")
 AWS_CONNECT_TIMEOUT_SECONDS = env_int("AWS_CONNECT_TIMEOUT_SECONDS", 5)
 AWS_READ_TIMEOUT_SECONDS = env_int("AWS_READ_TIMEOUT_SECONDS", 20)
 AWS_MAX_ATTEMPTS = env_int("AWS_MAX_ATTEMPTS", 5)
+# Topics (Kafka admin over TLS): the CA bundle that verifies the brokers' certificates (librdkafka's
+# ssl.ca.location). Empty: librdkafka probes the usual system bundle paths, which covers MSK's public CAs.
+KAFKA_SSL_CA_LOCATION = env_str("KAFKA_SSL_CA_LOCATION")
 
 # --- REST API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -130,3 +130,12 @@ def cluster_a(team_a, platform_account, network_profile):
         status=Cluster.Status.ACTIVE,
         arn="arn:aws:kafka:us-east-1:123456789012:cluster/team-a-dev/c07c74ea-5146-4a03-add1-9baa787a5b14-s3",
     )
+
+
+@pytest.fixture(scope="session")
+def kafka_broker():
+    """The real Kafka 2.3 test broker (tests/kafka/broker.py), started once per session on first use."""
+    from tests.kafka.broker import session_broker
+
+    with session_broker() as broker:
+        yield broker

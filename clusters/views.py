@@ -19,9 +19,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clusters import client_config, forms, provisioning, selectors, services
-from clusters.models import AccessGrant, Cluster, PlatformSettings, Replicator, Request, Topic
+from clusters.models import AccessGrant, Cluster, DriftFinding, PlatformSettings, Replicator, Request, Topic
 from portal import access
-from portal.errors import Conflict, NotAllowed
+from portal.errors import Conflict, NotAllowed, PortalError
 from portal.htmx import is_htmx_partial
 
 PAGE_SIZE = 50
@@ -637,3 +637,84 @@ def replicator_retry(request: HttpRequest, pk: int) -> HttpResponse:
         request, cluster_id=replicator.read_cluster_id, ok=ok, error=error,
         template="clusters/_replicator_panel.html", context=context,
     )  # fmt: skip
+
+
+# --- Drift findings: adopt or fix (platform admins) ------------------------------------------------
+
+
+def _drift_finding(request: HttpRequest, pk: int) -> DriftFinding:
+    """403 for everyone but platform admins (whether or not the finding exists), then 404."""
+    if not access.is_platform_admin(request.user):
+        raise PermissionDenied("Only platform admins act on drift.")
+    return selectors.drift_finding_get(user=request.user, pk=pk)
+
+
+def _back_to_drift(request: HttpRequest, *, ok: str = "", error: str = "") -> HttpResponse:
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, ok)
+    return redirect(reverse("clusters:cluster-list") + "#drift-heading")
+
+
+def _drift_action(request: HttpRequest, pk: int, action, ok) -> HttpResponse:
+    finding = _drift_finding(request, pk)
+    try:
+        cluster = action(finding_id=finding.pk, actor=request.user)
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from exc
+    except PortalError as exc:  # already resolved, does not apply, MSK trouble: said in words
+        return _back_to_drift(request, error=exc.message)
+    return _back_to_drift(request, ok=ok(cluster))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def drift_adopt(request: HttpRequest, pk: int) -> HttpResponse:
+    finding = _drift_finding(request, pk)
+    if finding.resolved_at is not None:
+        return _back_to_drift(request, error=provisioning.ALREADY_RESOLVED)
+    if finding.kind != DriftFinding.Kind.UNKNOWN:
+        return _back_to_drift(request, error="Only clusters created outside the portal can be adopted.")
+    form = forms.AdoptClusterForm(_posted(request), finding=finding)
+    if request.method == "POST" and form.is_valid():
+        try:
+            cluster = provisioning.adopt_unknown_cluster(
+                finding_id=finding.pk, actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            form.apply_service_errors(exc)
+        except NotAllowed as exc:
+            raise PermissionDenied(exc.message) from exc
+        except PortalError as exc:
+            if exc.message == provisioning.ALREADY_RESOLVED:
+                return _back_to_drift(request, error=exc.message)
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"{cluster.name} is adopted: {cluster.team.name} owns it from now on.")
+            return redirect("clusters:cluster-detail", pk=cluster.pk)
+    return render(request, "clusters/drift_adopt.html", {"finding": finding, "form": form})
+
+
+@login_required
+@require_POST
+def drift_retag(request: HttpRequest, pk: int) -> HttpResponse:
+    return _drift_action(
+        request,
+        pk,
+        provisioning.reapply_portal_tags,
+        lambda cluster: f"Portal tags re-applied to {cluster.name}.",
+    )
+
+
+@login_required
+@require_POST
+def drift_mark_deleted(request: HttpRequest, pk: int) -> HttpResponse:
+    return _drift_action(
+        request,
+        pk,
+        provisioning.mark_deleted,
+        lambda cluster: (
+            f"{cluster.name} is marked deleted with its topics. To have it again, file a new cluster request."
+        ),
+    )

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from clusters import services as cluster_services
 from clusters.models import AccessGrant, Cluster, DriftFinding, LocalMskCluster, Replicator, Request, Topic
@@ -264,6 +266,24 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("clusters:topic-retry", ADMIN, method="POST", kwargs=lambda w: {"pk": w.topic_a.pk}),
     Endpoint("clusters:grant-retry", ADMIN, method="POST", kwargs=lambda w: {"pk": w.grant_a.pk}),
     Endpoint("clusters:replicator-retry", ADMIN, method="POST", kwargs=lambda w: {"pk": w.replicator_a.pk}),
+    # Drift findings are platform admins' business: everyone else gets a 403, whatever the finding.
+    Endpoint(
+        "clusters:drift-adopt",
+        ADMIN,
+        kwargs=lambda w: {"pk": w.unknown_finding.pk},
+        markers={DRIFT_MARKER: ADMIN},
+    ),
+    Endpoint(
+        "clusters:drift-adopt",
+        ADMIN,
+        method="POST",
+        kwargs=lambda w: {"pk": w.unknown_finding.pk},
+        data=lambda w: {"team": w.team_a.pk, "environment": "dev", "network_profile": w.profile.pk},
+    ),
+    Endpoint("clusters:drift-retag", ADMIN, method="POST", kwargs=lambda w: {"pk": w.retagged_finding.pk}),
+    Endpoint(
+        "clusters:drift-mark-deleted", ADMIN, method="POST", kwargs=lambda w: {"pk": w.missing_finding.pk}
+    ),
     # Requests and clusters (API)
     Endpoint("clusters-api:request-list", SIGNED_IN, api=True, markers={REQUEST_MARKER: SEES_REQUESTS_OF_A}),
     Endpoint("clusters-api:request-detail", SEES_REQUESTS_OF_A, api=True, kwargs=REQUEST_A),
@@ -397,16 +417,24 @@ def world(team_a, team_b, personas, token_for, cluster_a, platform_account, netw
     replicator_a = Replicator.objects.create(
         read_cluster=read_a, source_cluster=write_a, topics=[topic_a.name], status=Replicator.Status.ACTIVE
     )
+    # Drift: an unknown cluster in MSK, team A's write cluster re-tagged there, cluster_a gone from it.
+    long_ago = timezone.now() - timedelta(hours=1)  # the simulated MSK reports both as ACTIVE
     shadow_arn = "arn:aws:kafka:us-east-1:123456789012:cluster/shadow/0e6f5a2c-8e33-4c1e-9a43-5b0a7ad1f6c2-s1"
-    LocalMskCluster.objects.create(
-        account_id=platform_account.account_id, region="us-east-1", name="shadow", arn=shadow_arn
+    write_a.arn = (
+        "arn:aws:kafka:us-east-1:123456789012:cluster/team-a-write/5b0a7ad1-8e33-4c1e-9a43-0e6f5a2c1f6c-s1"
     )
+    write_a.save()
+    for name, arn in (("shadow", shadow_arn), (write_a.name, write_a.arn)):
+        LocalMskCluster.objects.create(
+            account_id=platform_account.account_id, region="us-east-1", name=name, arn=arn, created_at=long_ago,
+            tags={"team": "someone-else"},
+        )  # fmt: skip
     findings = {
         kind: DriftFinding.objects.create(
-            account=platform_account, region="us-east-1", arn=arn, kind=kind, detail=f"{kind} {DRIFT_MARKER}",
-            cluster=None if kind == "unknown" else cluster_a,
+            account=platform_account, region="us-east-1", arn=cluster.arn if cluster else shadow_arn, kind=kind,
+            cluster=cluster, detail=f"{kind} {DRIFT_MARKER}",
         )
-        for kind, arn in (("unknown", shadow_arn), ("retagged", cluster_a.arn), ("missing", cluster_a.arn))
+        for kind, cluster in (("unknown", None), ("retagged", write_a), ("missing", cluster_a))
     }  # fmt: skip
     request_a = cluster_services.submit_request(
         actor=member_a,

@@ -219,8 +219,9 @@ def test_a_replicator_msk_reports_failed_is_retried_only_once_it_is_gone(
     provisioning.provision_replicator(replicator.pk)  # created; MSK then reports it FAILED
     replicator.refresh_from_db()
     failed_arn = replicator.arn
-    provisioning._move(Replicator, replicator, from_status="creating", to_status="failed",
-                       note="MSK reports the replicator as FAILED.", status_reason="MSK reports the replicator as FAILED.")  # fmt: skip
+    reason = "MSK reports the replicator as FAILED."
+    provisioning._move(Replicator, replicator, from_status="creating", to_status="failed", note=reason,
+                       status_reason=reason)  # fmt: skip
 
     response, dispatched = _retry(
         admin, "clusters:replicator-retry", replicator.pk, django_capture_on_commit_callbacks

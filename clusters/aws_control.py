@@ -350,6 +350,12 @@ def delete_cluster(account: AccountRef, arn: str) -> None:
         logger.info("cluster %s in account %s is already gone", arn, account.account_id)
 
 
+def tag_cluster(account: AccountRef, arn: str, tags: dict[str, str]) -> None:
+    """TagResource: add or overwrite these tags on the cluster; tags not named here are kept."""
+    with translated(account, f"tag the cluster {arn}"):
+        kafka_client(account).tag_resource(ResourceArn=arn, Tags=dict(tags))
+
+
 # --- MSK Replicator (read clusters fed from write clusters) -----------------------------------------
 
 

@@ -17,7 +17,7 @@ from django.utils.html import escape
 from clusters import rules, selectors, services
 from clusters.models import REGION_CHOICES, Cluster, Environment, PlatformSettings, Request
 from portal.filterbar import FilterBarMixin
-from portal.models import User
+from portal.models import Team, User
 
 ACCESS_ROWS = 3
 _ACCESS_MESSAGE = re.compile(r"^Access #(\d+): (.*)$", re.DOTALL)
@@ -474,3 +474,39 @@ class RejectForm(forms.Form):
         max_length=4000,
         help_text="Shown to the requester.",
     )
+
+
+class AdoptClusterForm(ServiceForm):
+    """Adopt a cluster created outside the portal: who owns it, and how it is recorded. The choices are
+    limited here; `provisioning.adopt_unknown_cluster` checks them again and says why one does not fit."""
+
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.order_by("name"),
+        help_text="The team that owns (and pays for) the cluster from now on.",
+        error_messages={
+            "required": "Choose the team that owns the cluster.",
+            "invalid_choice": "Choose a team.",
+        },
+    )
+    environment = forms.ChoiceField(
+        choices=[("", "---------"), *Environment.choices],
+        error_messages={
+            "required": "Choose the cluster's environment.",
+            "invalid_choice": "Choose Development, Staging or Production.",
+        },
+    )
+    network_profile = forms.ModelChoiceField(
+        queryset=None,
+        help_text="Where the cluster is: a profile of its account and region.",
+        error_messages={
+            "required": "Choose the cluster's network profile.",
+            "invalid_choice": "Choose a network profile of the cluster's account and region.",
+        },
+    )
+
+    def __init__(self, *args, finding, **kwargs):
+        super().__init__(*args, **kwargs)
+        profiles = selectors.adoption_network_profiles(finding)
+        self.fields["network_profile"].queryset = profiles
+        if len(profiles) == 1 and "network_profile" not in self.initial:
+            self.initial["network_profile"] = profiles[0].pk

@@ -15,11 +15,22 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from clusters.models import AccessGrant, Cluster, ProvisioningEvent, Replicator, Topic, TopicPartitionChange
+from clusters import rules
+from clusters.models import (
+    AccessGrant,
+    Cluster,
+    DriftFinding,
+    Environment,
+    ProvisioningEvent,
+    Replicator,
+    Topic,
+    TopicPartitionChange,
+)
 from clusters.providers import get_provider
 from clusters.providers.base import (
     AccessDenied,
@@ -32,8 +43,9 @@ from clusters.providers.base import (
     ReplicatorSpec,
     TopicSpec,
 )
-from portal import audit
+from portal import access, audit
 from portal.dispatch import enqueue_on_commit
+from portal.errors import Conflict, NotAllowed, PortalError
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +80,10 @@ def cluster_spec(cluster: Cluster) -> ClusterSpec:
 _EVENT_KEYS = {Cluster: "cluster", Topic: "topic", AccessGrant: "grant", Replicator: "replicator"}
 
 
-def _move(model, obj, *, from_status: str, to_status: str, note: str = "", **fields) -> bool:
-    """Compare-and-set the status of a cluster, topic or grant and log it. False if someone else moved it."""
+def _move(model, obj, *, from_status: str, to_status: str, note: str = "", actor=None, **fields) -> bool:
+    """Compare-and-set the status of a cluster, topic or grant and log it. False if someone else moved it.
+
+    `actor` is the person behind the move (an admin's retry); None means the system (a worker, beat)."""
     with transaction.atomic():
         updated = model.objects.filter(pk=obj.pk, status=from_status).update(
             status=to_status, status_changed_at=timezone.now(), **fields
@@ -82,7 +96,7 @@ def _move(model, obj, *, from_status: str, to_status: str, note: str = "", **fie
         )  # fmt: skip
         team = obj.read_cluster.team if isinstance(obj, Replicator) else obj.team
         audit.record(
-            f"clusters.{model.__name__.lower()}.{to_status}", actor=None, obj=obj, team=team,
+            f"clusters.{model.__name__.lower()}.{to_status}", actor=actor, obj=obj, team=team,
             details={"from": from_status, "note": note},
         )  # fmt: skip
     obj.status = to_status
@@ -179,10 +193,17 @@ def fail_cluster(cluster_id: int, reason: str) -> None:
 
 
 def retry_cluster(*, cluster_id: int, actor) -> None:
-    """An admin retries a failed cluster: back to PENDING (keeping any ARN), then provisioned again."""
+    """An admin retries a failed cluster: a failed decommission is decommissioned again (FAILED → DELETING);
+    anything else goes back to PENDING (keeping any ARN) and is provisioned again."""
     cluster = Cluster.objects.get(pk=cluster_id)
+    if failed_step(cluster) == Cluster.Status.DELETING:
+        if _move(Cluster, cluster, from_status=Cluster.Status.FAILED, to_status=Cluster.Status.DELETING,
+                 note=f"retry by {actor.get_username()}: deleting the cluster", actor=actor,
+                 status_reason=""):  # fmt: skip
+            _dispatch_on_commit("decommission_cluster", Cluster.objects.filter(pk=cluster_id))
+        return
     if _move(Cluster, cluster, from_status=Cluster.Status.FAILED, to_status=Cluster.Status.PENDING,
-             note=f"retry requested by {actor.get_username()}", status_reason=""):  # fmt: skip
+             note=f"retry requested by {actor.get_username()}", actor=actor, status_reason=""):  # fmt: skip
         _dispatch_on_commit("provision_cluster", Cluster.objects.filter(pk=cluster_id))
 
 
@@ -413,13 +434,89 @@ def decommission_cluster(cluster_id: int) -> None:
         _finish_deletion(cluster)
 
 
-def _finish_deletion(cluster: Cluster) -> None:
-    if _move(Cluster, cluster, from_status=Cluster.Status.DELETING, to_status=Cluster.Status.DELETED,
-             note="cluster deleted", deleted_at=timezone.now()):  # fmt: skip
-        for topic in cluster.topics.exclude(status=Topic.Status.DELETED):
-            if _move(Topic, topic, from_status=topic.status, to_status=Topic.Status.DELETED,
-                     note="with its cluster"):  # fmt: skip
-                _record_partitions(topic, 0)
+def _finish_deletion(
+    cluster: Cluster, *, from_status: str = Cluster.Status.DELETING, note: str = "cluster deleted", actor=None
+) -> bool:
+    """The cluster is gone from MSK: DELETED, with its topics. False if its status moved meanwhile."""
+    if not _move(Cluster, cluster, from_status=from_status, to_status=Cluster.Status.DELETED, note=note,
+                 actor=actor, deleted_at=timezone.now()):  # fmt: skip
+        return False
+    for topic in cluster.topics.exclude(status=Topic.Status.DELETED):
+        if _move(Topic, topic, from_status=topic.status, to_status=Topic.Status.DELETED,
+                 note="with its cluster"):  # fmt: skip
+            _record_partitions(topic, 0)
+    return True
+
+
+# --- Admins retry a failed step ------------------------------------------------------------------
+
+# What failed is read from the object's event log: the latest move to FAILED starts from the status of
+# the step that failed. (model, that status) → the task that carries the step out, and words for it.
+RETRYABLE_STEPS = {
+    (Topic, Topic.Status.CREATING): ("provision_topic", "creating the topic"),
+    (Topic, Topic.Status.ACTIVE): ("update_topic", "changing the topic"),
+    (Topic, Topic.Status.DELETING): ("delete_topic", "deleting the topic"),
+    (AccessGrant, AccessGrant.Status.PENDING): ("apply_grant", "applying the access"),
+    (AccessGrant, AccessGrant.Status.REVOKING): ("revoke_grant", "removing the access"),
+    (Replicator, Replicator.Status.CREATING): ("provision_replicator", "creating the replicator"),
+}
+
+
+def failed_step(obj) -> str | None:
+    """The status the object's latest failed step started from; None when no failure is logged."""
+    key = _EVENT_KEYS[type(obj)]
+    event = (
+        ProvisioningEvent.objects.filter(**{key: obj}, to_status="failed")
+        .exclude(from_status="failed")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    return event.from_status if event else None
+
+
+def retry_step(model, *, pk: int, actor) -> str:
+    """An admin retries the failed step of a topic, grant or replicator: FAILED goes back (compare-and-set)
+    to the status the step starts from, and the step's task is dispatched once that commits.
+
+    Returns what is being retried, in words; raises Conflict when there is nothing (left) to retry: not
+    failed (any more), no failure logged, or another admin's retry got there first.
+    """
+    if not access.is_platform_admin(actor):
+        raise NotAllowed("Only platform admins retry provisioning.")
+    obj = model.objects.get(pk=pk)
+    if obj.status != model.Status.FAILED:
+        raise Conflict(f"{obj} is {obj.get_status_display().lower()}, not failed: there is nothing to retry.")
+    from_status = failed_step(obj)
+    step = RETRYABLE_STEPS.get((model, from_status))
+    if step is None:
+        raise Conflict(f"No failed step is logged for {obj}, so the portal cannot tell what to retry.")
+    task_name, words = step
+    fields = {"status_reason": ""}
+    if model is Replicator and obj.arn:
+        fields["arn"] = _forget_failed_replicator(obj)
+    note = f"retry by {actor.get_username()}: {words}"
+    if not _move(model, obj, from_status=model.Status.FAILED, to_status=from_status, note=note, actor=actor,
+                 **fields):  # fmt: skip
+        raise Conflict(f"{obj} was retried by someone else a moment ago.")
+    _dispatch_on_commit(task_name, model.objects.filter(pk=pk))
+    return words
+
+
+def _forget_failed_replicator(replicator: Replicator) -> str:
+    """MSK created the replicator and then reported it FAILED. A retry must not adopt it again by name:
+    it may start over only once the failed one is gone from MSK (an admin deletes it there)."""
+    try:
+        state = get_provider().find_replicator(account_ref(replicator.read_cluster), replicator.name)
+    except ProviderError as exc:
+        raise Conflict(
+            f"Cannot check the failed replicator {replicator.name} in MSK now: {exc.message}"
+        ) from exc
+    if state is not None:
+        raise Conflict(
+            f"MSK still has the failed replicator {state.arn} ({state.state}). Delete it in the MSK console "
+            "(Replicators), then retry: a retry now would adopt the same failed replicator."
+        )
+    return ""
 
 
 # --- Dispatch and reconcile -----------------------------------------------------------------------
@@ -560,8 +657,6 @@ def detect_drift() -> dict:
     Runs on its own, slower beat schedule: one paged list per account and region. A finding stays open
     (one per ARN and kind) until the difference is gone, then it is marked resolved.
     """
-    from clusters.models import DriftFinding
-
     provider = get_provider()
     stats = {"list_calls": 0, "opened": 0, "resolved": 0}
     live = Cluster.objects.exclude(
@@ -614,8 +709,6 @@ def provisioning_tags(cluster: Cluster) -> dict[str, str]:
 
 
 def _open_finding(account, region, cluster, arn, kind, detail, stats) -> None:
-    from clusters.models import DriftFinding
-
     _, created = DriftFinding.objects.get_or_create(
         arn=arn, kind=kind, resolved_at=None,
         defaults={"account": account, "region": region, "cluster": cluster, "detail": detail},
@@ -624,3 +717,166 @@ def _open_finding(account, region, cluster, arn, kind, detail, stats) -> None:
         stats["opened"] += 1
         audit.record("clusters.drift.detected", actor=None, obj=cluster, team=cluster.team if cluster else None,
                      details={"arn": arn, "kind": kind, "detail": detail})  # fmt: skip
+
+
+# --- Drift: admins adopt or fix what detect_drift found ---------------------------------------------
+#
+# Each action checks the finding is still open, makes its provider calls outside any transaction, then
+# resolves the finding by compare-and-set (resolved_at IS NULL) in the same transaction as its own
+# changes: of two admins acting at once, one wins and the other is told the finding is already resolved.
+
+ALREADY_RESOLVED = (
+    "This drift finding is already resolved (by another admin, or the drift check found it gone)."
+)
+
+
+def _open_finding_for(finding_id: int, kind: str, actor) -> DriftFinding:
+    if not access.is_platform_admin(actor):
+        raise NotAllowed("Only platform admins act on drift.")
+    finding = DriftFinding.objects.select_related("account", "cluster__team").get(pk=finding_id)
+    if finding.resolved_at is not None:
+        raise Conflict(ALREADY_RESOLVED)
+    if finding.kind != kind:
+        raise Conflict(f"This action does not apply to a “{finding.get_kind_display()}” finding.")
+    return finding
+
+
+def _resolve(finding: DriftFinding) -> None:
+    """Compare-and-set; call inside the action's transaction so a lost race undoes the action too."""
+    if not DriftFinding.objects.filter(pk=finding.pk, resolved_at__isnull=True).update(
+        resolved_at=timezone.now()
+    ):
+        raise Conflict(ALREADY_RESOLVED)
+
+
+def _finding_account(finding: DriftFinding) -> AccountRef:
+    account = finding.account
+    return AccountRef(
+        account_id=account.account_id, region=finding.region, role_arn=account.role_arn,
+        external_id=account.external_id,
+    )  # fmt: skip
+
+
+def _listed(finding: DriftFinding):
+    """What MSK lists now under the finding's ARN (None when it does not), or a readable error."""
+    try:
+        listed = get_provider().list_clusters(_finding_account(finding))
+    except ProviderError as exc:
+        raise PortalError(f"Cannot ask MSK about {finding.arn} now: {exc.message}") from exc
+    return next((state for state in listed if state.arn == finding.arn), None)
+
+
+def adopt_unknown_cluster(*, finding_id: int, actor, team, environment: str, network_profile) -> Cluster:
+    """A cluster created outside the portal joins the inventory: ACTIVE, owned by `team`, its ARN and
+    bootstrap brokers read from MSK (outside any transaction), tagged with the portal's tags.
+
+    ValidationError for a choice that does not fit (keys: team, environment, network_profile); Conflict
+    when the finding is resolved or MSK's cluster cannot be adopted as it is; PortalError for MSK trouble.
+    """
+    finding = _open_finding_for(finding_id, DriftFinding.Kind.UNKNOWN, actor)
+    errors = {}
+    if environment not in Environment.values:
+        errors["environment"] = "Choose Development, Staging or Production."
+    if network_profile.account_id != finding.account_id or network_profile.region != finding.region:
+        errors["network_profile"] = (
+            f"Choose a network profile of account {finding.account.account_id} in {finding.region}, "
+            "where the cluster is."
+        )
+    if not access.team_may_use_account(team, finding.account):
+        errors["team"] = (
+            f"Account {finding.account.account_id} belongs to another team; "
+            f"{team.name} cannot own clusters in it."
+        )
+    if errors:
+        raise ValidationError(errors)
+
+    state = _listed(finding)
+    if state is None:
+        raise Conflict(f"MSK no longer lists {finding.arn}: there is nothing to adopt.")
+    if state.state != "ACTIVE":
+        raise Conflict(f"{state.name} is {state.state} in MSK; it can be adopted once it is ACTIVE.")
+    if name_error := rules.cluster_name_error(state.name):
+        raise Conflict(f"The portal cannot record this cluster: {name_error}")
+    taken = Cluster.objects.filter(account=finding.account, region=finding.region, name=state.name)
+    if taken.exclude(status=Cluster.Status.DELETED).exists():
+        raise Conflict(f"The portal already has a cluster named {state.name} in this account and region.")
+    account = _finding_account(finding)
+    try:
+        bootstrap = get_provider().bootstrap_brokers(account, finding.arn)
+    except ProviderError as exc:
+        raise PortalError(f"Cannot read the bootstrap brokers of {state.name}: {exc.message}") from exc
+
+    try:
+        with transaction.atomic():
+            _resolve(finding)
+            cluster = Cluster.objects.create(
+                name=state.name, team=team, kind=Cluster.Kind.DEDICATED, environment=environment,
+                account=finding.account, region=finding.region, network_profile=network_profile,
+                status=Cluster.Status.ACTIVE, arn=finding.arn, bootstrap_brokers=bootstrap,
+                active_since=timezone.now(),  # the portal charges it from adoption on
+            )  # fmt: skip
+            ProvisioningEvent.objects.create(
+                cluster=cluster, from_status="", to_status=Cluster.Status.ACTIVE,
+                note=f"adopted by {actor.get_username()}: created outside the portal as {finding.arn}",
+            )  # fmt: skip
+            audit.record(
+                "clusters.drift.adopted", actor=actor, obj=cluster, team=team,
+                details={"arn": finding.arn, "finding": finding.pk, "environment": environment},
+            )  # fmt: skip
+    except IntegrityError as exc:  # a twin adoption or a request recorded the same name a moment ago
+        raise Conflict(
+            f"The portal already has a cluster named {state.name} in this account and region."
+        ) from exc
+    _tag(cluster, account)
+    return cluster
+
+
+def _tag(cluster: Cluster, account: AccountRef) -> None:
+    """The portal's tags on an adopted cluster. A failure is logged, not raised: the cluster is adopted,
+    and the drift check flags the tags for an admin to re-apply."""
+    try:
+        get_provider().tag_cluster(account, cluster.arn, cluster_spec(cluster).tags)
+    except ProviderError as exc:
+        _note(cluster, f"portal tags not applied: {exc.message}")
+        return
+    _note(cluster, "portal tags applied")
+
+
+def reapply_portal_tags(*, finding_id: int, actor) -> Cluster:
+    """Tags changed outside the portal: put the portal's tags back on the cluster in MSK."""
+    finding = _open_finding_for(finding_id, DriftFinding.Kind.RETAGGED, actor)
+    cluster = Cluster.objects.select_related("account", "network_profile", "team").get(pk=finding.cluster_id)
+    if cluster.status == Cluster.Status.DELETED or not cluster.arn:
+        raise Conflict(f"{cluster.name} is not a live cluster in MSK any more: there are no tags to fix.")
+    tags = cluster_spec(cluster).tags
+    try:
+        get_provider().tag_cluster(account_ref(cluster), cluster.arn, tags)
+    except ProviderError as exc:
+        raise PortalError(f"Cannot tag {cluster.name} in MSK: {exc.message}") from exc
+    with transaction.atomic():
+        _resolve(finding)
+        _note(cluster, f"portal tags re-applied by {actor.get_username()}")
+        audit.record("clusters.drift.retagged", actor=actor, obj=cluster, team=cluster.team,
+                     details={"arn": cluster.arn, "finding": finding.pk, "tags": tags})  # fmt: skip
+    return cluster
+
+
+def mark_deleted(*, finding_id: int, actor) -> Cluster:
+    """A cluster deleted outside the portal: DELETED in the inventory with its topics, its grants' policies
+    removed. Recreating it is a new cluster request."""
+    finding = _open_finding_for(finding_id, DriftFinding.Kind.MISSING, actor)
+    cluster = Cluster.objects.select_related("account", "team").get(pk=finding.cluster_id)
+    if cluster.status == Cluster.Status.DELETED:
+        raise Conflict(f"{cluster.name} is already deleted in the portal.")
+    state = _listed(finding)
+    if state is not None and state.state != "DELETING":
+        raise Conflict(f"MSK lists {cluster.name} again ({state.state}): it is not deleted.")
+    with transaction.atomic():
+        _resolve(finding)
+        note = f"marked deleted by {actor.get_username()}: deleted outside the portal"
+        if not _finish_deletion(cluster, from_status=cluster.status, note=note, actor=actor):
+            raise Conflict(f"{cluster.name} changed status a moment ago; look at it again.")
+        audit.record("clusters.drift.marked_deleted", actor=actor, obj=cluster, team=cluster.team,
+                     details={"arn": cluster.arn, "finding": finding.pk})  # fmt: skip
+        _dispatch_on_commit("revoke_grant", cluster.grants.exclude(status=AccessGrant.Status.REVOKED))
+    return cluster

@@ -15,7 +15,17 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
 
 from billing.pricing import CostEstimate, estimate_from_dict
-from clusters.models import AccessGrant, AwsAccount, Cluster, NetworkProfile, Request, RequestEvent, Topic
+from clusters.models import (
+    AccessGrant,
+    AwsAccount,
+    Cluster,
+    DriftFinding,
+    NetworkProfile,
+    Replicator,
+    Request,
+    RequestEvent,
+    Topic,
+)
 from portal import access
 from portal.models import Team, User
 
@@ -165,6 +175,29 @@ def grant_get(*, user: User, pk: int) -> AccessGrant:
     if grant is None:
         raise Http404("No such access grant")
     return grant
+
+
+def replicator_get(*, user: User, pk: int) -> Replicator:
+    """A read cluster's replicator, visible to whoever sees the read cluster (its team owns it)."""
+    replicator = (
+        Replicator.objects.filter(read_cluster__in=access.clusters_visible_to(user))
+        .select_related("read_cluster", "source_cluster")
+        .filter(pk=pk)
+        .first()
+    )
+    if replicator is None:
+        raise Http404("No such replicator")
+    return replicator
+
+
+def cluster_replicator(*, cluster: Cluster) -> Replicator | None:
+    """The replicator feeding a read cluster (None for other kinds, or once it is deleted)."""
+    return (
+        Replicator.objects.filter(read_cluster=cluster)
+        .exclude(status=Replicator.Status.DELETED)
+        .select_related("source_cluster", "read_cluster")
+        .first()
+    )
 
 
 # --- Requests -------------------------------------------------------------------------------------
@@ -542,7 +575,10 @@ def provisioning_events(*, cluster: Cluster, limit: int = 50) -> list:
 
     events = (
         ProvisioningEvent.objects.filter(
-            Q(cluster=cluster) | Q(topic__cluster=cluster) | Q(grant__cluster=cluster)
+            Q(cluster=cluster)
+            | Q(topic__cluster=cluster)
+            | Q(grant__cluster=cluster)
+            | Q(replicator__read_cluster=cluster)
         )
         .select_related("topic")
         .order_by("-created_at", "-id")[:limit]
@@ -552,8 +588,23 @@ def provisioning_events(*, cluster: Cluster, limit: int = 50) -> list:
 
 def open_drift(limit: int = 100) -> list:
     """Open differences between the inventory and MSK, newest first (platform admins' fleet view)."""
-    from clusters.models import DriftFinding
-
     return list(
         DriftFinding.objects.filter(resolved_at__isnull=True).select_related("cluster", "account")[:limit]
     )
+
+
+def drift_finding_get(*, user: User, pk: int) -> DriftFinding:
+    """A drift finding (open or not): platform admins only; everyone else gets a 404."""
+    finding = (
+        DriftFinding.objects.filter(pk=pk).select_related("account", "cluster").first()
+        if access.is_platform_admin(user)
+        else None
+    )
+    if finding is None:
+        raise Http404("No such drift finding")
+    return finding
+
+
+def adoption_network_profiles(finding: DriftFinding) -> QuerySet[NetworkProfile]:
+    """Network profiles an adopted cluster may be recorded with: its own account and region."""
+    return NetworkProfile.objects.filter(account=finding.account, region=finding.region).order_by("name")

@@ -38,4 +38,10 @@ urlpatterns = [
     path("clusters/<int:pk>/", views.cluster_detail, name="cluster-detail"),
     path("clusters/<int:pk>/status/", views.cluster_status, name="cluster-status"),
     path("clusters/<int:pk>/retry/", views.cluster_retry, name="cluster-retry"),
+    path("topics/<int:pk>/retry/", views.topic_retry, name="topic-retry"),
+    path("grants/<int:pk>/retry/", views.grant_retry, name="grant-retry"),
+    path("replicators/<int:pk>/retry/", views.replicator_retry, name="replicator-retry"),
+    path("drift/<int:pk>/adopt/", views.drift_adopt, name="drift-adopt"),
+    path("drift/<int:pk>/retag/", views.drift_retag, name="drift-retag"),
+    path("drift/<int:pk>/mark-deleted/", views.drift_mark_deleted, name="drift-mark-deleted"),
 ]

@@ -19,9 +19,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clusters import client_config, forms, provisioning, selectors, services
-from clusters.models import Cluster, PlatformSettings, Request
+from clusters.models import AccessGrant, Cluster, DriftFinding, PlatformSettings, Replicator, Request, Topic
 from portal import access
-from portal.errors import Conflict, NotAllowed
+from portal.errors import Conflict, NotAllowed, PortalError
 from portal.htmx import is_htmx_partial
 
 PAGE_SIZE = 50
@@ -482,8 +482,7 @@ def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
     acting = selectors.acting_team_ids(request.user)
     topics = list(selectors.cluster_topics(user=request.user, cluster=cluster))
     grants = list(selectors.cluster_grants(user=request.user, cluster=cluster))
-    for item in (*topics, *grants):
-        item.can_change = item.team_id in acting
+    _mark_actions(request, [*topics, *grants], acting)
     shared_with = list(cluster.shared_with.order_by("name"))
     usable_by = {cluster.team_id, *(team.pk for team in shared_with)}
     context = {
@@ -494,9 +493,26 @@ def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_decommission": cluster.team_id in acting and cluster.is_live,
         "can_request_here": bool(acting & usable_by) and cluster.status in selectors.USABLE_CLUSTER_STATUSES,
         "shared_with": shared_with,
+        "replicator": _replicator_with_actions(request, selectors.cluster_replicator(cluster=cluster)),
         **_provisioning_context(request, cluster),
     }
     return render(request, "clusters/cluster_detail.html", context)
+
+
+def _mark_actions(request: HttpRequest, items, acting: set[int]) -> None:
+    """What the user may do on each topic or grant row: request changes (their team's), retry (admins)."""
+    admin = access.is_platform_admin(request.user)
+    for item in items:
+        item.can_change = item.team_id in acting
+        item.can_retry = admin and item.status == item.Status.FAILED
+
+
+def _replicator_with_actions(request: HttpRequest, replicator):
+    if replicator is not None:
+        replicator.can_retry = (
+            access.is_platform_admin(request.user) and replicator.status == Replicator.Status.FAILED
+        )
+    return replicator
 
 
 IN_FLIGHT = {Cluster.Status.PENDING, Cluster.Status.PROVISIONING, Cluster.Status.DELETING}
@@ -542,3 +558,163 @@ def cluster_retry(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "clusters/_provisioning_panel.html", _provisioning_context(request, cluster))
     messages.success(request, f"Provisioning of {cluster.name} restarted.")
     return redirect("clusters:cluster-detail", pk=cluster.pk)
+
+
+# --- Retrying a failed topic, grant or replicator step (platform admins) ---------------------------
+
+
+def _retry(request: HttpRequest, model, obj) -> tuple[str, str]:
+    """(ok, error) of retrying obj's failed step; an object the admin may not retry is a 403."""
+    if not access.is_platform_admin(request.user):
+        raise PermissionDenied("Only platform admins retry provisioning.")
+    try:
+        words = provisioning.retry_step(model, pk=obj.pk, actor=request.user)
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from exc
+    except Conflict as exc:
+        return "", exc.message
+    return f"Retrying {words}: {obj}.", ""
+
+
+def _retry_response(request: HttpRequest, *, cluster_id: int, ok: str, error: str, template: str, context):
+    """htmx: the row (or panel) in its new state with the message, 409 when nothing was retried.
+    Without htmx: back to the cluster page with a flash message."""
+    if is_htmx_partial(request):
+        return render(
+            request, template, {**context(), "ok": ok, "error": error}, status=409 if error else 200
+        )
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, ok)
+    return redirect("clusters:cluster-detail", pk=cluster_id)
+
+
+def _row_context(request: HttpRequest, item, key: str):
+    def context() -> dict:
+        fresh = (selectors.topic_get if key == "topic" else selectors.grant_get)(
+            user=request.user, pk=item.pk
+        )
+        _mark_actions(request, [fresh], selectors.acting_team_ids(request.user))
+        return {key: fresh}
+
+    return context
+
+
+@login_required
+@require_POST
+def topic_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    topic = selectors.topic_get(user=request.user, pk=pk)  # 404 before anything when it is invisible
+    ok, error = _retry(request, Topic, topic)
+    return _retry_response(
+        request, cluster_id=topic.cluster_id, ok=ok, error=error, template="clusters/_topic_row.html",
+        context=_row_context(request, topic, "topic"),
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def grant_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    grant = selectors.grant_get(user=request.user, pk=pk)
+    ok, error = _retry(request, AccessGrant, grant)
+    return _retry_response(
+        request, cluster_id=grant.cluster_id, ok=ok, error=error, template="clusters/_grant_row.html",
+        context=_row_context(request, grant, "grant"),
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def replicator_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    replicator = selectors.replicator_get(user=request.user, pk=pk)
+    ok, error = _retry(request, Replicator, replicator)
+
+    def context() -> dict:
+        fresh = selectors.replicator_get(user=request.user, pk=pk)
+        return {"replicator": _replicator_with_actions(request, fresh)}
+
+    return _retry_response(
+        request, cluster_id=replicator.read_cluster_id, ok=ok, error=error,
+        template="clusters/_replicator_panel.html", context=context,
+    )  # fmt: skip
+
+
+# --- Drift findings: adopt or fix (platform admins) ------------------------------------------------
+
+
+def _drift_finding(request: HttpRequest, pk: int) -> DriftFinding:
+    """403 for everyone but platform admins (whether or not the finding exists), then 404."""
+    if not access.is_platform_admin(request.user):
+        raise PermissionDenied("Only platform admins act on drift.")
+    return selectors.drift_finding_get(user=request.user, pk=pk)
+
+
+def _back_to_drift(request: HttpRequest, *, ok: str = "", error: str = "") -> HttpResponse:
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, ok)
+    return redirect(reverse("clusters:cluster-list") + "#drift-heading")
+
+
+def _drift_action(request: HttpRequest, pk: int, action, ok) -> HttpResponse:
+    finding = _drift_finding(request, pk)
+    try:
+        cluster = action(finding_id=finding.pk, actor=request.user)
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from exc
+    except PortalError as exc:  # already resolved, does not apply, MSK trouble: said in words
+        return _back_to_drift(request, error=exc.message)
+    return _back_to_drift(request, ok=ok(cluster))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def drift_adopt(request: HttpRequest, pk: int) -> HttpResponse:
+    finding = _drift_finding(request, pk)
+    if finding.resolved_at is not None:
+        return _back_to_drift(request, error=provisioning.ALREADY_RESOLVED)
+    if finding.kind != DriftFinding.Kind.UNKNOWN:
+        return _back_to_drift(request, error="Only clusters created outside the portal can be adopted.")
+    form = forms.AdoptClusterForm(_posted(request), finding=finding)
+    if request.method == "POST" and form.is_valid():
+        try:
+            cluster = provisioning.adopt_unknown_cluster(
+                finding_id=finding.pk, actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            form.apply_service_errors(exc)
+        except NotAllowed as exc:
+            raise PermissionDenied(exc.message) from exc
+        except PortalError as exc:
+            if exc.message == provisioning.ALREADY_RESOLVED:
+                return _back_to_drift(request, error=exc.message)
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"{cluster.name} is adopted: {cluster.team.name} owns it from now on.")
+            return redirect("clusters:cluster-detail", pk=cluster.pk)
+    return render(request, "clusters/drift_adopt.html", {"finding": finding, "form": form})
+
+
+@login_required
+@require_POST
+def drift_retag(request: HttpRequest, pk: int) -> HttpResponse:
+    return _drift_action(
+        request,
+        pk,
+        provisioning.reapply_portal_tags,
+        lambda cluster: f"Portal tags re-applied to {cluster.name}.",
+    )
+
+
+@login_required
+@require_POST
+def drift_mark_deleted(request: HttpRequest, pk: int) -> HttpResponse:
+    return _drift_action(
+        request,
+        pk,
+        provisioning.mark_deleted,
+        lambda cluster: (
+            f"{cluster.name} is marked deleted with its topics. To have it again, file a new cluster request."
+        ),
+    )

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from clusters import services as cluster_services
-from clusters.models import AccessGrant, Request, Topic
+from clusters.models import AccessGrant, Cluster, DriftFinding, LocalMskCluster, Replicator, Request, Topic
 from portal import audit, services
 from portal.models import Membership
 from tests.conftest import client_for
@@ -48,6 +50,10 @@ class World:
     request_a: object = None  # submitted by member_a
     account: object = None
     profile: object = None
+    replicator_a: object = None  # feeds team A's read cluster from cluster_a
+    unknown_finding: object = None  # drift: a cluster in the account the portal does not know
+    retagged_finding: object = None  # drift: cluster_a's tags changed in AWS
+    missing_finding: object = None  # drift: cluster_a deleted outside the portal
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,7 @@ MEMBER_A_ONLY = frozenset({"member_a"})
 SEES_REQUESTS_OF_A = frozenset({"member_a", "admin"})
 REQUEST_MARKER = "authzmarker"  # in the name of team A's requested topic
 CLUSTER_MARKER = "team-a-dev"  # team A's cluster name
+DRIFT_MARKER = "drift-finding-marker"  # in the detail of every drift finding: admins only
 
 
 MEMBERS = frozenset({"member_a", "member_b"})
@@ -249,11 +256,34 @@ ENDPOINTS: list[Endpoint] = [
     ),
     Endpoint("clusters:request-cancel", MEMBER_A_ONLY, method="POST", kwargs=REQUEST_A),
     Endpoint("clusters:approval-queue", ADMIN, markers={REQUEST_MARKER: ADMIN}),
-    Endpoint("clusters:cluster-list", SIGNED_IN, markers={CLUSTER_MARKER: SEES_TEAM_A}),
+    Endpoint("clusters:cluster-list", SIGNED_IN, markers={CLUSTER_MARKER: SEES_TEAM_A, DRIFT_MARKER: ADMIN}),
     Endpoint("clusters:cluster-detail", SEES_TEAM_A, kwargs=lambda w: {"pk": w.cluster_a.pk}),
     Endpoint("clusters:cluster-status", SEES_TEAM_A, kwargs=lambda w: {"pk": w.cluster_a.pk}),
     # Retrying a failed cluster is for admins; cluster_a is active, so the call is a harmless no-op.
     Endpoint("clusters:cluster-retry", ADMIN, method="POST", kwargs=lambda w: {"pk": w.cluster_a.pk}),
+    # Retrying a failed topic, grant or replicator step: admins (team A's objects are not failed, so the
+    # admin gets "nothing to retry" back); members of other teams must not even learn they exist.
+    Endpoint("clusters:topic-retry", ADMIN, method="POST", kwargs=lambda w: {"pk": w.topic_a.pk}),
+    Endpoint("clusters:grant-retry", ADMIN, method="POST", kwargs=lambda w: {"pk": w.grant_a.pk}),
+    Endpoint("clusters:replicator-retry", ADMIN, method="POST", kwargs=lambda w: {"pk": w.replicator_a.pk}),
+    # Drift findings are platform admins' business: everyone else gets a 403, whatever the finding.
+    Endpoint(
+        "clusters:drift-adopt",
+        ADMIN,
+        kwargs=lambda w: {"pk": w.unknown_finding.pk},
+        markers={DRIFT_MARKER: ADMIN},
+    ),
+    Endpoint(
+        "clusters:drift-adopt",
+        ADMIN,
+        method="POST",
+        kwargs=lambda w: {"pk": w.unknown_finding.pk},
+        data=lambda w: {"team": w.team_a.pk, "environment": "dev", "network_profile": w.profile.pk},
+    ),
+    Endpoint("clusters:drift-retag", ADMIN, method="POST", kwargs=lambda w: {"pk": w.retagged_finding.pk}),
+    Endpoint(
+        "clusters:drift-mark-deleted", ADMIN, method="POST", kwargs=lambda w: {"pk": w.missing_finding.pk}
+    ),
     # Requests and clusters (API)
     Endpoint("clusters-api:request-list", SIGNED_IN, api=True, markers={REQUEST_MARKER: SEES_REQUESTS_OF_A}),
     Endpoint("clusters-api:request-detail", SEES_REQUESTS_OF_A, api=True, kwargs=REQUEST_A),
@@ -375,6 +405,37 @@ def world(team_a, team_b, personas, token_for, cluster_a, platform_account, netw
         cluster=cluster_a, team=team_a, topic=topic_a, principal_arn="arn:aws:iam::123456789012:role/app",
         can_produce=True, status=AccessGrant.Status.APPLIED,
     )  # fmt: skip
+    # A read cluster of team A fed from its own write cluster (not cluster_a: that one stays decommissionable).
+    where = dict(
+        team=team_a, environment="dev", account=platform_account, region="us-east-1",
+        network_profile=network_profile, status=Cluster.Status.ACTIVE,
+    )  # fmt: skip
+    write_a = Cluster.objects.create(name="team-a-write", kind=Cluster.Kind.WRITE, **where)
+    read_a = Cluster.objects.create(
+        name="team-a-read", kind=Cluster.Kind.READ, source_cluster=write_a, **where
+    )
+    replicator_a = Replicator.objects.create(
+        read_cluster=read_a, source_cluster=write_a, topics=[topic_a.name], status=Replicator.Status.ACTIVE
+    )
+    # Drift: an unknown cluster in MSK, team A's write cluster re-tagged there, cluster_a gone from it.
+    long_ago = timezone.now() - timedelta(hours=1)  # the simulated MSK reports both as ACTIVE
+    shadow_arn = "arn:aws:kafka:us-east-1:123456789012:cluster/shadow/0e6f5a2c-8e33-4c1e-9a43-5b0a7ad1f6c2-s1"
+    write_a.arn = (
+        "arn:aws:kafka:us-east-1:123456789012:cluster/team-a-write/5b0a7ad1-8e33-4c1e-9a43-0e6f5a2c1f6c-s1"
+    )
+    write_a.save()
+    for name, arn in (("shadow", shadow_arn), (write_a.name, write_a.arn)):
+        LocalMskCluster.objects.create(
+            account_id=platform_account.account_id, region="us-east-1", name=name, arn=arn, created_at=long_ago,
+            tags={"team": "someone-else"},
+        )  # fmt: skip
+    findings = {
+        kind: DriftFinding.objects.create(
+            account=platform_account, region="us-east-1", arn=cluster.arn if cluster else shadow_arn, kind=kind,
+            cluster=cluster, detail=f"{kind} {DRIFT_MARKER}",
+        )
+        for kind, cluster in (("unknown", None), ("retagged", write_a), ("missing", cluster_a))
+    }  # fmt: skip
     request_a = cluster_services.submit_request(
         actor=member_a,
         prepared=cluster_services.prepare_topic_create(
@@ -394,6 +455,10 @@ def world(team_a, team_b, personas, token_for, cluster_a, platform_account, netw
         request_a=request_a,
         account=platform_account,
         profile=network_profile,
+        replicator_a=replicator_a,
+        unknown_finding=findings["unknown"],
+        retagged_finding=findings["retagged"],
+        missing_finding=findings["missing"],
     )
 
 
@@ -453,6 +518,7 @@ def test_authorization_matrix(endpoint: Endpoint, role: str, world, token_for):
         assert status in endpoint.refused, f"{endpoint.id} as {role} should be refused, got {status}"
         body = _body(response)
         assert TEAM_A_MARKER not in body and AUDIT_A_MARKER not in body and REQUEST_MARKER not in body
+        assert DRIFT_MARKER not in body
     if endpoint.creates_request:
         created = Request.objects.count() - requests_before
         assert created == (1 if role in endpoint.allowed else 0), f"{endpoint.id} as {role} created {created}"

@@ -31,6 +31,9 @@ class AwsProvider:
     def delete_cluster(self, account: AccountRef, arn: str) -> None:
         aws_control.delete_cluster(account, arn)
 
+    def tag_cluster(self, account: AccountRef, arn: str, tags: dict[str, str]) -> None:
+        aws_control.tag_cluster(account, arn, tags)
+
     # --- topics ---
     # kafka_admin is imported lazily: it pulls in confluent-kafka, which only topic work needs. Its
     # functions are assumed to take (endpoint, spec|name) and to raise provider errors themselves.

@@ -139,6 +139,9 @@ class MskProvider(Protocol):
     def delete_cluster(self, account: AccountRef, arn: str) -> None:
         """Start deleting; deleting a cluster that is already gone is not an error."""
 
+    def tag_cluster(self, account: AccountRef, arn: str, tags: dict[str, str]) -> None:
+        """Set these tags on the cluster (others are left alone); NotFound when the cluster is gone."""
+
     # --- topics (Kafka admin protocol: MSK has no topic API for Serverless) ---
     def ensure_topic(self, endpoint: ClusterEndpoint, spec: TopicSpec) -> None:
         """Create the topic; an existing topic with the same partitions and configs is success."""

@@ -85,6 +85,13 @@ class LocalProvider:
         LocalMskCluster.objects.filter(arn=arn, deleted_at__isnull=True).update(deleted_at=timezone.now())
         LocalMskTopic.objects.filter(cluster_arn=arn).delete()
 
+    def tag_cluster(self, account: AccountRef, arn: str, tags: dict[str, str]) -> None:
+        row = LocalMskCluster.objects.filter(arn=arn, deleted_at__isnull=True).first()
+        if row is None:
+            raise NotFound(f"No cluster {arn}.")
+        row.tags = {**row.tags, **tags}
+        row.save(update_fields=["tags"])
+
     def _require_active(self, endpoint: ClusterEndpoint) -> None:
         row = LocalMskCluster.objects.filter(arn=endpoint.arn, deleted_at__isnull=True).first()
         if row is None or _state(row) != "ACTIVE":

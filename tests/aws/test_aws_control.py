@@ -161,6 +161,30 @@ def test_delete_cluster(provider, account):
     assert [state.arn for state in provider.list_clusters(account)] == [kept.arn]
 
 
+def test_tag_cluster_sets_the_portal_tags_and_keeps_the_others(provider, account):
+    created = provider.create_cluster(account, spec("team-a", team="someone-else", owner="ops"))
+
+    provider.tag_cluster(
+        account, created.arn, {"team": "team-a", "cost-center": "CC-A", "environment": "dev"}
+    )
+
+    tags = aws_control.kafka_client(account).list_tags_for_resource(ResourceArn=created.arn)["Tags"]
+    assert tags == {"team": "team-a", "cost-center": "CC-A", "environment": "dev", "owner": "ops"}
+    # What drift detection reads: the listing carries the new tags.
+    assert provider.find_cluster(account, "team-a").tags == tags
+
+
+def test_tagging_a_cluster_that_is_gone_is_not_found(provider, account, kafka_stub):
+    arn = f"arn:aws:kafka:us-east-1:{ACCOUNT_ID}:cluster/gone/c07c74ea-5146-4a03-add1-9baa787a5b14-s3"
+    kafka_stub.add_client_error(
+        "tag_resource", service_error_code="NotFoundException", service_message="Cluster not found",
+        http_status_code=404, expected_params={"ResourceArn": arn, "Tags": {"team": "a"}},
+    )  # fmt: skip
+
+    with pytest.raises(NotFound, match="Cluster not found"):
+        provider.tag_cluster(account, arn, {"team": "a"})
+
+
 def test_accounts_are_isolated(provider, account):
     other = AccountRef(
         account_id="444455556666", region="us-east-1", role_arn="arn:aws:iam::444455556666:role/msk-portal"

@@ -269,3 +269,30 @@ def test_a_twin_creating_the_cluster_between_lookup_and_create_is_adopted(
     assert cluster.arn == twin.arn and len(lookups) == 2
     assert LocalMskCluster.objects.filter(name="twin").count() == 1
     assert ProvisioningEvent.objects.filter(cluster=cluster, note=f"adopted existing {twin.arn}").exists()
+
+
+def test_a_failed_decommission_is_retried_as_a_decommission(
+    approved_cluster, admin, monkeypatch, django_capture_on_commit_callbacks
+):
+    LocalMskCluster.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        provisioning.reconcile()
+    approved_cluster.refresh_from_db()
+    assert approved_cluster.status == Cluster.Status.ACTIVE
+
+    def refuse(self, account, arn):
+        raise AccessDenied("The role may not kafka:DeleteCluster")
+
+    monkeypatch.setattr(LocalProvider, "delete_cluster", refuse)
+    provisioning.decommission_cluster(approved_cluster.pk)
+    approved_cluster.refresh_from_db()
+    assert (
+        approved_cluster.status == Cluster.Status.FAILED and "DeleteCluster" in approved_cluster.status_reason
+    )
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=True):
+        provisioning.retry_cluster(cluster_id=approved_cluster.pk, actor=admin)
+    approved_cluster.refresh_from_db()
+    # Not provisioned again (reconcile would have turned it ACTIVE): the delete went out.
+    assert approved_cluster.status == Cluster.Status.DELETING
+    assert LocalMskCluster.objects.get(arn=approved_cluster.arn).deleted_at is not None

@@ -1,0 +1,315 @@
+"""Admins act on drift findings from the fleet page: adopt an unknown cluster, re-apply the portal's tags,
+mark a cluster deleted outside the portal as deleted. Each resolves its finding once."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from clusters import provisioning
+from clusters.models import (
+    AccessGrant,
+    AwsAccount,
+    Cluster,
+    DriftFinding,
+    LocalMskCluster,
+    LocalMskGrant,
+    NetworkProfile,
+    ProvisioningEvent,
+    Topic,
+)
+from clusters.providers.base import AccessDenied, ClusterSpec
+from clusters.providers.local import LocalProvider
+from portal.errors import Conflict
+from portal.models import AuditEvent
+from tests.conftest import client_for
+
+
+def _outsider(account_ref, name="shadow", *, active=True, **tags):
+    """A cluster someone created in the account with the console, not through the portal."""
+    state = LocalProvider().create_cluster(
+        account_ref, ClusterSpec(name=name, subnet_ids=(), security_group_ids=(), tags=tags)
+    )
+    if active:
+        LocalMskCluster.objects.filter(arn=state.arn).update(created_at=timezone.now() - timedelta(hours=1))
+    return state
+
+
+@pytest.fixture
+def unknown(cluster_a):
+    """cluster_a is live in MSK (so only the outsider is drift), plus an outsider: one 'unknown' finding."""
+    LocalMskCluster.objects.create(
+        account_id="123456789012", region="us-east-1", name=cluster_a.name, arn=cluster_a.arn,
+        tags=provisioning.provisioning_tags(cluster_a), created_at=timezone.now() - timedelta(hours=1),
+    )  # fmt: skip
+    outsider = _outsider(provisioning.account_ref(cluster_a), owner="ops")
+    provisioning.detect_drift()
+    return DriftFinding.objects.get(kind="unknown", arn=outsider.arn, resolved_at=None)
+
+
+def _adopt(user, finding, **data):
+    return client_for(user).post(reverse("clusters:drift-adopt", args=[finding.pk]), data, follow=True)
+
+
+def _text(response) -> str:
+    return response.content.decode()
+
+
+# --- Adopt ----------------------------------------------------------------------------------------
+
+
+def test_an_unknown_cluster_is_adopted_into_the_inventory(
+    admin, unknown, team_b, network_profile, django_capture_on_commit_callbacks
+):
+    fleet = _text(client_for(admin).get(reverse("clusters:cluster-list")))
+    assert reverse("clusters:drift-adopt", args=[unknown.pk]) in fleet
+    form = _text(client_for(admin).get(reverse("clusters:drift-adopt", args=[unknown.pk])))
+    assert unknown.arn in form and f'value="{network_profile.pk}" selected' in form  # the only profile
+
+    response = _adopt(admin, unknown, team=team_b.pk, environment="prod", network_profile=network_profile.pk)
+
+    cluster = Cluster.objects.get(arn=unknown.arn)
+    assert response.redirect_chain[-1][0] == reverse("clusters:cluster-detail", args=[cluster.pk])
+    assert "shadow is adopted: Team B owns it from now on." in _text(response)
+    assert (cluster.name, cluster.team, cluster.environment, cluster.status) == (
+        "shadow",
+        team_b,
+        "prod",
+        "active",
+    )
+    assert cluster.bootstrap_brokers == "boot-shadow.c1.kafka-serverless.us-east-1.amazonaws.com:9098"
+    tags = LocalMskCluster.objects.get(arn=unknown.arn).tags
+    assert tags == {"owner": "ops", "team": "team-b", "cost-center": "CC-B", "environment": "prod",
+                    "portal-cluster-id": str(cluster.pk)}  # fmt: skip
+    unknown.refresh_from_db()
+    assert unknown.resolved_at is not None
+    notes = list(ProvisioningEvent.objects.filter(cluster=cluster).values_list("note", flat=True))
+    assert notes == [f"adopted by admin: created outside the portal as {unknown.arn}", "portal tags applied"]
+    assert AuditEvent.objects.get(action="clusters.drift.adopted").actor == admin
+    # The next drift check finds nothing left to say about it.
+    assert provisioning.detect_drift()["opened"] == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"team": "", "environment": "dev"}, "team", "Choose the team that owns the cluster."),
+        ({"team": "999999", "environment": "dev"}, "team", "Choose a team."),
+        ({"environment": "qa"}, "environment", "Choose Development, Staging or Production."),
+        ({"environment": "dev", "network_profile": "abc"}, "network_profile", "Choose a network profile of"),
+    ],
+)
+def test_adoption_choices_are_validated_with_readable_messages(
+    admin, unknown, team_a, network_profile, data, field, message
+):
+    data = {"team": team_a.pk, "network_profile": network_profile.pk, **data}
+    response = _adopt(admin, unknown, **data)
+    assert response.status_code == 200 and message in _text(response)
+    assert f'id="id_{field}_error"' in _text(response)  # shown at the field it is about
+    assert not Cluster.objects.filter(arn=unknown.arn).exists()
+    assert DriftFinding.objects.get(pk=unknown.pk).resolved_at is None
+
+
+def test_a_network_profile_of_another_account_or_a_team_owned_account_is_refused(
+    admin, unknown, team_a, team_b, network_profile
+):
+    elsewhere = AwsAccount.objects.create(
+        name="team-b-own", account_id="210987654321", ownership="team", team=team_b,
+        role_arn="arn:aws:iam::210987654321:role/p",
+    )  # fmt: skip
+    foreign = NetworkProfile.objects.create(
+        account=elsewhere, region="us-east-1", name="b-vpc", vpc_id="vpc-0123456789abcdef0",
+        subnets=network_profile.subnets,
+    )  # fmt: skip
+    response = _adopt(admin, unknown, team=team_a.pk, environment="dev", network_profile=foreign.pk)
+    assert "Choose a network profile of the cluster&#x27;s account and region." in _text(response)
+    # The service checks again (a form is not the only caller): the profile and the account's owner.
+    with pytest.raises(Exception) as caught:
+        provisioning.adopt_unknown_cluster(
+            finding_id=unknown.pk, actor=admin, team=team_a, environment="dev", network_profile=foreign
+        )
+    assert "Choose a network profile of account 123456789012 in us-east-1" in str(caught.value)
+    DriftFinding.objects.filter(pk=unknown.pk).update(account=elsewhere)
+    with pytest.raises(Exception) as caught:
+        provisioning.adopt_unknown_cluster(
+            finding_id=unknown.pk, actor=admin, team=team_a, environment="dev", network_profile=foreign
+        )
+    assert "belongs to another team; Team A cannot own clusters in it." in str(caught.value)
+    assert not Cluster.objects.filter(name="shadow").exists()
+
+
+def test_a_cluster_still_creating_or_with_a_taken_name_is_not_adopted(
+    admin, unknown, team_a, platform_account, network_profile
+):
+    LocalMskCluster.objects.filter(arn=unknown.arn).update(created_at=timezone.now())
+    response = _adopt(admin, unknown, team=team_a.pk, environment="dev", network_profile=network_profile.pk)
+    assert "shadow is CREATING in MSK; it can be adopted once it is ACTIVE." in _text(response)
+
+    LocalMskCluster.objects.filter(arn=unknown.arn).update(created_at=timezone.now() - timedelta(hours=1))
+    Cluster.objects.create(
+        name="shadow", team=team_a, kind="dedicated", environment="dev", account=platform_account,
+        region="us-east-1", network_profile=network_profile, status=Cluster.Status.PENDING,
+    )  # fmt: skip
+    response = _adopt(admin, unknown, team=team_a.pk, environment="dev", network_profile=network_profile.pk)
+    assert "already has a cluster named shadow in this account and region" in _text(response)
+    assert not Cluster.objects.filter(arn=unknown.arn).exists()
+
+
+def test_adopting_twice_adopts_once_and_says_so(admin, unknown, team_a, network_profile):
+    data = {"team": team_a.pk, "environment": "dev", "network_profile": network_profile.pk}
+    _adopt(admin, unknown, **data)
+    again = _adopt(admin, unknown, **data)
+    assert again.status_code == 200 and again.redirect_chain[-1][0].endswith("#drift-heading")
+    assert provisioning.ALREADY_RESOLVED.replace("(", "") in _text(again).replace("(", "")
+    assert Cluster.objects.filter(arn=unknown.arn).count() == 1
+    assert AuditEvent.objects.filter(action="clusters.drift.adopted").count() == 1
+
+
+def test_a_tagging_failure_does_not_undo_the_adoption(admin, unknown, team_a, network_profile, monkeypatch):
+    def refuse(*args):
+        raise AccessDenied("The role may not kafka:TagResource.")
+
+    monkeypatch.setattr(LocalProvider, "tag_cluster", refuse)
+    _adopt(admin, unknown, team=team_a.pk, environment="dev", network_profile=network_profile.pk)
+    cluster = Cluster.objects.get(arn=unknown.arn)
+    assert ProvisioningEvent.objects.filter(
+        cluster=cluster, note="portal tags not applied: The role may not kafka:TagResource."
+    ).exists()
+    monkeypatch.undo()
+    provisioning.detect_drift()  # the tags differ: flagged for an admin to re-apply
+    assert DriftFinding.objects.filter(cluster=cluster, kind="retagged", resolved_at=None).exists()
+
+
+# --- Re-apply portal tags -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def retagged(cluster_a):
+    LocalMskCluster.objects.create(
+        account_id="123456789012", region="us-east-1", name=cluster_a.name, arn=cluster_a.arn,
+        tags={**provisioning.provisioning_tags(cluster_a), "team": "someone-else", "owner": "ops"},
+        created_at=timezone.now() - timedelta(hours=1),
+    )  # fmt: skip
+    provisioning.detect_drift()
+    return DriftFinding.objects.get(kind="retagged", resolved_at=None)
+
+
+def test_portal_tags_are_reapplied(admin, retagged, cluster_a):
+    response = client_for(admin).post(reverse("clusters:drift-retag", args=[retagged.pk]), follow=True)
+    assert "Portal tags re-applied to team-a-dev." in _text(response)
+    tags = LocalMskCluster.objects.get(arn=cluster_a.arn).tags
+    assert (
+        tags["team"] == "team-a" and tags["portal-cluster-id"] == str(cluster_a.pk) and tags["owner"] == "ops"
+    )
+    retagged.refresh_from_db()
+    assert retagged.resolved_at is not None
+    assert ProvisioningEvent.objects.filter(
+        cluster=cluster_a, note="portal tags re-applied by admin"
+    ).exists()
+    assert AuditEvent.objects.get(action="clusters.drift.retagged").actor == admin
+    assert provisioning.detect_drift()["opened"] == 0
+
+    again = client_for(admin).post(reverse("clusters:drift-retag", args=[retagged.pk]), follow=True)
+    assert again.status_code == 200 and "already resolved" in _text(again)
+    assert AuditEvent.objects.filter(action="clusters.drift.retagged").count() == 1
+
+
+def test_a_refused_tag_call_leaves_the_finding_open_with_the_reason(admin, retagged, monkeypatch):
+    def refuse(*args):
+        raise AccessDenied("The role may not kafka:TagResource.")
+
+    monkeypatch.setattr(LocalProvider, "tag_cluster", refuse)
+    response = client_for(admin).post(reverse("clusters:drift-retag", args=[retagged.pk]), follow=True)
+    assert "Cannot tag team-a-dev in MSK: The role may not kafka:TagResource." in _text(response)
+    assert DriftFinding.objects.get(pk=retagged.pk).resolved_at is None
+
+
+def test_the_finding_is_resolved_by_compare_and_set(admin, retagged, monkeypatch):
+    """Two admins both read the finding open; only the first resolves it, the second is told so."""
+    stale = DriftFinding.objects.select_related("account", "cluster__team").get(pk=retagged.pk)
+    provisioning.reapply_portal_tags(finding_id=retagged.pk, actor=admin)
+    monkeypatch.setattr(provisioning, "_open_finding_for", lambda *args: stale)
+    with pytest.raises(Conflict, match="already resolved"):
+        provisioning.reapply_portal_tags(finding_id=retagged.pk, actor=admin)
+    assert AuditEvent.objects.filter(action="clusters.drift.retagged").count() == 1
+
+
+# --- Mark deleted ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def missing(cluster_a, team_a):
+    Topic.objects.create(cluster=cluster_a, team=team_a, name="team-a.orders", partitions=3, status="active")
+    AccessGrant.objects.create(
+        cluster=cluster_a, team=team_a, principal_arn="arn:aws:iam::123456789012:role/app", can_consume=True,
+        status=AccessGrant.Status.APPLIED,
+    )  # fmt: skip
+    LocalMskGrant.objects.create(
+        account_id="123456789012", principal_arn="arn:aws:iam::123456789012:role/app",
+        policy_name=f"msk-portal-grant-{AccessGrant.objects.get().pk}",
+    )  # fmt: skip
+    provisioning.detect_drift()  # cluster_a is not in MSK at all
+    return DriftFinding.objects.get(kind="missing", resolved_at=None)
+
+
+def test_a_cluster_deleted_outside_is_marked_deleted_with_its_topics(
+    admin, missing, cluster_a, django_capture_on_commit_callbacks
+):
+    fleet = _text(client_for(admin).get(reverse("clusters:cluster-list")))
+    assert "Mark deleted" in fleet and "Recreating it takes a new cluster request." in fleet
+    client = client_for(admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("clusters:drift-mark-deleted", args=[missing.pk]))
+    assert response.status_code == 302
+    page = _text(client.get(response["Location"]))
+    assert (
+        "team-a-dev is marked deleted with its topics. To have it again, file a new cluster request." in page
+    )
+    cluster_a.refresh_from_db()
+    assert cluster_a.status == Cluster.Status.DELETED
+    assert set(Topic.objects.values_list("status", flat=True)) == {"deleted"}
+    assert (
+        AccessGrant.objects.get().status == AccessGrant.Status.REVOKED and not LocalMskGrant.objects.exists()
+    )
+    assert DriftFinding.objects.get(pk=missing.pk).resolved_at is not None
+    event = ProvisioningEvent.objects.get(cluster=cluster_a, to_status="deleted")
+    assert (event.from_status, event.note) == (
+        "active",
+        "marked deleted by admin: deleted outside the portal",
+    )
+    assert AuditEvent.objects.get(action="clusters.drift.marked_deleted").actor == admin
+    assert provisioning.detect_drift()["opened"] == 0
+
+
+def test_a_cluster_msk_lists_again_is_not_marked_deleted(admin, missing, cluster_a):
+    LocalMskCluster.objects.create(
+        account_id="123456789012", region="us-east-1", name=cluster_a.name, arn=cluster_a.arn,
+        created_at=timezone.now() - timedelta(hours=1),
+    )  # fmt: skip
+    response = client_for(admin).post(reverse("clusters:drift-mark-deleted", args=[missing.pk]), follow=True)
+    assert "MSK lists team-a-dev again (ACTIVE): it is not deleted." in _text(response)
+    cluster_a.refresh_from_db()
+    assert cluster_a.status == Cluster.Status.ACTIVE
+
+
+def test_an_action_for_another_kind_of_finding_is_a_message(admin, missing):
+    response = client_for(admin).post(reverse("clusters:drift-retag", args=[missing.pk]), follow=True)
+    assert response.status_code == 200
+    assert "This action does not apply to a “Deleted outside the portal” finding." in _text(response)
+    adopt = client_for(admin).get(reverse("clusters:drift-adopt", args=[missing.pk]), follow=True)
+    assert "Only clusters created outside the portal can be adopted." in _text(adopt)
+
+
+def test_only_platform_admins_act_on_drift(member_a, member_b, finance, missing, cluster_a):
+    for user in (member_a, member_b, finance):
+        client = client_for(user)
+        assert client.post(reverse("clusters:drift-mark-deleted", args=[missing.pk])).status_code == 403
+        assert client.post(reverse("clusters:drift-retag", args=[missing.pk])).status_code == 403
+        assert client.get(reverse("clusters:drift-adopt", args=[missing.pk])).status_code == 403
+        assert (
+            client.get(reverse("clusters:drift-adopt", args=[999999])).status_code == 403
+        )  # no existence leak
+    cluster_a.refresh_from_db()
+    assert cluster_a.status == Cluster.Status.ACTIVE
+    assert DriftFinding.objects.get(pk=missing.pk).resolved_at is None

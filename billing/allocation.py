@@ -15,9 +15,11 @@ teams' shares always add up to exactly the cluster's cost.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import accumulate
 
 from billing.pricing import BYTES_PER_GIB, Rates, money
 
@@ -107,11 +109,16 @@ def stored_gib_month(
         retention_ms = DEFAULT_RETENTION_MS
     window_days = MAX_STORAGE_LOOKBACK_DAYS if retention_ms < 0 else max(1, -(-retention_ms // 86_400_000))
     cap = retention_bytes * partitions if retention_bytes not in (None, -1) and retention_bytes > 0 else None
+    # Bytes written in (day - window, day] from running totals: O(days + collected) per topic, not
+    # O(days × window) (an unlimited-retention topic would otherwise sum 400 days for each day of the month).
+    collected = sorted(daily_bytes_in)
+    running = [0, *accumulate(daily_bytes_in[day] for day in collected)]
+    window = dt.timedelta(days=window_days)
     total = 0
     for day in month_days:
         if day not in alive_days:
             continue
-        kept = sum(daily_bytes_in.get(day - dt.timedelta(days=back), 0) for back in range(window_days))
+        kept = running[bisect_right(collected, day)] - running[bisect_right(collected, day - window)]
         total += min(kept, cap) if cap is not None else kept
     return (Decimal(total) / BYTES_PER_GIB / len(month_days)).quantize(QUANTITY, rounding=ROUND_HALF_UP)
 

@@ -1,7 +1,10 @@
 """Chargeback arithmetic on hand-computed cases (no database)."""
 
 import datetime as dt
-from decimal import Decimal
+import random
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
 
 from billing.allocation import (
     Basis,
@@ -75,6 +78,37 @@ def test_storage_estimate_keeps_the_retention_window_capped_by_retention_bytes()
     capped = stored_gib_month(daily, month_days=days, alive_days=set(days), retention_ms=2 * 86_400_000,
                               retention_bytes=GIB // 4, partitions=2)  # ≤ 0.5 GiB  # fmt: skip
     assert capped == Decimal("0.500000")
+
+
+def _stored_by_definition(daily, month_days, alive_days, window_days, cap):
+    """The estimate written as its definition: for each alive day, Σ bytes of the window's days."""
+    total = 0
+    for day in month_days:
+        if day in alive_days:
+            kept = sum(daily.get(day - dt.timedelta(days=back), 0) for back in range(window_days))
+            total += min(kept, cap) if cap is not None else kept
+    return (Decimal(total) / GIB / len(month_days)).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_storage_estimate_equals_its_definition(seed):
+    rng = random.Random(seed)
+    days = [dt.date(2026, 10, d) for d in range(1, 32)]
+    # Collected days before, in and after the month, with gaps; alive for part of the month.
+    daily = {
+        dt.date(2026, 10, 1) + dt.timedelta(days=offset): rng.randrange(0, 5 * GIB)
+        for offset in rng.sample(range(-420, 45), rng.randrange(0, 120))
+    }
+    alive = set(days[rng.randrange(0, 31) : rng.randrange(0, 32)])
+    retention_ms = rng.choice([-1, 0, None, 3_600_000, 86_400_000, 3 * 86_400_000 + 1, 7 * 86_400_000])
+    retention_bytes = rng.choice([None, -1, 0, GIB // 3, 2 * GIB])
+    partitions = rng.randrange(1, 7)
+    window = {-1: 400, 0: 7, None: 7, 3_600_000: 1, 86_400_000: 1, 3 * 86_400_000 + 1: 4}.get(retention_ms, 7)
+    cap = retention_bytes * partitions if retention_bytes not in (None, -1) and retention_bytes > 0 else None
+    assert stored_gib_month(
+        daily, month_days=days, alive_days=alive, retention_ms=retention_ms, retention_bytes=retention_bytes,
+        partitions=partitions,
+    ) == _stored_by_definition(daily, days, alive, window, cap)  # fmt: skip
 
 
 def test_dedicated_cluster_costs_all_go_to_its_team():

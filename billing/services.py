@@ -8,11 +8,12 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
 
-from billing.chargeback import ChargebackError, compute_run, first_of_month
+from billing.chargeback import ChargebackError, compute_run, finalize_run, first_of_month
 from billing.models import BudgetAlert, ChargebackRun
 from billing.usage import collect_usage
 from clusters.providers.base import TransientError
-from portal import slack
+from portal import access, slack
+from portal.errors import Conflict, NotAllowed
 
 
 def daily_billing(*, today: dt.date | None = None) -> dict:
@@ -69,3 +70,29 @@ def send_budget_alert(alert_id: int) -> None:
     slack.post(f"{subject}\n{settings.PORTAL_BASE_URL}/billing/teams/{team.slug}/")
     # Marked after sending: a worker dying in between repeats one message at most, never loses it.
     BudgetAlert.objects.filter(pk=alert.pk, sent_at__isnull=True).update(sent_at=timezone.now())
+
+
+# --- Chargeback runs, as people (and the system) act on them ------------------------------------------
+
+
+def recompute_month(*, month: dt.date, actor) -> ChargebackRun:
+    """Recompute a provisional month. `actor` None is the system (the command); people need the right."""
+    if actor is not None and not access.can_recompute_chargeback(actor):
+        raise NotAllowed("Only finance and platform admins recompute a month.")
+    try:
+        return compute_run(month, actor=actor)
+    except ChargebackError as exc:
+        raise Conflict(exc.message) from exc
+
+
+def finalize_month(*, month: dt.date, actor) -> ChargebackRun:
+    """Finalize a computed provisional month for good. `actor` None is the system (the command)."""
+    if actor is not None and not access.can_finalize_chargeback(actor):
+        raise NotAllowed("Only finance finalizes a month.")
+    run = ChargebackRun.objects.filter(month=first_of_month(month)).first()
+    if run is None:
+        raise Conflict(f"{month:%Y-%m} has not been computed yet: recompute it first.")
+    try:
+        return finalize_run(run_id=run.pk, actor=actor)
+    except ChargebackError as exc:
+        raise Conflict(exc.message) from exc

@@ -120,3 +120,41 @@ def can_decide_request(user, request) -> bool:
 
 def can_cancel_request(user, request) -> bool:
     return request.requested_by_id == user.pk and request.status == "submitted"
+
+
+# --- Billing (the models live in `billing`; imported lazily) ---------------------------------------
+
+
+def sees_all_costs(user) -> bool:
+    """Finance and platform admins see every team's costs (the finance page, runs, exports)."""
+    return sees_all_teams(user)
+
+
+def can_view_team_costs(user, team: Team) -> bool:
+    """Members see their own teams' costs only."""
+    return sees_all_costs(user) or team.pk in member_team_ids(user)
+
+
+def cost_teams_visible_to(user) -> QuerySet[Team]:
+    return teams_visible_to(user)
+
+
+def chargeback_lines_visible_to(user):
+    """Lines of the teams whose costs the user may see (unattributed lines without a team: all-costs only)."""
+    from billing.models import ChargebackLine
+
+    if sees_all_costs(user):
+        return ChargebackLine.objects.all()
+    if not user.is_authenticated:
+        return ChargebackLine.objects.none()
+    return ChargebackLine.objects.filter(team_id__in=member_team_ids(user))
+
+
+def can_finalize_chargeback(user) -> bool:
+    """Only finance closes a month for good."""
+    return is_finance(user)
+
+
+def can_recompute_chargeback(user) -> bool:
+    """Finance recomputes a provisional month; platform admins may too (e.g. after fixing inventory)."""
+    return is_finance(user) or is_platform_admin(user)

@@ -2,6 +2,7 @@ from django.conf import settings
 
 from clusters import selectors as request_selectors
 from portal import access
+from portal.models import Team
 
 
 def navigation(request):
@@ -18,6 +19,13 @@ def navigation(request):
             # per request however often templates ask (context processors run for every render).
             "can_request": _once_per_request(
                 request, "can_request", lambda: request_selectors.can_file_requests(user)
+            ),
+            "sees_all_costs": access.sees_all_costs(user),
+            # Members: a "Costs" link per team of theirs (finance and admins use the finance page).
+            "cost_teams": _once_per_request(
+                request,
+                "cost_teams",
+                lambda: list(Team.objects.filter(pk__in=access.member_team_ids(user)).order_by("name")),
             ),
             "open_approvals": (
                 _once_per_request(request, "open_approvals", request_selectors.open_request_count)

@@ -106,6 +106,12 @@ def test_bad_page_size_is_a_field_error(member_a, token_for):
         assert response.json()["field_errors"] == {"page_size": ["Must be a whole number from 1 to 500."]}
 
 
+def test_an_empty_page_number_is_refused(member_a, token_for):
+    client, headers = _api(member_a, token_for)
+    response = client.get(reverse("api:team-list"), {"page": ""}, headers=headers)
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
 def test_schema_generates_without_warnings():
     import subprocess
     import sys

@@ -8,6 +8,7 @@ Object-scoped endpoints always address team A's objects: member_a is "own team",
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,6 +18,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from billing.models import ChargebackLine, ChargebackRun
 from clusters import services as cluster_services
 from clusters.models import AccessGrant, Cluster, DriftFinding, LocalMskCluster, Replicator, Request, Topic
 from portal import audit, services
@@ -86,6 +88,20 @@ DRIFT_MARKER = "drift-finding-marker"  # in the detail of every drift finding: a
 
 
 MEMBERS = frozenset({"member_a", "member_b"})
+SEES_ALL_COSTS = frozenset({"admin", "finance"})
+FINANCE = frozenset({"finance"})
+BILLING_RUN_MONTH = "2026-09"
+BILLING_MONTH = lambda w: {"month": BILLING_RUN_MONTH}  # noqa: E731
+BILLING_MONTH_QUERY = lambda w: {"month": BILLING_RUN_MONTH}  # noqa: E731
+# Distinct costs of team A's and team B's lines: only those who may see a team's costs get its figure.
+TEAM_A_COST_MARKER = "4321.09"
+TEAM_B_COST_MARKER = "8765.43"
+
+
+def _csv_kwargs(kind: str):
+    return lambda w: {"month": BILLING_RUN_MONTH, "kind": kind}
+
+
 TOPIC_A = lambda w: {"topic_id": w.topic_a.pk}  # noqa: E731
 TOPIC_FORM = lambda w: {  # noqa: E731
     "team": w.team_a.pk, "cluster": w.cluster_a.pk, "name": "formtopic", "expected_in_mbps": "1",
@@ -347,6 +363,44 @@ ENDPOINTS: list[Endpoint] = [
         kwargs=lambda w: {"pk": w.cluster_a.pk},
         markers={CLUSTER_MARKER: SEES_TEAM_A},
     ),
+    # Billing (HTML): the finance page, its CSVs and actions cover every team; a team's cost page its own.
+    Endpoint("billing:finance", SEES_ALL_COSTS, data=BILLING_MONTH_QUERY, markers=TEAM_DATA),
+    *[
+        Endpoint("billing:run-csv", SEES_ALL_COSTS, kwargs=_csv_kwargs(kind), markers=TEAM_DATA)
+        for kind in ("summary", "lines", "focus")
+    ],
+    Endpoint("billing:run-recompute", SEES_ALL_COSTS, method="POST", kwargs=BILLING_MONTH),
+    Endpoint(
+        "billing:run-finalize",
+        FINANCE,
+        method="POST",
+        kwargs=BILLING_MONTH,
+        data=lambda w: {"confirm": "yes"},
+    ),
+    Endpoint(
+        "billing:team-costs",
+        SEES_TEAM_A,
+        kwargs=TEAM_A,
+        data=BILLING_MONTH_QUERY,
+        markers={**TEAM_DATA, TEAM_A_COST_MARKER: SEES_TEAM_A, TEAM_B_COST_MARKER: frozenset()},
+    ),
+    # Billing (API): runs and CSVs for finance and admins; lines for everyone, limited to their teams.
+    Endpoint("billing-api:run-list", SEES_ALL_COSTS, api=True),
+    Endpoint("billing-api:run-detail", SEES_ALL_COSTS, api=True, kwargs=BILLING_MONTH),
+    Endpoint(
+        "billing-api:run-lines",
+        SIGNED_IN,
+        api=True,
+        kwargs=BILLING_MONTH,
+        markers={**TEAM_DATA, TEAM_A_COST_MARKER: SEES_TEAM_A},
+    ),
+    *[
+        Endpoint(
+            f"billing-api:run-{kind}-csv", SEES_ALL_COSTS, api=True, kwargs=BILLING_MONTH, markers=TEAM_DATA
+        )
+        for kind in ("summary", "lines", "focus")
+    ],
+    Endpoint("billing-api:run-finalize", FINANCE, method="POST", api=True, kwargs=BILLING_MONTH),
     # The API description is public: it documents shapes, not data.
     Endpoint("api-schema", EVERYONE),
     Endpoint("api-docs", EVERYONE),
@@ -443,6 +497,7 @@ def world(team_a, team_b, personas, token_for, cluster_a, platform_account, netw
             expected_in_mbps=Decimal(1), expected_out_mbps=Decimal(1),
         ),
     )  # fmt: skip
+    _billing_run(team_a, team_b, cluster_a)
     return World(
         team_a=team_a,
         team_b=team_b,
@@ -460,6 +515,21 @@ def world(team_a, team_b, personas, token_for, cluster_a, platform_account, netw
         retagged_finding=findings["retagged"],
         missing_finding=findings["missing"],
     )
+
+
+def _billing_run(team_a, team_b, cluster) -> None:
+    """A provisional month with one line per team (team A's carries the cost-center marker)."""
+    run = ChargebackRun.objects.create(
+        month=dt.date(2026, 9, 1), computed_at=timezone.now(), total_usd=Decimal("13086.52"), line_count=2
+    )
+    for position, (team, cost) in enumerate(((team_a, TEAM_A_COST_MARKER), (team_b, TEAM_B_COST_MARKER)), 1):
+        ChargebackLine.objects.create(
+            run=run, position=position, team=team, team_name=team.name, cost_center=team.cost_center,
+            cluster=cluster, cluster_name=cluster.name, cluster_arn=cluster.arn, region="us-east-1",
+            account_id="123456789012", topic_name="", charge_type="cluster_hours", quantity=Decimal(720),
+            unit="cluster-hour", unit_price_usd=Decimal("0.75"), cost_usd=Decimal(cost),
+            allocation_basis="usage_share", allocation_ratio=Decimal("0.5"),
+        )  # fmt: skip
 
 
 def _request(endpoint: Endpoint, world: World, role: str, token_for):

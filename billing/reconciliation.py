@@ -7,11 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Sum
 from django.utils import timezone
 
 from billing.chargeback import ChargebackError, compute_run, next_month
-from billing.models import ActualCost, ChargebackLine, ChargebackRun
+from billing.models import ActualCost, ChargebackRun
 from clusters.models import Cluster
 from clusters.providers import get_provider
 from clusters.provisioning import account_ref
@@ -71,31 +70,3 @@ def set_scaling(*, run_id: int, enabled: bool, actor) -> ChargebackRun:
         "billing.chargeback.scaling", actor=actor, obj=run, details={"scale_shared_to_actual": enabled}
     )
     return compute_run(run.month, actor=actor)
-
-
-@dataclass(frozen=True)
-class Comparison:
-    cluster_id: int
-    cluster_name: str
-    estimate_usd: Decimal
-    actual_usd: Decimal | None
-
-    @property
-    def difference_usd(self) -> Decimal | None:
-        return None if self.actual_usd is None else self.actual_usd - self.estimate_usd
-
-
-def estimate_vs_actual(run: ChargebackRun) -> list[Comparison]:
-    """Per cluster: the run's total (estimate, or scaled) beside the bill's cost when known."""
-    actual = dict(run.actual_costs.values_list("cluster_id", "amount_usd"))
-    rows = (
-        ChargebackLine.objects.filter(run=run)
-        .exclude(cluster=None)
-        .values("cluster_id", "cluster_name")
-        .annotate(total=Sum("cost_usd"))
-        .order_by("cluster_name", "cluster_id")
-    )
-    return [
-        Comparison(row["cluster_id"], row["cluster_name"], row["total"], actual.get(row["cluster_id"]))
-        for row in rows
-    ]

@@ -191,3 +191,34 @@ def budget_vs_actual(*, team: Team, month: dt.date, spent: Decimal) -> dict | No
         "level": "over" if percent >= 100 else "warning" if percent >= 80 else "ok",
         "alerts": alerts,
     }
+
+
+# --- Estimate vs the AWS bill ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    cluster_id: int
+    cluster_name: str
+    estimate_usd: Decimal
+    actual_usd: Decimal | None
+
+    @property
+    def difference_usd(self) -> Decimal | None:
+        return None if self.actual_usd is None else self.actual_usd - self.estimate_usd
+
+
+def estimate_vs_actual(run: ChargebackRun) -> list[Comparison]:
+    """Per cluster: the run's total (estimate, or scaled) beside the bill's cost when known."""
+    actual = dict(run.actual_costs.values_list("cluster_id", "amount_usd"))
+    rows = (
+        ChargebackLine.objects.filter(run=run)
+        .exclude(cluster=None)
+        .values("cluster_id", "cluster_name")
+        .annotate(total=Sum("cost_usd"))
+        .order_by("cluster_name", "cluster_id")
+    )
+    return [
+        Comparison(row["cluster_id"], row["cluster_name"], row["total"], actual.get(row["cluster_id"]))
+        for row in rows
+    ]

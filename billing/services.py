@@ -85,6 +85,33 @@ def recompute_month(*, month: dt.date, actor) -> ChargebackRun:
         raise Conflict(exc.message) from exc
 
 
+def fetch_actual_costs(*, month: dt.date, actor):
+    """Read the month's MSK bill from Cost Explorer for every cluster in the run (finance and admins)."""
+    from billing import reconciliation
+
+    if not access.can_recompute_chargeback(actor):
+        raise NotAllowed("Only finance and platform admins read the AWS bill.")
+    run = ChargebackRun.objects.filter(month=first_of_month(month), computed_at__isnull=False).first()
+    if run is None:
+        raise Conflict(f"{month:%Y-%m} has not been computed yet: recompute it first.")
+    return run, reconciliation.fetch_actual_costs(run_id=run.pk, actor=actor)
+
+
+def set_scaling(*, month: dt.date, enabled: bool, actor) -> ChargebackRun:
+    """Finance scales shared clusters' lines to the AWS bill (or stops doing so) on a provisional month."""
+    from billing import reconciliation
+
+    if not access.can_finalize_chargeback(actor):
+        raise NotAllowed("Only finance scales allocations to the AWS bill.")
+    run = ChargebackRun.objects.filter(month=first_of_month(month)).first()
+    if run is None:
+        raise Conflict(f"{month:%Y-%m} has not been computed yet: recompute it first.")
+    try:
+        return reconciliation.set_scaling(run_id=run.pk, enabled=enabled, actor=actor)
+    except ChargebackError as exc:
+        raise Conflict(exc.message) from exc
+
+
 def finalize_month(*, month: dt.date, actor) -> ChargebackRun:
     """Finalize a computed provisional month for good. `actor` None is the system (the command)."""
     if actor is not None and not access.can_finalize_chargeback(actor):

@@ -11,5 +11,7 @@ urlpatterns = [
         "billing/runs/<str:month>/recompute/", views.run_action, {"action": "recompute"}, name="run-recompute"
     ),
     path("billing/runs/<str:month>/finalize/", views.run_action, {"action": "finalize"}, name="run-finalize"),
+    path("billing/runs/<str:month>/actuals/", views.run_action, {"action": "actuals"}, name="run-actuals"),
+    path("billing/runs/<str:month>/scaling/", views.run_action, {"action": "scaling"}, name="run-scaling"),
     path("billing/teams/<slug:slug>/", views.team_costs, name="team-costs"),
 ]

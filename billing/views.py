@@ -44,6 +44,8 @@ def _finance_context(request: HttpRequest, form: MonthForm) -> dict:
         "can_finalize": access.can_finalize_chargeback(request.user),
         "can_recompute": access.can_recompute_chargeback(request.user),
         "csv_kinds": list(exports.KINDS),
+        "comparison": selectors.estimate_vs_actual(run) if run and run.computed_at else [],
+        "can_reconcile": access.can_recompute_chargeback(request.user),
     }
 
 
@@ -77,7 +79,26 @@ def _finance_month_view(view):
 def run_action(request: HttpRequest, chosen: dt.date, action: str) -> HttpResponse:
     """Recompute (provisional months) or finalize a month; a refused action shows why (409), nothing changes."""
     try:
-        if action == "finalize":
+        if action == "actuals":
+            run, fetched = services.fetch_actual_costs(month=chosen, actor=request.user)
+            problems = f" Not read: {'; '.join(fetched.failures)}" if fetched.failures else ""
+            if not fetched.available:
+                messages.warning(
+                    request, "There is no AWS bill to read: the portal runs on the local (simulated) MSK."
+                )
+            else:
+                messages.success(
+                    request, f"Read the AWS bill for {fetched.clusters} clusters of {run.label}.{problems}"
+                )
+        elif action == "scaling":
+            enabled = request.POST.get("enabled") == "yes"
+            run = services.set_scaling(month=chosen, enabled=enabled, actor=request.user)
+            messages.success(
+                request,
+                f"{run.label}: shared clusters {'now add up to' if enabled else 'no longer scaled to'} "
+                f"their AWS bill; recomputed (${run.total_usd}).",
+            )
+        elif action == "finalize":
             if request.POST.get("confirm") != "yes":
                 raise PortalError("Tick the confirmation box to finalize: a finalized month never changes.")
             run = services.finalize_month(month=chosen, actor=request.user)

@@ -370,6 +370,10 @@ ENDPOINTS: list[Endpoint] = [
         for kind in ("summary", "lines", "focus")
     ],
     Endpoint("billing:run-recompute", SEES_ALL_COSTS, method="POST", kwargs=BILLING_MONTH),
+    Endpoint("billing:run-actuals", SEES_ALL_COSTS, method="POST", kwargs=BILLING_MONTH),
+    Endpoint(
+        "billing:run-scaling", FINANCE, method="POST", kwargs=BILLING_MONTH, data=lambda w: {"enabled": "yes"}
+    ),
     Endpoint(
         "billing:run-finalize",
         FINANCE,

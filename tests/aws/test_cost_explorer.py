@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing import chargeback, reconciliation
+from billing import chargeback, reconciliation, selectors
 from billing.models import ActualCost, ChargebackLine
 from clusters.models import Cluster
 from tests.aws.conftest import ACCOUNT_ID
@@ -68,7 +68,7 @@ def test_actual_costs_per_cluster_come_from_the_bill_by_portal_tag(
     assert result.available and result.clusters == 2 and not result.failures
     actual = dict(ActualCost.objects.values_list("cluster__name", "amount_usd"))
     assert actual == {"events-write": Decimal("600.00"), "team-a-dev": Decimal("550.10")}
-    rows = {row.cluster_name: row for row in reconciliation.estimate_vs_actual(run)}
+    rows = {row.cluster_name: row for row in selectors.estimate_vs_actual(run)}
     assert rows["team-a-dev"].estimate_usd == Decimal("558.00")
     assert rows["team-a-dev"].difference_usd == Decimal("-7.90")
 
@@ -88,7 +88,7 @@ def test_a_cluster_missing_from_the_bill_has_no_actual(aws_billing, shared_clust
     run = chargeback.compute_run(OCTOBER)
     result = reconciliation.fetch_actual_costs(run_id=run.pk)  # nothing seeded: an empty bill
     assert result.available and result.clusters == 0
-    assert all(row.actual_usd is None for row in reconciliation.estimate_vs_actual(run))
+    assert all(row.actual_usd is None for row in selectors.estimate_vs_actual(run))
 
 
 def test_the_local_provider_has_no_bill(db, shared_cluster, team_a):
@@ -104,3 +104,23 @@ def test_scaling_is_refused_for_a_finalized_month(db, shared_cluster, finance):
     with pytest.raises(chargeback.ChargebackError, match="finalized"):
         reconciliation.set_scaling(run_id=run.pk, enabled=True, actor=finance)
     assert Cluster.objects.filter(pk=shared_cluster.pk).exists()
+
+
+def test_finance_reads_the_bill_and_scales_from_the_finance_page(aws_billing, shared_cluster, finance, admin):
+    from tests.conftest import client_for
+
+    chargeback.compute_run(OCTOBER)
+    seed_bill(aws_billing, {
+        "ResultsByTime": [{"TimePeriod": {"Start": "2026-10-01", "End": "2026-11-01"}, "Estimated": False,
+                           "Total": {}, "Groups": [group(f"portal-cluster-id${shared_cluster.pk}", "500.00")]}],
+        "DimensionValueAttributes": [],
+    })  # fmt: skip
+    finance_client = client_for(finance)
+    response = finance_client.post("/billing/runs/2026-10/actuals/", follow=True)
+    assert "Read the AWS bill for 1 clusters" in response.content.decode()
+    assert client_for(admin).post("/billing/runs/2026-10/scaling/", {"enabled": "yes"}).status_code == 403
+    finance_client.post("/billing/runs/2026-10/scaling/", {"enabled": "yes"})
+    page = finance_client.get("/billing/finance/?month=2026-10").content.decode()
+    assert "Stop scaling shared clusters to the bill" in page
+    shared_total = sum(line.cost_usd for line in ChargebackLine.objects.filter(cluster=shared_cluster))
+    assert shared_total == Decimal("500.00")

@@ -165,46 +165,65 @@ class LocalProvider:
     ) -> Iterator[TopicDayBytes]:
         """Plausible, repeatable traffic: the rates the team declared for the topic (else 0.1 MB/s per
         partition in, 1.5× that out), used at 15-45 % on weekdays and half that at weekends, on the days
-        the topic existed. Same shape as CloudWatch: one value per topic, day and metric."""
-        from clusters.models import Topic  # the simulated producers follow what teams declared
+        the topic existed. A read cluster's replicated topic takes in exactly what its source topic took in
+        and is read at half the source's rate. Same shape as CloudWatch: one value per topic, day, metric."""
+        from clusters.models import Replicator, Topic  # the simulated producers follow what teams declared
 
         wanted = set(topics)
-        live = (
-            Topic.objects.filter(
-                cluster__account__account_id=account.account_id, cluster__region=account.region
-            )
-            .filter(
-                cluster__name__in={cluster for cluster, _ in wanted}, name__in={topic for _, topic in wanted}
-            )
-            .prefetch_related("partition_changes")
+        here = {"cluster__account__account_id": account.account_id, "cluster__region": account.region}
+        names = {"cluster__name__in": {cluster for cluster, _ in wanted}}
+        for topic in (
+            Topic.objects.filter(**here, **names, name__in={topic for _, topic in wanted})
             .select_related("cluster")
-        )
-        for topic in live:
-            if (topic.cluster.name, topic.name) not in wanted:
+            .prefetch_related("partition_changes")
+        ):
+            if (topic.cluster.name, topic.name) in wanted:
+                yield from _simulated(account, topic, topic.cluster.name, start, end, out_share=Decimal(1))
+        for replicator in Replicator.objects.filter(
+            read_cluster__account__account_id=account.account_id, read_cluster__region=account.region,
+            read_cluster__name__in=names["cluster__name__in"],
+        ).select_related("read_cluster", "source_cluster"):  # fmt: skip
+            read_cluster = replicator.read_cluster
+            if read_cluster.active_since is None:
                 continue
-            changes = list(topic.partition_changes.all())
-            if not changes:
-                continue
-            first, last = changes[0], changes[-1]
-            partitions = max(change.partitions for change in changes)
-            rate_in = topic.expected_in_mbps or Decimal("0.1") * partitions
-            rate_out = topic.expected_out_mbps or rate_in * Decimal("1.5")
-            day = max(start, first.changed_at.astimezone(UTC).date())
-            until = (
-                min(end, last.changed_at.astimezone(UTC).date() + timedelta(days=1))
-                if last.partitions == 0
-                else end
-            )
-            while day < until:
-                for metric, rate in (("bytes_in", rate_in), ("bytes_out", rate_out)):
-                    busy = _utilisation(account.account_id, topic.cluster.name, topic.name, day, metric)
-                    yield TopicDayBytes(topic.cluster.name, topic.name, day, metric,
-                                        int(rate * busy * 86_400 * 1_000_000))  # fmt: skip
-                day += timedelta(days=1)
+            # Replicated data exists on the read cluster only while it does.
+            read_start = max(start, read_cluster.active_since.astimezone(UTC).date())
+            read_end = end
+            if read_cluster.deleted_at is not None:
+                read_end = min(end, read_cluster.deleted_at.astimezone(UTC).date() + timedelta(days=1))
+            replicated = [name for name in replicator.topics if (read_cluster.name, name) in wanted]
+            for source in (
+                Topic.objects.filter(cluster=replicator.source_cluster, name__in=replicated)
+                .select_related("cluster")
+                .prefetch_related("partition_changes")
+            ):
+                yield from _simulated(account, source, read_cluster.name, read_start, read_end,
+                                      out_share=Decimal("0.5"))  # fmt: skip
 
     def cluster_costs(self, account: AccountRef, start: date, end: date) -> None:
         """A simulated MSK sends no bill: there is nothing to reconcile against."""
         return None
+
+
+def _simulated(account, topic, cluster_name: str, start: date, end: date, *, out_share: Decimal):
+    """Daily bytes for `topic`'s traffic as seen on `cluster_name`, on the days the topic existed."""
+    changes = list(topic.partition_changes.all())
+    if not changes:
+        return
+    first, last = changes[0], changes[-1]
+    partitions = max(change.partitions for change in changes)
+    rate_in = topic.expected_in_mbps or Decimal("0.1") * partitions
+    rate_out = (topic.expected_out_mbps or rate_in * Decimal("1.5")) * out_share
+    day = max(start, first.changed_at.astimezone(UTC).date())
+    until = (
+        min(end, last.changed_at.astimezone(UTC).date() + timedelta(days=1)) if last.partitions == 0 else end
+    )
+    while day < until:
+        for metric, rate in (("bytes_in", rate_in), ("bytes_out", rate_out)):
+            # Keyed by the source topic: a replica takes in exactly what its source took in.
+            busy = _utilisation(account.account_id, topic.cluster.name, topic.name, day, metric)
+            yield TopicDayBytes(cluster_name, topic.name, day, metric, int(rate * busy * 86_400 * 1_000_000))
+        day += timedelta(days=1)
 
 
 def _utilisation(*key) -> Decimal:

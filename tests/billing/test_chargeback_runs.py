@@ -134,3 +134,40 @@ def test_daily_billing_collects_from_the_local_provider_and_is_idempotent(billed
         == snapshot
     )
     assert ChargebackRun.objects.get(month=OCTOBER).total_usd > Decimal("558.00")
+
+
+def test_a_read_cluster_pays_for_its_replicated_topics(shared_cluster, team_a, team_b, network_profile):
+    from clusters.models import Replicator
+
+    source = make_topic(shared_cluster, team_a, "team-a.clicks", (at(1, month=9), 3), (at(21, 12, 10), 0))
+    Topic = type(source)
+    Topic.objects.filter(pk=source.pk).update(expected_in_mbps=Decimal(2), expected_out_mbps=Decimal(2))
+    read = Cluster.objects.create(
+        name="team-b-read", team=team_b, kind=Cluster.Kind.READ, source_cluster=shared_cluster, environment="prod",
+        account=shared_cluster.account, region="us-east-1", network_profile=network_profile,
+        status=Cluster.Status.ACTIVE, active_since=at(11, 0, 5),
+        arn="arn:aws:kafka:us-east-1:123456789012:cluster/team-b-read/7f1c2d3e-0000-4000-8000-000000000001-s1",
+    )  # fmt: skip
+    Replicator.objects.create(read_cluster=read, source_cluster=shared_cluster, topics=["team-a.clicks"],
+                              status=Replicator.Status.ACTIVE)  # fmt: skip
+    from billing.usage import collect_usage
+
+    collect_usage(OCTOBER, dt.date(2026, 11, 1))
+    replica_in = dict(
+        TopicDailyUsage.objects.filter(cluster=read, metric="bytes_in").values_list("day", "bytes")
+    )
+    source_in = dict(
+        TopicDailyUsage.objects.filter(cluster=shared_cluster, metric="bytes_in").values_list("day", "bytes")
+    )
+    assert replica_in and all(source_in[day] == byte_count for day, byte_count in replica_in.items())
+    assert min(replica_in) == dt.date(2026, 10, 11) and max(replica_in) == dt.date(2026, 10, 21)
+
+    run = chargeback.compute_run(OCTOBER)
+    on_read = lines_by(run, cluster=read)
+    assert {line.team_id for line in on_read} == {team_b.pk} and {
+        line.allocation_basis for line in on_read
+    } == {"dedicated"}
+    replica = {line.charge_type: line for line in on_read if line.topic_name == "team-a.clicks"}
+    # 3 partitions from the read cluster's start (11th 00:00) to the source topic's deletion (21st 13:00).
+    assert replica["partition_hours"].quantity == 3 * (10 * 24 + 13)
+    assert replica["data_in"].quantity > 0 and replica["data_out"].quantity > 0

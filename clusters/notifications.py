@@ -1,13 +1,27 @@
-"""Who hears about a request: approvers on submit, the requester on a decision."""
+"""Who hears about a request: approvers on submit, the requester on a decision.
+
+Notifying events are the request's own history (`RequestEvent`): submitted (approvers; not when a rule
+approved it at once), approved and rejected (the requester). Cancelling notifies nobody. A notification is
+sent once per request and event (`SentNotification`); one whose task was lost (the broker was down when
+the request changed) is found by `lost_notifications` and sent again by beat.
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
-from clusters.models import Request, SentNotification
+from clusters.models import Request, RequestEvent, SentNotification
 from portal import slack
 from portal.models import User
+
+logger = logging.getLogger(__name__)
 
 
 def _approver_emails(request: Request) -> list[str]:
@@ -45,10 +59,53 @@ def notify(*, request_id: int, event: str) -> None:
         else:
             body = f"Your request was approved by {request.decided_by}.\n"
         body += f"\nDetails: {link}\n"
-    if SentNotification.objects.filter(request=request, event=event).exists():
-        return  # a redelivered task: already sent
-    if recipients:
-        send_mail(subject, body, None, recipients)
-    slack.post(f"{subject}\n{link}")
-    # Recorded after sending: a worker dying in between means at most one repeat, never a lost message.
-    SentNotification.objects.get_or_create(request=request, event=event)
+    # The row is the claim: a twin task (redelivered, or re-sent by beat while the first one waited in the
+    # queue) blocks on its unique key until this transaction ends, then finds it and sends nothing. It
+    # commits only after sending, so a failed send or a worker dying in between leaves no row: the mail
+    # goes out again later (at most one repeat), never lost.
+    with transaction.atomic():
+        _, created = SentNotification.objects.get_or_create(request=request, event=event)
+        if not created:
+            return  # already sent
+        if recipients:
+            send_mail(subject, body, None, recipients)
+        slack.post(f"{subject}\n{link}")
+
+
+def lost_notifications(now=None) -> list[tuple[int, str]]:
+    """(request id, event) of notifications that should have gone out but were never sent.
+
+    Only events older than PROVISIONING_REDISPATCH_SECONDS (their task had time to run) and not older
+    than NOTIFICATION_RESEND_MAX_AGE_SECONDS (an old database does not mail everyone). "Approval needed"
+    is only worth sending while the request still waits for a decision.
+    """
+    now = now or timezone.now()
+    events = (
+        RequestEvent.objects.filter(
+            created_at__lt=now - timedelta(seconds=settings.PROVISIONING_REDISPATCH_SECONDS),
+            created_at__gte=now - timedelta(seconds=settings.NOTIFICATION_RESEND_MAX_AGE_SECONDS),
+        )
+        .filter(
+            Q(to_status=Request.Status.SUBMITTED, request__status=Request.Status.SUBMITTED)
+            | Q(
+                from_status=Request.Status.SUBMITTED,
+                to_status__in=[Request.Status.APPROVED, Request.Status.REJECTED],
+            )
+        )
+        .exclude(
+            Exists(SentNotification.objects.filter(request=OuterRef("request"), event=OuterRef("to_status")))
+        )
+    )
+    return sorted(set(events.values_list("request_id", "to_status")))
+
+
+def resend_lost_notifications(now=None) -> int:
+    """Beat: enqueue again every lost notification; `notify` still sends each one once."""
+    from clusters.tasks import notify_request_event
+
+    lost = lost_notifications(now)
+    for request_id, event in lost:
+        notify_request_event.delay(request_id, event)
+    if lost:
+        logger.warning("re-sent %d lost notification(s): %s", len(lost), lost)
+    return len(lost)

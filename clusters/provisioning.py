@@ -17,7 +17,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from clusters import rules
@@ -549,6 +549,29 @@ def dispatch_after_approval(request) -> None:
         _dispatch_on_commit("decommission_cluster", Cluster.objects.filter(pk=request.cluster_id))
 
 
+REDISPATCH_NOTE = "re-dispatched"
+
+
+def _redispatched_since(model, since):
+    """True for objects whose work was already re-dispatched after `since` (throttles re-dispatch)."""
+    return Exists(
+        ProvisioningEvent.objects.filter(
+            **{_EVENT_KEYS[model]: OuterRef("pk")}, note__startswith=REDISPATCH_NOTE, created_at__gte=since
+        )
+    )
+
+
+def _redispatch(task, obj, stats: dict) -> None:
+    """Send the task again (raises if the broker is still down) and log it on the object's steps."""
+    task.delay(obj.pk)
+    _note(
+        obj,
+        f"{REDISPATCH_NOTE}: no progress for {settings.PROVISIONING_REDISPATCH_SECONDS} s or more "
+        "(its task was lost: a killed worker or a broker outage)",
+    )
+    stats["redispatched"] += 1
+
+
 def reconcile() -> dict:
     """Advance in-flight clusters with one batched list per account and region; re-dispatch lost work.
 
@@ -601,9 +624,11 @@ def reconcile() -> dict:
                 elif (
                     state.state != "DELETING"
                     and cluster.status_changed_at < timezone.now() - redispatch_after()
+                    and not Cluster.objects.filter(
+                        _redispatched_since(Cluster, timezone.now() - redispatch_after()), pk=cluster.pk
+                    ).exists()
                 ):
-                    tasks.decommission_cluster.delay(cluster.pk)  # the delete call was lost
-                    stats["redispatched"] += 1
+                    _redispatch(tasks.decommission_cluster, cluster, stats)  # the delete call was lost
                 continue
             if state is not None and state.state == "ACTIVE":
                 try:
@@ -616,33 +641,33 @@ def reconcile() -> dict:
                 fail_cluster(cluster.pk, "MSK reports the cluster as FAILED.")
                 stats["failed"] += 1
     _advance_replicators(stats)
+    # Work that has not moved for a while lost its task; each object is re-dispatched (and the step
+    # logged) at most once per PROVISIONING_REDISPATCH_SECONDS, however often reconcile runs.
     stale = timezone.now() - redispatch_after()
     lost_replicators = Replicator.objects.filter(
         status=Replicator.Status.PENDING, status_changed_at__lt=stale,
         read_cluster__status=Cluster.Status.ACTIVE, source_cluster__status=Cluster.Status.ACTIVE,
-    )  # fmt: skip
-    for pk in lost_replicators.values_list("pk", flat=True):
-        tasks.provision_replicator.delay(pk)
-        stats["redispatched"] += 1
-    lost_clusters = Cluster.objects.filter(status_changed_at__lt=stale).filter(
-        Q(status=Cluster.Status.PENDING) | Q(status=Cluster.Status.PROVISIONING, arn="")
+    ).exclude(_redispatched_since(Replicator, stale))  # fmt: skip
+    for replicator in lost_replicators.only("pk", "status"):
+        _redispatch(tasks.provision_replicator, replicator, stats)
+    lost_clusters = (
+        Cluster.objects.filter(status_changed_at__lt=stale)
+        .filter(Q(status=Cluster.Status.PENDING) | Q(status=Cluster.Status.PROVISIONING, arn=""))
+        .exclude(_redispatched_since(Cluster, stale))
     )
-    for pk in lost_clusters.values_list("pk", flat=True):
-        tasks.provision_cluster.delay(pk)
-        stats["redispatched"] += 1
+    for cluster in lost_clusters.only("pk", "status"):
+        _redispatch(tasks.provision_cluster, cluster, stats)
     lost_topics = Topic.objects.filter(
         status__in=[Topic.Status.PENDING, Topic.Status.CREATING], status_changed_at__lt=stale,
         cluster__status=Cluster.Status.ACTIVE,
-    )  # fmt: skip
-    for pk in lost_topics.values_list("pk", flat=True):
-        tasks.provision_topic.delay(pk)
-        stats["redispatched"] += 1
+    ).exclude(_redispatched_since(Topic, stale))  # fmt: skip
+    for topic in lost_topics.only("pk", "status"):
+        _redispatch(tasks.provision_topic, topic, stats)
     lost_grants = AccessGrant.objects.filter(
         status=AccessGrant.Status.PENDING, status_changed_at__lt=stale, cluster__status=Cluster.Status.ACTIVE
-    )
-    for pk in lost_grants.values_list("pk", flat=True):
-        tasks.apply_grant.delay(pk)
-        stats["redispatched"] += 1
+    ).exclude(_redispatched_since(AccessGrant, stale))
+    for grant in lost_grants.only("pk", "status"):
+        _redispatch(tasks.apply_grant, grant, stats)
     return stats
 
 

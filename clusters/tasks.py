@@ -17,6 +17,14 @@ def notify_request_event(request_id: int, event: str) -> None:
     notify(request_id=request_id, event=event)
 
 
+@shared_task(name="clusters.tasks.resend_lost_notifications", acks_late=True, ignore_result=True)
+def resend_lost_notifications() -> int:
+    """Beat (every PROVISIONING_REDISPATCH_SECONDS): notifications lost while the broker was down."""
+    from clusters.notifications import resend_lost_notifications
+
+    return resend_lost_notifications()
+
+
 # Provisioning: tasks take ids, are idempotent (the services re-check state), acknowledge late so a
 # killed worker's task is delivered again, and retry transient provider errors with backoff.
 _PROVISIONING = {

@@ -1,8 +1,10 @@
 """Enqueue Celery tasks after the current transaction commits, without ever failing the caller.
 
 If the broker is down the work is not lost: the database already says what must happen (a pending
-cluster, a submitted request), and beat's reconcile re-dispatches work that has not moved. So a broker
-error here is logged, not raised into a web request that has already committed.
+cluster, a request event without its `SentNotification`), and beat re-dispatches provisioning work that
+has not moved (`clusters.provisioning.reconcile`) and notifications never sent
+(`clusters.notifications.resend_lost_notifications`). So a broker error here is logged, not raised into
+a web request that has already committed.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ def enqueue_on_commit(task, *args) -> None:
         try:
             task.apply_async(args=args, retry=False)
         except Exception:  # kombu/redis raise many connection error types; all mean "not sent now"
-            # Provisioning work is re-dispatched by reconcile; a notification lost here is not re-sent.
+            # Beat re-dispatches it after PROVISIONING_REDISPATCH_SECONDS (provisioning and notifications).
             logger.warning("broker unavailable: %s%r not sent now", task.name, args, exc_info=True)
 
     transaction.on_commit(send)

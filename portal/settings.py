@@ -190,6 +190,8 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Folder of django.core.mail.backends.filebased.EmailBackend (one file per sending connection).
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "msk-portal@localhost")
 
 # Absolute address of the portal, for links in emails (no trailing slash).
@@ -201,6 +203,19 @@ SLACK_WEBHOOK_URL = env_secret("SLACK_WEBHOOK_URL")
 REDIS_URL = env_secret("REDIS_URL")
 CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 CELERY_BROKER_FOLDER = Path(env_str("CELERY_BROKER_FOLDER", str(VAR_DIR / "broker")))
+# Redis broker options (also used by tests that start their own Redis).
+REDIS_BROKER_TRANSPORT_OPTIONS = {
+    # Re-deliver a task whose worker died before acknowledging it (acks_late) after this long.
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    # A web request that publishes while Redis is down gives up after ~1 s instead of blocking: the
+    # state is already in the database, and beat re-dispatches lost provisioning work and notifications.
+    # (These apply to connecting for a publish; the worker's consumer reconnects on its own schedule.)
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+    "socket_connect_timeout": 2,
+}
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # No broker server needed: producers and consumers exchange messages as files in one folder.
@@ -211,18 +226,16 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    # Re-deliver a task whose worker died before acknowledging it (acks_late) after this long.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
-        # A web request that publishes while Redis is down gives up after ~1 s instead of blocking:
-        # the state is already in the database and reconcile re-dispatches provisioning work.
-        "max_retries": 1,
-        "interval_start": 0,
-        "interval_step": 0.5,
-        "interval_max": 0.5,
-        "socket_connect_timeout": 2,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = dict(REDIS_BROKER_TRANSPORT_OPTIONS)
+if CELERY_BROKER_URL.startswith("redis://"):
+    # Kombu's Redis transport, except that a worker survives losing Redis mid-task (see portal/broker.py).
+    # (rediss:// keeps kombu's own transport: its TLS defaults depend on the scheme name.)
+    CELERY_BROKER_TRANSPORT = "portal.broker:Transport"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers and beat outlive any broker outage: they retry the connection for ever (kombu backs off 2, 4, 6 …
+# up to 30 s between attempts). Celery's default of 100 attempts would end a worker after ~45 minutes.
+# Publishing from web requests is bounded by the transport options above, not by this.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Queue name: lets several portals (or test runs) share one Redis without taking each other's tasks.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True
@@ -243,6 +256,10 @@ PROVISIONING_REDISPATCH_SECONDS = env_int("PROVISIONING_REDISPATCH_SECONDS", 120
 # BILLING_CLOSE_DAYS days of a month the previous month is collected and recomputed again (month close).
 BILLING_HOUR_UTC = env_int("BILLING_HOUR_UTC", 2)
 BILLING_CLOSE_DAYS = env_int("BILLING_CLOSE_DAYS", 3)
+# Notifications whose task was lost (broker down) are sent again by beat once their event is older than
+# PROVISIONING_REDISPATCH_SECONDS, but not when it is older than this: an old database does not mail
+# everyone about last month's requests. Default 2 days.
+NOTIFICATION_RESEND_MAX_AGE_SECONDS = env_int("NOTIFICATION_RESEND_MAX_AGE_SECONDS", 2 * 24 * 3600)
 CELERY_BEAT_SCHEDULE = {
     "portal-heartbeat": {
         "task": "portal.tasks.record_heartbeat",
@@ -251,6 +268,11 @@ CELERY_BEAT_SCHEDULE = {
     "clusters-reconcile": {
         "task": "clusters.tasks.reconcile",
         "schedule": float(RECONCILE_INTERVAL_SECONDS),
+    },
+    # Once per re-dispatch window: a lost notification is enqueued again at most that often.
+    "clusters-resend-notifications": {
+        "task": "clusters.tasks.resend_lost_notifications",
+        "schedule": float(PROVISIONING_REDISPATCH_SECONDS),
     },
     "clusters-drift": {
         "task": "clusters.tasks.detect_drift",

@@ -58,3 +58,26 @@ def test_approving_while_the_broker_is_down_loses_nothing(member_a, admin, team_
     cluster.refresh_from_db()
     assert cluster.status == Cluster.Status.PROVISIONING and cluster.arn
     assert LocalMskCluster.objects.filter(name="while-down").count() == 1
+
+
+@pytest.mark.django_db
+def test_lost_work_is_redispatched_once_per_window_and_logged(cluster_a, monkeypatch):
+    from clusters import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.provision_cluster, "delay", sent.append)  # the broker takes it, no worker yet
+    cluster = Cluster.objects.create(
+        name="lost", team=cluster_a.team, kind=Cluster.Kind.DEDICATED, environment="dev",
+        account=cluster_a.account, region="us-east-1", network_profile=cluster_a.network_profile,
+        status=Cluster.Status.PENDING, status_changed_at=timezone.now() - timedelta(minutes=10),
+    )  # fmt: skip
+    assert provisioning.reconcile()["redispatched"] == 1
+    notes = list(cluster.events.values_list("from_status", "to_status", "note"))
+    assert len(notes) == 1 and notes[0][:2] == ("pending", "pending")
+    assert notes[0][2].startswith(f"{provisioning.REDISPATCH_NOTE}: no progress for")
+    # Reconcile runs every few seconds: the same lost work is not sent again until the window passed.
+    assert provisioning.reconcile()["redispatched"] == 0
+    later = timezone.now() + provisioning.redispatch_after() + timedelta(seconds=1)
+    monkeypatch.setattr(provisioning.timezone, "now", lambda: later)
+    assert provisioning.reconcile()["redispatched"] == 1
+    assert sent == [cluster.pk, cluster.pk] and cluster.events.count() == 2

@@ -6,6 +6,7 @@ transport) carries it, a worker process runs it and writes the heartbeat row tha
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -78,6 +79,9 @@ def test_devstack_runs_web_worker_and_beat_and_one_ctrl_c_stops_them(tmp_path):
         DATABASE_URL=_database_url(),
         PORTAL_VAR_DIR=str(tmp_path),
         HEARTBEAT_INTERVAL_SECONDS="1",
+        # Its own queue: tasks other real-worker tests left in theirs (retries, redeliveries) never
+        # reach this worker and delay its first heartbeat.
+        CELERY_QUEUE=f"{os.environ.get('CELERY_QUEUE', 'celery')}-devstack-{port}",
     )
     process = subprocess.Popen(
         [sys.executable, "manage.py", "devstack", "--port", str(port), "--noreload"],
@@ -106,6 +110,11 @@ def test_devstack_runs_web_worker_and_beat_and_one_ctrl_c_stops_them(tmp_path):
         output, _ = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
+            # The children run in their own sessions: kill them too, or a failed run leaves a web server
+            # and workers holding database connections.
+            for pid in _descendants(process.pid):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 0, output
     assert "Stopped web, worker and beat." in output

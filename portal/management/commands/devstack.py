@@ -62,9 +62,14 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        # runserver answers each request in a new thread; persistent connections would stay open with
+        # every finished thread (one per request) until PostgreSQL runs out of connections.
+        web_env = {**os.environ, "DATABASE_CONN_MAX_AGE": "0"}
         for name, command in commands.items():
             # Own session: the terminal's Ctrl-C reaches only us, and we stop the children in order.
-            processes[name] = subprocess.Popen(command, start_new_session=True)  # noqa: S603  # nosec B603
+            processes[name] = subprocess.Popen(  # noqa: S603  # nosec B603
+                command, start_new_session=True, env=web_env if name == "web" else None
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Portal running at http://{addr}:{port}/  (worker and beat started; Ctrl-C stops everything)"

@@ -114,6 +114,11 @@ class NetworkProfile(models.Model):
             raise ValidationError(errors)
 
 
+class GrantDelivery(models.TextChoices):
+    INLINE_POLICY = "inline_policy", "The portal puts an inline policy on the principal's IAM role"
+    DOCUMENT = "document", "The team attaches the policy document to its role itself"
+
+
 class PlatformSettings(models.Model):
     """Admin-editable quotas and conventions (one row). Defaults are MSK Serverless's documented limits."""
 
@@ -140,6 +145,12 @@ class PlatformSettings(models.Model):
         default="{team}.{name}",
         help_text="How full topic names are built; use {team} (the team's slug) and {name}.",
     )
+    grant_delivery = models.CharField(
+        "How access grants reach IAM", max_length=15, choices=GrantDelivery.choices,
+        default=GrantDelivery.INLINE_POLICY,
+        help_text="Inline policy: the portal writes and removes it (needs iam:PutRolePolicy in the account). "
+        "Document: the portal hands the approved policy to the team, which attaches and detaches it.",
+    )  # fmt: skip
     platform_team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         help_text="Charged for unattributed usage: shared clusters nobody has topics on, traffic on topics "
@@ -304,6 +315,10 @@ class AccessGrant(models.Model):
     can_consume = models.BooleanField(default=False)
     consumer_group_prefix = models.CharField(max_length=249, blank=True)
     policy = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    # Fixed at approval from the platform setting, so changing the setting never strands a grant.
+    delivery = models.CharField(
+        max_length=15, choices=GrantDelivery.choices, default=GrantDelivery.INLINE_POLICY
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     status_reason = models.TextField(blank=True)
     status_changed_at = models.DateTimeField(default=timezone.now)

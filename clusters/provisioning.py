@@ -26,6 +26,7 @@ from clusters.models import (
     Cluster,
     DriftFinding,
     Environment,
+    GrantDelivery,
     ProvisioningEvent,
     Replicator,
     Topic,
@@ -263,6 +264,11 @@ def apply_grant(grant_id: int) -> None:
     grant = AccessGrant.objects.select_related("cluster__account", "team").get(pk=grant_id)
     if grant.status != AccessGrant.Status.PENDING or grant.cluster.status != Cluster.Status.ACTIVE:
         return
+    if grant.delivery == GrantDelivery.DOCUMENT:
+        # The policy names the cluster's ARN, known now: the team attaches the document itself.
+        _move(AccessGrant, grant, from_status=AccessGrant.Status.PENDING, to_status=AccessGrant.Status.APPLIED,
+              note=f"policy document handed to {grant.team.name} to attach to {grant.principal_arn}")  # fmt: skip
+        return
     try:
         get_provider().apply_grant(account_ref(grant.cluster), grant_spec(grant))
     except ProviderError as exc:
@@ -385,6 +391,10 @@ def revoke_grant(grant_id: int) -> None:
             _move(AccessGrant, grant, from_status=from_status, to_status=AccessGrant.Status.REVOKING,
                   note="removing the policy")  # fmt: skip
     if grant.status != AccessGrant.Status.REVOKING:
+        return
+    if grant.delivery == GrantDelivery.DOCUMENT:
+        _move(AccessGrant, grant, from_status=AccessGrant.Status.REVOKING, to_status=AccessGrant.Status.REVOKED,
+              note=f"{grant.team.name} detaches the policy from {grant.principal_arn} itself")  # fmt: skip
         return
     try:
         get_provider().remove_grant(account_ref(grant.cluster), grant_spec(grant))

@@ -642,6 +642,7 @@ def _materialize(request: Request) -> dict:
                 cluster=request.cluster, team=request.team, topic=topic, principal_arn=entry["principal_arn"],
                 can_produce=entry["produce"], can_consume=entry["consume"],
                 consumer_group_prefix=entry["consumer_group_prefix"], policy=entry["policy"],
+                delivery=PlatformSettings.current().grant_delivery,
             )
             for entry in payload["access"]
         ]  # fmt: skip
@@ -660,6 +661,7 @@ def _materialize(request: Request) -> dict:
             topic_prefix=payload["topic_prefix"], principal_arn=payload["principal_arn"],
             can_produce=payload["produce"], can_consume=payload["consume"],
             consumer_group_prefix=payload["consumer_group_prefix"], policy=payload["policy"],
+            delivery=PlatformSettings.current().grant_delivery,
         )  # fmt: skip
         Request.objects.filter(pk=request.pk).update(grant=grant)
         return {"grant_id": grant.pk}

@@ -10,6 +10,7 @@ escaped exactly as `{{ }}` would.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from django import template
 from django.middleware.csrf import get_token
@@ -27,6 +28,12 @@ register = template.Library()
 def status_badge(obj) -> dict:
     """A request's, cluster's, topic's or grant's status as a labelled badge."""
     return {"value": obj.status, "label": obj.get_status_display()}
+
+
+@register.filter
+def pretty_json(value) -> str:
+    """A policy document as people paste it into IAM."""
+    return json.dumps(value, indent=2, sort_keys=False)
 
 
 @register.filter

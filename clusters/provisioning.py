@@ -29,6 +29,8 @@ from clusters.models import (
     GrantDelivery,
     ProvisioningEvent,
     Replicator,
+    Request,
+    RequestKind,
     Topic,
     TopicPartitionChange,
 )
@@ -678,7 +680,42 @@ def reconcile() -> dict:
     ).exclude(_redispatched_since(AccessGrant, stale))
     for grant in lost_grants.only("pk", "status"):
         _redispatch(tasks.apply_grant, grant, stats)
+    _redispatch_lost_changes(stale, stats)
     return stats
+
+
+def _approved(kind: str, stale, **target) -> Exists:
+    """An approved request of `kind` on the outer object, decided before `stale`."""
+    return Exists(
+        Request.objects.filter(kind=kind, status=Request.Status.APPROVED, decided_at__lt=stale, **target)
+    )
+
+
+def _redispatch_lost_changes(stale, stats: dict) -> None:
+    """Approved changes and removals whose task never ran: the object has not moved since approval."""
+    from clusters import tasks
+
+    Kind = RequestKind
+    lost = [
+        (tasks.delete_topic, Topic.objects.filter(status__in=[Topic.Status.ACTIVE, Topic.Status.PENDING])
+            .filter(_approved(Kind.TOPIC_DELETE, stale, topic=OuterRef("pk")))),
+        (tasks.revoke_grant, AccessGrant.objects.filter(
+            status__in=[AccessGrant.Status.APPLIED, AccessGrant.Status.PENDING])
+            .filter(_approved(Kind.ACCESS_REVOKE, stale, grant=OuterRef("pk")))),
+        (tasks.decommission_cluster, Cluster.objects.filter(status__in=[Cluster.Status.ACTIVE, Cluster.Status.PENDING])
+            .filter(_approved(Kind.CLUSTER_DECOMMISSION, stale, cluster=OuterRef("pk")))),
+        # A change leaves a step on the topic ("updated …" or a failure); none since approval: lost.
+        (tasks.update_topic, Topic.objects.filter(status=Topic.Status.ACTIVE, cluster__status=Cluster.Status.ACTIVE)
+            .filter(Exists(Request.objects.filter(
+                kind=Kind.TOPIC_UPDATE, status=Request.Status.APPROVED, decided_at__lt=stale, topic=OuterRef("pk"))
+                .exclude(Exists(ProvisioningEvent.objects.filter(
+                    topic=OuterRef("topic"), created_at__gt=OuterRef("decided_at"))
+                    .exclude(note__startswith=REDISPATCH_NOTE)))))),
+    ]  # fmt: skip
+    for task, queryset in lost:
+        model = queryset.model
+        for obj in queryset.exclude(_redispatched_since(model, stale)).only("pk", "status"):
+            _redispatch(task, obj, stats)
 
 
 # --- Drift ----------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
+from django.urls import reverse
 
 from billing.pricing import CostEstimate, estimate_from_dict
 from clusters.models import (
@@ -21,9 +22,11 @@ from clusters.models import (
     Cluster,
     DriftFinding,
     NetworkProfile,
+    ProvisioningEvent,
     Replicator,
     Request,
     RequestEvent,
+    RequestKind,
     Topic,
 )
 from portal import access
@@ -608,3 +611,59 @@ def drift_finding_get(*, user: User, pk: int) -> DriftFinding:
 def adoption_network_profiles(finding: DriftFinding) -> QuerySet[NetworkProfile]:
     """Network profiles an adopted cluster may be recorded with: its own account and region."""
     return NetworkProfile.objects.filter(account=finding.account, region=finding.region).order_by("name")
+
+
+# --- A request's provisioning, for its page -----------------------------------------------------------
+
+IN_FLIGHT_STATUSES = {"pending", "provisioning", "creating", "deleting", "revoking"}
+
+
+@dataclass(frozen=True)
+class RequestProgress:
+    items: list  # (label, object with status/status_reason, link or "")
+    events: list
+    in_flight: bool
+
+
+def request_progress(*, request: Request) -> RequestProgress:
+    """What an approved request set in motion (its cluster, topic, grants, replicator), their states and
+    the provisioning steps since it was decided. In flight while any of them is still moving."""
+    if request.status != Request.Status.APPROVED:
+        return RequestProgress([], [], False)
+    items = []
+    if request.cluster_id and request.kind in (RequestKind.CLUSTER_CREATE, RequestKind.CLUSTER_DECOMMISSION):
+        cluster = request.cluster
+        items.append(
+            (f"Cluster {cluster.name}", cluster, reverse("clusters:cluster-detail", args=[cluster.pk]))
+        )
+        replicator = Replicator.objects.filter(read_cluster=cluster).first()
+        if replicator is not None:
+            items.append((f"Replicator from {replicator.source_cluster.name}", replicator, ""))
+    if request.topic_id:
+        items.append((f"Topic {request.topic.name}", request.topic, ""))
+        if request.kind == RequestKind.TOPIC_CREATE:
+            items.extend(
+                (f"Access for {grant.principal_arn}", grant, "")
+                for grant in AccessGrant.objects.filter(topic_id=request.topic_id).order_by("pk")
+            )
+    if request.grant_id:
+        items.append((f"Access for {request.grant.principal_arn}", request.grant, ""))
+    scope = Q()
+    for _, obj, _ in items:
+        scope |= Q(
+            **{
+                {Cluster: "cluster", Topic: "topic", AccessGrant: "grant", Replicator: "replicator"}[
+                    type(obj)
+                ]: obj
+            }
+        )
+    events = (
+        list(
+            ProvisioningEvent.objects.filter(scope, created_at__gte=request.decided_at or request.created_at)
+            .select_related("topic", "cluster")
+            .order_by("created_at", "id")[:100]
+        )
+        if items
+        else []
+    )
+    return RequestProgress(items, events, any(obj.status in IN_FLIGHT_STATUSES for _, obj, _ in items))

@@ -37,6 +37,7 @@ urlpatterns = [
     path("clusters/", views.cluster_list, name="cluster-list"),
     path("clusters/<int:pk>/", views.cluster_detail, name="cluster-detail"),
     path("clusters/<int:pk>/status/", views.cluster_status, name="cluster-status"),
+    path("requests/<int:pk>/progress/", views.request_progress, name="request-progress"),
     path("clusters/<int:pk>/retry/", views.cluster_retry, name="cluster-retry"),
     path("topics/<int:pk>/retry/", views.topic_retry, name="topic-retry"),
     path("grants/<int:pk>/retry/", views.grant_retry, name="grant-retry"),

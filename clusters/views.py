@@ -369,7 +369,21 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "changes": selectors.payload_changes(obj.payload),
         "access_rows": selectors.payload_access(obj.payload),
     }
+    context["progress"] = selectors.request_progress(request=obj)
+    context["request_obj"] = obj
     return render(request, "clusters/request_detail.html", context)
+
+
+@login_required
+@require_GET
+def request_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The request's provisioning panel alone, for htmx polling; 286 stops polling once nothing moves."""
+    obj = selectors.request_get(user=request.user, pk=pk)
+    progress = selectors.request_progress(request=obj)
+    response = render(request, "clusters/_request_progress.html", {"progress": progress, "request_obj": obj})
+    if not progress.in_flight:
+        response.status_code = 286
+    return response
 
 
 def _back_url(request: HttpRequest, obj: Request) -> str:

@@ -266,6 +266,11 @@ ENDPOINTS: list[Endpoint] = [
         kwargs=REQUEST_A,
         markers={REQUEST_MARKER: SEES_REQUESTS_OF_A},
     ),
+    Endpoint(
+        "clusters:request-progress",
+        SEES_REQUESTS_OF_A,
+        kwargs=REQUEST_A,
+    ),
     Endpoint("clusters:request-approve", ADMIN, method="POST", kwargs=REQUEST_A),
     Endpoint(
         "clusters:request-reject", ADMIN, method="POST", kwargs=REQUEST_A, data=lambda w: {"reason": "no"}

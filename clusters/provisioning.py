@@ -58,12 +58,18 @@ def redispatch_after() -> timedelta:
     return timedelta(seconds=settings.PROVISIONING_REDISPATCH_SECONDS)
 
 
-def account_ref(cluster: Cluster) -> AccountRef:
-    account = cluster.account
+def account_region_ref(account, region: str) -> AccountRef:
+    """Where calls for a registered AWS account and region go (through the role assumed there)."""
     return AccountRef(
-        account_id=account.account_id, region=cluster.region, role_arn=account.role_arn,
+        account_id=account.account_id,
+        region=region,
+        role_arn=account.role_arn,
         external_id=account.external_id,
-    )  # fmt: skip
+    )
+
+
+def account_ref(cluster: Cluster) -> AccountRef:
+    return account_region_ref(cluster.account, cluster.region)
 
 
 def cluster_spec(cluster: Cluster) -> ClusterSpec:
@@ -822,11 +828,7 @@ def _resolve(finding: DriftFinding) -> None:
 
 
 def _finding_account(finding: DriftFinding) -> AccountRef:
-    account = finding.account
-    return AccountRef(
-        account_id=account.account_id, region=finding.region, role_arn=account.role_arn,
-        external_id=account.external_id,
-    )  # fmt: skip
+    return account_region_ref(finding.account, finding.region)
 
 
 def _listed(finding: DriftFinding):

@@ -5,15 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.utils import timezone
 
 from billing.chargeback import ChargebackError, compute_run, finalize_run, first_of_month
 from billing.models import BudgetAlert, ChargebackRun
 from billing.usage import collect_usage
 from clusters.providers.base import TransientError
-from portal import access, slack
+from portal import access
 from portal.errors import Conflict, NotAllowed
+from portal.messages_once import send_once
 
 
 def daily_billing(*, today: dt.date | None = None) -> dict:
@@ -48,7 +48,7 @@ def daily_billing(*, today: dt.date | None = None) -> dict:
 def send_budget_alert(alert_id: int) -> None:
     alert = BudgetAlert.objects.select_related("team").get(pk=alert_id)
     if alert.sent_at is not None:
-        return  # a redelivered task
+        return  # a redelivered task (a twin still running is caught by the claim below)
     team = alert.team
     recipients = sorted(
         {
@@ -65,11 +65,12 @@ def send_budget_alert(alert_id: int) -> None:
         f"{alert.month:%B %Y} (month to date, provisional).\n\n"
         f"Details: {settings.PORTAL_BASE_URL}/billing/teams/{team.slug}/\n"
     )
-    if recipients:
-        send_mail(subject, body, None, recipients)
-    slack.post(f"{subject}\n{settings.PORTAL_BASE_URL}/billing/teams/{team.slug}/")
-    # Marked after sending: a worker dying in between repeats one message at most, never loses it.
-    BudgetAlert.objects.filter(pk=alert.pk, sent_at__isnull=True).update(sent_at=timezone.now())
+    # Setting sent_at (compare-and-set) is the claim: a twin waits on the row, then finds it set.
+    send_once(
+        lambda: BudgetAlert.objects.filter(pk=alert.pk, sent_at__isnull=True).update(sent_at=timezone.now()) == 1,
+        subject=subject, body=body, recipients=recipients,
+        link=f"{settings.PORTAL_BASE_URL}/billing/teams/{team.slug}/",
+    )  # fmt: skip
 
 
 # --- Chargeback runs, as people (and the system) act on them ------------------------------------------

@@ -12,13 +12,11 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from clusters.models import Request, RequestEvent, SentNotification
-from portal import slack
+from portal.messages_once import send_once
 from portal.models import User
 
 logger = logging.getLogger(__name__)
@@ -59,17 +57,11 @@ def notify(*, request_id: int, event: str) -> None:
         else:
             body = f"Your request was approved by {request.decided_by}.\n"
         body += f"\nDetails: {link}\n"
-    # The row is the claim: a twin task (redelivered, or re-sent by beat while the first one waited in the
-    # queue) blocks on its unique key until this transaction ends, then finds it and sends nothing. It
-    # commits only after sending, so a failed send or a worker dying in between leaves no row: the mail
-    # goes out again later (at most one repeat), never lost.
-    with transaction.atomic():
-        _, created = SentNotification.objects.get_or_create(request=request, event=event)
-        if not created:
-            return  # already sent
-        if recipients:
-            send_mail(subject, body, None, recipients)
-        slack.post(f"{subject}\n{link}")
+    # The SentNotification row (unique per request and event) is the claim.
+    send_once(
+        lambda: SentNotification.objects.get_or_create(request=request, event=event)[1],
+        subject=subject, body=body, recipients=recipients, link=link,
+    )  # fmt: skip
 
 
 def lost_notifications(now=None) -> list[tuple[int, str]]:

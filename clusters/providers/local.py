@@ -226,8 +226,8 @@ def _simulated(account, topic, cluster_name: str, start: date, end: date, *, out
         day += timedelta(days=1)
 
 
-def _utilisation(*key) -> Decimal:
+def _utilisation(account_id: str, cluster: str, topic: str, day: date, metric: str) -> Decimal:
     """15-45 % of the declared rate, stable for a (topic, day, metric); half of that at weekends."""
-    digest = hashlib.sha256("|".join(map(str, key)).encode()).digest()
-    share = Decimal(15 + digest[0] * 30 // 255) / 100
-    return share / 2 if key[3].weekday() >= 5 else share
+    key = "|".join((account_id, cluster, topic, day.isoformat(), metric))
+    share = Decimal(15 + hashlib.sha256(key.encode()).digest()[0] * 30 // 255) / 100
+    return share / 2 if day.weekday() >= 5 else share

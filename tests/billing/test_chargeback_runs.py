@@ -171,3 +171,23 @@ def test_a_read_cluster_pays_for_its_replicated_topics(shared_cluster, team_a, t
     # 3 partitions from the read cluster's start (11th 00:00) to the source topic's deletion (21st 13:00).
     assert replica["partition_hours"].quantity == 3 * (10 * 24 + 13)
     assert replica["data_in"].quantity > 0 and replica["data_out"].quantity > 0
+
+
+def test_a_throttled_collection_still_computes_and_asks_the_task_to_retry(
+    billed_cluster, team_a, monkeypatch
+):
+    from clusters.providers.base import TransientError
+    from clusters.providers.local import LocalProvider
+
+    make_topic(billed_cluster, team_a, "team-a.orders", (at(1, month=9), 2))
+
+    def throttled(self, account, topics, start, end):
+        raise TransientError("Rate exceeded")
+
+    monkeypatch.setattr(LocalProvider, "daily_topic_bytes", throttled)
+    with pytest.raises(TransientError, match="Rate exceeded"):
+        services.daily_billing(today=dt.date(2026, 10, 20))
+    # Cluster- and partition-hours do not wait for CloudWatch: the month to date is computed anyway, and the
+    # task's retry (the whole cycle is idempotent) brings the traffic in later.
+    run = ChargebackRun.objects.get(month=OCTOBER)
+    assert run.line_count == 2 and not TopicDailyUsage.objects.exists()

@@ -17,6 +17,7 @@ from django.utils import timezone
 from billing import allocation
 from billing.allocation import ClusterRef, ClusterUsage, Payer, TopicUsage
 from billing.models import BudgetAlert, ChargebackLine, ChargebackRun, TopicDailyUsage
+from billing.months import first_of_month, month_bounds, next_month
 from billing.selectors import rates_for
 from billing.usage import clusters_alive, topics_alive
 from clusters.models import PlatformSettings, Replicator, Topic, TopicPartitionChange
@@ -33,27 +34,6 @@ class ChargebackError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
-
-
-def first_of_month(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def next_month(month: dt.date) -> dt.date:
-    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-
-
-def month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    start = dt.datetime.combine(month, dt.time(), tzinfo=dt.UTC)
-    return start, dt.datetime.combine(next_month(month), dt.time(), tzinfo=dt.UTC)
-
-
-def parse_month(text: str) -> dt.date:
-    """'YYYY-MM' → the first day of that month; a readable ValueError otherwise."""
-    try:
-        return dt.datetime.strptime(text.strip(), "%Y-%m").date()
-    except (ValueError, AttributeError) as exc:
-        raise ValueError(f"Give the month as YYYY-MM (for example 2026-10), not {text!r}.") from exc
 
 
 def _payer(team: Team) -> Payer:

@@ -14,8 +14,8 @@ from decimal import Decimal
 
 from django.db.models import Sum
 
-from billing.chargeback import month_bounds
 from billing.models import ChargebackLine, ChargebackRun
+from billing.months import month_bounds
 
 CHUNK = 2000
 STORAGE = ChargebackLine.ChargeType.STORAGE

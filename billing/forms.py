@@ -6,7 +6,7 @@ import datetime as dt
 
 from django import forms
 
-from billing.chargeback import parse_month
+from billing.months import parse_month
 from portal.filterbar import FilterBarMixin
 
 EARLIEST = dt.date(2000, 1, 1)

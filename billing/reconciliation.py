@@ -9,8 +9,9 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from billing.chargeback import ChargebackError, compute_run, next_month
+from billing.chargeback import ChargebackError, compute_run
 from billing.models import ActualCost, ChargebackRun
+from billing.months import next_month
 from clusters.models import Cluster
 from clusters.providers import get_provider
 from clusters.provisioning import account_ref

@@ -15,6 +15,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from billing.models import BudgetAlert, ChargebackLine, ChargebackRun, RateCard
+from billing.months import current_month, months_back, previous_month
 from billing.pricing import LIST_PRICES, Rates
 from portal import access
 from portal.models import Team
@@ -32,22 +33,6 @@ def rates_for(region: str, on: dt.date | None = None) -> Rates:
     if card is None:
         return LIST_PRICES
     return Rates(card.cluster_hour, card.partition_hour, card.gib_in, card.gib_out, card.gib_month)
-
-
-def current_month() -> dt.date:
-    return timezone.now().date().replace(day=1)
-
-
-def previous_month(month: dt.date) -> dt.date:
-    return (month - dt.timedelta(days=1)).replace(day=1)
-
-
-def months_back(until: dt.date, count: int) -> list[dt.date]:
-    """`count` first-of-months ending with `until`, oldest first."""
-    months = [until]
-    while len(months) < count:
-        months.append(previous_month(months[-1]))
-    return months[::-1]
 
 
 # --- Runs -------------------------------------------------------------------------------------------

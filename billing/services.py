@@ -7,8 +7,9 @@ import datetime as dt
 from django.conf import settings
 from django.utils import timezone
 
-from billing.chargeback import ChargebackError, compute_run, finalize_run, first_of_month
+from billing.chargeback import ChargebackError, compute_run, finalize_run
 from billing.models import BudgetAlert, ChargebackRun
+from billing.months import first_of_month, previous_month
 from billing.usage import collect_usage
 from clusters.providers.base import TransientError
 from portal import access
@@ -24,7 +25,7 @@ def daily_billing(*, today: dt.date | None = None) -> dict:
     month = first_of_month(today)
     months = [(month, today + dt.timedelta(days=1))]
     if today.day <= settings.BILLING_CLOSE_DAYS:
-        previous = first_of_month(month - dt.timedelta(days=1))
+        previous = previous_month(month)
         if not ChargebackRun.objects.filter(month=previous, status=ChargebackRun.Status.FINALIZED).exists():
             months.insert(0, (previous, month))
     report: dict = {"months": [], "failures": []}

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from billing import charts, exports, selectors, services
+from billing import charts, exports, months, selectors, services
 from billing.forms import MonthForm, month_from_text
 from portal import access
 from portal.csv_export import streaming_csv_response
@@ -129,7 +129,7 @@ def run_csv(request: HttpRequest, chosen: dt.date, kind: str) -> HttpResponse:
 @require_GET
 def team_costs(request: HttpRequest, slug: str) -> HttpResponse:
     team = selectors.team_for_costs(user=request.user, slug=slug)
-    form = MonthForm(request.GET, default=selectors.current_month())
+    form = MonthForm(request.GET, default=months.current_month())
     month = form.chosen_month()
     run = selectors.run_for_month(month)
     breakdown = selectors.team_breakdown(user=request.user, team=team, run=run)
@@ -138,7 +138,7 @@ def team_costs(request: HttpRequest, slug: str) -> HttpResponse:
         "team": team,
         "form": form,
         "month": month,
-        "is_current": month == selectors.current_month(),
+        "is_current": month == months.current_month(),
         "run": run,
         "breakdown": breakdown,
         "trend": trend,

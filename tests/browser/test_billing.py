@@ -10,7 +10,7 @@ import io
 import pytest
 from playwright.sync_api import Page, expect
 
-from billing import chargeback, selectors
+from billing import chargeback, months
 from billing.models import TopicDailyUsage
 from clusters.models import Cluster, Topic, TopicPartitionChange
 from tests.browser.test_login import sign_in
@@ -22,7 +22,7 @@ GIB = 2**30
 @pytest.fixture
 def last_month(cluster_a, team_a):
     """Team A's dedicated cluster, a topic and some traffic in last month, computed (provisional)."""
-    month = selectors.previous_month(selectors.current_month())
+    month = months.previous_month(months.current_month())
     since = dt.datetime.combine(month - dt.timedelta(days=10), dt.time(), tzinfo=dt.UTC)
     Cluster.objects.filter(pk=cluster_a.pk).update(active_since=since)
     topic = Topic.objects.create(

@@ -212,11 +212,12 @@ class Command(BaseCommand):
         """Last month and this month to date, from the local provider's simulated traffic."""
         from django.utils import timezone
 
-        from billing.chargeback import ChargebackError, compute_run, first_of_month, next_month
+        from billing.chargeback import ChargebackError, compute_run
+        from billing.months import current_month, next_month, previous_month
         from billing.usage import collect_usage
 
-        this_month = first_of_month(timezone.now().date())
-        last_month = first_of_month(this_month - timedelta(days=1))
+        this_month = current_month()
+        last_month = previous_month(this_month)
         for month in (last_month, this_month):
             collect_usage(month, min(next_month(month), timezone.now().date() + timedelta(days=1)))
             try:

@@ -501,21 +501,22 @@ def pack_vectors(vectors: Sequence[Vector], budget: Vector, bound: int) -> tuple
     best_loads: list[list[int]] = []
     best_bins: list[list[int]] = []
     best_name = ""
-    for name, (loads, bins) in _candidates(vectors, budget):
+    for name, (loads, bins) in candidate_packings(vectors, budget):
         if not best_bins or len(bins) < len(best_bins):
             best_loads, best_bins, best_name = loads, bins, name
         if len(best_bins) <= bound:
             break
-    emptied = _empty_clusters(best_loads, best_bins, vectors, budget, bound)
+    emptied = empty_clusters(best_loads, best_bins, vectors, budget, bound)
     method = best_name
     if emptied:
         method += f"; improvement pass emptied {emptied} cluster{'s' if emptied > 1 else ''}"
     return [sorted(members) for members in best_bins], method
 
 
-def _candidates(
+def candidate_packings(
     vectors: Sequence[Vector], budget: Vector
 ) -> Iterable[tuple[str, tuple[list[list[int]], list[list[int]]]]]:
+    """(name, (loads, bins)) of each heuristic in turn, lazily: `pack_vectors` stops at the lower bound."""
     yield "balanced fill", _balanced_fill(vectors, budget)
     for name, order in _orderings(vectors, budget):
         yield f"first fit, decreasing by {name}", _first_fit(order, vectors, budget)
@@ -631,10 +632,11 @@ def _fits(load: Sequence[int], vector: Vector, budget: Vector) -> bool:
     )
 
 
-def _empty_clusters(
+def empty_clusters(
     loads: list[list[int]], bins: list[list[int]], vectors: Sequence[Vector], budget: Vector, bound: int
 ) -> int:
-    """Improvement pass: empty the least-loaded bin into the others while one empties; returns how many."""
+    """Improvement pass, in place: empty the least-loaded bin into the others while one empties and there
+    are more bins than `bound`; returns how many bins it emptied."""
     dims = [dim for dim, limit in enumerate(budget) if limit > 0]
 
     def fullness(index: int) -> tuple[float, int]:

@@ -131,8 +131,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     if DATABASES["default"]["NAME"] not in ("", ":memory:"):
         # A fresh checkout has no var/ yet; SQLite creates the file but not its folder.
         Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    # Web, worker and beat share one SQLite file under `make run`: wait for locks instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Web, worker and beat share one SQLite file under `make run`. WAL lets readers work while one
+    # connection writes. Every transaction takes the write lock when it begins (BEGIN IMMEDIATE): a
+    # transaction that read first and then wrote would fail at once with "database is locked" when another
+    # writer got in between, whereas taking the lock up front queues it behind the other writer, for up to
+    # the busy timeout. A task that still meets a lock is retried (portal.celery.PortalTask).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL"
+    )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -218,12 +224,18 @@ REDIS_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # No broker server needed: producers and consumers exchange messages as files in one folder.
+    # No broker server needed: producers and consumers exchange messages as files in one folder
+    # (kombu's transport, except that a message file is complete before the worker can see it).
+    CELERY_BROKER_TRANSPORT = "portal.broker:FileSystemTransport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_FOLDER / "queue"),
         "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),
         "control_folder": str(CELERY_BROKER_FOLDER / "control"),
         "store_processed": False,
+        # How long a worker waits before looking at the folder again when it found nothing it may take.
+        # With prefetch 1 it finds nothing after every message it takes: kombu's 1 s default capped a
+        # worker at about one task per second per process, whatever the task.
+        "polling_interval": 0.1,
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = dict(REDIS_BROKER_TRANSPORT_OPTIONS)

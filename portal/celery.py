@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from celery import Celery, Task
+from celery.signals import beat_init
 from celery.utils.time import get_exponential_backoff_interval
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
@@ -45,3 +46,12 @@ def _create_filesystem_broker_folders(sender: Celery, **kwargs) -> None:
         folder = sender.conf.broker_transport_options.get(key)
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)
+
+
+@beat_init.connect
+def _send_start_tasks(sender, **kwargs) -> None:
+    """Entries of BEAT_RUN_AT_START run when beat starts, not one whole interval later."""
+    from django.conf import settings
+
+    for name in settings.BEAT_RUN_AT_START:
+        sender.app.send_task(settings.CELERY_BEAT_SCHEDULE[name]["task"])

@@ -295,6 +295,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=BILLING_HOUR_UTC, minute=15),
     },
 }
+# Sent once when beat starts (a schedule counts its first interval from the start): the heartbeat, so
+# /healthz reports a running worker at once, and the drift check, so admins see drift from the start.
+BEAT_RUN_AT_START = ["portal-heartbeat", "clusters-drift"]
 
 # --- MSK provider -----------------------------------------------------------------------------------
 # local: a simulated MSK needing no AWS account (the default); aws: the real thing (boto3 + Kafka admin).

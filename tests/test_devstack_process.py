@@ -6,6 +6,7 @@ transport) carries it, a worker process runs it and writes the heartbeat row tha
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import time
 import pytest
 from django.db import connection
 
-from tests.processes import ROOT, alive, descendants, free_port, healthz, kill_tree
+from tests.processes import ROOT, alive, descendants, free_port, healthz, kill_tree, newcomer_env
 
 
 def _database_url() -> str:
@@ -74,3 +75,22 @@ def test_devstack_runs_web_worker_and_beat_and_one_ctrl_c_stops_them(tmp_path):
     time.sleep(0.5)
     assert [pid for pid in children if alive(pid)] == []
     assert healthz(port) is None
+
+
+def test_beat_sends_the_heartbeat_and_the_drift_check_when_it_starts(tmp_path):
+    """Not one interval later (30 s for the heartbeat, 10 minutes for drift): at once."""
+    env = newcomer_env(tmp_path, DEBUG="true")
+    queue = tmp_path / "broker" / "queue"
+    beat = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "beat", f"--schedule={tmp_path / 'schedule'}"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while len(sent := list(queue.glob("*.msg"))) < 2 and time.monotonic() < deadline:
+            assert beat.poll() is None
+            time.sleep(0.2)
+    finally:
+        kill_tree(beat)
+    tasks = sorted(json.loads(path.read_text())["headers"]["task"] for path in sent)
+    assert tasks == ["clusters.tasks.detect_drift", "portal.tasks.record_heartbeat"]

@@ -68,6 +68,7 @@ def test_production_settings_pass_check_deploy():
         DEBUG="false",
         SECRET_KEY="k3y-" + "production-grade-and-long-enough-" * 2,
         ALLOWED_HOSTS="portal.example.com",
+        PORTAL_BASE_URL="https://portal.example.com",
         DATABASE_URL="sqlite:///:memory:",
     )
     for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS"):
@@ -75,6 +76,19 @@ def test_production_settings_pass_check_deploy():
     result = run(sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_links_in_mails_would_point_at_localhost():
+    env = _env(
+        DEBUG="false",
+        SECRET_KEY="k3y-" + "production-grade-and-long-enough-" * 2,
+        ALLOWED_HOSTS="portal.example.com",
+        DATABASE_URL="sqlite:///:memory:",
+    )
+    env.pop("PORTAL_BASE_URL", None)
+    result = run(sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    assert "portal.W001" in result.stderr and "PORTAL_BASE_URL is 'http://127.0.0.1:8000'" in result.stderr
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key():

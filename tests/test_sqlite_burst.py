@@ -9,7 +9,8 @@ API). Then:
 - no process logs "database is locked", and every HTTP answer is a success;
 - every request is approved once and provisioned once (topic active with one create in the simulated
   MSK, grant applied with one policy);
-- every notification (approval needed, approved) is recorded once and mailed once.
+- every notification (approval needed, approved) is recorded once and mailed once, with links to the
+  port the portal runs on.
 
 The figures (duration, rate, retried tasks) are printed. Takes about a minute and a half.
 """
@@ -228,6 +229,10 @@ def test_a_burst_of_requests_and_approvals_on_sqlite_never_locks_and_loses_nothi
     mails = Counter(subject for subject in _mail_subjects(log) if subject in expected_subjects)
     assert set(mails) == expected_subjects, sorted(expected_subjects - set(mails))[:5]
     assert set(mails.values()) == {1}, mails.most_common(5)
+    # Their links point at the port the portal runs on (devstack's PORTAL_BASE_URL), not a default.
+    links = re.findall(r"^(?:Review it|Details): (\S+)$", log, flags=re.MULTILINE)
+    assert len(links) >= 2 * REQUESTS
+    assert {link[: link.index("/", len("http://"))] for link in links} == {f"http://127.0.0.1:{port}"}
 
 
 def _progress(db: Path) -> dict[str, int]:

@@ -23,6 +23,11 @@ class Command(BaseCommand):
     def handle(self, *args, addr: str, port: int, noreload: bool, **options):
         python = sys.executable
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        # Links in mails and Slack messages point here unless PORTAL_BASE_URL says otherwise.
+        wildcard = addr in ("0.0.0.0", "::", "")  # noqa: S104  # nosec B104 - compared, not bound
+        local_host = "127.0.0.1" if wildcard else f"[{addr}]" if ":" in addr else addr
+        base_url = os.environ.get("PORTAL_BASE_URL") or f"http://{local_host}:{port}"
+        env = {**os.environ, "PORTAL_BASE_URL": base_url}
         commands = {
             "web": [
                 python,
@@ -64,15 +69,15 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         # runserver answers each request in a new thread; persistent connections would stay open with
         # every finished thread (one per request) until PostgreSQL runs out of connections.
-        web_env = {**os.environ, "DATABASE_CONN_MAX_AGE": "0"}
+        web_env = {**env, "DATABASE_CONN_MAX_AGE": "0"}
         for name, command in commands.items():
             # Own session: the terminal's Ctrl-C reaches only us, and we stop the children in order.
             processes[name] = subprocess.Popen(  # noqa: S603  # nosec B603
-                command, start_new_session=True, env=web_env if name == "web" else None
+                command, start_new_session=True, env=web_env if name == "web" else env
             )
         self.stdout.write(
             self.style.SUCCESS(
-                f"Portal running at http://{addr}:{port}/  (worker and beat started; Ctrl-C stops everything)"
+                f"Portal running at {base_url}/  (worker and beat started; Ctrl-C stops everything)"
             )
         )
         exit_code = 0

@@ -16,6 +16,7 @@ import time
 import pytest
 from django.db import connection
 
+from portal import demo
 from tests.processes import ROOT, alive, descendants, free_port, healthz, kill_tree, newcomer_env
 
 
@@ -29,9 +30,17 @@ def _database_url() -> str:
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_devstack_runs_web_worker_and_beat_and_one_ctrl_c_stops_them(tmp_path):
+def test_devstack_runs_web_worker_and_beat_and_one_ctrl_c_stops_them(tmp_path, settings):
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    settings.VAR_DIR, settings.DEBUG = tmp_path, True
+    demo.remember(
+        demo.DemoLogins("s3cret-demo", (demo.DemoLogin("alice", "Alice Member", "member of payments"),))
+    )
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DJANGO_SETTINGS_MODULE", "PORTAL_BASE_URL"}
+    }
     env.update(
         DEBUG="true",
         DATABASE_URL=_database_url(),
@@ -41,40 +50,43 @@ def test_devstack_runs_web_worker_and_beat_and_one_ctrl_c_stops_them(tmp_path):
         # reach this worker and delay its first heartbeat.
         CELERY_QUEUE=f"{os.environ.get('CELERY_QUEUE', 'celery')}-devstack-{port}",
     )
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "devstack", "--port", str(port), "--noreload"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    log = tmp_path / "devstack.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "devstack", "--port", str(port), "--noreload"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )  # fmt: skip
     try:
+        # devstack says it is ready once /healthz reports the database, the broker and a worker.
         deadline = time.monotonic() + 90
-        health = None
-        while time.monotonic() < deadline:
-            health = healthz(port)
-            if health and health["checks"]["worker"]["ok"]:
-                break
-            assert process.poll() is None, process.stdout.read()
+        while "The portal is ready" not in log.read_text():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.5)
+        health = healthz(port)
         assert health and health["status"] == "ok", health
         assert health["checks"]["worker"]["ok"], health
         children = descendants(process.pid)
         assert len(children) >= 3  # web, worker (+ its pool), beat
 
         process.send_signal(signal.SIGINT)  # what Ctrl-C delivers
-        output, _ = process.communicate(timeout=60)
+        process.wait(timeout=60)
     finally:
         # The children run in their own sessions: kill them too, or a failed run leaves a web server
         # and workers holding database connections.
         kill_tree(process)
+    output = log.read_text()
     assert process.returncode == 0, output
     assert "Stopped web, worker and beat." in output
     time.sleep(0.5)
     assert [pid for pid in children if alive(pid)] == []
     assert healthz(port) is None
+    # The address and the demo logins come after the worker's and beat's banners, not hidden above them.
+    ready = output.index("The portal is ready")
+    assert output.index("[tasks]") < ready and output.index("celery beat v") < ready
+    banner = output[ready:].split("Ctrl-C stops everything.")[0]
+    assert f"ready at http://127.0.0.1:{port}/ " in banner
+    assert "Demo logins (password for all: s3cret-demo)" in banner and "alice  Alice Member" in banner
 
 
 def test_beat_sends_the_heartbeat_and_the_drift_check_when_it_starts(tmp_path):

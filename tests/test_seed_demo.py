@@ -53,3 +53,18 @@ def test_seed_demo_is_idempotent_and_logins_work(db, capsys, django_capture_on_c
 def test_seed_demo_refuses_without_debug(db):
     with pytest.raises(CommandError, match="DEBUG off"):
         call_command("seed_demo")
+
+
+def test_the_login_page_shows_the_demo_logins_in_demo_mode_only(db, settings, tmp_path, client, capsys,
+                                                                  django_capture_on_commit_callbacks):  # fmt: skip
+    settings.VAR_DIR, settings.DEBUG = tmp_path, True
+    assert "Demo logins" not in client.get("/login/").content.decode()  # no demo data made here
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", "--password", "another-demo-pass")
+    page = client.get("/login/").content.decode()
+    assert "Demo logins" in page and "<code>another-demo-pass</code>" in page
+    for username in ("alice", "bob", "carol", "ada", "fred"):
+        assert f"<code>{username}</code>" in page
+    assert "<code>ada</code>: Ada Admin, platform admin" in page
+    settings.DEBUG = False  # a production portal never shows them, whatever files lie around
+    assert "Demo logins" not in client.get("/login/", secure=True).content.decode()

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from portal import audit
+from portal import audit, demo
 from portal.models import Membership, Team, User
 
 TEAMS = [
@@ -76,10 +76,18 @@ class Command(BaseCommand):
                 )
         self._seed_clusters(teams)
         self._seed_billing()
-        self.stdout.write(f"Demo logins (password for all: {password})")
-        for username, full_name, role, team_slug in USERS:
-            where = f"member of {team_slug}" if team_slug else User.Role(role).label.lower()
-            self.stdout.write(f"  {username:<6} {full_name:<14} {where}")
+        logins = demo.DemoLogins(
+            password,
+            tuple(
+                demo.DemoLogin(
+                    username, full_name, f"member of {team}" if team else User.Role(role).label.lower()
+                )
+                for username, full_name, role, team in USERS
+            ),
+        )
+        # `make run` prints them again once web, worker and beat are up; the login page shows them.
+        transaction.on_commit(lambda: demo.remember(logins))
+        self.stdout.write("\n".join(logins.lines()))
 
     def _seed_clusters(self, teams: dict) -> None:
         """An account, a network, a dedicated and a shared write cluster, a topic, a pending request."""

@@ -61,13 +61,34 @@ def env_secret(name: str, default: str = "") -> str:
 
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
 
+
+def load_local_env(path: Path) -> None:
+    """Defaults for this checkout from NAME=value lines (`make run` writes var/local.env: DEBUG on and a
+    generated SECRET_KEY), so that every command run in the checkout works as under `make run`. The
+    environment wins. Production has no such file, so it stays strict: DEBUG off, SECRET_KEY required."""
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise ImproperlyConfigured(f"{path}, line {number}: expected NAME=value, got {line!r}")
+        os.environ.setdefault(name.strip(), value.strip())
+
+
+load_local_env(VAR_DIR / "local.env")
+
 DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = env_secret("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (see .env.example)")
-    # Development only: a fixed key so sessions survive restarts of `make run`.
+    # Development only (DEBUG=true without var/local.env's key): a fixed key.
     SECRET_KEY = "dev-insecure-key-only-used-when-DEBUG-is-on-0123456789abcdefghij"  # noqa: S105
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])

@@ -76,12 +76,15 @@ def portal_variables() -> set[str]:
     return set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", text, flags=re.MULTILINE))
 
 
-def newcomer_env(var_dir: Path, **overrides: str) -> dict[str, str]:
+def newcomer_env(var_dir: Path | None, **overrides: str) -> dict[str, str]:
     """The environment of someone who just cloned the repository: none of the portal's variables set
-    (the test run sets several, e.g. DATABASE_URL and DEBUG), only its run-time folder is the test's own."""
-    dropped = portal_variables() | {"DJANGO_SETTINGS_MODULE"}
+    (the test run sets several, e.g. DATABASE_URL and DEBUG) and no outer make's flags; its run-time
+    folder is `var_dir` (None: the checkout's own var/)."""
+    dropped = portal_variables() | {"DJANGO_SETTINGS_MODULE", "MAKEFLAGS", "MAKELEVEL", "MFLAGS"}
     env = {key: value for key, value in os.environ.items() if key not in dropped}
-    env.update(PORTAL_VAR_DIR=str(var_dir), **overrides)
+    if var_dir is not None:
+        env["PORTAL_VAR_DIR"] = str(var_dir)
+    env.update(overrides)
     return env
 
 

@@ -18,6 +18,7 @@ from billing import services as billing_services
 from billing.models import BudgetAlert
 from clusters import services
 from portal import slack
+from tests.clusters.test_views import submit_topic
 from tests.conftest import client_for
 
 BASE = "https://msk.example.com:8443"
@@ -47,21 +48,13 @@ def slack_messages(settings, monkeypatch):
     return sent
 
 
-def _topic_request(member, team, cluster, name):
-    prepared = services.prepare_topic_create(
-        actor=member, team=team, cluster=cluster, name=name, expected_in_mbps=Decimal(1),
-        expected_out_mbps=Decimal(1),
-    )  # fmt: skip
-    return services.submit_request(actor=member, prepared=prepared)
-
-
 def test_mail_and_slack_links_use_the_portal_base_url(
     settings, slack_messages, member_a, admin, team_a, cluster_a, django_capture_on_commit_callbacks
 ):
     settings.PORTAL_BASE_URL = BASE
     with django_capture_on_commit_callbacks(execute=True):
-        approved = _topic_request(member_a, team_a, cluster_a, "links-1")
-        rejected = _topic_request(member_a, team_a, cluster_a, "links-2")
+        approved = submit_topic(member_a, team_a, cluster_a, "links-1")
+        rejected = submit_topic(member_a, team_a, cluster_a, "links-2")
         services.approve_request(request_id=approved.pk, actor=admin)
         services.reject_request(request_id=rejected.pk, actor=admin, reason="Not this quarter")
     alert = BudgetAlert.objects.create(

@@ -63,14 +63,18 @@ def test_models_and_migrations_agree():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_production_settings_pass_check_deploy():
-    env = _env(
+def _production_env(**overrides: str) -> dict:
+    return _env(
         DEBUG="false",
         SECRET_KEY="k3y-" + "production-grade-and-long-enough-" * 2,
         ALLOWED_HOSTS="portal.example.com",
-        PORTAL_BASE_URL="https://portal.example.com",
         DATABASE_URL="sqlite:///:memory:",
+        **overrides,
     )
+
+
+def test_production_settings_pass_check_deploy():
+    env = _production_env(PORTAL_BASE_URL="https://portal.example.com")
     for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS"):
         env.pop(name, None)
     result = run(sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING", env=env)
@@ -79,12 +83,7 @@ def test_production_settings_pass_check_deploy():
 
 
 def test_check_deploy_warns_when_links_in_mails_would_point_at_localhost():
-    env = _env(
-        DEBUG="false",
-        SECRET_KEY="k3y-" + "production-grade-and-long-enough-" * 2,
-        ALLOWED_HOSTS="portal.example.com",
-        DATABASE_URL="sqlite:///:memory:",
-    )
+    env = _production_env()
     env.pop("PORTAL_BASE_URL", None)
     result = run(sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode != 0

@@ -27,7 +27,7 @@ def test_drift_is_flagged_once_and_resolved_when_gone(cluster_a, team_a, platfor
     assert third == {"list_calls": 1, "opened": 1, "resolved": 2}
     open_findings = DriftFinding.objects.filter(resolved_at__isnull=True)
     assert [(f.kind, f.cluster) for f in open_findings] == [("retagged", cluster_a)]
-    assert "someone-else" in open_findings[0].detail
+    assert open_findings[0].detail == "Tag team is someone-else in MSK, team-a in the portal."
 
 
 def test_only_admins_see_drift_on_the_drift_page(admin, member_a, finance, cluster_a):

@@ -404,6 +404,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Our handler only: Django's own console handler (DEBUG on) printed every django.* line twice.
+        "django": {"level": "INFO"},
         "django.db.backends": {"level": "INFO"},
         # Django logs every 4xx/5xx answer here; a 403 (an expected refusal) becomes one line.
         "django.request": {"filters": ["one_line_refusals"]},

@@ -210,6 +210,9 @@ def test_an_expected_refusal_logs_one_line_without_a_traceback(request_a, member
         assert api.post(api_approve, headers=member_token).status_code == 403  # the API's refusal
     [record] = caplog.records
     assert record.getMessage() == f"Forbidden: {api_approve}" and record.exc_info is None
+    # Printed once: the root logger's handler is the only one (Django's own console handler, active with
+    # DEBUG on under `make run`, printed every django.* line a second time).
+    assert logging.getLogger("django").handlers == [] and logging.getLogger("django.request").handlers == []
 
 
 def test_navigation_links_by_role(request_a, member_a, admin, finance):

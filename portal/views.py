@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -12,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clusters import selectors as cluster_selectors
-from portal import access, selectors, services
+from portal import access, demo, selectors, services
 from portal.csv_export import streaming_csv_response
 from portal.errors import PortalError
 from portal.forms import AddMemberForm, ApiTokenForm, AuditFilterForm, TeamEditForm, TeamForm
@@ -233,3 +234,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "checks": {check.name: {"ok": check.ok, "detail": check.detail} for check in checks},
     }
     return JsonResponse(body, status=200 if critical_ok else 503)
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login, plus the demo logins on a checkout where `seed_demo` made them (DEBUG only)."""
+
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "demo_logins": demo.logins()}

@@ -45,7 +45,7 @@ class AwsAccount(models.Model):
     account_id = models.CharField(
         max_length=12,
         unique=True,
-        validators=[RegexValidator(r"^\d{12}$", "An AWS account id is 12 digits.")],
+        validators=[RegexValidator(rules.ACCOUNT_ID_RE, "An AWS account id is 12 digits 0–9.")],
     )
     ownership = models.CharField(max_length=10, choices=Ownership.choices)
     team = models.ForeignKey(
@@ -54,15 +54,13 @@ class AwsAccount(models.Model):
     )  # fmt: skip
     role_arn = models.CharField(
         max_length=2048,
-        validators=[
-            RegexValidator(rules.ROLE_ARN_RE, "Enter an IAM role ARN: arn:aws:iam::<12 digits>:role/<name>.")
-        ],
+        validators=[rules.validate_role_arn],
         help_text="The role the portal assumes in this account.",
     )
     external_id = models.CharField(max_length=1224, blank=True)
     replicator_role_arn = models.CharField(
         max_length=2048, blank=True,
-        validators=[RegexValidator(rules.ROLE_ARN_RE, "Enter an IAM role ARN: arn:aws:iam::<12 digits>:role/<name>.")],
+        validators=[rules.validate_role_arn],
         help_text="Service execution role MSK Replicator uses in this account (needed for read clusters).",
     )  # fmt: skip
     created_at = models.DateTimeField(default=timezone.now)

@@ -199,17 +199,17 @@ class AccessInput:
     consumer_group_prefix: str = ""
 
 
-def _access_errors(entry: AccessInput, prefix: str) -> list[str]:
+def _access_errors(entry: AccessInput, prefix: str, *, cluster: Cluster) -> list[str]:
     messages = []
-    if error := rules.principal_arn_error(entry.principal_arn):
+    if error := rules.principal_arn_error(entry.principal_arn, region=cluster.region):
         messages.append(f"{prefix}{error}")
     if not (entry.produce or entry.consume):
         messages.append(f"{prefix}Grant produce, consume or both.")
     if entry.consume:
         if not entry.consumer_group_prefix:
             messages.append(f"{prefix}Consumers need a consumer-group prefix.")
-        elif not re.fullmatch(rules.GROUP_PREFIX_RE, entry.consumer_group_prefix):
-            messages.append(f"{prefix}The consumer-group prefix may use letters, digits, '.', '_' and '-'.")
+        elif error := rules.group_prefix_error(entry.consumer_group_prefix):
+            messages.append(f"{prefix}{error}")
     return messages
 
 
@@ -274,9 +274,7 @@ def prepare_topic_create(
     quotas = PlatformSettings.current()
     full_name = rules.full_topic_name(quotas.topic_name_template, team_slug=team.slug, name=name)
     errors: dict[str, str | list[str]] = {}
-    if not name:
-        errors["name"] = "Give the topic a name."
-    elif error := rules.topic_name_error(full_name):
+    if (error := rules.topic_short_name_error(name)) or (error := rules.topic_name_error(full_name)):
         errors["name"] = error
     elif cluster.topics.filter(name=full_name).exclude(status=Topic.Status.DELETED).exists():
         errors["name"] = f"{full_name} already exists on {cluster.name}."
@@ -303,7 +301,7 @@ def prepare_topic_create(
     access_messages = [
         message
         for i, entry in enumerate(access_entries)
-        for message in _access_errors(entry, f"Access #{i + 1}: ")
+        for message in _access_errors(entry, f"Access #{i + 1}: ", cluster=cluster)
     ]
     if access_messages:
         errors["access"] = access_messages
@@ -463,7 +461,7 @@ def prepare_access_grant(
         errors["topic_prefix"] = f"A prefix must start with your team's namespace “{namespace}”."
     elif topic_prefix and not re.fullmatch(r"[A-Za-z0-9._-]+", topic_prefix):
         errors["topic_prefix"] = rules.TOPIC_NAME_RULE
-    messages = _access_errors(entry, "")
+    messages = _access_errors(entry, "", cluster=cluster)
     if messages:
         errors["principal_arn"] = messages
     _raise_if(errors)

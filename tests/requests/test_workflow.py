@@ -278,7 +278,7 @@ class TestAccessRequests:
             services.prepare_access_grant(actor=member_a, team=team_a, cluster=cluster_a, entry=entry,
                                           topic_prefix="team-a.")  # fmt: skip
         messages = errors_of(excinfo)["principal_arn"]
-        assert any("IAM role ARN" in m for m in messages) and any(
+        assert any("not an AWS account id" in m for m in messages) and any(
             "consumer-group prefix" in m for m in messages
         )
 

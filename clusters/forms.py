@@ -20,6 +20,7 @@ from portal.filterbar import FilterBarMixin
 from portal.models import Team, User
 
 ACCESS_ROWS = 3
+ACCESS_ROW_FIELDS = ("principal_arn", "produce", "consume", "consumer_group_prefix")
 _ACCESS_MESSAGE = re.compile(r"^Access #(\d+): (.*)$", re.DOTALL)
 # The same bounds as the REST API: beyond them the figures mean nothing (and overflow the estimates).
 _MBPS = {"min_value": Decimal(0), "max_value": Decimal(100_000), "max_digits": 8, "decimal_places": 2}
@@ -248,11 +249,7 @@ class TopicRequestForm(TeamScopedForm):
     @property
     def access_rows(self):
         return [
-            [
-                self[f"access_{row}_{name}"]
-                for name in ("principal_arn", "produce", "consume", "consumer_group_prefix")
-            ]
-            for row in range(1, ACCESS_ROWS + 1)
+            [self[f"access_{row}_{name}"] for name in ACCESS_ROW_FIELDS] for row in range(1, ACCESS_ROWS + 1)
         ]
 
     def clean_name(self) -> str:
@@ -276,13 +273,16 @@ class TopicRequestForm(TeamScopedForm):
         return kwargs
 
     def apply_service_errors(self, exc: ValidationError) -> None:
+        """Access messages ("Access #2: …", coded with the row's field) go under that field of that row."""
         if hasattr(exc, "error_dict") and "access" in exc.error_dict:
-            rest = {key: value for key, value in exc.message_dict.items() if key != "access"}
-            for message in exc.message_dict["access"]:
+            rest = {key: value for key, value in exc.error_dict.items() if key != "access"}
+            for error in exc.error_dict["access"]:
+                message = " ".join(error.messages)
                 match = _ACCESS_MESSAGE.match(message)
                 index = int(match.group(1)) - 1 if match else -1
                 if 0 <= index < len(self._access_rows_sent):
-                    self.add_error(f"access_{self._access_rows_sent[index]}_principal_arn", match.group(2))
+                    field = error.code if error.code in ACCESS_ROW_FIELDS else "principal_arn"
+                    self.add_error(f"access_{self._access_rows_sent[index]}_{field}", match.group(2))
                 else:
                     self.add_error(None, message)
             exc = ValidationError(rest) if rest else None

@@ -56,7 +56,7 @@ class Prepared:
     grant: AccessGrant | None = None
 
 
-def _raise_if(errors: dict[str, str | list[str]]) -> None:
+def _raise_if(errors: dict[str, str | list]) -> None:
     if errors:
         raise ValidationError(
             {key: value if isinstance(value, list) else [value] for key, value in errors.items()}
@@ -199,18 +199,31 @@ class AccessInput:
     consumer_group_prefix: str = ""
 
 
-def _access_errors(entry: AccessInput, prefix: str, *, cluster: Cluster) -> list[str]:
-    messages = []
+def _access_errors(entry: AccessInput, *, cluster: Cluster) -> dict[str, list[str]]:
+    """What is wrong with one principal's access, keyed by the AccessInput field it concerns (the forms
+    show each under its own field)."""
+    errors: dict[str, list[str]] = {}
     if error := rules.principal_arn_error(entry.principal_arn, region=cluster.region):
-        messages.append(f"{prefix}{error}")
+        errors.setdefault("principal_arn", []).append(error)
     if not (entry.produce or entry.consume):
-        messages.append(f"{prefix}Grant produce, consume or both.")
+        errors.setdefault("produce", []).append("Grant produce, consume or both.")
     if entry.consume:
         if not entry.consumer_group_prefix:
-            messages.append(f"{prefix}Consumers need a consumer-group prefix.")
+            errors.setdefault("consumer_group_prefix", []).append("Consumers need a consumer-group prefix.")
         elif error := rules.group_prefix_error(entry.consumer_group_prefix):
-            messages.append(f"{prefix}{error}")
-    return messages
+            errors.setdefault("consumer_group_prefix", []).append(error)
+    return errors
+
+
+def _access_entry_errors(entries: list[AccessInput], *, cluster: Cluster) -> list[ValidationError]:
+    """The combined topic request's access rows: one API field ("access") whose messages say the row
+    ("Access #2: …") and carry the row's field as their code, for the form to put them in place."""
+    return [
+        ValidationError(f"Access #{row}: {message}", code=field)
+        for row, entry in enumerate(entries, start=1)
+        for field, messages in _access_errors(entry, cluster=cluster).items()
+        for message in messages
+    ]
 
 
 def _topic_configs(
@@ -298,13 +311,8 @@ def prepare_topic_create(
     )  # fmt: skip
     errors.update(config_errors)
     access_entries = access_entries or []
-    access_messages = [
-        message
-        for i, entry in enumerate(access_entries)
-        for message in _access_errors(entry, f"Access #{i + 1}: ", cluster=cluster)
-    ]
-    if access_messages:
-        errors["access"] = access_messages
+    if access_errors := _access_entry_errors(access_entries, cluster=cluster):
+        errors["access"] = access_errors
     _raise_if(errors)
 
     configs["cleanup.policy"] = cleanup_policy
@@ -461,9 +469,7 @@ def prepare_access_grant(
         errors["topic_prefix"] = f"A prefix must start with your team's namespace “{namespace}”."
     elif topic_prefix and not re.fullmatch(r"[A-Za-z0-9._-]+", topic_prefix):
         errors["topic_prefix"] = rules.TOPIC_NAME_RULE
-    messages = _access_errors(entry, "", cluster=cluster)
-    if messages:
-        errors["principal_arn"] = messages
+    errors.update(_access_errors(entry, cluster=cluster))
     _raise_if(errors)
     policy = policies.access_policy(
         region=cluster.region, account_id=cluster.account.account_id, cluster_name=cluster.name,

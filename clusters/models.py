@@ -149,6 +149,13 @@ class PlatformSettings(models.Model):
         help_text="Inline policy: the portal writes and removes it (needs iam:PutRolePolicy in the account). "
         "Document: the portal hands the approved policy to the team, which attaches and detaches it.",
     )  # fmt: skip
+    allow_cross_account_principals = models.BooleanField(
+        "Allow principals in other AWS accounts", default=False,
+        help_text="Off: access is only granted to IAM roles in the cluster's own account (the only roles the "
+        "portal can attach policies to), and other roles are refused when the request is filed. On: a role "
+        "in another account is accepted, flagged to approvers, and gets its policy as a document its team "
+        "attaches itself; cross-account connectivity to the cluster is that team's to arrange.",
+    )  # fmt: skip
     platform_team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         help_text="Charged for unattributed usage: shared clusters nobody has topics on, traffic on topics "

@@ -208,6 +208,12 @@ def parse_role_arn(arn: str) -> RoleArn:
     return RoleArn(partition=partition, account_id=account_id, path=path, name=name)
 
 
+def arn_account_id(arn: str) -> str:
+    """The account field of any ARN (empty when there is none); no validation."""
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) == 6 else ""
+
+
 def principal_arn_error(arn: str, *, region: str = "") -> str | None:
     """What is wrong with a role ARN; with `region`, also a partition other than the region's."""
     try:

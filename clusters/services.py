@@ -24,6 +24,7 @@ from clusters.models import (
     AutoApprovalRule,
     AwsAccount,
     Cluster,
+    GrantDelivery,
     NetworkProfile,
     PlatformSettings,
     Replicator,
@@ -199,31 +200,79 @@ class AccessInput:
     consumer_group_prefix: str = ""
 
 
-def _access_errors(entry: AccessInput, *, cluster: Cluster) -> dict[str, list[str]]:
-    """What is wrong with one principal's access, keyed by the AccessInput field it concerns (the forms
-    show each under its own field)."""
-    errors: dict[str, list[str]] = {}
+@dataclass
+class _AccessCheck:
+    """One principal's access: errors keyed by the AccessInput field they concern (the forms show each
+    under its own field) and warnings for approvers."""
+
+    errors: dict[str, list[str]]
+    warnings: list[str]
+
+
+def _check_access(entry: AccessInput, *, cluster: Cluster, quotas: PlatformSettings) -> _AccessCheck:
+    check = _AccessCheck({}, [])
     if error := rules.principal_arn_error(entry.principal_arn, region=cluster.region):
-        errors.setdefault("principal_arn", []).append(error)
+        check.errors.setdefault("principal_arn", []).append(error)
+    else:
+        _check_principal_account(entry.principal_arn, cluster=cluster, quotas=quotas, check=check)
     if not (entry.produce or entry.consume):
-        errors.setdefault("produce", []).append("Grant produce, consume or both.")
+        check.errors.setdefault("produce", []).append("Grant produce, consume or both.")
     if entry.consume:
         if not entry.consumer_group_prefix:
-            errors.setdefault("consumer_group_prefix", []).append("Consumers need a consumer-group prefix.")
+            check.errors.setdefault("consumer_group_prefix", []).append(
+                "Consumers need a consumer-group prefix."
+            )
         elif error := rules.group_prefix_error(entry.consumer_group_prefix):
-            errors.setdefault("consumer_group_prefix", []).append(error)
-    return errors
+            check.errors.setdefault("consumer_group_prefix", []).append(error)
+    return check
 
 
-def _access_entry_errors(entries: list[AccessInput], *, cluster: Cluster) -> list[ValidationError]:
+def _check_principal_account(arn: str, *, cluster: Cluster, quotas: PlatformSettings, check: _AccessCheck):
+    """A role outside the cluster's account is one the portal cannot attach a policy to (AWS refuses it at
+    apply time): refused now, unless the platform allows cross-account principals; then flagged, and its
+    policy is handed over as a document (see `_grant_delivery`)."""
+    role_account = rules.parse_role_arn(arn).account_id
+    own = cluster.account.account_id
+    if role_account == own:
+        return
+    known = AwsAccount.objects.filter(account_id=role_account).first()
+    where = f"the portal's account “{known.name}”" if known else "an account the portal does not know"
+    if not quotas.allow_cross_account_principals:
+        check.errors.setdefault("principal_arn", []).append(
+            f"This role is in AWS account {role_account} ({where}); {cluster.name} is in account {own}. "
+            "The portal only grants access to roles in the cluster's own account, the only ones it can "
+            f"attach a policy to: use a role of account {own}, or ask a platform admin about cross-account access."
+        )
+        return
+    check.warnings.append(
+        f"Cross-account principal: {arn} is in AWS account {role_account} ({where}), not in {cluster.name}'s "
+        f"account {own}. The portal cannot attach a policy there: the team gets the policy document to attach "
+        "itself and arranges cross-account connectivity to the cluster."
+    )
+
+
+def _grant_delivery(cluster: Cluster, principal_arn: str) -> str:
+    """The platform's delivery, except for a role in another account: only its team can attach a policy."""
+    if rules.arn_account_id(principal_arn) != cluster.account.account_id:
+        return GrantDelivery.DOCUMENT
+    return PlatformSettings.current().grant_delivery
+
+
+def _access_entry_checks(
+    entries: list[AccessInput], *, cluster: Cluster, quotas: PlatformSettings
+) -> tuple[list[ValidationError], list[str]]:
     """The combined topic request's access rows: one API field ("access") whose messages say the row
     ("Access #2: …") and carry the row's field as their code, for the form to put them in place."""
-    return [
-        ValidationError(f"Access #{row}: {message}", code=field)
-        for row, entry in enumerate(entries, start=1)
-        for field, messages in _access_errors(entry, cluster=cluster).items()
-        for message in messages
-    ]
+    errors, warnings = [], []
+    for row, entry in enumerate(entries, start=1):
+        check = _check_access(entry, cluster=cluster, quotas=quotas)
+        errors += [
+            ValidationError(f"Access #{row}: {message}", code=field)
+            for field, messages in check.errors.items()
+            for message in messages
+        ]
+        warnings += [f"Access #{row}: {warning}" for warning in check.warnings]
+    return errors, warnings
 
 
 def _topic_configs(
@@ -311,7 +360,8 @@ def prepare_topic_create(
     )  # fmt: skip
     errors.update(config_errors)
     access_entries = access_entries or []
-    if access_errors := _access_entry_errors(access_entries, cluster=cluster):
+    access_errors, access_warnings = _access_entry_checks(access_entries, cluster=cluster, quotas=quotas)
+    if access_errors:
         errors["access"] = access_errors
     _raise_if(errors)
 
@@ -320,6 +370,7 @@ def prepare_topic_create(
         cluster=cluster, quotas=quotas, add_write_mbps=expected_in_mbps, add_read_mbps=expected_out_mbps,
         add_partitions=partitions, compacted=cleanup_policy == "compact",
     )  # fmt: skip
+    assessment.findings += [limits.Finding(limits.WARNING, "access", warning) for warning in access_warnings]
     cost = _topic_cost(
         cluster.region,
         partitions=partitions,
@@ -469,8 +520,13 @@ def prepare_access_grant(
         errors["topic_prefix"] = f"A prefix must start with your team's namespace “{namespace}”."
     elif topic_prefix and not re.fullmatch(r"[A-Za-z0-9._-]+", topic_prefix):
         errors["topic_prefix"] = rules.TOPIC_NAME_RULE
-    errors.update(_access_errors(entry, cluster=cluster))
+    check = _check_access(entry, cluster=cluster, quotas=quotas)
+    for field, messages in check.errors.items():
+        errors[field] = [*errors.get(field, []), *messages]
     _raise_if(errors)
+    assessment = limits.Assessment(
+        findings=[limits.Finding(limits.WARNING, "principal_arn", warning) for warning in check.warnings]
+    )
     policy = policies.access_policy(
         region=cluster.region, account_id=cluster.account.account_id, cluster_name=cluster.name,
         cluster_arn=cluster.arn, topic=topic.name if topic else "", topic_prefix=topic_prefix,
@@ -487,7 +543,7 @@ def prepare_access_grant(
     }
     summary = f"{rights} on {target} ({cluster.name}) for {entry.principal_arn.rsplit('/', 1)[-1]}"
     return Prepared(
-        Kind.ACCESS_GRANT, team, cluster.environment, summary, justification.strip(), payload, limits.Assessment(),
+        Kind.ACCESS_GRANT, team, cluster.environment, summary, justification.strip(), payload, assessment,
         CostEstimate(()), cluster=cluster, topic=topic,
     )  # fmt: skip
 
@@ -594,7 +650,8 @@ def _lock_scope(request: Request) -> None:
 
 
 def _reassess(request: Request) -> limits.Assessment:
-    """Quotas again at approval time: other requests may have been approved since this one was filed."""
+    """Quotas again at approval time: other requests may have been approved since this one was filed; and
+    the principals against today's rules (an admin may have turned cross-account principals off since)."""
     quotas = PlatformSettings.current()
     payload = request.payload
     if request.kind == Kind.CLUSTER_CREATE:
@@ -603,14 +660,28 @@ def _reassess(request: Request) -> limits.Assessment:
             write_mbps=Decimal(payload["expected_write_mbps"]), read_mbps=Decimal(payload["expected_read_mbps"]),
             quotas=quotas,
         )  # fmt: skip
+    assessment = limits.Assessment()
     if request.kind in (Kind.TOPIC_CREATE, Kind.TOPIC_UPDATE):
-        return limits.assess_topic_on_cluster(
+        assessment = limits.assess_topic_on_cluster(
             cluster=request.cluster, quotas=quotas, add_write_mbps=Decimal(payload["expected_in_mbps"]),
             add_read_mbps=Decimal(payload["expected_out_mbps"]), add_partitions=int(payload["partitions"]),
             compacted=payload["configs"]["cleanup.policy"] == "compact",
             exclude_topic_id=request.topic_id if request.kind == Kind.TOPIC_UPDATE else None,
         )  # fmt: skip
-    return limits.Assessment()
+    entries = payload.get("access", []) if request.kind == Kind.TOPIC_CREATE else []
+    if request.kind == Kind.ACCESS_GRANT:
+        entries = [payload]
+    for entry in entries:
+        access = AccessInput(
+            entry["principal_arn"], entry["produce"], entry["consume"], entry["consumer_group_prefix"]
+        )
+        check = _check_access(access, cluster=request.cluster, quotas=quotas)
+        assessment.findings += [
+            limits.Finding(limits.ERROR, field, message)
+            for field, messages in check.errors.items()
+            for message in messages
+        ]
+    return assessment
 
 
 def _materialize(request: Request) -> dict:
@@ -646,7 +717,7 @@ def _materialize(request: Request) -> dict:
                 cluster=request.cluster, team=request.team, topic=topic, principal_arn=entry["principal_arn"],
                 can_produce=entry["produce"], can_consume=entry["consume"],
                 consumer_group_prefix=entry["consumer_group_prefix"], policy=entry["policy"],
-                delivery=PlatformSettings.current().grant_delivery,
+                delivery=_grant_delivery(request.cluster, entry["principal_arn"]),
             )
             for entry in payload["access"]
         ]  # fmt: skip
@@ -665,7 +736,7 @@ def _materialize(request: Request) -> dict:
             topic_prefix=payload["topic_prefix"], principal_arn=payload["principal_arn"],
             can_produce=payload["produce"], can_consume=payload["consume"],
             consumer_group_prefix=payload["consumer_group_prefix"], policy=payload["policy"],
-            delivery=PlatformSettings.current().grant_delivery,
+            delivery=_grant_delivery(request.cluster, payload["principal_arn"]),
         )  # fmt: skip
         Request.objects.filter(pk=request.pk).update(grant=grant)
         return {"grant_id": grant.pk}

@@ -81,3 +81,40 @@ def test_known_bad_role_arn_is_shown_under_the_principal_field_of_the_form(membe
     assert response.status_code == 200
     assert "only ASCII" in " ".join(response.context["form"].errors["principal_arn"])
     assert not Request.objects.exists()
+
+
+# --- 2. Roles in AWS accounts the portal cannot reach ---------------------------------------------
+
+
+def test_a_role_in_an_unknown_account_is_refused_when_filed(member_a, cluster_a, token_for):
+    response = api_post(member_a, token_for, "clusters-api:request-access",
+                        access_body(cluster_a, principal_arn="arn:aws:iam::999999999999:role/outsider"))  # fmt: skip
+    assert response.status_code == 400, response.json()
+    [message] = response.json()["field_errors"]["principal_arn"]
+    assert "account 999999999999 (an account the portal does not know)" in message
+    assert "only grants access to roles in the cluster's own account" in message
+
+
+def test_a_role_in_another_registered_account_is_refused_too_and_named(
+    member_a, team_a, cluster_a, token_for
+):
+    from clusters.models import AwsAccount
+
+    AwsAccount.objects.create(name="Team A own", account_id="210987654321", ownership="team", team=team_a,
+                              role_arn="arn:aws:iam::210987654321:role/msk-portal")  # fmt: skip
+    body = {"team": "team-a", "cluster": cluster_a.pk, "name": "orders", "expected_in_mbps": "1",
+            "expected_out_mbps": "1",
+            "access": [{"principal_arn": "arn:aws:iam::210987654321:role/app", "produce": True}]}  # fmt: skip
+    response = api_post(member_a, token_for, "clusters-api:request-topic", body)
+    assert response.status_code == 400
+    assert "(the portal's account “Team A own”)" in response.json()["field_errors"]["access"][0]
+
+
+def test_admins_can_allow_cross_account_principals_in_the_platform_settings(db):
+    from clusters.models import PlatformSettings
+    from tests.conftest import make_user
+
+    assert PlatformSettings.current().allow_cross_account_principals is False  # off unless an admin says so
+    root = make_user("root", role="platform_admin", is_staff=True, is_superuser=True)
+    page = client_for(root).get(reverse("admin:clusters_platformsettings_change", args=[1]))
+    assert page.status_code == 200 and 'name="allow_cross_account_principals"' in page.content.decode()

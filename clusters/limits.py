@@ -11,10 +11,13 @@ from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
 
+from clusters import rules
 from clusters.models import Cluster, PlatformSettings, Topic
+from portal.models import Team
 
 ERROR = "error"
 WARNING = "warning"
+INFO = "info"  # shown to approvers, flags nothing
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Headroom:
 
 @dataclass(frozen=True)
 class Finding:
-    level: str  # "error" blocks submission; "warning" is flagged to approvers
+    level: str  # "error" blocks submission; "warning" is flagged to approvers; "info" is shown
     field: str
     message: str
 
@@ -211,3 +214,15 @@ def assess_topic_on_cluster(
             soft_percent=soft,
         )  # fmt: skip
     return assessment
+
+
+def group_prefix_reach(*, cluster: Cluster, prefix: str, template: str) -> list[Team]:
+    """The teams using `cluster` whose consumer groups a group prefix can match: those whose namespace
+    (the fixed start of their topic names, e.g. 'payments.') overlaps the prefix either way."""
+    teams = [cluster.team, *cluster.shared_with.exclude(pk=cluster.team_id).order_by("name")]
+    return [
+        team
+        for team in teams
+        if (namespace := rules.topic_namespace(template, team_slug=team.slug)).startswith(prefix)
+        or prefix.startswith(namespace)
+    ]

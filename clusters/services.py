@@ -203,13 +203,15 @@ class AccessInput:
 @dataclass
 class _AccessCheck:
     """One principal's access: errors keyed by the AccessInput field they concern (the forms show each
-    under its own field) and warnings for approvers."""
+    under its own field), and what approvers should see (warnings, notes)."""
 
     errors: dict[str, list[str]]
-    warnings: list[str]
+    findings: list[limits.Finding]
 
 
-def _check_access(entry: AccessInput, *, cluster: Cluster, quotas: PlatformSettings) -> _AccessCheck:
+def _check_access(
+    entry: AccessInput, *, team: Team, cluster: Cluster, quotas: PlatformSettings
+) -> _AccessCheck:
     check = _AccessCheck({}, [])
     if error := rules.principal_arn_error(entry.principal_arn, region=cluster.region):
         check.errors.setdefault("principal_arn", []).append(error)
@@ -218,13 +220,33 @@ def _check_access(entry: AccessInput, *, cluster: Cluster, quotas: PlatformSetti
     if not (entry.produce or entry.consume):
         check.errors.setdefault("produce", []).append("Grant produce, consume or both.")
     if entry.consume:
-        if not entry.consumer_group_prefix:
-            check.errors.setdefault("consumer_group_prefix", []).append(
-                "Consumers need a consumer-group prefix."
-            )
-        elif error := rules.group_prefix_error(entry.consumer_group_prefix):
-            check.errors.setdefault("consumer_group_prefix", []).append(error)
+        _check_group_prefix(
+            entry.consumer_group_prefix, team=team, cluster=cluster, quotas=quotas, check=check
+        )
     return check
+
+
+def _check_group_prefix(prefix: str, *, team: Team, cluster: Cluster, quotas: PlatformSettings, check):
+    """On a cluster other teams use, a consumer-group prefix stays in the team's namespace, as topic names
+    do; approvers see whose groups it can reach."""
+    if not prefix:
+        check.errors.setdefault("consumer_group_prefix", []).append("Consumers need a consumer-group prefix.")
+        return
+    shared = cluster.team_id != team.pk or cluster.shared_with.exists()
+    namespace = rules.topic_namespace(quotas.topic_name_template, team_slug=team.slug) if shared else ""
+    if error := rules.group_prefix_error(prefix, namespace=namespace):
+        check.errors.setdefault("consumer_group_prefix", []).append(error)
+        return
+    reached = limits.group_prefix_reach(cluster=cluster, prefix=prefix, template=quotas.topic_name_template)
+    others = [other.name for other in reached if other.pk != team.pk]
+    if others:
+        level, whose = limits.WARNING, f"other teams' groups too: {', '.join(others)}"
+    elif shared:
+        level, whose = limits.INFO, f"only {team.name}'s groups (the cluster is shared)"
+    else:
+        level, whose = limits.INFO, f"only {team.name}'s groups (no other team uses the cluster)"
+    message = f"Consumer groups starting with “{prefix}” on {cluster.name}: {whose}."
+    check.findings.append(limits.Finding(level, "consumer_group_prefix", message))
 
 
 def _check_principal_account(arn: str, *, cluster: Cluster, quotas: PlatformSettings, check: _AccessCheck):
@@ -244,11 +266,11 @@ def _check_principal_account(arn: str, *, cluster: Cluster, quotas: PlatformSett
             f"attach a policy to: use a role of account {own}, or ask a platform admin about cross-account access."
         )
         return
-    check.warnings.append(
+    check.findings.append(limits.Finding(limits.WARNING, "principal_arn",
         f"Cross-account principal: {arn} is in AWS account {role_account} ({where}), not in {cluster.name}'s "
         f"account {own}. The portal cannot attach a policy there: the team gets the policy document to attach "
         "itself and arranges cross-account connectivity to the cluster."
-    )
+    ))  # fmt: skip
 
 
 def _grant_delivery(cluster: Cluster, principal_arn: str) -> str:
@@ -259,20 +281,23 @@ def _grant_delivery(cluster: Cluster, principal_arn: str) -> str:
 
 
 def _access_entry_checks(
-    entries: list[AccessInput], *, cluster: Cluster, quotas: PlatformSettings
-) -> tuple[list[ValidationError], list[str]]:
+    entries: list[AccessInput], *, team: Team, cluster: Cluster, quotas: PlatformSettings
+) -> tuple[list[ValidationError], list[limits.Finding]]:
     """The combined topic request's access rows: one API field ("access") whose messages say the row
     ("Access #2: …") and carry the row's field as their code, for the form to put them in place."""
-    errors, warnings = [], []
+    errors, findings = [], []
     for row, entry in enumerate(entries, start=1):
-        check = _check_access(entry, cluster=cluster, quotas=quotas)
+        check = _check_access(entry, team=team, cluster=cluster, quotas=quotas)
         errors += [
             ValidationError(f"Access #{row}: {message}", code=field)
             for field, messages in check.errors.items()
             for message in messages
         ]
-        warnings += [f"Access #{row}: {warning}" for warning in check.warnings]
-    return errors, warnings
+        findings += [
+            limits.Finding(finding.level, "access", f"Access #{row}: {finding.message}")
+            for finding in check.findings
+        ]
+    return errors, findings
 
 
 def _topic_configs(
@@ -360,7 +385,9 @@ def prepare_topic_create(
     )  # fmt: skip
     errors.update(config_errors)
     access_entries = access_entries or []
-    access_errors, access_warnings = _access_entry_checks(access_entries, cluster=cluster, quotas=quotas)
+    access_errors, access_findings = _access_entry_checks(
+        access_entries, team=team, cluster=cluster, quotas=quotas
+    )
     if access_errors:
         errors["access"] = access_errors
     _raise_if(errors)
@@ -370,7 +397,7 @@ def prepare_topic_create(
         cluster=cluster, quotas=quotas, add_write_mbps=expected_in_mbps, add_read_mbps=expected_out_mbps,
         add_partitions=partitions, compacted=cleanup_policy == "compact",
     )  # fmt: skip
-    assessment.findings += [limits.Finding(limits.WARNING, "access", warning) for warning in access_warnings]
+    assessment.findings += access_findings
     cost = _topic_cost(
         cluster.region,
         partitions=partitions,
@@ -520,13 +547,11 @@ def prepare_access_grant(
         errors["topic_prefix"] = f"A prefix must start with your team's namespace “{namespace}”."
     elif topic_prefix and not re.fullmatch(r"[A-Za-z0-9._-]+", topic_prefix):
         errors["topic_prefix"] = rules.TOPIC_NAME_RULE
-    check = _check_access(entry, cluster=cluster, quotas=quotas)
+    check = _check_access(entry, team=team, cluster=cluster, quotas=quotas)
     for field, messages in check.errors.items():
         errors[field] = [*errors.get(field, []), *messages]
     _raise_if(errors)
-    assessment = limits.Assessment(
-        findings=[limits.Finding(limits.WARNING, "principal_arn", warning) for warning in check.warnings]
-    )
+    assessment = limits.Assessment(findings=check.findings)
     policy = policies.access_policy(
         region=cluster.region, account_id=cluster.account.account_id, cluster_name=cluster.name,
         cluster_arn=cluster.arn, topic=topic.name if topic else "", topic_prefix=topic_prefix,
@@ -675,7 +700,7 @@ def _reassess(request: Request) -> limits.Assessment:
         access = AccessInput(
             entry["principal_arn"], entry["produce"], entry["consume"], entry["consumer_group_prefix"]
         )
-        check = _check_access(access, cluster=request.cluster, quotas=quotas)
+        check = _check_access(access, team=request.team, cluster=request.cluster, quotas=quotas)
         assessment.findings += [
             limits.Finding(limits.ERROR, field, message)
             for field, messages in check.errors.items()

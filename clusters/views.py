@@ -146,6 +146,7 @@ def _assessment_context(assessment: dict, cost, total, policies) -> dict:
         "headroom": selectors.headroom_rows(assessment),
         "warnings": selectors.findings(assessment, "warning"),
         "hard_errors": selectors.findings(assessment, "error"),
+        "notes": selectors.findings(assessment, "info"),
         "cost_rows": selectors.cost_rows(cost),
         "cost_total": total,
         "policies": policies,

@@ -118,3 +118,81 @@ def test_admins_can_allow_cross_account_principals_in_the_platform_settings(db):
     root = make_user("root", role="platform_admin", is_staff=True, is_superuser=True)
     page = client_for(root).get(reverse("admin:clusters_platformsettings_change", args=[1]))
     assert page.status_code == 200 and 'name="allow_cross_account_principals"' in page.content.decode()
+
+
+# --- 3. Consumer-group prefixes on shared clusters ------------------------------------------------
+
+
+@pytest.fixture
+def shared_cluster(cluster_a, team_b):
+    cluster_a.shared_with.add(team_b)
+    return cluster_a
+
+
+def consumer_body(cluster, prefix, **overrides):
+    return access_body(cluster, produce=False, consume=True, consumer_group_prefix=prefix, **overrides)
+
+
+@pytest.mark.parametrize("prefix", ["search", "s", "team-b.", "team"])
+def test_a_group_prefix_outside_the_teams_namespace_is_refused_on_a_shared_cluster(
+    prefix, member_a, shared_cluster, token_for
+):
+    response = api_post(
+        member_a, token_for, "clusters-api:request-access", consumer_body(shared_cluster, prefix)
+    )
+    assert response.status_code == 400, response.json()
+    [message] = response.json()["field_errors"]["consumer_group_prefix"]
+    assert "starts with your team's namespace “team-a.”" in message
+    assert not Request.objects.exists()
+
+
+def test_the_same_rule_holds_for_the_team_the_cluster_was_opened_to(member_b, shared_cluster, team_b):
+    from clusters.models import Topic
+
+    Topic.objects.create(cluster=shared_cluster, team=team_b, name="team-b.clicks", partitions=1)
+    response = client_for(member_b).post(reverse("clusters:request-new-access"), {
+        "team": team_b.pk, "cluster": shared_cluster.pk, "topic_prefix": "team-b.", "principal_arn": ROLE,
+        "consume": "on", "consumer_group_prefix": "team-a.",
+    })  # fmt: skip
+    assert "namespace “team-b.”" in response.context["form"].errors["consumer_group_prefix"][0]
+
+
+def test_on_a_cluster_only_the_team_uses_any_prefix_is_its_own(member_a, cluster_a, token_for):
+    response = api_post(member_a, token_for, "clusters-api:request-access", consumer_body(cluster_a, "s"))
+    assert response.status_code == 201, response.json()
+    notes = [f["message"] for f in response.json()["assessment"]["findings"] if f["level"] == "info"]
+    assert notes == ["Consumer groups starting with “s” on team-a-dev: only Team A's groups (no other team "
+                     "uses the cluster)."]  # fmt: skip
+
+
+def test_the_approver_sees_whose_groups_a_prefix_reaches(member_a, admin, shared_cluster, token_for):
+    response = api_post(member_a, token_for, "clusters-api:request-access",
+                        consumer_body(shared_cluster, "team-a.billing"))  # fmt: skip
+    assert response.status_code == 201, response.json()
+    page = client_for(admin).get(reverse("clusters:request-detail", args=[response.json()["id"]]))
+    assert "What it reaches" in page.content.decode()
+    assert "Consumer groups starting with “team-a.billing” on team-a-dev: only Team A&#x27;s groups (the " \
+           "cluster is shared)." in page.content.decode()  # fmt: skip
+
+
+def test_a_prefix_reaching_into_another_teams_namespace_is_flagged(member_a, shared_cluster, db):
+    """A naming convention without a separator ('{team}-{name}') lets team-a's namespace 'team-a-' cover
+    team 'team-a-x''s 'team-a-x-': approvers are warned whose groups are reached."""
+    from clusters import services
+    from clusters.models import PlatformSettings
+    from portal.models import Team
+
+    settings_row = PlatformSettings.current()
+    settings_row.topic_name_template = "{team}-{name}"
+    settings_row.save()
+    neighbour = Team.objects.create(
+        name="Team A X", slug="team-a-x", cost_center="CC-X", contact_email="x@x.io"
+    )
+    shared_cluster.shared_with.add(neighbour)
+    prepared = services.prepare_access_grant(
+        actor=member_a, team=shared_cluster.team, cluster=shared_cluster, topic_prefix="team-a-",
+        entry=services.AccessInput(ROLE, produce=False, consume=True, consumer_group_prefix="team-a-"),
+    )  # fmt: skip
+    assert [f.message for f in prepared.assessment.warnings] == [
+        "Consumer groups starting with “team-a-” on team-a-dev: other teams' groups too: Team A X."
+    ]

@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 
 from clusters import rules
-from clusters.models import Cluster, PlatformSettings, Topic
+from clusters.models import Cluster, PlatformSettings, Replicator, Request, Topic
 from portal.models import Team
 
 ERROR = "error"
@@ -226,3 +226,44 @@ def group_prefix_reach(*, cluster: Cluster, prefix: str, template: str) -> list[
         if (namespace := rules.topic_namespace(template, team_slug=team.slug)).startswith(prefix)
         or prefix.startswith(namespace)
     ]
+
+
+def topic_name_clash(cluster: Cluster, full_name: str, *, include_pending: bool = True) -> str | None:
+    """Why Kafka would refuse `full_name` on `cluster`, in words, or None: a live topic (or a topic the
+    cluster's replicator copies in) of that name, or of one equal once '.' is read as '_'; with
+    `include_pending`, also a topic request still waiting for approval. Callers that must not race hold
+    the cluster's row lock (submission and approval do)."""
+    live = list(
+        Topic.objects.filter(cluster=cluster)
+        .exclude(status=Topic.Status.DELETED)
+        .values_list("name", flat=True)
+    )
+    replicator = (
+        Replicator.objects.filter(read_cluster=cluster).exclude(status=Replicator.Status.DELETED).first()
+    )
+    if replicator is not None:
+        live += replicator.topics
+    if (other := rules.colliding_topic(full_name, live)) is not None:
+        if other == full_name:
+            return f"{full_name} already exists on {cluster.name}."
+        return f"{full_name} collides with {other} on {cluster.name}: Kafka reads '.' and '_' in topic names as one."
+    if not include_pending:
+        return None
+    pending = dict(
+        Request.objects.filter(
+            cluster=cluster, kind=Request.Kind.TOPIC_CREATE, status=Request.Status.SUBMITTED
+        )
+        .order_by("pk")
+        .values_list("payload__name", "pk")
+    )
+    if (
+        other := rules.colliding_topic(full_name, [name for name in pending if isinstance(name, str)])
+    ) is None:
+        return None
+    waiting = f"request #{pending[other]}, waiting for approval"
+    if other == full_name:
+        return f"{full_name} is already requested on {cluster.name} ({waiting})."
+    return (
+        f"{full_name} collides with {other}, requested on {cluster.name} ({waiting}): Kafka reads '.' and '_' "
+        "in topic names as one."
+    )

@@ -363,8 +363,8 @@ def prepare_topic_create(
     errors: dict[str, str | list[str]] = {}
     if (error := rules.topic_short_name_error(name)) or (error := rules.topic_name_error(full_name)):
         errors["name"] = error
-    elif cluster.topics.filter(name=full_name).exclude(status=Topic.Status.DELETED).exists():
-        errors["name"] = f"{full_name} already exists on {cluster.name}."
+    elif clash := limits.topic_name_clash(cluster, full_name):
+        errors["name"] = clash
     if expected_in_mbps < 0 or expected_out_mbps < 0:
         errors["expected_in_mbps"] = "Throughput cannot be negative."
     suggested = rules.suggested_partitions(max(expected_in_mbps, 0), max(expected_out_mbps, 0))
@@ -619,6 +619,7 @@ def submit_request(*, actor: User, prepared: Prepared) -> Request:
     if prepared.assessment.errors:
         raise ValidationError(prepared.assessment.field_errors())
     with transaction.atomic():
+        _recheck_under_lock(prepared)
         request = Request.objects.create(
             kind=prepared.kind,
             team=prepared.team,
@@ -649,6 +650,17 @@ def submit_request(*, actor: User, prepared: Prepared) -> Request:
                 _notify_on_commit(request.pk, "submitted")
         request.refresh_from_db()
     return request
+
+
+def _recheck_under_lock(prepared: Prepared) -> None:
+    """What prepare checked without a lock and a concurrent submission could change: a topic name is
+    checked again against live topics and waiting requests while the cluster row is locked (as approval
+    locks it to re-check quotas), so two requests differing only by '.' and '_' cannot both get in."""
+    if prepared.kind != Kind.TOPIC_CREATE:
+        return
+    Cluster.objects.select_for_update().filter(pk=prepared.cluster.pk).first()
+    if clash := limits.topic_name_clash(prepared.cluster, prepared.payload["name"]):
+        raise ValidationError({"name": [clash]})
 
 
 def _matching_rule(request: Request) -> AutoApprovalRule | None:
@@ -693,6 +705,10 @@ def _reassess(request: Request) -> limits.Assessment:
             compacted=payload["configs"]["cleanup.policy"] == "compact",
             exclude_topic_id=request.topic_id if request.kind == Kind.TOPIC_UPDATE else None,
         )  # fmt: skip
+    if request.kind == Kind.TOPIC_CREATE and (
+        clash := limits.topic_name_clash(request.cluster, payload["name"], include_pending=False)
+    ):
+        assessment.findings.append(limits.Finding(limits.ERROR, "name", clash))
     entries = payload.get("access", []) if request.kind == Kind.TOPIC_CREATE else []
     if request.kind == Kind.ACCESS_GRANT:
         entries = [payload]

@@ -196,3 +196,108 @@ def test_a_prefix_reaching_into_another_teams_namespace_is_flagged(member_a, sha
     assert [f.message for f in prepared.assessment.warnings] == [
         "Consumer groups starting with “team-a-” on team-a-dev: other teams' groups too: Team A X."
     ]
+
+
+# --- 4. Kafka name collisions ---------------------------------------------------------------------
+
+
+def topic_body(cluster, name, **overrides):
+    body = {"team": "team-a", "cluster": cluster.pk, "name": name, "expected_in_mbps": "1",
+            "expected_out_mbps": "1"}  # fmt: skip
+    body.update(overrides)
+    return body
+
+
+def prepare_topic(member, cluster, name):
+    from decimal import Decimal
+
+    from clusters import services
+
+    return services.prepare_topic_create(actor=member, team=cluster.team, cluster=cluster, name=name,
+                                         expected_in_mbps=Decimal(1), expected_out_mbps=Decimal(1))  # fmt: skip
+
+
+@pytest.mark.parametrize("name", [".", "..", "...", "_", "-"])
+def test_names_without_a_letter_or_digit_are_refused(name, member_a, cluster_a, token_for):
+    response = api_post(member_a, token_for, "clusters-api:request-topic", topic_body(cluster_a, name))
+    assert response.status_code == 400, response.json()
+    assert "use at least one letter or digit" in response.json()["field_errors"]["name"][0]
+
+
+def test_a_name_colliding_with_a_live_topic_by_dot_and_underscore_is_refused_not_auto_approved(
+    member_a, cluster_a, token_for
+):
+    from clusters.models import AutoApprovalRule, Topic
+
+    AutoApprovalRule.objects.create(name="any topic", kind="topic.create")
+    Topic.objects.create(cluster=cluster_a, team=cluster_a.team, name="team-a.x.auto", partitions=1,
+                         status=Topic.Status.ACTIVE)  # fmt: skip
+    response = api_post(member_a, token_for, "clusters-api:request-topic", topic_body(cluster_a, "x_auto"))
+    assert response.status_code == 400, response.json()
+    assert response.json()["field_errors"]["name"] == [
+        "team-a.x_auto collides with team-a.x.auto on team-a-dev: Kafka reads '.' and '_' in topic names as one."
+    ]
+    assert not Request.objects.exists() and Topic.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("first", "second"), [("x.auto", "x_auto"), ("x_auto", "x.auto"), ("x.auto", "x.auto")]
+)
+def test_a_second_request_for_the_same_kafka_name_is_refused_while_the_first_waits(
+    first, second, member_a, cluster_a, token_for
+):
+    waiting = api_post(member_a, token_for, "clusters-api:request-topic", topic_body(cluster_a, first))
+    assert waiting.status_code == 201
+    response = api_post(member_a, token_for, "clusters-api:request-topic", topic_body(cluster_a, second))
+    assert response.status_code == 400, response.json()
+    [message] = response.json()["field_errors"]["name"]
+    assert f"request #{waiting.json()['id']}, waiting for approval" in message
+    assert Request.objects.count() == 1
+
+
+def test_submission_checks_names_again_under_the_cluster_lock(member_a, cluster_a):
+    """Both prepared before either was saved (as two people at once): the second submission is refused."""
+    from django.core.exceptions import ValidationError
+
+    from clusters import services
+
+    first, second = prepare_topic(member_a, cluster_a, "x.auto"), prepare_topic(member_a, cluster_a, "x_auto")
+    services.submit_request(actor=member_a, prepared=first)
+    with pytest.raises(ValidationError) as refused:
+        services.submit_request(actor=member_a, prepared=second)
+    assert "collides with team-a.x.auto, requested on team-a-dev" in refused.value.message_dict["name"][0]
+    assert Request.objects.count() == 1
+
+
+def test_approval_refuses_a_name_that_collides_with_a_topic_approved_since(member_a, admin, cluster_a):
+    """Requests filed before submission checked collisions: the second approval is a conflict, not a topic
+    Kafka would refuse."""
+    from clusters import services
+    from clusters.models import Topic
+    from portal.errors import Conflict
+
+    prepared = prepare_topic(member_a, cluster_a, "x_auto")
+    first = services.submit_request(actor=member_a, prepared=prepare_topic(member_a, cluster_a, "x.auto"))
+    legacy = Request.objects.create(kind=prepared.kind, team=prepared.team, requested_by=member_a,
+                                    environment="dev", summary=prepared.summary, payload=prepared.payload,
+                                    cluster=cluster_a)  # fmt: skip
+    services.approve_request(request_id=first.pk, actor=admin)
+    with pytest.raises(Conflict) as conflict:
+        services.approve_request(request_id=legacy.pk, actor=admin)
+    assert "collides with team-a.x.auto on team-a-dev" in conflict.value.message
+    assert list(Topic.objects.values_list("name", flat=True)) == ["team-a.x.auto"]
+
+
+def test_replicated_topics_on_a_read_cluster_count_as_live(member_a, team_a, cluster_a, platform_account):
+    from django.core.exceptions import ValidationError
+
+    from clusters.models import Replicator
+
+    read = Cluster.objects.create(name="team-a-read", team=team_a, kind=Cluster.Kind.READ, environment="dev",
+                                  account=platform_account, region="us-east-1",
+                                  network_profile=cluster_a.network_profile, source_cluster=cluster_a,
+                                  status=Cluster.Status.ACTIVE)  # fmt: skip
+    Replicator.objects.create(read_cluster=read, source_cluster=cluster_a, topics=["team-a.orders.v1"])
+    with pytest.raises(ValidationError) as refused:
+        prepare_topic(member_a, read, "orders_v1")
+    assert "collides with team-a.orders.v1 on team-a-read" in refused.value.message_dict["name"][0]

@@ -267,3 +267,33 @@ def topic_name_clash(cluster: Cluster, full_name: str, *, include_pending: bool 
         f"{full_name} collides with {other}, requested on {cluster.name} ({waiting}): Kafka reads '.' and '_' "
         "in topic names as one."
     )
+
+
+def other_teams_live_topics(cluster: Cluster) -> dict[str, list[str]]:
+    """Live topics on `cluster` of teams other than its owner, by team name: what decommissioning the
+    cluster would take from them."""
+    impact: dict[str, list[str]] = {}
+    rows = (
+        Topic.objects.filter(cluster=cluster)
+        .exclude(status=Topic.Status.DELETED)
+        .exclude(team_id=cluster.team_id)
+        .order_by("team__name", "name")
+        .values_list("team__name", "name")
+    )
+    for team, name in rows:
+        impact.setdefault(team, []).append(name)
+    return impact
+
+
+def describe_topics_by_team(impact: dict[str, list[str]], *, shown: int = 10) -> str:
+    """'Search: search.a, search.b; Analytics: analytics.x and 12 more' for a message."""
+    parts = []
+    for team, names in impact.items():
+        more = f" and {len(names) - shown} more" if len(names) > shown else ""
+        parts.append(f"{team}: {', '.join(names[:shown])}{more}")
+    return "; ".join(parts)
+
+
+def count_topics(impact: dict[str, list[str]]) -> str:
+    total = sum(len(names) for names in impact.values())
+    return f"{total} live topic{'s' if total != 1 else ''} of {len(impact)} other team{'s' if len(impact) != 1 else ''}"

@@ -183,9 +183,18 @@ def prepare_cluster_decommission(*, actor: User, cluster: Cluster, justification
         errors["justification"] = "Say why the cluster can go."
     _raise_if(errors)
     payload = {"cluster_id": cluster.pk, "name": cluster.name}
+    assessment = limits.Assessment()
+    if impact := limits.other_teams_live_topics(cluster):
+        # Filed anyway (the owner may be retiring it in agreement with them), but nobody misses it.
+        payload["other_teams_topics"] = impact
+        assessment.findings.append(limits.Finding(limits.WARNING, "cluster", (
+            f"Decommissioning {cluster.name} takes down {limits.count_topics(impact)}: "
+            f"{limits.describe_topics_by_team(impact)}. Approval is refused while they remain, unless the "
+            "approver overrides with a reason."
+        )))  # fmt: skip
     return Prepared(
         Kind.CLUSTER_DECOMMISSION, cluster.team, cluster.environment, f"Decommission {cluster.name}",
-        justification.strip(), payload, limits.Assessment(), CostEstimate(()), cluster=cluster,
+        justification.strip(), payload, assessment, CostEstimate(()), cluster=cluster,
     )  # fmt: skip
 
 
@@ -785,10 +794,13 @@ def _materialize(request: Request) -> dict:
     return {}
 
 
-def _approve(request_id: int, *, actor: User | None, rule: AutoApprovalRule | None = None) -> Request:
+def _approve(
+    request_id: int, *, actor: User | None, rule: AutoApprovalRule | None = None, override_reason: str = ""
+) -> Request:
     with transaction.atomic():
         request = Request.objects.select_related("cluster", "team").get(pk=request_id)
         _lock_scope(request)
+        override = {}
         if request.status == Request.Status.SUBMITTED:
             assessment = _reassess(request)
             if assessment.errors:
@@ -796,6 +808,7 @@ def _approve(request_id: int, *, actor: User | None, rule: AutoApprovalRule | No
                     "This request no longer fits: "
                     + " ".join(finding.message for finding in assessment.errors)
                 )
+            override = _other_teams_override(request, override_reason)
         updated = Request.objects.filter(pk=request_id, status=Request.Status.SUBMITTED).update(
             status=Request.Status.APPROVED, decided_by=actor, decided_at=timezone.now(), approved_by_rule=rule
         )
@@ -806,11 +819,32 @@ def _approve(request_id: int, *, actor: User | None, rule: AutoApprovalRule | No
         data = _materialize(request)
         request.refresh_from_db()
         provisioning.dispatch_after_approval(request)
-        note = f"approved by rule “{rule.name}”" if rule else ""
+        note = f"approved by rule “{rule.name}”" if rule else override.get("note", "")
         _record(request, actor=actor, from_status=Request.Status.SUBMITTED, to_status=request.status, note=note,
-                data=data)  # fmt: skip
+                data={**data, **override.get("data", {})})  # fmt: skip
         _notify_on_commit(request.pk, "approved")
     return request
+
+
+def _other_teams_override(request: Request, reason: str) -> dict:
+    """A decommission takes other teams' live topics down only when the approver says why (the cluster's
+    row is locked: no topic appears meanwhile). Returns the history note and data of the override."""
+    if request.kind != Kind.CLUSTER_DECOMMISSION or request.cluster is None:
+        return {}
+    impact = limits.other_teams_live_topics(request.cluster)
+    if not impact:
+        return {}
+    described = f"{limits.count_topics(impact)}: {limits.describe_topics_by_team(impact)}"
+    reason = (reason or "").strip()
+    if not reason:
+        raise Conflict(
+            f"{request.cluster.name} still carries {described}. Ask them to move or delete those topics first, "
+            "or approve with an override reason (recorded in the request's history)."
+        )
+    return {
+        "note": f"approved over {described} — override: {reason}",
+        "data": {"override_reason": reason, "other_teams_topics": impact},
+    }
 
 
 def _get_for_decision(request_id: int, actor: User) -> Request:
@@ -824,9 +858,15 @@ def _get_for_decision(request_id: int, actor: User) -> Request:
     return request
 
 
-def approve_request(*, request_id: int, actor: User) -> Request:
+def require_decider(*, request_id: int, actor: User) -> None:
+    """NotAllowed unless `actor` may approve or reject the request (an admin, and not its requester)."""
     _get_for_decision(request_id, actor)
-    return _approve(request_id, actor=actor)
+
+
+def approve_request(*, request_id: int, actor: User, override_reason: str = "") -> Request:
+    """`override_reason`: why a decommission may take down other teams' live topics (else refused)."""
+    _get_for_decision(request_id, actor)
+    return _approve(request_id, actor=actor, override_reason=override_reason)
 
 
 def reject_request(*, request_id: int, actor: User, reason: str) -> Request:

@@ -159,10 +159,17 @@ class RequestDetailApi(APIView):
 
 
 class RequestApproveApi(APIView):
-    @extend_schema(request=None, responses={200: s.RequestDetailOutput, **ACTION_ERRORS}, summary="Approve")
+    @extend_schema(
+        request=s.ApproveInput, responses={200: s.RequestDetailOutput, **ACTION_ERRORS}, summary="Approve"
+    )
     def post(self, request, pk: int):
         _visible_request(request.user, pk)
-        approved = services.approve_request(request_id=pk, actor=request.user)
+        services.require_decider(request_id=pk, actor=request.user)  # who may, before what the body says
+        serializer = s.ApproveInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        approved = services.approve_request(
+            request_id=pk, actor=request.user, override_reason=serializer.validated_data["override_reason"]
+        )
         return Response(s.RequestDetailOutput(_visible_request(request.user, approved.pk)).data)
 
 

@@ -301,3 +301,103 @@ def test_replicated_topics_on_a_read_cluster_count_as_live(member_a, team_a, clu
     with pytest.raises(ValidationError) as refused:
         prepare_topic(member_a, read, "orders_v1")
     assert "collides with team-a.orders.v1 on team-a-read" in refused.value.message_dict["name"][0]
+
+
+# --- 5. Decommissioning a cluster that carries other teams' topics --------------------------------
+
+
+@pytest.fixture
+def carried(shared_cluster, team_b):
+    from clusters.models import Topic
+
+    for name in ("team-b.clicks", "team-b.views"):
+        Topic.objects.create(cluster=shared_cluster, team=team_b, name=name, partitions=1, status="active")
+    Topic.objects.create(
+        cluster=shared_cluster, team=team_b, name="team-b.gone", partitions=1, status="deleted"
+    )
+    return shared_cluster
+
+
+def decommission(member, cluster):
+    from clusters import services
+
+    prepared = services.prepare_cluster_decommission(actor=member, cluster=cluster, justification="Retired.")
+    return services.submit_request(actor=member, prepared=prepared)
+
+
+def test_the_requester_sees_which_teams_and_topics_go_before_and_after_filing(member_a, carried):
+    form = (
+        client_for(member_a).get(reverse("clusters:request-decommission", args=[carried.pk])).content.decode()
+    )
+    assert "Decommissioning takes down other teams' live topics" in form
+    assert (
+        "Team B: <code>team-b.clicks</code>, <code>team-b.views</code>" in form and "team-b.gone" not in form
+    )
+    request = decommission(member_a, carried)
+    assert request.has_warnings and request.payload["other_teams_topics"] == {
+        "Team B": ["team-b.clicks", "team-b.views"]
+    }
+    page = client_for(member_a).get(reverse("clusters:request-detail", args=[request.pk])).content.decode()
+    assert "takes down 2 live topics of 1 other team: Team B: team-b.clicks, team-b.views" in page
+
+
+def test_approval_is_refused_while_other_teams_topics_remain(member_a, admin, carried, token_for):
+    request = decommission(member_a, carried)
+    page = client_for(admin).get(reverse("clusters:request-detail", args=[request.pk])).content.decode()
+    assert 'name="override_reason"' in page and "Team B: <code>team-b.clicks</code>" in page
+    response = client_for(None).post(
+        reverse("clusters-api:request-approve", args=[request.pk]), {}, content_type="application/json",
+        headers={"Authorization": f"Bearer {token_for(admin)}"},
+    )  # fmt: skip
+    assert response.status_code == 409
+    assert response.json()["message"] == (
+        "team-a-dev still carries 2 live topics of 1 other team: Team B: team-b.clicks, team-b.views. Ask them "
+        "to move or delete those topics first, or approve with an override reason (recorded in the request's "
+        "history)."
+    )
+    html = client_for(admin).post(
+        reverse("clusters:request-approve", args=[request.pk]), {"override_reason": " "}
+    )
+    assert html.status_code == 302  # back to the page, with the refusal as a message
+    request.refresh_from_db()
+    assert request.status == Request.Status.SUBMITTED
+
+
+def test_an_explicit_override_with_a_reason_approves_and_is_recorded(member_a, admin, carried, token_for):
+    from clusters.models import RequestEvent
+
+    request = decommission(member_a, carried)
+    response = client_for(None).post(
+        reverse("clusters-api:request-approve", args=[request.pk]),
+        {"override_reason": "Team B moved to team-b-prod last week; these are leftovers."},
+        content_type="application/json", headers={"Authorization": f"Bearer {token_for(admin)}"},
+    )  # fmt: skip
+    assert response.status_code == 200, response.json()
+    event = RequestEvent.objects.get(request=request, to_status="approved")
+    assert event.note == (
+        "approved over 2 live topics of 1 other team: Team B: team-b.clicks, team-b.views — override: "
+        "Team B moved to team-b-prod last week; these are leftovers."
+    )
+    assert event.data["other_teams_topics"] == {"Team B": ["team-b.clicks", "team-b.views"]}
+    assert event.actor_label == "admin"
+    assert "override: Team B moved" in response.json()["events"][-1]["note"]
+
+
+def test_once_the_other_teams_topics_are_gone_no_override_is_needed(member_a, admin, carried):
+    from clusters import services
+    from clusters.models import Topic
+
+    request = decommission(member_a, carried)
+    Topic.objects.filter(team__slug="team-b").update(status="deleted")
+    services.approve_request(request_id=request.pk, actor=admin)
+    request.refresh_from_db()
+    assert request.status == Request.Status.APPROVED
+
+
+def test_a_rule_never_approves_a_decommission_over_other_teams_topics(member_a, carried):
+    from clusters.models import AutoApprovalRule
+
+    AutoApprovalRule.objects.create(name="decommissions", kind="cluster.decommission", require_headroom=False)
+    request = decommission(member_a, carried)
+    assert request.status == Request.Status.SUBMITTED
+    assert "not auto-approved" in request.events.order_by("pk").last().note

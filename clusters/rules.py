@@ -175,7 +175,11 @@ def parse_role_arn(arn: str) -> RoleArn:
     if not arn:
         raise InvalidRoleArn(PRINCIPAL_ARN_RULE)
     if not arn.isascii():
-        shown = " ".join(repr(char) for char in sorted({char for char in arn if not char.isascii()}))
+        # Named by code point too: full-width digits look like digits, and some fonts cannot draw them.
+        odd = sorted({char for char in arn if not char.isascii()})
+        shown = ", ".join(f"'{char}' (U+{ord(char):04X})" for char in odd[:3]) + (
+            " …" if len(odd) > 3 else ""
+        )
         raise InvalidRoleArn(f"An IAM role ARN has only ASCII characters; not allowed: {shown}.")
     if len(arn) > ARN_MAX:
         raise InvalidRoleArn(f"The ARN is {len(arn):,} characters; IAM allows {ARN_MAX:,}.")

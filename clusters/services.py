@@ -64,6 +64,24 @@ def _raise_if(errors: dict[str, str | list]) -> None:
         )
 
 
+def _given(*values) -> bool:
+    """Every input a check needs parsed (with `partial`, fields that did not parse are None)."""
+    return all(value is not None for value in values)
+
+
+def partial_errors(prepare_partially) -> dict[str, list[ValidationError]]:
+    """The service's own errors for input that parsed only in part: `prepare_partially()` calls a
+    prepare_* with `partial=True` and None for the fields that did not parse. Forms and the API show these
+    with the parse errors, so every error appears at once, not one more on each submit."""
+    try:
+        prepare_partially()
+    except ValidationError as exc:
+        return exc.error_dict if hasattr(exc, "error_dict") else {}
+    except NotAllowed:
+        return {}  # said when the whole input parses
+    return {}
+
+
 def _require_member(actor: User, team: Team) -> None:
     if not access.can_act_for_team(actor, team):
         raise NotAllowed("You can only file requests for teams you are a member of.")
@@ -82,40 +100,57 @@ def _require_cluster_for_team(actor: User, team: Team, cluster: Cluster) -> None
 # --- Clusters -------------------------------------------------------------------------------------
 
 
+def cluster_name_error(name: str, *, region: str | None) -> str | None:
+    """MSK's naming rule, then (once the region is known) no live cluster of that name there."""
+    if error := rules.cluster_name_error(name):
+        return error
+    if (
+        region
+        and Cluster.objects.filter(name=name, region=region).exclude(status=Cluster.Status.DELETED).exists()
+    ):
+        return f"A cluster called “{name}” already exists in {region}."
+    return None
+
+
 def prepare_cluster_create(
     *,
     actor: User,
-    team: Team,
-    name: str,
-    kind: str,
-    environment: str,
-    account: AwsAccount,
-    region: str,
-    network_profile: NetworkProfile,
-    expected_write_mbps: Decimal,
-    expected_read_mbps: Decimal,
-    contains_pii: bool,
-    latency_class: str,
-    justification: str,
+    team: Team | None,
+    name: str | None,
+    kind: str | None,
+    environment: str | None,
+    account: AwsAccount | None,
+    region: str | None,
+    network_profile: NetworkProfile | None,
+    expected_write_mbps: Decimal | None,
+    expected_read_mbps: Decimal | None,
+    contains_pii: bool | None,
+    latency_class: str | None,
+    justification: str | None,
     source_cluster: Cluster | None = None,
     replicate_topics: list[str] | None = None,
-) -> Prepared:
-    _require_member(actor, team)
+    partial: bool = False,
+) -> Prepared | None:
+    """`partial`: some fields did not parse (they are None); check the rest, prepare nothing."""
+    if team is not None:
+        _require_member(actor, team)
     errors: dict[str, str] = {}
-    if error := rules.cluster_name_error(name):
+    if name is not None and (error := cluster_name_error(name, region=region)):
         errors["name"] = error
-    elif Cluster.objects.filter(name=name, region=region).exclude(status=Cluster.Status.DELETED).exists():
-        errors["name"] = f"A cluster called “{name}” already exists in {region}."
-    if not access.team_may_use_account(team, account):
+    if _given(team, account) and not access.team_may_use_account(team, account):
         errors["account"] = "Choose the platform's shared account or your team's own account."
-    if network_profile.account_id != account.pk or network_profile.region != region:
+    if (_given(network_profile, region) and network_profile.region != region) or (
+        _given(network_profile, account) and network_profile.account_id != account.pk
+    ):
         errors["network_profile"] = "Choose a network profile of this account and region."
-    if expected_write_mbps < 0 or expected_read_mbps < 0:
+    if _given(expected_write_mbps, expected_read_mbps) and (
+        expected_write_mbps < 0 or expected_read_mbps < 0
+    ):
         errors["expected_write_mbps"] = "Throughput cannot be negative."
-    if not justification.strip():
+    if justification is not None and not justification.strip():
         errors["justification"] = "Say what the cluster is for; approvers read this."
     replicate_topics = replicate_topics or []
-    if kind == Cluster.Kind.READ:
+    if kind == Cluster.Kind.READ and _given(account, region):
         if source_cluster is None:
             errors["source_cluster"] = "A read cluster is fed from a write cluster: choose it."
         elif source_cluster.kind != Cluster.Kind.WRITE or not source_cluster.is_live:
@@ -135,9 +170,11 @@ def prepare_cluster_create(
                 errors["replicate_topics"] = f"Not topics of {source_cluster.name}: {', '.join(unknown)}."
             elif not replicate_topics:
                 errors["replicate_topics"] = "Choose at least one topic to replicate."
-    elif source_cluster is not None or replicate_topics:
+    elif kind is not None and kind != Cluster.Kind.READ and (source_cluster is not None or replicate_topics):
         errors["source_cluster"] = "Only read clusters have a source cluster."
     _raise_if(errors)
+    if partial:
+        return None
 
     quotas = PlatformSettings.current()
     assessment = limits.assess_new_cluster(
@@ -203,10 +240,10 @@ def prepare_cluster_decommission(*, actor: User, cluster: Cluster, justification
 
 @dataclass(frozen=True)
 class AccessInput:
-    principal_arn: str
-    produce: bool
-    consume: bool
-    consumer_group_prefix: str = ""
+    principal_arn: str | None  # None: did not parse (partial input)
+    produce: bool | None
+    consume: bool | None
+    consumer_group_prefix: str | None = ""
 
 
 @dataclass
@@ -222,13 +259,15 @@ def _check_access(
     entry: AccessInput, *, team: Team, cluster: Cluster, quotas: PlatformSettings
 ) -> _AccessCheck:
     check = _AccessCheck({}, [])
-    if error := rules.principal_arn_error(entry.principal_arn, region=cluster.region):
+    if entry.principal_arn is None:
+        pass  # did not parse (partial input): its own error says so
+    elif error := rules.principal_arn_error(entry.principal_arn, region=cluster.region):
         check.errors.setdefault("principal_arn", []).append(error)
     else:
         _check_principal_account(entry.principal_arn, cluster=cluster, quotas=quotas, check=check)
-    if not (entry.produce or entry.consume):
+    if _given(entry.produce, entry.consume) and not (entry.produce or entry.consume):
         check.errors.setdefault("produce", []).append("Grant produce, consume or both.")
-    if entry.consume:
+    if entry.consume and entry.consumer_group_prefix is not None:
         _check_group_prefix(
             entry.consumer_group_prefix, team=team, cluster=cluster, quotas=quotas, check=check
         )
@@ -310,19 +349,20 @@ def _access_entry_checks(
 
 
 def _topic_configs(
-    *, retention_ms: int, retention_bytes: int, max_message_bytes: int, compression_type: str,
-    message_timestamp_type: str,
+    *, retention_ms: int | None, retention_bytes: int | None, max_message_bytes: int | None,
+    compression_type: str | None, message_timestamp_type: str | None,
 ) -> tuple[dict, dict[str, str]]:  # fmt: skip
+    """The topic configs and what is wrong with them (a value that did not parse is None: not checked)."""
     errors = {}
-    if error := rules.retention_error(retention_ms, unit="milliseconds"):
+    if retention_ms is not None and (error := rules.retention_error(retention_ms, unit="milliseconds")):
         errors["retention_ms"] = error
-    if error := rules.retention_error(retention_bytes, unit="bytes"):
+    if retention_bytes is not None and (error := rules.retention_error(retention_bytes, unit="bytes")):
         errors["retention_bytes"] = error
-    if not 1 <= max_message_bytes <= rules.MAX_MESSAGE_BYTES:
+    if max_message_bytes is not None and not 1 <= max_message_bytes <= rules.MAX_MESSAGE_BYTES:
         errors["max_message_bytes"] = f"MSK Serverless allows 1 to {rules.MAX_MESSAGE_BYTES:,} bytes (8 MiB)."
-    if compression_type not in rules.COMPRESSION_TYPES:
+    if compression_type is not None and compression_type not in rules.COMPRESSION_TYPES:
         errors["compression_type"] = f"Choose one of {', '.join(rules.COMPRESSION_TYPES)}."
-    if message_timestamp_type not in rules.TIMESTAMP_TYPES:
+    if message_timestamp_type is not None and message_timestamp_type not in rules.TIMESTAMP_TYPES:
         errors["message_timestamp_type"] = f"Choose one of {', '.join(rules.TIMESTAMP_TYPES)}."
     configs = {
         "retention.ms": retention_ms,
@@ -348,45 +388,59 @@ def _topic_cost(
     )
 
 
+def topic_name_error(*, team: Team | None, cluster: Cluster | None, name: str, quotas: PlatformSettings):
+    """The short name's own rule; once team and cluster are known, Kafka's rule on the full name and no
+    collision with a live topic or a waiting request on the cluster."""
+    if error := rules.topic_short_name_error(name):
+        return error
+    if team is None:
+        return None
+    full_name = rules.full_topic_name(quotas.topic_name_template, team_slug=team.slug, name=name)
+    if error := rules.topic_name_error(full_name):
+        return error
+    return limits.topic_name_clash(cluster, full_name) if cluster is not None else None
+
+
 def prepare_topic_create(
     *,
     actor: User,
-    team: Team,
-    cluster: Cluster,
-    name: str,
-    expected_in_mbps: Decimal,
-    expected_out_mbps: Decimal,
+    team: Team | None,
+    cluster: Cluster | None,
+    name: str | None,
+    expected_in_mbps: Decimal | None,
+    expected_out_mbps: Decimal | None,
     partitions: int | None = None,
-    cleanup_policy: str = "delete",
-    retention_ms: int = rules.DEFAULT_RETENTION_MS,
-    retention_bytes: int = rules.DEFAULT_RETENTION_BYTES,
-    max_message_bytes: int = rules.DEFAULT_MAX_MESSAGE_BYTES,
-    compression_type: str = "producer",
-    message_timestamp_type: str = "CreateTime",
-    justification: str = "",
+    cleanup_policy: str | None = "delete",
+    retention_ms: int | None = rules.DEFAULT_RETENTION_MS,
+    retention_bytes: int | None = rules.DEFAULT_RETENTION_BYTES,
+    max_message_bytes: int | None = rules.DEFAULT_MAX_MESSAGE_BYTES,
+    compression_type: str | None = "producer",
+    message_timestamp_type: str | None = "CreateTime",
+    justification: str | None = "",
     access_entries: list[AccessInput] | None = None,
-) -> Prepared:
-    _require_cluster_for_team(actor, team, cluster)
+    partial: bool = False,
+) -> Prepared | None:
+    """`partial`: some fields did not parse (they are None); check the rest, prepare nothing."""
+    if _given(team, cluster):
+        _require_cluster_for_team(actor, team, cluster)
     quotas = PlatformSettings.current()
-    full_name = rules.full_topic_name(quotas.topic_name_template, team_slug=team.slug, name=name)
-    errors: dict[str, str | list[str]] = {}
-    if (error := rules.topic_short_name_error(name)) or (error := rules.topic_name_error(full_name)):
+    errors: dict[str, str | list] = {}
+    if name is not None and (error := topic_name_error(team=team, cluster=cluster, name=name, quotas=quotas)):
         errors["name"] = error
-    elif clash := limits.topic_name_clash(cluster, full_name):
-        errors["name"] = clash
-    if expected_in_mbps < 0 or expected_out_mbps < 0:
-        errors["expected_in_mbps"] = "Throughput cannot be negative."
-    suggested = rules.suggested_partitions(max(expected_in_mbps, 0), max(expected_out_mbps, 0))
-    if partitions is None:
-        partitions = suggested
-    elif not 1 <= partitions <= rules.MAX_PARTITIONS_PER_TOPIC:
-        errors["partitions"] = f"Choose 1 to {rules.MAX_PARTITIONS_PER_TOPIC:,} partitions."
-    elif partitions < suggested:
-        errors["partitions"] = (
-            f"At {expected_in_mbps} MB/s in and {expected_out_mbps} MB/s out this topic needs at least "
-            f"{suggested} partitions (a partition takes 5 MB/s in and 10 MB/s out)."
-        )
-    if cleanup_policy not in dict(rules.CLEANUP_POLICY_CHOICES):
+    if _given(expected_in_mbps, expected_out_mbps):
+        if expected_in_mbps < 0 or expected_out_mbps < 0:
+            errors["expected_in_mbps"] = "Throughput cannot be negative."
+        suggested = rules.suggested_partitions(max(expected_in_mbps, 0), max(expected_out_mbps, 0))
+        if partitions is None:
+            partitions = suggested
+        elif not 1 <= partitions <= rules.MAX_PARTITIONS_PER_TOPIC:
+            errors["partitions"] = f"Choose 1 to {rules.MAX_PARTITIONS_PER_TOPIC:,} partitions."
+        elif partitions < suggested:
+            errors["partitions"] = (
+                f"At {expected_in_mbps} MB/s in and {expected_out_mbps} MB/s out this topic needs at least "
+                f"{suggested} partitions (a partition takes 5 MB/s in and 10 MB/s out)."
+            )
+    if cleanup_policy is not None and cleanup_policy not in dict(rules.CLEANUP_POLICY_CHOICES):
         errors["cleanup_policy"] = "Choose delete or compact."
     configs, config_errors = _topic_configs(
         retention_ms=retention_ms, retention_bytes=retention_bytes, max_message_bytes=max_message_bytes,
@@ -394,13 +448,18 @@ def prepare_topic_create(
     )  # fmt: skip
     errors.update(config_errors)
     access_entries = access_entries or []
-    access_errors, access_findings = _access_entry_checks(
-        access_entries, team=team, cluster=cluster, quotas=quotas
-    )
-    if access_errors:
-        errors["access"] = access_errors
+    access_findings = []
+    if _given(team, cluster):
+        access_errors, access_findings = _access_entry_checks(
+            access_entries, team=team, cluster=cluster, quotas=quotas
+        )
+        if access_errors:
+            errors["access"] = access_errors
     _raise_if(errors)
+    if partial:
+        return None
 
+    full_name = rules.full_topic_name(quotas.topic_name_template, team_slug=team.slug, name=name)
     configs["cleanup.policy"] = cleanup_policy
     assessment = limits.assess_topic_on_cluster(
         cluster=cluster, quotas=quotas, add_write_mbps=expected_in_mbps, add_read_mbps=expected_out_mbps,
@@ -536,20 +595,33 @@ def prepare_topic_delete(*, actor: User, topic: Topic, justification: str) -> Pr
 def prepare_access_grant(
     *,
     actor: User,
-    team: Team,
-    cluster: Cluster,
+    team: Team | None,
+    cluster: Cluster | None,
     entry: AccessInput,
     topic: Topic | None = None,
-    topic_prefix: str = "",
-    justification: str = "",
-) -> Prepared:
+    topic_prefix: str | None = "",
+    justification: str | None = "",
+    partial: bool = False,
+) -> Prepared | None:
+    """`partial`: some fields did not parse (they are None); check the rest, prepare nothing."""
+    if not _given(team, cluster):
+        if partial:
+            return None  # everything here is about this team on this cluster
+        raise ValidationError({"cluster": ["Choose a cluster and a team."]})
     _require_cluster_for_team(actor, team, cluster)
     quotas = PlatformSettings.current()
     namespace = rules.topic_namespace(quotas.topic_name_template, team_slug=team.slug)
     errors: dict[str, str | list[str]] = {}
-    if (topic is None) == (not topic_prefix):
+    if topic_prefix is None:
+        pass  # did not parse: its own error says so
+    elif (topic is None) == (not topic_prefix):
         errors["topic"] = "Choose one topic or give a topic prefix (not both)."
-    elif topic is not None and (topic.cluster_id != cluster.pk or topic.team_id != team.pk):
+    elif topic is not None and topic.cluster_id != cluster.pk:
+        # The form narrows the list to the chosen cluster; without JavaScript, or over the API, it is said here.
+        errors["topic"] = (
+            f"{topic.name} is on {topic.cluster.name}, not on {cluster.name}: choose a topic of {cluster.name}."
+        )
+    elif topic is not None and topic.team_id != team.pk:
         errors["topic"] = "Choose a topic your team owns on this cluster."
     elif topic_prefix and not topic_prefix.startswith(namespace):
         # A prefix outside the team's namespace would reach other teams' topics.
@@ -560,6 +632,8 @@ def prepare_access_grant(
     for field, messages in check.errors.items():
         errors[field] = [*errors.get(field, []), *messages]
     _raise_if(errors)
+    if partial:
+        return None
     assessment = limits.Assessment(findings=check.findings)
     policy = policies.access_policy(
         region=cluster.region, account_id=cluster.account.account_id, cluster_name=cluster.name,

@@ -232,7 +232,7 @@ def request_preview(request: HttpRequest, kind: str) -> HttpResponse:
     form_class, _ = NEW_FORMS[kind]
     form = form_class(request.POST, user=request.user)
     prepared = _prepare(form, request.user)
-    context = {**_preview_context(form, prepared), "kind": kind, "submitted": True}
+    context = {**_preview_context(form, prepared), "kind": kind, "submitted": True, "swap_choices": True}
     return render(request, "clusters/_preview.html", context)
 
 

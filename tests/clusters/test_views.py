@@ -344,10 +344,11 @@ def test_cluster_form_submits_and_limits_network_profiles(member_a, team_a, acco
         "justification": "Production traffic.",
     }  # fmt: skip
     wrong_region = client.post(reverse("clusters:request-new-cluster"), {**data, "region": "eu-west-1"})
-    assert (
-        "network profile of the chosen account and region"
-        in wrong_region.context["form"].errors["network_profile"][0]
-    )
+    assert wrong_region.context["form"].errors["network_profile"] == [
+        "Choose a network profile of this account and region."
+    ]
+    # The choice is kept for the user to see what was wrong (it used to be cleared).
+    assert f'<option value="{network_profile.pk}" selected>' in wrong_region.content.decode()
     preview = client.post(reverse("clusters:request-preview", args=["cluster"]), data, headers=HTMX)
     assert "Cluster hours" in preview.content.decode()
     response = client.post(reverse("clusters:request-new-cluster"), data)

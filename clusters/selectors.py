@@ -470,6 +470,7 @@ _PAYLOAD_LABELS = {
     "source_cluster_id": "Source cluster id",
     "principal_arn": "Principal (IAM role)",
     "consumer_group_prefix": "Consumer-group prefix",
+    "other_teams_topics": "Other teams' live topics (when filed)",
 }
 
 

@@ -150,14 +150,14 @@ def prepare_cluster_create(
     if justification is not None and not justification.strip():
         errors["justification"] = "Say what the cluster is for; approvers read this."
     replicate_topics = replicate_topics or []
-    if kind == Cluster.Kind.READ and _given(account, region):
+    if kind == Cluster.Kind.READ:
         if source_cluster is None:
             errors["source_cluster"] = "A read cluster is fed from a write cluster: choose it."
         elif source_cluster.kind != Cluster.Kind.WRITE or not source_cluster.is_live:
             errors["source_cluster"] = "The source must be a live write cluster."
-        elif source_cluster.account_id != account.pk:
+        elif account is not None and source_cluster.account_id != account.pk:
             errors["source_cluster"] = "MSK Replicator needs the source cluster in the same AWS account."
-        elif source_cluster.region != region:
+        elif region is not None and source_cluster.region != region:
             errors["source_cluster"] = (
                 "MSK Replicator here copies within one region: pick a source in " + region
             )

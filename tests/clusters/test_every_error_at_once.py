@@ -163,3 +163,12 @@ def test_access_api_answers_every_field_error_together(member_a, cluster_a, topi
     assert set(field_errors) == {"produce", "topic_prefix", "principal_arn", "consumer_group_prefix"}, (
         field_errors
     )
+
+
+def test_a_read_cluster_without_source_is_said_even_when_the_account_is_missing(
+    member_a, team_a, platform_account, network_profile
+):
+    data = {**cluster_data(team_a, platform_account, network_profile, kind="read"), "account": ""}
+    errors = client_for(member_a).post(reverse("clusters:request-new-cluster"), data).context["form"].errors
+    assert errors["account"] == ["This field is required."]
+    assert errors["source_cluster"] == ["A read cluster is fed from a write cluster: choose it."]

@@ -40,6 +40,7 @@ from clusters.providers.base import (
     ReplicatorSpec,
     ReplicatorState,
     TransientError,
+    role_name_from_principal_arn,
 )
 
 logger = logging.getLogger(__name__)
@@ -425,28 +426,6 @@ def delete_replicator(account: AccountRef, arn: str) -> None:
 
 
 # --- IAM (inline policies on principal roles) -----------------------------------------------------
-
-
-def role_name_from_principal_arn(account: AccountRef, principal_arn: str) -> str:
-    """The role name in `arn:aws:iam::<acct>:role[/path]/<name>` or `arn:aws:sts::<acct>:assumed-role/<name>/…`.
-
-    Only roles of the account itself can carry the portal's inline policies.
-    """
-    parts = principal_arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn" or parts[2] not in ("iam", "sts"):
-        raise ProviderError(f"{principal_arn} is not an IAM role ARN.")
-    principal_account, resource = parts[4], parts[5]
-    if principal_account != account.account_id:
-        raise ProviderError(
-            f"{principal_arn} belongs to account {principal_account}, not {account.account_id}: "
-            "the portal can only attach policies to roles in the cluster's account."
-        )
-    kind, _, rest = resource.partition("/")
-    if parts[2] == "iam" and kind == "role" and rest:
-        return rest.rsplit("/", 1)[-1]
-    if parts[2] == "sts" and kind == "assumed-role" and rest:
-        return rest.split("/", 1)[0]
-    raise ProviderError(f"{principal_arn} is not an IAM role ARN.")
 
 
 def put_role_policy(account: AccountRef, principal_arn: str, policy_name: str, document: dict) -> None:

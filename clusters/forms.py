@@ -20,10 +20,16 @@ from portal.filterbar import FilterBarMixin
 from portal.models import Team, User
 
 ACCESS_ROWS = 3
+ACCESS_ROW_FIELDS = ("principal_arn", "produce", "consume", "consumer_group_prefix")
 _ACCESS_MESSAGE = re.compile(r"^Access #(\d+): (.*)$", re.DOTALL)
 # The same bounds as the REST API: beyond them the figures mean nothing (and overflow the estimates).
 _MBPS = {"min_value": Decimal(0), "max_value": Decimal(100_000), "max_digits": 8, "decimal_places": 2}
 MAX_PARTITIONS = 100_000
+
+
+def _stripped(value: str | None) -> str | None:
+    """A text field's value without surrounding blanks; None (it did not parse) stays None."""
+    return value.strip() if isinstance(value, str) else value
 
 
 def _justification(help_text: str, *, required: bool = False) -> forms.CharField:
@@ -38,27 +44,38 @@ class ServiceForm(forms.Form):
 
     prepare = None  # the services function, set by subclasses
 
-    def service_kwargs(self) -> dict:
-        return {key: value for key, value in self.cleaned_data.items() if key in self.fields}
+    def service_kwargs(self, data: dict | None = None) -> dict:
+        """The service's keyword arguments from `data` (the cleaned data unless given)."""
+        data = self.cleaned_data if data is None else data
+        return {key: value for key, value in data.items() if key in self.fields}
 
     def field_for(self, key: str) -> str | None:
         """The form field a service error key belongs to (None: a non-field error)."""
         return key if key in self.fields else None
 
-    def apply_service_errors(self, exc: ValidationError) -> None:
+    def _add_service_error(self, field: str | None, message: str, *, beside_parse_errors: bool) -> None:
+        """Add one service message; beside parse errors (partial input), a field that already has its own
+        error keeps just that one."""
+        already = self.errors.get(field, []) if field is not None else []
+        if message in already or (already and beside_parse_errors):
+            return
+        self.add_error(field, message)
+
+    def apply_service_errors(self, exc: ValidationError, *, beside_parse_errors: bool = False) -> None:
         if not hasattr(exc, "error_dict"):
-            self.add_error(None, exc.messages)
+            for message in exc.messages:
+                self._add_service_error(None, message, beside_parse_errors=beside_parse_errors)
             return
         for key, messages in exc.message_dict.items():
-            field = self.field_for(key)
             for message in messages:
-                if field is not None and field in self.errors and message in self.errors[field]:
-                    continue
-                self.add_error(field, message)
+                self._add_service_error(self.field_for(key), message, beside_parse_errors=beside_parse_errors)
 
 
 class TeamScopedForm(ServiceForm):
-    """Team choices are the teams the user may file requests for."""
+    """Team choices are the teams the user may file requests for.
+
+    When some fields do not parse, the service still checks the others (`partial=True`, None for the
+    fields in error), so the form shows every error at once instead of one more on each submit."""
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
@@ -74,6 +91,15 @@ class TeamScopedForm(ServiceForm):
         self.order_fields(["team"])
         if len(self.team_ids) == 1 and "team" not in self.initial:
             self.initial["team"] = next(iter(self.team_ids))
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self._errors:
+            parsed = {name: self.cleaned_data.get(name) for name in self.fields}
+            kwargs = self.service_kwargs(parsed)
+            errors = services.partial_errors(lambda: self.prepare(actor=self.user, partial=True, **kwargs))
+            if errors:
+                self.apply_service_errors(ValidationError(errors), beside_parse_errors=True)
 
 
 def _cluster_label(cluster: Cluster) -> str:
@@ -117,7 +143,7 @@ class ClusterRequestForm(TeamScopedForm):
     network_profile = NetworkProfileChoiceField(
         queryset=None,
         help_text="Subnets and security groups; only profiles of the chosen account and region are accepted.",
-        error_messages={"invalid_choice": "Choose a network profile of the chosen account and region."},
+        error_messages={"invalid_choice": "Choose one of the network profiles listed."},
     )
     expected_write_mbps = forms.DecimalField(label="Expected write throughput (MB/s)", initial=1, **_MBPS)
     expected_read_mbps = forms.DecimalField(label="Expected read throughput (MB/s)", initial=2, **_MBPS)
@@ -138,11 +164,9 @@ class ClusterRequestForm(TeamScopedForm):
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, user=user, **kwargs)
         self.fields["account"].queryset = selectors.usable_accounts(self.team_ids)
-        profiles = selectors.usable_network_profiles(self.team_ids)
-        account, region = self.data.get("account"), self.data.get("region")
-        if self.is_bound and str(account or "").isdigit() and region:
-            profiles = profiles.filter(account_id=int(account), region=region)
-        self.fields["network_profile"].queryset = profiles
+        # Every profile the team may use stays a choice (its label names account and region): a profile of
+        # another region is the service's field error, shown with the others, and the choice is kept.
+        self.fields["network_profile"].queryset = selectors.usable_network_profiles(self.team_ids)
         self.fields["source_cluster"].queryset = selectors.source_clusters(self.team_ids)
 
     def clean_name(self) -> str:
@@ -248,46 +272,48 @@ class TopicRequestForm(TeamScopedForm):
     @property
     def access_rows(self):
         return [
-            [
-                self[f"access_{row}_{name}"]
-                for name in ("principal_arn", "produce", "consume", "consumer_group_prefix")
-            ]
-            for row in range(1, ACCESS_ROWS + 1)
+            [self[f"access_{row}_{name}"] for name in ACCESS_ROW_FIELDS] for row in range(1, ACCESS_ROWS + 1)
         ]
 
     def clean_name(self) -> str:
         return self.cleaned_data["name"].strip()
 
-    def access_entries(self) -> list[services.AccessInput]:
+    def access_entries(self, data: dict) -> list[services.AccessInput]:
+        """The rows filled in (a value that did not parse stays None, for the service to skip)."""
         entries, self._access_rows_sent = [], []
         for row in range(1, ACCESS_ROWS + 1):
-            arn = (self.cleaned_data.get(f"access_{row}_principal_arn") or "").strip()
-            produce = bool(self.cleaned_data.get(f"access_{row}_produce"))
-            consume = bool(self.cleaned_data.get(f"access_{row}_consume"))
-            group = (self.cleaned_data.get(f"access_{row}_consumer_group_prefix") or "").strip()
-            if arn or produce or consume or group:
+            arn = _stripped(data.get(f"access_{row}_principal_arn"))
+            produce = bool(data.get(f"access_{row}_produce"))
+            consume = bool(data.get(f"access_{row}_consume"))
+            group = _stripped(data.get(f"access_{row}_consumer_group_prefix"))
+            if arn != "" or produce or consume or group != "":
                 entries.append(services.AccessInput(arn, produce, consume, group))
                 self._access_rows_sent.append(row)
         return entries
 
-    def service_kwargs(self) -> dict:
-        kwargs = {key: value for key, value in self.cleaned_data.items() if not key.startswith("access_")}
-        kwargs["access_entries"] = self.access_entries()
+    def service_kwargs(self, data: dict | None = None) -> dict:
+        data = self.cleaned_data if data is None else data
+        kwargs = {key: value for key, value in data.items() if not key.startswith("access_")}
+        kwargs["access_entries"] = self.access_entries(data)
         return kwargs
 
-    def apply_service_errors(self, exc: ValidationError) -> None:
+    def apply_service_errors(self, exc: ValidationError, *, beside_parse_errors: bool = False) -> None:
+        """Access messages ("Access #2: …", coded with the row's field) go under that field of that row."""
         if hasattr(exc, "error_dict") and "access" in exc.error_dict:
-            rest = {key: value for key, value in exc.message_dict.items() if key != "access"}
-            for message in exc.message_dict["access"]:
+            rest = {key: value for key, value in exc.error_dict.items() if key != "access"}
+            for error in exc.error_dict["access"]:
+                message = " ".join(error.messages)
                 match = _ACCESS_MESSAGE.match(message)
                 index = int(match.group(1)) - 1 if match else -1
                 if 0 <= index < len(self._access_rows_sent):
-                    self.add_error(f"access_{self._access_rows_sent[index]}_principal_arn", match.group(2))
+                    field = error.code if error.code in ACCESS_ROW_FIELDS else "principal_arn"
+                    field, message = f"access_{self._access_rows_sent[index]}_{field}", match.group(2)
                 else:
-                    self.add_error(None, message)
+                    field = None
+                self._add_service_error(field, message, beside_parse_errors=beside_parse_errors)
             exc = ValidationError(rest) if rest else None
         if exc is not None:
-            super().apply_service_errors(exc)
+            super().apply_service_errors(exc, beside_parse_errors=beside_parse_errors)
 
     def suggested_partitions(self) -> int | None:
         in_mbps = self.cleaned_data.get("expected_in_mbps") if hasattr(self, "cleaned_data") else None
@@ -328,6 +354,11 @@ class AccessRequestForm(TeamScopedForm):
         super().__init__(*args, user=user, **kwargs)
         self.fields["cluster"].queryset = selectors.usable_clusters(self.team_ids)
         self.fields["topic"].queryset = selectors.team_topics(self.team_ids)
+        initial_cluster = str(self.initial.get("cluster", ""))
+        if not self.is_bound and initial_cluster.isdigit():
+            self._narrow_topics_to_cluster(
+                self.fields["cluster"].queryset.filter(pk=int(initial_cluster)).first()
+            )
         if len(self.team_ids) == 1:
             team = self.fields["team"].queryset.first()
             namespace = rules.topic_namespace(
@@ -337,19 +368,38 @@ class AccessRequestForm(TeamScopedForm):
                 f"…or every topic whose name starts with this; it must start with your team's namespace “{namespace}”."
             )
 
-    def service_kwargs(self) -> dict:
-        data = self.cleaned_data
+    def full_clean(self):
+        super().full_clean()
+        self._narrow_topics_to_cluster(
+            self.cleaned_data.get("cluster") if hasattr(self, "cleaned_data") else None
+        )
+
+    def topic_choices_swap(self) -> str:
+        """The topic list again, for htmx to swap in place of the form's (out of band) after the preview;
+        without error marks: the preview lists what is still missing, the field says so on submit."""
+        topic = self["topic"]
+        attrs = {"id": topic.auto_id, "hx-swap-oob": "true", "aria-describedby": f"{topic.auto_id}_helptext"}
+        return topic.field.widget.render(topic.html_name, topic.value(), attrs=attrs)
+
+    def _narrow_topics_to_cluster(self, cluster) -> None:
+        """Once a cluster is chosen, the topic list offers only its topics (htmx swaps the list in as the
+        cluster changes; without JavaScript the service refuses a topic of another cluster, saying so)."""
+        if cluster is not None:
+            self.fields["topic"].queryset = self.fields["topic"].queryset.filter(cluster=cluster)
+
+    def service_kwargs(self, data: dict | None = None) -> dict:
+        data = self.cleaned_data if data is None else data
         return {
-            "team": data["team"],
-            "cluster": data["cluster"],
+            "team": data.get("team"),
+            "cluster": data.get("cluster"),
             "topic": data.get("topic"),
-            "topic_prefix": (data.get("topic_prefix") or "").strip(),
-            "justification": data.get("justification") or "",
+            "topic_prefix": _stripped(data.get("topic_prefix")),
+            "justification": data.get("justification"),
             "entry": services.AccessInput(
-                principal_arn=data["principal_arn"].strip(),
+                principal_arn=_stripped(data.get("principal_arn")),
                 produce=bool(data.get("produce")),
                 consume=bool(data.get("consume")),
-                consumer_group_prefix=(data.get("consumer_group_prefix") or "").strip(),
+                consumer_group_prefix=_stripped(data.get("consumer_group_prefix")),
             ),
         }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from clusters import services
@@ -46,7 +47,9 @@ def submit_once(*, user: User, key: str, print_: str, prepared: services.Prepare
             request = services.submit_request(actor=user, prepared=prepared)
             IdempotencyKey.objects.create(user=user, key=key, fingerprint=print_, request=request)
         return request, True
-    except IntegrityError:
+    except (IntegrityError, ValidationError):
+        # A twin with this key got in first: its request is the answer. (Without a winner, the
+        # ValidationError is real, e.g. the topic name is taken under the cluster lock: it stands.)
         winner = replay(user=user, key=key, print_=print_)
         if winner is None:
             raise

@@ -11,10 +11,13 @@ from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
 
-from clusters.models import Cluster, PlatformSettings, Topic
+from clusters import rules
+from clusters.models import Cluster, PlatformSettings, Replicator, Request, Topic
+from portal.models import Team
 
 ERROR = "error"
 WARNING = "warning"
+INFO = "info"  # shown to approvers, flags nothing
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Headroom:
 
 @dataclass(frozen=True)
 class Finding:
-    level: str  # "error" blocks submission; "warning" is flagged to approvers
+    level: str  # "error" blocks submission; "warning" is flagged to approvers; "info" is shown
     field: str
     message: str
 
@@ -211,3 +214,86 @@ def assess_topic_on_cluster(
             soft_percent=soft,
         )  # fmt: skip
     return assessment
+
+
+def group_prefix_reach(*, cluster: Cluster, prefix: str, template: str) -> list[Team]:
+    """The teams using `cluster` whose consumer groups a group prefix can match: those whose namespace
+    (the fixed start of their topic names, e.g. 'payments.') overlaps the prefix either way."""
+    teams = [cluster.team, *cluster.shared_with.exclude(pk=cluster.team_id).order_by("name")]
+    return [
+        team
+        for team in teams
+        if (namespace := rules.topic_namespace(template, team_slug=team.slug)).startswith(prefix)
+        or prefix.startswith(namespace)
+    ]
+
+
+def topic_name_clash(cluster: Cluster, full_name: str, *, include_pending: bool = True) -> str | None:
+    """Why Kafka would refuse `full_name` on `cluster`, in words, or None: a live topic (or a topic the
+    cluster's replicator copies in) of that name, or of one equal once '.' is read as '_'; with
+    `include_pending`, also a topic request still waiting for approval. Callers that must not race hold
+    the cluster's row lock (submission and approval do)."""
+    live = list(
+        Topic.objects.filter(cluster=cluster)
+        .exclude(status=Topic.Status.DELETED)
+        .values_list("name", flat=True)
+    )
+    replicator = (
+        Replicator.objects.filter(read_cluster=cluster).exclude(status=Replicator.Status.DELETED).first()
+    )
+    if replicator is not None:
+        live += replicator.topics
+    if (other := rules.colliding_topic(full_name, live)) is not None:
+        if other == full_name:
+            return f"{full_name} already exists on {cluster.name}."
+        return f"{full_name} collides with {other} on {cluster.name}: Kafka reads '.' and '_' in topic names as one."
+    if not include_pending:
+        return None
+    pending = dict(
+        Request.objects.filter(
+            cluster=cluster, kind=Request.Kind.TOPIC_CREATE, status=Request.Status.SUBMITTED
+        )
+        .order_by("pk")
+        .values_list("payload__name", "pk")
+    )
+    if (
+        other := rules.colliding_topic(full_name, [name for name in pending if isinstance(name, str)])
+    ) is None:
+        return None
+    waiting = f"request #{pending[other]}, waiting for approval"
+    if other == full_name:
+        return f"{full_name} is already requested on {cluster.name} ({waiting})."
+    return (
+        f"{full_name} collides with {other}, requested on {cluster.name} ({waiting}): Kafka reads '.' and '_' "
+        "in topic names as one."
+    )
+
+
+def other_teams_live_topics(cluster: Cluster) -> dict[str, list[str]]:
+    """Live topics on `cluster` of teams other than its owner, by team name: what decommissioning the
+    cluster would take from them."""
+    impact: dict[str, list[str]] = {}
+    rows = (
+        Topic.objects.filter(cluster=cluster)
+        .exclude(status=Topic.Status.DELETED)
+        .exclude(team_id=cluster.team_id)
+        .order_by("team__name", "name")
+        .values_list("team__name", "name")
+    )
+    for team, name in rows:
+        impact.setdefault(team, []).append(name)
+    return impact
+
+
+def describe_topics_by_team(impact: dict[str, list[str]], *, shown: int = 10) -> str:
+    """'Search: search.a, search.b; Analytics: analytics.x and 12 more' for a message."""
+    parts = []
+    for team, names in impact.items():
+        more = f" and {len(names) - shown} more" if len(names) > shown else ""
+        parts.append(f"{team}: {', '.join(names[:shown])}{more}")
+    return "; ".join(parts)
+
+
+def count_topics(impact: dict[str, list[str]]) -> str:
+    total = sum(len(names) for names in impact.values())
+    return f"{total} live topic{'s' if total != 1 else ''} of {len(impact)} other team{'s' if len(impact) != 1 else ''}"

@@ -45,7 +45,7 @@ class AwsAccount(models.Model):
     account_id = models.CharField(
         max_length=12,
         unique=True,
-        validators=[RegexValidator(r"^\d{12}$", "An AWS account id is 12 digits.")],
+        validators=[RegexValidator(rules.ACCOUNT_ID_RE, "An AWS account id is 12 digits 0–9.")],
     )
     ownership = models.CharField(max_length=10, choices=Ownership.choices)
     team = models.ForeignKey(
@@ -54,15 +54,13 @@ class AwsAccount(models.Model):
     )  # fmt: skip
     role_arn = models.CharField(
         max_length=2048,
-        validators=[
-            RegexValidator(rules.ROLE_ARN_RE, "Enter an IAM role ARN: arn:aws:iam::<12 digits>:role/<name>.")
-        ],
+        validators=[rules.validate_role_arn],
         help_text="The role the portal assumes in this account.",
     )
     external_id = models.CharField(max_length=1224, blank=True)
     replicator_role_arn = models.CharField(
         max_length=2048, blank=True,
-        validators=[RegexValidator(rules.ROLE_ARN_RE, "Enter an IAM role ARN: arn:aws:iam::<12 digits>:role/<name>.")],
+        validators=[rules.validate_role_arn],
         help_text="Service execution role MSK Replicator uses in this account (needed for read clusters).",
     )  # fmt: skip
     created_at = models.DateTimeField(default=timezone.now)
@@ -150,6 +148,13 @@ class PlatformSettings(models.Model):
         default=GrantDelivery.INLINE_POLICY,
         help_text="Inline policy: the portal writes and removes it (needs iam:PutRolePolicy in the account). "
         "Document: the portal hands the approved policy to the team, which attaches and detaches it.",
+    )  # fmt: skip
+    allow_cross_account_principals = models.BooleanField(
+        "Allow principals in other AWS accounts", default=False,
+        help_text="Off: access is only granted to IAM roles in the cluster's own account (the only roles the "
+        "portal can attach policies to), and other roles are refused when the request is filed. On: a role "
+        "in another account is accepted, flagged to approvers, and gets its policy as a document its team "
+        "attaches itself; cross-account connectivity to the cluster is that team's to arrange.",
     )  # fmt: skip
     platform_team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+",

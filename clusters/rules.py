@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
+
+from django.core.exceptions import ValidationError
 
 CLUSTER_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$"
 CLUSTER_NAME_RULE = "1–64 letters, digits or hyphens, starting with a letter or digit."
 TOPIC_NAME_RE = r"^[A-Za-z0-9._-]{1,249}$"
 TOPIC_NAME_RULE = "Kafka topic names use letters, digits, '.', '_' and '-' (at most 249 characters)."
-ROLE_ARN_RE = r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
 PRINCIPAL_ARN_RULE = "Enter an IAM role ARN like arn:aws:iam::123456789012:role/orders-service."
-GROUP_PREFIX_RE = r"^[A-Za-z0-9._-]{1,200}$"
+GROUP_PREFIX_RULE = "The consumer-group prefix may use letters, digits, '.', '_' and '-'."
+GROUP_PREFIX_MAX = 200
+ACCOUNT_ID_RE = r"^[0-9]{12}$"  # [0-9], not \d: \d also matches full-width and Arabic-Indic digits
 
 MAX_WRITE_MBPS_PER_PARTITION = 5
 MAX_READ_MBPS_PER_PARTITION = 10
@@ -42,15 +47,64 @@ def cluster_name_error(name: str) -> str | None:
     return None
 
 
+def _not_allowed(text: str, allowed: str) -> str:
+    """The characters of `text` outside the character class `allowed`, quoted for a message."""
+    bad = sorted({char for char in text if not re.fullmatch(allowed, char)})
+    return " ".join(repr(char) for char in bad) if bad else "none"
+
+
 def topic_name_error(full_name: str) -> str | None:
+    """Kafka's own rule on a full topic name (ASCII letters, digits, '.', '_', '-'; ≤ 249; not '.'/'..')."""
     if full_name in {".", ".."}:
         return "A topic cannot be named “.” or “..”."
     if len(full_name) > 249:
         return f"The full topic name “{full_name[:40]}…” is {len(full_name)} characters; Kafka allows 249."
     if not re.fullmatch(TOPIC_NAME_RE, full_name or ""):
-        bad = sorted({char for char in full_name if not re.fullmatch(r"[A-Za-z0-9._-]", char)})
-        shown = " ".join(repr(char) for char in bad) if bad else "none"
-        return f"{TOPIC_NAME_RULE} Not allowed here: {shown}."
+        return f"{TOPIC_NAME_RULE} Not allowed here: {_not_allowed(full_name, r'[A-Za-z0-9._-]')}."
+    return None
+
+
+def topic_short_name_error(name: str) -> str | None:
+    """The part a team chooses: Kafka's characters, and at least one letter or digit, so that '.' or '..'
+    never become full names like 'payments..' that read as nothing."""
+    if not name:
+        return "Give the topic a name."
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
+        return f"{TOPIC_NAME_RULE} Not allowed here: {_not_allowed(name, r'[A-Za-z0-9._-]')}."
+    if not re.search(r"[A-Za-z0-9]", name):
+        return f"“{name}” is not a name: use at least one letter or digit."
+    return None
+
+
+def kafka_collision_key(topic_name: str) -> str:
+    """Kafka refuses a topic whose name equals an existing one once '.' is read as '_' (their metric
+    names would clash): 'x_auto' cannot live next to 'x.auto'."""
+    return topic_name.replace(".", "_")
+
+
+def colliding_topic(name: str, others: Iterable[str]) -> str | None:
+    """The first of `others` Kafka would take for the same topic as `name` (equal, or equal once '.' is
+    read as '_'), else None."""
+    key = kafka_collision_key(name)
+    return next((other for other in others if kafka_collision_key(other) == key), None)
+
+
+def group_prefix_error(prefix: str, *, namespace: str = "") -> str | None:
+    """A consumer-group prefix ends up in an IAM resource (`group/<cluster>/<uuid>/<prefix>*`): only
+    Kafka's name characters, so no IAM wildcard ('*', '?') or ':' widens or breaks it. With `namespace`
+    (a shared cluster) it must start with the team's namespace, as topic names do, so that it reaches
+    only the team's own groups."""
+    if len(prefix) > GROUP_PREFIX_MAX:
+        return f"The consumer-group prefix is {len(prefix)} characters; at most {GROUP_PREFIX_MAX}."
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", prefix or ""):
+        return f"{GROUP_PREFIX_RULE} Not allowed here: {_not_allowed(prefix, r'[A-Za-z0-9._-]')}."
+    if not re.search(r"[A-Za-z0-9]", prefix):
+        return f"“{prefix}” is not a prefix: use at least one letter or digit."
+    if namespace and not prefix.startswith(namespace):
+        return (
+            f"On a shared cluster a consumer-group prefix starts with your team's namespace “{namespace}”, "
+            "as topic names do, so that it reaches only your team's groups."
+        )
     return None
 
 
@@ -80,10 +134,109 @@ def retention_error(value: int, *, unit: str) -> str | None:
     return f"Use a positive number of {unit}, or -1 for unlimited."
 
 
-def principal_arn_error(arn: str) -> str | None:
-    if not re.fullmatch(ROLE_ARN_RE, arn or ""):
-        return PRINCIPAL_ARN_RULE
+# --- IAM role ARNs ---------------------------------------------------------------------------------
+# IAM's own constraints (botocore's IAM model): role names 1–64 of [\w+=,.@-]; paths "/" or
+# "/…/" of at most 512 ASCII characters; account ids 12 digits; ARNs at most 2,048 characters. The portal
+# is stricter where IAM is loose: path segments use the role-name characters and are never empty, "." or "..".
+
+ROLE_NAME_MAX = 64
+ROLE_PATH_MAX = 512
+ARN_MAX = 2048
+PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
+_ROLE_CHARS = r"[A-Za-z0-9+=,.@_-]"
+
+
+@dataclass(frozen=True)
+class RoleArn:
+    partition: str
+    account_id: str
+    path: str  # "/" or "/a/b/"
+    name: str
+
+
+class InvalidRoleArn(ValueError):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def partition_for_region(region: str) -> str:
+    """The AWS partition a region belongs to: ARNs of its resources and principals start arn:<partition>:."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def parse_role_arn(arn: str) -> RoleArn:
+    """`arn:<partition>:iam::<account>:role[/path]/<name>`, checked as IAM checks it; InvalidRoleArn
+    says what is wrong in words."""
+    if not arn:
+        raise InvalidRoleArn(PRINCIPAL_ARN_RULE)
+    if not arn.isascii():
+        # Named by code point too: full-width digits look like digits, and some fonts cannot draw them.
+        odd = sorted({char for char in arn if not char.isascii()})
+        shown = ", ".join(f"'{char}' (U+{ord(char):04X})" for char in odd[:3]) + (
+            " …" if len(odd) > 3 else ""
+        )
+        raise InvalidRoleArn(f"An IAM role ARN has only ASCII characters; not allowed: {shown}.")
+    if len(arn) > ARN_MAX:
+        raise InvalidRoleArn(f"The ARN is {len(arn):,} characters; IAM allows {ARN_MAX:,}.")
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "iam" or parts[3] != "":
+        raise InvalidRoleArn(PRINCIPAL_ARN_RULE)
+    partition, account_id, resource = parts[1], parts[4], parts[5]
+    if partition not in PARTITIONS:
+        raise InvalidRoleArn(f"“{partition}” is not an AWS partition: use aws, aws-cn or aws-us-gov.")
+    if not re.fullmatch(ACCOUNT_ID_RE, account_id):
+        raise InvalidRoleArn(f"“{account_id}” is not an AWS account id: 12 digits 0–9.")
+    kind, slash, rest = resource.partition("/")
+    if kind != "role" or not slash:
+        raise InvalidRoleArn(f"Only IAM roles can be given access (…:role/<name>), not “{resource}”.")
+    *segments, name = rest.split("/")
+    if not name:
+        raise InvalidRoleArn("The role name is missing after the last “/”.")
+    if any(segment in ("", ".", "..") for segment in segments):
+        raise InvalidRoleArn("A role path has no empty, “.” or “..” segments.")
+    if not re.fullmatch(f"{_ROLE_CHARS}+", rest.replace("/", "")):
+        raise InvalidRoleArn(
+            "Role names and paths use letters, digits and + = , . @ _ -; not allowed: "
+            f"{_not_allowed(rest, f'{_ROLE_CHARS}|/')}."
+        )
+    if len(name) > ROLE_NAME_MAX:
+        raise InvalidRoleArn(f"The role name is {len(name)} characters; IAM allows {ROLE_NAME_MAX}.")
+    path = "/" + "".join(f"{segment}/" for segment in segments)
+    if len(path) > ROLE_PATH_MAX:
+        raise InvalidRoleArn(f"The role path is {len(path)} characters; IAM allows {ROLE_PATH_MAX}.")
+    return RoleArn(partition=partition, account_id=account_id, path=path, name=name)
+
+
+def arn_account_id(arn: str) -> str:
+    """The account field of any ARN (empty when there is none); no validation."""
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) == 6 else ""
+
+
+def principal_arn_error(arn: str, *, region: str = "") -> str | None:
+    """What is wrong with a role ARN; with `region`, also a partition other than the region's."""
+    try:
+        role = parse_role_arn(arn)
+    except InvalidRoleArn as exc:
+        return exc.message
+    if region and role.partition != partition_for_region(region):
+        expected = partition_for_region(region)
+        return (
+            f"{region} is in the {expected} partition: the role's ARN must start with arn:{expected}:, "
+            f"not arn:{role.partition}:."
+        )
     return None
+
+
+def validate_role_arn(value: str) -> None:
+    """Model-field validator (accounts' roles): the same rule as for principals."""
+    if error := principal_arn_error(value):
+        raise ValidationError(error)
 
 
 def network_errors(subnets, security_group_ids, region: str) -> dict[str, str]:

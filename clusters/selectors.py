@@ -16,6 +16,7 @@ from django.http import Http404
 from django.urls import reverse
 
 from billing.pricing import CostEstimate, estimate_from_dict
+from clusters import limits
 from clusters.models import (
     AccessGrant,
     AwsAccount,
@@ -369,6 +370,14 @@ def policies_for(kind: str, payload: dict) -> list[tuple[str, str]]:
     return []
 
 
+def decommission_takes_down(request: Request) -> dict[str, list[str]]:
+    """For an open decommission: other teams' live topics on the cluster now, by team (what approval
+    would take down); empty otherwise."""
+    if request.kind != Kind.CLUSTER_DECOMMISSION or not request.is_open or request.cluster_id is None:
+        return {}
+    return limits.other_teams_live_topics(request.cluster)
+
+
 def request_policies(request: Request) -> list[tuple[str, str]]:
     if request.kind == Kind.ACCESS_REVOKE and request.grant_id and request.grant.policy:
         return [(request.grant.principal_arn, pretty_json(request.grant.policy))]
@@ -461,6 +470,7 @@ _PAYLOAD_LABELS = {
     "source_cluster_id": "Source cluster id",
     "principal_arn": "Principal (IAM role)",
     "consumer_group_prefix": "Consumer-group prefix",
+    "other_teams_topics": "Other teams' live topics (when filed)",
 }
 
 

@@ -24,6 +24,7 @@ from clusters.models import (
     AutoApprovalRule,
     AwsAccount,
     Cluster,
+    GrantDelivery,
     NetworkProfile,
     PlatformSettings,
     Replicator,
@@ -56,11 +57,29 @@ class Prepared:
     grant: AccessGrant | None = None
 
 
-def _raise_if(errors: dict[str, str | list[str]]) -> None:
+def _raise_if(errors: dict[str, str | list]) -> None:
     if errors:
         raise ValidationError(
             {key: value if isinstance(value, list) else [value] for key, value in errors.items()}
         )
+
+
+def _given(*values) -> bool:
+    """Every input a check needs parsed (with `partial`, fields that did not parse are None)."""
+    return all(value is not None for value in values)
+
+
+def partial_errors(prepare_partially) -> dict[str, list[ValidationError]]:
+    """The service's own errors for input that parsed only in part: `prepare_partially()` calls a
+    prepare_* with `partial=True` and None for the fields that did not parse. Forms and the API show these
+    with the parse errors, so every error appears at once, not one more on each submit."""
+    try:
+        prepare_partially()
+    except ValidationError as exc:
+        return exc.error_dict if hasattr(exc, "error_dict") else {}
+    except NotAllowed:
+        return {}  # said when the whole input parses
+    return {}
 
 
 def _require_member(actor: User, team: Team) -> None:
@@ -81,37 +100,54 @@ def _require_cluster_for_team(actor: User, team: Team, cluster: Cluster) -> None
 # --- Clusters -------------------------------------------------------------------------------------
 
 
+def cluster_name_error(name: str, *, region: str | None) -> str | None:
+    """MSK's naming rule, then (once the region is known) no live cluster of that name there."""
+    if error := rules.cluster_name_error(name):
+        return error
+    if (
+        region
+        and Cluster.objects.filter(name=name, region=region).exclude(status=Cluster.Status.DELETED).exists()
+    ):
+        return f"A cluster called “{name}” already exists in {region}."
+    return None
+
+
 def prepare_cluster_create(
     *,
     actor: User,
-    team: Team,
-    name: str,
-    kind: str,
-    environment: str,
-    account: AwsAccount,
-    region: str,
-    network_profile: NetworkProfile,
-    expected_write_mbps: Decimal,
-    expected_read_mbps: Decimal,
-    contains_pii: bool,
-    latency_class: str,
-    justification: str,
+    team: Team | None,
+    name: str | None,
+    kind: str | None,
+    environment: str | None,
+    account: AwsAccount | None,
+    region: str | None,
+    network_profile: NetworkProfile | None,
+    expected_write_mbps: Decimal | None,
+    expected_read_mbps: Decimal | None,
+    contains_pii: bool | None,
+    latency_class: str | None,
+    justification: str | None,
     source_cluster: Cluster | None = None,
     replicate_topics: list[str] | None = None,
-) -> Prepared:
-    _require_member(actor, team)
+    partial: bool = False,
+) -> Prepared | None:
+    """`partial`: some fields did not parse (they are None); check the rest, prepare nothing."""
+    if team is not None:
+        _require_member(actor, team)
     errors: dict[str, str] = {}
-    if error := rules.cluster_name_error(name):
+    if name is not None and (error := cluster_name_error(name, region=region)):
         errors["name"] = error
-    elif Cluster.objects.filter(name=name, region=region).exclude(status=Cluster.Status.DELETED).exists():
-        errors["name"] = f"A cluster called “{name}” already exists in {region}."
-    if not access.team_may_use_account(team, account):
+    if _given(team, account) and not access.team_may_use_account(team, account):
         errors["account"] = "Choose the platform's shared account or your team's own account."
-    if network_profile.account_id != account.pk or network_profile.region != region:
+    if (_given(network_profile, region) and network_profile.region != region) or (
+        _given(network_profile, account) and network_profile.account_id != account.pk
+    ):
         errors["network_profile"] = "Choose a network profile of this account and region."
-    if expected_write_mbps < 0 or expected_read_mbps < 0:
+    if _given(expected_write_mbps, expected_read_mbps) and (
+        expected_write_mbps < 0 or expected_read_mbps < 0
+    ):
         errors["expected_write_mbps"] = "Throughput cannot be negative."
-    if not justification.strip():
+    if justification is not None and not justification.strip():
         errors["justification"] = "Say what the cluster is for; approvers read this."
     replicate_topics = replicate_topics or []
     if kind == Cluster.Kind.READ:
@@ -119,9 +155,9 @@ def prepare_cluster_create(
             errors["source_cluster"] = "A read cluster is fed from a write cluster: choose it."
         elif source_cluster.kind != Cluster.Kind.WRITE or not source_cluster.is_live:
             errors["source_cluster"] = "The source must be a live write cluster."
-        elif source_cluster.account_id != account.pk:
+        elif account is not None and source_cluster.account_id != account.pk:
             errors["source_cluster"] = "MSK Replicator needs the source cluster in the same AWS account."
-        elif source_cluster.region != region:
+        elif region is not None and source_cluster.region != region:
             errors["source_cluster"] = (
                 "MSK Replicator here copies within one region: pick a source in " + region
             )
@@ -134,9 +170,11 @@ def prepare_cluster_create(
                 errors["replicate_topics"] = f"Not topics of {source_cluster.name}: {', '.join(unknown)}."
             elif not replicate_topics:
                 errors["replicate_topics"] = "Choose at least one topic to replicate."
-    elif source_cluster is not None or replicate_topics:
+    elif kind is not None and kind != Cluster.Kind.READ and (source_cluster is not None or replicate_topics):
         errors["source_cluster"] = "Only read clusters have a source cluster."
     _raise_if(errors)
+    if partial:
+        return None
 
     quotas = PlatformSettings.current()
     assessment = limits.assess_new_cluster(
@@ -182,9 +220,18 @@ def prepare_cluster_decommission(*, actor: User, cluster: Cluster, justification
         errors["justification"] = "Say why the cluster can go."
     _raise_if(errors)
     payload = {"cluster_id": cluster.pk, "name": cluster.name}
+    assessment = limits.Assessment()
+    if impact := limits.other_teams_live_topics(cluster):
+        # Filed anyway (the owner may be retiring it in agreement with them), but nobody misses it.
+        payload["other_teams_topics"] = impact
+        assessment.findings.append(limits.Finding(limits.WARNING, "cluster", (
+            f"Decommissioning {cluster.name} takes down {limits.count_topics(impact)}: "
+            f"{limits.describe_topics_by_team(impact)}. Approval is refused while they remain, unless the "
+            "approver overrides with a reason."
+        )))  # fmt: skip
     return Prepared(
         Kind.CLUSTER_DECOMMISSION, cluster.team, cluster.environment, f"Decommission {cluster.name}",
-        justification.strip(), payload, limits.Assessment(), CostEstimate(()), cluster=cluster,
+        justification.strip(), payload, assessment, CostEstimate(()), cluster=cluster,
     )  # fmt: skip
 
 
@@ -193,40 +240,129 @@ def prepare_cluster_decommission(*, actor: User, cluster: Cluster, justification
 
 @dataclass(frozen=True)
 class AccessInput:
-    principal_arn: str
-    produce: bool
-    consume: bool
-    consumer_group_prefix: str = ""
+    principal_arn: str | None  # None: did not parse (partial input)
+    produce: bool | None
+    consume: bool | None
+    consumer_group_prefix: str | None = ""
 
 
-def _access_errors(entry: AccessInput, prefix: str) -> list[str]:
-    messages = []
-    if error := rules.principal_arn_error(entry.principal_arn):
-        messages.append(f"{prefix}{error}")
-    if not (entry.produce or entry.consume):
-        messages.append(f"{prefix}Grant produce, consume or both.")
-    if entry.consume:
-        if not entry.consumer_group_prefix:
-            messages.append(f"{prefix}Consumers need a consumer-group prefix.")
-        elif not re.fullmatch(rules.GROUP_PREFIX_RE, entry.consumer_group_prefix):
-            messages.append(f"{prefix}The consumer-group prefix may use letters, digits, '.', '_' and '-'.")
-    return messages
+@dataclass
+class _AccessCheck:
+    """One principal's access: errors keyed by the AccessInput field they concern (the forms show each
+    under its own field), and what approvers should see (warnings, notes)."""
+
+    errors: dict[str, list[str]]
+    findings: list[limits.Finding]
+
+
+def _check_access(
+    entry: AccessInput, *, team: Team, cluster: Cluster, quotas: PlatformSettings
+) -> _AccessCheck:
+    check = _AccessCheck({}, [])
+    if entry.principal_arn is None:
+        pass  # did not parse (partial input): its own error says so
+    elif error := rules.principal_arn_error(entry.principal_arn, region=cluster.region):
+        check.errors.setdefault("principal_arn", []).append(error)
+    else:
+        _check_principal_account(entry.principal_arn, cluster=cluster, quotas=quotas, check=check)
+    if _given(entry.produce, entry.consume) and not (entry.produce or entry.consume):
+        check.errors.setdefault("produce", []).append("Grant produce, consume or both.")
+    if entry.consume and entry.consumer_group_prefix is not None:
+        _check_group_prefix(
+            entry.consumer_group_prefix, team=team, cluster=cluster, quotas=quotas, check=check
+        )
+    return check
+
+
+def _check_group_prefix(prefix: str, *, team: Team, cluster: Cluster, quotas: PlatformSettings, check):
+    """On a cluster other teams use, a consumer-group prefix stays in the team's namespace, as topic names
+    do; approvers see whose groups it can reach."""
+    if not prefix:
+        check.errors.setdefault("consumer_group_prefix", []).append("Consumers need a consumer-group prefix.")
+        return
+    shared = cluster.team_id != team.pk or cluster.shared_with.exists()
+    namespace = rules.topic_namespace(quotas.topic_name_template, team_slug=team.slug) if shared else ""
+    if error := rules.group_prefix_error(prefix, namespace=namespace):
+        check.errors.setdefault("consumer_group_prefix", []).append(error)
+        return
+    reached = limits.group_prefix_reach(cluster=cluster, prefix=prefix, template=quotas.topic_name_template)
+    others = [other.name for other in reached if other.pk != team.pk]
+    if others:
+        level, whose = limits.WARNING, f"other teams' groups too: {', '.join(others)}"
+    elif shared:
+        level, whose = limits.INFO, f"only {team.name}'s groups (the cluster is shared)"
+    else:
+        level, whose = limits.INFO, f"only {team.name}'s groups (no other team uses the cluster)"
+    message = f"Consumer groups starting with “{prefix}” on {cluster.name}: {whose}."
+    check.findings.append(limits.Finding(level, "consumer_group_prefix", message))
+
+
+def _check_principal_account(arn: str, *, cluster: Cluster, quotas: PlatformSettings, check: _AccessCheck):
+    """A role outside the cluster's account is one the portal cannot attach a policy to (AWS refuses it at
+    apply time): refused now, unless the platform allows cross-account principals; then flagged, and its
+    policy is handed over as a document (see `_grant_delivery`)."""
+    role_account = rules.parse_role_arn(arn).account_id
+    own = cluster.account.account_id
+    if role_account == own:
+        return
+    known = AwsAccount.objects.filter(account_id=role_account).first()
+    where = f"the portal's account “{known.name}”" if known else "an account the portal does not know"
+    if not quotas.allow_cross_account_principals:
+        check.errors.setdefault("principal_arn", []).append(
+            f"This role is in AWS account {role_account} ({where}); {cluster.name} is in account {own}. "
+            "The portal only grants access to roles in the cluster's own account, the only ones it can "
+            f"attach a policy to: use a role of account {own}, or ask a platform admin about cross-account access."
+        )
+        return
+    check.findings.append(limits.Finding(limits.WARNING, "principal_arn",
+        f"Cross-account principal: {arn} is in AWS account {role_account} ({where}), not in {cluster.name}'s "
+        f"account {own}. The portal cannot attach a policy there: the team gets the policy document to attach "
+        "itself and arranges cross-account connectivity to the cluster."
+    ))  # fmt: skip
+
+
+def _grant_delivery(cluster: Cluster, principal_arn: str) -> str:
+    """The platform's delivery, except for a role in another account: only its team can attach a policy."""
+    if rules.arn_account_id(principal_arn) != cluster.account.account_id:
+        return GrantDelivery.DOCUMENT
+    return PlatformSettings.current().grant_delivery
+
+
+def _access_entry_checks(
+    entries: list[AccessInput], *, team: Team, cluster: Cluster, quotas: PlatformSettings
+) -> tuple[list[ValidationError], list[limits.Finding]]:
+    """The combined topic request's access rows: one API field ("access") whose messages say the row
+    ("Access #2: …") and carry the row's field as their code, for the form to put them in place."""
+    errors, findings = [], []
+    for row, entry in enumerate(entries, start=1):
+        check = _check_access(entry, team=team, cluster=cluster, quotas=quotas)
+        errors += [
+            ValidationError(f"Access #{row}: {message}", code=field)
+            for field, messages in check.errors.items()
+            for message in messages
+        ]
+        findings += [
+            limits.Finding(finding.level, "access", f"Access #{row}: {finding.message}")
+            for finding in check.findings
+        ]
+    return errors, findings
 
 
 def _topic_configs(
-    *, retention_ms: int, retention_bytes: int, max_message_bytes: int, compression_type: str,
-    message_timestamp_type: str,
+    *, retention_ms: int | None, retention_bytes: int | None, max_message_bytes: int | None,
+    compression_type: str | None, message_timestamp_type: str | None,
 ) -> tuple[dict, dict[str, str]]:  # fmt: skip
+    """The topic configs and what is wrong with them (a value that did not parse is None: not checked)."""
     errors = {}
-    if error := rules.retention_error(retention_ms, unit="milliseconds"):
+    if retention_ms is not None and (error := rules.retention_error(retention_ms, unit="milliseconds")):
         errors["retention_ms"] = error
-    if error := rules.retention_error(retention_bytes, unit="bytes"):
+    if retention_bytes is not None and (error := rules.retention_error(retention_bytes, unit="bytes")):
         errors["retention_bytes"] = error
-    if not 1 <= max_message_bytes <= rules.MAX_MESSAGE_BYTES:
+    if max_message_bytes is not None and not 1 <= max_message_bytes <= rules.MAX_MESSAGE_BYTES:
         errors["max_message_bytes"] = f"MSK Serverless allows 1 to {rules.MAX_MESSAGE_BYTES:,} bytes (8 MiB)."
-    if compression_type not in rules.COMPRESSION_TYPES:
+    if compression_type is not None and compression_type not in rules.COMPRESSION_TYPES:
         errors["compression_type"] = f"Choose one of {', '.join(rules.COMPRESSION_TYPES)}."
-    if message_timestamp_type not in rules.TIMESTAMP_TYPES:
+    if message_timestamp_type is not None and message_timestamp_type not in rules.TIMESTAMP_TYPES:
         errors["message_timestamp_type"] = f"Choose one of {', '.join(rules.TIMESTAMP_TYPES)}."
     configs = {
         "retention.ms": retention_ms,
@@ -252,47 +388,59 @@ def _topic_cost(
     )
 
 
+def topic_name_error(*, team: Team | None, cluster: Cluster | None, name: str, quotas: PlatformSettings):
+    """The short name's own rule; once team and cluster are known, Kafka's rule on the full name and no
+    collision with a live topic or a waiting request on the cluster."""
+    if error := rules.topic_short_name_error(name):
+        return error
+    if team is None:
+        return None
+    full_name = rules.full_topic_name(quotas.topic_name_template, team_slug=team.slug, name=name)
+    if error := rules.topic_name_error(full_name):
+        return error
+    return limits.topic_name_clash(cluster, full_name) if cluster is not None else None
+
+
 def prepare_topic_create(
     *,
     actor: User,
-    team: Team,
-    cluster: Cluster,
-    name: str,
-    expected_in_mbps: Decimal,
-    expected_out_mbps: Decimal,
+    team: Team | None,
+    cluster: Cluster | None,
+    name: str | None,
+    expected_in_mbps: Decimal | None,
+    expected_out_mbps: Decimal | None,
     partitions: int | None = None,
-    cleanup_policy: str = "delete",
-    retention_ms: int = rules.DEFAULT_RETENTION_MS,
-    retention_bytes: int = rules.DEFAULT_RETENTION_BYTES,
-    max_message_bytes: int = rules.DEFAULT_MAX_MESSAGE_BYTES,
-    compression_type: str = "producer",
-    message_timestamp_type: str = "CreateTime",
-    justification: str = "",
+    cleanup_policy: str | None = "delete",
+    retention_ms: int | None = rules.DEFAULT_RETENTION_MS,
+    retention_bytes: int | None = rules.DEFAULT_RETENTION_BYTES,
+    max_message_bytes: int | None = rules.DEFAULT_MAX_MESSAGE_BYTES,
+    compression_type: str | None = "producer",
+    message_timestamp_type: str | None = "CreateTime",
+    justification: str | None = "",
     access_entries: list[AccessInput] | None = None,
-) -> Prepared:
-    _require_cluster_for_team(actor, team, cluster)
+    partial: bool = False,
+) -> Prepared | None:
+    """`partial`: some fields did not parse (they are None); check the rest, prepare nothing."""
+    if _given(team, cluster):
+        _require_cluster_for_team(actor, team, cluster)
     quotas = PlatformSettings.current()
-    full_name = rules.full_topic_name(quotas.topic_name_template, team_slug=team.slug, name=name)
-    errors: dict[str, str | list[str]] = {}
-    if not name:
-        errors["name"] = "Give the topic a name."
-    elif error := rules.topic_name_error(full_name):
+    errors: dict[str, str | list] = {}
+    if name is not None and (error := topic_name_error(team=team, cluster=cluster, name=name, quotas=quotas)):
         errors["name"] = error
-    elif cluster.topics.filter(name=full_name).exclude(status=Topic.Status.DELETED).exists():
-        errors["name"] = f"{full_name} already exists on {cluster.name}."
-    if expected_in_mbps < 0 or expected_out_mbps < 0:
-        errors["expected_in_mbps"] = "Throughput cannot be negative."
-    suggested = rules.suggested_partitions(max(expected_in_mbps, 0), max(expected_out_mbps, 0))
-    if partitions is None:
-        partitions = suggested
-    elif not 1 <= partitions <= rules.MAX_PARTITIONS_PER_TOPIC:
-        errors["partitions"] = f"Choose 1 to {rules.MAX_PARTITIONS_PER_TOPIC:,} partitions."
-    elif partitions < suggested:
-        errors["partitions"] = (
-            f"At {expected_in_mbps} MB/s in and {expected_out_mbps} MB/s out this topic needs at least "
-            f"{suggested} partitions (a partition takes 5 MB/s in and 10 MB/s out)."
-        )
-    if cleanup_policy not in dict(rules.CLEANUP_POLICY_CHOICES):
+    if _given(expected_in_mbps, expected_out_mbps):
+        if expected_in_mbps < 0 or expected_out_mbps < 0:
+            errors["expected_in_mbps"] = "Throughput cannot be negative."
+        suggested = rules.suggested_partitions(max(expected_in_mbps, 0), max(expected_out_mbps, 0))
+        if partitions is None:
+            partitions = suggested
+        elif not 1 <= partitions <= rules.MAX_PARTITIONS_PER_TOPIC:
+            errors["partitions"] = f"Choose 1 to {rules.MAX_PARTITIONS_PER_TOPIC:,} partitions."
+        elif partitions < suggested:
+            errors["partitions"] = (
+                f"At {expected_in_mbps} MB/s in and {expected_out_mbps} MB/s out this topic needs at least "
+                f"{suggested} partitions (a partition takes 5 MB/s in and 10 MB/s out)."
+            )
+    if cleanup_policy is not None and cleanup_policy not in dict(rules.CLEANUP_POLICY_CHOICES):
         errors["cleanup_policy"] = "Choose delete or compact."
     configs, config_errors = _topic_configs(
         retention_ms=retention_ms, retention_bytes=retention_bytes, max_message_bytes=max_message_bytes,
@@ -300,20 +448,24 @@ def prepare_topic_create(
     )  # fmt: skip
     errors.update(config_errors)
     access_entries = access_entries or []
-    access_messages = [
-        message
-        for i, entry in enumerate(access_entries)
-        for message in _access_errors(entry, f"Access #{i + 1}: ")
-    ]
-    if access_messages:
-        errors["access"] = access_messages
+    access_findings = []
+    if _given(team, cluster):
+        access_errors, access_findings = _access_entry_checks(
+            access_entries, team=team, cluster=cluster, quotas=quotas
+        )
+        if access_errors:
+            errors["access"] = access_errors
     _raise_if(errors)
+    if partial:
+        return None
 
+    full_name = rules.full_topic_name(quotas.topic_name_template, team_slug=team.slug, name=name)
     configs["cleanup.policy"] = cleanup_policy
     assessment = limits.assess_topic_on_cluster(
         cluster=cluster, quotas=quotas, add_write_mbps=expected_in_mbps, add_read_mbps=expected_out_mbps,
         add_partitions=partitions, compacted=cleanup_policy == "compact",
     )  # fmt: skip
+    assessment.findings += access_findings
     cost = _topic_cost(
         cluster.region,
         partitions=partitions,
@@ -443,30 +595,46 @@ def prepare_topic_delete(*, actor: User, topic: Topic, justification: str) -> Pr
 def prepare_access_grant(
     *,
     actor: User,
-    team: Team,
-    cluster: Cluster,
+    team: Team | None,
+    cluster: Cluster | None,
     entry: AccessInput,
     topic: Topic | None = None,
-    topic_prefix: str = "",
-    justification: str = "",
-) -> Prepared:
+    topic_prefix: str | None = "",
+    justification: str | None = "",
+    partial: bool = False,
+) -> Prepared | None:
+    """`partial`: some fields did not parse (they are None); check the rest, prepare nothing."""
+    if not _given(team, cluster):
+        if partial:
+            return None  # everything here is about this team on this cluster
+        raise ValidationError({"cluster": ["Choose a cluster and a team."]})
     _require_cluster_for_team(actor, team, cluster)
     quotas = PlatformSettings.current()
     namespace = rules.topic_namespace(quotas.topic_name_template, team_slug=team.slug)
     errors: dict[str, str | list[str]] = {}
-    if (topic is None) == (not topic_prefix):
+    if topic_prefix is None:
+        pass  # did not parse: its own error says so
+    elif (topic is None) == (not topic_prefix):
         errors["topic"] = "Choose one topic or give a topic prefix (not both)."
-    elif topic is not None and (topic.cluster_id != cluster.pk or topic.team_id != team.pk):
+    elif topic is not None and topic.cluster_id != cluster.pk:
+        # The form narrows the list to the chosen cluster; without JavaScript, or over the API, it is said here.
+        errors["topic"] = (
+            f"{topic.name} is on {topic.cluster.name}, not on {cluster.name}: choose a topic of {cluster.name}."
+        )
+    elif topic is not None and topic.team_id != team.pk:
         errors["topic"] = "Choose a topic your team owns on this cluster."
     elif topic_prefix and not topic_prefix.startswith(namespace):
         # A prefix outside the team's namespace would reach other teams' topics.
         errors["topic_prefix"] = f"A prefix must start with your team's namespace “{namespace}”."
     elif topic_prefix and not re.fullmatch(r"[A-Za-z0-9._-]+", topic_prefix):
         errors["topic_prefix"] = rules.TOPIC_NAME_RULE
-    messages = _access_errors(entry, "")
-    if messages:
-        errors["principal_arn"] = messages
+    check = _check_access(entry, team=team, cluster=cluster, quotas=quotas)
+    for field, messages in check.errors.items():
+        errors[field] = [*errors.get(field, []), *messages]
     _raise_if(errors)
+    if partial:
+        return None
+    assessment = limits.Assessment(findings=check.findings)
     policy = policies.access_policy(
         region=cluster.region, account_id=cluster.account.account_id, cluster_name=cluster.name,
         cluster_arn=cluster.arn, topic=topic.name if topic else "", topic_prefix=topic_prefix,
@@ -483,7 +651,7 @@ def prepare_access_grant(
     }
     summary = f"{rights} on {target} ({cluster.name}) for {entry.principal_arn.rsplit('/', 1)[-1]}"
     return Prepared(
-        Kind.ACCESS_GRANT, team, cluster.environment, summary, justification.strip(), payload, limits.Assessment(),
+        Kind.ACCESS_GRANT, team, cluster.environment, summary, justification.strip(), payload, assessment,
         CostEstimate(()), cluster=cluster, topic=topic,
     )  # fmt: skip
 
@@ -534,6 +702,7 @@ def submit_request(*, actor: User, prepared: Prepared) -> Request:
     if prepared.assessment.errors:
         raise ValidationError(prepared.assessment.field_errors())
     with transaction.atomic():
+        _recheck_under_lock(prepared)
         request = Request.objects.create(
             kind=prepared.kind,
             team=prepared.team,
@@ -566,6 +735,17 @@ def submit_request(*, actor: User, prepared: Prepared) -> Request:
     return request
 
 
+def _recheck_under_lock(prepared: Prepared) -> None:
+    """What prepare checked without a lock and a concurrent submission could change: a topic name is
+    checked again against live topics and waiting requests while the cluster row is locked (as approval
+    locks it to re-check quotas), so two requests differing only by '.' and '_' cannot both get in."""
+    if prepared.kind != Kind.TOPIC_CREATE:
+        return
+    Cluster.objects.select_for_update().filter(pk=prepared.cluster.pk).first()
+    if clash := limits.topic_name_clash(prepared.cluster, prepared.payload["name"]):
+        raise ValidationError({"name": [clash]})
+
+
 def _matching_rule(request: Request) -> AutoApprovalRule | None:
     for rule in AutoApprovalRule.objects.filter(enabled=True, kind=request.kind).order_by("name"):
         if rule.environment and rule.environment != request.environment:
@@ -590,7 +770,8 @@ def _lock_scope(request: Request) -> None:
 
 
 def _reassess(request: Request) -> limits.Assessment:
-    """Quotas again at approval time: other requests may have been approved since this one was filed."""
+    """Quotas again at approval time: other requests may have been approved since this one was filed; and
+    the principals against today's rules (an admin may have turned cross-account principals off since)."""
     quotas = PlatformSettings.current()
     payload = request.payload
     if request.kind == Kind.CLUSTER_CREATE:
@@ -599,14 +780,32 @@ def _reassess(request: Request) -> limits.Assessment:
             write_mbps=Decimal(payload["expected_write_mbps"]), read_mbps=Decimal(payload["expected_read_mbps"]),
             quotas=quotas,
         )  # fmt: skip
+    assessment = limits.Assessment()
     if request.kind in (Kind.TOPIC_CREATE, Kind.TOPIC_UPDATE):
-        return limits.assess_topic_on_cluster(
+        assessment = limits.assess_topic_on_cluster(
             cluster=request.cluster, quotas=quotas, add_write_mbps=Decimal(payload["expected_in_mbps"]),
             add_read_mbps=Decimal(payload["expected_out_mbps"]), add_partitions=int(payload["partitions"]),
             compacted=payload["configs"]["cleanup.policy"] == "compact",
             exclude_topic_id=request.topic_id if request.kind == Kind.TOPIC_UPDATE else None,
         )  # fmt: skip
-    return limits.Assessment()
+    if request.kind == Kind.TOPIC_CREATE and (
+        clash := limits.topic_name_clash(request.cluster, payload["name"], include_pending=False)
+    ):
+        assessment.findings.append(limits.Finding(limits.ERROR, "name", clash))
+    entries = payload.get("access", []) if request.kind == Kind.TOPIC_CREATE else []
+    if request.kind == Kind.ACCESS_GRANT:
+        entries = [payload]
+    for entry in entries:
+        access = AccessInput(
+            entry["principal_arn"], entry["produce"], entry["consume"], entry["consumer_group_prefix"]
+        )
+        check = _check_access(access, team=request.team, cluster=request.cluster, quotas=quotas)
+        assessment.findings += [
+            limits.Finding(limits.ERROR, field, message)
+            for field, messages in check.errors.items()
+            for message in messages
+        ]
+    return assessment
 
 
 def _materialize(request: Request) -> dict:
@@ -642,7 +841,7 @@ def _materialize(request: Request) -> dict:
                 cluster=request.cluster, team=request.team, topic=topic, principal_arn=entry["principal_arn"],
                 can_produce=entry["produce"], can_consume=entry["consume"],
                 consumer_group_prefix=entry["consumer_group_prefix"], policy=entry["policy"],
-                delivery=PlatformSettings.current().grant_delivery,
+                delivery=_grant_delivery(request.cluster, entry["principal_arn"]),
             )
             for entry in payload["access"]
         ]  # fmt: skip
@@ -661,7 +860,7 @@ def _materialize(request: Request) -> dict:
             topic_prefix=payload["topic_prefix"], principal_arn=payload["principal_arn"],
             can_produce=payload["produce"], can_consume=payload["consume"],
             consumer_group_prefix=payload["consumer_group_prefix"], policy=payload["policy"],
-            delivery=PlatformSettings.current().grant_delivery,
+            delivery=_grant_delivery(request.cluster, payload["principal_arn"]),
         )  # fmt: skip
         Request.objects.filter(pk=request.pk).update(grant=grant)
         return {"grant_id": grant.pk}
@@ -669,10 +868,13 @@ def _materialize(request: Request) -> dict:
     return {}
 
 
-def _approve(request_id: int, *, actor: User | None, rule: AutoApprovalRule | None = None) -> Request:
+def _approve(
+    request_id: int, *, actor: User | None, rule: AutoApprovalRule | None = None, override_reason: str = ""
+) -> Request:
     with transaction.atomic():
         request = Request.objects.select_related("cluster", "team").get(pk=request_id)
         _lock_scope(request)
+        override = {}
         if request.status == Request.Status.SUBMITTED:
             assessment = _reassess(request)
             if assessment.errors:
@@ -680,6 +882,7 @@ def _approve(request_id: int, *, actor: User | None, rule: AutoApprovalRule | No
                     "This request no longer fits: "
                     + " ".join(finding.message for finding in assessment.errors)
                 )
+            override = _other_teams_override(request, override_reason)
         updated = Request.objects.filter(pk=request_id, status=Request.Status.SUBMITTED).update(
             status=Request.Status.APPROVED, decided_by=actor, decided_at=timezone.now(), approved_by_rule=rule
         )
@@ -690,11 +893,32 @@ def _approve(request_id: int, *, actor: User | None, rule: AutoApprovalRule | No
         data = _materialize(request)
         request.refresh_from_db()
         provisioning.dispatch_after_approval(request)
-        note = f"approved by rule “{rule.name}”" if rule else ""
+        note = f"approved by rule “{rule.name}”" if rule else override.get("note", "")
         _record(request, actor=actor, from_status=Request.Status.SUBMITTED, to_status=request.status, note=note,
-                data=data)  # fmt: skip
+                data={**data, **override.get("data", {})})  # fmt: skip
         _notify_on_commit(request.pk, "approved")
     return request
+
+
+def _other_teams_override(request: Request, reason: str) -> dict:
+    """A decommission takes other teams' live topics down only when the approver says why (the cluster's
+    row is locked: no topic appears meanwhile). Returns the history note and data of the override."""
+    if request.kind != Kind.CLUSTER_DECOMMISSION or request.cluster is None:
+        return {}
+    impact = limits.other_teams_live_topics(request.cluster)
+    if not impact:
+        return {}
+    described = f"{limits.count_topics(impact)}: {limits.describe_topics_by_team(impact)}"
+    reason = (reason or "").strip()
+    if not reason:
+        raise Conflict(
+            f"{request.cluster.name} still carries {described}. Ask them to move or delete those topics first, "
+            "or approve with an override reason (recorded in the request's history)."
+        )
+    return {
+        "note": f"approved over {described} — override: {reason}",
+        "data": {"override_reason": reason, "other_teams_topics": impact},
+    }
 
 
 def _get_for_decision(request_id: int, actor: User) -> Request:
@@ -708,9 +932,15 @@ def _get_for_decision(request_id: int, actor: User) -> Request:
     return request
 
 
-def approve_request(*, request_id: int, actor: User) -> Request:
+def require_decider(*, request_id: int, actor: User) -> None:
+    """NotAllowed unless `actor` may approve or reject the request (an admin, and not its requester)."""
     _get_for_decision(request_id, actor)
-    return _approve(request_id, actor=actor)
+
+
+def approve_request(*, request_id: int, actor: User, override_reason: str = "") -> Request:
+    """`override_reason`: why a decommission may take down other teams' live topics (else refused)."""
+    _get_for_decision(request_id, actor)
+    return _approve(request_id, actor=actor, override_reason=override_reason)
 
 
 def reject_request(*, request_id: int, actor: User, reason: str) -> Request:

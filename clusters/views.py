@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from clusters import client_config, forms, provisioning, selectors, services
+from clusters import client_config, forms, limits, provisioning, selectors, services
 from clusters.models import AccessGrant, Cluster, DriftFinding, PlatformSettings, Replicator, Request, Topic
 from portal import access
 from portal.errors import Conflict, NotAllowed, PortalError
@@ -147,6 +147,7 @@ def _assessment_context(assessment: dict, cost, total, policies) -> dict:
         "headroom": selectors.headroom_rows(assessment),
         "warnings": selectors.findings(assessment, "warning"),
         "hard_errors": selectors.findings(assessment, "error"),
+        "notes": selectors.findings(assessment, "info"),
         "cost_rows": selectors.cost_rows(cost),
         "cost_total": total,
         "policies": policies,
@@ -232,14 +233,16 @@ def request_preview(request: HttpRequest, kind: str) -> HttpResponse:
     form_class, _ = NEW_FORMS[kind]
     form = form_class(request.POST, user=request.user)
     prepared = _prepare(form, request.user)
-    context = {**_preview_context(form, prepared), "kind": kind, "submitted": True}
+    context = {**_preview_context(form, prepared), "kind": kind, "submitted": True, "swap_choices": True}
     return render(request, "clusters/_preview.html", context)
 
 
 # --- Change requests on existing inventory --------------------------------------------------------
 
 
-def _change_request(request: HttpRequest, *, form, title: str, target, cancel_url: str, intro: str = ""):
+def _change_request(
+    request: HttpRequest, *, form, title: str, target, cancel_url: str, intro: str = "", takes_down=None
+):
     prepared = None
     if request.method == "POST":
         prepared = _prepare(form, request.user)
@@ -253,6 +256,7 @@ def _change_request(request: HttpRequest, *, form, title: str, target, cancel_ur
         "target": target,
         "cancel_url": cancel_url,
         "intro": intro,
+        "takes_down": takes_down,
         "submitted": request.method == "POST",
         **_preview_context(form, prepared),
     }
@@ -335,6 +339,7 @@ def request_decommission(request: HttpRequest, cluster_id: int) -> HttpResponse:
         target=cluster,
         cancel_url=reverse("clusters:cluster-detail", args=[cluster.pk]),
         intro=f"Every topic on {cluster.name} and its data go with the cluster.",
+        takes_down=limits.other_teams_live_topics(cluster),
     )
 
 
@@ -344,6 +349,7 @@ def request_decommission(request: HttpRequest, cluster_id: int) -> HttpResponse:
 def _decision_context(request: HttpRequest, obj: Request, *, error: str = "", reject_form=None) -> dict:
     user = request.user
     return {
+        "takes_down": selectors.decommission_takes_down(obj),
         "req": obj,
         "can_cancel": access.can_cancel_request(user, obj),
         "can_decide": obj.is_open and access.can_decide_request(user, obj),
@@ -428,7 +434,9 @@ def _decide(request: HttpRequest, pk: int, action) -> HttpResponse:
 @require_POST
 def request_approve(request: HttpRequest, pk: int) -> HttpResponse:
     def approve():
-        services.approve_request(request_id=pk, actor=request.user)
+        services.approve_request(
+            request_id=pk, actor=request.user, override_reason=request.POST.get("override_reason", "")[:4000]
+        )
         return _decision_response(request, pk, ok=f"Request #{pk} approved.")
 
     return _decide(request, pk, approve)

@@ -174,6 +174,14 @@ class RequestFilterInput(serializers.Serializer):
         return attrs
 
 
+class ApproveInput(serializers.Serializer):
+    override_reason = serializers.CharField(
+        max_length=4000, required=False, default="", allow_blank=True,
+        help_text="Decommissions only: why the cluster may take other teams' live topics down with it "
+        "(approval is refused while they remain, unless this is given; it is recorded in the history).",
+    )  # fmt: skip
+
+
 class RejectInput(serializers.Serializer):
     reason = serializers.CharField(max_length=4000, help_text="Shown to the requester.")
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
+from rest_framework.fields import SkipField
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -25,7 +29,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 
 
 def _prepare_topic(user, data) -> services.Prepared:
-    entries = [services.AccessInput(**entry) for entry in data.pop("access", [])]
+    entries = [services.AccessInput(**entry) for entry in data.pop("access", None) or []]
     return services.prepare_topic_create(actor=user, access_entries=entries, **data)
 
 
@@ -34,9 +38,47 @@ def _prepare_access(user, data) -> services.Prepared:
     return services.prepare_access_grant(actor=user, entry=entry, **data)
 
 
-def _create_request_api(kind: str, input_serializer, prepare, summary: str) -> type[APIView]:
+def _parsed_fields(serializer, *, in_error) -> dict | None:
+    """What did parse of an input that did not parse as a whole: each field's value, None for the fields
+    `in_error`; None when the body is not an object at all."""
+    if not isinstance(serializer.initial_data, Mapping):
+        return None
+    parsed = {}
+    for name, field in serializer.fields.items():
+        if field.read_only:
+            continue
+        if name in in_error:
+            parsed[field.source] = None
+            continue
+        try:
+            parsed[field.source] = field.run_validation(field.get_value(serializer.initial_data))
+        except SkipField:
+            continue  # not given and no default: the service's own default applies
+        except (serializers.ValidationError, DjangoValidationError):
+            parsed[field.source] = None
+    return parsed
+
+
+def _valid_or_all_errors(serializer, prepare, user, *, partial_checks: bool) -> dict:
+    """The parsed input. When some fields do not parse, a 400 with their errors and, with
+    `partial_checks`, the service's errors on the fields that did parse: every error at once."""
+    if serializer.is_valid():
+        return dict(serializer.validated_data)
+    errors = dict(serializer.errors)
+    parsed = _parsed_fields(serializer, in_error=errors) if partial_checks else None
+    if parsed is not None:
+        found = services.partial_errors(lambda: prepare(user, {**parsed, "partial": True}))
+        for field, field_errors in found.items():
+            errors.setdefault(field, [message for error in field_errors for message in error.messages])
+    raise serializers.ValidationError(errors)
+
+
+def _create_request_api(
+    kind: str, input_serializer, prepare, summary: str, *, partial_checks: bool = False
+) -> type[APIView]:
     """POST of one request kind: parse with `input_serializer`, `prepare(user, data)`, submit (once per
-    Idempotency-Key). The seven kinds differ only in these four things."""
+    Idempotency-Key). The seven kinds differ only in these things; `partial_checks`: `prepare` takes
+    `partial=True` and checks what parsed when the rest did not."""
 
     class CreateRequestApi(APIView):
         @extend_schema(
@@ -54,8 +96,8 @@ def _create_request_api(kind: str, input_serializer, prepare, summary: str) -> t
                 if earlier is not None:
                     return Response(s.RequestDetailOutput(earlier).data, status=status.HTTP_201_CREATED)
             serializer = input_serializer(data=request.data, context={"request": request})
-            serializer.is_valid(raise_exception=True)
-            prepared = prepare(request.user, dict(serializer.validated_data))
+            data = _valid_or_all_errors(serializer, prepare, request.user, partial_checks=partial_checks)
+            prepared = prepare(request.user, data)
             if key is None:
                 created = services.submit_request(actor=request.user, prepared=prepared)
             else:
@@ -76,12 +118,14 @@ ClusterRequestCreateApi = _create_request_api(
     s.ClusterRequestInput,
     lambda user, data: services.prepare_cluster_create(actor=user, **data),
     "Request a new MSK Serverless cluster",
+    partial_checks=True,
 )
 TopicRequestCreateApi = _create_request_api(
     Kind.TOPIC_CREATE,
     s.TopicRequestInput,
     _prepare_topic,
     "Request a topic (optionally with access for its clients)",
+    partial_checks=True,
 )
 TopicUpdateRequestCreateApi = _create_request_api(
     Kind.TOPIC_UPDATE,
@@ -96,8 +140,9 @@ TopicDeleteRequestCreateApi = _create_request_api(
     "Request the deletion of a topic",
 )
 AccessRequestCreateApi = _create_request_api(
-    Kind.ACCESS_GRANT, s.AccessRequestInput, _prepare_access, "Request produce/consume access for an IAM role"
-)
+    Kind.ACCESS_GRANT, s.AccessRequestInput, _prepare_access, "Request produce/consume access for an IAM role",
+    partial_checks=True,
+)  # fmt: skip
 AccessRevokeRequestCreateApi = _create_request_api(
     Kind.ACCESS_REVOKE,
     s.AccessRevokeInput,
@@ -159,10 +204,17 @@ class RequestDetailApi(APIView):
 
 
 class RequestApproveApi(APIView):
-    @extend_schema(request=None, responses={200: s.RequestDetailOutput, **ACTION_ERRORS}, summary="Approve")
+    @extend_schema(
+        request=s.ApproveInput, responses={200: s.RequestDetailOutput, **ACTION_ERRORS}, summary="Approve"
+    )
     def post(self, request, pk: int):
         _visible_request(request.user, pk)
-        approved = services.approve_request(request_id=pk, actor=request.user)
+        services.require_decider(request_id=pk, actor=request.user)  # who may, before what the body says
+        serializer = s.ApproveInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        approved = services.approve_request(
+            request_id=pk, actor=request.user, override_reason=serializer.validated_data["override_reason"]
+        )
         return Response(s.RequestDetailOutput(_visible_request(request.user, approved.pk)).data)
 
 

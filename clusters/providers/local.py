@@ -31,6 +31,7 @@ from clusters.providers.base import (
     ReplicatorState,
     TopicDayBytes,
     TopicSpec,
+    role_name_from_principal_arn,
 )
 
 
@@ -149,12 +150,14 @@ class LocalProvider:
         LocalMskReplicator.objects.filter(arn=arn).delete()
 
     def apply_grant(self, account: AccountRef, grant: GrantSpec) -> None:
+        role_name_from_principal_arn(account, grant.principal_arn)  # AWS refuses roles of other accounts
         LocalMskGrant.objects.update_or_create(
             principal_arn=grant.principal_arn, policy_name=grant.policy_name,
             defaults={"account_id": account.account_id, "document": grant.policy_document},
         )  # fmt: skip
 
     def remove_grant(self, account: AccountRef, grant: GrantSpec) -> None:
+        role_name_from_principal_arn(account, grant.principal_arn)
         LocalMskGrant.objects.filter(
             principal_arn=grant.principal_arn, policy_name=grant.policy_name
         ).delete()

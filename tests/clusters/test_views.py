@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from clusters import services
+from clusters import rules, services
 from clusters.models import AccessGrant, Cluster, PlatformSettings, Request, Topic
 from portal.models import Membership, User
 from tests.conftest import client_for, make_user
@@ -320,8 +320,9 @@ def test_combined_request_preview_shows_policy_and_maps_row_errors(member_a, tea
     )  # fmt: skip
     response = client.post(url, data, headers=HTMX)
     form = response.context["form"]
-    assert "IAM role ARN" in form.errors["access_2_principal_arn"][0]
-    assert "consumer-group prefix" in " ".join(form.errors["access_2_principal_arn"])
+    assert form.errors["access_2_principal_arn"] == [rules.PRINCIPAL_ARN_RULE]
+    # Each message under the field it is about, in its row (issue 11: all used to sit under the principal).
+    assert form.errors["access_2_consumer_group_prefix"] == ["Consumers need a consumer-group prefix."]
     data.update(
         access_2_principal_arn=PRINCIPAL.replace("payments", "audit"), access_2_consumer_group_prefix="audit"
     )
@@ -329,6 +330,20 @@ def test_combined_request_preview_shows_policy_and_maps_row_errors(member_a, tea
     assert "IAM policy documents" in body
     assert "&quot;kafka-cluster:WriteData&quot;" in body and "&quot;kafka-cluster:ReadData&quot;" in body
     assert '<pre tabindex="0">{\n  &quot;Version&quot;: &quot;2012-10-17&quot;' in body
+
+
+def test_access_form_puts_each_error_under_its_own_field(member_a, team_a, cluster, topic):
+    response = client_for(member_a).post(reverse("clusters:request-new-access"), {
+        "team": team_a.pk, "cluster": cluster.pk, "topic": topic.pk, "principal_arn": PRINCIPAL,
+    })  # fmt: skip
+    errors = response.context["form"].errors
+    assert errors["produce"] == ["Grant produce, consume or both."] and "principal_arn" not in errors
+    response = client_for(member_a).post(reverse("clusters:request-new-access"), {
+        "team": team_a.pk, "cluster": cluster.pk, "topic": topic.pk, "principal_arn": PRINCIPAL, "consume": "on",
+    })  # fmt: skip
+    errors = response.context["form"].errors
+    assert errors["consumer_group_prefix"] == ["Consumers need a consumer-group prefix."]
+    assert "principal_arn" not in errors
 
 
 def test_access_form_previews_and_submits_policy(member_a, team_a, cluster, topic):
@@ -359,10 +374,11 @@ def test_cluster_form_submits_and_limits_network_profiles(member_a, team_a, acco
         "justification": "Production traffic.",
     }  # fmt: skip
     wrong_region = client.post(reverse("clusters:request-new-cluster"), {**data, "region": "eu-west-1"})
-    assert (
-        "network profile of the chosen account and region"
-        in wrong_region.context["form"].errors["network_profile"][0]
-    )
+    assert wrong_region.context["form"].errors["network_profile"] == [
+        "Choose a network profile of this account and region."
+    ]
+    # The choice is kept for the user to see what was wrong (it used to be cleared).
+    assert f'<option value="{network_profile.pk}" selected>' in wrong_region.content.decode()
     preview = client.post(reverse("clusters:request-preview", args=["cluster"]), data, headers=HTMX)
     assert "Cluster hours" in preview.content.decode()
     response = client.post(reverse("clusters:request-new-cluster"), data)

@@ -75,11 +75,15 @@ def test_approve_reject_cancel_over_the_api(member_a, admin, cluster_a, token_fo
     ids = [post(member, member_headers, "clusters-api:request-topic", topic_body(cluster_a, name=n)).json()["id"]
            for n in ("one", "two", "three")]  # fmt: skip
 
+    # The body is JSON (an optional override_reason) or none at all, as on every endpoint.
     approved = admin_client.post(
-        reverse("clusters-api:request-approve", args=[ids[0]]), headers=admin_headers
+        reverse("clusters-api:request-approve", args=[ids[0]]),
+        content_type="application/json",
+        headers=admin_headers,
     )
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
-    twice = admin_client.post(reverse("clusters-api:request-approve", args=[ids[0]]), headers=admin_headers)
+    twice = admin_client.post(reverse("clusters-api:request-approve", args=[ids[0]]), content_type="application/json",
+                              headers=admin_headers)  # fmt: skip
     assert twice.status_code == 409 and twice.json()["code"] == "conflict"
     assert Topic.objects.count() == 1
 

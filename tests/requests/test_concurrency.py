@@ -46,3 +46,68 @@ def test_two_concurrent_approvals_one_wins(attempt, member_a, team_a, cluster_a)
     assert Request.objects.get(pk=request.pk).status == Request.Status.APPROVED
     assert Topic.objects.filter(name=f"team-a.race{attempt}").count() == 1
     assert RequestEvent.objects.filter(request=request, to_status="approved").count() == 1
+
+
+def _race(*calls) -> list:
+    """Run the calls at the same moment in threads; each outcome is its return value or its exception."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            barrier.wait(timeout=10)
+            outcomes[index] = call()
+        except Exception as exc:  # the outcome is what the test compares
+            outcomes[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("attempt", range(3))
+def test_two_names_kafka_would_take_for_one_cannot_both_be_submitted_at_once(
+    attempt, member_a, team_a, cluster_a
+):
+    """'x.auto' and 'x_auto' prepared and submitted at the same moment: the name check under the cluster's
+    row lock lets exactly one in (issue 11)."""
+    from django.core.exceptions import ValidationError
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and concurrent transactions need PostgreSQL")
+    prepared = [
+        services.prepare_topic_create(actor=member_a, team=team_a, cluster=cluster_a, name=f"x{attempt}{sep}auto",
+                                      expected_in_mbps=Decimal(1), expected_out_mbps=Decimal(1))
+        for sep in "._"
+    ]  # fmt: skip
+    outcomes = _race(*(lambda p=p: services.submit_request(actor=member_a, prepared=p) for p in prepared))
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["Request", "ValidationError"]
+    [refused] = [outcome for outcome in outcomes if isinstance(outcome, ValidationError)]
+    assert "Kafka reads '.' and '_' in topic names as one" in refused.message_dict["name"][0]
+    assert Request.objects.count() == 1
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_an_idempotent_twin_that_loses_the_name_check_gets_the_first_answer(member_a, team_a, cluster_a):
+    from clusters import idempotency
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and concurrent transactions need PostgreSQL")
+    prepared = services.prepare_topic_create(actor=member_a, team=team_a, cluster=cluster_a, name="twin",
+                                             expected_in_mbps=Decimal(1), expected_out_mbps=Decimal(1))  # fmt: skip
+    print_ = idempotency.fingerprint("topic.create", {"name": "twin"})
+
+    def submit():
+        return idempotency.submit_once(user=member_a, key="k-twin", print_=print_, prepared=prepared)[0].pk
+
+    outcomes = _race(submit, submit)
+    assert len(set(outcomes)) == 1 and isinstance(outcomes[0], int), outcomes
+    assert Request.objects.count() == 1

@@ -277,10 +277,9 @@ class TestAccessRequests:
         with pytest.raises(ValidationError) as excinfo:
             services.prepare_access_grant(actor=member_a, team=team_a, cluster=cluster_a, entry=entry,
                                           topic_prefix="team-a.")  # fmt: skip
-        messages = errors_of(excinfo)["principal_arn"]
-        assert any("IAM role ARN" in m for m in messages) and any(
-            "consumer-group prefix" in m for m in messages
-        )
+        errors = errors_of(excinfo)
+        assert "not an AWS account id" in errors["principal_arn"][0]
+        assert errors["consumer_group_prefix"] == ["Consumers need a consumer-group prefix."]
 
 
 def test_absurd_partition_counts_are_a_field_error(member_a, team_a, cluster_a):

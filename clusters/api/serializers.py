@@ -20,12 +20,13 @@ from clusters.models import (
     Topic,
 )
 from portal import access
+from portal.api.input import InputSerializer, QueryInput
 from portal.models import Team
 
 MBPS = {"max_digits": 8, "decimal_places": 2, "min_value": Decimal(0), "max_value": Decimal(100_000)}
 
 
-class _VisibleQuerysets(serializers.Serializer):
+class _VisibleQuerysets(InputSerializer):
     """Related-object fields only accept objects the caller may see (no existence leak)."""
 
     def get_fields(self):
@@ -79,7 +80,7 @@ class ClusterRequestInput(_VisibleQuerysets):
     )
 
 
-class AccessEntryInput(serializers.Serializer):
+class AccessEntryInput(InputSerializer):
     principal_arn = serializers.CharField(max_length=2048, help_text=rules.PRINCIPAL_ARN_RULE)
     produce = serializers.BooleanField(default=False)
     consume = serializers.BooleanField(default=False)
@@ -88,7 +89,7 @@ class AccessEntryInput(serializers.Serializer):
     )
 
 
-class _TopicConfigInput(serializers.Serializer):
+class _TopicConfigInput(InputSerializer):
     retention_ms = serializers.IntegerField(
         min_value=-1, max_value=rules.KAFKA_LONG_MAX, default=rules.DEFAULT_RETENTION_MS
     )
@@ -129,6 +130,12 @@ class TopicRequestInput(_TopicConfigInput, _VisibleQuerysets):
 
 
 class TopicUpdateInput(_TopicConfigInput, _VisibleQuerysets):
+    fixed_fields = {
+        "cleanup_policy": "A topic's cleanup policy is fixed when it is created; request a new topic instead.",
+        "name": "A topic's name cannot change; request a new topic instead.",
+        "cluster": "A topic cannot move to another cluster; request a new topic there instead.",
+        "team": "A topic's team cannot change here; ask a platform admin.",
+    }
     topic = serializers.PrimaryKeyRelatedField(queryset=Topic.objects.none())
     partitions = serializers.IntegerField(min_value=1, max_value=100_000)
     expected_in_mbps = serializers.DecimalField(**MBPS, required=False, allow_null=True)
@@ -159,7 +166,7 @@ class DecommissionInput(_VisibleQuerysets):
     justification = serializers.CharField(max_length=4000)
 
 
-class RequestFilterInput(serializers.Serializer):
+class RequestFilterInput(QueryInput):
     status = serializers.ChoiceField(choices=Request.Status.choices, required=False)
     kind = serializers.ChoiceField(choices=Request.Kind.choices, required=False)
     team = serializers.SlugField(required=False, max_length=40)
@@ -174,7 +181,7 @@ class RequestFilterInput(serializers.Serializer):
         return attrs
 
 
-class RejectInput(serializers.Serializer):
+class RejectInput(InputSerializer):
     reason = serializers.CharField(max_length=4000, help_text="Shown to the requester.")
 
 

@@ -250,3 +250,66 @@ def test_missing_and_unauthenticated_answers_say_what_to_do(member_a, token_for)
         headers={"Authorization": f"Bearer {token_for(member_a)}"},
     )  # fmt: skip
     assert form.status_code == 415 and "application/json" in form.json()["message"]
+
+
+# --- An id the caller may not see answers exactly as one that does not exist --------------------------
+
+
+def _same_answer_before_and_after_deleting(send, obj) -> None:
+    """`send()` about `obj` gives byte for byte the same answer as once `obj` no longer exists."""
+    hidden = send()
+    type(obj).objects.filter(pk=obj.pk).delete()
+    missing = send()
+    assert hidden.status_code == missing.status_code == 400
+    assert hidden.content == missing.content, (hidden.content, missing.content)
+
+
+def test_another_teams_topic_answers_as_a_missing_one(member_b, team_b, cluster_a, token_for):
+    cluster_a.shared_with.add(team_b)  # the cluster is visible to team B, its topics of team A are not
+    topic = _live_topic(cluster_a)
+    for name, body in [
+        ("clusters-api:request-topic-delete", {"topic": topic.pk, "justification": "not needed"}),
+        ("clusters-api:request-topic-update", {"topic": topic.pk, "partitions": 6}),
+    ]:
+        answer = _json_post(member_b, token_for, name, body)
+        assert answer.status_code == 400
+        assert answer.json()["field_errors"] == {"topic": [f"No topic with id {topic.pk} that you can use."]}
+    _same_answer_before_and_after_deleting(
+        lambda: _json_post(member_b, token_for, "clusters-api:request-topic-delete",
+                           {"topic": topic.pk, "justification": "not needed"}),
+        topic,
+    )  # fmt: skip
+
+
+def test_another_teams_grant_cluster_and_account_answer_as_missing_ones(
+    member_b, team_a, cluster_a, platform_account, token_for
+):
+    from clusters.models import AccessGrant, AwsAccount, Cluster
+
+    grant = AccessGrant.objects.create(
+        cluster=cluster_a, team=team_a, principal_arn="arn:aws:iam::123456789012:role/app", can_produce=True
+    )
+    _same_answer_before_and_after_deleting(
+        lambda: _json_post(member_b, token_for, "clusters-api:request-access-revoke", {"grant": grant.pk}),
+        grant,
+    )
+    spare = Cluster.objects.create(
+        name="team-a-spare", team=team_a, kind="dedicated", environment="dev", account=cluster_a.account,
+        region="us-east-1", network_profile=cluster_a.network_profile,
+    )  # fmt: skip
+    _same_answer_before_and_after_deleting(
+        lambda: _json_post(member_b, token_for, "clusters-api:request-decommission",
+                           {"cluster": spare.pk, "justification": "gone"}),
+        spare,
+    )  # fmt: skip
+    team_account = AwsAccount.objects.create(
+        name="Team A's own", account_id="210987654321", ownership="team", team=team_a,
+        role_arn="arn:aws:iam::210987654321:role/msk-portal",
+    )  # fmt: skip
+    body = {"team": "team-b", "name": "b-dev", "kind": "dedicated", "environment": "dev",
+            "account": team_account.pk, "region": "us-east-1", "network_profile": cluster_a.network_profile_id,
+            "expected_write_mbps": "1", "expected_read_mbps": "1", "contains_pii": False,
+            "latency_class": "standard", "justification": "x"}  # fmt: skip
+    _same_answer_before_and_after_deleting(
+        lambda: _json_post(member_b, token_for, "clusters-api:request-cluster", body), team_account
+    )

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.core.validators import slug_re
 from rest_framework import serializers
 
-from clusters import rules
+from clusters import rules, selectors
 from clusters.models import (
     MSK_SERVERLESS_REGIONS,
     AccessGrant,
@@ -27,17 +27,20 @@ MBPS = {"max_digits": 8, "decimal_places": 2, "min_value": Decimal(0), "max_valu
 
 
 class _VisibleQuerysets(InputSerializer):
-    """Related-object fields only accept objects the caller may see (no existence leak)."""
+    """Related-object fields accept only objects the caller may see, by the rules the HTML pages use: any
+    other id answers exactly as an id that does not exist (no existence leak)."""
 
     def get_fields(self):
         fields = super().get_fields()
         user = self.context["request"].user
         querysets = {
             "team": access.teams_visible_to(user),
+            "account": access.accounts_visible_to(user),
+            "network_profile": access.network_profiles_visible_to(user),
             "cluster": access.clusters_visible_to(user),
             "source_cluster": access.clusters_visible_to(user),
-            "topic": Topic.objects.filter(cluster__in=access.clusters_visible_to(user)),
-            "grant": AccessGrant.objects.filter(cluster__in=access.clusters_visible_to(user)),
+            "topic": selectors.topics_visible_to(user),
+            "grant": selectors.grants_visible_to(user),
         }
         for name, queryset in querysets.items():
             if name in fields:
@@ -61,9 +64,9 @@ class ClusterRequestInput(_VisibleQuerysets):
     name = serializers.CharField(max_length=64, help_text=rules.CLUSTER_NAME_RULE)
     kind = serializers.ChoiceField(choices=Cluster.Kind.choices)
     environment = serializers.ChoiceField(choices=Environment.choices)
-    account = serializers.PrimaryKeyRelatedField(queryset=AwsAccount.objects.all())
+    account = serializers.PrimaryKeyRelatedField(queryset=AwsAccount.objects.none())
     region = serializers.ChoiceField(choices=MSK_SERVERLESS_REGIONS)
-    network_profile = serializers.PrimaryKeyRelatedField(queryset=NetworkProfile.objects.all())
+    network_profile = serializers.PrimaryKeyRelatedField(queryset=NetworkProfile.objects.none())
     expected_write_mbps = serializers.DecimalField(**MBPS)
     expected_read_mbps = serializers.DecimalField(**MBPS)
     contains_pii = serializers.BooleanField()

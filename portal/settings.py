@@ -301,6 +301,9 @@ AWS_MAX_ATTEMPTS = env_int("AWS_MAX_ATTEMPTS", 5)
 KAFKA_SSL_CA_LOCATION = env_str("KAFKA_SSL_CA_LOCATION")
 
 # --- REST API -------------------------------------------------------------------------------------
+# A create repeated with the same Idempotency-Key while the first attempt still runs waits this long for
+# its answer, then gets 409 with Retry-After.
+IDEMPOTENCY_WAIT_SECONDS = env_int("IDEMPOTENCY_WAIT_SECONDS", 10)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "portal.api.authentication.ApiTokenAuthentication",

@@ -71,7 +71,10 @@ PLAIN_EXCEPTION_MESSAGES = {
 def exception_handler(exc, context):
     if isinstance(exc, PortalError):
         body = {"code": exc.code, "message": exc.message, "field_errors": exc.field_errors}
-        return Response(body, status=exc.http_status)
+        retry_after = getattr(exc, "retry_after", None)
+        return Response(
+            body, status=exc.http_status, headers={"Retry-After": str(retry_after)} if retry_after else None
+        )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

@@ -3,8 +3,11 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 
 from portal.admin_audit import AuditedAdmin
+from portal.forms import AdminSignInForm
 from portal.models import ApiToken, AuditEvent, Membership, Team, User
 
+# The admin's sign-in is throttled like the portal's (portal.login_throttle).
+admin.site.login_form = AdminSignInForm
 # Every admin below is an AuditedAdmin: each change made here is recorded in the portal's audit log.
 admin.site.unregister(Group)
 

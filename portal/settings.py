@@ -183,6 +183,15 @@ if env_bool("SECURE_PROXY_SSL_HEADER", False):
 # /healthz is probed over plain HTTP by load balancers and container healthchecks.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# Password sign-in throttling (portal/login_throttle.py): this many wrong passwords for one account, or
+# from one address, within LOGIN_LOCKOUT_SECONDS pause sign-in there for LOGIN_LOCKOUT_SECONDS.
+LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 300)
+# Proxies in front of the portal that append the client's address to X-Forwarded-For (0: none, use the
+# connection's address). Only count proxies you run: the client writes the rest of that header.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
 # --- Email (console in development) -----------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -283,6 +292,27 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=BILLING_HOUR_UTC, minute=15),
     },
 }
+
+# --- Cache (sign-in throttle counters) --------------------------------------------------------------
+# Shared by every web process: Redis when REDIS_URL is set (short timeouts: a Redis outage must not
+# hang sign-in), files under var/cache otherwise.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Deployments sharing one Redis have their own queues; their cache keys follow suit.
+            "KEY_PREFIX": f"msk-portal-{CELERY_TASK_DEFAULT_QUEUE}",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
 
 # --- MSK provider -----------------------------------------------------------------------------------
 # local: a simulated MSK needing no AWS account (the default); aws: the real thing (boto3 + Kafka admin).

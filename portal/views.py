@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.contrib.auth.views import LoginView
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,10 +16,23 @@ from clusters import selectors as cluster_selectors
 from portal import access, selectors, services
 from portal.csv_export import streaming_csv_response
 from portal.errors import PortalError
-from portal.forms import AddMemberForm, ApiTokenForm, AuditFilterForm, TeamEditForm, TeamForm
+from portal.forms import AddMemberForm, ApiTokenForm, AuditFilterForm, SignInForm, TeamEditForm, TeamForm
 from portal.health import check_broker, check_database, check_worker
 from portal.htmx import is_htmx_partial
 from portal.models import Membership
+
+
+class SignInView(LoginView):
+    """Django's sign-in page, with the password check throttled (portal.login_throttle): 429 when it is."""
+
+    authentication_form = SignInForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.has_error(NON_FIELD_ERRORS, "throttled"):
+            response.status_code = 429
+        return response
 
 
 def _require_admin(request: HttpRequest) -> None:

@@ -23,7 +23,9 @@ class SecurityHeadersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        # Django's debug error pages (DEBUG only) are styled inline; under the policy they are unreadable.
+        if not (settings.DEBUG and response.status_code >= 400):
+            response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         if "Cache-Control" not in response.headers:
             add_never_cache_headers(response)
         return response

@@ -192,7 +192,7 @@ def test_the_schema_refuses_unknown_properties_on_every_request_body(admin, toke
 
 DRF_JARGON = [
     "Invalid pk", "object does not exist", "Expected a dictionary", "Expected a list of items", "non_field_errors",
-    "Ensure this", "is not a valid choice", "A valid integer", "A valid number", "Incorrect type", "Object with",
+    "Ensure th", "Must be a valid", "is not a valid choice", "A valid integer", "A valid number", "Incorrect type", "Object with",
     "sys.", "Invalid data", "String value too large", "may not be null",
 ]  # fmt: skip
 

@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# Run-time files (SQLite database, broker, beat schedule, local.env); PORTAL_VAR_DIR moves them, as for the portal.
+VAR_DIR := $(or $(PORTAL_VAR_DIR),var)
 
 .PHONY: run test setup setup-test migrate demo lint format clean
 
@@ -23,14 +25,25 @@ setup: $(VENV)/.installed-run
 
 setup-test: $(VENV)/.installed-test
 
-migrate: setup
-	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput
+# This checkout's development settings, read by portal/settings.py for every command run here (the
+# environment wins): DEBUG on and a SECRET_KEY of its own. Written once; `make clean` removes it.
+$(VAR_DIR)/local.env:
+	mkdir -p $(VAR_DIR)
+	printf '%s\n' \
+	  '# Written by make for this checkout: every command run here (manage.py, celery) runs like make run.' \
+	  '# Environment variables win over these lines. Never copy this file to a server.' \
+	  'DEBUG=true' \
+	  "SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@.tmp
+	mv $@.tmp $@
+
+migrate: setup $(VAR_DIR)/local.env
+	$(PY) manage.py migrate --noinput
 
 demo: migrate
-	DEBUG=$${DEBUG:-true} $(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo
 
 run: demo
-	DEBUG=$${DEBUG:-true} $(PY) manage.py devstack --port $(PORT)
+	$(PY) manage.py devstack --port $(PORT)
 
 test: setup-test
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) -m pytest $(PYTEST_ARGS)

@@ -14,6 +14,7 @@ from billing.usage import collect_usage
 from clusters.providers.base import TransientError
 from portal import access
 from portal.errors import Conflict, NotAllowed
+from portal.links import absolute_url
 from portal.messages_once import send_once
 
 
@@ -61,16 +62,15 @@ def send_budget_alert(alert_id: int) -> None:
     subject = (
         f"[MSK portal] {team.name} reached {alert.threshold_percent} % of its {alert.month:%B %Y} budget"
     )
+    link = absolute_url("billing:team-costs", team.slug)
     body = (
         f"{team.name} has spent ${alert.spent_usd} of its ${alert.budget_usd} monthly budget for "
-        f"{alert.month:%B %Y} (month to date, provisional).\n\n"
-        f"Details: {settings.PORTAL_BASE_URL}/billing/teams/{team.slug}/\n"
+        f"{alert.month:%B %Y} (month to date, provisional).\n\nDetails: {link}\n"
     )
     # Setting sent_at (compare-and-set) is the claim: a twin waits on the row, then finds it set.
     send_once(
         lambda: BudgetAlert.objects.filter(pk=alert.pk, sent_at__isnull=True).update(sent_at=timezone.now()) == 1,
-        subject=subject, body=body, recipients=recipients,
-        link=f"{settings.PORTAL_BASE_URL}/billing/teams/{team.slug}/",
+        subject=subject, body=body, recipients=recipients, link=link,
     )  # fmt: skip
 
 

@@ -7,6 +7,7 @@ from clusters.models import (
     AutoApprovalRule,
     AwsAccount,
     Cluster,
+    DriftFinding,
     NetworkProfile,
     PlatformSettings,
     Request,
@@ -126,3 +127,11 @@ class RequestAdmin(ReadOnlyInventory):
     list_display = ("id", "kind", "summary", "team", "status", "created_at")
     list_filter = ("status", "kind")
     inlines = [RequestEventInline]
+
+
+@admin.register(DriftFinding)
+class DriftFindingAdmin(ReadOnlyInventory):
+    """Found by the drift check; acted on from the portal's Drift page (adopt, re-tag, mark deleted)."""
+
+    list_display = ("kind", "arn", "cluster", "account", "region", "detected_at", "resolved_at")
+    list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter))

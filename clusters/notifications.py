@@ -16,6 +16,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from clusters.models import Request, RequestEvent, SentNotification
+from portal.links import absolute_url
 from portal.messages_once import send_once
 from portal.models import User
 
@@ -31,7 +32,7 @@ def _approver_emails(request: Request) -> list[str]:
 
 def notify(*, request_id: int, event: str) -> None:
     request = Request.objects.select_related("team", "requested_by", "approved_by_rule").get(pk=request_id)
-    link = f"{settings.PORTAL_BASE_URL}/requests/{request.pk}/"
+    link = absolute_url("clusters:request-detail", request.pk)
     if event == "submitted":
         recipients = _approver_emails(request)
         subject = f"[MSK portal] Approval needed: #{request.pk} {request.summary}"

@@ -760,13 +760,15 @@ def detect_drift() -> dict:
                               f"{cluster.name} is active in the portal but MSK no longer lists it.", stats)  # fmt: skip
             elif state is not None:
                 expected = provisioning_tags(cluster)
-                changed = {
-                    key: state.tags.get(key) for key in EXPECTED_TAGS if state.tags.get(key) != expected[key]
-                }
+                changed = [
+                    f"{key} is {state.tags.get(key, 'missing')} in MSK, {expected[key]} in the portal"
+                    for key in EXPECTED_TAGS
+                    if state.tags.get(key) != expected[key]
+                ]
                 if changed:
                     found.add((cluster.arn, "retagged"))
                     _open_finding(cluster.account, region, cluster, cluster.arn, "retagged",
-                                  f"Tags differ from the portal's: {changed} (expected {expected}).", stats)  # fmt: skip
+                                  f"Tag {'; '.join(changed)}.", stats)  # fmt: skip
         for arn, state in listed.items():
             if arn not in known_arns and state.state != "DELETING":
                 found.add((arn, "unknown"))

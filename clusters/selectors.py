@@ -590,10 +590,15 @@ def provisioning_events(*, cluster: Cluster, limit: int = 50) -> list:
 
 
 def open_drift(limit: int = 100) -> list:
-    """Open differences between the inventory and MSK, newest first (platform admins' fleet view)."""
+    """Open differences between the inventory and MSK, newest first (platform admins' drift page)."""
     return list(
         DriftFinding.objects.filter(resolved_at__isnull=True).select_related("cluster", "account")[:limit]
     )
+
+
+def open_drift_count() -> int:
+    """Open drift findings: one COUNT, for the navigation badge."""
+    return DriftFinding.objects.filter(resolved_at__isnull=True).count()
 
 
 def drift_finding_get(*, user: User, pk: int) -> DriftFinding:

@@ -42,6 +42,7 @@ urlpatterns = [
     path("topics/<int:pk>/retry/", views.topic_retry, name="topic-retry"),
     path("grants/<int:pk>/retry/", views.grant_retry, name="grant-retry"),
     path("replicators/<int:pk>/retry/", views.replicator_retry, name="replicator-retry"),
+    path("drift/", views.drift_list, name="drift-list"),
     path("drift/<int:pk>/adopt/", views.drift_adopt, name="drift-adopt"),
     path("drift/<int:pk>/retag/", views.drift_retag, name="drift-retag"),
     path("drift/<int:pk>/mark-deleted/", views.drift_mark_deleted, name="drift-mark-deleted"),

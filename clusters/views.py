@@ -8,6 +8,7 @@ decides inline (the row is swapped for its new state).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -483,7 +484,6 @@ def cluster_list(request: HttpRequest) -> HttpResponse:
     context = {
         "page": page,
         "include_deleted": request.GET.get("deleted") == "1",
-        "drift": selectors.open_drift() if access.is_platform_admin(request.user) else [],
         "can_request": selectors.can_file_requests(request.user),
     }
     return render(request, "clusters/cluster_list.html", context)
@@ -663,12 +663,23 @@ def _drift_finding(request: HttpRequest, pk: int) -> DriftFinding:
     return selectors.drift_finding_get(user=request.user, pk=pk)
 
 
+@login_required
+@require_GET
+def drift_list(request: HttpRequest) -> HttpResponse:
+    if not access.is_platform_admin(request.user):
+        raise PermissionDenied("Only platform admins see drift.")
+    check_minutes = max(1, round(settings.DRIFT_INTERVAL_SECONDS / 60))
+    return render(
+        request, "clusters/drift_list.html", {"drift": selectors.open_drift(), "check_minutes": check_minutes}
+    )
+
+
 def _back_to_drift(request: HttpRequest, *, ok: str = "", error: str = "") -> HttpResponse:
     if error:
         messages.error(request, error)
     else:
         messages.success(request, ok)
-    return redirect(reverse("clusters:cluster-list") + "#drift-heading")
+    return redirect("clusters:drift-list")
 
 
 def _drift_action(request: HttpRequest, pk: int, action, ok) -> HttpResponse:

@@ -32,6 +32,11 @@ def navigation(request):
                 if access.is_platform_admin(user)
                 else None
             ),
+            "open_drift": (
+                _once_per_request(request, "open_drift", request_selectors.open_drift_count)
+                if access.is_platform_admin(user)
+                else None
+            ),
         },
     }
 

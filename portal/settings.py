@@ -61,13 +61,34 @@ def env_secret(name: str, default: str = "") -> str:
 
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
 
+
+def load_local_env(path: Path) -> None:
+    """Defaults for this checkout from NAME=value lines (`make run` writes var/local.env: DEBUG on and a
+    generated SECRET_KEY), so that every command run in the checkout works as under `make run`. The
+    environment wins. Production has no such file, so it stays strict: DEBUG off, SECRET_KEY required."""
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise ImproperlyConfigured(f"{path}, line {number}: expected NAME=value, got {line!r}")
+        os.environ.setdefault(name.strip(), value.strip())
+
+
+load_local_env(VAR_DIR / "local.env")
+
 DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = env_secret("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (see .env.example)")
-    # Development only: a fixed key so sessions survive restarts of `make run`.
+    # Development only (DEBUG=true without var/local.env's key): a fixed key.
     SECRET_KEY = "dev-insecure-key-only-used-when-DEBUG-is-on-0123456789abcdefghij"  # noqa: S105
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
@@ -132,8 +153,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     if DATABASES["default"]["NAME"] not in ("", ":memory:"):
         # A fresh checkout has no var/ yet; SQLite creates the file but not its folder.
         Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    # Web, worker and beat share one SQLite file under `make run`: wait for locks instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Web, worker and beat share one SQLite file under `make run`. WAL lets readers work while one
+    # connection writes. Every transaction takes the write lock when it begins (BEGIN IMMEDIATE): a
+    # transaction that read first and then wrote would fail at once with "database is locked" when another
+    # writer got in between, whereas taking the lock up front queues it behind the other writer, for up to
+    # the busy timeout. A task that still meets a lock is retried (portal.celery.PortalTask).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL"
+    )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -241,12 +268,18 @@ REDIS_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # No broker server needed: producers and consumers exchange messages as files in one folder.
+    # No broker server needed: producers and consumers exchange messages as files in one folder
+    # (kombu's transport, except that a message file is complete before the worker can see it).
+    CELERY_BROKER_TRANSPORT = "portal.broker:FileSystemTransport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_FOLDER / "queue"),
         "data_folder_out": str(CELERY_BROKER_FOLDER / "queue"),
         "control_folder": str(CELERY_BROKER_FOLDER / "control"),
         "store_processed": False,
+        # How long a worker waits before looking at the folder again when it found nothing it may take.
+        # With prefetch 1 it finds nothing after every message it takes: kombu's 1 s default capped a
+        # worker at about one task per second per process, whatever the task.
+        "polling_interval": 0.1,
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = dict(REDIS_BROKER_TRANSPORT_OPTIONS)
@@ -306,6 +339,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=BILLING_HOUR_UTC, minute=15),
     },
 }
+# Sent once when beat starts (a schedule counts its first interval from the start): the heartbeat, so
+# /healthz reports a running worker at once, and the drift check, so admins see drift from the start.
+BEAT_RUN_AT_START = ["portal-heartbeat", "clusters-drift"]
 
 # --- Cache (sign-in throttle counters) --------------------------------------------------------------
 # Shared by every web process: Redis when REDIS_URL is set (short timeouts: a Redis outage must not
@@ -411,7 +447,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"one_line_refusals": {"()": "portal.log_filters.OneLineRefusals"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        # Our handler only: Django's own console handler (DEBUG on) printed every django.* line twice.
+        "django": {"level": "INFO"},
+        "django.db.backends": {"level": "INFO"},
+        # Django logs every 4xx/5xx answer here; a 403 (an expected refusal) becomes one line.
+        "django.request": {"filters": ["one_line_refusals"]},
+    },
 }

@@ -277,7 +277,8 @@ ENDPOINTS: list[Endpoint] = [
     ),
     Endpoint("clusters:request-cancel", MEMBER_A_ONLY, method="POST", kwargs=REQUEST_A),
     Endpoint("clusters:approval-queue", ADMIN, markers={REQUEST_MARKER: ADMIN}),
-    Endpoint("clusters:cluster-list", SIGNED_IN, markers={CLUSTER_MARKER: SEES_TEAM_A, DRIFT_MARKER: ADMIN}),
+    Endpoint("clusters:cluster-list", SIGNED_IN, markers={CLUSTER_MARKER: SEES_TEAM_A}),
+    Endpoint("clusters:drift-list", ADMIN, markers={DRIFT_MARKER: ADMIN}),
     Endpoint("clusters:cluster-detail", SEES_TEAM_A, kwargs=lambda w: {"pk": w.cluster_a.pk}),
     Endpoint("clusters:cluster-status", SEES_TEAM_A, kwargs=lambda w: {"pk": w.cluster_a.pk}),
     # Retrying a failed cluster is for admins; cluster_a is active, so the call is a harmless no-op.

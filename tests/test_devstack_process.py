@@ -6,27 +6,18 @@ transport) carries it, a worker process runs it and writes the heartbeat row tha
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from portal import demo
+from tests.processes import ROOT, alive, descendants, free_port, healthz, kill_tree, newcomer_env
 
 
 def _database_url() -> str:
@@ -37,43 +28,19 @@ def _database_url() -> str:
     return f"postgres://{db.get('USER') or 'postgres'}@{host}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, stack = set(), [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.add(child)
-            stack.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _healthz(port: int) -> dict | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-            return json.loads(response.read())
-    except OSError:
-        return None
-
-
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_devstack_runs_web_worker_and_beat_and_one_ctrl_c_stops_them(tmp_path):
-    port = _free_port()
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+def test_devstack_runs_web_worker_and_beat_and_one_ctrl_c_stops_them(tmp_path, settings):
+    port = free_port()
+    settings.VAR_DIR, settings.DEBUG = tmp_path, True
+    demo.remember(
+        demo.DemoLogins("s3cret-demo", (demo.DemoLogin("alice", "Alice Member", "member of payments"),))
+    )
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DJANGO_SETTINGS_MODULE", "PORTAL_BASE_URL"}
+    }
     env.update(
         DEBUG="true",
         DATABASE_URL=_database_url(),
@@ -83,41 +50,59 @@ def test_devstack_runs_web_worker_and_beat_and_one_ctrl_c_stops_them(tmp_path):
         # reach this worker and delay its first heartbeat.
         CELERY_QUEUE=f"{os.environ.get('CELERY_QUEUE', 'celery')}-devstack-{port}",
     )
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "devstack", "--port", str(port), "--noreload"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    log = tmp_path / "devstack.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "devstack", "--port", str(port), "--noreload"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )  # fmt: skip
     try:
+        # devstack says it is ready once /healthz reports the database, the broker and a worker.
         deadline = time.monotonic() + 90
-        health = None
-        while time.monotonic() < deadline:
-            health = _healthz(port)
-            if health and health["checks"]["worker"]["ok"]:
-                break
-            assert process.poll() is None, process.stdout.read()
+        while "The portal is ready" not in log.read_text():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.5)
+        health = healthz(port)
         assert health and health["status"] == "ok", health
         assert health["checks"]["worker"]["ok"], health
-        children = _descendants(process.pid)
+        children = descendants(process.pid)
         assert len(children) >= 3  # web, worker (+ its pool), beat
 
         process.send_signal(signal.SIGINT)  # what Ctrl-C delivers
-        output, _ = process.communicate(timeout=60)
+        process.wait(timeout=60)
     finally:
-        if process.poll() is None:
-            # The children run in their own sessions: kill them too, or a failed run leaves a web server
-            # and workers holding database connections.
-            for pid in _descendants(process.pid):
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
-            os.killpg(process.pid, signal.SIGKILL)
+        # The children run in their own sessions: kill them too, or a failed run leaves a web server
+        # and workers holding database connections.
+        kill_tree(process)
+    output = log.read_text()
     assert process.returncode == 0, output
     assert "Stopped web, worker and beat." in output
     time.sleep(0.5)
-    assert [pid for pid in children if _alive(pid)] == []
-    assert _healthz(port) is None
+    assert [pid for pid in children if alive(pid)] == []
+    assert healthz(port) is None
+    # The address and the demo logins come after the worker's and beat's banners, not hidden above them.
+    ready = output.index("The portal is ready")
+    assert output.index("[tasks]") < ready and output.index("celery beat v") < ready
+    banner = output[ready:].split("Ctrl-C stops everything.")[0]
+    assert f"ready at http://127.0.0.1:{port}/ " in banner
+    assert "Demo logins (password for all: s3cret-demo)" in banner and "alice  Alice Member" in banner
+
+
+def test_beat_sends_the_heartbeat_and_the_drift_check_when_it_starts(tmp_path):
+    """Not one interval later (30 s for the heartbeat, 10 minutes for drift): at once."""
+    env = newcomer_env(tmp_path, DEBUG="true")
+    queue = tmp_path / "broker" / "queue"
+    beat = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "beat", f"--schedule={tmp_path / 'schedule'}"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while len(sent := list(queue.glob("*.msg"))) < 2 and time.monotonic() < deadline:
+            assert beat.poll() is None
+            time.sleep(0.2)
+    finally:
+        kill_tree(beat)
+    tasks = sorted(json.loads(path.read_text())["headers"]["task"] for path in sent)
+    assert tasks == ["clusters.tasks.detect_drift", "portal.tasks.record_heartbeat"]

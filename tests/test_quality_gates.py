@@ -63,18 +63,56 @@ def test_models_and_migrations_agree():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_production_settings_pass_check_deploy():
-    env = _env(
+def _production_env(**overrides: str) -> dict:
+    return _env(
         DEBUG="false",
         SECRET_KEY="k3y-" + "production-grade-and-long-enough-" * 2,
         ALLOWED_HOSTS="portal.example.com",
         DATABASE_URL="sqlite:///:memory:",
+        **overrides,
     )
+
+
+def test_production_settings_pass_check_deploy():
+    env = _production_env(PORTAL_BASE_URL="https://portal.example.com")
     for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS"):
         env.pop(name, None)
     result = run(sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_links_in_mails_would_point_at_localhost():
+    env = _production_env()
+    env.pop("PORTAL_BASE_URL", None)
+    result = run(sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    assert "portal.W001" in result.stderr and "PORTAL_BASE_URL is 'http://127.0.0.1:8000'" in result.stderr
+
+
+def test_a_checkout_set_up_by_make_runs_its_commands_in_development_mode(tmp_path):
+    # `make run` writes var/local.env (DEBUG on, a SECRET_KEY of its own); the environment still wins.
+    env = _env(PORTAL_VAR_DIR=str(tmp_path))
+    for name in ("DEBUG", "SECRET_KEY", "DATABASE_URL"):
+        env.pop(name, None)
+    made = subprocess.run(
+        ["make", "-s", f"{tmp_path}/local.env"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert made.returncode == 0, made.stderr
+    key = next(
+        line for line in (tmp_path / "local.env").read_text().splitlines() if line.startswith("SECRET_KEY=")
+    )
+    assert len(key) > 60
+    show = "from django.conf import settings; print(settings.DEBUG, settings.SECRET_KEY)"
+    result = run(sys.executable, "manage.py", "shell", "--no-imports", "-c", show, env=env)
+    assert result.stdout.split() == ["True", key.removeprefix("SECRET_KEY=")], result.stderr
+    result = run(
+        sys.executable, "manage.py", "shell", "--no-imports", "-c", show, env={**env, "DEBUG": "false"}
+    )
+    assert result.stdout.split()[0] == "False", result.stderr
+    (tmp_path / "local.env").write_text("DEBUG true\n")
+    result = run(sys.executable, "manage.py", "check", env=env)
+    assert result.returncode != 0 and "local.env, line 1: expected NAME=value" in result.stderr
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key():

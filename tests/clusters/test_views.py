@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from decimal import Decimal
 
@@ -183,6 +184,35 @@ def test_change_forms_roles(cluster, topic, member_a, member_b, admin, finance):
     Membership.objects.create(team=member_b.memberships.get().team, user=admin)
     for url in urls:  # an admin sees team A's objects but may not act for team A
         assert client_for(admin).get(url).status_code == 403, url
+
+
+def test_an_expected_refusal_logs_one_line_without_a_traceback(request_a, member_a, token_for, caplog):
+    approve = reverse("clusters:request-approve", args=[request_a.pk])
+    api_approve = reverse("clusters-api:request-approve", args=[request_a.pk])
+    refusals = [
+        (client_for(member_a).get, reverse("clusters:approval-queue")),  # PermissionDenied in the view
+        (client_for(member_a).post, approve),  # NotAllowed from the service, turned into PermissionDenied
+    ]
+    api = client_for(None)
+    member_token = {"Authorization": f"Bearer {token_for(member_a)}"}
+    for call, url in refusals:
+        with caplog.at_level(logging.WARNING, logger="django.request"):
+            caplog.clear()
+            assert call(url).status_code == 403
+        [record] = caplog.records
+        line = logging.Formatter("%(levelname)s %(name)s: %(message)s").format(record)
+        assert line.startswith(
+            f"WARNING django.request: Forbidden (Permission denied): {url}: Only platform admins"
+        )
+        assert "\n" not in line and record.exc_info is None
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        assert api.post(api_approve, headers=member_token).status_code == 403  # the API's refusal
+    [record] = caplog.records
+    assert record.getMessage() == f"Forbidden: {api_approve}" and record.exc_info is None
+    # Printed once: the root logger's handler is the only one (Django's own console handler, active with
+    # DEBUG on under `make run`, printed every django.* line a second time).
+    assert logging.getLogger("django").handlers == [] and logging.getLogger("django.request").handlers == []
 
 
 def test_navigation_links_by_role(request_a, member_a, admin, finance):

@@ -27,18 +27,21 @@ def test_drift_is_flagged_once_and_resolved_when_gone(cluster_a, team_a, platfor
     assert third == {"list_calls": 1, "opened": 1, "resolved": 2}
     open_findings = DriftFinding.objects.filter(resolved_at__isnull=True)
     assert [(f.kind, f.cluster) for f in open_findings] == [("retagged", cluster_a)]
-    assert "someone-else" in open_findings[0].detail
+    assert open_findings[0].detail == "Tag team is someone-else in MSK, team-a in the portal."
 
 
-def test_only_admins_see_drift_on_the_fleet_page(admin, member_a, cluster_a):
+def test_only_admins_see_drift_on_the_drift_page(admin, member_a, finance, cluster_a):
     from django.urls import reverse
 
     from tests.conftest import client_for
 
     provisioning.detect_drift()  # cluster_a is missing from MSK
-    url = reverse("clusters:cluster-list")
+    url = reverse("clusters:drift-list")
     page = client_for(admin).get(url).content.decode()
     assert page.count("Deleted outside the portal") == 1
     title = page[page.index("<title>") : page.index("</title>")]
-    assert "Drift" not in title
-    assert "Deleted outside the portal" not in client_for(member_a).get(url).content.decode()
+    assert title == "<title>Drift · MSK Serverless portal"
+    for user in (member_a, finance):
+        assert client_for(user).get(url).status_code == 403
+        fleet = client_for(user).get(reverse("clusters:cluster-list")).content.decode()
+        assert "Deleted outside the portal" not in fleet

@@ -1,6 +1,7 @@
-"""Admins act on drift findings from the fleet page: adopt an unknown cluster, re-apply the portal's tags,
+"""Admins act on drift findings from the Drift page: adopt an unknown cluster, re-apply the portal's tags,
 mark a cluster deleted outside the portal as deleted. Each resolves its finding once."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -62,8 +63,8 @@ def _text(response) -> str:
 def test_an_unknown_cluster_is_adopted_into_the_inventory(
     admin, unknown, team_b, network_profile, django_capture_on_commit_callbacks
 ):
-    fleet = _text(client_for(admin).get(reverse("clusters:cluster-list")))
-    assert reverse("clusters:drift-adopt", args=[unknown.pk]) in fleet
+    drift = _text(client_for(admin).get(reverse("clusters:drift-list")))
+    assert reverse("clusters:drift-adopt", args=[unknown.pk]) in drift
     form = _text(client_for(admin).get(reverse("clusters:drift-adopt", args=[unknown.pk])))
     assert unknown.arn in form and f'value="{network_profile.pk}" selected' in form  # the only profile
 
@@ -160,7 +161,7 @@ def test_adopting_twice_adopts_once_and_says_so(admin, unknown, team_a, network_
     data = {"team": team_a.pk, "environment": "dev", "network_profile": network_profile.pk}
     _adopt(admin, unknown, **data)
     again = _adopt(admin, unknown, **data)
-    assert again.status_code == 200 and again.redirect_chain[-1][0].endswith("#drift-heading")
+    assert again.status_code == 200 and again.redirect_chain[-1][0] == reverse("clusters:drift-list")
     assert provisioning.ALREADY_RESOLVED.replace("(", "") in _text(again).replace("(", "")
     assert Cluster.objects.filter(arn=unknown.arn).count() == 1
     assert AuditEvent.objects.filter(action="clusters.drift.adopted").count() == 1
@@ -256,8 +257,8 @@ def missing(cluster_a, team_a):
 def test_a_cluster_deleted_outside_is_marked_deleted_with_its_topics(
     admin, missing, cluster_a, django_capture_on_commit_callbacks
 ):
-    fleet = _text(client_for(admin).get(reverse("clusters:cluster-list")))
-    assert "Mark deleted" in fleet and "Recreating it takes a new cluster request." in fleet
+    drift = _text(client_for(admin).get(reverse("clusters:drift-list")))
+    assert "Mark deleted" in drift and "Recreating it takes a new cluster request." in drift
     client = client_for(admin)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("clusters:drift-mark-deleted", args=[missing.pk]))
@@ -313,3 +314,33 @@ def test_only_platform_admins_act_on_drift(member_a, member_b, finance, missing,
     cluster_a.refresh_from_db()
     assert cluster_a.status == Cluster.Status.ACTIVE
     assert DriftFinding.objects.get(pk=missing.pk).resolved_at is None
+
+
+# --- Finding drift --------------------------------------------------------------------------------
+
+
+def test_admins_find_drift_from_the_navigation_with_a_count(admin, member_a, finance, unknown, cluster_a):
+    second = _outsider(provisioning.account_ref(cluster_a), name="shadow-2")
+    provisioning.detect_drift()
+    page = _text(client_for(admin).get(reverse("portal:dashboard")))
+    link = re.search(r'<a href="/drift/"[^>]*>Drift <span class="badge count">(\d+)<', page)
+    assert link and link.group(1) == "2"
+    for user in (member_a, finance):
+        assert reverse("clusters:drift-list") not in _text(client_for(user).get(reverse("portal:dashboard")))
+    LocalMskCluster.objects.filter(arn=second.arn).delete()  # gone again: the next check resolves it
+    provisioning.detect_drift()
+    page = _text(client_for(admin).get(reverse("clusters:drift-list")))
+    assert re.search(r'aria-current="page">Drift <span class="badge count">1<', page)
+
+
+def test_the_drift_page_says_when_there_is_none(admin):
+    page = _text(client_for(admin).get(reverse("clusters:drift-list")))
+    assert "No drift:" in page and "checked when beat starts and then every 10 minutes" in page
+    assert 'class="badge count"' not in page.split("Drift</a>")[0].rsplit("<li>", 1)[-1]
+
+
+def test_drift_findings_are_listed_in_the_django_admin_too(admin, missing):
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    page = client_for(admin).get("/admin/clusters/driftfinding/")
+    assert page.status_code == 200 and missing.arn in _text(page)

@@ -1,15 +1,26 @@
-"""Run the web server, a Celery worker and Celery beat together; one Ctrl-C stops all three."""
+"""Run the web server, a Celery worker and Celery beat together; one Ctrl-C stops all three.
+
+Once /healthz says the database, the broker and a worker are fine, the address and the demo logins are
+printed, so they are the last lines on screen rather than scrolled away behind the Celery banners.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess  # nosec B404 - starts our own processes with fixed argument lists
 import sys
 import time
+import urllib.request
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+
+from portal import demo
+
+# Not up after this long: say what /healthz reports instead of waiting in silence.
+READY_WARNING_SECONDS = 90
 
 
 class Command(BaseCommand):
@@ -23,6 +34,11 @@ class Command(BaseCommand):
     def handle(self, *args, addr: str, port: int, noreload: bool, **options):
         python = sys.executable
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        # Links in mails and Slack messages point here unless PORTAL_BASE_URL says otherwise.
+        wildcard = addr in ("0.0.0.0", "::", "")  # noqa: S104  # nosec B104 - compared, not bound
+        local_host = "127.0.0.1" if wildcard else f"[{addr}]" if ":" in addr else addr
+        base_url = os.environ.get("PORTAL_BASE_URL") or f"http://{local_host}:{port}"
+        env = {**os.environ, "PORTAL_BASE_URL": base_url}
         commands = {
             "web": [
                 python,
@@ -49,7 +65,8 @@ class Command(BaseCommand):
                 "-A",
                 "portal",
                 "beat",
-                "--loglevel=INFO",
+                # Its "Sending due task" lines every few seconds would push the ready message off screen.
+                "--loglevel=WARNING",
                 f"--schedule={settings.CELERY_BEAT_SCHEDULE_FILENAME}",
             ],
         }
@@ -64,18 +81,16 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         # runserver answers each request in a new thread; persistent connections would stay open with
         # every finished thread (one per request) until PostgreSQL runs out of connections.
-        web_env = {**os.environ, "DATABASE_CONN_MAX_AGE": "0"}
+        web_env = {**env, "DATABASE_CONN_MAX_AGE": "0"}
+        started = time.monotonic()
         for name, command in commands.items():
             # Own session: the terminal's Ctrl-C reaches only us, and we stop the children in order.
             processes[name] = subprocess.Popen(  # noqa: S603  # nosec B603
-                command, start_new_session=True, env=web_env if name == "web" else None
+                command, start_new_session=True, env=web_env if name == "web" else env
             )
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Portal running at http://{addr}:{port}/  (worker and beat started; Ctrl-C stops everything)"
-            )
-        )
+        self.stdout.write(f"Starting web, worker and beat for {base_url}/ …")
         exit_code = 0
+        ready = warned = False
         while not stopping:
             for name, process in processes.items():
                 if process.poll() is not None:
@@ -83,11 +98,29 @@ class Command(BaseCommand):
                     exit_code = 1
                     stopping = True
                     break
+            if not (ready or stopping):
+                health = _health(f"http://{local_host}:{port}/healthz")
+                ready = bool(health and health.get("status") == "ok" and health["checks"]["worker"]["ok"])
+                elapsed = time.monotonic() - started
+                if ready:
+                    self._say_ready(base_url, elapsed)
+                elif elapsed > READY_WARNING_SECONDS and not warned:
+                    warned = True
+                    self.stderr.write(f"Not ready after {elapsed:.0f} s; /healthz says: {health}")
             time.sleep(0.5)
         self._stop_all(processes)
         self.stdout.write("Stopped web, worker and beat.")
         if exit_code:
             sys.exit(exit_code)
+
+    def _say_ready(self, base_url: str, seconds: float) -> None:
+        rule = "─" * 72
+        lines = [rule, f"The portal is ready at {base_url}/ (web, worker and beat up in {seconds:.0f} s)"]
+        if logins := demo.logins():
+            lines += logins.lines()
+        lines += ["Mails are printed below by the worker. Ctrl-C stops everything.", rule]
+        self.stdout.write(self.style.SUCCESS("\n".join(lines)))
+        self.stdout.flush()
 
     def _stop_all(self, processes: dict[str, subprocess.Popen]) -> None:
         for name, process in processes.items():
@@ -106,3 +139,17 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+def _health(url: str) -> dict | None:
+    """What /healthz answers (200 or 503), or None while the web server does not answer yet."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310  # nosec B310 - our own http URL
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            return json.loads(exc.read())
+        except ValueError:
+            return None
+    except (OSError, ValueError):
+        return None

@@ -1,4 +1,5 @@
-"""Idempotent demo data for `make run`: three teams, a member of each, a platform admin and finance."""
+"""Idempotent demo data for `make run`: three teams, a member of each, a platform admin and finance, their
+clusters and topics, a request waiting for approval, one drift finding of each kind, and two months of billing."""
 
 from datetime import timedelta
 
@@ -6,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from portal import audit
+from portal import audit, demo
 from portal.models import Membership, Team, User
 
 TEAMS = [
@@ -75,10 +76,18 @@ class Command(BaseCommand):
                 )
         self._seed_clusters(teams)
         self._seed_billing()
-        self.stdout.write(f"Demo logins (password for all: {password})")
-        for username, full_name, role, team_slug in USERS:
-            where = f"member of {team_slug}" if team_slug else User.Role(role).label.lower()
-            self.stdout.write(f"  {username:<6} {full_name:<14} {where}")
+        logins = demo.DemoLogins(
+            password,
+            tuple(
+                demo.DemoLogin(
+                    username, full_name, f"member of {team}" if team else User.Role(role).label.lower()
+                )
+                for username, full_name, role, team in USERS
+            ),
+        )
+        # `make run` prints them again once web, worker and beat are up; the login page shows them.
+        transaction.on_commit(lambda: demo.remember(logins))
+        self.stdout.write("\n".join(logins.lines()))
 
     def _seed_clusters(self, teams: dict) -> None:
         """An account, a network, a dedicated and a shared write cluster, a topic, a pending request."""
@@ -171,6 +180,7 @@ class Command(BaseCommand):
                         changed_at=now - timedelta(days=since_days // (step + 1)),
                     )
         self._seed_local_msk(clusters)
+        self._seed_drift(teams, account, network)
         AutoApprovalRule.objects.get_or_create(
             name="Small dev topics",
             defaults={"kind": "topic.create", "environment": "dev", "max_partitions": 6},
@@ -207,6 +217,42 @@ class Command(BaseCommand):
                     defaults={"partitions": topic.partitions,
                               "configs": {key: str(value) for key, value in topic.configs.items()}},
                 )  # fmt: skip
+
+    def _seed_drift(self, teams: dict, account, network) -> None:
+        """One drift finding of each kind for the admins' Drift page: a cluster whose tags were changed in
+        MSK, one deleted in MSK, and one created in MSK outside the portal (to adopt)."""
+        from django.utils import timezone
+
+        from clusters import provisioning
+        from clusters.models import Cluster, LocalMskCluster
+
+        drifted = {}
+        for name, team in (("search-dev", "search"), ("analytics-dev", "analytics")):
+            drifted[name], _ = Cluster.objects.get_or_create(
+                name=name, region="us-east-1", account=account,
+                defaults={
+                    "team": teams[team], "kind": "dedicated", "environment": "dev", "network_profile": network,
+                    "status": Cluster.Status.ACTIVE, "active_since": timezone.now() - timedelta(days=2),
+                    "arn": f"arn:aws:kafka:us-east-1:111122223333:cluster/{name}/5a1e0c3e-demo-4f00-9a7b-000000000002-s1",
+                    "bootstrap_brokers": f"boot-{name}.c1.kafka-serverless.us-east-1.amazonaws.com:9098",
+                },
+            )  # fmt: skip
+        retagged = drifted["search-dev"]  # someone changed its cost center in the AWS console
+        LocalMskCluster.objects.get_or_create(
+            arn=retagged.arn,
+            defaults={
+                "account_id": account.account_id, "region": retagged.region, "name": retagged.name,
+                "tags": {**provisioning.cluster_spec(retagged).tags, "cost-center": "CC-9999"},
+                "created_at": timezone.now() - timedelta(days=2),
+            },
+        )  # fmt: skip
+        # analytics-dev is in the portal only: deleted outside the portal. legacy-orders is in MSK only.
+        LocalMskCluster.objects.get_or_create(
+            arn="arn:aws:kafka:us-east-1:111122223333:cluster/legacy-orders/5a1e0c3e-demo-4f00-9a7b-000000000003-s1",
+            defaults={"account_id": account.account_id, "region": "us-east-1", "name": "legacy-orders",
+                      "tags": {"owner": "orders-team"}, "created_at": timezone.now() - timedelta(days=400)},
+        )  # fmt: skip
+        provisioning.detect_drift()
 
     def _seed_billing(self) -> None:
         """Last month and this month to date, from the local provider's simulated traffic."""

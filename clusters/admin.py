@@ -15,10 +15,12 @@ from clusters.models import (
     Topic,
 )
 from portal import access
+from portal.admin_audit import AuditedAdmin
 
 
-class PlatformAdminOnly(admin.ModelAdmin):
-    """Editable by platform admins (they need is_staff to reach the admin site); nobody else."""
+class PlatformAdminOnly(AuditedAdmin):
+    """Editable by platform admins (they need is_staff to reach the admin site); nobody else. Every change
+    is recorded in the portal's audit log."""
 
     def has_module_permission(self, request):
         return access.is_platform_admin(request.user)

@@ -1,14 +1,31 @@
-"""Idempotency-Key for API creates: a retried POST gets the first answer, never a second request."""
+"""Idempotency-Key for API creates: a retried POST gets the first answer, never a second request.
+
+The key is claimed before anything else happens: `submit_once` inserts the `IdempotencyKey` row first,
+in the transaction that then validates, submits (and maybe auto-approves) the request and stores the
+answer. A repeat with the same key
+
+- after the first attempt committed: finds the row and replays the stored answer, as it was;
+- while the first attempt is still running: its insert waits on the unique key (PostgreSQL row lock,
+  SQLite database lock) for the first attempt to end, then replays its answer, or, if the first attempt
+  failed and rolled back, runs itself and fails or succeeds the same way;
+- if the first attempt takes longer than IDEMPOTENCY_WAIT_SECONDS: 409 `idempotency_key_in_use` with
+  `Retry-After`, and nothing is changed.
+
+A key used again with another body (or for another kind of request) is a 409. Failed attempts (400)
+store nothing: a corrected request needs a new key, as its body differs.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, OperationalError, connection, transaction
 
-from clusters import services
 from clusters.models import IdempotencyKey, Request
 from portal.errors import Conflict, PortalError
 from portal.models import User
@@ -16,6 +33,23 @@ from portal.models import User
 
 class IdempotencyKeyInvalid(PortalError):
     code = "invalid_idempotency_key"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "conflict"
+
+
+class IdempotencyKeyInUse(Conflict):
+    """The first attempt with this key is still running: try again shortly."""
+
+    code = "idempotency_key_in_use"
+    retry_after = 1
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: dict
+    replayed: bool
 
 
 def fingerprint(kind: str, body: object) -> str:
@@ -30,27 +64,59 @@ def check_key(key: str) -> str:
     return key
 
 
-def replay(*, user: User, key: str, print_: str) -> Request | None:
-    """The request made earlier with this key, or None. A key reused for another body is an error."""
-    existing = IdempotencyKey.objects.select_related("request").filter(user=user, key=key).first()
-    if existing is None:
-        return None
-    if existing.fingerprint != print_:
-        raise Conflict("This Idempotency-Key was already used for a different request.")
-    return existing.request
+def submit_once(
+    *,
+    user: User,
+    key: str,
+    kind: str,
+    body: object,
+    submit: Callable[[], Request],
+    render: Callable[[Request], dict],
+) -> Answer:
+    """`submit()` at most once per (user, key); `render(request)` is the answer stored and replayed."""
+    key = check_key(key)
+    print_ = fingerprint(kind, body)
+    with transaction.atomic():
+        claim = _claim(user=user, key=key, print_=print_)
+        if claim.request_id is not None:
+            return _replay(claim, print_, render)
+        request = submit()
+        text = json.dumps(render(request), cls=DjangoJSONEncoder)
+        IdempotencyKey.objects.filter(pk=claim.pk).update(request=request, answer=text)
+    return Answer(json.loads(text), replayed=False)
 
 
-def submit_once(*, user: User, key: str, print_: str, prepared: services.Prepared) -> tuple[Request, bool]:
-    """Submit and remember the key in one transaction; a concurrent twin loses and gets the winner's."""
+def _claim(*, user: User, key: str, print_: str) -> IdempotencyKey:
+    """A new row for this key (ours to fill in), or the committed row of an earlier attempt."""
     try:
         with transaction.atomic():
-            request = services.submit_request(actor=user, prepared=prepared)
-            IdempotencyKey.objects.create(user=user, key=key, fingerprint=print_, request=request)
-        return request, True
-    except (IntegrityError, ValidationError):
-        # A twin with this key got in first: its request is the answer. (Without a winner, the
-        # ValidationError is real, e.g. the topic name is taken under the cluster lock: it stands.)
-        winner = replay(user=user, key=key, print_=print_)
-        if winner is None:
-            raise
-        return winner, False
+            _limit_lock_wait(settings.IDEMPOTENCY_WAIT_SECONDS)
+            claim = IdempotencyKey.objects.create(user=user, key=key, fingerprint=print_)
+            _limit_lock_wait(None)
+            return claim
+    except IntegrityError:
+        pass  # an earlier attempt committed this key
+    except OperationalError as exc:  # lock wait timed out: the first attempt is still running
+        raise IdempotencyKeyInUse(
+            "A request with this Idempotency-Key is still being processed; retry in a moment "
+            "to get its answer."
+        ) from exc
+    return IdempotencyKey.objects.select_related("request").get(user=user, key=key)
+
+
+def _limit_lock_wait(seconds: float | None) -> None:
+    """PostgreSQL: how long the claim's insert waits for a concurrent attempt (None: back to the
+    default). SQLite waits for its database lock as configured (the `timeout` option)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            if seconds is None:
+                cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
+            else:
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(seconds * 1000)}ms"])
+
+
+def _replay(claim: IdempotencyKey, print_: str, render: Callable[[Request], dict]) -> Answer:
+    if claim.fingerprint != print_:
+        raise IdempotencyKeyReused("This Idempotency-Key was already used for a different request.")
+    # Keys stored before answers were kept replay the request as it is now.
+    return Answer(json.loads(claim.answer) if claim.answer else render(claim.request), replayed=True)

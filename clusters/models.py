@@ -456,12 +456,19 @@ class RequestEvent(AppendOnlyModel):
 
 
 class IdempotencyKey(models.Model):
-    """Replays the first answer to an API create retried with the same Idempotency-Key header."""
+    """Replays the first answer to an API create retried with the same Idempotency-Key header.
+
+    The row is the claim: inserted before the request is validated, in the transaction that creates it,
+    so a concurrent repeat waits on the unique key until the first attempt commits (then replays its
+    answer) or rolls back (then runs itself). `request` and `answer` are filled in before that commit.
+    """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=200)
     fingerprint = models.CharField(max_length=64)
-    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="+")
+    request = models.ForeignKey(Request, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # The first answer's JSON text, replayed as it was (jsonb would not keep its key order).
+    answer = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -33,6 +33,7 @@ from clusters.models import (
     Topic,
 )
 from portal import access, audit
+from portal import selectors as portal_selectors
 from portal.dispatch import enqueue_on_commit
 from portal.errors import Conflict, NotAllowed
 from portal.models import Team, User
@@ -719,7 +720,12 @@ def submit_request(*, actor: User, prepared: Prepared) -> Request:
             grant=prepared.grant,
         )
         _record(request, actor=actor, from_status="", to_status=Request.Status.SUBMITTED)
-        rule = _matching_rule(request)
+        rule, held_back = _matching_rule(request)
+        if held_back is not None:
+            note = (f"not auto-approved: {actor.get_username()} created or last changed the rule "
+                    f"“{held_back.name}”, so another admin decides")  # fmt: skip
+            _record(request, actor=None, from_status=Request.Status.SUBMITTED,
+                    to_status=Request.Status.SUBMITTED, note=note)  # fmt: skip
         if rule is None:
             _notify_on_commit(request.pk, "submitted")
     if rule is not None:
@@ -746,7 +752,11 @@ def _recheck_under_lock(prepared: Prepared) -> None:
         raise ValidationError({"name": [clash]})
 
 
-def _matching_rule(request: Request) -> AutoApprovalRule | None:
+def _matching_rule(request: Request) -> tuple[AutoApprovalRule | None, AutoApprovalRule | None]:
+    """(the first enabled rule that matches, None) or (None, a matching rule passed over because the
+    requester created or last changed it in Django admin: four eyes, nobody approves their own request,
+    not even through a rule they wrote)."""
+    held_back = None
     for rule in AutoApprovalRule.objects.filter(enabled=True, kind=request.kind).order_by("name"):
         if rule.environment and rule.environment != request.environment:
             continue
@@ -757,8 +767,11 @@ def _matching_rule(request: Request) -> AutoApprovalRule | None:
             continue
         if rule.require_headroom and request.has_warnings:
             continue
-        return rule
-    return None
+        if request.requested_by_id in portal_selectors.admin_editors(rule):
+            held_back = held_back or rule
+            continue
+        return rule, None
+    return None, held_back
 
 
 def _lock_scope(request: Request) -> None:

@@ -96,6 +96,23 @@ def clusters_visible_to(user):
     return Cluster.objects.filter(Q(team_id__in=teams) | Q(shared_with__in=teams)).distinct()
 
 
+def accounts_visible_to(user):
+    """Admins and finance: every AWS account. Members: the platform's shared accounts and their teams' own."""
+    from clusters.models import AwsAccount
+
+    if sees_all_teams(user):
+        return AwsAccount.objects.all()
+    return AwsAccount.objects.filter(
+        Q(ownership=AwsAccount.Ownership.PLATFORM) | Q(team_id__in=member_team_ids(user))
+    )
+
+
+def network_profiles_visible_to(user):
+    from clusters.models import NetworkProfile
+
+    return NetworkProfile.objects.filter(account__in=accounts_visible_to(user))
+
+
 def requests_visible_to(user):
     """Admins see every request; members their teams'; finance none (it neither requests nor approves)."""
     from clusters.models import Request

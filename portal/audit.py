@@ -12,14 +12,21 @@ from django.db import models
 
 from portal.models import AuditEvent, Team, User
 
-_SECRET_MARKERS = ("password", "secret", "token_key", "api_key", "credential")
+_SECRET_MARKERS = ("password", "secret", "token_key", "api_key", "credential", "key_hash", "external_id")
+REDACTED = "[redacted]"
+
+
+def is_secret(key: str) -> bool:
+    return any(marker in key.lower() for marker in _SECRET_MARKERS)
 
 
 def _redact(details: dict[str, Any]) -> dict[str, Any]:
-    return {
-        key: "[redacted]" if any(marker in key.lower() for marker in _SECRET_MARKERS) else value
-        for key, value in details.items()
-    }
+    return {key: REDACTED if is_secret(key) else value for key, value in details.items()}
+
+
+def admin_action(model: type[models.Model], verb: str) -> str:
+    """The action code of a Django-admin change: admin.<app>.<model>.<created|changed|deleted>."""
+    return f"admin.{model._meta.app_label}.{model._meta.model_name}.{verb}"
 
 
 def record(

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
 
+from portal import login_throttle
 from portal.filterbar import FilterBarMixin
 from portal.models import Team, User
 
@@ -47,3 +50,30 @@ class AuditFilterForm(FilterBarMixin, forms.Form):
     action = forms.CharField(required=False, max_length=100, label="Action starts with")
     team = forms.SlugField(required=False, max_length=40)
     actor = forms.CharField(required=False, max_length=150)
+
+
+class ThrottledSignIn:
+    """Password sign-in with portal.login_throttle: a locked account or address is refused before its
+    password is even checked, with a message saying how long to wait."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        address = login_throttle.client_address(self.request)
+        if wait := login_throttle.seconds_locked(username, address):
+            raise forms.ValidationError(login_throttle.wait_message(wait), code="throttled")
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError as exc:
+            if exc.code == "invalid_login" and (wait := login_throttle.record_failure(username, address)):
+                raise forms.ValidationError(login_throttle.wait_message(wait), code="throttled") from exc
+            raise
+        login_throttle.record_success(username, address)
+        return cleaned
+
+
+class SignInForm(ThrottledSignIn, AuthenticationForm):
+    pass
+
+
+class AdminSignInForm(ThrottledSignIn, AdminAuthenticationForm):
+    pass

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Count, QuerySet
 from django.http import Http404
 
-from portal import access
+from portal import access, audit
 from portal.models import ApiToken, AuditEvent, Membership, Team, User
 
 
@@ -68,3 +68,15 @@ def dashboard(*, user: User) -> Dashboard:
     teams = list(team_list(user=user)[:50])
     recent = list(audit_event_list(user=user).select_related(None).select_related("team")[:10])
     return Dashboard(teams=teams, sees_all_teams=access.sees_all_teams(user), recent_events=recent)
+
+
+def admin_editors(obj) -> set[int]:
+    """Ids of who created `obj` in Django admin and who changed it there last (from the audit log;
+    empty for objects made elsewhere, e.g. by a migration or seed_demo)."""
+    created, changed = (audit.admin_action(type(obj), verb) for verb in ("created", "changed"))
+    events = AuditEvent.objects.filter(
+        object_type=obj._meta.label_lower, object_id=str(obj.pk), action__in=[created, changed]
+    ).order_by("created_at", "id")
+    creator = events.filter(action=created).values_list("actor_id", flat=True).first()
+    last = events.values_list("actor_id", flat=True).last()
+    return {actor for actor in (creator, last) if actor is not None}

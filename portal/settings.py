@@ -113,6 +113,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "portal.security_headers.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -205,10 +206,32 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Sent on every page and API answer (portal/security_headers.py). No inline script, no eval.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])  # fmt: skip
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # /healthz is probed over plain HTTP by load balancers and container healthchecks.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# Password sign-in throttling (portal/login_throttle.py): this many wrong passwords for one account, or
+# from one address, within LOGIN_LOCKOUT_SECONDS pause sign-in there for LOGIN_LOCKOUT_SECONDS.
+LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 300)
+# Proxies in front of the portal that append the client's address to X-Forwarded-For (0: none, use the
+# connection's address). Only count proxies you run: the client writes the rest of that header.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 # --- Email (console in development) -----------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -320,6 +343,27 @@ CELERY_BEAT_SCHEDULE = {
 # /healthz reports a running worker at once, and the drift check, so admins see drift from the start.
 BEAT_RUN_AT_START = ["portal-heartbeat", "clusters-drift"]
 
+# --- Cache (sign-in throttle counters) --------------------------------------------------------------
+# Shared by every web process: Redis when REDIS_URL is set (short timeouts: a Redis outage must not
+# hang sign-in), files under var/cache otherwise.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Deployments sharing one Redis have their own queues; their cache keys follow suit.
+            "KEY_PREFIX": f"msk-portal-{CELERY_TASK_DEFAULT_QUEUE}",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
 # --- MSK provider -----------------------------------------------------------------------------------
 # local: a simulated MSK needing no AWS account (the default); aws: the real thing (boto3 + Kafka admin).
 MSK_PROVIDER = env_str("MSK_PROVIDER", "local")
@@ -337,6 +381,9 @@ AWS_MAX_ATTEMPTS = env_int("AWS_MAX_ATTEMPTS", 5)
 KAFKA_SSL_CA_LOCATION = env_str("KAFKA_SSL_CA_LOCATION")
 
 # --- REST API -------------------------------------------------------------------------------------
+# A create repeated with the same Idempotency-Key while the first attempt still runs waits this long for
+# its answer, then gets 409 with Retry-After.
+IDEMPOTENCY_WAIT_SECONDS = env_int("IDEMPOTENCY_WAIT_SECONDS", 10)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "portal.api.authentication.ApiTokenAuthentication",
@@ -346,8 +393,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.PortalPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["portal.api.parsers.PortalJSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "portal.api.schema.PortalAutoSchema",
     "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

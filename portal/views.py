@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,7 +16,7 @@ from clusters import selectors as cluster_selectors
 from portal import access, demo, selectors, services
 from portal.csv_export import streaming_csv_response
 from portal.errors import PortalError
-from portal.forms import AddMemberForm, ApiTokenForm, AuditFilterForm, TeamEditForm, TeamForm
+from portal.forms import AddMemberForm, ApiTokenForm, AuditFilterForm, SignInForm, TeamEditForm, TeamForm
 from portal.health import check_broker, check_database, check_worker
 from portal.htmx import is_htmx_partial
 from portal.models import Membership
@@ -237,9 +237,17 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 class LoginView(auth_views.LoginView):
-    """Django's login, plus the demo logins on a checkout where `seed_demo` made them (DEBUG only)."""
+    """Django's login, with the password check throttled (portal.login_throttle: 429 when it is), plus the
+    demo logins on a checkout where `seed_demo` made them (DEBUG only)."""
 
+    authentication_form = SignInForm
     redirect_authenticated_user = True
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "demo_logins": demo.logins()}
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.has_error(NON_FIELD_ERRORS, "throttled"):
+            response.status_code = 429
+        return response

@@ -17,6 +17,14 @@ from portal.models import Membership, Team, User
 PASSWORD = "correct-horse-battery-staple"
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Sign-in throttle counters of one test must not lock out the personas of the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def make_user(username: str, role: str = User.Role.MEMBER, **extra) -> User:
     user = User.objects.create_user(
         username=username, password=PASSWORD, email=f"{username}@example.com", role=role, **extra

@@ -73,3 +73,8 @@ else:
 # Tasks run inline in the test process; tests that need real workers start them as processes.
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
+# The run's own in-process cache (sign-in throttle counters): never shared with another run through the
+# machine's Redis, and safe to clear between tests (tests/conftest.py). One test covers the Redis cache.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": f"tests-{_CHECKOUT}"}
+}

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from billing.models import ChargebackLine, ChargebackRun
+from portal.api.input import QueryInput
 
 
 class RunOutput(serializers.ModelSerializer):
@@ -27,5 +28,5 @@ class LineOutput(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class LineFilterInput(serializers.Serializer):
+class LineFilterInput(QueryInput):
     team = serializers.SlugField(required=False, help_text="Only this team's lines (its slug)")

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.core.validators import slug_re
 from rest_framework import serializers
 
-from clusters import rules
+from clusters import rules, selectors
 from clusters.models import (
     MSK_SERVERLESS_REGIONS,
     AccessGrant,
@@ -20,23 +20,27 @@ from clusters.models import (
     Topic,
 )
 from portal import access
+from portal.api.input import InputSerializer, QueryInput
 from portal.models import Team
 
 MBPS = {"max_digits": 8, "decimal_places": 2, "min_value": Decimal(0), "max_value": Decimal(100_000)}
 
 
-class _VisibleQuerysets(serializers.Serializer):
-    """Related-object fields only accept objects the caller may see (no existence leak)."""
+class _VisibleQuerysets(InputSerializer):
+    """Related-object fields accept only objects the caller may see, by the rules the HTML pages use: any
+    other id answers exactly as an id that does not exist (no existence leak)."""
 
     def get_fields(self):
         fields = super().get_fields()
         user = self.context["request"].user
         querysets = {
             "team": access.teams_visible_to(user),
+            "account": access.accounts_visible_to(user),
+            "network_profile": access.network_profiles_visible_to(user),
             "cluster": access.clusters_visible_to(user),
             "source_cluster": access.clusters_visible_to(user),
-            "topic": Topic.objects.filter(cluster__in=access.clusters_visible_to(user)),
-            "grant": AccessGrant.objects.filter(cluster__in=access.clusters_visible_to(user)),
+            "topic": selectors.topics_visible_to(user),
+            "grant": selectors.grants_visible_to(user),
         }
         for name, queryset in querysets.items():
             if name in fields:
@@ -60,9 +64,9 @@ class ClusterRequestInput(_VisibleQuerysets):
     name = serializers.CharField(max_length=64, help_text=rules.CLUSTER_NAME_RULE)
     kind = serializers.ChoiceField(choices=Cluster.Kind.choices)
     environment = serializers.ChoiceField(choices=Environment.choices)
-    account = serializers.PrimaryKeyRelatedField(queryset=AwsAccount.objects.all())
+    account = serializers.PrimaryKeyRelatedField(queryset=AwsAccount.objects.none())
     region = serializers.ChoiceField(choices=MSK_SERVERLESS_REGIONS)
-    network_profile = serializers.PrimaryKeyRelatedField(queryset=NetworkProfile.objects.all())
+    network_profile = serializers.PrimaryKeyRelatedField(queryset=NetworkProfile.objects.none())
     expected_write_mbps = serializers.DecimalField(**MBPS)
     expected_read_mbps = serializers.DecimalField(**MBPS)
     contains_pii = serializers.BooleanField()
@@ -79,7 +83,7 @@ class ClusterRequestInput(_VisibleQuerysets):
     )
 
 
-class AccessEntryInput(serializers.Serializer):
+class AccessEntryInput(InputSerializer):
     principal_arn = serializers.CharField(max_length=2048, help_text=rules.PRINCIPAL_ARN_RULE)
     produce = serializers.BooleanField(default=False)
     consume = serializers.BooleanField(default=False)
@@ -88,7 +92,7 @@ class AccessEntryInput(serializers.Serializer):
     )
 
 
-class _TopicConfigInput(serializers.Serializer):
+class _TopicConfigInput(InputSerializer):
     retention_ms = serializers.IntegerField(
         min_value=-1, max_value=rules.KAFKA_LONG_MAX, default=rules.DEFAULT_RETENTION_MS
     )
@@ -129,6 +133,12 @@ class TopicRequestInput(_TopicConfigInput, _VisibleQuerysets):
 
 
 class TopicUpdateInput(_TopicConfigInput, _VisibleQuerysets):
+    fixed_fields = {
+        "cleanup_policy": "A topic's cleanup policy is fixed when it is created; request a new topic instead.",
+        "name": "A topic's name cannot change; request a new topic instead.",
+        "cluster": "A topic cannot move to another cluster; request a new topic there instead.",
+        "team": "A topic's team cannot change here; ask a platform admin.",
+    }
     topic = serializers.PrimaryKeyRelatedField(queryset=Topic.objects.none())
     partitions = serializers.IntegerField(min_value=1, max_value=100_000)
     expected_in_mbps = serializers.DecimalField(**MBPS, required=False, allow_null=True)
@@ -159,7 +169,7 @@ class DecommissionInput(_VisibleQuerysets):
     justification = serializers.CharField(max_length=4000)
 
 
-class RequestFilterInput(serializers.Serializer):
+class RequestFilterInput(QueryInput):
     status = serializers.ChoiceField(choices=Request.Status.choices, required=False)
     kind = serializers.ChoiceField(choices=Request.Kind.choices, required=False)
     team = serializers.SlugField(required=False, max_length=40)
@@ -174,7 +184,7 @@ class RequestFilterInput(serializers.Serializer):
         return attrs
 
 
-class ApproveInput(serializers.Serializer):
+class ApproveInput(InputSerializer):
     override_reason = serializers.CharField(
         max_length=4000, required=False, default="", allow_blank=True,
         help_text="Decommissions only: why the cluster may take other teams' live topics down with it "
@@ -182,7 +192,7 @@ class ApproveInput(serializers.Serializer):
     )  # fmt: skip
 
 
-class RejectInput(serializers.Serializer):
+class RejectInput(InputSerializer):
     reason = serializers.CharField(max_length=4000, help_text="Shown to the requester.")
 
 

@@ -24,7 +24,12 @@ CREATE_ERRORS = {400: ErrorSerializer, **ERRORS, 409: ErrorSerializer}
 ACTION_ERRORS = {400: ErrorSerializer, **ERRORS, 404: ErrorSerializer, 409: ErrorSerializer}
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key", str, location=OpenApiParameter.HEADER, required=False,
-    description="Retry-safe creates: the same key and body return the first answer instead of a new request.",
+    description=(
+        "Retry-safe creates: the same key and body return the first answer (header Idempotent-Replayed: "
+        "true) instead of a new request, also while the first attempt is still running (the repeat waits "
+        "for it, or after a while answers 409 idempotency_key_in_use with Retry-After). The same key with "
+        "another body is a 409."
+    ),
 )  # fmt: skip
 
 
@@ -81,6 +86,12 @@ def _create_request_api(
     `partial=True` and checks what parsed when the rest did not."""
 
     class CreateRequestApi(APIView):
+        def _submit(self, request) -> Request:
+            serializer = input_serializer(data=request.data, context={"request": request})
+            data = _valid_or_all_errors(serializer, prepare, request.user, partial_checks=partial_checks)
+            prepared = prepare(request.user, data)
+            return services.submit_request(actor=request.user, prepared=prepared)
+
         @extend_schema(
             request=input_serializer,
             responses={201: s.RequestDetailOutput, **CREATE_ERRORS},
@@ -89,22 +100,17 @@ def _create_request_api(
         )
         def post(self, request):
             key = request.headers.get("Idempotency-Key")
-            print_ = idempotency.fingerprint(kind, request.data)
-            if key is not None:
-                key = idempotency.check_key(key)
-                earlier = idempotency.replay(user=request.user, key=key, print_=print_)
-                if earlier is not None:
-                    return Response(s.RequestDetailOutput(earlier).data, status=status.HTTP_201_CREATED)
-            serializer = input_serializer(data=request.data, context={"request": request})
-            data = _valid_or_all_errors(serializer, prepare, request.user, partial_checks=partial_checks)
-            prepared = prepare(request.user, data)
             if key is None:
-                created = services.submit_request(actor=request.user, prepared=prepared)
-            else:
-                created, _ = idempotency.submit_once(
-                    user=request.user, key=key, print_=print_, prepared=prepared
-                )
-            return Response(s.RequestDetailOutput(created).data, status=status.HTTP_201_CREATED)
+                created = self._submit(request)
+                return Response(s.RequestDetailOutput(created).data, status=status.HTTP_201_CREATED)
+            answer = idempotency.submit_once(
+                user=request.user, key=key, kind=kind, body=request.data,
+                submit=lambda: self._submit(request), render=lambda created: s.RequestDetailOutput(created).data,
+            )  # fmt: skip
+            response = Response(answer.body, status=status.HTTP_201_CREATED)
+            if answer.replayed:
+                response["Idempotent-Replayed"] = "true"
+            return response
 
     CreateRequestApi.__name__ = CreateRequestApi.__qualname__ = (
         f"{kind.title().replace('.', '')}RequestCreateApi"

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from portal.api.input import QueryInput
 from portal.models import Membership, Team, User
 
 
@@ -37,5 +38,5 @@ class MembershipSerializer(serializers.ModelSerializer):
         fields = ["id", "team", "username", "full_name", "created_at"]
 
 
-class MembershipFilterInput(serializers.Serializer):
+class MembershipFilterInput(QueryInput):
     team = serializers.SlugField(required=False, max_length=40, help_text="Only this team (its slug)")

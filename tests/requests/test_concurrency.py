@@ -103,10 +103,14 @@ def test_an_idempotent_twin_that_loses_the_name_check_gets_the_first_answer(memb
         pytest.skip("row locks and concurrent transactions need PostgreSQL")
     prepared = services.prepare_topic_create(actor=member_a, team=team_a, cluster=cluster_a, name="twin",
                                              expected_in_mbps=Decimal(1), expected_out_mbps=Decimal(1))  # fmt: skip
-    print_ = idempotency.fingerprint("topic.create", {"name": "twin"})
 
     def submit():
-        return idempotency.submit_once(user=member_a, key="k-twin", print_=print_, prepared=prepared)[0].pk
+        answer = idempotency.submit_once(
+            user=member_a, key="k-twin", kind="topic.create", body={"name": "twin"},
+            submit=lambda: services.submit_request(actor=member_a, prepared=prepared),
+            render=lambda request: {"id": request.pk},
+        )  # fmt: skip
+        return answer.body["id"]
 
     outcomes = _race(submit, submit)
     assert len(set(outcomes)) == 1 and isinstance(outcomes[0], int), outcomes

@@ -87,13 +87,25 @@ def team_may_use_account(team: Team, account) -> bool:
     return account.ownership == "platform" or account.team_id == team.pk
 
 
+def clusters_of_teams(team_ids):
+    """Clusters these teams own or that admins opened to them.
+
+    The shared clusters come from a subquery, not a join: a join on `shared_with` gives a cluster one row
+    per team it is opened to, and every count or sum annotated on top (topics, partitions, quota) would be
+    multiplied by that number; `.distinct()` does not undo that.
+    """
+    from clusters.models import Cluster
+
+    opened_to = Cluster.shared_with.through.objects.filter(team_id__in=team_ids).values("cluster_id")
+    return Cluster.objects.filter(Q(team_id__in=team_ids) | Q(pk__in=opened_to))
+
+
 def clusters_visible_to(user):
     from clusters.models import Cluster
 
     if sees_all_teams(user):
         return Cluster.objects.all()
-    teams = member_team_ids(user)
-    return Cluster.objects.filter(Q(team_id__in=teams) | Q(shared_with__in=teams)).distinct()
+    return clusters_of_teams(member_team_ids(user))
 
 
 def requests_visible_to(user):

@@ -10,13 +10,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Sum
 from django.http import Http404
 from django.utils import timezone
 
 from billing.models import BudgetAlert, ChargebackLine, ChargebackRun, RateCard
 from billing.months import current_month, months_back, previous_month
 from billing.pricing import LIST_PRICES, Rates
+from billing.sums import DecimalSum
 from portal import access
 from portal.models import Team
 
@@ -87,7 +87,7 @@ def month_summary(*, user, run: ChargebackRun) -> list[TeamMonth]:
         access.chargeback_lines_visible_to(user)
         .filter(run=run)
         .values("team_name", "cost_center", "team__slug", "charge_type", "unit")
-        .annotate(quantity=Sum("quantity"), cost=Sum("cost_usd"))
+        .annotate(quantity=DecimalSum("quantity"), cost=DecimalSum("cost_usd"))
         .order_by("team_name", "cost_center", "charge_type")
     )
     teams: dict[tuple[str, str], TeamMonth] = {}
@@ -126,18 +126,18 @@ def team_breakdown(*, user, team: Team, run: ChargebackRun | None) -> dict:
     by_type = [
         {**row, "label": CHARGE_LABELS.get(row["charge_type"], row["charge_type"])}
         for row in lines.values("charge_type", "unit")
-        .annotate(quantity=Sum("quantity"), cost=Sum("cost_usd"))
+        .annotate(quantity=DecimalSum("quantity"), cost=DecimalSum("cost_usd"))
         .order_by("charge_type")
     ]
     by_cluster = list(
         lines.values("cluster_name", "region", "environment")
-        .annotate(cost=Sum("cost_usd"))
+        .annotate(cost=DecimalSum("cost_usd"))
         .order_by("-cost", "cluster_name")
     )
     by_topic = list(
         lines.exclude(topic_name="")
         .values("cluster_name", "topic_name")
-        .annotate(cost=Sum("cost_usd"))
+        .annotate(cost=DecimalSum("cost_usd"))
         .order_by("-cost", "cluster_name", "topic_name")
     )
     total = sum((row["cost"] for row in by_type), ZERO)
@@ -151,7 +151,7 @@ def team_trend(*, user, team: Team, until: dt.date, months: int = TREND_MONTHS) 
         access.chargeback_lines_visible_to(user)
         .filter(team=team, run__month__gte=window[0], run__month__lte=window[-1])
         .values_list("run__month")
-        .annotate(total=Sum("cost_usd"))
+        .annotate(total=DecimalSum("cost_usd"))
         .order_by()
     )
     statuses = dict(ChargebackRun.objects.filter(month__in=window).values_list("month", "status"))
@@ -200,7 +200,7 @@ def estimate_vs_actual(run: ChargebackRun) -> list[Comparison]:
         ChargebackLine.objects.filter(run=run)
         .exclude(cluster=None)
         .values("cluster_id", "cluster_name")
-        .annotate(total=Sum("cost_usd"))
+        .annotate(total=DecimalSum("cost_usd"))
         .order_by("cluster_name", "cluster_id")
     )
     return [

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from billing import charts, exports, months, selectors, services
 from billing.forms import MonthForm, month_from_text
+from billing.pricing import usd
 from portal import access
 from portal.csv_export import streaming_csv_response
 from portal.errors import PortalError
@@ -96,7 +97,7 @@ def run_action(request: HttpRequest, chosen: dt.date, action: str) -> HttpRespon
             messages.success(
                 request,
                 f"{run.label}: shared clusters {'now add up to' if enabled else 'no longer scaled to'} "
-                f"their AWS bill; recomputed (${run.total_usd}).",
+                f"their AWS bill; recomputed ({usd(run.total_usd)}).",
             )
         elif action == "finalize":
             if request.POST.get("confirm") != "yes":
@@ -105,7 +106,9 @@ def run_action(request: HttpRequest, chosen: dt.date, action: str) -> HttpRespon
             messages.success(request, f"{run.label} is finalized: its lines and CSVs will not change again.")
         else:
             run = services.recompute_month(month=chosen, actor=request.user)
-            messages.success(request, f"{run.label} recomputed: {run.line_count} lines, ${run.total_usd}.")
+            messages.success(
+                request, f"{run.label} recomputed: {run.line_count} lines, {usd(run.total_usd)}."
+            )
     except PortalError as exc:
         if exc.http_status == 403:
             raise PermissionDenied(exc.message) from exc

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from billing import chargeback, exports
 from billing.models import ChargebackLine, ChargebackRun
+from billing.pricing import usd
 from portal.models import AuditEvent, Team
 from tests.billing.conftest import OCTOBER, at, make_topic
 from tests.billing.test_chargeback_runs import GIB, platform_team, usage  # noqa: F401 (fixture)
@@ -152,7 +153,7 @@ def test_finance_page_shows_every_team_the_run_and_the_downloads(october, financ
         "CC-B",
         "CC-P",
         "Provisional",
-        str(october.total_usd),
+        usd(october.total_usd),
     ):
         assert text in body
     for kind in KINDS:
@@ -274,7 +275,7 @@ def test_team_total_matches_its_lines_and_the_trend_covers_twelve_months(october
         .content.decode()
     )
     total = sum(line.cost_usd for line in ChargebackLine.objects.filter(run=october, team=team_a))
-    assert f"${total}" in body
+    assert f'<dd id="team-total">{usd(total)}</dd>' in body
     assert body.count('<rect class="bar') == 12 and "2025-11" in body and "2026-10: $" in body
     assert reverse("billing:finance") in body  # finance: link back to all teams
 

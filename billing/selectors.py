@@ -69,34 +69,103 @@ def line_list(*, user, run: ChargebackRun, team_slug: str | None = None):
     return lines.order_by("position")
 
 
-# --- Month summary (all teams) ----------------------------------------------------------------------
+# --- A month's costs per team: the one source of every page's figures ---------------------------------
 
 
 @dataclass
 class TeamMonth:
+    """One team's month (names as copied into the lines): its cost by charge type and in total — the month to
+    date for the current month — and last month's total beside it."""
+
     team_name: str
     cost_center: str
     team_slug: str = ""
+    team_id: int | None = None
     by_type: list[dict] = field(default_factory=list)
     total: Decimal = ZERO
+    last_month: Decimal | None = None  # None: last month was not computed
+
+    @property
+    def change_vs_last_month(self) -> Decimal | None:
+        return self.total - self.last_month if self.last_month is not None else None
 
 
-def month_summary(*, user, run: ChargebackRun) -> list[TeamMonth]:
-    """Per team (as copied into the lines) and charge type: quantity and cost, plus the team's total."""
-    rows = (
-        access.chargeback_lines_visible_to(user)
-        .filter(run=run)
-        .values("team_name", "cost_center", "team__slug", "charge_type", "unit")
-        .annotate(quantity=DecimalSum("quantity"), cost=DecimalSum("cost_usd"))
-        .order_by("team_name", "cost_center", "charge_type")
+@dataclass
+class MonthCosts:
+    """Every team's costs in a month as the user may see them. The dashboard cards, the team cost pages and
+    the finance page all read this, so their figures cannot drift apart."""
+
+    month: dt.date
+    run: ChargebackRun | None
+    teams: list[TeamMonth]
+    is_current: bool
+    last_month_run: ChargebackRun | None = None
+    last_month_totals: dict[tuple, Decimal] = field(default_factory=dict)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((team.total for team in self.teams), ZERO)
+
+    @property
+    def last_month_total(self) -> Decimal | None:
+        return sum(self.last_month_totals.values(), ZERO) if self.last_month_run else None
+
+    def last_month_of(self, key: tuple) -> Decimal | None:
+        return self.last_month_totals.get(key, ZERO) if self.last_month_run else None
+
+    def for_team(self, team: Team) -> TeamMonth:
+        """The team's month; a team without a line in it costs $0.00."""
+        found = next((row for row in self.teams if row.team_id == team.pk), None)
+        return found or TeamMonth(
+            team.name, team.cost_center, team.slug, team.pk, last_month=self.last_month_of((team.pk,))
+        )
+
+
+def _team_key(row: dict) -> tuple:
+    """Lines of a team are grouped by its id; lines without a team (nobody to pay) by the copied name."""
+    return (row["team_id"],) if row["team_id"] is not None else (None, row["team_name"], row["cost_center"])
+
+
+def month_costs(*, user, month: dt.date, team: Team | None = None) -> MonthCosts:
+    """Per team (as copied into the lines) and charge type: quantity and cost, the team's total, and its
+    total last month. `team` limits it to one team (a team cost page)."""
+    lines = access.chargeback_lines_visible_to(user)
+    if team is not None:
+        lines = lines.filter(team=team)
+    costs = MonthCosts(
+        month=month,
+        run=run_for_month(month),
+        teams=[],
+        is_current=month == current_month(),
+        last_month_run=run_for_month(previous_month(month)),
     )
-    teams: dict[tuple[str, str], TeamMonth] = {}
-    for row in rows:
-        key = (row["team_name"], row["cost_center"])
-        team = teams.setdefault(key, TeamMonth(row["team_name"], row["cost_center"], row["team__slug"] or ""))
-        team.by_type.append({**row, "label": CHARGE_LABELS.get(row["charge_type"], row["charge_type"])})
-        team.total += row["cost"]
-    return list(teams.values())
+    teams: dict[tuple, TeamMonth] = {}
+    if costs.run:
+        for row in (
+            lines.filter(run=costs.run)
+            .values("team_id", "team_name", "cost_center", "team__slug", "charge_type", "unit")
+            .annotate(quantity=DecimalSum("quantity"), cost=DecimalSum("cost_usd"))
+            .order_by("team_name", "cost_center", "charge_type")
+        ):
+            entry = teams.setdefault(
+                _team_key(row),
+                TeamMonth(row["team_name"], row["cost_center"], row["team__slug"] or "", row["team_id"]),
+            )
+            entry.by_type.append({**row, "label": CHARGE_LABELS.get(row["charge_type"], row["charge_type"])})
+            entry.total += row["cost"]
+    if costs.last_month_run:
+        for row in (
+            lines.filter(run=costs.last_month_run)
+            .values("team_id", "team_name", "cost_center")
+            .annotate(cost=DecimalSum("cost_usd"))
+            .order_by()
+        ):
+            key = _team_key(row)
+            costs.last_month_totals[key] = costs.last_month_totals.get(key, ZERO) + row["cost"]
+    for key, entry in teams.items():
+        entry.last_month = costs.last_month_of(key)
+    costs.teams = list(teams.values())
+    return costs
 
 
 # --- One team ---------------------------------------------------------------------------------------
@@ -121,14 +190,9 @@ def _team_lines(user, team: Team, run: ChargebackRun | None):
 
 
 def team_breakdown(*, user, team: Team, run: ChargebackRun | None) -> dict:
-    """A team's month by charge type, by cluster and by topic (cluster-hours have no topic)."""
+    """A team's month by cluster and by topic (cluster-hours have no topic); its total and charge types
+    are in `month_costs`."""
     lines = _team_lines(user, team, run)
-    by_type = [
-        {**row, "label": CHARGE_LABELS.get(row["charge_type"], row["charge_type"])}
-        for row in lines.values("charge_type", "unit")
-        .annotate(quantity=DecimalSum("quantity"), cost=DecimalSum("cost_usd"))
-        .order_by("charge_type")
-    ]
     by_cluster = list(
         lines.values("cluster_name", "region", "environment")
         .annotate(cost=DecimalSum("cost_usd"))
@@ -140,8 +204,7 @@ def team_breakdown(*, user, team: Team, run: ChargebackRun | None) -> dict:
         .annotate(cost=DecimalSum("cost_usd"))
         .order_by("-cost", "cluster_name", "topic_name")
     )
-    total = sum((row["cost"] for row in by_type), ZERO)
-    return {"by_type": by_type, "by_cluster": by_cluster, "by_topic": by_topic, "total": total}
+    return {"by_cluster": by_cluster, "by_topic": by_topic}
 
 
 def team_trend(*, user, team: Team, until: dt.date, months: int = TREND_MONTHS) -> list[dict]:

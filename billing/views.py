@@ -33,14 +33,15 @@ def _require_all_costs(request: HttpRequest) -> None:
 
 def _finance_context(request: HttpRequest, form: MonthForm) -> dict:
     month = form.chosen_month()
-    run = selectors.run_for_month(month)
-    teams = selectors.month_summary(user=request.user, run=run) if run else []
+    costs = selectors.month_costs(user=request.user, month=month)
+    run = costs.run
     return {
         "form": form,
         "month": month,
         "run": run,
-        "teams": teams,
-        "total": sum((team.total for team in teams), selectors.ZERO),
+        "costs": costs,
+        "teams": costs.teams,
+        "total": costs.total,
         "runs": selectors.run_list(user=request.user)[:24],
         "can_finalize": access.can_finalize_chargeback(request.user),
         "can_recompute": access.can_recompute_chargeback(request.user),
@@ -134,19 +135,21 @@ def team_costs(request: HttpRequest, slug: str) -> HttpResponse:
     team = selectors.team_for_costs(user=request.user, slug=slug)
     form = MonthForm(request.GET, default=months.current_month())
     month = form.chosen_month()
-    run = selectors.run_for_month(month)
-    breakdown = selectors.team_breakdown(user=request.user, team=team, run=run)
+    costs = selectors.month_costs(user=request.user, month=month, team=team)
+    team_month = costs.for_team(team)
     trend = selectors.team_trend(user=request.user, team=team, until=month)
     context = {
         "team": team,
         "form": form,
         "month": month,
-        "is_current": month == months.current_month(),
-        "run": run,
-        "breakdown": breakdown,
+        "is_current": costs.is_current,
+        "run": costs.run,
+        "costs": costs,
+        "team_month": team_month,
+        "breakdown": selectors.team_breakdown(user=request.user, team=team, run=costs.run),
         "trend": trend,
         "chart": charts.trend_svg(trend, title=f"{team.name}: cost per month, last {len(trend)} months"),
-        "budget": selectors.budget_vs_actual(team=team, month=month, spent=breakdown["total"]),
+        "budget": selectors.budget_vs_actual(team=team, month=month, spent=team_month.total),
         "sees_all": access.sees_all_costs(request.user),
     }
     status = 400 if form.is_bound and not form.is_valid() else 200

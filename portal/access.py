@@ -67,12 +67,16 @@ def memberships_visible_to(user) -> QuerySet[Membership]:
 
 
 def audit_events_visible_to(user) -> QuerySet[AuditEvent]:
-    """Admins see the whole trail; everyone else their teams' events and their own actions."""
+    """Admins see the whole trail; everyone else their teams' events and their own actions, and finance
+    every billing event too (runs computed and finalized, budget alerts, AWS bills read)."""
     if is_platform_admin(user):
         return AuditEvent.objects.all()
     if not user.is_authenticated:
         return AuditEvent.objects.none()
-    return AuditEvent.objects.filter(Q(team_id__in=member_team_ids(user)) | Q(actor=user))
+    visible = Q(team_id__in=member_team_ids(user)) | Q(actor=user)
+    if is_finance(user):
+        visible |= Q(action__startswith="billing.")
+    return AuditEvent.objects.filter(visible)
 
 
 # --- Clusters and requests (the models live in `clusters`; imported lazily to keep `portal` first) ---

@@ -292,6 +292,20 @@ def test_budget_vs_actual_shows_the_80_and_100_percent_alerts(october, member_a,
     assert "80 % alert" in body and "100 % alert" in body
 
 
+def test_dashboards_show_the_cost_pages_figures_and_finance_sees_billing_activity(
+    october, finance, member_a, team_a, clock
+):
+    clock(at(20, 9))
+    team_a_total = usd(sum(line.cost_usd for line in ChargebackLine.objects.filter(run=october, team=team_a)))
+    body = client_for(member_a).get(reverse("portal:dashboard")).content.decode()
+    assert f'<dd id="mtd-team-a"><a href="/billing/teams/team-a/">{team_a_total}</a></dd>' in body
+    assert "no usage recorded yet" not in body and 'id="mtd-all"' not in body
+    body = client_for(finance).get(reverse("portal:dashboard")).content.decode()
+    assert f'<span id="mtd-all">{usd(october.total_usd)}</span> month to date' in body
+    assert f'<a href="/billing/teams/team-a/">{team_a_total}</a>' in body
+    assert "Nothing has happened yet" not in body and "billing.chargeback.computed" in body
+
+
 # --- API ----------------------------------------------------------------------------------------------
 
 

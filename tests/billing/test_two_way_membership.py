@@ -12,10 +12,15 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.db.models import Sum
 from django.urls import reverse
 
+from billing import chargeback, months
+from billing.models import ChargebackLine
+from billing.pricing import usd
 from portal.models import Membership, Team
 from tests.billing.conftest import at, make_topic
+from tests.billing.test_chargeback_runs import GIB, platform_team, usage  # noqa: F401 (fixture)
 from tests.conftest import client_for, make_user
 
 
@@ -81,3 +86,79 @@ def test_the_cluster_page_and_api_show_each_topic_and_cluster_once(events_write,
     )
     assert api.json()["count"] == 1
     assert [row["name"] for row in api.json()["results"]] == ["events-write"]
+
+
+# --- Costs: dashboard cards, team cost pages, the finance page -------------------------------------------
+
+
+def text_of(body: str, element_id: str) -> str:
+    found = re.search(rf'id="{re.escape(element_id)}"[^>]*>(.*?)</(dd|td|strong|span)>', body, re.S)
+    assert found, f"no #{element_id}"
+    return re.sub(r"<[^>]+>", "", found[1]).strip()
+
+
+def finance_team_totals(body: str) -> dict[str, str]:
+    return dict(
+        re.findall(
+            r'<tr class="subtotal"><td colspan="3">Total ([^<]+)</td><td class="num"><strong>([^<]+)<', body
+        )
+    )
+
+
+@pytest.fixture
+def this_month(events_write, platform_team):  # noqa: F811
+    """This month's provisional run: traffic on each team's topic of the shared cluster on the 1st."""
+    month = months.current_month()
+    for name, gib in (("team-a.orders", 3), ("team-b.clicks", 2), ("team-c.views", 1)):
+        usage(events_write, name, month, bytes_in=gib * GIB, bytes_out=gib * GIB)
+    return chargeback.compute_run(month)
+
+
+def team_totals_from_lines(run) -> dict[str, str]:
+    totals = ChargebackLine.objects.filter(run=run).values_list("team_name").annotate(total=Sum("cost_usd"))
+    return {name: usd(total) for name, total in totals.order_by()}
+
+
+def test_every_cost_page_shows_a_team_the_same_figure_whoever_looks(this_month, everyone, alice):
+    expected = team_totals_from_lines(this_month)
+    assert set(expected) == {"Team A", "Team B", "Team C"}  # nothing unattributed here
+    assert all(value != "$0.00" for value in expected.values())
+    teams = {"Team A": "team-a", "Team B": "team-b", "Team C": "team-c"}
+    seen_by = {}
+    for name, user in everyone.items():
+        client = client_for(user)
+        dashboard = client.get(reverse("portal:dashboard")).content.decode()
+        seen = {}
+        for team, slug in teams.items():
+            if f'id="mtd-{slug}"' not in dashboard:
+                continue
+            assert dashboard.count(f'id="mtd-{slug}"') == 1, (name, team)  # one card per team
+            page = client.get(reverse("billing:team-costs", kwargs={"slug": slug})).content.decode()
+            seen[team] = {text_of(dashboard, f"mtd-{slug}"), text_of(page, "team-total")}
+        if user in (everyone["admin"], everyone["finance"]):
+            finance = client.get(reverse("billing:finance"), {"month": this_month.label}).content.decode()
+            for team, total in finance_team_totals(finance).items():
+                seen.setdefault(team, set()).add(total)
+            assert (
+                text_of(dashboard, "mtd-all") == text_of(finance, "grand-total") == usd(this_month.total_usd)
+            )
+        seen_by[name] = seen
+    assert seen_by["alice"].keys() == set(teams)  # her three teams
+    assert seen_by["member_a"].keys() == {"Team A"} and seen_by["member_b"].keys() == {"Team B"}
+    for name, seen in seen_by.items():
+        assert seen == {team: {expected[team]} for team in seen}, name
+
+
+def test_an_admin_in_several_teams_sees_the_finance_page_finance_sees(
+    this_month, admin, finance, team_a, team_b
+):
+    for team in (team_a, team_b):
+        Membership.objects.create(team=team, user=admin)
+    pages = [
+        client_for(user).get(reverse("billing:finance"), {"month": this_month.label}).content.decode()
+        for user in (admin, finance)
+    ]
+    assert (
+        finance_team_totals(pages[0]) == finance_team_totals(pages[1]) == team_totals_from_lines(this_month)
+    )
+    assert text_of(pages[0], "grand-total") == text_of(pages[1], "grand-total") == usd(this_month.total_usd)

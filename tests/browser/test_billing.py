@@ -44,7 +44,7 @@ def last_month(cluster_a, team_a):
 
 def test_finance_downloads_last_months_three_csvs(page: Page, live_server, finance, last_month, tmp_path):
     sign_in(page, live_server, finance.username)
-    page.get_by_role("link", name="Finance").click()
+    page.get_by_role("link", name="Finance", exact=True).click()
     label = last_month.label
     expect(page.get_by_role("heading", level=1)).to_contain_text(last_month.month.strftime("%B %Y"))
     expect(page.locator("#run-status")).to_have_text("Provisional")

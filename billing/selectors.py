@@ -9,16 +9,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.http import Http404
 from django.utils import timezone
 
 from billing.models import BudgetAlert, ChargebackLine, ChargebackRun, RateCard
-from billing.months import current_month, months_back, previous_month
+from billing.months import current_month, first_of_month, months_back, previous_month
 from billing.pricing import LIST_PRICES, Rates
 from billing.sums import DecimalSum
 from portal import access
 from portal.models import Team
+
+if TYPE_CHECKING:
+    from billing.forecast import Forecast
 
 ZERO = Decimal("0.00")
 TREND_MONTHS = 12
@@ -84,10 +88,7 @@ class TeamMonth:
     by_type: list[dict] = field(default_factory=list)
     total: Decimal = ZERO
     last_month: Decimal | None = None  # None: last month was not computed
-
-    @property
-    def change_vs_last_month(self) -> Decimal | None:
-        return self.total - self.last_month if self.last_month is not None else None
+    forecast: Decimal | None = None  # the current month only: month to date + the rest of the month
 
 
 @dataclass
@@ -101,10 +102,19 @@ class MonthCosts:
     is_current: bool
     last_month_run: ChargebackRun | None = None
     last_month_totals: dict[tuple, Decimal] = field(default_factory=dict)
+    forecast: Forecast | None = None
+    remaining_totals: dict[tuple, Decimal] = field(default_factory=dict)
 
     @property
     def total(self) -> Decimal:
         return sum((team.total for team in self.teams), ZERO)
+
+    @property
+    def forecast_total(self) -> Decimal | None:
+        return self.total + sum(self.remaining_totals.values(), ZERO) if self.forecast else None
+
+    def forecast_of(self, key: tuple, month_to_date: Decimal) -> Decimal | None:
+        return month_to_date + self.remaining_totals.get(key, ZERO) if self.forecast else None
 
     @property
     def last_month_total(self) -> Decimal | None:
@@ -117,8 +127,9 @@ class MonthCosts:
         """The team's month; a team without a line in it costs $0.00."""
         found = next((row for row in self.teams if row.team_id == team.pk), None)
         return found or TeamMonth(
-            team.name, team.cost_center, team.slug, team.pk, last_month=self.last_month_of((team.pk,))
-        )
+            team.name, team.cost_center, team.slug, team.pk, last_month=self.last_month_of((team.pk,)),
+            forecast=self.forecast_of((team.pk,), ZERO),
+        )  # fmt: skip
 
 
 def _team_key(row: dict) -> tuple:
@@ -126,9 +137,32 @@ def _team_key(row: dict) -> tuple:
     return (row["team_id"],) if row["team_id"] is not None else (None, row["team_name"], row["cost_center"])
 
 
-def month_costs(*, user, month: dt.date, team: Team | None = None) -> MonthCosts:
-    """Per team (as copied into the lines) and charge type: quantity and cost, the team's total, and its
-    total last month. `team` limits it to one team (a team cost page)."""
+def _payer_key(payer) -> tuple:
+    return _team_key({"team_id": payer.team_id, "team_name": payer.name, "cost_center": payer.cost_center})
+
+
+def month_forecast(*, user, run: ChargebackRun | None, team: Team | None = None):
+    """The rest of the run's month, from the hour the run was computed in (where its month to date stops),
+    per payer the user may see: (forecast, {team key: remaining cost}); (None, {}) before a first run."""
+    from billing import forecast
+
+    if run is None or run.computed_at is None:
+        return None, {}
+    remaining = forecast.remaining(run.month, now=run.computed_at)
+    totals = {
+        _payer_key(payer): cost
+        for payer, cost in remaining.remaining_by_payer().items()
+        if access.can_view_costs_of(user, payer.team_id) and (team is None or payer.team_id == team.pk)
+    }
+    return remaining, totals
+
+
+def month_costs(
+    *, user, month: dt.date, team: Team | None = None, now: dt.datetime | None = None
+) -> MonthCosts:
+    """Per team (as copied into the lines) and charge type: quantity and cost, the team's total, its total
+    last month and, for the current month, its forecast to month end. `team` limits it to one team (a team
+    cost page); `now` decides which month is the current one."""
     lines = access.chargeback_lines_visible_to(user)
     if team is not None:
         lines = lines.filter(team=team)
@@ -136,9 +170,11 @@ def month_costs(*, user, month: dt.date, team: Team | None = None) -> MonthCosts
         month=month,
         run=run_for_month(month),
         teams=[],
-        is_current=month == current_month(),
+        is_current=month == first_of_month((now or timezone.now()).date()),
         last_month_run=run_for_month(previous_month(month)),
     )
+    if costs.is_current:
+        costs.forecast, costs.remaining_totals = month_forecast(user=user, run=costs.run, team=team)
     teams: dict[tuple, TeamMonth] = {}
     if costs.run:
         for row in (
@@ -164,6 +200,7 @@ def month_costs(*, user, month: dt.date, team: Team | None = None) -> MonthCosts
             costs.last_month_totals[key] = costs.last_month_totals.get(key, ZERO) + row["cost"]
     for key, entry in teams.items():
         entry.last_month = costs.last_month_of(key)
+        entry.forecast = costs.forecast_of(key, entry.total)
     costs.teams = list(teams.values())
     return costs
 

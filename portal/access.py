@@ -148,7 +148,12 @@ def sees_all_costs(user) -> bool:
 
 def can_view_team_costs(user, team: Team) -> bool:
     """Members see their own teams' costs only."""
-    return sees_all_costs(user) or team.pk in member_team_ids(user)
+    return can_view_costs_of(user, team.pk)
+
+
+def can_view_costs_of(user, team_id: int | None) -> bool:
+    """`chargeback_lines_visible_to` for one payer (team id; None: nobody to pay, all-costs users only)."""
+    return sees_all_costs(user) or (team_id is not None and team_id in member_team_ids(user))
 
 
 def cost_teams_visible_to(user) -> QuerySet[Team]:

@@ -1,15 +1,16 @@
 """Forecast to month end: the month to date plus what the rest of the month costs if it goes on as it is.
 
-The month to date is the run's lines, metered through the clock hour the run was computed in. The rest of
-the month — the clock hours after the one `now` falls in, up to the month's end — is priced and allocated
-as a run would (`billing.allocation`, at the rate card the month uses):
+The month to date is the run's lines, metered through the clock hour the run was computed in ("today" is
+that hour's UTC day). The rest of the month — the clock hours after that one, up to the month's end — is
+priced and allocated as a run would (`billing.allocation`, at the rate card the month uses):
 
 - cluster-hours and partition-hours: the inventory as it stands (active clusters; each topic at its
   current partition count; a read cluster's replicated topics at their source's), every remaining hour;
-- data in and out: each topic's bytes so far this month per hour observed (from the first UTC day with
-  traffic this month to the end of the metered hours), times the remaining hours;
-- storage (estimate): the month to date's GiB-months of the topic per hour observed, times the
-  remaining hours.
+- data in and out: each topic's daily average over the **full** UTC days so far this month (from its
+  first day with traffic; today's partial day is in the month to date, not in the average), for the
+  remaining hours. Before a first full day there is no average, and no data is projected;
+- storage (estimate): the month to date's GiB-months of the topic per day counted so far (the 1st, or the
+  day the topic was created, through today), for every day after today.
 
 A shared cluster's remaining cluster-hours are split by the projected bytes, as a run splits them.
 The forecast is read, never stored: it is not in any run's lines, totals, CSVs or budget alerts.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Min, Sum
@@ -28,7 +29,7 @@ from billing import allocation
 from billing.allocation import HOUR, ClusterRef, ClusterUsage, Payer, TopicUsage
 from billing.chargeback import platform_payer
 from billing.models import ChargebackLine, TopicDailyUsage
-from billing.months import month_bounds, next_month
+from billing.months import month_bounds
 from billing.selectors import rates_for
 from billing.sums import DecimalSum
 from billing.usage import clusters_alive, topics_alive
@@ -46,6 +47,16 @@ class Forecast:
     remaining_hours: int
     lines: tuple[allocation.Line, ...] = ()
 
+    @property
+    def today(self) -> dt.date:
+        """The UTC day of the last metered hour."""
+        return (self.metered_until - HOUR).date()
+
+    @property
+    def full_days(self) -> int:
+        """Full UTC days of traffic so far this month: the data averages are taken over these."""
+        return (self.today - self.month).days
+
     def remaining_by_payer(self) -> dict[Payer, Decimal]:
         totals: dict[Payer, Decimal] = defaultdict(lambda: ZERO)
         for line in self.lines:
@@ -62,18 +73,16 @@ def metered_until(month: dt.date, now: dt.datetime) -> dt.datetime:
 
 def remaining(month: dt.date, *, now: dt.datetime) -> Forecast:
     """The rest of `month` after the hour `now` falls in, at the current inventory and this month's pace."""
-    start, end = month_bounds(month)
+    end = month_bounds(month)[1]
     until = metered_until(month, now)
-    hours = int((end - until) / HOUR)
-    if hours == 0:
-        return Forecast(month, until, 0)
+    forecast = Forecast(month, until, int((end - until) / HOUR))
+    if forecast.remaining_hours == 0:
+        return forecast
     platform = platform_payer()
     lines = [
-        line
-        for usage in _remaining_usage(month, start, until, end)
-        for line in allocation.allocate(usage, platform)
+        line for usage in _remaining_usage(forecast, end) for line in allocation.allocate(usage, platform)
     ]
-    return Forecast(month, until, hours, tuple(sorted(lines, key=allocation.Line.sort_key)))
+    return replace(forecast, lines=tuple(sorted(lines, key=allocation.Line.sort_key)))
 
 
 def _hour_of(moment: dt.datetime) -> dt.datetime:
@@ -89,12 +98,9 @@ def _payer(team) -> Payer:
     return Payer(team.name, team.cost_center, team.pk)
 
 
-def _scaled(amount, *, remaining_hours: int, observed_hours: int):
-    """`amount` observed over `observed_hours`, at the same pace for `remaining_hours`."""
-    return Decimal(amount) * remaining_hours / max(observed_hours, 1)
-
-
-def _remaining_usage(month, start, until, end) -> list[ClusterUsage]:
+def _remaining_usage(forecast: Forecast, end: dt.datetime) -> list[ClusterUsage]:
+    month, until, today = forecast.month, forecast.metered_until, forecast.today
+    days_left = (end.date() - today).days - 1  # storage: the days after today
     clusters = {
         cluster.pk: cluster
         for cluster in clusters_alive(until, end)
@@ -119,26 +125,27 @@ def _remaining_usage(month, start, until, end) -> list[ClusterUsage]:
         history[topic_id].append((changed_at, partitions))
     # Names the inventory ever had on these clusters: traffic on any other name is unattributed.
     known = set(Topic.objects.filter(cluster_id__in=list(clusters)).values_list("cluster_id", "name"))
-    traffic = _traffic(month, list(clusters))
+    traffic = _full_day_traffic(month, today, list(clusters))
     storage = _storage(month, list(clusters))
-    remaining_hours = int((end - until) / HOUR)
 
-    def topic_usage(cluster_id, name, owner, partition_hours) -> TopicUsage:
+    def topic_usage(cluster_id, name, owner, partition_hours, created: dt.datetime | None) -> TopicUsage:
         counted = traffic.get((cluster_id, name), {})
-        # The pace so far: since the first day with traffic this month (a topic created, or a producer
-        # started, mid-month is not diluted over days it did not exist).
-        since = dt.datetime.combine(counted["since"], dt.time(), tzinfo=dt.UTC) if counted else start
-        scale = {"remaining_hours": remaining_hours, "observed_hours": int((until - since) / HOUR)}
+        first_day = max(month, created.astimezone(dt.UTC).date()) if created else month
+        days_counted = (today - first_day).days + 1  # the storage days so far, today included
+
+        def projected_bytes(metric: str) -> int:
+            # The daily average over the full days since the first one with traffic, for the hours left.
+            if not counted:
+                return 0
+            per_day = Decimal(counted.get(metric, 0)) / (today - counted["since"]).days
+            return int((per_day * forecast.remaining_hours / 24).to_integral_value(ROUND_HALF_UP))
+
+        stored = Decimal(storage.get((cluster_id, name), 0)) * days_left / max(days_counted, 1)
         return TopicUsage(
-            name=name,
-            owner=owner,
-            partition_hours=partition_hours,
-            bytes_in=int(_scaled(counted.get("bytes_in", 0), **scale).to_integral_value(ROUND_HALF_UP)),
-            bytes_out=int(_scaled(counted.get("bytes_out", 0), **scale).to_integral_value(ROUND_HALF_UP)),
-            storage_gib_month=_scaled(storage.get((cluster_id, name), 0), **scale).quantize(
-                allocation.QUANTITY, rounding=ROUND_HALF_UP
-            ),
-        )
+            name=name, owner=owner, partition_hours=partition_hours,
+            bytes_in=projected_bytes("bytes_in"), bytes_out=projected_bytes("bytes_out"),
+            storage_gib_month=stored.quantize(allocation.QUANTITY, rounding=ROUND_HALF_UP),
+        )  # fmt: skip
 
     usages: dict[int, ClusterUsage] = {}
     for cluster in clusters.values():
@@ -156,10 +163,9 @@ def _remaining_usage(month, start, until, end) -> list[ClusterUsage]:
         if topic.team_id != clusters[topic.cluster_id].team_id:
             usages[topic.cluster_id].shared = True
         usages[topic.cluster_id].topics.append(
-            topic_usage(
-                topic.cluster_id, topic.name, _payer(topic.team), allocation.level_hours(changes, until, end)
-            )
-        )
+            topic_usage(topic.cluster_id, topic.name, _payer(topic.team), allocation.level_hours(changes, until, end),
+                        changes[0][0] if changes else None)
+        )  # fmt: skip
     for replicator in replicators:
         read_cluster = clusters[replicator.read_cluster_id]
         # Replicated partitions exist on the read cluster from the hour it became active.
@@ -167,22 +173,24 @@ def _remaining_usage(month, start, until, end) -> list[ClusterUsage]:
         for name in replicator.topics:
             source = sources.get((replicator.source_cluster_id, name))
             changes = history[source.pk] if source else []
+            # Its storage days count from when both the read cluster and the source topic existed.
+            created = max(read_cluster.active_since, changes[0][0]) if changes else read_cluster.active_since
             usages[read_cluster.pk].topics.append(
                 topic_usage(read_cluster.pk, name, _payer(read_cluster.team),
-                            allocation.level_hours(changes, window_start, end))
+                            allocation.level_hours(changes, window_start, end), created)
             )  # fmt: skip
             known.add((read_cluster.pk, name))
     for cluster_id, name in sorted(set(traffic) - known):
-        usages[cluster_id].topics.append(topic_usage(cluster_id, name, None, 0))
+        usages[cluster_id].topics.append(topic_usage(cluster_id, name, None, 0, None))
     return list(usages.values())
 
 
-def _traffic(month: dt.date, cluster_ids: list[int]) -> dict[tuple[int, str], dict]:
-    """Bytes in and out per cluster and topic name collected so far this month, and the first UTC day
-    with traffic (the pace is measured from then)."""
+def _full_day_traffic(month: dt.date, today: dt.date, cluster_ids: list[int]) -> dict[tuple[int, str], dict]:
+    """Bytes in and out per cluster and topic name on the full UTC days so far this month (before
+    `today`), and the first of those days with traffic."""
     traffic: dict[tuple[int, str], dict] = defaultdict(dict)
     for row in (
-        TopicDailyUsage.objects.filter(cluster_id__in=cluster_ids, day__gte=month, day__lt=next_month(month))
+        TopicDailyUsage.objects.filter(cluster_id__in=cluster_ids, day__gte=month, day__lt=today, bytes__gt=0)
         .values("cluster_id", "topic_name", "metric")
         .annotate(total=Sum("bytes"), first_day=Min("day"))
         .order_by()

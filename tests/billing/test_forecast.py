@@ -51,15 +51,19 @@ def test_mid_month_forecast_is_the_month_to_date_plus_the_remaining_hours_and_pa
     assert remaining.metered_until == at(15, 13) and remaining.remaining_hours == 395
     month_to_date_storage = ChargebackLine.objects.get(run=run, charge_type="storage").quantity
     assert month_to_date_storage == Decimal("0.967742")  # 15 days × 2 GiB kept for a day / 31 days
+    assert remaining.today == dt.date(2026, 10, 15) and remaining.full_days == 14
     assert by_charge_type(remaining.lines) == {
         "cluster_hours": (Decimal(395), Decimal("296.25")),  # × $0.75
         "partition_hours": (Decimal(1185), Decimal("1.78")),  # 3 × 395 × $0.0015
-        "data_in": (Decimal("33.954155"), Decimal("3.40")),  # 30 GiB in 349 h → × 395 h, × $0.10
-        "data_out": (Decimal("67.908309"), Decimal("3.40")),  # 60 GiB in 349 h → × 395 h, × $0.05
-        "storage": (Decimal("1.095295"), Decimal("0.11")),  # 0.967742 GiB-month in 349 h → × 395 h
+        # 2 GiB a day in, 4 out over the 14 full days (the 15th is in the month to date, not the average),
+        # for 395 / 24 days: × $0.10 and × $0.05.
+        "data_in": (Decimal("32.916667"), Decimal("3.29")),
+        "data_out": (Decimal("65.833333"), Decimal("3.29")),
+        # 0.967742 GiB-month over the 15 days counted so far, for the 16 days after the 15th.
+        "storage": (Decimal("1.032258"), Decimal("0.10")),
     }
     assert {line.payer.team_id for line in remaining.lines} == {team_a.pk}
-    expected = lines_total(run, team_a) + Decimal("304.94")
+    expected = lines_total(run, team_a) + Decimal("304.71")
 
     costs = selectors.month_costs(user=member_a, month=OCTOBER)
     team_month = costs.for_team(team_a)
@@ -68,28 +72,34 @@ def test_mid_month_forecast_is_the_month_to_date_plus_the_remaining_hours_and_pa
     body = client_for(member_a).get(reverse("billing:team-costs", kwargs={"slug": "team-a"})).content.decode()
     assert f'<dd id="team-total">{usd(run.total_usd)}</dd>' in body
     assert f'<dd id="team-forecast">{usd(expected)} <span class="muted">(forecast)</span></dd>' in body
-    assert "395 hours to go" in body
+    assert "395 hours to go" in body and "over the 14 full days so far" in body
     assert "Month to date" in body and "Forecast to month end" in body
 
 
-def test_first_hour_of_a_month_forecasts_the_whole_month_from_one_hour(
+def test_first_hour_of_a_month_projects_hours_and_storage_but_no_data_before_a_full_day(
     orders, billed_cluster, team_a, member_a, clock
 ):
-    usage(billed_cluster, orders.name, NOVEMBER, bytes_in=GIB // 4)  # 00:00-00:20 of the 1st
+    # A full day's worth already reported for the 1st at 00:20 (the local provider does that): a pace
+    # taken from it would multiply a day's traffic by 24 for each hour left.
+    usage(billed_cluster, orders.name, NOVEMBER, bytes_in=GIB // 4)
     now = clock(dt.datetime(2026, 11, 1, 0, 20, tzinfo=dt.UTC))
     run = chargeback.compute_run(NOVEMBER)
     remaining = forecast.remaining(NOVEMBER, now=now)
     # The 00:00 hour is the month to date; 30 × 24 − 1 = 719 hours to go.
-    assert remaining.remaining_hours == 719
-    lines = by_charge_type(remaining.lines)
-    assert lines["cluster_hours"] == (Decimal(719), Decimal("539.25"))
-    assert lines["partition_hours"] == (Decimal(2157), Decimal("3.24"))
-    assert lines["data_in"] == (Decimal("179.75"), Decimal("17.98"))  # ¼ GiB in 1 h → × 719 h, × $0.10
-    assert "data_out" not in lines  # nothing read yet: nothing projected
+    assert remaining.remaining_hours == 719 and remaining.full_days == 0
+    month_to_date_storage = ChargebackLine.objects.get(run=run, charge_type="storage").quantity
+    assert by_charge_type(remaining.lines) == {
+        "cluster_hours": (Decimal(719), Decimal("539.25")),
+        "partition_hours": (Decimal(2157), Decimal("3.24")),
+        # The 1st counted so far, 29 days after it.
+        "storage": ((month_to_date_storage * 29).quantize(Decimal("0.000001")), Decimal("0.02")),
+    }
     dashboard = client_for(member_a).get(reverse("portal:dashboard")).content.decode()
     expected = lines_total(run, team_a) + sum(line.cost for line in remaining.lines)
     assert f'<dd id="forecast-team-a">{usd(expected)} <span class="muted">(forecast)</span></dd>' in dashboard
     assert f">{usd(lines_total(run, team_a))}</a></dd>" in dashboard  # the month to date, apart
+    page = client_for(member_a).get(reverse("billing:team-costs", kwargs={"slug": "team-a"})).content.decode()
+    assert "no full day of traffic yet" in page
 
 
 def test_last_hour_of_a_month_has_nothing_left_to_forecast(orders, team_a, member_a, clock):

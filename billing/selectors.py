@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from django.http import Http404
 from django.utils import timezone
 
+from billing import trends
 from billing.models import BudgetAlert, ChargebackLine, ChargebackRun, RateCard
 from billing.months import current_month, first_of_month, months_back, previous_month
 from billing.pricing import LIST_PRICES, Rates
@@ -103,6 +104,7 @@ class MonthCosts:
     last_month_run: ChargebackRun | None = None
     last_month_totals: dict[tuple, Decimal] = field(default_factory=dict)
     forecast: Forecast | None = None
+    remaining_lines: tuple = ()  # the forecast's lines the user may see (billing.allocation.Line)
     remaining_totals: dict[tuple, Decimal] = field(default_factory=dict)
 
     @property
@@ -143,18 +145,19 @@ def _payer_key(payer) -> tuple:
 
 def month_forecast(*, user, run: ChargebackRun | None, team: Team | None = None):
     """The rest of the run's month, from the hour the run was computed in (where its month to date stops),
-    per payer the user may see: (forecast, {team key: remaining cost}); (None, {}) before a first run."""
+    and its lines of the payers the user may see: (forecast, lines); (None, ()) before a first run."""
     from billing import forecast
 
     if run is None or run.computed_at is None:
-        return None, {}
+        return None, ()
     remaining = forecast.remaining(run.month, now=run.computed_at)
-    totals = {
-        _payer_key(payer): cost
-        for payer, cost in remaining.remaining_by_payer().items()
-        if access.can_view_costs_of(user, payer.team_id) and (team is None or payer.team_id == team.pk)
-    }
-    return remaining, totals
+    visible = tuple(
+        line
+        for line in remaining.lines
+        if access.can_view_costs_of(user, line.payer.team_id)
+        and (team is None or line.payer.team_id == team.pk)
+    )
+    return remaining, visible
 
 
 def month_costs(
@@ -174,7 +177,10 @@ def month_costs(
         last_month_run=run_for_month(previous_month(month)),
     )
     if costs.is_current:
-        costs.forecast, costs.remaining_totals = month_forecast(user=user, run=costs.run, team=team)
+        costs.forecast, costs.remaining_lines = month_forecast(user=user, run=costs.run, team=team)
+        for line in costs.remaining_lines:
+            key = _payer_key(line.payer)
+            costs.remaining_totals[key] = costs.remaining_totals.get(key, ZERO) + line.cost
     teams: dict[tuple, TeamMonth] = {}
     if costs.run:
         for row in (
@@ -203,6 +209,70 @@ def month_costs(
         entry.forecast = costs.forecast_of(key, entry.total)
     costs.teams = list(teams.values())
     return costs
+
+
+def cost_figures(*, user, costs: MonthCosts, team: Team | None = None) -> list[trends.Figure]:
+    """Per team, cluster, topic and charge type: the month to date, what is compared with last month (the
+    forecast to month end for the current month, else the total) and last month."""
+    lines = access.chargeback_lines_visible_to(user)
+    if team is not None:
+        lines = lines.filter(team=team)
+    fields = ("team_name", "cost_center", "cluster_name", "topic_name", "charge_type")
+
+    def per_key(run: ChargebackRun | None) -> dict[tuple, Decimal]:
+        if run is None:
+            return {}
+        rows = lines.filter(run=run).values_list(*fields).annotate(cost=DecimalSum("cost_usd")).order_by()
+        return {tuple(row[:-1]): row[-1] for row in rows}
+
+    this_month, last_month = per_key(costs.run), per_key(costs.last_month_run)
+    remaining: dict[tuple, Decimal] = {}
+    for line in costs.remaining_lines:
+        key = (line.payer.name, line.payer.cost_center, line.cluster.name, line.topic, line.charge_type)
+        remaining[key] = remaining.get(key, ZERO) + line.cost
+    return [
+        trends.Figure(
+            *key,
+            month_to_date=this_month.get(key, ZERO),
+            compared=this_month.get(key, ZERO) + remaining.get(key, ZERO),
+            last_month=last_month.get(key, ZERO),
+        )
+        for key in sorted({*this_month, *last_month, *remaining})
+    ]
+
+
+@dataclass(frozen=True)
+class CostCenterMonth:
+    """A cost center's month for finance: its teams, totals, top topics and notable changes."""
+
+    cost_center: str
+    teams: list[str]
+    month_to_date: Decimal
+    forecast: Decimal | None
+    last_month: Decimal | None
+    top_topics: list[trends.TopicTrend]
+    changes: list[str]
+
+
+def cost_centers(*, costs: MonthCosts, figures: list[trends.Figure]) -> list[CostCenterMonth]:
+    """`figures` grouped by cost center (as copied into the lines), ordered by cost center."""
+    grouped: dict[str, list[trends.Figure]] = {}
+    for figure in figures:
+        grouped.setdefault(figure.cost_center, []).append(figure)
+    return [
+        CostCenterMonth(
+            cost_center=cost_center,
+            teams=sorted({figure.team for figure in group}),
+            month_to_date=sum((figure.month_to_date for figure in group), ZERO),
+            forecast=sum((figure.compared for figure in group), ZERO) if costs.forecast else None,
+            last_month=sum((figure.last_month for figure in group), ZERO) if costs.last_month_run else None,
+            top_topics=trends.top_topics(group, count=3),
+            changes=trends.notable_changes(
+                group, forecast=costs.forecast is not None, with_team=True, count=5
+            ),
+        )
+        for cost_center, group in sorted(grouped.items())
+    ]
 
 
 # --- One team ---------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from billing import charts, exports, months, selectors, services
+from billing import charts, exports, months, selectors, services, trends
 from billing.forms import MonthForm, month_from_text
 from billing.pricing import usd
 from portal import access
@@ -47,6 +47,10 @@ def _finance_context(request: HttpRequest, form: MonthForm) -> dict:
         "can_recompute": access.can_recompute_chargeback(request.user),
         "csv_kinds": list(exports.KINDS),
         "comparison": selectors.estimate_vs_actual(run) if run and run.computed_at else [],
+        "cost_centers": selectors.cost_centers(
+            costs=costs, figures=selectors.cost_figures(user=request.user, costs=costs)
+        ),
+        "notable": {"percent": trends.NOTABLE_PERCENT, "usd": trends.NOTABLE_USD},
         "can_reconcile": access.can_recompute_chargeback(request.user),
     }
 
@@ -137,6 +141,7 @@ def team_costs(request: HttpRequest, slug: str) -> HttpResponse:
     month = form.chosen_month()
     costs = selectors.month_costs(user=request.user, month=month, team=team)
     team_month = costs.for_team(team)
+    figures = selectors.cost_figures(user=request.user, costs=costs, team=team)
     trend = selectors.team_trend(user=request.user, team=team, until=month)
     context = {
         "team": team,
@@ -147,6 +152,9 @@ def team_costs(request: HttpRequest, slug: str) -> HttpResponse:
         "costs": costs,
         "team_month": team_month,
         "breakdown": selectors.team_breakdown(user=request.user, team=team, run=costs.run),
+        "top_topics": trends.top_topics(figures),
+        "changes": trends.notable_changes(figures, forecast=costs.forecast is not None),
+        "notable": {"percent": trends.NOTABLE_PERCENT, "usd": trends.NOTABLE_USD},
         "trend": trend,
         "chart": charts.trend_svg(trend, title=f"{team.name}: cost per month, last {len(trend)} months"),
         "budget": selectors.budget_vs_actual(team=team, month=month, spent=team_month.total),

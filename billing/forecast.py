@@ -4,8 +4,10 @@ The month to date is the run's lines, metered through the clock hour the run was
 that hour's UTC day). The rest of the month — the clock hours after that one, up to the month's end — is
 priced and allocated as a run would (`billing.allocation`, at the rate card the month uses):
 
-- cluster-hours and partition-hours: the inventory as it stands (active clusters; each topic at its
-  current partition count; a read cluster's replicated topics at their source's), every remaining hour;
+- cluster-hours and partition-hours: the month's hours at the inventory as it stands (active clusters;
+  each topic at its current partition count to the month's end; a read cluster's replicated topics at
+  their source's), less the hours the month to date's lines already charge. Taking the rest from the
+  lines, not from the clock, keeps month to date + rest = the month whatever hours the run metered;
 - data in and out: each topic's daily average over the **full** UTC days so far this month (from its
   first day with traffic; today's partial day is in the month to date, not in the average), for the
   remaining hours. Before a first full day there is no average, and no data is projected;
@@ -27,6 +29,7 @@ from django.db.models import Min, Sum
 
 from billing import allocation
 from billing.allocation import HOUR, ClusterRef, ClusterUsage, Payer, TopicUsage
+from billing.chargeback import _clip as clip_to_lifetime
 from billing.chargeback import platform_payer
 from billing.models import ChargebackLine, TopicDailyUsage
 from billing.months import month_bounds
@@ -100,6 +103,7 @@ def _payer(team) -> Payer:
 
 def _remaining_usage(forecast: Forecast, end: dt.datetime) -> list[ClusterUsage]:
     month, until, today = forecast.month, forecast.metered_until, forecast.today
+    start = month_bounds(month)[0]
     days_left = (end.date() - today).days - 1  # storage: the days after today
     clusters = {
         cluster.pk: cluster
@@ -108,12 +112,15 @@ def _remaining_usage(forecast: Forecast, end: dt.datetime) -> list[ClusterUsage]
         .prefetch_related("shared_with")
         .order_by("pk")
     }
-    topics = list(topics_alive(list(clusters), until, end).select_related("team").order_by("pk"))
+    # Every topic of the month on these clusters (a name deleted and created again has several), and the
+    # sources of the read clusters' replicated topics.
+    topics = list(topics_alive(list(clusters), start, end).select_related("team").order_by("pk"))
+    live = set(topics_alive(list(clusters), until, end).values_list("pk", flat=True))
     replicators = list(Replicator.objects.filter(read_cluster_id__in=list(clusters)))
     sources = {
         (topic.cluster_id, topic.name): topic
         for topic in topics_alive(
-            [replicator.source_cluster_id for replicator in replicators], until, end
+            [replicator.source_cluster_id for replicator in replicators], start, end
         ).filter(name__in=[name for replicator in replicators for name in replicator.topics])
     }
     history: dict[int, list[tuple[dt.datetime, int]]] = defaultdict(list)
@@ -126,9 +133,19 @@ def _remaining_usage(forecast: Forecast, end: dt.datetime) -> list[ClusterUsage]
     # Names the inventory ever had on these clusters: traffic on any other name is unattributed.
     known = set(Topic.objects.filter(cluster_id__in=list(clusters)).values_list("cluster_id", "name"))
     traffic = _full_day_traffic(month, today, list(clusters))
-    storage = _storage(month, list(clusters))
+    charged = _month_to_date(month, list(clusters))
 
-    def topic_usage(cluster_id, name, owner, partition_hours, created: dt.datetime | None) -> TopicUsage:
+    def hours_left(key: tuple, month_hours: int) -> int:
+        # A shared cluster's hours are split into lines of 6 decimals: their sum is the whole hours, rounded.
+        return max(0, month_hours - int(charged.get(key, ZERO).to_integral_value(ROUND_HALF_UP)))
+
+    month_partition_hours: dict[tuple[int, str], int] = defaultdict(int)
+    for topic in topics:
+        month_partition_hours[(topic.cluster_id, topic.name)] += allocation.level_hours(
+            history[topic.pk], start, end
+        )
+
+    def topic_usage(cluster_id, name, owner, created: dt.datetime | None) -> TopicUsage:
         counted = traffic.get((cluster_id, name), {})
         first_day = max(month, created.astimezone(dt.UTC).date()) if created else month
         days_counted = (today - first_day).days + 1  # the storage days so far, today included
@@ -140,48 +157,53 @@ def _remaining_usage(forecast: Forecast, end: dt.datetime) -> list[ClusterUsage]
             per_day = Decimal(counted.get(metric, 0)) / (today - counted["since"]).days
             return int((per_day * forecast.remaining_hours / 24).to_integral_value(ROUND_HALF_UP))
 
-        stored = Decimal(storage.get((cluster_id, name), 0)) * days_left / max(days_counted, 1)
+        stored = charged.get((cluster_id, name, "storage"), ZERO) * days_left / max(days_counted, 1)
         return TopicUsage(
-            name=name, owner=owner, partition_hours=partition_hours,
+            name=name, owner=owner,
+            partition_hours=hours_left((cluster_id, name, "partition_hours"),
+                                       month_partition_hours.get((cluster_id, name), 0)),
             bytes_in=projected_bytes("bytes_in"), bytes_out=projected_bytes("bytes_out"),
             storage_gib_month=stored.quantize(allocation.QUANTITY, rounding=ROUND_HALF_UP),
         )  # fmt: skip
 
     usages: dict[int, ClusterUsage] = {}
     for cluster in clusters.values():
+        lifetime = allocation.lifetime_changes(cluster.active_since, cluster.deleted_at)
         usages[cluster.pk] = ClusterUsage(
             ref=_cluster_ref(cluster),
             team=_payer(cluster.team),
             shared=bool(cluster.shared_with.all()),
-            cluster_hours=allocation.level_hours(
-                allocation.lifetime_changes(cluster.active_since, cluster.deleted_at), until, end
+            cluster_hours=hours_left(
+                (cluster.pk, "", "cluster_hours"), allocation.level_hours(lifetime, start, end)
             ),
             rates=rates_for(cluster.region, month),
         )
     for topic in topics:
-        changes = history[topic.pk]
         if topic.team_id != clusters[topic.cluster_id].team_id:
             usages[topic.cluster_id].shared = True
-        usages[topic.cluster_id].topics.append(
-            topic_usage(topic.cluster_id, topic.name, _payer(topic.team), allocation.level_hours(changes, until, end),
-                        changes[0][0] if changes else None)
-        )  # fmt: skip
+        if topic.pk in live:
+            changes = history[topic.pk]
+            usages[topic.cluster_id].topics.append(
+                topic_usage(
+                    topic.cluster_id, topic.name, _payer(topic.team), changes[0][0] if changes else None
+                )
+            )
     for replicator in replicators:
         read_cluster = clusters[replicator.read_cluster_id]
-        # Replicated partitions exist on the read cluster from the hour it became active.
-        window_start = max(until, _hour_of(read_cluster.active_since))
         for name in replicator.topics:
             source = sources.get((replicator.source_cluster_id, name))
-            changes = history[source.pk] if source else []
-            # Its storage days count from when both the read cluster and the source topic existed.
-            created = max(read_cluster.active_since, changes[0][0]) if changes else read_cluster.active_since
+            # Replicated partitions exist on the read cluster while both it and the source topic do.
+            changes = clip_to_lifetime(history[source.pk] if source else [], read_cluster.active_since,
+                                       read_cluster.deleted_at)  # fmt: skip
+            month_partition_hours[(read_cluster.pk, name)] += allocation.level_hours(changes, start, end)
             usages[read_cluster.pk].topics.append(
-                topic_usage(read_cluster.pk, name, _payer(read_cluster.team),
-                            allocation.level_hours(changes, window_start, end), created)
-            )  # fmt: skip
+                topic_usage(
+                    read_cluster.pk, name, _payer(read_cluster.team), changes[0][0] if changes else None
+                )
+            )
             known.add((read_cluster.pk, name))
     for cluster_id, name in sorted(set(traffic) - known):
-        usages[cluster_id].topics.append(topic_usage(cluster_id, name, None, 0, None))
+        usages[cluster_id].topics.append(topic_usage(cluster_id, name, None, None))
     return list(usages.values())
 
 
@@ -201,14 +223,17 @@ def _full_day_traffic(month: dt.date, today: dt.date, cluster_ids: list[int]) ->
     return traffic
 
 
-def _storage(month: dt.date, cluster_ids: list[int]) -> dict[tuple[int, str], Decimal]:
-    """The month to date's storage estimate (GiB-months) per cluster and topic name, from the run's lines."""
+def _month_to_date(month: dt.date, cluster_ids: list[int]) -> dict[tuple, Decimal]:
+    """What the month's run charges so far per cluster, topic name and charge type (quantities): the
+    cluster-hours and partition-hours already in the month to date, and its storage estimate."""
+    types = (ChargebackLine.ChargeType.CLUSTER_HOURS, ChargebackLine.ChargeType.PARTITION_HOURS,
+             ChargebackLine.ChargeType.STORAGE)  # fmt: skip
     return {
-        (cluster_id, topic): quantity
-        for cluster_id, topic, quantity in ChargebackLine.objects.filter(
-            run__month=month, cluster_id__in=cluster_ids, charge_type=ChargebackLine.ChargeType.STORAGE
+        (cluster_id, topic, charge_type): quantity
+        for cluster_id, topic, charge_type, quantity in ChargebackLine.objects.filter(
+            run__month=month, cluster_id__in=cluster_ids, charge_type__in=types
         )
-        .values_list("cluster_id", "topic_name")
+        .values_list("cluster_id", "topic_name", "charge_type")
         .annotate(quantity=DecimalSum("quantity"))
         .order_by()
     }

@@ -1,6 +1,10 @@
-"""Forecast to month end at fixed instants: month to date (the run's lines, as computed) + the rest of the
-month at the current inventory and this month's pace. Never in the month to date, the lines, the CSVs or
-a budget alert."""
+"""Forecast to month end at fixed instants: the month to date (the run's lines) + the rest of the month at
+the current inventory and this month's pace. Never in the month to date, the lines, the CSVs or a budget
+alert.
+
+The rest of the month's hours are the month's hours less those the month-to-date lines charge, so the
+tests give the forecast month-to-date lines two ways: written as a run metering through the current hour
+would write them (the started-hour rule), and as `compute_run` computes them today."""
 
 from __future__ import annotations
 
@@ -12,8 +16,8 @@ import pytest
 from django.urls import reverse
 
 from billing import chargeback, forecast, selectors
-from billing.models import BudgetAlert, ChargebackLine
-from billing.pricing import usd
+from billing.models import BudgetAlert, ChargebackLine, ChargebackRun
+from billing.pricing import money, usd
 from clusters.models import Cluster, Replicator
 from portal.models import Team
 from tests.billing.conftest import OCTOBER, at, make_topic
@@ -41,20 +45,39 @@ def orders(billed_cluster, team_a):
     return topic
 
 
+def month_to_date(month, cluster, team, *, computed_at, **quantities):
+    """A provisional run whose lines charge `quantities` (charge type → quantity) on `cluster` for `team`,
+    at the list prices, topic "team-a.orders" for everything but cluster-hours."""
+    prices = {"cluster_hours": "0.75", "partition_hours": "0.0015", "data_in": "0.10", "data_out": "0.05",
+              "storage": "0.10"}  # fmt: skip
+    run = ChargebackRun.objects.create(month=month, computed_at=computed_at)
+    for position, (charge_type, quantity) in enumerate(quantities.items(), start=1):
+        ChargebackLine.objects.create(
+            run=run, position=position, team=team, team_name=team.name, cost_center=team.cost_center,
+            cluster=cluster, cluster_name=cluster.name, region="us-east-1", account_id="123456789012",
+            topic_name="" if charge_type == "cluster_hours" else "team-a.orders", charge_type=charge_type,
+            quantity=Decimal(quantity), unit="-", unit_price_usd=Decimal(prices[charge_type]),
+            cost_usd=money(Decimal(quantity) * Decimal(prices[charge_type])), allocation_basis="dedicated",
+            allocation_ratio=Decimal(1),
+        )  # fmt: skip
+    return run
+
+
 def test_mid_month_forecast_is_the_month_to_date_plus_the_remaining_hours_and_pace(
-    orders, team_a, member_a, clock
+    orders, billed_cluster, team_a, member_a, clock
 ):
     now = clock(at(15, 12, 30))
-    run = chargeback.compute_run(OCTOBER)
+    # Metered through the 12:00 hour of the 15th: 14 × 24 + 13 = 349 hours; 744 − 349 = 395 to go.
+    run = month_to_date(
+        OCTOBER, billed_cluster, team_a, computed_at=now, cluster_hours=349, partition_hours=3 * 349,
+        data_in=30, data_out=60, storage="0.967742",  # 15 days × 2 GiB kept for a day / 31 days
+    )  # fmt: skip
     remaining = forecast.remaining(OCTOBER, now=now)
-    # Metered through the 12:00 hour of the 15th: 14 × 24 + 13 = 349 hours gone, 744 − 349 = 395 to go.
     assert remaining.metered_until == at(15, 13) and remaining.remaining_hours == 395
-    month_to_date_storage = ChargebackLine.objects.get(run=run, charge_type="storage").quantity
-    assert month_to_date_storage == Decimal("0.967742")  # 15 days × 2 GiB kept for a day / 31 days
     assert remaining.today == dt.date(2026, 10, 15) and remaining.full_days == 14
     assert by_charge_type(remaining.lines) == {
-        "cluster_hours": (Decimal(395), Decimal("296.25")),  # × $0.75
-        "partition_hours": (Decimal(1185), Decimal("1.78")),  # 3 × 395 × $0.0015
+        "cluster_hours": (Decimal(395), Decimal("296.25")),  # 744 − 349, × $0.75
+        "partition_hours": (Decimal(1185), Decimal("1.78")),  # 3 × 744 − 1047, × $0.0015
         # 2 GiB a day in, 4 out over the 14 full days (the 15th is in the month to date, not the average),
         # for 395 / 24 days: × $0.10 and × $0.05.
         "data_in": (Decimal("32.916667"), Decimal("3.29")),
@@ -67,13 +90,34 @@ def test_mid_month_forecast_is_the_month_to_date_plus_the_remaining_hours_and_pa
 
     costs = selectors.month_costs(user=member_a, month=OCTOBER)
     team_month = costs.for_team(team_a)
-    assert team_month.total == lines_total(run, team_a) == run.total_usd  # the month to date: the lines
+    assert team_month.total == lines_total(run, team_a)  # the month to date: the lines
     assert team_month.forecast == expected
     body = client_for(member_a).get(reverse("billing:team-costs", kwargs={"slug": "team-a"})).content.decode()
-    assert f'<dd id="team-total">{usd(run.total_usd)}</dd>' in body
+    assert f'<dd id="team-total">{usd(team_month.total)}</dd>' in body
     assert f'<dd id="team-forecast">{usd(expected)} <span class="muted">(forecast)</span></dd>' in body
     assert "395 hours to go" in body and "over the 14 full days so far" in body
     assert "Month to date" in body and "Forecast to month end" in body
+
+
+def test_with_the_run_as_computed_the_month_to_date_and_the_rest_make_the_whole_months_hours(
+    orders, billed_cluster, team_a, member_a, clock
+):
+    now = clock(at(15, 12, 30))
+    run = chargeback.compute_run(OCTOBER)
+    remaining = forecast.remaining(OCTOBER, now=now)
+    charged = {line.charge_type: line for line in ChargebackLine.objects.filter(run=run)}
+    rest = {line.charge_type: line for line in remaining.lines}
+    for charge_type, month_hours, month_cost in (
+        ("cluster_hours", 744, Decimal("558.00")),
+        ("partition_hours", 3 * 744, Decimal("3.35")),
+    ):
+        left = rest[charge_type].quantity if charge_type in rest else 0
+        assert charged[charge_type].quantity + left == month_hours
+        assert charged[charge_type].cost_usd + (rest[charge_type].cost if charge_type in rest else 0) == (
+            month_cost
+        )
+    team_month = selectors.month_costs(user=member_a, month=OCTOBER).for_team(team_a)
+    assert team_month.forecast == run.total_usd + sum(line.cost for line in remaining.lines)
 
 
 def test_first_hour_of_a_month_projects_hours_and_storage_but_no_data_before_a_full_day(
@@ -83,20 +127,24 @@ def test_first_hour_of_a_month_projects_hours_and_storage_but_no_data_before_a_f
     # taken from it would multiply a day's traffic by 24 for each hour left.
     usage(billed_cluster, orders.name, NOVEMBER, bytes_in=GIB // 4)
     now = clock(dt.datetime(2026, 11, 1, 0, 20, tzinfo=dt.UTC))
-    run = chargeback.compute_run(NOVEMBER)
+    run = month_to_date(
+        NOVEMBER, billed_cluster, team_a, computed_at=now, cluster_hours=1, partition_hours=3, data_in="0.25",
+        storage="0.008333",  # ¼ GiB kept for the 1st / 30 days
+    )  # fmt: skip
     remaining = forecast.remaining(NOVEMBER, now=now)
     # The 00:00 hour is the month to date; 30 × 24 − 1 = 719 hours to go.
     assert remaining.remaining_hours == 719 and remaining.full_days == 0
-    month_to_date_storage = ChargebackLine.objects.get(run=run, charge_type="storage").quantity
     assert by_charge_type(remaining.lines) == {
         "cluster_hours": (Decimal(719), Decimal("539.25")),
         "partition_hours": (Decimal(2157), Decimal("3.24")),
-        # The 1st counted so far, 29 days after it.
-        "storage": ((month_to_date_storage * 29).quantize(Decimal("0.000001")), Decimal("0.02")),
+        "storage": (Decimal("0.241657"), Decimal("0.02")),  # the 1st counted so far, 29 days after it
     }
     dashboard = client_for(member_a).get(reverse("portal:dashboard")).content.decode()
-    expected = lines_total(run, team_a) + sum(line.cost for line in remaining.lines)
-    assert f'<dd id="forecast-team-a">{usd(expected)} <span class="muted">(forecast)</span></dd>' in dashboard
+    expected = lines_total(run, team_a) + Decimal("542.51")
+    assert (
+        f'<dt>Forecast</dt><dd id="forecast-team-a">{usd(expected)} <span class="muted">by month end</span></dd>'
+        in (dashboard)
+    )
     assert f">{usd(lines_total(run, team_a))}</a></dd>" in dashboard  # the month to date, apart
     page = client_for(member_a).get(reverse("billing:team-costs", kwargs={"slug": "team-a"})).content.decode()
     assert "no full day of traffic yet" in page
@@ -126,11 +174,16 @@ def test_a_past_month_has_no_forecast(orders, team_a, member_a, clock):
     assert "Forecast to month end" not in body and 'id="team-forecast"' not in body
 
 
-def test_the_forecast_never_enters_the_lines_the_csvs_or_a_budget_alert(orders, team_a, finance, clock):
-    clock(at(15, 12, 30))
+def test_the_forecast_never_enters_the_lines_the_csvs_or_a_budget_alert(
+    billed_cluster, team_a, finance, clock
+):
+    topic = make_topic(billed_cluster, team_a, "team-a.orders", (at(1, month=9), 3))
+    for day in (1, 2, 3):
+        usage(billed_cluster, topic.name, dt.date(2026, 10, day), bytes_out=200 * GIB)  # $10.00 a day
+    clock(at(3, 12, 30))
     run = chargeback.compute_run(OCTOBER)
     team_month = selectors.month_costs(user=finance, month=OCTOBER).for_team(team_a)
-    # A budget the month to date is under 80 % of, and the forecast is over.
+    # A budget the month to date is under 80 % of, and the forecast is over (683 hours of $10.00 a day).
     budget = Decimal(math.ceil(run.total_usd / Decimal("0.79")))
     assert run.total_usd * 100 < budget * 80 and team_month.forecast > budget
     Team.objects.filter(pk=team_a.pk).update(monthly_budget_usd=budget)
@@ -184,39 +237,38 @@ def test_shared_clusters_split_the_rest_of_the_month_by_the_pace_of_each_payer(
         topics=[clicks.name],
         status=Replicator.Status.ACTIVE,
     )
-    now = clock(at(10, 23, 5))  # 240 hours gone, 504 to go
-    chargeback.compute_run(OCTOBER)
+    now = clock(at(10, 23, 5))  # 240 hours gone, 504 to go; no run yet: every hour of the month is left
     remaining = forecast.remaining(OCTOBER, now=now)
     assert remaining.remaining_hours == 504
     shared = [line for line in remaining.lines if line.cluster.name == "events-write"]
     hours = {line.payer.name: line for line in shared if line.charge_type == "cluster_hours"}
-    # Pace per hour observed: team A 2 GiB/24 h since the 1st; team B 6 GiB/24 h since the 6th (120 h
-    # observed, not 240); unattributed 1 GiB/24 h. So 2 : 6 : 1 of 504 × $0.75 = $378.00.
+    # Pace over the full days (1st-9th): team A 2 GiB a day since the 1st; team B 6 GiB a day since the 6th
+    # (4 full days, not 9); unattributed 1 GiB a day. So 2 : 6 : 1 of 744 × $0.75 = $558.00.
     assert {name: line.cost for name, line in hours.items()} == {
-        "Team A": Decimal("84.00"),
-        "Team B": Decimal("252.00"),
-        "Platform": Decimal("42.00"),
+        "Team A": Decimal("124.00"),
+        "Team B": Decimal("372.00"),
+        "Platform": Decimal("62.00"),
     }
     partitions = {
         (line.cluster.name, line.topic): line.quantity
         for line in remaining.lines
         if line.charge_type == "partition_hours"
     }
-    # The deleted topic costs nothing more; the replica on the read cluster costs its source's partitions.
+    # The deleted topic is no more; team-b.new since the 6th (26 days); the replica on the read cluster
+    # has its source's 2 partitions since the read cluster became active (2nd, 08:00: 712 hours).
     assert partitions == {
-        ("events-write", "team-a.clicks"): 2 * 504,
-        ("events-write", "team-b.new"): 4 * 504,
-        ("team-b-read", "team-a.clicks"): 2 * 504,
+        ("events-write", "team-a.clicks"): 2 * 744,
+        ("events-write", "team-b.new"): 4 * 26 * 24,
+        ("team-b-read", "team-a.clicks"): 2 * 712,
     }
     read_hours = [
         line
         for line in remaining.lines
         if line.cluster.name == "team-b-read" and line.charge_type == "cluster_hours"
     ]
-    assert [(line.payer.name, line.quantity) for line in read_hours] == [("Team B", Decimal(504))]
+    assert [(line.payer.name, line.quantity) for line in read_hours] == [("Team B", Decimal(712))]
     # A member sees their own team's forecast only.
+    chargeback.compute_run(OCTOBER)
     costs = selectors.month_costs(user=member_b, month=OCTOBER, now=now)
+    assert costs.remaining_lines and {line.payer.team_id for line in costs.remaining_lines} == {team_b.pk}
     assert set(costs.remaining_totals) == {(team_b.pk,)}
-    assert costs.remaining_totals[(team_b.pk,)] == sum(
-        (line.cost for line in remaining.lines if line.payer.team_id == team_b.pk), Decimal(0)
-    )

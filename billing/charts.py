@@ -10,7 +10,7 @@ from django.utils.safestring import SafeString
 from billing.pricing import usd
 
 WIDTH, HEIGHT = 720, 220
-LEFT, BOTTOM, TOP = 56, 28, 12
+LEFT, BOTTOM, TOP = 76, 28, 12  # LEFT: room for the scale label, e.g. "$12,345.67" at 11px
 
 
 def trend_svg(points: list[dict], *, title: str) -> SafeString:

@@ -112,6 +112,16 @@ class MonthCosts:
         return sum((team.total for team in self.teams), ZERO)
 
     @property
+    def forecasts_topics(self) -> bool:
+        """Per-topic forecasts need a data average: after the month's first full day of traffic."""
+        return self.forecast is not None and self.forecast.full_days > 0
+
+    @property
+    def compares_with_last_month(self) -> bool:
+        """Trends need last month's run, and this month as a whole: a past month, or a forecast per topic."""
+        return self.last_month_run is not None and (not self.is_current or self.forecasts_topics)
+
+    @property
     def forecast_total(self) -> Decimal | None:
         return self.total + sum(self.remaining_totals.values(), ZERO) if self.forecast else None
 
@@ -213,7 +223,8 @@ def month_costs(
 
 def cost_figures(*, user, costs: MonthCosts, team: Team | None = None) -> list[trends.Figure]:
     """Per team, cluster, topic and charge type: the month to date, what is compared with last month (the
-    forecast to month end for the current month, else the total) and last month."""
+    forecast to month end for the current month once it forecasts topics, else the month so far) and last
+    month."""
     lines = access.chargeback_lines_visible_to(user)
     if team is not None:
         lines = lines.filter(team=team)
@@ -227,7 +238,7 @@ def cost_figures(*, user, costs: MonthCosts, team: Team | None = None) -> list[t
 
     this_month, last_month = per_key(costs.run), per_key(costs.last_month_run)
     remaining: dict[tuple, Decimal] = {}
-    for line in costs.remaining_lines:
+    for line in costs.remaining_lines if costs.forecasts_topics else ():
         key = (line.payer.name, line.payer.cost_center, line.cluster.name, line.topic, line.charge_type)
         remaining[key] = remaining.get(key, ZERO) + line.cost
     return [
@@ -259,16 +270,25 @@ def cost_centers(*, costs: MonthCosts, figures: list[trends.Figure]) -> list[Cos
     grouped: dict[str, list[trends.Figure]] = {}
     for figure in figures:
         grouped.setdefault(figure.cost_center, []).append(figure)
+    remaining: dict[str, Decimal] = {}
+    for line in costs.remaining_lines:
+        remaining[line.payer.cost_center] = remaining.get(line.payer.cost_center, ZERO) + line.cost
     return [
         CostCenterMonth(
             cost_center=cost_center,
             teams=sorted({figure.team for figure in group}),
             month_to_date=sum((figure.month_to_date for figure in group), ZERO),
-            forecast=sum((figure.compared for figure in group), ZERO) if costs.forecast else None,
+            forecast=(
+                sum((figure.month_to_date for figure in group), remaining.get(cost_center, ZERO))
+                if costs.forecast
+                else None
+            ),
             last_month=sum((figure.last_month for figure in group), ZERO) if costs.last_month_run else None,
             top_topics=trends.top_topics(group, count=3),
-            changes=trends.notable_changes(
-                group, forecast=costs.forecast is not None, with_team=True, count=5
+            changes=(
+                trends.notable_changes(group, forecast=costs.is_current, with_team=True, count=5)
+                if costs.compares_with_last_month
+                else []
             ),
         )
         for cost_center, group in sorted(grouped.items())

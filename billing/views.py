@@ -153,7 +153,11 @@ def team_costs(request: HttpRequest, slug: str) -> HttpResponse:
         "team_month": team_month,
         "breakdown": selectors.team_breakdown(user=request.user, team=team, run=costs.run),
         "top_topics": trends.top_topics(figures),
-        "changes": trends.notable_changes(figures, forecast=costs.forecast is not None),
+        "changes": (
+            trends.notable_changes(figures, forecast=costs.is_current)
+            if costs.compares_with_last_month
+            else []
+        ),
         "notable": {"percent": trends.NOTABLE_PERCENT, "usd": trends.NOTABLE_USD},
         "trend": trend,
         "chart": charts.trend_svg(trend, title=f"{team.name}: cost per month, last {len(trend)} months"),

@@ -163,8 +163,11 @@ def test_the_team_cost_page_shows_formatted_money(october_by_hand, member_a):
     assert (
         '<td class="num">$558.00</td>' in body and '<td class="num">$547.11</td>' in body
     )  # by cluster/topic
-    assert '<td class="num">744</td>' in body and '<td class="num">11,752</td>' in body
-    assert '<td class="num">11.500907</td>' in body
+    assert (
+        '<td class="num">744 cluster-hour</td>' in body
+        and '<td class="num">11,752 partition-hour</td>' in body
+    )
+    assert '<td class="num">11.500907 GiB</td>' in body
     assert "2026-10: $1,105.11 (provisional)" in body  # the trend chart's bar title
     assert_formatted(body)
 

@@ -143,10 +143,11 @@ def test_the_team_page_shows_top_topics_their_trend_and_what_changed(two_closed_
         .get(reverse("billing:team-costs", kwargs={"slug": "team-a"}), {"month": "2026-10"})
         .content.decode()
     )
-    rows = re.findall(r"<tr><td>([^<]+)</td><td>events-write</td>((?:<td[^>]*>[^<]*</td>)+)</tr>", body)
-    assert [(topic, re.findall(r">([^<]*)</td>", cells)) for topic, cells in rows] == [
-        ("team-a.orders", ["$88.40", "$37.00", "+139 %"]),
-        ("team-a.refunds", ["$2.16", "$0.00", "new"]),
+    table = re.search(r'<table class="compact" id="top-topics">.*?</table>', body, re.S)[0]
+    rows = re.findall(r'<tr><td>([^<]+)<br><span class="muted">([^<]+)</span></td>(.*?)</tr>', table)
+    assert [(topic, cluster, re.findall(r">([^<]*)</td>", cells)) for topic, cluster, cells in rows] == [
+        ("team-a.orders", "events-write", ["$88.40", "$37.00", "+139 %"]),
+        ("team-a.refunds", "events-write", ["$2.16", "$0.00", "new"]),
     ]
     changes = re.search(r'<ul id="changes">(.*?)</ul>', body, re.S)[1]
     assert re.findall(r"<li>(.*?)</li>", changes) == [
@@ -160,9 +161,10 @@ def test_the_team_page_shows_top_topics_their_trend_and_what_changed(two_closed_
 def test_finance_sees_the_same_per_cost_center(two_closed_months, finance, clock):
     clock(dt.datetime(2026, 11, 5, 9, tzinfo=dt.UTC))
     body = client_for(finance).get(reverse("billing:finance"), {"month": "2026-10"}).content.decode()
-    table = re.search(r'<table id="cost-centers">.*?</table>', body, re.S)[0]
+    table = re.search(r'<table id="cost-centers" class="compact">.*?</table>', body, re.S)[0]
     rows = re.findall(
-        r'<th scope="row">([^<]+)</th><td>([^<]+)</td><td class="num">([^<]+)</td><td class="num">([^<]+)</td>',
+        r'<th scope="row">([^<]+)<br><span class="muted">([^<]+)</span></th>'
+        r'<td class="num">([^<]+)</td><td class="num">([^<]+)</td>',
         table,
     )
     # CC-A: Team A $400.56 + Team C $3.00 (Team A $337.00 in September); CC-B: Team B.
@@ -193,3 +195,25 @@ def test_this_months_trend_compares_the_forecast_with_last_month(billed_cluster,
     body = client_for(member_a).get(reverse("billing:team-costs", kwargs={"slug": "team-a"})).content.decode()
     assert "team-a.orders data out +182 % since last month ($5.50 → $15.50 forecast to month end)." in body
     assert usd(costs.for_team(team_a).forecast) in body
+
+
+def test_no_trend_before_the_first_full_day_or_without_last_month(
+    two_closed_months, shared_cluster, team_a, member_a, clock
+):
+    november = ChargebackRun.objects.create(month=dt.date(2026, 11, 1))
+    write_lines(november, team_a, shared_cluster, [("team-a.orders", "data_out", "1.20")])
+    ChargebackRun.objects.filter(pk=november.pk).update(
+        computed_at=dt.datetime(2026, 11, 1, 0, 20, tzinfo=dt.UTC)
+    )
+    clock(dt.datetime(2026, 11, 1, 0, 30, tzinfo=dt.UTC))
+    client = client_for(member_a)
+    body = client.get(reverse("billing:team-costs", kwargs={"slug": "team-a"})).content.decode()
+    # 20 minutes of traffic against a whole October would read "data out -98 %": not shown.
+    assert "Comparisons with last month start after this month's first full day of traffic." in body
+    table = re.search(r'<table class="compact" id="top-topics">.*?</table>', body, re.S)[0]
+    assert "Top topics by cost, month to date" in table and "Trend" not in table and "$1.20" in table
+    assert 'id="team-forecast"' in body  # the team's forecast (hours, storage) is still there
+    body = client.get(
+        reverse("billing:team-costs", kwargs={"slug": "team-a"}), {"month": "2026-09"}
+    ).content.decode()
+    assert "Last month was not computed: nothing to compare with." in body and "Trend" not in body

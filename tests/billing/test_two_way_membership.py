@@ -100,7 +100,7 @@ def text_of(body: str, element_id: str) -> str:
 def finance_team_totals(body: str) -> dict[str, str]:
     return dict(
         re.findall(
-            r'<tr class="subtotal"><td colspan="3">Total ([^<]+)</td><td class="num"><strong>([^<]+)<', body
+            r'<tr class="subtotal"><td colspan="2">Total ([^<]+)</td><td class="num"><strong>([^<]+)<', body
         )
     )
 

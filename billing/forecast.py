@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Min, Sum
+from django.db.models import Min, Q, Sum
 
 from billing import allocation
 from billing.allocation import HOUR, ClusterRef, ClusterUsage, Payer, TopicUsage
@@ -36,7 +37,8 @@ from billing.months import month_bounds
 from billing.selectors import rates_for
 from billing.sums import DecimalSum
 from billing.usage import clusters_alive, topics_alive
-from clusters.models import Replicator, Topic, TopicPartitionChange
+from clusters.models import Cluster, Replicator, Topic, TopicPartitionChange
+from portal.models import Team
 
 ZERO = Decimal("0.00")
 
@@ -74,18 +76,40 @@ def metered_until(month: dt.date, now: dt.datetime) -> dt.datetime:
     return min(max(_hour_of(now) + HOUR, start), end)
 
 
-def remaining(month: dt.date, *, now: dt.datetime) -> Forecast:
-    """The rest of `month` after the hour `now` falls in, at the current inventory and this month's pace."""
+def remaining(month: dt.date, *, now: dt.datetime, cluster_ids: Iterable[int] | None = None) -> Forecast:
+    """The rest of `month` after the hour `now` falls in, at the current inventory and this month's pace;
+    on every cluster, or on `cluster_ids` only (a shared cluster's split needs the whole cluster)."""
     end = month_bounds(month)[1]
     until = metered_until(month, now)
     forecast = Forecast(month, until, int((end - until) / HOUR))
     if forecast.remaining_hours == 0:
         return forecast
+    clusters = clusters_alive(until, end)
+    if cluster_ids is not None:
+        clusters = clusters.filter(pk__in=list(cluster_ids))
     platform = platform_payer()
     lines = [
-        line for usage in _remaining_usage(forecast, end) for line in allocation.allocate(usage, platform)
+        line
+        for usage in _remaining_usage(forecast, end, clusters)
+        for line in allocation.allocate(usage, platform)
     ]
     return replace(forecast, lines=tuple(sorted(lines, key=allocation.Line.sort_key)))
+
+
+def clusters_paid_by(month: dt.date, team_ids: Iterable[int]) -> set[int]:
+    """The clusters where these teams pay something this month or may from now on: their own clusters,
+    the clusters their topics are on, and the clusters of their lines so far."""
+    team_ids = list(team_ids)
+    return (
+        set(Cluster.objects.filter(team_id__in=team_ids).values_list("pk", flat=True))
+        | set(Topic.objects.filter(team_id__in=team_ids).values_list("cluster_id", flat=True))
+        | set(
+            ChargebackLine.objects.filter(run__month=month, team_id__in=team_ids)
+            .exclude(cluster=None)
+            .values_list("cluster_id", flat=True)
+            .distinct()
+        )
+    )
 
 
 def _hour_of(moment: dt.datetime) -> dt.datetime:
@@ -101,31 +125,36 @@ def _payer(team) -> Payer:
     return Payer(team.name, team.cost_center, team.pk)
 
 
-def _remaining_usage(forecast: Forecast, end: dt.datetime) -> list[ClusterUsage]:
+def _remaining_usage(forecast: Forecast, end: dt.datetime, alive) -> list[ClusterUsage]:
     month, until, today = forecast.month, forecast.metered_until, forecast.today
     start = month_bounds(month)[0]
     days_left = (end.date() - today).days - 1  # storage: the days after today
     clusters = {
         cluster.pk: cluster
-        for cluster in clusters_alive(until, end)
-        .select_related("team", "account")
-        .prefetch_related("shared_with")
+        for cluster in alive.select_related("team", "account").prefetch_related("shared_with").order_by("pk")
+    }
+    payers = {team.pk: _payer(team) for team in Team.objects.all()}
+    # Every topic of the month on these clusters (a name deleted and created again has several) as plain
+    # values, and the sources of the read clusters' replicated topics.
+    topics = list(
+        topics_alive(list(clusters), start, end)
         .order_by("pk")
-    }
-    # Every topic of the month on these clusters (a name deleted and created again has several), and the
-    # sources of the read clusters' replicated topics.
-    topics = list(topics_alive(list(clusters), start, end).select_related("team").order_by("pk"))
-    live = set(topics_alive(list(clusters), until, end).values_list("pk", flat=True))
+        .values_list("pk", "cluster_id", "team_id", "name")
+    )
     replicators = list(Replicator.objects.filter(read_cluster_id__in=list(clusters)))
-    sources = {
-        (topic.cluster_id, topic.name): topic
-        for topic in topics_alive(
-            [replicator.source_cluster_id for replicator in replicators], start, end
-        ).filter(name__in=[name for replicator in replicators for name in replicator.topics])
-    }
+    sources: dict[tuple[int, str], int] = {}  # the newest topic of the name, if it was created again
+    for cluster_id, name, topic_id in (
+        topics_alive([replicator.source_cluster_id for replicator in replicators], start, end)
+        .filter(name__in=[name for replicator in replicators for name in replicator.topics])
+        .order_by("pk")
+        .values_list("cluster_id", "name", "pk")
+    ):
+        sources[(cluster_id, name)] = topic_id
     history: dict[int, list[tuple[dt.datetime, int]]] = defaultdict(list)
     for topic_id, changed_at, partitions in (
-        TopicPartitionChange.objects.filter(topic_id__in=[t.pk for t in [*topics, *sources.values()]])
+        TopicPartitionChange.objects.filter(
+            Q(topic__cluster_id__in=list(clusters)) | Q(topic_id__in=list(sources.values()))
+        )
         .order_by("changed_at", "id")
         .values_list("topic_id", "changed_at", "partitions")
     ):
@@ -134,16 +163,15 @@ def _remaining_usage(forecast: Forecast, end: dt.datetime) -> list[ClusterUsage]
     known = set(Topic.objects.filter(cluster_id__in=list(clusters)).values_list("cluster_id", "name"))
     traffic = _full_day_traffic(month, today, list(clusters))
     charged = _month_to_date(month, list(clusters))
+    rates = {region: rates_for(region, month) for region in {cluster.region for cluster in clusters.values()}}
 
     def hours_left(key: tuple, month_hours: int) -> int:
         # A shared cluster's hours are split into lines of 6 decimals: their sum is the whole hours, rounded.
         return max(0, month_hours - int(charged.get(key, ZERO).to_integral_value(ROUND_HALF_UP)))
 
     month_partition_hours: dict[tuple[int, str], int] = defaultdict(int)
-    for topic in topics:
-        month_partition_hours[(topic.cluster_id, topic.name)] += allocation.level_hours(
-            history[topic.pk], start, end
-        )
+    for topic_id, cluster_id, _team_id, name in topics:
+        month_partition_hours[(cluster_id, name)] += allocation.level_hours(history[topic_id], start, end)
 
     def topic_usage(cluster_id, name, owner, created: dt.datetime | None) -> TopicUsage:
         counted = traffic.get((cluster_id, name), {})
@@ -171,34 +199,30 @@ def _remaining_usage(forecast: Forecast, end: dt.datetime) -> list[ClusterUsage]
         lifetime = allocation.lifetime_changes(cluster.active_since, cluster.deleted_at)
         usages[cluster.pk] = ClusterUsage(
             ref=_cluster_ref(cluster),
-            team=_payer(cluster.team),
+            team=payers[cluster.team_id],
             shared=bool(cluster.shared_with.all()),
             cluster_hours=hours_left(
                 (cluster.pk, "", "cluster_hours"), allocation.level_hours(lifetime, start, end)
             ),
-            rates=rates_for(cluster.region, month),
+            rates=rates[cluster.region],
         )
-    for topic in topics:
-        if topic.team_id != clusters[topic.cluster_id].team_id:
-            usages[topic.cluster_id].shared = True
-        if topic.pk in live:
-            changes = history[topic.pk]
-            usages[topic.cluster_id].topics.append(
-                topic_usage(
-                    topic.cluster_id, topic.name, _payer(topic.team), changes[0][0] if changes else None
-                )
-            )
+    for topic_id, cluster_id, team_id, name in topics:
+        if team_id != clusters[cluster_id].team_id:
+            usages[cluster_id].shared = True
+        changes = history[topic_id]
+        if changes and (changes[-1][1] > 0 or changes[-1][0] > until):  # still there after the metered hours
+            usages[cluster_id].topics.append(topic_usage(cluster_id, name, payers[team_id], changes[0][0]))
     for replicator in replicators:
         read_cluster = clusters[replicator.read_cluster_id]
         for name in replicator.topics:
             source = sources.get((replicator.source_cluster_id, name))
             # Replicated partitions exist on the read cluster while both it and the source topic do.
-            changes = clip_to_lifetime(history[source.pk] if source else [], read_cluster.active_since,
+            changes = clip_to_lifetime(history[source] if source else [], read_cluster.active_since,
                                        read_cluster.deleted_at)  # fmt: skip
             month_partition_hours[(read_cluster.pk, name)] += allocation.level_hours(changes, start, end)
             usages[read_cluster.pk].topics.append(
                 topic_usage(
-                    read_cluster.pk, name, _payer(read_cluster.team), changes[0][0] if changes else None
+                    read_cluster.pk, name, payers[read_cluster.team_id], changes[0][0] if changes else None
                 )
             )
             known.add((read_cluster.pk, name))

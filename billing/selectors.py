@@ -160,7 +160,13 @@ def month_forecast(*, user, run: ChargebackRun | None, team: Team | None = None)
 
     if run is None or run.computed_at is None:
         return None, ()
-    remaining = forecast.remaining(run.month, now=run.computed_at)
+    # A team's page, or a member's, needs only the clusters where those teams pay; finance's need all.
+    clusters = None
+    if team is not None:
+        clusters = forecast.clusters_paid_by(run.month, [team.pk])
+    elif not access.sees_all_costs(user):
+        clusters = forecast.clusters_paid_by(run.month, access.member_team_ids(user))
+    remaining = forecast.remaining(run.month, now=run.computed_at, cluster_ids=clusters)
     visible = tuple(
         line
         for line in remaining.lines
@@ -179,12 +185,13 @@ def month_costs(
     lines = access.chargeback_lines_visible_to(user)
     if team is not None:
         lines = lines.filter(team=team)
+    runs = {run.month: run for run in ChargebackRun.objects.filter(month__in=[month, previous_month(month)])}
     costs = MonthCosts(
         month=month,
-        run=run_for_month(month),
+        run=runs.get(month),
         teams=[],
         is_current=month == first_of_month((now or timezone.now()).date()),
-        last_month_run=run_for_month(previous_month(month)),
+        last_month_run=runs.get(previous_month(month)),
     )
     if costs.is_current:
         costs.forecast, costs.remaining_lines = month_forecast(user=user, run=costs.run, team=team)

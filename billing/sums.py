@@ -23,5 +23,8 @@ class DecimalSum(Sum):
     def to_field_places(self, value, expression=None, connection=None):
         if value is None:
             return None
-        places = Decimal(1).scaleb(-self.output_field.decimal_places)
-        return Decimal(value).quantize(places, rounding=ROUND_HALF_UP)
+        places = -self.output_field.decimal_places
+        value = Decimal(value)
+        if value.as_tuple().exponent == places:  # PostgreSQL's numeric sum: already right
+            return value
+        return value.quantize(Decimal(1).scaleb(places), rounding=ROUND_HALF_UP)

@@ -267,8 +267,13 @@ def test_shared_clusters_split_the_rest_of_the_month_by_the_pace_of_each_payer(
         if line.cluster.name == "team-b-read" and line.charge_type == "cluster_hours"
     ]
     assert [(line.payer.name, line.quantity) for line in read_hours] == [("Team B", Decimal(712))]
-    # A member sees their own team's forecast only.
-    chargeback.compute_run(OCTOBER)
+    # A member sees their own team's forecast only, computed over the clusters where it pays (both here),
+    # and the same as the forecast over every cluster.
+    run = chargeback.compute_run(OCTOBER)
+    assert forecast.clusters_paid_by(OCTOBER, [team_b.pk]) == {shared_cluster.pk, read.pk}
+    everywhere = forecast.remaining(OCTOBER, now=run.computed_at).remaining_by_payer()
     costs = selectors.month_costs(user=member_b, month=OCTOBER, now=now)
     assert costs.remaining_lines and {line.payer.team_id for line in costs.remaining_lines} == {team_b.pk}
-    assert set(costs.remaining_totals) == {(team_b.pk,)}
+    assert costs.remaining_totals == {
+        (team_b.pk,): next(cost for payer, cost in everywhere.items() if payer.team_id == team_b.pk)
+    }

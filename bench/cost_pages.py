@@ -34,43 +34,48 @@ from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench.throwaway_database import throwaway_database  # noqa: E402
+
 TEAMS = 100
 TOPICS_PER_CLUSTER = 50
 
 
-def seed(topic_count: int):
-    """The world at `topic_count` topics (added to what is there), both months recomputed."""
+def build_world():
+    """100 teams in 20 cost centers, an AWS account and a network for the clusters."""
+    from clusters.models import AwsAccount, NetworkProfile
+    from portal.models import Team
+
+    account = AwsAccount.objects.create(
+        account_id="123456789012",
+        name="bench",
+        ownership="platform",
+        role_arn="arn:aws:iam::123456789012:role/x",
+    )
+    network = NetworkProfile.objects.create(
+        account=account, region="us-east-1", name="n", vpc_id="vpc-0123456789abcdef0",
+        security_group_ids=["sg-0123456789abcdef0"], subnets=[{"id": "subnet-0123456789abcdef0", "az": "us-east-1a"}],
+    )  # fmt: skip
+    teams = Team.objects.bulk_create(
+        Team(
+            name=f"Team {i:03}",
+            slug=f"team-{i:03}",
+            cost_center=f"CC-{i % 20:02}",
+            contact_email="b@example.com",
+        )
+        for i in range(TEAMS)
+    )
+    return network, teams
+
+
+def add_topics(topic_count: int, network, teams):
+    """Clusters and topics up to `topic_count` topics, their traffic, both months recomputed."""
     from billing import chargeback, months
     from billing.models import TopicDailyUsage
-    from clusters.models import AwsAccount, Cluster, NetworkProfile, Topic, TopicPartitionChange
-    from portal.models import Team
+    from clusters.models import Cluster, Topic, TopicPartitionChange
 
     this_month = months.current_month()
     last_month = months.previous_month(this_month)
     since = dt.datetime.combine(last_month - dt.timedelta(days=20), dt.time(), tzinfo=dt.UTC)
-    account, _ = AwsAccount.objects.get_or_create(
-        account_id="123456789012",
-        defaults={"name": "bench", "ownership": "platform", "role_arn": "arn:aws:iam::123456789012:role/x"},
-    )
-    network, _ = NetworkProfile.objects.get_or_create(
-        account=account,
-        region="us-east-1",
-        name="n",
-        defaults={
-            "vpc_id": "vpc-0123456789abcdef0",
-            "security_group_ids": ["sg-0123456789abcdef0"],
-            "subnets": [{"id": "subnet-0123456789abcdef0", "az": "us-east-1a"}],
-        },
-    )
-    teams = list(Team.objects.order_by("pk")) or [
-        Team.objects.create(
-            name=f"Team {i:03}",
-            slug=f"team-{i:03}",
-            cost_center=f"CC-{i % 20:02}",
-            contact_email="bench@example.com",
-        )
-        for i in range(TEAMS)
-    ]
     first = Cluster.objects.count()
     clusters = [
         Cluster.objects.create(
@@ -78,7 +83,7 @@ def seed(topic_count: int):
             team=teams[i % TEAMS],
             kind="write",
             environment="prod",
-            account=account,
+            account=network.account,
             region="us-east-1",
             network_profile=network,
             status="active",
@@ -126,7 +131,7 @@ def seed(topic_count: int):
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-    return run, teams[0]
+    return run
 
 
 def median_seconds(action, samples: int) -> float:
@@ -146,28 +151,21 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(size) for size in args.topics.split(",")]
 
-    test_settings = connection.settings_dict.setdefault("TEST", {})
-    test_settings["NAME"] = (
-        test_settings.get("NAME") or f"test_{connection.settings_dict['NAME']}"
-    ) + "_cost"
-    if connection.vendor == "sqlite":
-        test_settings["NAME"] = test_settings["NAME"].replace(".sqlite3_cost", "-cost.sqlite3")
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with throwaway_database("cost"):
         from billing import forecast
         from portal.models import Membership, User
 
+        network, teams = build_world()
         finance, member = Client(), Client()
         finance.force_login(User.objects.create_user("bench-finance", role=User.Role.FINANCE))
         member_user = User.objects.create_user("bench-member")
+        Membership.objects.create(team=teams[0], user=member_user)
+        member.force_login(member_user)
         finance_url, dashboard_url = reverse("billing:finance"), reverse("portal:dashboard")
+        team_url = reverse("billing:team-costs", kwargs={"slug": teams[0].slug})
         results = {}
         for size in sizes:
-            run, team = seed(size)
-            if not Membership.objects.filter(user=member_user).exists():
-                Membership.objects.create(team=team, user=member_user)
-                member.force_login(member_user)
-            team_url = reverse("billing:team-costs", kwargs={"slug": team.slug})
+            run = add_topics(size, network, teams)
             month = {"month": run.label}
             results[size] = {
                 "forecast.remaining (all clusters)": median_seconds(
@@ -176,7 +174,7 @@ def main() -> None:
                 "finance dashboard": median_seconds(lambda: finance.get(dashboard_url), args.samples),
                 "finance page": median_seconds(lambda m=month: finance.get(finance_url, m), args.samples),
                 "member dashboard": median_seconds(lambda: member.get(dashboard_url), args.samples),
-                "team cost page (member)": median_seconds(lambda u=team_url: member.get(u), args.samples),
+                "team cost page (member)": median_seconds(lambda: member.get(team_url), args.samples),
                 "lines": run.line_count,
             }
         small, large = sizes[0], sizes[-1]
@@ -188,8 +186,6 @@ def main() -> None:
         for label in list(results[small])[:-1]:
             a, b = results[small][label], results[large][label]
             print(f"{label:<36} {a * 1000:>12.0f}ms {b * 1000:>12.0f}ms {b / a:>6.1f}x")
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

@@ -160,20 +160,18 @@ def month_forecast(*, user, run: ChargebackRun | None, team: Team | None = None)
 
     if run is None or run.computed_at is None:
         return None, ()
-    # A team's page, or a member's, needs only the clusters where those teams pay; finance's need all.
-    clusters = None
-    if team is not None:
-        clusters = forecast.clusters_paid_by(run.month, [team.pk])
-    elif not access.sees_all_costs(user):
-        clusters = forecast.clusters_paid_by(run.month, access.member_team_ids(user))
+    if team is None and access.sees_all_costs(user):
+        remaining = forecast.remaining(run.month, now=run.computed_at)
+        return remaining, remaining.lines
+    # A team's page, or a member's, needs only the clusters where those teams pay.
+    payers = {
+        pk
+        for pk in ([team.pk] if team else access.member_team_ids(user))
+        if access.can_view_costs_of(user, pk)
+    }
+    clusters = forecast.clusters_paid_by(run.month, payers)
     remaining = forecast.remaining(run.month, now=run.computed_at, cluster_ids=clusters)
-    visible = tuple(
-        line
-        for line in remaining.lines
-        if access.can_view_costs_of(user, line.payer.team_id)
-        and (team is None or line.payer.team_id == team.pk)
-    )
-    return remaining, visible
+    return remaining, tuple(line for line in remaining.lines if line.payer.team_id in payers)
 
 
 def month_costs(

@@ -30,6 +30,8 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench.throwaway_database import throwaway_database  # noqa: E402
+
 
 def build_world():
     from clusters.models import AwsAccount, Cluster, NetworkProfile
@@ -99,14 +101,7 @@ def main() -> None:
     # No setup_test_environment(): it instruments every template render for the test client (copying
     # contexts), which would charge HTML pages a cost production does not have.
     # Its own database, so a test run in the same checkout is never disturbed.
-    test_settings = connection.settings_dict.setdefault("TEST", {})
-    test_settings["NAME"] = (
-        test_settings.get("NAME") or f"test_{connection.settings_dict['NAME']}"
-    ) + "_bench"
-    if connection.vendor == "sqlite":
-        test_settings["NAME"] = test_settings["NAME"].replace(".sqlite3_bench", "-bench.sqlite3")
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with throwaway_database("bench"):
         team, member, admin, cluster = build_world()
         member_client, admin_client = Client(), Client()
         member_client.force_login(member)
@@ -142,8 +137,6 @@ def main() -> None:
             print(f"{label:<26} {q10:>10} {q10k:>11} {p95 * 1000:>11.2f} {ratio:>9.2f}x  {verdict}")
         _, base_p95, _ = results[("baseline /api/v1/me/", 10_000)]
         print(f"{'baseline /api/v1/me/':<26} {'':>10} {'':>11} {base_p95 * 1000:>11.2f} {1:>9.2f}x")
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,9 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import accumulate
 
-from billing.pricing import BYTES_PER_GIB, Rates, money
+from billing.pricing import BYTES_PER_GIB, QUANTITY, Rates, money
 
 HOUR = dt.timedelta(hours=1)
-QUANTITY = Decimal("0.000001")
 RATIO = Decimal("0.000001")
 DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000  # Kafka's default retention.ms
 MAX_STORAGE_LOOKBACK_DAYS = 400  # unlimited retention: everything collected in the last ~13 months

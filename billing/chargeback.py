@@ -19,6 +19,7 @@ from billing.allocation import ClusterRef, ClusterUsage, Payer, TopicUsage
 from billing.models import BudgetAlert, ChargebackLine, ChargebackRun, TopicDailyUsage
 from billing.months import first_of_month, month_bounds, next_month
 from billing.selectors import rates_for
+from billing.sums import DecimalSum
 from billing.usage import clusters_alive, topics_alive
 from clusters.models import PlatformSettings, Replicator, Topic, TopicPartitionChange
 from portal import audit
@@ -268,7 +269,7 @@ def _check_budgets(run: ChargebackRun) -> None:
     spent = dict(
         run.lines.filter(team__monthly_budget_usd__isnull=False)
         .values_list("team_id")
-        .annotate(total=Sum("cost_usd"))
+        .annotate(total=DecimalSum("cost_usd"))
         .order_by()
     )
     for team in Team.objects.filter(pk__in=list(spent)):

@@ -12,10 +12,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Sum
-
 from billing.models import ChargebackLine, ChargebackRun
 from billing.months import month_bounds
+from billing.sums import DecimalSum
 
 CHUNK = 2000
 STORAGE = ChargebackLine.ChargeType.STORAGE
@@ -100,7 +99,7 @@ def summary_rows(run: ChargebackRun) -> Iterator[tuple]:
     lines = ChargebackLine.objects.filter(run=run)
     for row in (
         lines.values_list("team_name", "cost_center", "charge_type", "unit")
-        .annotate(quantity=Sum("quantity"), cost=Sum("cost_usd"))
+        .annotate(quantity=DecimalSum("quantity"), cost=DecimalSum("cost_usd"))
         .order_by("team_name", "cost_center", "charge_type", "unit")
     ):
         team, cost_center, charge_type, unit, quantity, cost = row
@@ -108,11 +107,11 @@ def summary_rows(run: ChargebackRun) -> Iterator[tuple]:
         yield (label, team, cost_center, charge_type, _qty(quantity), unit, _usd(cost))
     for team, cost_center, cost in (
         lines.values_list("team_name", "cost_center")
-        .annotate(cost=Sum("cost_usd"))
+        .annotate(cost=DecimalSum("cost_usd"))
         .order_by("team_name", "cost_center")
     ):
         yield (label, team, cost_center, TOTAL, "", "", _usd(cost))
-    grand = lines.aggregate(cost=Sum("cost_usd"))["cost"] or Decimal("0.00")
+    grand = lines.aggregate(cost=DecimalSum("cost_usd"))["cost"] or Decimal("0.00")
     yield (label, ALL_TEAMS, "", TOTAL, "", "", _usd(grand))
 
 

@@ -15,6 +15,7 @@ SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
 BYTES_PER_MB = Decimal(10**6)
 BYTES_PER_GIB = Decimal(2**30)
 CENT = Decimal("0.01")
+QUANTITY = Decimal("0.000001")  # quantities (hours, GiB, GiB-months) keep 6 decimals
 # Storage estimate when retention is unlimited: one month of data (labelled as an estimate everywhere).
 UNLIMITED_RETENTION_ESTIMATE_SECONDS = SECONDS_PER_MONTH
 
@@ -85,6 +86,23 @@ def estimate_from_dict(data: dict) -> CostEstimate:
 
 def money(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def usd(amount: Decimal | int | str | None) -> str:
+    """An amount as people read it, on pages, in mails and in Slack: `$1,105.11`, `-$3.20`; None → "—"."""
+    if amount is None or amount == "":
+        return "—"
+    cents = money(Decimal(amount))
+    return f"{'-' if cents < 0 else ''}${abs(cents):,.2f}"
+
+
+def quantity_text(quantity: Decimal | int | str | None) -> str:
+    """A metered quantity on a page: thousands grouped, its 6 documented decimals without trailing zeros
+    (`12,496`, `11.500907`). The CSVs keep all 6 decimals."""
+    if quantity is None or quantity == "":
+        return "—"
+    text = f"{Decimal(quantity).quantize(QUANTITY, rounding=ROUND_HALF_UP):,.6f}"
+    return text.rstrip("0").rstrip(".")
 
 
 def mbps_to_gib_per_month(mbps: Decimal) -> Decimal:

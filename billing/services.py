@@ -10,6 +10,7 @@ from django.utils import timezone
 from billing.chargeback import ChargebackError, compute_run, finalize_run
 from billing.models import BudgetAlert, ChargebackRun
 from billing.months import first_of_month, previous_month
+from billing.pricing import usd
 from billing.usage import collect_usage
 from clusters.providers.base import TransientError
 from portal import access
@@ -59,12 +60,14 @@ def send_budget_alert(alert_id: int) -> None:
         }
         - {""}
     )
+    spent, budget = usd(alert.spent_usd), usd(alert.budget_usd)
     subject = (
-        f"[MSK portal] {team.name} reached {alert.threshold_percent} % of its {alert.month:%B %Y} budget"
+        f"[MSK portal] {team.name} reached {alert.threshold_percent} % of its {alert.month:%B %Y} budget "
+        f"({spent} of {budget})"
     )
     link = absolute_url("billing:team-costs", team.slug)
     body = (
-        f"{team.name} has spent ${alert.spent_usd} of its ${alert.budget_usd} monthly budget for "
+        f"{team.name} has spent {spent} of its {budget} monthly budget for "
         f"{alert.month:%B %Y} (month to date, provisional).\n\nDetails: {link}\n"
     )
     # Setting sent_at (compare-and-set) is the claim: a twin waits on the row, then finds it set.

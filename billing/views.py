@@ -18,8 +18,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from billing import charts, exports, months, selectors, services
+from billing import charts, exports, months, selectors, services, trends
 from billing.forms import MonthForm, month_from_text
+from billing.pricing import usd
 from portal import access
 from portal.csv_export import streaming_csv_response
 from portal.errors import PortalError
@@ -32,19 +33,24 @@ def _require_all_costs(request: HttpRequest) -> None:
 
 def _finance_context(request: HttpRequest, form: MonthForm) -> dict:
     month = form.chosen_month()
-    run = selectors.run_for_month(month)
-    teams = selectors.month_summary(user=request.user, run=run) if run else []
+    costs = selectors.month_costs(user=request.user, month=month)
+    run = costs.run
     return {
         "form": form,
         "month": month,
         "run": run,
-        "teams": teams,
-        "total": sum((team.total for team in teams), selectors.ZERO),
+        "costs": costs,
+        "teams": costs.teams,
+        "total": costs.total,
         "runs": selectors.run_list(user=request.user)[:24],
         "can_finalize": access.can_finalize_chargeback(request.user),
         "can_recompute": access.can_recompute_chargeback(request.user),
         "csv_kinds": list(exports.KINDS),
         "comparison": selectors.estimate_vs_actual(run) if run and run.computed_at else [],
+        "cost_centers": selectors.cost_centers(
+            costs=costs, figures=selectors.cost_figures(user=request.user, costs=costs)
+        ),
+        "notable": {"percent": trends.NOTABLE_PERCENT, "usd": trends.NOTABLE_USD},
         "can_reconcile": access.can_recompute_chargeback(request.user),
     }
 
@@ -96,7 +102,7 @@ def run_action(request: HttpRequest, chosen: dt.date, action: str) -> HttpRespon
             messages.success(
                 request,
                 f"{run.label}: shared clusters {'now add up to' if enabled else 'no longer scaled to'} "
-                f"their AWS bill; recomputed (${run.total_usd}).",
+                f"their AWS bill; recomputed ({usd(run.total_usd)}).",
             )
         elif action == "finalize":
             if request.POST.get("confirm") != "yes":
@@ -105,7 +111,9 @@ def run_action(request: HttpRequest, chosen: dt.date, action: str) -> HttpRespon
             messages.success(request, f"{run.label} is finalized: its lines and CSVs will not change again.")
         else:
             run = services.recompute_month(month=chosen, actor=request.user)
-            messages.success(request, f"{run.label} recomputed: {run.line_count} lines, ${run.total_usd}.")
+            messages.success(
+                request, f"{run.label} recomputed: {run.line_count} lines, {usd(run.total_usd)}."
+            )
     except PortalError as exc:
         if exc.http_status == 403:
             raise PermissionDenied(exc.message) from exc
@@ -131,19 +139,29 @@ def team_costs(request: HttpRequest, slug: str) -> HttpResponse:
     team = selectors.team_for_costs(user=request.user, slug=slug)
     form = MonthForm(request.GET, default=months.current_month())
     month = form.chosen_month()
-    run = selectors.run_for_month(month)
-    breakdown = selectors.team_breakdown(user=request.user, team=team, run=run)
+    costs = selectors.month_costs(user=request.user, month=month, team=team)
+    team_month = costs.for_team(team)
+    figures = selectors.cost_figures(user=request.user, costs=costs, team=team)
     trend = selectors.team_trend(user=request.user, team=team, until=month)
     context = {
         "team": team,
         "form": form,
         "month": month,
-        "is_current": month == months.current_month(),
-        "run": run,
-        "breakdown": breakdown,
+        "is_current": costs.is_current,
+        "run": costs.run,
+        "costs": costs,
+        "team_month": team_month,
+        "breakdown": selectors.team_breakdown(user=request.user, team=team, run=costs.run),
+        "top_topics": trends.top_topics(figures),
+        "changes": (
+            trends.notable_changes(figures, forecast=costs.is_current)
+            if costs.compares_with_last_month
+            else []
+        ),
+        "notable": {"percent": trends.NOTABLE_PERCENT, "usd": trends.NOTABLE_USD},
         "trend": trend,
         "chart": charts.trend_svg(trend, title=f"{team.name}: cost per month, last {len(trend)} months"),
-        "budget": selectors.budget_vs_actual(team=team, month=month, spent=breakdown["total"]),
+        "budget": selectors.budget_vs_actual(team=team, month=month, spent=team_month.total),
         "sees_all": access.sees_all_costs(request.user),
     }
     status = 400 if form.is_bound and not form.is_valid() else 200

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from billing.pricing import usd
 from clusters.models import Request, RequestEvent, SentNotification
 from portal.links import absolute_url
 from portal.messages_once import send_once
@@ -42,7 +43,7 @@ def notify(*, request_id: int, event: str) -> None:
         body = (
             f"{request.requested_by} ({request.team.name}) asks for: {request.summary}.{flagged}\n\n"
             f"Justification: {request.justification or '(none)'}\n"
-            f"Estimated cost: ${request.estimated_monthly_cost} per month\n\nReview it: {link}\n"
+            f"Estimated cost: {usd(request.estimated_monthly_cost)} per month\n\nReview it: {link}\n"
         )
     else:
         recipients = [request.requested_by.email] if request.requested_by.email else []

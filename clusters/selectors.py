@@ -60,10 +60,9 @@ def can_file_requests(user: User) -> bool:
 def usable_clusters(team_ids: set[int]) -> QuerySet[Cluster]:
     """Clusters these teams own or that admins opened to them, and that take new topics and grants."""
     return (
-        Cluster.objects.filter(Q(team_id__in=team_ids) | Q(shared_with__in=team_ids))
+        access.clusters_of_teams(team_ids)
         .filter(status__in=USABLE_CLUSTER_STATUSES)
         .select_related("team")
-        .distinct()
         .order_by("name", "pk")
     )
 

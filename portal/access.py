@@ -67,12 +67,16 @@ def memberships_visible_to(user) -> QuerySet[Membership]:
 
 
 def audit_events_visible_to(user) -> QuerySet[AuditEvent]:
-    """Admins see the whole trail; everyone else their teams' events and their own actions."""
+    """Admins see the whole trail; everyone else their teams' events and their own actions, and finance
+    every billing event too (runs computed and finalized, budget alerts, AWS bills read)."""
     if is_platform_admin(user):
         return AuditEvent.objects.all()
     if not user.is_authenticated:
         return AuditEvent.objects.none()
-    return AuditEvent.objects.filter(Q(team_id__in=member_team_ids(user)) | Q(actor=user))
+    visible = Q(team_id__in=member_team_ids(user)) | Q(actor=user)
+    if is_finance(user):
+        visible |= Q(action__startswith="billing.")
+    return AuditEvent.objects.filter(visible)
 
 
 # --- Clusters and requests (the models live in `clusters`; imported lazily to keep `portal` first) ---
@@ -87,13 +91,25 @@ def team_may_use_account(team: Team, account) -> bool:
     return account.ownership == "platform" or account.team_id == team.pk
 
 
+def clusters_of_teams(team_ids):
+    """Clusters these teams own or that admins opened to them.
+
+    The shared clusters come from a subquery, not a join: a join on `shared_with` gives a cluster one row
+    per team it is opened to, and every count or sum annotated on top (topics, partitions, quota) would be
+    multiplied by that number; `.distinct()` does not undo that.
+    """
+    from clusters.models import Cluster
+
+    opened_to = Cluster.shared_with.through.objects.filter(team_id__in=team_ids).values("cluster_id")
+    return Cluster.objects.filter(Q(team_id__in=team_ids) | Q(pk__in=opened_to))
+
+
 def clusters_visible_to(user):
     from clusters.models import Cluster
 
     if sees_all_teams(user):
         return Cluster.objects.all()
-    teams = member_team_ids(user)
-    return Cluster.objects.filter(Q(team_id__in=teams) | Q(shared_with__in=teams)).distinct()
+    return clusters_of_teams(member_team_ids(user))
 
 
 def accounts_visible_to(user):
@@ -149,7 +165,12 @@ def sees_all_costs(user) -> bool:
 
 def can_view_team_costs(user, team: Team) -> bool:
     """Members see their own teams' costs only."""
-    return sees_all_costs(user) or team.pk in member_team_ids(user)
+    return can_view_costs_of(user, team.pk)
+
+
+def can_view_costs_of(user, team_id: int | None) -> bool:
+    """`chargeback_lines_visible_to` for one payer (team id; None: nobody to pay, all-costs users only)."""
+    return sees_all_costs(user) or (team_id is not None and team_id in member_team_ids(user))
 
 
 def cost_teams_visible_to(user) -> QuerySet[Team]:

@@ -12,6 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from billing import months
+from billing import selectors as billing_selectors
 from clusters import selectors as cluster_selectors
 from portal import access, demo, selectors, services
 from portal.csv_export import streaming_csv_response
@@ -40,7 +42,14 @@ def _apply_model_errors(form, exc: ValidationError) -> None:
 def dashboard(request: HttpRequest) -> HttpResponse:
     dashboard = selectors.dashboard(user=request.user)
     team_rows = cluster_selectors.team_counts(user=request.user, teams=dashboard.teams)
-    return render(request, "portal/dashboard.html", {"dashboard": dashboard, "team_rows": team_rows})
+    # The month's costs from the selector the cost pages and the finance page read: the same figures.
+    costs = billing_selectors.month_costs(user=request.user, month=months.current_month())
+    context = {
+        "dashboard": dashboard,
+        "cards": [(row, costs.for_team(row.team)) for row in team_rows],
+        "costs": costs,
+    }
+    return render(request, "portal/dashboard.html", context)
 
 
 @login_required

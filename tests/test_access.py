@@ -51,9 +51,11 @@ def test_audit_visibility(member_a, member_b, admin, finance, team_a, team_b):
     on_a = audit.record("portal.test.a", actor=None, team=team_a)
     on_b = audit.record("portal.test.b", actor=None, team=team_b)
     by_finance = audit.record("portal.test.finance", actor=finance)
-    assert set(access.audit_events_visible_to(member_a)) == {on_a}
+    billing_run = audit.record("billing.chargeback.computed", actor=None)  # no team: finance's business
+    budget_on_a = audit.record("billing.budget.alert", actor=None, team=team_a)
+    assert set(access.audit_events_visible_to(member_a)) == {on_a, budget_on_a}
     assert set(access.audit_events_visible_to(member_b)) == {on_b}
-    assert set(access.audit_events_visible_to(finance)) == {by_finance}
+    assert set(access.audit_events_visible_to(finance)) == {by_finance, billing_run, budget_on_a}
     assert set(access.audit_events_visible_to(admin)) == set(AuditEvent.objects.all())
 
 

@@ -94,8 +94,9 @@ BILLING_RUN_MONTH = "2026-09"
 BILLING_MONTH = lambda w: {"month": BILLING_RUN_MONTH}  # noqa: E731
 BILLING_MONTH_QUERY = lambda w: {"month": BILLING_RUN_MONTH}  # noqa: E731
 # Distinct costs of team A's and team B's lines: only those who may see a team's costs get its figure.
-TEAM_A_COST_MARKER = "4321.09"
-TEAM_B_COST_MARKER = "8765.43"
+# (Under $1,000, so pages, which group thousands, and the API, which does not, show the same digits.)
+TEAM_A_COST_MARKER = "432.19"
+TEAM_B_COST_MARKER = "876.53"
 
 
 def _csv_kwargs(kind: str):
@@ -530,7 +531,7 @@ def world(team_a, team_b, personas, token_for, cluster_a, platform_account, netw
 def _billing_run(team_a, team_b, cluster) -> None:
     """A provisional month with one line per team (team A's carries the cost-center marker)."""
     run = ChargebackRun.objects.create(
-        month=dt.date(2026, 9, 1), computed_at=timezone.now(), total_usd=Decimal("13086.52"), line_count=2
+        month=dt.date(2026, 9, 1), computed_at=timezone.now(), total_usd=Decimal("1308.72"), line_count=2
     )
     for position, (team, cost) in enumerate(((team_a, TEAM_A_COST_MARKER), (team_b, TEAM_B_COST_MARKER)), 1):
         ChargebackLine.objects.create(

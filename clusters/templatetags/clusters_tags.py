@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from billing.pricing import usd
 from clusters.models import Request
 from portal import access
 
@@ -164,10 +165,10 @@ class _QueueRow:
         detail = self.detail(req.pk)
         return format_html(
             '<tr id="request-row-{0}"><td><a href="{1}">#{0}</a></td><td>{2}</td><td>{3}</td>'
-            '<td><a href="{1}">{4}</a></td><td>{5}</td><td>{6}</td><td>{7}</td><td class="num">${8}</td>'
+            '<td><a href="{1}">{4}</a></td><td>{5}</td><td>{6}</td><td>{7}</td><td class="num">{8}</td>'
             '<td>{9}</td><td class="decision">{10}{11}</td></tr>',
             req.pk, detail, _time(req.created_at), _kind(req), req.summary, req.team_slug,
-            req.environment, req.requester, req.estimated_monthly_cost,
+            req.environment, req.requester, usd(req.estimated_monthly_cost),
             _FLAGGED if req.has_warnings else _NOT_FLAGGED, notices,
             self.decision(req, reason_errors=reason_errors, reason_value=reason_value),
         )  # fmt: skip

@@ -47,3 +47,14 @@ def shared_cluster(team_a, team_b, platform_account, network_profile):
     )  # fmt: skip
     cluster.shared_with.add(team_b)
     return cluster
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Sets "now" for the code under test (every `timezone.now()` call): `clock(at(15, 12, 30))`."""
+
+    def set_now(moment: dt.datetime) -> dt.datetime:
+        monkeypatch.setattr("django.utils.timezone.now", lambda: moment)
+        return moment
+
+    return set_now

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from billing import chargeback, exports
 from billing.models import ChargebackLine, ChargebackRun
+from billing.pricing import usd
 from portal.models import AuditEvent, Team
 from tests.billing.conftest import OCTOBER, at, make_topic
 from tests.billing.test_chargeback_runs import GIB, platform_team, usage  # noqa: F401 (fixture)
@@ -152,7 +153,7 @@ def test_finance_page_shows_every_team_the_run_and_the_downloads(october, financ
         "CC-B",
         "CC-P",
         "Provisional",
-        str(october.total_usd),
+        usd(october.total_usd),
     ):
         assert text in body
     for kind in KINDS:
@@ -274,7 +275,7 @@ def test_team_total_matches_its_lines_and_the_trend_covers_twelve_months(october
         .content.decode()
     )
     total = sum(line.cost_usd for line in ChargebackLine.objects.filter(run=october, team=team_a))
-    assert f"${total}" in body
+    assert f'<dd id="team-total">{usd(total)}</dd>' in body
     assert body.count('<rect class="bar') == 12 and "2025-11" in body and "2026-10: $" in body
     assert reverse("billing:finance") in body  # finance: link back to all teams
 
@@ -289,6 +290,20 @@ def test_budget_vs_actual_shows_the_80_and_100_percent_alerts(october, member_a,
     )
     assert "Over budget: 100 % reached." in body
     assert "80 % alert" in body and "100 % alert" in body
+
+
+def test_dashboards_show_the_cost_pages_figures_and_finance_sees_billing_activity(
+    october, finance, member_a, team_a, clock
+):
+    clock(at(20, 9))
+    team_a_total = usd(sum(line.cost_usd for line in ChargebackLine.objects.filter(run=october, team=team_a)))
+    body = client_for(member_a).get(reverse("portal:dashboard")).content.decode()
+    assert f'<dd id="mtd-team-a"><a href="/billing/teams/team-a/">{team_a_total}</a></dd>' in body
+    assert "no usage recorded yet" not in body and 'id="mtd-all"' not in body
+    body = client_for(finance).get(reverse("portal:dashboard")).content.decode()
+    assert f'<span id="mtd-all">{usd(october.total_usd)}</span> month to date' in body
+    assert f'<a href="/billing/teams/team-a/">{team_a_total}</a>' in body
+    assert "Nothing has happened yet" not in body and "billing.chargeback.computed" in body
 
 
 # --- API ----------------------------------------------------------------------------------------------

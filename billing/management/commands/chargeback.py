@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from billing import exports, selectors, services
 from billing.forms import month_from_text
 from billing.models import ChargebackRun
+from billing.pricing import usd
 from portal.csv_export import csv_lines
 from portal.errors import PortalError
 
@@ -32,7 +33,7 @@ class Command(BaseCommand):
             if run is None or run.status != ChargebackRun.Status.FINALIZED:
                 run = services.recompute_month(month=chosen, actor=None)
                 self.stdout.write(
-                    f"{run.label}: computed {run.line_count} lines, ${run.total_usd} (provisional)."
+                    f"{run.label}: computed {run.line_count} lines, {usd(run.total_usd)} (provisional)."
                 )
             else:
                 self.stdout.write(f"{run.label} is finalized: not recomputed.")

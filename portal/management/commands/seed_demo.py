@@ -260,6 +260,7 @@ class Command(BaseCommand):
 
         from billing.chargeback import ChargebackError, compute_run
         from billing.months import current_month, next_month, previous_month
+        from billing.pricing import usd
         from billing.usage import collect_usage
 
         this_month = current_month()
@@ -270,4 +271,4 @@ class Command(BaseCommand):
                 run = compute_run(month)
             except ChargebackError:
                 continue  # finalized: leave it alone
-            self.stdout.write(f"Chargeback {run.label}: ${run.total_usd} ({run.line_count} lines)")
+            self.stdout.write(f"Chargeback {run.label}: {usd(run.total_usd)} ({run.line_count} lines)")

@@ -1,0 +1,213 @@
+"""Money and quantities as people see them: `$1,105.11` on pages, in mails and in Slack; quantities with
+their 6 documented decimals in the CSVs; the same digits whether the database is SQLite or PostgreSQL.
+
+SQLite sums DecimalFields in floating point and Django returns the sum with up to 15 significant digits
+(`Decimal('1105.1100000000000')`); PostgreSQL returns `Decimal('1105.11')`. Both shapes are fed through
+the same code below: the formatting functions directly, and `DecimalSum` through Django's own SQLite
+converter on a real SQLite connection as well as on the test database.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.db.backends.sqlite3.base import DatabaseWrapper as SqliteWrapper
+from django.template import Context, Template
+from django.test import override_settings
+from django.urls import reverse
+
+from billing import services
+from billing.models import BudgetAlert, ChargebackLine, ChargebackRun
+from billing.pricing import quantity_text, usd
+from billing.sums import DecimalSum
+from portal.models import Team
+from tests.billing.conftest import OCTOBER
+from tests.conftest import client_for
+
+SQLITE_SHAPES = {  # what Django hands back for a SUM on SQLite → what PostgreSQL hands back
+    Decimal("1105.1100000000000"): Decimal("1105.11"),
+    Decimal("2894.8900000000000"): Decimal("2894.89"),
+    Decimal("2734.45000000000000"): Decimal("2734.45"),
+}
+# An amount with 4+ digits and no thousands separator, or a money figure with more than 2 decimals.
+UNFORMATTED = re.compile(r"\$\d{4}|\$[\d,]+\.\d{3}|\d+\.\d{7,}")
+
+
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        (Decimal("1105.1100000000000"), "$1,105.11"),
+        (Decimal("1105.11"), "$1,105.11"),
+        (Decimal("2894.8900000000000"), "$2,894.89"),
+        (Decimal("2734.45000000000000"), "$2,734.45"),
+        (Decimal("1234567.891"), "$1,234,567.89"),
+        (Decimal("0.005"), "$0.01"),  # half up, as every line is rounded
+        (Decimal("0"), "$0.00"),
+        (Decimal("-3.2"), "-$3.20"),
+        (558, "$558.00"),
+        (None, "—"),
+    ],
+)
+def test_usd_is_the_same_for_both_databases_shapes(amount, text):
+    assert usd(amount) == text
+    assert Template("{% load money %}{{ amount|usd }}").render(Context({"amount": amount})) == text
+
+
+@pytest.mark.parametrize(
+    ("quantity", "text"),
+    [
+        (Decimal("11.5009070000000"), "11.500907"),  # SQLite
+        (Decimal("11.500907"), "11.500907"),  # PostgreSQL
+        (Decimal("12496"), "12,496"),  # SQLite drops the decimals of a whole sum
+        (Decimal("12496.000000"), "12,496"),
+        (Decimal("0.0000004"), "0"),
+        (Decimal("1.10"), "1.1"),
+    ],
+)
+def test_quantities_show_their_documented_decimals(quantity, text):
+    assert quantity_text(quantity) == text
+    assert Template("{% load money %}{{ q|quantity }}").render(Context({"q": quantity})) == text
+
+
+def _line_field(name):
+    return ChargebackLine._meta.get_field(name)
+
+
+@pytest.mark.parametrize(
+    ("field", "values", "expected"),
+    [
+        ("cost_usd", ["552.56", "552.55"], Decimal("1105.11")),
+        ("cost_usd", ["0.10", "0.20"], Decimal("0.30")),  # 0.30000000000000004 in floating point
+        ("quantity", ["5.250000", "6.250907"], Decimal("11.500907")),
+        ("quantity", ["744.000000", "11752.000000"], Decimal("12496.000000")),
+    ],
+)
+def test_decimal_sum_reads_a_real_sqlite_sum_like_postgresql(field, values, expected, django_db_blocker):
+    """The sum SQLite computes, through Django's SQLite converter, then DecimalSum's: PostgreSQL's digits."""
+    sqlite = SqliteWrapper({"NAME": ":memory:", **_sqlite_defaults()}, alias="money-formatting")
+    try:
+        with django_db_blocker.unblock(), sqlite.cursor() as cursor:
+            cursor.execute("CREATE TABLE line (amount decimal)")
+            for value in values:
+                stored = sqlite.ops.adapt_decimalfield_value(Decimal(value), 20, 6)
+                cursor.execute("INSERT INTO line (amount) VALUES (%s)", [stored])
+            cursor.execute("SELECT SUM(amount) FROM line")
+            (raw,) = cursor.fetchone()
+        aggregate = DecimalSum(field, output_field=_line_field(field))
+        value = raw
+        for convert in [*sqlite.ops.get_db_converters(aggregate), *aggregate.get_db_converters(sqlite)]:
+            value = convert(value, aggregate, sqlite)
+    finally:
+        sqlite.close()
+    without_decimal_sum = sqlite.ops.get_decimalfield_converter(aggregate)(raw, aggregate, sqlite)
+    assert str(value) == str(expected)
+    assert value.as_tuple().exponent == -_line_field(field).decimal_places
+    if field == "quantity":  # what the summary CSV used to print on SQLite
+        assert str(without_decimal_sum) != str(expected)
+
+
+def _sqlite_defaults() -> dict:
+    return {
+        "ENGINE": "django.db.backends.sqlite3", "USER": "", "PASSWORD": "", "HOST": "", "PORT": "",
+        "OPTIONS": {}, "TIME_ZONE": None, "CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False,
+        "AUTOCOMMIT": True, "ATOMIC_REQUESTS": False, "TEST": {},
+    }  # fmt: skip
+
+
+# --- Rendered pages, CSVs, mails and Slack --------------------------------------------------------------
+
+
+@pytest.fixture
+def october_by_hand(team_a, billed_cluster):
+    """Team A's October as lines written by hand: $1,105.11 in all, data in 11.500907 GiB, 12,496 hours."""
+    run = ChargebackRun.objects.create(month=OCTOBER, total_usd=Decimal("1105.11"), line_count=4)
+    base = {"run": run, "team": team_a, "team_name": team_a.name, "cost_center": team_a.cost_center,
+            "cluster": billed_cluster, "cluster_name": billed_cluster.name, "region": "us-east-1",
+            "account_id": "123456789012", "allocation_basis": "dedicated", "allocation_ratio": Decimal(1)}  # fmt: skip
+    for position, (topic, charge_type, quantity, unit, price, cost) in enumerate(
+        [
+            ("", "cluster_hours", "744", "cluster-hour", "0.75", "558.00"),
+            ("team-a.orders", "partition_hours", "11752", "partition-hour", "0.0015", "17.63"),
+            ("team-a.orders", "data_in", "5.250000", "GiB", "0.10", "0.53"),
+            ("team-a.orders", "data_in", "6.250907", "GiB", "0.10", "528.95"),
+        ],
+        start=1,
+    ):
+        ChargebackLine.objects.create(
+            **base, position=position, topic_name=topic, charge_type=charge_type, quantity=Decimal(quantity),
+            unit=unit, unit_price_usd=Decimal(price), cost_usd=Decimal(cost),
+        )  # fmt: skip
+    ChargebackRun.objects.filter(pk=run.pk).update(computed_at=dt.datetime(2026, 11, 1, 3, tzinfo=dt.UTC))
+    Team.objects.filter(pk=team_a.pk).update(monthly_budget_usd=Decimal("4000.00"))
+    return run
+
+
+def assert_formatted(body: str) -> None:
+    assert not UNFORMATTED.search(body), UNFORMATTED.search(body)[0]
+
+
+def test_the_team_cost_page_shows_formatted_money(october_by_hand, member_a):
+    body = (
+        client_for(member_a)
+        .get(reverse("billing:team-costs", kwargs={"slug": "team-a"}), {"month": "2026-10"})
+        .content.decode()
+    )
+    assert '<dd id="team-total">$1,105.11</dd>' in body
+    assert "$1,105.11 of $4,000.00 (27.6 %), $2,894.89 left." in body
+    assert (
+        '<td class="num">$558.00</td>' in body and '<td class="num">$547.11</td>' in body
+    )  # by cluster/topic
+    assert (
+        '<td class="num">744 cluster-hour</td>' in body
+        and '<td class="num">11,752 partition-hour</td>' in body
+    )
+    assert '<td class="num">11.500907 GiB</td>' in body
+    assert "2026-10: $1,105.11 (provisional)" in body  # the trend chart's bar title
+    assert_formatted(body)
+
+
+def test_the_finance_page_shows_formatted_money(october_by_hand, finance):
+    body = client_for(finance).get(reverse("billing:finance"), {"month": "2026-10"}).content.decode()
+    assert '<dd id="run-total">$1,105.11</dd>' in body
+    assert '<strong id="grand-total">$1,105.11</strong>' in body
+    assert "<strong>$1,105.11</strong>" in body  # the team's total row
+    assert "2026-10</a> Provisional · $1,105.11" in body
+    assert_formatted(body)
+
+
+def test_the_summary_csv_writes_six_decimals_for_every_quantity(october_by_hand, finance):
+    response = client_for(finance).get(
+        reverse("billing:run-csv", kwargs={"month": "2026-10", "kind": "summary"})
+    )
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    quantities = {row["charge_type"]: row["quantity"] for row in rows if row["charge_type"] != "total"}
+    assert quantities == {
+        "cluster_hours": "744.000000",
+        "data_in": "11.500907",
+        "partition_hours": "11752.000000",
+    }
+    assert [row["cost_usd"] for row in rows if row["charge_type"] == "total"] == ["1105.11", "1105.11"]
+
+
+@override_settings(SLACK_WEBHOOK_URL="https://hooks.slack.example/T000/B000/XXXX")
+def test_budget_alert_mail_and_slack_show_formatted_money(october_by_hand, team_a, member_a, monkeypatch):
+    posted = []
+    monkeypatch.setattr("portal.slack.post", lambda text: posted.append(text) or True)
+    alert = BudgetAlert.objects.create(
+        team=team_a, month=OCTOBER, threshold_percent=80, spent_usd=Decimal("1105.11"),
+        budget_usd=Decimal("1200.00"),
+    )  # fmt: skip
+    services.send_budget_alert(alert.pk)
+    [message] = mail.outbox
+    assert "(month to date, provisional)" in message.body
+    assert "Team A has spent $1,105.11 of its $1,200.00 monthly budget for October 2026" in message.body
+    assert message.subject.endswith("reached 80 % of its October 2026 budget ($1,105.11 of $1,200.00)")
+    [text] = posted
+    assert "($1,105.11 of $1,200.00)" in text
+    assert_formatted(message.body + message.subject + text)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.http import Http404
 from django.urls import reverse
 
@@ -29,6 +29,7 @@ from clusters.models import (
     RequestKind,
     Topic,
 )
+from clusters.provisioning import REDISPATCH_NOTE
 from portal import access
 from portal.models import Team, User
 
@@ -245,6 +246,78 @@ def _filtered(requests: QuerySet[Request], filters: RequestFilters | None) -> Qu
     return requests
 
 
+# --- Where the work of an approved request is ------------------------------------------------------
+
+WORK_MOVING, WORK_DONE, WORK_FAILED = "moving", "done", "failed"
+_REMOVALS = (Kind.CLUSTER_DECOMMISSION, Kind.TOPIC_DELETE, Kind.ACCESS_REVOKE)
+_GONE = {"deleted", "revoked"}
+_NOT_YET_CREATED = {"pending", "provisioning", "creating"}
+# What "moving" is called for each kind of request.
+_MOVING_WORDS = {
+    Kind.CLUSTER_CREATE: "Provisioning", Kind.TOPIC_CREATE: "Provisioning", Kind.ACCESS_GRANT: "Provisioning",
+    Kind.TOPIC_UPDATE: "Applying", Kind.CLUSTER_DECOMMISSION: "Removing", Kind.TOPIC_DELETE: "Removing",
+    Kind.ACCESS_REVOKE: "Removing",
+}  # fmt: skip
+
+
+def work_stage(kind: str, statuses, *, change_applied: bool = True) -> str:
+    """Where the work an approved request set in motion is: moving, done or failed ("" for nothing).
+
+    `statuses` are those of everything the request created or changes (its cluster and replicator, its
+    topic and the topic's grants, its grant). A creation is done once nothing waits to be created (a
+    later deletion does not undo it); a removal once everything is gone; a topic change once a step
+    was logged on the topic after the decision (`change_applied`)."""
+    statuses = [status for status in statuses if status]
+    if not statuses:
+        return ""
+    if "failed" in statuses:
+        return WORK_FAILED
+    if kind in _REMOVALS:
+        return WORK_DONE if set(statuses) <= _GONE else WORK_MOVING
+    if _NOT_YET_CREATED & set(statuses):
+        return WORK_MOVING
+    if kind == Kind.TOPIC_UPDATE and not change_applied and not set(statuses) <= _GONE:
+        return WORK_MOVING
+    return WORK_DONE
+
+
+def work_label(kind: str, stage: str) -> str:
+    return {
+        WORK_MOVING: _MOVING_WORDS.get(kind, "In progress"),
+        WORK_DONE: "Done",
+        WORK_FAILED: "Failed",
+    }.get(stage, "")
+
+
+def _work_columns() -> dict:
+    """Per request row, in the same query: the grants of its topic (created with a topic request) and
+    whether a topic change has been carried out since the decision."""
+    topic_grants = AccessGrant.objects.filter(topic_id=OuterRef("topic_id"))
+    return {
+        "grants_failed": Exists(topic_grants.filter(status=AccessGrant.Status.FAILED)),
+        "grants_pending": Exists(topic_grants.filter(status=AccessGrant.Status.PENDING)),
+        "change_applied": Exists(
+            ProvisioningEvent.objects.filter(
+                topic_id=OuterRef("topic_id"), created_at__gt=OuterRef("decided_at")
+            ).exclude(note__startswith=REDISPATCH_NOTE)
+        ),
+    }
+
+
+def _row_work(kind, status, cluster, replicator, topic, grant, grants_failed, grants_pending, change_applied):
+    if status != Request.Status.APPROVED:
+        return ""
+    if kind in (Kind.CLUSTER_CREATE, Kind.CLUSTER_DECOMMISSION):
+        statuses = [cluster, replicator if kind == Kind.CLUSTER_CREATE else None]
+    elif kind in (Kind.ACCESS_GRANT, Kind.ACCESS_REVOKE):
+        statuses = [grant]
+    else:
+        statuses = [topic]
+        if kind == Kind.TOPIC_CREATE:
+            statuses += ["failed" if grants_failed else None, "pending" if grants_pending else None]
+    return work_stage(kind, statuses, change_applied=change_applied)
+
+
 @dataclass(frozen=True)
 class RequestRow:
     """One line of the request list or the approval queue: plain values, no model instances."""
@@ -264,6 +337,11 @@ class RequestRow:
     decided_by: str | None
     approved_by_rule: str | None
     decision_reason: str
+    work: str = ""  # approved requests: moving, done or failed (see work_stage)
+
+    @property
+    def work_label(self) -> str:
+        return work_label(self.kind, self.work)
 
 
 _ROW_COLUMNS = (
@@ -271,12 +349,23 @@ _ROW_COLUMNS = (
     "environment", "summary", "has_warnings", "estimated_monthly_cost", "created_at",
     "decided_by__username", "approved_by_rule__name", "decision_reason",
 )  # fmt: skip
+_WORK_COLUMNS = (
+    "kind", "status", "cluster__status", "cluster__replicator__status", "topic__status", "grant__status",
+    "grants_failed", "grants_pending", "change_applied",
+)  # fmt: skip
 
 
 def request_rows(ids: list[int]) -> list[RequestRow]:
     """Rows of a list page, by primary key: only the columns a row shows, as plain tuples (a page of 50
-    model instances with their related team and user costs more than the rest of the query)."""
-    return [RequestRow(*values) for values in Request.objects.filter(pk__in=ids).values_list(*_ROW_COLUMNS)]
+    model instances with their related team and user costs more than the rest of the query), and where
+    the work of each approved request is, in the same query."""
+    values = (
+        Request.objects.filter(pk__in=ids)
+        .annotate(**_work_columns())
+        .values_list(*_ROW_COLUMNS, *_WORK_COLUMNS)
+    )
+    width = len(_ROW_COLUMNS)
+    return [RequestRow(*row[:width], work=_row_work(*row[width:])) for row in values]
 
 
 class KeyPaginator(Paginator):

@@ -30,6 +30,15 @@ def status_badge(obj) -> dict:
     return {"value": obj.status, "label": obj.get_status_display()}
 
 
+@register.simple_tag(takes_context=True)
+def team_link(context, team) -> SafeString:
+    """The team's name, linked to its page only for people who may open it (`portal.access`): another
+    team using a shared cluster sees the owner's name, not a link to a 404."""
+    if access.can_view_team(context["request"].user, team):
+        return format_html('<a href="{}">{}</a>', reverse("portal:team-detail", args=[team.slug]), team.name)
+    return format_html("{}", team.name)
+
+
 @register.filter
 def pretty_json(value) -> str:
     """A policy document as people paste it into IAM."""
@@ -71,10 +80,28 @@ def _kind(req) -> str:
     return _KIND_LABELS.get(req.kind, req.kind)
 
 
+@register.simple_tag(name="request_status")
 def _status(req) -> SafeString:
-    return format_html(
+    """The decision, and for an approved request where its work is (provisioning, done, failed)."""
+    decision = format_html(
         '<span class="status status-{}">{}</span>', req.status, _STATUS_LABELS.get(req.status, req.status)
     )
+    if not req.work:
+        return decision
+    return format_html('{} <span class="status work-{}">{}</span>', decision, req.work, req.work_label)
+
+
+@register.simple_tag
+def request_people(req) -> str:
+    """'Requested by alice · approved by ada': who asked and who decided (a list row)."""
+    words = f"Requested by {req.requester}"
+    if req.approved_by_rule:
+        return f"{words} · approved by rule “{req.approved_by_rule}”"
+    if req.status == "cancelled":
+        return f"{words} · cancelled"
+    if req.status in ("approved", "rejected") and req.decided_by:
+        return f"{words} · {req.status} by {req.decided_by}"
+    return words
 
 
 def _time(value) -> SafeString:

@@ -109,7 +109,7 @@ def test_topic_request_from_form_to_approval(page: Page, live_server, team_a, me
     assert approved.value.request.header_value("HX-Request") == "true"
 
     expect(row.get_by_role("status")).to_have_text(f"Request #{request.pk} approved.")
-    expect(row.locator(".status")).to_have_text("Approved")
+    expect(row.locator(".status-approved")).to_have_text("Approved")
     expect(row).to_contain_text("by admin")
     expect(row.get_by_role("button")).to_have_count(0)  # no Approve/Reject left
     expect(page).to_have_url(f"{live_server.url}/approvals/")

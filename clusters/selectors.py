@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.http import Http404
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 
 from billing.pricing import CostEstimate, estimate_from_dict
@@ -538,18 +539,50 @@ def cost_rows(estimate: CostEstimate | None) -> list[CostRow]:
 
 
 _PAYLOAD_HIDDEN = {"policy", "access", "changes"}  # shown in their own sections
+# Said elsewhere in the same list: the AWS account number is part of the account's name, the short name
+# part of the topic's full name.
+_PAYLOAD_REDUNDANT = {"aws_account", "short_name"}
 _PAYLOAD_LABELS = {
-    "account_id": "Portal account id",
-    "aws_account": "AWS account",
-    "network_profile_id": "Network profile id",
+    "name": "Name",
+    "kind": "Kind",
+    "environment": "Environment",
+    "account_id": "AWS account",
+    "region": "Region",
+    "network_profile_id": "Network profile",
+    "cluster_id": "Cluster",
+    "source_cluster_id": "Replicated from",
+    "replicate_topics": "Replicated topics",
+    "topic_id": "Topic",
+    "topic_prefix": "Topic prefix",
+    "grant_id": "Access",
+    "partitions": "Partitions",
+    "suggested_partitions": "Suggested partitions",
     "expected_write_mbps": "Expected write (MB/s)",
     "expected_read_mbps": "Expected read (MB/s)",
     "expected_in_mbps": "Expected in (MB/s)",
     "expected_out_mbps": "Expected out (MB/s)",
     "contains_pii": "Contains personal data",
-    "source_cluster_id": "Source cluster id",
+    "latency_class": "Latency class",
+    "configs": "Kafka settings",
+    "tags": "AWS tags",
     "principal_arn": "Principal (IAM role)",
+    "produce": "Produce",
+    "consume": "Consume",
     "consumer_group_prefix": "Consumer-group prefix",
+}
+# Values people type or that name a thing in Kafka or AWS: shown as code.
+_PAYLOAD_LITERAL = {
+    "name",
+    "topic_prefix",
+    "principal_arn",
+    "consumer_group_prefix",
+    "replicate_topics",
+    "region",
+}
+_PAYLOAD_CHOICES = {
+    "kind": dict(Cluster.Kind.choices),
+    "environment": dict(Cluster._meta.get_field("environment").choices),
+    "latency_class": dict(Cluster.LatencyClass.choices),
 }
 
 
@@ -558,6 +591,7 @@ class PayloadRow:
     label: str
     value: str
     depth: int = 0
+    literal: bool = False  # a name or setting as typed: shown as code
 
 
 def _text(value) -> str:
@@ -572,25 +606,83 @@ def _text(value) -> str:
     return str(value)
 
 
-def payload_rows(payload: dict, depth: int = 0) -> list[PayloadRow]:
-    """The payload as labelled rows (nested objects indented); policy documents are left to their section."""
+_MS_UNITS = ((86_400_000, "day"), (3_600_000, "hour"), (60_000, "minute"), (1000, "second"))
+_BYTE_UNITS = ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
+
+
+def setting_text(key: str, value) -> str:
+    """A Kafka setting as people read it: retention.ms 604800000 → '604800000 (7 days)'."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return _text(value)
+    if key.endswith(".ms"):
+        for size, unit in _MS_UNITS:
+            if value and value % size == 0:
+                return f"{value} ({value // size} {unit}{pluralize(value // size)})"
+    if key.endswith(".bytes"):
+        for size, unit in _BYTE_UNITS:
+            if value >= size:
+                about = "" if value % size == 0 else "about "
+                return f"{value} ({about}{round(value / size):,} {unit})"
+    return str(value)
+
+
+def _payload_names(payload: dict) -> dict[str, str]:
+    """The names behind the ids a payload keeps (one query per kind of object, at most five)."""
+    names: dict[str, str] = {}
+    cluster_ids = {payload.get("cluster_id"), payload.get("source_cluster_id")} - {None}
+    clusters = (
+        dict(Cluster.objects.filter(pk__in=cluster_ids).values_list("pk", "name")) if cluster_ids else {}
+    )
+    for key in ("cluster_id", "source_cluster_id"):
+        if payload.get(key) is not None:
+            names[key] = clusters.get(payload[key], f"#{payload[key]} (no longer in the portal)")
+    if payload.get("account_id") is not None:
+        account = AwsAccount.objects.filter(pk=payload["account_id"]).first()
+        names["account_id"] = (
+            f"{account.name} ({account.account_id})" if account else payload.get("aws_account", "")
+        )
+    if payload.get("network_profile_id") is not None:
+        profile = NetworkProfile.objects.filter(pk=payload["network_profile_id"]).first()
+        names["network_profile_id"] = f"{profile.name} ({profile.vpc_id})" if profile else "—"
+    if payload.get("topic_id") is not None:
+        topic = Topic.objects.filter(pk=payload["topic_id"]).values_list("name", flat=True).first()
+        names["topic_id"] = topic or "—"
+    if payload.get("grant_id") is not None:
+        grant = AccessGrant.objects.filter(pk=payload["grant_id"]).select_related("topic").first()
+        names["grant_id"] = str(grant) if grant else "—"
+    return names
+
+
+def payload_rows(payload: dict) -> list[PayloadRow]:
+    """What a request asked for, in words: labelled rows with names instead of ids and choice labels
+    instead of codes (nested settings and tags indented); policy documents are left to their section."""
+    payload = payload or {}
+    names = _payload_names(payload)
     rows = []
-    for key, value in (payload or {}).items():
-        if key in _PAYLOAD_HIDDEN and depth == 0:
+    for key, value in payload.items():
+        if (
+            key in _PAYLOAD_HIDDEN
+            or key in _PAYLOAD_REDUNDANT
+            or (value in (None, "", []) and key not in names)
+        ):
             continue
-        label = _PAYLOAD_LABELS.get(key, key.replace("_", " ").capitalize() if depth == 0 else key)
+        label = _PAYLOAD_LABELS.get(key, key.replace("_", " ").capitalize())
         if isinstance(value, dict):
-            rows.append(PayloadRow(label, "", depth))
-            rows += payload_rows(value, depth + 1)
+            rows.append(PayloadRow(label, ""))
+            rows += [PayloadRow(inner, setting_text(inner, item), 1, True) for inner, item in value.items()]
+        elif key in names:
+            rows.append(PayloadRow(label, names[key]))
+        elif key in _PAYLOAD_CHOICES:
+            rows.append(PayloadRow(label, str(_PAYLOAD_CHOICES[key].get(value, value))))
         else:
-            rows.append(PayloadRow(label, _text(value), depth))
+            rows.append(PayloadRow(label, _text(value), 0, key in _PAYLOAD_LITERAL))
     return rows
 
 
 def payload_changes(payload: dict) -> list[tuple[str, str, str]]:
     """(setting, before, after) for a topic change request."""
     return [
-        (key, _text(values[0]), _text(values[1]))
+        (key, setting_text(key, values[0]), setting_text(key, values[1]))
         for key, values in sorted((payload or {}).get("changes", {}).items())
         if isinstance(values, list) and len(values) == 2
     ]

@@ -76,6 +76,12 @@ _KIND_LABELS = {str(value): str(label) for value, label in Request.Kind.choices}
 _STATUS_LABELS = {str(value): str(label) for value, label in Request.Status.choices}
 
 
+@register.filter
+def request_status_label(value: str) -> str:
+    """'approved' → 'Approved' (a request's status code, as its history shows it)."""
+    return _STATUS_LABELS.get(value, value)
+
+
 def _kind(req) -> str:
     return _KIND_LABELS.get(req.kind, req.kind)
 

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test setup setup-test migrate demo lint format clean
+.PHONY: run test setup setup-test migrate demo lint format clean screenshots
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ run: demo
 
 test: setup-test
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) -m pytest $(PYTEST_ARGS)
+
+# The browser tour of the demo (every role, desktop and phone width), keeping a PNG of every page.
+screenshots: setup-test
+	PORTAL_SCREENSHOTS=var/screenshots DJANGO_SETTINGS_MODULE=tests.settings $(PY) -m pytest tests/browser/test_tour.py -q
 
 lint: setup-test
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

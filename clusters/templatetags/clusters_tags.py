@@ -120,8 +120,10 @@ def request_rows(requests) -> SafeString:
     detail = _url_for("clusters:request-detail")
     return format_html_join(
         "\n",
-        '<tr><td><a href="{0}">#{1}</a></td><td>{2}</td><td><a href="{0}">{3}</a></td><td>{4}</td>'
-        "<td>{5}</td><td>{6}</td><td>{7}</td><td>{8}</td></tr>",
+        '<tr><td data-label="Request"><a href="{0}">#{1}</a></td><td data-label="Kind">{2}</td>'
+        '<td data-label="Summary"><a href="{0}">{3}</a></td><td data-label="Team">{4}</td>'
+        '<td data-label="Requester">{5}</td><td data-label="Status">{6}</td><td data-label="Flagged">{7}</td>'
+        '<td data-label="Created (UTC)">{8}</td></tr>',
         (
             (
                 detail(req.pk), req.pk, _kind(req), req.summary, req.team_slug,
@@ -196,9 +198,12 @@ class _QueueRow:
         )
         detail = self.detail(req.pk)
         return format_html(
-            '<tr id="request-row-{0}"><td><a href="{1}">#{0}</a></td><td>{2}</td><td>{3}</td>'
-            '<td><a href="{1}">{4}</a></td><td>{5}</td><td>{6}</td><td>{7}</td><td class="num">${8}</td>'
-            '<td>{9}</td><td class="decision">{10}{11}</td></tr>',
+            '<tr id="request-row-{0}"><td data-label="Request"><a href="{1}">#{0}</a></td>'
+            '<td data-label="Submitted (UTC)">{2}</td><td data-label="Kind">{3}</td>'
+            '<td data-label="Summary"><a href="{1}">{4}</a></td><td data-label="Team">{5}</td>'
+            '<td data-label="Env">{6}</td><td data-label="Requester">{7}</td>'
+            '<td class="num" data-label="Cost / month">${8}</td><td data-label="Flagged">{9}</td>'
+            '<td class="decision">{10}{11}</td></tr>',
             req.pk, detail, _time(req.created_at), _kind(req), req.summary, req.team_slug,
             req.environment, req.requester, req.estimated_monthly_cost,
             _FLAGGED if req.has_warnings else _NOT_FLAGGED, notices,

@@ -178,3 +178,30 @@ def test_shared_cluster_links_the_owner_team_only_for_those_who_may_open_it(
     assert "<dd>Team A</dd>" in as_other_team and f'href="{team_a_page}"' not in as_other_team
     assert f'<a href="{team_b_page}">Team B</a>' in as_other_team
     assert client_for(member_b).get(team_a_page).status_code == 404  # the link it no longer gets
+
+
+def test_inline_decision_carries_the_new_approvals_count(member_a, admin, team_a, cluster_a):
+    first = submit_topic(member_a, team_a, cluster_a, name="one")
+    submit_topic(member_a, team_a, cluster_a, name="two")
+    client = client_for(admin)
+    assert 'id="approvals-count" class="approvals-count"> <span class="badge count">2<' in (
+        client.get(reverse("clusters:approval-queue")).content.decode()
+    )
+    response = client.post(
+        reverse("clusters:request-approve", args=[first.pk]),
+        {"fragment": "row"},
+        headers={"HX-Request": "true"},
+    )
+    body = response.content.decode()
+    assert body.lstrip().startswith(f'<tr id="request-row-{first.pk}"')
+    for badge_id in ("approvals-count", "approvals-count-menu"):
+        assert (
+            f'<span id="{badge_id}" class="approvals-count" hx-swap-oob="true"> <span class="badge count">1<'
+            in body
+        )
+    # The requester's own cancel answers without the admins' count.
+    second = Request.objects.exclude(pk=first.pk).get()
+    cancelled = client_for(member_a).post(
+        reverse("clusters:request-cancel", args=[second.pk]), headers={"HX-Request": "true"}
+    )
+    assert "hx-swap-oob" not in cancelled.content.decode()

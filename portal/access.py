@@ -93,7 +93,10 @@ def clusters_visible_to(user):
     if sees_all_teams(user):
         return Cluster.objects.all()
     teams = member_team_ids(user)
-    return Cluster.objects.filter(Q(team_id__in=teams) | Q(shared_with__in=teams)).distinct()
+    # A subquery, not a join on shared_with: a join repeats each cluster once per team it is opened to,
+    # which DISTINCT hides from the rows but not from aggregates over them (topic counts, partitions).
+    opened_to_them = Cluster.shared_with.through.objects.filter(team_id__in=teams).values("cluster_id")
+    return Cluster.objects.filter(Q(team_id__in=teams) | Q(pk__in=opened_to_them))
 
 
 def requests_visible_to(user):

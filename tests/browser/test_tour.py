@@ -159,6 +159,16 @@ OVERFLOW_JS = """() => {
   };
 }"""
 
+# How many rows the header's own links take (at desktop width they must fit one): their vertical centres,
+# grouped where they are more than 12 px apart (the account drop-down's links are not in the bar).
+NAV_ROWS_JS = """() => {
+  const centres = [...document.querySelectorAll('header a, header summary, header button')]
+    .filter((el) => el.getClientRects().length && !el.closest('.account-links'))
+    .map((el) => { const r = el.getBoundingClientRect(); return (r.top + r.bottom) / 2; })
+    .sort((a, b) => a - b);
+  return centres.filter((c, i) => i === 0 || c - centres[i - 1] > 12).length;
+}"""
+
 AXE_JS = """async () => {
   const result = await axe.run(document, {resultTypes: ['violations']});
   return result.violations.map((v) => ({
@@ -177,6 +187,9 @@ def check_page(page: Page, label: str, findings: Findings, shots: Path | None, s
             f"{label}: the page is {overflow['documentScrollWidth']} px wide in a {overflow['innerWidth']} px viewport"
         )
     findings.overflow.extend(f"{label}: {element}" for element in overflow["elements"])
+    rows = page.evaluate(NAV_ROWS_JS)
+    if page.viewport_size["width"] >= 1200 and rows > 1:
+        findings.overflow.append(f"{label}: the header takes {rows} rows at desktop width")
     page.add_script_tag(path=str(AXE))
     for violation in page.evaluate(AXE_JS):
         findings.axe[violation["impact"]] += 1

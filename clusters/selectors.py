@@ -369,6 +369,12 @@ def request_rows(ids: list[int]) -> list[RequestRow]:
     return [RequestRow(*row[:width], work=_row_work(*row[width:])) for row in values]
 
 
+def open_request_rows(ids: list[int]) -> list[RequestRow]:
+    """Rows of the approval queue: submitted requests have set nothing in motion yet, so the work
+    columns (joins and subqueries) are left out."""
+    return [RequestRow(*row) for row in Request.objects.filter(pk__in=ids).values_list(*_ROW_COLUMNS)]
+
+
 class KeyPaginator(Paginator):
     """Sorts and slices only primary keys, then loads the page's rows by key (`load(ids)`).
 

@@ -86,7 +86,7 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
     _require_admin(request)
     form = forms.ApprovalFilterForm(request.GET or None, teams=access.teams_visible_to(request.user))
     requests = selectors.approval_queue(user=request.user, filters=form.filters(), sort=form.sort_order())
-    page = selectors.KeyPaginator(requests, PAGE_SIZE, load=selectors.request_rows).get_page(
+    page = selectors.KeyPaginator(requests, PAGE_SIZE, load=selectors.open_request_rows).get_page(
         request.GET.get("page")
     )
     context = {

@@ -107,7 +107,10 @@ def run_action(request: HttpRequest, chosen: dt.date, action: str) -> HttpRespon
             messages.success(request, f"{run.label} is finalized: its lines and CSVs will not change again.")
         else:
             run = services.recompute_month(month=chosen, actor=request.user)
-            messages.success(request, f"{run.label} recomputed: {run.line_count} lines, ${run.total_usd}.")
+            messages.success(
+                request,
+                f"{run.label} recomputed: {run.line_count} line{pluralize(run.line_count)}, ${run.total_usd}.",
+            )
     except PortalError as exc:
         if exc.http_status == 403:
             raise PermissionDenied(exc.message) from exc

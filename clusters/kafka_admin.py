@@ -482,7 +482,9 @@ def ensure_topic(endpoint: ClusterEndpoint, spec: TopicSpec, auth: KafkaAuth | N
         ]
         _, error = admin.outcome(future, action)
         if error is None:
-            logger.info("created topic %s on %s (%d partitions)", spec.name, admin.bootstrap, spec.partitions)
+            logger.info(
+                "created topic %s on %s (partitions: %d)", spec.name, admin.bootstrap, spec.partitions
+            )
             return
         if error.code() != KafkaError.TOPIC_ALREADY_EXISTS:
             raise translate(error, admin.bootstrap, action)

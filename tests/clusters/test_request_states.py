@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from clusters import selectors, services
 from clusters.models import AccessGrant, AutoApprovalRule, ProvisioningEvent, Request, Topic
@@ -205,3 +206,36 @@ def test_inline_decision_carries_the_new_approvals_count(member_a, admin, team_a
         reverse("clusters:request-cancel", args=[second.pk]), headers={"HX-Request": "true"}
     )
     assert "hx-swap-oob" not in cancelled.content.decode()
+
+
+def test_work_of_every_kind_costs_the_same_queries_for_few_and_many_rows(member_a, admin, team_a, cluster_a):
+    """Approved cluster, topic and access requests on one page: one small query per kind of object,
+    however many rows of each."""
+    client = client_for(member_a)
+    url = reverse("clusters:request-list")
+
+    def approved(count: int) -> None:
+        for number in range(count):
+            topic = Topic.objects.create(
+                cluster=cluster_a, team=team_a, name=f"team-a.w{number}-{count}", partitions=1
+            )
+            grant = AccessGrant.objects.create(
+                cluster=cluster_a, team=team_a, topic=topic, principal_arn=PRINCIPAL, can_consume=True
+            )
+            for kind, target in (
+                (Kind.CLUSTER_DECOMMISSION, {"cluster": cluster_a}),
+                (Kind.TOPIC_CREATE, {"cluster": cluster_a, "topic": topic}),
+                (Kind.ACCESS_GRANT, {"cluster": cluster_a, "grant": grant}),
+            ):
+                Request.objects.create(
+                    kind=kind, team=team_a, requested_by=member_a, environment="dev", summary=f"{kind} {number}",
+                    payload={}, status=Request.Status.APPROVED, decided_by=admin, decided_at=timezone.now(), **target,
+                )  # fmt: skip
+
+    approved(1)
+    client.get(url)
+    few = _query_count(client, url)
+    body = client.get(url).content.decode()
+    assert body.count("work-moving") == 3  # cluster not yet deleted, topic and grant pending
+    approved(20)
+    assert _query_count(client, url) == few

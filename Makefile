@@ -6,7 +6,7 @@ PORT ?= 8000
 # Run-time files (SQLite database, broker, beat schedule, local.env); PORTAL_VAR_DIR moves them, as for the portal.
 VAR_DIR := $(or $(PORTAL_VAR_DIR),var)
 
-.PHONY: run test setup setup-test migrate demo lint format clean
+.PHONY: run test setup setup-test migrate demo lint format clean screenshots
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ run: demo
 
 test: setup-test
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) -m pytest $(PYTEST_ARGS)
+
+# The browser tour of the demo (every role, desktop and phone width), keeping a PNG of every page.
+screenshots: setup-test
+	PORTAL_SCREENSHOTS=var/screenshots DJANGO_SETTINGS_MODULE=tests.settings $(PY) -m pytest tests/browser/test_tour.py -q
 
 lint: setup-test
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

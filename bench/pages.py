@@ -57,10 +57,26 @@ def build_world():
     return team, member, admin, cluster
 
 
-def add_requests(n: int, *, team, member, cluster) -> None:
-    from clusters.models import Request
+def add_requests(n: int, *, team, member, cluster, admin) -> None:
+    """n topic requests: two in three waiting for a decision, one in three approved with its topic (and
+    a grant on every other topic), so the list also shows where the work of approved requests is."""
+    from clusters.models import AccessGrant, Request, Topic
 
-    now = timezone.now()
+    now, start = timezone.now(), Request.objects.count()
+    approved = [i for i in range(start, start + n) if i % 3 == 0]
+    topics = Topic.objects.bulk_create(
+        [Topic(cluster=cluster, team=team, name=f"bench.t{i}", partitions=3, status="active") for i in approved],
+        batch_size=2000,
+    )  # fmt: skip
+    AccessGrant.objects.bulk_create(
+        [
+            AccessGrant(cluster=cluster, team=team, topic=topic, principal_arn="arn:aws:iam::123456789012:role/b",
+                        can_consume=True, status="applied")
+            for topic in topics[::2]
+        ],
+        batch_size=2000,
+    )  # fmt: skip
+    topic_of = dict(zip(approved, topics, strict=True))
     Request.objects.bulk_create(
         [
             Request(
@@ -68,8 +84,10 @@ def add_requests(n: int, *, team, member, cluster) -> None:
                 summary=f"Topic bench.t{i} on bench-dev (3 partitions)", payload={"name": f"bench.t{i}"},
                 assessment={"headroom": [], "findings": []}, cluster=cluster, created_at=now,
                 estimated_monthly_cost=Decimal("3.29"), has_warnings=i % 7 == 0,
+                **({"status": "approved", "decided_by": admin, "decided_at": now, "topic": topic_of[i]}
+                   if i in topic_of else {}),
             )
-            for i in range(n)
+            for i in range(start, start + n)
         ],
         batch_size=2000,
     )  # fmt: skip
@@ -116,7 +134,9 @@ def main() -> None:
         for size in (10, 10_000):
             from clusters.models import Request
 
-            add_requests(size - Request.objects.count(), team=team, member=member, cluster=cluster)
+            add_requests(
+                size - Request.objects.count(), team=team, member=member, cluster=cluster, admin=admin
+            )
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("ANALYZE")  # what autovacuum does after a bulk load in production

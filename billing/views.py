@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -94,7 +95,8 @@ def run_action(request: HttpRequest, chosen: dt.date, action: str) -> HttpRespon
                 )
             else:
                 messages.success(
-                    request, f"Read the AWS bill for {fetched.clusters} clusters of {run.label}.{problems}"
+                    request,
+                    f"Read the AWS bill for {fetched.clusters} cluster{pluralize(fetched.clusters)} of {run.label}.{problems}",
                 )
         elif action == "scaling":
             enabled = request.POST.get("enabled") == "yes"
@@ -112,7 +114,8 @@ def run_action(request: HttpRequest, chosen: dt.date, action: str) -> HttpRespon
         else:
             run = services.recompute_month(month=chosen, actor=request.user)
             messages.success(
-                request, f"{run.label} recomputed: {run.line_count} lines, {usd(run.total_usd)}."
+                request,
+                f"{run.label} recomputed: {run.line_count} line{pluralize(run.line_count)}, {usd(run.total_usd)}.",
             )
     except PortalError as exc:
         if exc.http_status == 403:

@@ -50,6 +50,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 from django.conf import settings
+from django.template.defaultfilters import pluralize
 
 from clusters import aws_control
 from clusters.providers.base import (
@@ -442,7 +443,7 @@ def _differences(
 ) -> list[str]:
     found = []
     if partitions != spec.partitions:
-        found.append(f"{partitions} partitions (wanted {spec.partitions})")
+        found.append(f"{partitions} partition{pluralize(partitions)} (wanted {spec.partitions})")
     for key, wanted in sorted(configs.items()):
         have = current.get(key)
         if have != wanted:
@@ -481,7 +482,9 @@ def ensure_topic(endpoint: ClusterEndpoint, spec: TopicSpec, auth: KafkaAuth | N
         ]
         _, error = admin.outcome(future, action)
         if error is None:
-            logger.info("created topic %s on %s (%d partitions)", spec.name, admin.bootstrap, spec.partitions)
+            logger.info(
+                "created topic %s on %s (partitions: %d)", spec.name, admin.bootstrap, spec.partitions
+            )
             return
         if error.code() != KafkaError.TOPIC_ALREADY_EXISTS:
             raise translate(error, admin.bootstrap, action)
@@ -514,7 +517,7 @@ def update_topic(endpoint: ClusterEndpoint, spec: TopicSpec, auth: KafkaAuth | N
         partitions, current = state
         if spec.partitions < partitions:
             raise ProviderError(
-                f"Topic {spec.name!r} has {partitions} partitions and Kafka cannot remove partitions, "
+                f"Topic {spec.name!r} has {partitions} partition{pluralize(partitions)} and Kafka cannot remove partitions, "
                 f"so it cannot go down to {spec.partitions}."
             )
         timeout = admin.request_timeout

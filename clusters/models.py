@@ -15,6 +15,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from clusters import rules
@@ -300,7 +301,9 @@ class TopicPartitionChange(AppendOnlyModel):
         indexes = [models.Index(fields=["topic", "changed_at"], name="partition_change_topic_at")]
 
     def __str__(self) -> str:
-        return f"{self.partitions} partitions from {self.changed_at:%Y-%m-%d %H:%M}"
+        return (
+            f"{self.partitions} partition{pluralize(self.partitions)} from {self.changed_at:%Y-%m-%d %H:%M}"
+        )
 
 
 class AccessGrant(models.Model):

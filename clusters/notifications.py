@@ -101,5 +101,5 @@ def resend_lost_notifications(now=None) -> int:
     for request_id, event in lost:
         notify_request_event.delay(request_id, event)
     if lost:
-        logger.warning("re-sent %d lost notification(s): %s", len(lost), lost)
+        logger.warning("re-sent lost notifications (%d): %s", len(lost), lost)
     return len(lost)

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from clusters import rules
@@ -369,7 +370,7 @@ def update_topic(topic_id: int) -> None:
     except ProviderError as exc:
         _step_failed(Topic, topic, exc, from_status=Topic.Status.ACTIVE)
         return
-    _note(topic, f"updated: {topic.partitions} partitions, configs applied")
+    _note(topic, f"updated: {topic.partitions} partition{pluralize(topic.partitions)}, configs applied")
     _record_partitions(topic, topic.partitions)
 
 

@@ -7,12 +7,13 @@ costs the same number of queries whether there are ten requests or ten thousand.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.http import Http404
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 
 from billing.pricing import CostEstimate, estimate_from_dict
@@ -30,6 +31,7 @@ from clusters.models import (
     RequestKind,
     Topic,
 )
+from clusters.provisioning import REDISPATCH_NOTE
 from portal import access
 from portal.models import Team, User
 
@@ -245,6 +247,49 @@ def _filtered(requests: QuerySet[Request], filters: RequestFilters | None) -> Qu
     return requests
 
 
+# --- Where the work of an approved request is ------------------------------------------------------
+
+WORK_MOVING, WORK_DONE, WORK_FAILED = "moving", "done", "failed"
+_REMOVALS = (Kind.CLUSTER_DECOMMISSION, Kind.TOPIC_DELETE, Kind.ACCESS_REVOKE)
+_GONE = {"deleted", "revoked"}
+_NOT_YET_CREATED = {"pending", "provisioning", "creating"}
+# What "moving" is called for each kind of request.
+_MOVING_WORDS = {
+    Kind.CLUSTER_CREATE: "Provisioning", Kind.TOPIC_CREATE: "Provisioning", Kind.ACCESS_GRANT: "Provisioning",
+    Kind.TOPIC_UPDATE: "Applying", Kind.CLUSTER_DECOMMISSION: "Removing", Kind.TOPIC_DELETE: "Removing",
+    Kind.ACCESS_REVOKE: "Removing",
+}  # fmt: skip
+
+
+def work_stage(kind: str, statuses, *, change_applied: bool = True) -> str:
+    """Where the work an approved request set in motion is: moving, done or failed ("" for nothing).
+
+    `statuses` are those of everything the request created or changes (its cluster and replicator, its
+    topic and the topic's grants, its grant). A creation is done once nothing waits to be created (a
+    later deletion does not undo it); a removal once everything is gone; a topic change once a step
+    was logged on the topic after the decision (`change_applied`)."""
+    statuses = [status for status in statuses if status]
+    if not statuses:
+        return ""
+    if "failed" in statuses:
+        return WORK_FAILED
+    if kind in _REMOVALS:
+        return WORK_DONE if set(statuses) <= _GONE else WORK_MOVING
+    if _NOT_YET_CREATED & set(statuses):
+        return WORK_MOVING
+    if kind == Kind.TOPIC_UPDATE and not change_applied and not set(statuses) <= _GONE:
+        return WORK_MOVING
+    return WORK_DONE
+
+
+def work_label(kind: str, stage: str) -> str:
+    return {
+        WORK_MOVING: _MOVING_WORDS.get(kind, "In progress"),
+        WORK_DONE: "Done",
+        WORK_FAILED: "Failed",
+    }.get(stage, "")
+
+
 @dataclass(frozen=True)
 class RequestRow:
     """One line of the request list or the approval queue: plain values, no model instances."""
@@ -264,19 +309,94 @@ class RequestRow:
     decided_by: str | None
     approved_by_rule: str | None
     decision_reason: str
+    decided_at: object  # datetime or None
+    cluster_id: int | None
+    topic_id: int | None
+    grant_id: int | None
+    work: str = ""  # approved requests: moving, done or failed (see work_stage)
+
+    @property
+    def work_label(self) -> str:
+        return work_label(self.kind, self.work)
 
 
 _ROW_COLUMNS = (
     "pk", "kind", "status", "team_id", "team__slug", "requested_by_id", "requested_by__username",
     "environment", "summary", "has_warnings", "estimated_monthly_cost", "created_at",
-    "decided_by__username", "approved_by_rule__name", "decision_reason",
+    "decided_by__username", "approved_by_rule__name", "decision_reason", "decided_at",
+    "cluster_id", "topic_id", "grant_id",
 )  # fmt: skip
+_CLUSTER_KINDS = (Kind.CLUSTER_CREATE, Kind.CLUSTER_DECOMMISSION)
+_ACCESS_KINDS = (Kind.ACCESS_GRANT, Kind.ACCESS_REVOKE)
+
+
+def open_request_rows(ids: list[int]) -> list[RequestRow]:
+    """Rows of a list page, by primary key: only the columns a row shows, as plain tuples (a page of 50
+    model instances with their related team and user costs more than the rest of the query). The
+    approval queue's rows as they are: submitted requests have set nothing in motion yet."""
+    return [RequestRow(*values) for values in Request.objects.filter(pk__in=ids).values_list(*_ROW_COLUMNS)]
 
 
 def request_rows(ids: list[int]) -> list[RequestRow]:
-    """Rows of a list page, by primary key: only the columns a row shows, as plain tuples (a page of 50
-    model instances with their related team and user costs more than the rest of the query)."""
-    return [RequestRow(*values) for values in Request.objects.filter(pk__in=ids).values_list(*_ROW_COLUMNS)]
+    """Rows of the request list: each approved request also says where its work is (`work_stage`)."""
+    rows = open_request_rows(ids)
+    work = _work_of([row for row in rows if row.status == Request.Status.APPROVED])
+    return [replace(row, work=work[row.pk]) if work.get(row.pk) else row for row in rows]
+
+
+def _work_of(rows: list[RequestRow]) -> dict[int, str]:
+    """Where the work of these approved requests is: one small query per kind of object they touch
+    (clusters with their replicator, topics with their grants and last step, grants), at most three
+    whatever the number of rows. Simple queries plan faster than one that joins and subqueries them all."""
+    cluster_ids = {row.cluster_id for row in rows if row.kind in _CLUSTER_KINDS and row.cluster_id}
+    grant_ids = {row.grant_id for row in rows if row.kind in _ACCESS_KINDS and row.grant_id}
+    topic_ids = {
+        row.topic_id for row in rows if row.kind not in (*_CLUSTER_KINDS, *_ACCESS_KINDS) and row.topic_id
+    }
+    clusters, topics, grants = {}, {}, {}
+    if cluster_ids:
+        clusters = {
+            pk: (status, replicator)
+            for pk, status, replicator in Cluster.objects.filter(pk__in=cluster_ids).values_list(
+                "pk", "status", "replicator__status"
+            )
+        }
+    if topic_ids:
+        topic_grants = AccessGrant.objects.filter(topic_id=OuterRef("pk"))
+        last_step = (
+            ProvisioningEvent.objects.filter(topic_id=OuterRef("pk"))
+            .exclude(note__startswith=REDISPATCH_NOTE)
+            .order_by("-created_at")
+            .values("created_at")[:1]
+        )
+        topics = {
+            pk: rest
+            for pk, *rest in Topic.objects.filter(pk__in=topic_ids)
+            .annotate(
+                grants_failed=Exists(topic_grants.filter(status=AccessGrant.Status.FAILED)),
+                grants_pending=Exists(topic_grants.filter(status=AccessGrant.Status.PENDING)),
+                last_step=Subquery(last_step),
+            )
+            .values_list("pk", "status", "grants_failed", "grants_pending", "last_step")
+        }
+    if grant_ids:
+        grants = dict(AccessGrant.objects.filter(pk__in=grant_ids).values_list("pk", "status"))
+    work = {}
+    for row in rows:
+        applied = True
+        if row.kind in _CLUSTER_KINDS:
+            status, replicator = clusters.get(row.cluster_id, (None, None))
+            statuses = [status, replicator if row.kind == Kind.CLUSTER_CREATE else None]
+        elif row.kind in _ACCESS_KINDS:
+            statuses = [grants.get(row.grant_id)]
+        else:
+            status, failed, pending, last = topics.get(row.topic_id, (None, False, False, None))
+            statuses = [status]
+            if row.kind == Kind.TOPIC_CREATE:
+                statuses += ["failed" if failed else None, "pending" if pending else None]
+            applied = bool(last and row.decided_at and last > row.decided_at)
+        work[row.pk] = work_stage(row.kind, statuses, change_applied=applied)
+    return work
 
 
 class KeyPaginator(Paginator):
@@ -457,19 +577,51 @@ def cost_rows(estimate: CostEstimate | None) -> list[CostRow]:
 
 
 _PAYLOAD_HIDDEN = {"policy", "access", "changes"}  # shown in their own sections
+# Said elsewhere in the same list: the AWS account number is part of the account's name, the short name
+# part of the topic's full name.
+_PAYLOAD_REDUNDANT = {"aws_account", "short_name"}
 _PAYLOAD_LABELS = {
-    "account_id": "Portal account id",
-    "aws_account": "AWS account",
-    "network_profile_id": "Network profile id",
+    "name": "Name",
+    "kind": "Kind",
+    "environment": "Environment",
+    "account_id": "AWS account",
+    "region": "Region",
+    "network_profile_id": "Network profile",
+    "cluster_id": "Cluster",
+    "source_cluster_id": "Replicated from",
+    "replicate_topics": "Replicated topics",
+    "topic_id": "Topic",
+    "topic_prefix": "Topic prefix",
+    "grant_id": "Access",
+    "partitions": "Partitions",
+    "suggested_partitions": "Suggested partitions",
     "expected_write_mbps": "Expected write (MB/s)",
     "expected_read_mbps": "Expected read (MB/s)",
     "expected_in_mbps": "Expected in (MB/s)",
     "expected_out_mbps": "Expected out (MB/s)",
     "contains_pii": "Contains personal data",
-    "source_cluster_id": "Source cluster id",
+    "latency_class": "Latency class",
+    "configs": "Kafka settings",
+    "tags": "AWS tags",
     "principal_arn": "Principal (IAM role)",
+    "produce": "Produce",
+    "consume": "Consume",
     "consumer_group_prefix": "Consumer-group prefix",
     "other_teams_topics": "Other teams' live topics (when filed)",
+}
+# Values people type or that name a thing in Kafka or AWS: shown as code.
+_PAYLOAD_LITERAL = {
+    "name",
+    "topic_prefix",
+    "principal_arn",
+    "consumer_group_prefix",
+    "replicate_topics",
+    "region",
+}
+_PAYLOAD_CHOICES = {
+    "kind": dict(Cluster.Kind.choices),
+    "environment": dict(Cluster._meta.get_field("environment").choices),
+    "latency_class": dict(Cluster.LatencyClass.choices),
 }
 
 
@@ -478,6 +630,7 @@ class PayloadRow:
     label: str
     value: str
     depth: int = 0
+    literal: bool = False  # a name or setting as typed: shown as code
 
 
 def _text(value) -> str:
@@ -492,25 +645,83 @@ def _text(value) -> str:
     return str(value)
 
 
-def payload_rows(payload: dict, depth: int = 0) -> list[PayloadRow]:
-    """The payload as labelled rows (nested objects indented); policy documents are left to their section."""
+_MS_UNITS = ((86_400_000, "day"), (3_600_000, "hour"), (60_000, "minute"), (1000, "second"))
+_BYTE_UNITS = ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
+
+
+def setting_text(key: str, value) -> str:
+    """A Kafka setting as people read it: retention.ms 604800000 → '604800000 (7 days)'."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return _text(value)
+    if key.endswith(".ms"):
+        for size, unit in _MS_UNITS:
+            if value and value % size == 0:
+                return f"{value} ({value // size} {unit}{pluralize(value // size)})"
+    if key.endswith(".bytes"):
+        for size, unit in _BYTE_UNITS:
+            if value >= size:
+                about = "" if value % size == 0 else "about "
+                return f"{value} ({about}{round(value / size):,} {unit})"
+    return str(value)
+
+
+def _payload_names(payload: dict) -> dict[str, str]:
+    """The names behind the ids a payload keeps (one query per kind of object, at most five)."""
+    names: dict[str, str] = {}
+    cluster_ids = {payload.get("cluster_id"), payload.get("source_cluster_id")} - {None}
+    clusters = (
+        dict(Cluster.objects.filter(pk__in=cluster_ids).values_list("pk", "name")) if cluster_ids else {}
+    )
+    for key in ("cluster_id", "source_cluster_id"):
+        if payload.get(key) is not None:
+            names[key] = clusters.get(payload[key], f"#{payload[key]} (no longer in the portal)")
+    if payload.get("account_id") is not None:
+        account = AwsAccount.objects.filter(pk=payload["account_id"]).first()
+        names["account_id"] = (
+            f"{account.name} ({account.account_id})" if account else payload.get("aws_account", "")
+        )
+    if payload.get("network_profile_id") is not None:
+        profile = NetworkProfile.objects.filter(pk=payload["network_profile_id"]).first()
+        names["network_profile_id"] = f"{profile.name} ({profile.vpc_id})" if profile else "—"
+    if payload.get("topic_id") is not None:
+        topic = Topic.objects.filter(pk=payload["topic_id"]).values_list("name", flat=True).first()
+        names["topic_id"] = topic or "—"
+    if payload.get("grant_id") is not None:
+        grant = AccessGrant.objects.filter(pk=payload["grant_id"]).select_related("topic").first()
+        names["grant_id"] = str(grant) if grant else "—"
+    return names
+
+
+def payload_rows(payload: dict) -> list[PayloadRow]:
+    """What a request asked for, in words: labelled rows with names instead of ids and choice labels
+    instead of codes (nested settings and tags indented); policy documents are left to their section."""
+    payload = payload or {}
+    names = _payload_names(payload)
     rows = []
-    for key, value in (payload or {}).items():
-        if key in _PAYLOAD_HIDDEN and depth == 0:
+    for key, value in payload.items():
+        if (
+            key in _PAYLOAD_HIDDEN
+            or key in _PAYLOAD_REDUNDANT
+            or (value in (None, "", []) and key not in names)
+        ):
             continue
-        label = _PAYLOAD_LABELS.get(key, key.replace("_", " ").capitalize() if depth == 0 else key)
+        label = _PAYLOAD_LABELS.get(key, key.replace("_", " ").capitalize())
         if isinstance(value, dict):
-            rows.append(PayloadRow(label, "", depth))
-            rows += payload_rows(value, depth + 1)
+            rows.append(PayloadRow(label, ""))
+            rows += [PayloadRow(inner, setting_text(inner, item), 1, True) for inner, item in value.items()]
+        elif key in names:
+            rows.append(PayloadRow(label, names[key]))
+        elif key in _PAYLOAD_CHOICES:
+            rows.append(PayloadRow(label, str(_PAYLOAD_CHOICES[key].get(value, value))))
         else:
-            rows.append(PayloadRow(label, _text(value), depth))
+            rows.append(PayloadRow(label, _text(value), 0, key in _PAYLOAD_LITERAL))
     return rows
 
 
 def payload_changes(payload: dict) -> list[tuple[str, str, str]]:
     """(setting, before, after) for a topic change request."""
     return [
-        (key, _text(values[0]), _text(values[1]))
+        (key, setting_text(key, values[0]), setting_text(key, values[1]))
         for key, values in sorted((payload or {}).get("changes", {}).items())
         if isinstance(values, list) and len(values) == 2
     ]

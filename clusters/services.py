@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from billing.pricing import CostEstimate, monthly_estimate, stored_gib_estimate
@@ -496,8 +497,11 @@ def prepare_topic_create(
             for entry, policy in zip(access_entries, grant_policies, strict=True)
         ],
     }
-    with_access = f" + access for {len(access_entries)} principal(s)" if access_entries else ""
-    summary = f"Topic {full_name} on {cluster.name} ({partitions} partitions){with_access}"
+    roles = len(access_entries)
+    with_access = f" + access for {roles} principal{pluralize(roles)}" if access_entries else ""
+    summary = (
+        f"Topic {full_name} on {cluster.name} ({partitions} partition{pluralize(partitions)}){with_access}"
+    )
     return Prepared(
         Kind.TOPIC_CREATE, team, cluster.environment, summary, justification.strip(), payload, assessment, cost,
         cluster=cluster,

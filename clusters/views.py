@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -86,7 +87,7 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
     _require_admin(request)
     form = forms.ApprovalFilterForm(request.GET or None, teams=access.teams_visible_to(request.user))
     requests = selectors.approval_queue(user=request.user, filters=form.filters(), sort=form.sort_order())
-    page = selectors.KeyPaginator(requests, PAGE_SIZE, load=selectors.request_rows).get_page(
+    page = selectors.KeyPaginator(requests, PAGE_SIZE, load=selectors.open_request_rows).get_page(
         request.GET.get("page")
     )
     context = {
@@ -411,13 +412,28 @@ def _decision_response(
         if request.POST.get("fragment") == "row":
             context["req"] = selectors.request_rows([obj.pk])[0]
             context["back_url"] = request.POST.get("next", "")
-            return render(request, "clusters/_queue_row.html", context, status=status)
-        return render(request, "clusters/_decision_panel.html", context, status=status)
+            return _with_approval_counts(
+                request, render(request, "clusters/_queue_row.html", context, status=status)
+            )
+        return _with_approval_counts(
+            request, render(request, "clusters/_decision_panel.html", context, status=status)
+        )
     if error:
         messages.error(request, error)
     else:
         messages.success(request, ok)
     return redirect(_back_url(request, obj))
+
+
+def _with_approval_counts(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """An admin's navigation shows how many requests wait: the new count rides along with an inline
+    decision's answer (htmx out-of-band swap), so the badge follows without a page load."""
+    if access.is_platform_admin(request.user):
+        counts = render_to_string(
+            "_approvals_count_oob.html", {"count": selectors.open_request_count()}, request=request
+        )
+        response.content += counts.encode()
+    return response
 
 
 def _decide(request: HttpRequest, pk: int, action) -> HttpResponse:

@@ -41,7 +41,7 @@ class QoS(redis.QoS):
     def restore_unacked(self, client=None):
         if client is None and self._detached():
             logger.warning(
-                "broker connection lost: %d unacknowledged message(s) not restored now (they return "
+                "broker connection lost: unacknowledged messages not restored now: %d (they return "
                 "after the visibility timeout; lost work is re-dispatched by beat)",
                 len(self._delivered),
             )

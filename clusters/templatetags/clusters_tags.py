@@ -31,6 +31,15 @@ def status_badge(obj) -> dict:
     return {"value": obj.status, "label": obj.get_status_display()}
 
 
+@register.simple_tag(takes_context=True)
+def team_link(context, team) -> SafeString:
+    """The team's name, linked to its page only for people who may open it (`portal.access`): another
+    team using a shared cluster sees the owner's name, not a link to a 404."""
+    if access.can_view_team(context["request"].user, team):
+        return format_html('<a href="{}">{}</a>', reverse("portal:team-detail", args=[team.slug]), team.name)
+    return format_html("{}", team.name)
+
+
 @register.filter
 def pretty_json(value) -> str:
     """A policy document as people paste it into IAM."""
@@ -68,14 +77,38 @@ _KIND_LABELS = {str(value): str(label) for value, label in Request.Kind.choices}
 _STATUS_LABELS = {str(value): str(label) for value, label in Request.Status.choices}
 
 
+@register.filter
+def request_status_label(value: str) -> str:
+    """'approved' → 'Approved' (a request's status code, as its history shows it)."""
+    return _STATUS_LABELS.get(value, value)
+
+
 def _kind(req) -> str:
     return _KIND_LABELS.get(req.kind, req.kind)
 
 
+@register.simple_tag(name="request_status")
 def _status(req) -> SafeString:
-    return format_html(
+    """The decision, and for an approved request where its work is (provisioning, done, failed)."""
+    decision = format_html(
         '<span class="status status-{}">{}</span>', req.status, _STATUS_LABELS.get(req.status, req.status)
     )
+    if not req.work:
+        return decision
+    return format_html('{} <span class="status work-{}">{}</span>', decision, req.work, req.work_label)
+
+
+@register.simple_tag
+def request_people(req) -> str:
+    """'Requested by alice · approved by ada': who asked and who decided (a list row)."""
+    words = f"Requested by {req.requester}"
+    if req.approved_by_rule:
+        return f"{words} · approved by rule “{req.approved_by_rule}”"
+    if req.status == "cancelled":
+        return f"{words} · cancelled"
+    if req.status in ("approved", "rejected") and req.decided_by:
+        return f"{words} · {req.status} by {req.decided_by}"
+    return words
 
 
 def _time(value) -> SafeString:
@@ -88,8 +121,10 @@ def request_rows(requests) -> SafeString:
     detail = _url_for("clusters:request-detail")
     return format_html_join(
         "\n",
-        '<tr><td><a href="{0}">#{1}</a></td><td>{2}</td><td><a href="{0}">{3}</a></td><td>{4}</td>'
-        "<td>{5}</td><td>{6}</td><td>{7}</td><td>{8}</td></tr>",
+        '<tr><td data-label="Request"><a href="{0}">#{1}</a></td><td data-label="Kind">{2}</td>'
+        '<td data-label="Summary"><a href="{0}">{3}</a></td><td data-label="Team">{4}</td>'
+        '<td data-label="Requester">{5}</td><td data-label="Status">{6}</td><td data-label="Flagged">{7}</td>'
+        '<td data-label="Created (UTC)">{8}</td></tr>',
         (
             (
                 detail(req.pk), req.pk, _kind(req), req.summary, req.team_slug,
@@ -164,9 +199,12 @@ class _QueueRow:
         )
         detail = self.detail(req.pk)
         return format_html(
-            '<tr id="request-row-{0}"><td><a href="{1}">#{0}</a></td><td>{2}</td><td>{3}</td>'
-            '<td><a href="{1}">{4}</a></td><td>{5}</td><td>{6}</td><td>{7}</td><td class="num">{8}</td>'
-            '<td>{9}</td><td class="decision">{10}{11}</td></tr>',
+            '<tr id="request-row-{0}"><td data-label="Request"><a href="{1}">#{0}</a></td>'
+            '<td data-label="Submitted (UTC)">{2}</td><td data-label="Kind">{3}</td>'
+            '<td data-label="Summary"><a href="{1}">{4}</a></td><td data-label="Team">{5}</td>'
+            '<td data-label="Env">{6}</td><td data-label="Requester">{7}</td>'
+            '<td class="num" data-label="Cost / month">{8}</td><td data-label="Flagged">{9}</td>'
+            '<td class="decision">{10}{11}</td></tr>',
             req.pk, detail, _time(req.created_at), _kind(req), req.summary, req.team_slug,
             req.environment, req.requester, usd(req.estimated_monthly_cost),
             _FLAGGED if req.has_warnings else _NOT_FLAGGED, notices,

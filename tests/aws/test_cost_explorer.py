@@ -117,7 +117,7 @@ def test_finance_reads_the_bill_and_scales_from_the_finance_page(aws_billing, sh
     })  # fmt: skip
     finance_client = client_for(finance)
     response = finance_client.post("/billing/runs/2026-10/actuals/", follow=True)
-    assert "Read the AWS bill for 1 clusters" in response.content.decode()
+    assert "Read the AWS bill for 1 cluster of" in response.content.decode()
     assert client_for(admin).post("/billing/runs/2026-10/scaling/", {"enabled": "yes"}).status_code == 403
     finance_client.post("/billing/runs/2026-10/scaling/", {"enabled": "yes"})
     page = finance_client.get("/billing/finance/?month=2026-10").content.decode()

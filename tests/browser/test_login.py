@@ -21,6 +21,11 @@ def sign_in(page: Page, live_server, username: str, password: str = PASSWORD) ->
     page.get_by_role("button", name="Sign in").click()
 
 
+def open_account_menu(page: Page) -> None:
+    """The header's account menu (a <details>): API tokens, API documentation, Sign out."""
+    page.get_by_role("banner").locator(".account-menu > summary").click()
+
+
 def test_member_signs_in_and_sees_only_their_team(page: Page, live_server, member_a, member_b):
     sign_in(page, live_server, member_a.username)
 
@@ -43,6 +48,7 @@ def test_wrong_password_shows_an_error(page: Page, live_server, member_a):
 def test_create_and_revoke_an_api_token_with_htmx(page: Page, live_server, member_a):
     sign_in(page, live_server, member_a.username)
     expect(page).to_have_url(f"{live_server.url}/")
+    open_account_menu(page)
     page.get_by_role("link", name="API tokens").click()
     expect(page).to_have_url(f"{live_server.url}/account/tokens/")
     expect(page.locator("#token-panel")).to_contain_text("You have no API tokens.")

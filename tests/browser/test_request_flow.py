@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from clusters.models import Request, Topic
+from tests.browser.test_login import open_account_menu
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -25,7 +26,8 @@ def sign_in(page: Page, live_server, username: str) -> None:
 
 
 def sign_out(page: Page, live_server) -> None:
-    # The header's Sign out is a POST form (Django's LogoutView refuses GET).
+    # The header's Sign out is a POST form (Django's LogoutView refuses GET), in the account menu.
+    open_account_menu(page)
     page.get_by_role("banner").get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/login/$"))
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
@@ -99,6 +101,9 @@ def test_topic_request_from_form_to_approval(page: Page, live_server, team_a, me
     page.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile(r"^Approvals")).click()
     expect(page).to_have_url(f"{live_server.url}/approvals/")
     row = page.locator(f"#request-row-{request.pk}")
+    badge, menu_badge = page.locator("#approvals-count"), page.locator("#approvals-count-menu")
+    expect(badge).to_have_text("1 waiting")
+    expect(menu_badge).to_have_text("1 waiting")
     expect(row).to_contain_text("team-a")
     expect(row).to_contain_text("member_a")
 
@@ -109,9 +114,12 @@ def test_topic_request_from_form_to_approval(page: Page, live_server, team_a, me
     assert approved.value.request.header_value("HX-Request") == "true"
 
     expect(row.get_by_role("status")).to_have_text(f"Request #{request.pk} approved.")
-    expect(row.locator(".status")).to_have_text("Approved")
+    expect(row.locator(".status-approved")).to_have_text("Approved")
     expect(row).to_contain_text("by admin")
     expect(row.get_by_role("button")).to_have_count(0)  # no Approve/Reject left
+    # The navigation's count followed the decision (out-of-band swap), in the bar and in the phone menu.
+    expect(badge.locator(".badge")).to_have_count(0)
+    expect(menu_badge.locator(".badge")).to_have_count(0)
     expect(page).to_have_url(f"{live_server.url}/approvals/")
     assert page.evaluate("window.__noFullReload") is True
 

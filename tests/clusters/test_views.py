@@ -446,7 +446,7 @@ def test_member_submits_topic_and_admin_approves_it_inline(member_a, admin, team
     assert AccessGrant.objects.get(topic=topic).principal_arn == PRINCIPAL
     detail = client_for(member_a).get(reverse("clusters:request-detail", args=[saved.pk])).content.decode()
     assert "Approved by <strong>admin</strong>" in detail
-    assert "submitted → approved" in detail.replace("&nbsp;", " ").replace("—", "")
+    assert "Submitted → Approved" in detail.replace("&nbsp;", " ").replace("—", "")
 
 
 def test_approve_without_htmx_redirects_back_with_flash(request_a, admin, member_a, team_a, cluster):

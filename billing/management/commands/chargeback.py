@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.template.defaultfilters import pluralize
 
 from billing import exports, selectors, services
 from billing.forms import month_from_text
@@ -33,7 +34,8 @@ class Command(BaseCommand):
             if run is None or run.status != ChargebackRun.Status.FINALIZED:
                 run = services.recompute_month(month=chosen, actor=None)
                 self.stdout.write(
-                    f"{run.label}: computed {run.line_count} lines, {usd(run.total_usd)} (provisional)."
+                    f"{run.label}: computed {run.line_count} line{pluralize(run.line_count)}, "
+                    f"{usd(run.total_usd)} (provisional)."
                 )
             else:
                 self.stdout.write(f"{run.label} is finalized: not recomputed.")

@@ -303,7 +303,7 @@ def test_dashboards_show_the_cost_pages_figures_and_finance_sees_billing_activit
     body = client_for(finance).get(reverse("portal:dashboard")).content.decode()
     assert f'<span id="mtd-all">{usd(october.total_usd)}</span> month to date' in body
     assert f'<a href="/billing/teams/team-a/">{team_a_total}</a>' in body
-    assert "Nothing has happened yet" not in body and "billing.chargeback.computed" in body
+    assert "Nothing has happened yet" not in body and "Chargeback computed" in body
 
 
 # --- API ----------------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ def stored_gib_month(
     partitions_on: dict[dt.date, int],
     retention_ms: int | None,
     retention_bytes: int | None,
+    rounded: bool = True,
 ) -> Decimal:
     """ESTIMATE of GiB-months stored: MSK Serverless publishes no storage metric.
 
@@ -56,7 +57,8 @@ def stored_gib_month(
     that day), the bytes kept are those written during the retention window ending that day (retention.ms
     rounded up to whole days; unset → Kafka's default of 7 days; unlimited → everything collected, at most
     MAX_STORAGE_LOOKBACK_DAYS), capped by retention.bytes × that day's partitions (retention.bytes is per
-    partition). GiB-months are the sum over the days counted ÷ the month's `month_days`.
+    partition). GiB-months are the sum over the days counted ÷ the month's `month_days`, rounded to the
+    6 decimals of a quantity unless `rounded` is False (to add several topics up before rounding).
     """
     if retention_ms in (None, 0):
         retention_ms = DEFAULT_RETENTION_MS
@@ -71,7 +73,8 @@ def stored_gib_month(
     for day, partitions in partitions_on.items():
         kept = running[bisect_right(collected, day)] - running[bisect_right(collected, day - window)]
         total += min(kept, per_partition * partitions) if per_partition is not None else kept
-    return (Decimal(total) / BYTES_PER_GIB / month_days).quantize(QUANTITY, rounding=ROUND_HALF_UP)
+    gib_months = Decimal(total) / BYTES_PER_GIB / month_days
+    return gib_months.quantize(QUANTITY, rounding=ROUND_HALF_UP) if rounded else gib_months
 
 
 def gib(byte_count: int) -> Decimal:
@@ -105,7 +108,7 @@ class TopicUsage:
     partition_hours: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
-    storage_gib_month: Decimal = Decimal(0)
+    storage_gib_month: Decimal = Decimal(0)  # rounded to 6 decimals per line
 
 
 @dataclass
@@ -157,7 +160,7 @@ def _topic_lines(cluster: ClusterUsage, topic: TopicUsage, platform: Payer) -> I
         ("partition_hours", Decimal(topic.partition_hours), rates.partition_hour),
         ("data_in", gib(topic.bytes_in), rates.gib_in),
         ("data_out", gib(topic.bytes_out), rates.gib_out),
-        ("storage", topic.storage_gib_month, rates.gib_month),
+        ("storage", topic.storage_gib_month.quantize(QUANTITY, rounding=ROUND_HALF_UP), rates.gib_month),
     ):
         if quantity > 0:
             yield Line(payer, cluster.ref, topic.name, charge_type, quantity, price, money(quantity * price),

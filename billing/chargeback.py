@@ -216,6 +216,7 @@ def build_usage(month: dt.date, until: dt.datetime | None = None) -> list[Cluste
                         partitions_on=candidate.meter.partitions_by_day(days),
                         retention_ms=_int_config(candidate.configs, "retention.ms"),
                         retention_bytes=_int_config(candidate.configs, "retention.bytes"),
+                        rounded=False,  # one topic of several with the name and payer: rounded per line
                     ),
                 )
             )  # fmt: skip

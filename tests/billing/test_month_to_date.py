@@ -169,3 +169,15 @@ def test_a_cluster_created_after_now_in_the_month_is_not_charged_yet(
     clock(at(15, 12, 30))
     run = chargeback.compute_run(OCTOBER)
     assert run.line_count == 0 and run.total_usd == Decimal("0.00")
+
+
+def test_the_focus_csv_of_a_month_to_date_ends_its_charge_period_where_it_was_metered(billed_cluster, clock):
+    from billing import exports
+
+    clock(at(15, 12, 30))
+    run = chargeback.compute_run(OCTOBER)
+    csv = exports.export(run, "focus")
+    row = dict(zip(csv.header, next(iter(csv.rows)), strict=True))
+    assert (
+        row["ChargePeriodEnd"] == "2026-10-15T13:00:00Z" and row["BillingPeriodEnd"] == "2026-11-01T00:00:00Z"
+    )

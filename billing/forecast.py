@@ -12,7 +12,8 @@ priced and allocated as a run would (`billing.allocation`, at the rate card the 
   first day with traffic; today's partial day is in the month to date, not in the average), for the
   remaining hours. Before a first full day there is no average, and no data is projected;
 - storage (estimate): the month to date's GiB-months of the topic per day counted so far (the 1st, or the
-  day the topic was created, through today), for every day after today.
+  day the topic was created, through today), for every day after today. A name deleted and created again
+  this month is counted from its first topic's day: its month to date holds both topics' storage.
 
 A shared cluster's remaining cluster-hours are split by the projected bytes, as a run splits them.
 The forecast is read, never stored: it is not in any run's lines, totals, CSVs or budget alerts.
@@ -167,8 +168,15 @@ def _remaining_usage(forecast: Forecast, end: dt.datetime, alive) -> list[Cluste
         return max(0, month_hours - int(charged.get(key, ZERO).to_integral_value(ROUND_HALF_UP)))
 
     month_partition_hours: dict[tuple[int, str], int] = defaultdict(int)
+    first_seen: dict[tuple[int, str], dt.datetime] = {}
     for topic_id, cluster_id, _team_id, name in topics:
         month_partition_hours[(cluster_id, name)] += metering.level_hours(history[topic_id], start, end)
+        if history[
+            topic_id
+        ]:  # a name deleted and created again: its storage so far is over both topics' days
+            first_seen[(cluster_id, name)] = min(
+                history[topic_id][0][0], first_seen.get((cluster_id, name), end)
+            )
 
     def topic_usage(cluster_id, name, owner, created: dt.datetime | None) -> TopicUsage:
         counted = traffic.get((cluster_id, name), {})
@@ -208,7 +216,11 @@ def _remaining_usage(forecast: Forecast, end: dt.datetime, alive) -> list[Cluste
             usages[cluster_id].shared = True
         changes = history[topic_id]
         if changes and (changes[-1][1] > 0 or changes[-1][0] > until):  # still there after the metered hours
-            usages[cluster_id].topics.append(topic_usage(cluster_id, name, payers[team_id], changes[0][0]))
+            usages[cluster_id].topics.append(
+                topic_usage(
+                    cluster_id, name, payers[team_id], first_seen.get((cluster_id, name), changes[0][0])
+                )
+            )
     for replicator in replicators:
         read_cluster = clusters[replicator.read_cluster_id]
         for name in replicator.topics:

@@ -127,3 +127,22 @@ def test_storage_cap_follows_each_days_partition_count(billed_cluster, team_a):
     [storage] = ChargebackLine.objects.filter(run=run, charge_type="storage")
     # ½ GiB kept on the 1st-10th, 2 GiB (4 × ½, all of the day's 2 GiB) from the 11th: not 2 GiB every day.
     assert storage.quantity == ((Decimal("0.5") * 10 + 2 * 21) / 31).quantize(Decimal("0.000001"))
+
+
+def test_the_forecast_of_a_recreated_topics_storage_counts_the_days_of_both_topics(
+    billed_cluster, team_a, member_a, clock
+):
+    """The month to date's storage of "orders" holds the old topic's days (1st-10th) and the new one's
+    (12th-20th): its pace per day is over the 20 days from the 1st, not the 9 since the re-creation."""
+    from billing import forecast
+
+    make_topic(billed_cluster, team_a, "orders", (at(1, month=9), 1), (at(10, 0, 30), 0),
+               status=Topic.Status.DELETED)  # fmt: skip
+    make_topic(billed_cluster, team_a, "orders", (at(12, 9, 0), 1))
+    for day in range(1, 21):
+        usage(billed_cluster, "orders", dt.date(2026, 10, day), bytes_in=GIB)
+    now = clock(at(20, 12, 30))
+    run = chargeback.compute_run(OCTOBER)
+    [stored] = ChargebackLine.objects.filter(run=run, charge_type="storage")
+    [rest] = [line for line in forecast.remaining(OCTOBER, now=now).lines if line.charge_type == "storage"]
+    assert rest.quantity == (stored.quantity * 11 / 20).quantize(Decimal("0.000001"))

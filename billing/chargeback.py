@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 BUDGET_THRESHOLDS = (80, 100)
 LINE_BATCH = 2000
 USAGE_CHUNK = 5000
+BYTES_IN = str(TopicDailyUsage.Metric.BYTES_IN)  # a plain str: compared once per row of traffic
 
 
 class ChargebackError(Exception):
@@ -132,6 +133,7 @@ def build_usage(month: dt.date, until: dt.datetime | None = None) -> list[Cluste
         history[topic_id].append((changed_at, partitions))
 
     usages: dict[int, ClusterUsage] = {}
+    rates = {region: rates_for(region, month) for region in sorted({cluster.region for cluster in clusters})}
     for cluster in clusters:
         usages[cluster.pk] = ClusterUsage(
             ref=ClusterRef(
@@ -147,7 +149,7 @@ def build_usage(month: dt.date, until: dt.datetime | None = None) -> list[Cluste
             cluster_hours=metering.level_hours(
                 metering.lifetime_changes(cluster.active_since, cluster.deleted_at), start, until
             ),
-            rates=rates_for(cluster.region, month),
+            rates=rates[cluster.region],
         )
 
     candidates: dict[tuple[int, str], list[_Candidate]] = defaultdict(list)
@@ -187,17 +189,14 @@ def build_usage(month: dt.date, until: dt.datetime | None = None) -> list[Cluste
         .order_by()
         .iterator(chunk_size=USAGE_CHUNK)
     ):  # fmt: skip
-        shares = (
-            split_day(byte_count, day, candidates[(cluster_id, name)])
-            if (cluster_id, name) in candidates
-            else []
-        )
+        named = candidates.get((cluster_id, name))
+        shares = split_day(byte_count, day, named) if named else []
         if not shares:
             if day >= month:
                 unattributed[(cluster_id, name)][metric] += byte_count
             continue
         for candidate, share in shares:
-            if metric == TopicDailyUsage.Metric.BYTES_IN:
+            if metric == BYTES_IN:
                 candidate.daily_in[day] = candidate.daily_in.get(day, 0) + share
                 if day >= month:
                     candidate.bytes_in += share
@@ -209,7 +208,7 @@ def build_usage(month: dt.date, until: dt.datetime | None = None) -> list[Cluste
             usages[cluster_id].topics.append(
                 TopicUsage(
                     name=candidate.name, owner=candidate.owner,
-                    partition_hours=metering.level_hours(candidate.changes, start, until),
+                    partition_hours=candidate.meter.level_hours(start, until),
                     bytes_in=candidate.bytes_in, bytes_out=candidate.bytes_out,
                     storage_gib_month=allocation.stored_gib_month(
                         candidate.daily_in, month_days=month_days,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from itertools import pairwise
 
 from billing.months import month_bounds
 
@@ -71,15 +71,21 @@ def charged_segments(
             starts_on_the_hour.add(hour)
         by_hour.setdefault(hour, []).append(level)
     segments: list[tuple[dt.datetime, dt.datetime | None, int]] = []
+
+    def add(since: dt.datetime, until: dt.datetime | None, level: int) -> None:
+        if segments and segments[-1][2] == level and segments[-1][1] == since:
+            since = segments.pop()[0]  # the same level goes on: one segment
+        segments.append((since, until, level))
+
     hours = list(by_hour)
     level = 0
     for index, hour in enumerate(hours):
         seen = by_hour[hour] if hour in starts_on_the_hour else [level, *by_hour[hour]]
-        segments.append((hour, hour + HOUR, max(seen)))
+        add(hour, hour + HOUR, max(seen))
         level = by_hour[hour][-1]
         until = hours[index + 1] if index + 1 < len(hours) else None
         if until is None or until > hour + HOUR:
-            segments.append((hour + HOUR, until, level))
+            add(hour + HOUR, until, level)
     return segments
 
 
@@ -97,29 +103,38 @@ def level_hours(changes: Iterable[tuple[dt.datetime, int]], start: dt.datetime, 
     )
 
 
-@dataclass(frozen=True)
 class DayMeter:
     """One topic's charged hours per UTC day, from its partition history: how many hours it existed on a
     day (it counts for that day's traffic and storage when > 0) and its highest partition count that day."""
 
-    segments: tuple[tuple[dt.datetime, dt.datetime | None, int], ...]
+    __slots__ = ("_contiguous", "_first_day", "_last_day", "born", "segments")
+
+    def __init__(self, segments: Iterable[tuple[dt.datetime, dt.datetime | None, int]]):
+        self.segments = tuple(segments)
+        self.born = self.segments[0][0] if self.segments else None
+        # The days from the first charged hour to the last, for the usual one-stretch life (asked once per
+        # row of traffic, so kept to two date comparisons).
+        self._contiguous = all(a[1] == b[0] for a, b in pairwise(self.segments))
+        if self.segments:
+            last = self.segments[-1][1]
+            self._first_day = self.born.date()
+            self._last_day = dt.date.max if last is None else (last - dt.timedelta(microseconds=1)).date()
 
     @classmethod
     def of(cls, changes: Iterable[tuple[dt.datetime, int]]) -> DayMeter:
-        return cls(tuple(segment for segment in charged_segments(changes) if segment[2] > 0))
-
-    @property
-    def born(self) -> dt.datetime | None:
-        return self.segments[0][0] if self.segments else None
+        return cls(segment for segment in charged_segments(changes) if segment[2] > 0)
 
     def there_on(self, day: dt.date) -> bool:
         """Whether at least one hour of `day` is charged."""
-        if len(self.segments) == 1:  # the usual case, kept cheap: one row of traffic a day asks
-            since, until = self.segments[0][0], self.segments[0][1]
-            return since.date() <= day and (
-                until is None or day < until.date() or (until.date() == day and until.time() != dt.time())
-            )
+        if not self.segments:
+            return False
+        if self._contiguous:
+            return self._first_day <= day <= self._last_day
         return self.hours_on(day) > 0
+
+    def level_hours(self, start: dt.datetime, end: dt.datetime) -> int:
+        """`level_hours` of the history this meter was made of (its zero-level hours add nothing)."""
+        return sum(level * _overlap_hours(since, until, start, end) for since, until, level in self.segments)
 
     def hours_on(self, day: dt.date) -> int:
         start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)

@@ -181,3 +181,19 @@ def test_the_focus_csv_of_a_month_to_date_ends_its_charge_period_where_it_was_me
     assert (
         row["ChargePeriodEnd"] == "2026-10-15T13:00:00Z" and row["BillingPeriodEnd"] == "2026-11-01T00:00:00Z"
     )
+
+
+def test_the_forecast_starts_where_the_run_stopped_metering_even_when_read_hours_later(
+    billed_cluster, team_a, member_a, clock
+):
+    make_topic(billed_cluster, team_a, "team-a.orders", (at(1, month=9), 3))
+    clock(dec(1, 2, 50))
+    run = chargeback.compute_run(DECEMBER)
+    clock(dec(1, 10, 15))  # the page is read before the next run
+    costs = selectors.month_costs(user=member_a, month=DECEMBER)
+    assert costs.forecast.metered_until == run.metered_until == dec(1, 3)
+    rest = {line.charge_type: line.quantity for line in costs.remaining_lines}
+    charged = quantities(run)
+    # Month to date + the rest = the month, hour for hour: nothing between 03:00 and 10:15 is lost.
+    assert charged["cluster_hours"] + rest["cluster_hours"] == 744
+    assert charged["partition_hours"] + rest["partition_hours"] == 3 * 744

@@ -1,6 +1,7 @@
 """Billing at 1,000 and 10,000 topics: CloudWatch reads, chargeback compute, CSV streaming, CSV memory.
 
     .venv/bin/python bench/billing.py [--topics 1000,10000] [--days 30] [--lines 10000,100000]
+                                      [--scale 10000,100000]
 
 One stand-in for AWS: moto in server mode over HTTP (ThreadedMotoServer), reached by the portal's own
 boto3 clients through an assumed role, with MSK_PROVIDER=aws. Figures, all measured in this one run:
@@ -8,7 +9,11 @@ boto3 clients through an assumed role, with MSK_PROVIDER=aws. Figures, all measu
    (one GetMetricData call per topic per metric, same client, same moto): calls and wall time;
 2. `compute_run` time and CSV generation time (ChargebackLine rows streamed with `.iterator()` through
    portal.csv_export.csv_lines) at 1k vs 10k topics, and their ratios;
-3. tracemalloc peak while streaming 10k vs 100k ChargebackLine rows as CSV (rows created directly).
+3. tracemalloc peak while streaming 10k vs 100k ChargebackLine rows as CSV (rows created directly);
+4. `compute_run` at scale: time and tracemalloc peak at 10,000 and 100,000 topics (the scale on paper in
+   docs/), with their ratios, which must be ~10x (linear). The topics past the last `--topics` size get
+   their daily usage rows written straight into TopicDailyUsage (what collect_usage would store); the
+   time is measured on its own, the peak on a second, identical recompute under tracemalloc.
 
 Seeding: one `AWS/Kafka` datapoint per topic, day and metric (BytesInPerSec and BytesOutPerSec at 12:00
 UTC), i.e. 2 × T × days datapoints, 1000 per PutMetricData: over HTTP for the first size, then straight
@@ -492,6 +497,66 @@ def peak_streaming(run) -> tuple[int, int]:
         tracemalloc.stop()
 
 
+# --- 4. compute_run at scale ----------------------------------------------------------------------
+
+
+def seed_usage_rows(pairs, days) -> int:
+    """What collect_usage would store for these (cluster, topic) pairs: one row per day and metric."""
+    from billing.models import TopicDailyUsage
+    from clusters.models import Cluster
+
+    clusters = dict(Cluster.objects.values_list("name", "pk"))
+    rows, written = [], 0
+    for cluster_name, topic in pairs:
+        for day in days:
+            for metric, cloudwatch in (("bytes_in", "BytesInPerSec"), ("bytes_out", "BytesOutPerSec")):
+                rows.append(TopicDailyUsage(cluster_id=clusters[cluster_name], topic_name=topic, day=day,
+                                            metric=metric, bytes=rate(topic, day, cloudwatch) * 86_400))  # fmt: skip
+            if len(rows) >= 20_000:
+                TopicDailyUsage.objects.bulk_create(rows)
+                written, rows = written + len(rows), []
+    TopicDailyUsage.objects.bulk_create(rows)
+    return written + len(rows)
+
+
+def measure_compute_at_scale() -> dict:
+    """compute_run's wall time, then its tracemalloc peak on an identical recompute (same inputs)."""
+    from billing import chargeback
+
+    gc.collect()
+    started = time.perf_counter()
+    run = chargeback.compute_run(MONTH)
+    seconds = time.perf_counter() - started
+    gc.collect()
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    try:
+        again = chargeback.compute_run(MONTH)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert again.total_usd == run.total_usd and again.line_count == run.line_count
+    return {"seconds": seconds, "peak": peak, "lines": run.line_count, "total_usd": run.total_usd}
+
+
+def scale(sizes, days, teams, account, network) -> dict:
+    from clusters.models import Topic
+
+    results = {}
+    for total in sizes:
+        added = grow_world(total, teams, account, network) if total > Topic.objects.count() else []
+        if added:
+            started = time.perf_counter()
+            rows = seed_usage_rows(added, days)
+            print(f"T={total:,}: {len(added):,} more topics, {rows:,} usage rows written directly in "
+                  f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
+        results[total] = measure_compute_at_scale()
+    return results
+
+
 # --- Main ------------------------------------------------------------------------------------------
 
 
@@ -500,6 +565,9 @@ def main() -> None:
     parser.add_argument("--topics", default="1000,10000", help="comma-separated topic counts, ascending")
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--lines", default="10000,100000", help="two line counts for the CSV memory figure")
+    parser.add_argument(
+        "--scale", default="10000,100000", help="topic counts for compute_run at scale ('' skips)"
+    )
     args = parser.parse_args()
     sizes = [int(value) for value in args.topics.split(",")]
     line_counts = [int(value) for value in args.lines.split(",")]
@@ -621,6 +689,21 @@ def run(args, sizes, line_counts) -> None:
         print(
             f"   ratio {last:,}/{first:,} lines ({last / first:.0f}x): peak {peaks[last] / peaks[first]:.2f}x"
         )
+
+    scale_sizes = [int(value) for value in args.scale.split(",") if value]
+    if scale_sizes:
+        print()
+        print("4. compute_run at scale: wall time, then tracemalloc peak on an identical recompute")
+        results = scale(scale_sizes, days, teams, account, network)
+        print(f"{'topics':>8} {'lines':>8} {'compute s':>10} {'peak MiB':>9} {'total USD':>14}")
+        for total, r in results.items():
+            print(f"{total:>8,} {r['lines']:>8,} {r['seconds']:>10.2f} {r['peak'] / 2**20:>9.1f} "
+                  f"{r['total_usd']:>14,}")  # fmt: skip
+        if len(scale_sizes) > 1:
+            small, large = results[scale_sizes[0]], results[scale_sizes[-1]]
+            print(f"   ratio {scale_sizes[-1]:,}/{scale_sizes[0]:,} topics ({scale_sizes[-1] / scale_sizes[0]:.0f}x): "
+                  f"lines {large['lines'] / small['lines']:.1f}x, time {large['seconds'] / small['seconds']:.1f}x, "
+                  f"peak memory {large['peak'] / small['peak']:.1f}x")  # fmt: skip
 
 
 if __name__ == "__main__":

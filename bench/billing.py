@@ -57,7 +57,7 @@ import logging  # noqa: E402
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
 logging.getLogger("botocore.credentials").setLevel(logging.WARNING)
-logging.getLogger("clusters.aws_control").setLevel(logging.WARNING)
+logging.getLogger("clusters.integrations.aws_control").setLevel(logging.WARNING)
 
 from django.conf import settings  # noqa: E402
 from django.db import connection, connections  # noqa: E402
@@ -350,7 +350,7 @@ class CallClock:
 def measure_reads(total: int, pairs_all, days) -> dict:
     from billing.models import TopicDailyUsage
     from billing.usage import collect_usage
-    from clusters import aws_control
+    from clusters.integrations import aws_control
     from clusters.models import Cluster
     from clusters.provisioning import account_ref
 
@@ -548,7 +548,7 @@ def run(args, sizes, line_counts) -> None:
               f"metric) in {put_calls} {how}, {seconds:.1f} s")  # fmt: skip
         if total == sizes[0]:
             start, end = (dt.datetime.combine(d, dt.time()) for d in (days[0], days[-1] + dt.timedelta(1)))
-            from clusters.cloudwatch import _query
+            from clusters.integrations.cloudwatch import _query
 
             sample = [
                 _query(i, *pair, metric)

@@ -73,7 +73,8 @@ def main() -> None:
 
 
 def run(args) -> None:
-    from clusters import aws_control, provisioning, services
+    from clusters import provisioning, services
+    from clusters.integrations import aws_control
     from clusters.models import AwsAccount, Cluster, NetworkProfile, PlatformSettings
     from clusters.providers import get_provider
     from portal.models import Membership, Team, User

@@ -12,7 +12,8 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 from moto.kafka.models import kafka_backends
 
-from clusters import aws_control, provisioning, services, tasks
+from clusters import provisioning, services, tasks
+from clusters.integrations import aws_control
 from clusters.models import AwsAccount, Cluster, NetworkProfile, PlatformSettings
 from clusters.providers import get_provider
 from tests.aws.conftest import ACCOUNT_ID, ROLE_ARN

@@ -352,7 +352,7 @@ def measure_reads(total: int, pairs_all, days) -> dict:
     from billing.usage import collect_usage
     from clusters.integrations import aws_control
     from clusters.models import Cluster
-    from clusters.provisioning import account_ref
+    from clusters.providers import account_ref
 
     start, end = days[0], days[-1] + dt.timedelta(days=1)
     account = account_ref(Cluster.objects.select_related("account").first())

@@ -1,6 +1,8 @@
-from celery import shared_task
+"""The request workflow's Celery tasks (notifications); the provisioning engine's are in
+clusters/provisioning/tasks.py. Names are explicit so queued messages survive moves.
+"""
 
-from clusters.providers.base import TransientError
+from celery import shared_task
 
 
 @shared_task(
@@ -23,87 +25,3 @@ def resend_lost_notifications() -> int:
     from clusters.notifications import resend_lost_notifications
 
     return resend_lost_notifications()
-
-
-# Provisioning: tasks take ids, are idempotent (the services re-check state), acknowledge late so a
-# killed worker's task is delivered again, and retry transient provider errors with backoff.
-_PROVISIONING = {
-    "acks_late": True,
-    "autoretry_for": (TransientError,),
-    "retry_backoff": 2,
-    "retry_backoff_max": 120,
-    "retry_jitter": True,
-    "max_retries": 8,
-}
-
-
-@shared_task(name="clusters.tasks.provision_cluster", **_PROVISIONING)
-def provision_cluster(cluster_id: int) -> None:
-    from clusters import provisioning
-
-    provisioning.provision_cluster(cluster_id)
-
-
-@shared_task(name="clusters.tasks.provision_topic", **_PROVISIONING)
-def provision_topic(topic_id: int) -> None:
-    from clusters import provisioning
-
-    provisioning.provision_topic(topic_id)
-
-
-@shared_task(name="clusters.tasks.apply_grant", **_PROVISIONING)
-def apply_grant(grant_id: int) -> None:
-    from clusters import provisioning
-
-    provisioning.apply_grant(grant_id)
-
-
-@shared_task(name="clusters.tasks.provision_replicator", **_PROVISIONING)
-def provision_replicator(replicator_id: int) -> None:
-    from clusters import provisioning
-
-    provisioning.provision_replicator(replicator_id)
-
-
-@shared_task(name="clusters.tasks.update_topic", **_PROVISIONING)
-def update_topic(topic_id: int) -> None:
-    from clusters import provisioning
-
-    provisioning.update_topic(topic_id)
-
-
-@shared_task(name="clusters.tasks.delete_topic", **_PROVISIONING)
-def delete_topic(topic_id: int) -> None:
-    from clusters import provisioning
-
-    provisioning.delete_topic(topic_id)
-
-
-@shared_task(name="clusters.tasks.revoke_grant", **_PROVISIONING)
-def revoke_grant(grant_id: int) -> None:
-    from clusters import provisioning
-
-    provisioning.revoke_grant(grant_id)
-
-
-@shared_task(name="clusters.tasks.decommission_cluster", **_PROVISIONING)
-def decommission_cluster(cluster_id: int) -> None:
-    from clusters import provisioning
-
-    provisioning.decommission_cluster(cluster_id)
-
-
-@shared_task(name="clusters.tasks.reconcile", acks_late=True, ignore_result=True)
-def reconcile() -> dict:
-    """Beat: advance in-flight clusters with batched list calls and re-dispatch lost work."""
-    from clusters import provisioning
-
-    return provisioning.reconcile()
-
-
-@shared_task(name="clusters.tasks.detect_drift", acks_late=True, ignore_result=True)
-def detect_drift() -> dict:
-    """Beat (slower than reconcile): record differences between the inventory and MSK for admins."""
-    from clusters import provisioning
-
-    return provisioning.detect_drift()

@@ -1,5 +1,6 @@
 from clusters import provisioning
 from clusters.models import DriftFinding, LocalMskCluster
+from clusters.providers.base import ClusterSpec
 from clusters.providers.local import LocalProvider
 
 
@@ -7,7 +8,7 @@ def test_drift_is_flagged_once_and_resolved_when_gone(cluster_a, team_a, platfor
     account = provisioning.account_ref(cluster_a)
     # Created outside the portal, in the same account and region.
     outsider = LocalProvider().create_cluster(
-        account, provisioning.ClusterSpec(name="shadow", subnet_ids=(), security_group_ids=(), tags={})
+        account, ClusterSpec(name="shadow", subnet_ids=(), security_group_ids=(), tags={})
     )
     first = provisioning.detect_drift()
     assert first == {"list_calls": 1, "opened": 2, "resolved": 0}

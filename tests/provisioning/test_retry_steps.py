@@ -24,6 +24,7 @@ from clusters.models import (
 )
 from clusters.providers.base import AccessDenied, ProviderError
 from clusters.providers.local import LocalProvider
+from clusters.provisioning import transitions
 from portal.errors import Conflict
 from portal.models import AuditEvent
 from tests.conftest import client_for, make_user
@@ -220,7 +221,7 @@ def test_a_replicator_msk_reports_failed_is_retried_only_once_it_is_gone(
     replicator.refresh_from_db()
     failed_arn = replicator.arn
     reason = "MSK reports the replicator as FAILED."
-    provisioning._move(Replicator, replicator, from_status="creating", to_status="failed", note=reason,
+    transitions.move(Replicator, replicator, from_status="creating", to_status="failed", note=reason,
                        status_reason=reason)  # fmt: skip
 
     response, dispatched = _retry(

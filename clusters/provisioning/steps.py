@@ -86,12 +86,16 @@ def activate_cluster(cluster_id: int) -> None:
         dispatch_on_commit("apply_grant", cluster.grants.filter(status=AccessGrant.Status.PENDING))
         dispatch_on_commit(
             "provision_replicator",
-            Replicator.objects.filter(Q(read_cluster=cluster) | Q(source_cluster=cluster), status="pending"),
+            Replicator.objects.filter(
+                Q(read_cluster=cluster) | Q(source_cluster=cluster), status=Replicator.Status.PENDING
+            ),
         )
 
 
 def fail_cluster(cluster_id: int, reason: str) -> None:
     cluster = Cluster.objects.get(pk=cluster_id)
+    if Cluster.Status.FAILED not in Cluster.TRANSITIONS[cluster.status]:
+        return  # it moved on (became active, or failed already) since reconcile listed it
     move(Cluster, cluster, from_status=cluster.status, to_status=Cluster.Status.FAILED, note=reason,
          status_reason=reason)  # fmt: skip
 

@@ -16,9 +16,12 @@ EVENT_KEYS = {Cluster: "cluster", Topic: "topic", AccessGrant: "grant", Replicat
 
 
 def move(model, obj, *, from_status: str, to_status: str, note: str = "", actor=None, **fields) -> bool:
-    """Compare-and-set the status of a cluster, topic or grant and log it. False if someone else moved it.
+    """Compare-and-set the status of a cluster, topic, grant or replicator and log it. False if someone else
+    moved it. A move the model's TRANSITIONS table does not allow is a bug in the caller: ValueError.
 
     `actor` is the person behind the move (an admin's retry); None means the system (a worker, beat)."""
+    if to_status not in model.TRANSITIONS.get(from_status, ()):
+        raise ValueError(f"{model.__name__} may not move from {from_status!r} to {to_status!r}.")
     with transaction.atomic():
         updated = model.objects.filter(pk=obj.pk, status=from_status).update(
             status=to_status, status_changed_at=timezone.now(), **fields

@@ -222,7 +222,7 @@ def test_a_replicator_msk_reports_failed_is_retried_only_once_it_is_gone(
     failed_arn = replicator.arn
     reason = "MSK reports the replicator as FAILED."
     transitions.move(Replicator, replicator, from_status="creating", to_status="failed", note=reason,
-                       status_reason=reason)  # fmt: skip
+                     status_reason=reason)  # fmt: skip
 
     response, dispatched = _retry(
         admin, "clusters:replicator-retry", replicator.pk, django_capture_on_commit_callbacks

@@ -12,11 +12,12 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 from moto.kafka.models import kafka_backends
 
-from clusters import provisioning, services
+from clusters import provisioning
 from clusters.integrations import aws_control
 from clusters.models import AwsAccount, Cluster, NetworkProfile, PlatformSettings
 from clusters.providers import get_provider
 from clusters.provisioning import tasks
+from clusters.requests import services
 from tests.aws.conftest import ACCOUNT_ID, ROLE_ARN
 
 CLUSTERS = 20

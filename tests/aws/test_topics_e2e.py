@@ -23,11 +23,12 @@ from confluent_kafka import TopicCollection
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 from moto.kafka.models import kafka_backends
 
-from clusters import provisioning, services
+from clusters import provisioning
 from clusters.integrations import aws_control, kafka_admin
 from clusters.models import AwsAccount, Cluster, NetworkProfile, PlatformSettings, Topic
 from clusters.providers import get_provider
 from clusters.provisioning import tasks
+from clusters.requests import services
 from tests.aws.conftest import ACCOUNT_ID, ROLE_ARN
 from tests.kafka.msk_front import Secret, moto_secrets
 

@@ -9,8 +9,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from clusters import provisioning, services
+from clusters import provisioning
 from clusters.models import Cluster, LocalMskCluster, Request
+from clusters.requests import services
 from portal.celery import app
 from tests.conftest import client_for
 

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from clusters import services
 from clusters.models import AccessGrant, GrantDelivery, LocalMskGrant, PlatformSettings, ProvisioningEvent
+from clusters.requests import services
 from tests.conftest import client_for
 
 

@@ -5,8 +5,9 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from clusters import provisioning, services
+from clusters import provisioning
 from clusters.models import AccessGrant, Cluster, LocalMskCluster, LocalMskTopic, Topic
+from clusters.requests import services
 
 
 def _approve(prepared, member, admin, capture, *, lose_tasks=False):

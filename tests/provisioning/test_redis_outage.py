@@ -30,7 +30,6 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from clusters import services
 from clusters.models import (
     Cluster,
     LocalMskCluster,
@@ -42,6 +41,7 @@ from clusters.models import (
     Topic,
 )
 from clusters.provisioning import REDISPATCH_NOTE
+from clusters.requests import services
 from portal.celery import app
 from tests.conftest import client_for
 from tests.settings import REQUIRE_SERVICES

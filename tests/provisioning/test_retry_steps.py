@@ -10,7 +10,7 @@ from django.db import connection, connections
 from django.urls import reverse
 from django.utils import timezone
 
-from clusters import provisioning, services
+from clusters import provisioning
 from clusters.models import (
     AccessGrant,
     Cluster,
@@ -25,6 +25,7 @@ from clusters.models import (
 from clusters.providers.base import AccessDenied, ProviderError
 from clusters.providers.local import LocalProvider
 from clusters.provisioning import transitions
+from clusters.requests import services
 from portal.errors import Conflict
 from portal.models import AuditEvent
 from tests.conftest import client_for, make_user

@@ -96,7 +96,6 @@ class Command(BaseCommand):
 
         from django.utils import timezone
 
-        from clusters import services
         from clusters.models import (
             AutoApprovalRule,
             AwsAccount,
@@ -107,6 +106,7 @@ class Command(BaseCommand):
             Topic,
             TopicPartitionChange,
         )
+        from clusters.requests import services
 
         account, _ = AwsAccount.objects.get_or_create(
             account_id="111122223333",

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from billing.pricing import CostEstimate, monthly_estimate, stored_gib_estimate
 from billing.selectors import rates_for
-from clusters import limits, policies, provisioning, rules
+from clusters import provisioning, rules
 from clusters.models import (
     AccessGrant,
     AutoApprovalRule,
@@ -33,6 +33,7 @@ from clusters.models import (
     RequestEvent,
     Topic,
 )
+from clusters.requests import limits, policies
 from portal import access, audit
 from portal import selectors as portal_selectors
 from portal.dispatch import enqueue_on_commit
@@ -697,7 +698,7 @@ def _record(
 
 
 def _notify_on_commit(request_id: int, event: str) -> None:
-    from clusters.tasks import notify_request_event
+    from clusters.requests.tasks import notify_request_event
 
     enqueue_on_commit(notify_request_event, request_id, event)
 

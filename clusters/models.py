@@ -549,55 +549,6 @@ class ProvisioningEvent(AppendOnlyModel):
 # --- The local provider's simulated MSK (shared by web, worker and beat through the database) -------
 
 
-class LocalMskCluster(models.Model):
-    account_id = models.CharField(max_length=12)
-    region = models.CharField(max_length=20)
-    name = models.CharField(max_length=64)
-    arn = models.CharField(max_length=2048, unique=True)
-    tags = models.JSONField(default=dict)
-    created_at = models.DateTimeField(default=timezone.now)
-    deleted_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["account_id", "region", "name"], condition=Q(deleted_at__isnull=True),
-                name="local_msk_cluster_unique_live_name",
-            )
-        ]  # fmt: skip
-
-    def __str__(self) -> str:
-        return self.arn
-
-
-class LocalMskTopic(models.Model):
-    cluster_arn = models.CharField(max_length=2048)
-    name = models.CharField(max_length=249)
-    partitions = models.PositiveIntegerField()
-    configs = models.JSONField(default=dict)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["cluster_arn", "name"], name="local_msk_topic_unique")]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class LocalMskGrant(models.Model):
-    account_id = models.CharField(max_length=12)
-    principal_arn = models.CharField(max_length=2048)
-    policy_name = models.CharField(max_length=128)
-    document = models.JSONField(default=dict)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["principal_arn", "policy_name"], name="local_msk_grant_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.policy_name} on {self.principal_arn}"
-
-
 class DriftFinding(models.Model):
     """A difference between the portal's inventory and what MSK reports, for admins to adopt or fix."""
 
@@ -663,20 +614,6 @@ class Replicator(models.Model):
     @property
     def name(self) -> str:
         return f"{self.read_cluster.name}-from-{self.source_cluster.name}"[:128]
-
-
-class LocalMskReplicator(models.Model):
-    """The local provider's simulated MSK Replicators."""
-
-    name = models.CharField(max_length=128, unique=True)
-    arn = models.CharField(max_length=2048, unique=True)
-    source_arn = models.CharField(max_length=2048)
-    target_arn = models.CharField(max_length=2048)
-    topics = models.JSONField(default=list)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class SentNotification(models.Model):

@@ -12,7 +12,7 @@ from django.utils.module_loading import import_string
 from clusters.providers.base import AccountRef, MskProvider
 
 PROVIDERS = {
-    "local": "clusters.providers.local.LocalProvider",
+    "local": "clusters.providers.local.provider.LocalProvider",
     "aws": "clusters.providers.aws.AwsProvider",
 }
 

@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clusters import provisioning
-from clusters.models import Cluster, LocalMskCluster, Request
+from clusters.models import Cluster, Request
+from clusters.providers.local.models import LocalMskCluster
 from clusters.requests import services
 from portal.celery import app
 from tests.conftest import client_for

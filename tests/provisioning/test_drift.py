@@ -1,7 +1,8 @@
 from clusters import provisioning
-from clusters.models import DriftFinding, LocalMskCluster
+from clusters.models import DriftFinding
 from clusters.providers.base import ClusterSpec
-from clusters.providers.local import LocalProvider
+from clusters.providers.local.models import LocalMskCluster
+from clusters.providers.local.provider import LocalProvider
 
 
 def test_drift_is_flagged_once_and_resolved_when_gone(cluster_a, team_a, platform_account, network_profile):

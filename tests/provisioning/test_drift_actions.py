@@ -14,14 +14,13 @@ from clusters.models import (
     AwsAccount,
     Cluster,
     DriftFinding,
-    LocalMskCluster,
-    LocalMskGrant,
     NetworkProfile,
     ProvisioningEvent,
     Topic,
 )
 from clusters.providers.base import AccessDenied, ClusterSpec
-from clusters.providers.local import LocalProvider
+from clusters.providers.local.models import LocalMskCluster, LocalMskGrant
+from clusters.providers.local.provider import LocalProvider
 from clusters.provisioning import drift
 from portal.errors import Conflict
 from portal.models import AuditEvent

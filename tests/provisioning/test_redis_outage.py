@@ -30,16 +30,8 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from clusters.models import (
-    Cluster,
-    LocalMskCluster,
-    LocalMskTopic,
-    PlatformSettings,
-    ProvisioningEvent,
-    Request,
-    SentNotification,
-    Topic,
-)
+from clusters.models import Cluster, PlatformSettings, ProvisioningEvent, Request, SentNotification, Topic
+from clusters.providers.local.models import LocalMskCluster, LocalMskTopic
 from clusters.provisioning import REDISPATCH_NOTE
 from clusters.requests import services
 from portal.celery import app

@@ -11,19 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clusters import provisioning
-from clusters.models import (
-    AccessGrant,
-    Cluster,
-    LocalMskCluster,
-    LocalMskGrant,
-    LocalMskReplicator,
-    LocalMskTopic,
-    ProvisioningEvent,
-    Replicator,
-    Topic,
-)
+from clusters.models import AccessGrant, Cluster, ProvisioningEvent, Replicator, Topic
 from clusters.providers.base import AccessDenied, ProviderError
-from clusters.providers.local import LocalProvider
+from clusters.providers.local.models import LocalMskCluster, LocalMskGrant, LocalMskReplicator, LocalMskTopic
+from clusters.providers.local.provider import LocalProvider
 from clusters.provisioning import transitions
 from clusters.requests import services
 from portal.errors import Conflict

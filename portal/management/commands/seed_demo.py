@@ -200,7 +200,7 @@ class Command(BaseCommand):
         from django.utils import timezone
 
         from clusters import provisioning
-        from clusters.models import LocalMskCluster, LocalMskTopic
+        from clusters.providers.local.models import LocalMskCluster, LocalMskTopic
 
         for cluster in clusters.values():
             LocalMskCluster.objects.get_or_create(
@@ -224,7 +224,8 @@ class Command(BaseCommand):
         from django.utils import timezone
 
         from clusters import provisioning
-        from clusters.models import Cluster, LocalMskCluster
+        from clusters.models import Cluster
+        from clusters.providers.local.models import LocalMskCluster
 
         drifted = {}
         for name, team in (("search-dev", "search"), ("analytics-dev", "analytics")):

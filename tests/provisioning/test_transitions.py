@@ -26,7 +26,8 @@ def test_a_move_the_table_does_not_allow_is_refused_and_records_nothing(cluster_
 
 
 def test_an_allowed_move_is_compare_and_set(cluster_a):
-    assert cluster_a.status == Cluster.Status.PENDING
+    Cluster.objects.filter(pk=cluster_a.pk).update(status=Cluster.Status.PENDING)
+    cluster_a.refresh_from_db()
     assert transitions.move(Cluster, cluster_a, from_status="pending", to_status="provisioning")
     # A second worker holding the same stale status loses: nothing moves, nothing is logged twice.
     assert not transitions.move(Cluster, cluster_a, from_status="pending", to_status="provisioning")

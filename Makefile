@@ -6,7 +6,7 @@ PORT ?= 8000
 # Run-time files (SQLite database, broker, beat schedule, local.env); PORTAL_VAR_DIR moves them, as for the portal.
 VAR_DIR := $(or $(PORTAL_VAR_DIR),var)
 
-.PHONY: run test setup setup-test migrate demo lint format clean screenshots
+.PHONY: run test setup setup-test migrate demo lint lint-imports format clean screenshots
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,7 @@ demo: migrate
 run: demo
 	$(PY) manage.py devstack --port $(PORT)
 
-test: setup-test
+test: setup-test lint-imports
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) -m pytest $(PYTEST_ARGS)
 
 # The browser tour of the demo (every role, desktop and phone width), keeping a PNG of every page.
@@ -54,6 +54,10 @@ screenshots: setup-test
 
 lint: setup-test
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+# The import layers in pyproject.toml ([tool.importlinter]; docs/architecture.md explains them).
+lint-imports: setup-test
+	$(VENV)/bin/lint-imports
 
 format: setup-test
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .

@@ -62,7 +62,7 @@ import logging  # noqa: E402
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
 logging.getLogger("botocore.credentials").setLevel(logging.WARNING)
-logging.getLogger("clusters.aws_control").setLevel(logging.WARNING)
+logging.getLogger("clusters.integrations.aws_control").setLevel(logging.WARNING)
 
 from django.conf import settings  # noqa: E402
 from django.db import connection, connections  # noqa: E402
@@ -355,9 +355,9 @@ class CallClock:
 def measure_reads(total: int, pairs_all, days) -> dict:
     from billing.models import TopicDailyUsage
     from billing.usage import collect_usage
-    from clusters import aws_control
+    from clusters.integrations import aws_control
     from clusters.models import Cluster
-    from clusters.provisioning import account_ref
+    from clusters.providers import account_ref
 
     start, end = days[0], days[-1] + dt.timedelta(days=1)
     account = account_ref(Cluster.objects.select_related("account").first())
@@ -616,7 +616,7 @@ def run(args, sizes, line_counts) -> None:
               f"metric) in {put_calls} {how}, {seconds:.1f} s")  # fmt: skip
         if total == sizes[0]:
             start, end = (dt.datetime.combine(d, dt.time()) for d in (days[0], days[-1] + dt.timedelta(1)))
-            from clusters.cloudwatch import _query
+            from clusters.integrations.cloudwatch import _query
 
             sample = [
                 _query(i, *pair, metric)

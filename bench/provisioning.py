@@ -73,9 +73,11 @@ def main() -> None:
 
 
 def run(args) -> None:
-    from clusters import aws_control, provisioning, services
+    from clusters import provisioning
+    from clusters.integrations import aws_control
     from clusters.models import AwsAccount, Cluster, NetworkProfile, PlatformSettings
     from clusters.providers import get_provider
+    from clusters.requests import services
     from portal.models import Membership, Team, User
 
     get_provider.cache_clear()

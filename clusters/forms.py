@@ -14,8 +14,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.html import escape
 
-from clusters import rules, selectors, services
+from clusters import rules, selectors
 from clusters.models import REGION_CHOICES, Cluster, Environment, PlatformSettings, Request
+from clusters.requests import services
 from portal.filterbar import FilterBarMixin
 from portal.models import Team, User
 

@@ -17,7 +17,6 @@ from django.template.defaultfilters import pluralize
 from django.urls import reverse
 
 from billing.pricing import CostEstimate, estimate_from_dict
-from clusters import limits
 from clusters.models import (
     AccessGrant,
     AwsAccount,
@@ -32,6 +31,7 @@ from clusters.models import (
     Topic,
 )
 from clusters.provisioning import REDISPATCH_NOTE
+from clusters.requests import limits
 from portal import access
 from portal.models import Team, User
 

@@ -20,8 +20,10 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from clusters import client_config, forms, limits, provisioning, selectors, services
+from clusters import forms, provisioning, selectors
+from clusters.integrations import client_config
 from clusters.models import AccessGrant, Cluster, DriftFinding, PlatformSettings, Replicator, Request, Topic
+from clusters.requests import limits, services
 from portal import access
 from portal.errors import Conflict, NotAllowed, PortalError
 from portal.htmx import is_htmx_partial

@@ -51,7 +51,11 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("PORTAL_VAR_DIR", str(Path(tempfile.gettempdir()) / f"msk-portal-tests-{os.getuid()}"))
 
 from portal.settings import *  # noqa: E402,F403
-from portal.settings import BASE_DIR, DATABASES, STATIC_ROOT, VAR_DIR  # noqa: E402
+from portal.settings import BASE_DIR, DATABASES, INSTALLED_APPS, STATIC_ROOT, VAR_DIR  # noqa: E402
+
+# Tests drive both providers (MSK_PROVIDER is overridden per test), so the simulator's app is always there.
+if "clusters.providers.local.apps.LocalMskConfig" not in INSTALLED_APPS:
+    INSTALLED_APPS = [*INSTALLED_APPS, "clusters.providers.local.apps.LocalMskConfig"]
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -19,8 +19,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from billing.models import ChargebackLine, ChargebackRun
-from clusters import services as cluster_services
-from clusters.models import AccessGrant, Cluster, DriftFinding, LocalMskCluster, Replicator, Request, Topic
+from clusters.models import AccessGrant, Cluster, DriftFinding, Replicator, Request, Topic
+from clusters.providers.local.models import LocalMskCluster
+from clusters.requests import services as cluster_services
 from portal import audit, services
 from portal.models import Membership
 from tests.conftest import client_for

@@ -12,9 +12,9 @@ from rest_framework.fields import SkipField
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clusters import idempotency, services
 from clusters.api import serializers as s
 from clusters.models import Request
+from clusters.requests import idempotency, services
 from portal import access
 from portal.api.errors import ErrorSerializer
 

@@ -12,9 +12,12 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 from moto.kafka.models import kafka_backends
 
-from clusters import aws_control, provisioning, services, tasks
+from clusters import provisioning
+from clusters.integrations import aws_control
 from clusters.models import AwsAccount, Cluster, NetworkProfile, PlatformSettings
 from clusters.providers import get_provider
+from clusters.provisioning import tasks
+from clusters.requests import services
 from tests.aws.conftest import ACCOUNT_ID, ROLE_ARN
 
 CLUSTERS = 20

@@ -1,5 +1,5 @@
 """The aws provider's topic path end to end: approval → Celery task (eager) → AwsProvider →
-clusters.kafka_admin over SASL_SSL + OAUTHBEARER with an MSK IAM token signed with the credentials moto's
+clusters.integrations.kafka_admin over SASL_SSL + OAUTHBEARER with an MSK IAM token signed with the credentials moto's
 STS handed out for the account's role → the MSK IAM front (TLS, token check with the SigV4 signature
 recomputed from moto's secret, KIP-464) → the real Kafka 2.3 broker.
 
@@ -23,9 +23,12 @@ from confluent_kafka import TopicCollection
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 from moto.kafka.models import kafka_backends
 
-from clusters import aws_control, kafka_admin, provisioning, services, tasks
+from clusters import provisioning
+from clusters.integrations import aws_control, kafka_admin
 from clusters.models import AwsAccount, Cluster, NetworkProfile, PlatformSettings, Topic
 from clusters.providers import get_provider
+from clusters.provisioning import tasks
+from clusters.requests import services
 from tests.aws.conftest import ACCOUNT_ID, ROLE_ARN
 from tests.kafka.msk_front import Secret, moto_secrets
 

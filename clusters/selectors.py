@@ -24,6 +24,7 @@ from clusters.models import (
     Cluster,
     DriftFinding,
     NetworkProfile,
+    PlatformSettings,
     ProvisioningEvent,
     Replicator,
     Request,
@@ -111,6 +112,67 @@ def cluster_list(*, user: User, include_deleted: bool = False) -> QuerySet[Clust
     if not include_deleted:
         clusters = clusters.exclude(status=Cluster.Status.DELETED)
     return clusters.order_by("name", "pk")
+
+
+@dataclass(frozen=True)
+class QuotaUse:
+    """How much of the per-cluster quotas a cluster's live topics take, in percent (rounded)."""
+
+    write_pct: int
+    read_pct: int
+    partition_pct: int
+
+
+def quota_use(cluster: Cluster, quotas: PlatformSettings) -> QuotaUse:
+    """Of a `cluster_list` row (its topic totals annotated), as the request forms count headroom."""
+    return QuotaUse(
+        write_pct=round(100 * (cluster.write_total or 0) / quotas.max_write_mbps),
+        read_pct=round(100 * (cluster.read_total or 0) / quotas.max_read_mbps),
+        partition_pct=round(100 * (cluster.partition_total or 0) / quotas.max_partitions),
+    )
+
+
+def with_quota_use(clusters) -> list[Cluster]:
+    """`cluster_list` rows (a page of them), each with its `quota_use`."""
+    quotas = PlatformSettings.current()
+    clusters = list(clusters)
+    for cluster in clusters:
+        cluster.quota = quota_use(cluster, quotas)
+    return clusters
+
+
+@dataclass(frozen=True)
+class ClusterActions:
+    """What the user may do from a cluster's page."""
+
+    request_here: bool  # file topic and access requests on it (a team of theirs owns it or may use it)
+    decommission: bool
+    retry: bool
+
+
+def cluster_actions(*, user: User, cluster: Cluster, shared_with: list[Team]) -> ClusterActions:
+    usable_by = {cluster.team_id, *(team.pk for team in shared_with)}
+    return ClusterActions(
+        request_here=bool(acting_team_ids(user) & usable_by) and cluster.status in USABLE_CLUSTER_STATUSES,
+        decommission=access.can_request_changes(user, cluster) and cluster.is_live,
+        retry=access.can_retry_provisioning(user, cluster),
+    )
+
+
+def with_row_actions(user: User, items: list):
+    """Topics or grants, each marked with what the user may do on its row: request a change (`can_change`:
+    its team's members) and retry a failed step (`can_retry`: platform admins)."""
+    for item in items:
+        item.can_change = access.can_request_changes(user, item)
+        item.can_retry = access.can_retry_provisioning(user, item)
+    return items
+
+
+def replicator_with_actions(user: User, replicator: Replicator | None) -> Replicator | None:
+    """A read cluster's replicator (or None), marked with whether the user may retry its failed step."""
+    if replicator is not None:
+        replicator.can_retry = access.can_retry_provisioning(user, replicator)
+    return replicator
 
 
 def cluster_get(*, user: User, pk: int) -> Cluster:

@@ -376,10 +376,46 @@ class RequestRow:
     topic_id: int | None
     grant_id: int | None
     work: str = ""  # approved requests: moving, done or failed (see work_stage)
+    can_decide: bool = False  # the viewer may approve or reject it (`with_decision_rights`)
+    is_own_open: bool = False  # the viewer is an admin who filed it: someone else must decide
 
     @property
     def work_label(self) -> str:
         return work_label(self.kind, self.work)
+
+    @property
+    def kind_label(self) -> str:
+        return _KIND_LABELS.get(self.kind, self.kind)
+
+    @property
+    def status_label(self) -> str:
+        return request_status_label(self.status)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in Request.OPEN
+
+
+# get_FOO_display() rebuilds its choices mapping on every call: rows look labels up in plain dicts.
+_KIND_LABELS = {str(value): str(label) for value, label in Request.Kind.choices}
+_STATUS_LABELS = {str(value): str(label) for value, label in Request.Status.choices}
+
+
+def request_status_label(status: str) -> str:
+    """'approved' → 'Approved'."""
+    return _STATUS_LABELS.get(status, status)
+
+
+def with_decision_rights(user: User, rows: list[RequestRow]) -> list[RequestRow]:
+    """The rows, each saying whether this user may decide on it (`portal.access`, four-eyes)."""
+    return [
+        replace(
+            row,
+            can_decide=access.can_decide_request(user, row),
+            is_own_open=access.is_own_open_request(user, row),
+        )
+        for row in rows
+    ]
 
 
 _ROW_COLUMNS = (

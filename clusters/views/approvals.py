@@ -31,7 +31,11 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
     requests = selectors.approval_queue(user=request.user, filters=form.filters(), sort=form.sort_order())
     context = {
         "form": form,
-        **lists.page_context(request, requests, load=selectors.open_request_rows),
+        **lists.page_context(
+            request,
+            requests,
+            load=lambda ids: selectors.with_decision_rights(request.user, selectors.open_request_rows(ids)),
+        ),
         "back_url": request.get_full_path(),
     }
     template = "clusters/_queue_table.html" if is_htmx_partial(request) else "clusters/approval_queue.html"
@@ -68,7 +72,7 @@ def _decision_response(
     if is_htmx_partial(request):
         context = {**decision_context(request, obj, error=error, reject_form=reject_form), "ok": ok}
         if request.POST.get("fragment") == "row":
-            context["req"] = selectors.request_rows([obj.pk])[0]
+            context["req"] = selectors.with_decision_rights(request.user, selectors.request_rows([obj.pk]))[0]
             context["back_url"] = request.POST.get("next", "")
             template = "clusters/_queue_row.html"
         else:

@@ -270,43 +270,11 @@ def cluster_replicator(*, cluster: Cluster) -> Replicator | None:
 # --- Requests -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RequestFilters:
-    status: str = ""
-    kind: str = ""
-    team: str = ""  # slug
-    environment: str = ""
-    flagged: bool = False
-    q: str = ""
-
-
 SORTS = {
     "oldest": ("created_at", "id"),
     "newest": ("-created_at", "-id"),
     "cost": ("-estimated_monthly_cost", "created_at", "id"),
 }
-
-
-def _filtered(requests: QuerySet[Request], filters: RequestFilters | None) -> QuerySet[Request]:
-    if not filters:
-        return requests
-    if filters.status:
-        requests = requests.filter(status=filters.status)
-    if filters.kind:
-        requests = requests.filter(kind=filters.kind)
-    if filters.team:
-        requests = requests.filter(team__slug=filters.team)
-    if filters.environment:
-        requests = requests.filter(environment=filters.environment)
-    if filters.flagged:
-        requests = requests.filter(has_warnings=True)
-    if filters.q:
-        requests = requests.filter(
-            Q(summary__icontains=filters.q)
-            | Q(team__slug__icontains=filters.q)
-            | Q(requested_by__username__icontains=filters.q)
-        )
-    return requests
 
 
 # --- Where the work of an approved request is ------------------------------------------------------
@@ -519,16 +487,16 @@ class KeyPaginator(Paginator):
         return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
 
 
-def request_list(*, user: User, filters: RequestFilters | None = None) -> QuerySet[Request]:
-    """Requests the user may see (their teams'; all for admins), newest first. Page it with
-    `KeyPaginator(…, load=request_rows)`."""
-    return _filtered(access.requests_visible_to(user), filters).order_by(*SORTS["newest"])
+def request_list(*, user: User) -> QuerySet[Request]:
+    """Requests the user may see (their teams'; all for admins), newest first. Filter it with
+    `clusters.filters.RequestFilterSet`, page it with `KeyPaginator(…, load=request_rows)`."""
+    return access.requests_visible_to(user).order_by(*SORTS["newest"])
 
 
-def approval_queue(*, user: User, filters: RequestFilters | None = None, sort: str = "oldest"):
-    """Submitted requests waiting for a decision, oldest first by default (page it like `request_list`)."""
-    requests = access.requests_visible_to(user).filter(status=Request.Status.SUBMITTED)
-    return _filtered(requests, filters).order_by(*SORTS.get(sort, SORTS["oldest"]))
+def approval_queue(*, user: User) -> QuerySet[Request]:
+    """Submitted requests waiting for a decision, oldest first (`clusters.filters.ApprovalFilterSet`
+    filters and re-sorts it; page it like `request_list`)."""
+    return access.requests_visible_to(user).filter(status=Request.Status.SUBMITTED).order_by(*SORTS["oldest"])
 
 
 def request_row(*, user: User, pk: int) -> Request:

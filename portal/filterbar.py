@@ -27,8 +27,8 @@ class BarField:
 
 
 class FilterBarMixin:
-    """For GET filter forms made of ChoiceField, BooleanField and CharField/SlugField only; `{{ form }}`
-    renders the bar."""
+    """For GET filter forms made of fields with a <select> (ChoiceField), BooleanField and CharField or
+    SlugField only; `{{ form }}` renders the bar."""
 
     def _value(self, name: str) -> str:
         if self.is_bound:
@@ -41,9 +41,9 @@ class FilterBarMixin:
         for name, field in self.fields.items():
             value = self._value(name)
             kind, options = "text", []
-            if isinstance(field, forms.ChoiceField):
+            if isinstance(field.widget, forms.Select):
                 kind = "select"
-                options = [(str(key), label, str(key) == value) for key, label in field.choices]
+                options = [(str(key), label, str(key) == value) for key, label in field.widget.choices]
             elif isinstance(field, forms.BooleanField):
                 kind = "checkbox"
                 value = "on" if value.lower() in {"on", "true", "1"} else ""

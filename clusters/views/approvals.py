@@ -15,6 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from clusters import forms, selectors, services
+from clusters.filters import ApprovalFilterSet
 from clusters.models import Request
 from clusters.views import lists
 from portal import access
@@ -27,13 +28,14 @@ from portal.htmx import is_htmx_partial
 def approval_queue(request: HttpRequest) -> HttpResponse:
     if not access.is_platform_admin(request.user):
         raise PermissionDenied("Only platform admins decide on requests.")
-    form = forms.ApprovalFilterForm(request.GET or None, teams=access.teams_visible_to(request.user))
-    requests = selectors.approval_queue(user=request.user, filters=form.filters(), sort=form.sort_order())
+    requests = ApprovalFilterSet(
+        request.GET or None, queryset=selectors.approval_queue(user=request.user), request=request
+    )
     context = {
-        "form": form,
+        "form": requests.form,
         **lists.page_context(
             request,
-            requests,
+            requests.qs,
             load=lambda ids: selectors.with_decision_rights(request.user, selectors.open_request_rows(ids)),
         ),
         "back_url": request.get_full_path(),

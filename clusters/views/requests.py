@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clusters import forms, selectors
+from clusters.filters import RequestFilterSet
 from clusters.views import approvals, filing, lists
 from clusters.views.polling import polled_panel
 from portal import access
@@ -24,11 +25,12 @@ NEW_FORMS = {
 @login_required
 @require_GET
 def request_list(request: HttpRequest) -> HttpResponse:
-    form = forms.RequestFilterForm(request.GET or None, teams=access.teams_visible_to(request.user))
-    requests = selectors.request_list(user=request.user, filters=form.filters())
+    requests = RequestFilterSet(
+        request.GET or None, queryset=selectors.request_list(user=request.user), request=request
+    )
     context = {
-        "form": form,
-        **lists.page_context(request, requests, load=selectors.request_rows),
+        "form": requests.form,
+        **lists.page_context(request, requests.qs, load=selectors.request_rows),
         "sees_all": access.is_platform_admin(request.user),
         "can_request": selectors.can_file_requests(request.user),
     }

@@ -101,14 +101,14 @@ def _create_request_api(
             summary=summary,
         )
         def post(self, request):
-            key = request.headers.get("Idempotency-Key")
-            if key is None:
-                created = self._submit(request)
-                return Response(s.RequestDetailOutput(created).data, status=status.HTTP_201_CREATED)
             answer = idempotency.submit_once(
-                user=request.user, key=key, kind=kind, body=request.data,
-                submit=lambda: self._submit(request), render=lambda created: s.RequestDetailOutput(created).data,
-            )  # fmt: skip
+                user=request.user,
+                key=request.headers.get("Idempotency-Key"),
+                kind=kind,
+                body=request.data,
+                submit=lambda: self._submit(request),
+                render=lambda created: s.RequestDetailOutput(created).data,
+            )
             response = Response(answer.body, status=status.HTTP_201_CREATED)
             if answer.replayed:
                 response["Idempotent-Replayed"] = "true"

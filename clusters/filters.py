@@ -75,6 +75,14 @@ class ApprovalFilterSet(RequestFilterSet):
     class Meta(RequestFilterSet.Meta):
         fields = ["q", "kind", "team", "environment", "flagged", "sort"]
 
+    def narrows(self) -> bool:
+        """Does any filter leave requests out? (The order does not.)"""
+        if not self.is_bound:
+            return False
+        self.form.is_valid()
+        chosen = {name: value for name, value in self.form.cleaned_data.items() if name != "sort"}
+        return any(value not in (None, "", False) for value in chosen.values())
+
     def search(self, requests, name, value):
         value = value.strip()
         if not value:

@@ -472,9 +472,11 @@ class KeyPaginator(Paginator):
     queries is fixed (count, keys, rows) whatever the number of requests.
     """
 
-    def __init__(self, object_list, per_page, *, load, **kwargs):
+    def __init__(self, object_list, per_page, *, load, count: int | None = None, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
         self.load = load
+        if count is not None:  # known already (see views.approvals): no COUNT query
+            self.count = count
 
     def page(self, number):
         number = self.validate_number(number)

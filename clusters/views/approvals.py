@@ -19,6 +19,7 @@ from clusters.filters import ApprovalFilterSet
 from clusters.models import Request
 from clusters.views import lists
 from portal import access
+from portal.context_processors import open_approvals_count
 from portal.errors import Conflict, NotAllowed
 from portal.htmx import is_htmx_partial
 
@@ -37,6 +38,9 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
             request,
             requests.qs,
             load=lambda ids: selectors.with_decision_rights(request.user, selectors.open_request_rows(ids)),
+            # Unfiltered, the queue is every submitted request (admins see all): the number the
+            # navigation's badge counts anyway, so the pager does not count them a second time.
+            count=None if requests.narrows() else open_approvals_count(request),
         ),
         "back_url": request.get_full_path(),
     }

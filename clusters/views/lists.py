@@ -16,7 +16,9 @@ def query_without_page(request: HttpRequest) -> str:
     return query.urlencode()
 
 
-def page_context(request: HttpRequest, requests, *, load) -> dict:
-    """The asked-for page of `requests` (rows loaded by key with `load`) and the query its links keep."""
-    page = selectors.KeyPaginator(requests, PAGE_SIZE, load=load).get_page(request.GET.get("page"))
+def page_context(request: HttpRequest, requests, *, load, count: int | None = None) -> dict:
+    """The asked-for page of `requests` (rows loaded by key with `load`; `count` when already known) and
+    the query its links keep."""
+    paginator = selectors.KeyPaginator(requests, PAGE_SIZE, load=load, count=count)
+    page = paginator.get_page(request.GET.get("page"))
     return {"page": page, "query": query_without_page(request)}

@@ -43,6 +43,10 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
             count=None if requests.narrows() else open_approvals_count(request),
         ),
         "back_url": request.get_full_path(),
+        # What a row answering an inline decision also shows; a page of the queue has none of it.
+        "ok": "",
+        "error": "",
+        "reason_errors": (),
     }
     template = "clusters/_queue_table.html" if is_htmx_partial(request) else "clusters/approval_queue.html"
     return render(request, template, context)
@@ -80,6 +84,9 @@ def _decision_response(
         if request.POST.get("fragment") == "row":
             context["req"] = selectors.with_decision_rights(request.user, selectors.request_rows([obj.pk]))[0]
             context["back_url"] = request.POST.get("next", "")
+            if reject_form is not None:  # the reason the admin typed stays, with what is wrong with it
+                context["reason_errors"] = reject_form.errors.get("reason", ())
+                context["reason_value"] = reject_form["reason"].value() or ""
             template = "clusters/_queue_row.html"
         else:
             template = "clusters/_decision_panel.html"

@@ -107,3 +107,7 @@ def detect_drift() -> dict:
     from clusters import provisioning
 
     return provisioning.detect_drift()
+
+
+# Observability's tasks live in its own package; importing them here lets Celery's autodiscovery find them.
+from clusters.observability import tasks as observability_tasks  # noqa: E402, F401

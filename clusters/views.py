@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clusters import client_config, forms, limits, provisioning, selectors, services
 from clusters.models import AccessGrant, Cluster, DriftFinding, PlatformSettings, Replicator, Request, Topic
+from clusters.observability import selectors as observability_selectors
 from portal import access
 from portal.errors import Conflict, NotAllowed, PortalError
 from portal.htmx import is_htmx_partial
@@ -275,14 +276,25 @@ def request_topic_update(request: HttpRequest, topic_id: int) -> HttpResponse:
     _require_requester(request)
     topic = selectors.topic_get(user=request.user, pk=topic_id)
     _require_acts_for(request, topic.team)
-    form = forms.TopicUpdateForm(_posted(request), topic=topic)
+    intro = f"cleanup.policy stays “{topic.cleanup_policy}”: it cannot be changed after creation."
+    # An alert's "add partitions" link: start from what the observed peak needs, and say why.
+    advice = (
+        observability_selectors.topic_advice(topic) if request.GET.get("remedy") == "partitions" else None
+    )
+    if advice and advice.more_needed:
+        intro = " ".join(
+            [f"Suggested: {advice.needed} partitions (now {advice.current}).", *advice.reasons, intro]
+        )
+    form = forms.TopicUpdateForm(
+        _posted(request), topic=topic, partitions=advice.needed if advice and advice.more_needed else None
+    )
     return _change_request(
         request,
         form=form,
         title=f"Change topic {topic.name}",
         target=topic,
         cancel_url=reverse("clusters:cluster-detail", args=[topic.cluster_id]),
-        intro=f"cleanup.policy stays “{topic.cleanup_policy}”: it cannot be changed after creation.",
+        intro=intro,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -146,6 +146,36 @@ class TopicDayBytes:
     bytes: int
 
 
+@dataclass(frozen=True, slots=True)
+class MetricSeries:
+    """One `AWS/Kafka` series: a topic metric (BytesInPerSec, …) or, with `consumer_group`, a group's lag
+    metric on a topic (MaxOffsetLag, SumOffsetLag, EstimatedMaxTimeLag)."""
+
+    cluster_name: str
+    topic: str
+    metric: str
+    consumer_group: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    """A series' value for [at, at + period): a per-second average for the *PerSec metrics, the maximum
+    over the period for the lag metrics (offsets; seconds for EstimatedMaxTimeLag)."""
+
+    series: MetricSeries
+    at: datetime
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class GroupTopic:
+    """A consumer group that reports lag on a topic of a cluster."""
+
+    cluster_name: str
+    consumer_group: str
+    topic: str
+
+
 class MskProvider(Protocol):
     # --- control plane ---
     def create_cluster(self, account: AccountRef, spec: ClusterSpec) -> ClusterState:
@@ -199,6 +229,15 @@ class MskProvider(Protocol):
     ) -> Iterator[TopicDayBytes]:
         """Bytes in and out per (cluster name, topic) and UTC day in [start, end); days without traffic
         may be missing."""
+
+    # --- observability (CloudWatch AWS/Kafka, recent points) ---
+    def consumer_groups(self, account: AccountRef, cluster_names: Sequence[str]) -> list[GroupTopic]:
+        """Consumer group × topic pairs that report lag on these clusters (each pair once)."""
+
+    def metric_points(
+        self, account: AccountRef, series: Sequence[MetricSeries], start: datetime, end: datetime, period: int
+    ) -> Iterator[MetricPoint]:
+        """Points of each series in [start, end) at `period` seconds; series without data yield nothing."""
 
     # --- the bill (Cost Explorer) ---
     def cluster_costs(self, account: AccountRef, start: date, end: date) -> dict[int, Decimal] | None:

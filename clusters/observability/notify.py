@@ -30,7 +30,7 @@ def remedy_lines(episode: AlertEpisode) -> list[str]:
             absolute_url("clusters:request-new-cluster"),
             f"The cluster's traffic and busiest topics: {absolute_url('observability:cluster', episode.cluster_id)}",
         ]
-    advice = topic_advice(episode.topic)
+    advice = topic_advice(episode.topic, now=episode.opened_at)  # the peak as of the alert
     if not advice.more_needed:
         return [f"The topic's page: {absolute_url('observability:topic', episode.topic_id)}"]
     return [

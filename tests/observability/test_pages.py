@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from clusters.observability import alerts
+from clusters.observability.collect import floor_point
 from tests.conftest import client_for
 
 from .conftest import STEP, lags, make_topic, rates
@@ -22,7 +23,7 @@ def world(cluster_a, team_a, team_b, member_a, member_b, admin, finance):
     now = timezone.now()
     hot = make_topic(cluster_a, team_a, "team-a.orders", partitions=3)
     quiet = make_topic(cluster_a, team_b, "team-b.audit", partitions=1)
-    first = now.replace(second=0, microsecond=0) - 4 * STEP
+    first = floor_point(now) - 4 * STEP
     rates(hot, first, [13, 13, 13.5, 13.5])
     rates(quiet, first, [0.5, 0.5, 0.5, 0.5])
     lags(hot, "team-a.billing-app", first, [100, 200, 300, 400])
@@ -125,7 +126,7 @@ def test_the_topic_page_reads_the_same_number_of_queries_whatever_the_groups(
         return len(queries)
 
     few = count()
-    first = timezone.now().replace(second=0, microsecond=0) - 4 * STEP
+    first = floor_point(timezone.now()) - 4 * STEP
     for n in range(30):
         lags(world["hot"], f"group-{n}", first, [1, 2, 3, 4])
     assert count() == few

@@ -195,3 +195,22 @@ def test_a_lost_notification_is_sent_again_once(run, orders, settings):
     rates(orders, NOW, [13] * 4)
     assert run(later).renotified == 1 and len(mail.outbox) == 1
     assert run(later).renotified == 0 and len(mail.outbox) == 1
+
+
+def test_admins_tune_a_rule_in_the_django_admin_and_the_change_is_audited(run, orders, team_a, member_a):
+    from django.urls import reverse
+
+    from tests.conftest import client_for, make_user
+    from tests.test_admin_audit import events, submit
+
+    root = make_user("root", role="platform_admin", is_staff=True, is_superuser=True)
+    rule = AlertRule.objects.get(kind="topic_throughput")
+    url = reverse("admin:clusters_alertrule_change", args=[rule.pk])
+    assert client_for(member_a).get(url).status_code == 302  # not staff: sent to the admin's sign-in
+    submit(client_for(root), url, percent_of_limit="95")
+    [changed] = events("admin.clusters.alertrule.changed")
+    assert changed.actor == root and changed.details["changes"] == {
+        "percent_of_limit": {"before": 80, "after": 95}
+    }
+    rates(orders, NOW - 3 * STEP, [13, 13, 13])  # 87 %: under the new 95 %
+    assert run(NOW).opened == []

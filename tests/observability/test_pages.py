@@ -130,3 +130,26 @@ def test_the_topic_page_reads_the_same_number_of_queries_whatever_the_groups(
     for n in range(30):
         lags(world["hot"], f"group-{n}", first, [1, 2, 3, 4])
     assert count() == few
+
+
+def test_pages_never_call_aws_nor_the_provider(world, admin, monkeypatch):
+    from clusters import aws_control
+    from clusters.providers.local import LocalProvider
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a page called out")
+
+    for target, name in (
+        (aws_control, "client"),
+        (LocalProvider, "metric_points"),
+        (LocalProvider, "consumer_groups"),
+    ):
+        monkeypatch.setattr(target, name, refuse)
+    client = client_for(admin)
+    for url in (
+        f"/topics/{world['hot'].pk}/?range=60d",
+        f"/clusters/{world['cluster'].pk}/traffic/",
+        "/traffic/",
+        "/",
+    ):
+        assert client.get(url).status_code == 200

@@ -71,6 +71,7 @@ class EvaluationResult:
 def evaluate(now: datetime | None = None) -> EvaluationResult:
     now = floor_point(now or timezone.now())
     result = EvaluationResult()
+    AlertRule.ensure_defaults()
     finders = {
         AlertRule.Kind.TOPIC_THROUGHPUT: _topic_throughput,
         AlertRule.Kind.GROUP_LAG: _group_lag,
@@ -200,7 +201,7 @@ def _topic_throughput(rule: AlertRule, now: datetime, open_keys: set[str]):
             firing[key] = Condition(
                 cluster_id=topic.cluster_id, team_id=topic.team_id, topic_id=topic_id, value=worst[1] * 100,
                 summary=f"Topic {topic.name} on {topic.cluster.name} used {worst[1]:.0%} of its "
-                f"{topic.partitions} partitions' throughput ({worst[2] / MB:,.1f} MB/s in, "
+                f"{topic.partitions} {_partitions_whose(topic.partitions)} throughput ({worst[2] / MB:,.1f} MB/s in, "
                 f"{worst[3] / MB:,.1f} MB/s out) for {rule.for_minutes} minutes",
             )  # fmt: skip
         elif series[-1][0] == latest and series[-1][1] <= share:
@@ -281,3 +282,8 @@ def _cluster_throughput(rule: AlertRule, now: datetime, open_keys: set[str]):
             clear.add(key)
     clear |= {key for key in open_keys if int(key.split(":")[1]) not in points}
     return firing, clear
+
+
+def _partitions_whose(count: int) -> str:
+    """ "partition's" for one, "partitions'" for more."""
+    return "partition's" if count == 1 else "partitions'"

@@ -105,6 +105,21 @@ class AlertRule(models.Model):
     def __str__(self) -> str:
         return self.get_kind_display()
 
+    @classmethod
+    def ensure_defaults(cls) -> None:
+        """The three rules with their defaults, if missing (the migration creates them; a flushed or
+        hand-emptied table gets them back rather than silently alerting on nothing)."""
+        if cls.objects.count() < len(cls.Kind):
+            for kind, for_minutes in DEFAULT_FOR_MINUTES.items():
+                cls.objects.get_or_create(kind=kind, defaults={"for_minutes": for_minutes})
+
+
+DEFAULT_FOR_MINUTES = {
+    AlertRule.Kind.TOPIC_THROUGHPUT: 15,
+    AlertRule.Kind.GROUP_LAG: 10,
+    AlertRule.Kind.CLUSTER_THROUGHPUT: 15,
+}
+
 
 class AlertEpisode(models.Model):
     """One stretch of time a rule's condition held for one subject (topic, group × topic, or cluster)."""

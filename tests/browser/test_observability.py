@@ -33,7 +33,7 @@ def test_a_member_goes_from_a_lagging_group_to_a_submitted_partition_request(
     expect(attention).to_contain_text(
         "Consumer group team-a.refunds-reader is 11 min behind on team-a.refunds"
     )
-    expect(attention).to_contain_text("used 98% of its 1 partitions' throughput")
+    expect(attention).to_contain_text("used 98% of its 1 partition's throughput")
     attention.get_by_role("link", name="team-a.refunds").first.click()
 
     expect(page).to_have_url(f"{live_server.url}/topics/{topic.pk}/")

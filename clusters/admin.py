@@ -14,6 +14,7 @@ from clusters.models import (
     RequestEvent,
     Topic,
 )
+from clusters.observability import admin as observability_admin
 from portal import access
 from portal.admin_audit import AuditedAdmin
 
@@ -135,3 +136,7 @@ class DriftFindingAdmin(ReadOnlyInventory):
 
     list_display = ("kind", "arn", "cluster", "account", "region", "detected_at", "resolved_at")
     list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter))
+
+
+# Observability's rules and episodes (issue 14), with the same platform-admins-only, audited base.
+observability_admin.register(PlatformAdminOnly)

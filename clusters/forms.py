@@ -430,12 +430,13 @@ class TopicUpdateForm(ServiceForm):
     )
     justification = _justification("Why the change is needed. Optional.")
 
-    def __init__(self, *args, topic, **kwargs):
+    def __init__(self, *args, topic, partitions=None, **kwargs):
+        """`partitions`: a suggestion to start from (an alert's remedy), else the topic's own."""
         configs = topic.configs or {}
         kwargs.setdefault(
             "initial",
             {
-                "partitions": topic.partitions,
+                "partitions": partitions or topic.partitions,
                 "expected_in_mbps": topic.expected_in_mbps,
                 "expected_out_mbps": topic.expected_out_mbps,
                 "retention_ms": configs.get("retention.ms", rules.DEFAULT_RETENTION_MS),

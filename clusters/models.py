@@ -630,3 +630,13 @@ class SentNotification(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.request_id} {self.event}"
+
+
+# Observability (issue 14) keeps its models in its own sub-package; importing them here registers them.
+from clusters.observability.models import (  # noqa: E402, F401
+    AlertEpisode,
+    AlertEvent,
+    AlertRule,
+    GroupLagSample,
+    TopicSample,
+)

@@ -38,7 +38,7 @@ app = Celery("portal", task_cls=PortalTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Task modules inside sub-packages of an app (autodiscovery alone finds only `<app>.tasks`).
-app.autodiscover_tasks(["clusters.provisioning", "clusters.requests"])
+app.autodiscover_tasks(["clusters.provisioning", "clusters.requests", "clusters.observability"])
 
 
 @app.on_after_configure.connect

@@ -316,6 +316,13 @@ BILLING_CLOSE_DAYS = env_int("BILLING_CLOSE_DAYS", 3)
 # PROVISIONING_REDISPATCH_SECONDS, but not when it is older than this: an old database does not mail
 # everyone about last month's requests. Default 2 days.
 NOTIFICATION_RESEND_MAX_AGE_SECONDS = env_int("NOTIFICATION_RESEND_MAX_AGE_SECONDS", 2 * 24 * 3600)
+# Observability (issue 14): every OBSERVABILITY_INTERVAL_SECONDS beat collects the last
+# OBSERVABILITY_WINDOW_MINUTES of 5-minute points per account and region and evaluates the alert rules;
+# 5-minute points are kept OBSERVABILITY_FINE_DAYS, hourly ones OBSERVABILITY_COARSE_DAYS.
+OBSERVABILITY_INTERVAL_SECONDS = env_int("OBSERVABILITY_INTERVAL_SECONDS", 300)
+OBSERVABILITY_WINDOW_MINUTES = env_int("OBSERVABILITY_WINDOW_MINUTES", 20)
+OBSERVABILITY_FINE_DAYS = env_int("OBSERVABILITY_FINE_DAYS", 2)
+OBSERVABILITY_COARSE_DAYS = env_int("OBSERVABILITY_COARSE_DAYS", 60)
 CELERY_BEAT_SCHEDULE = {
     "portal-heartbeat": {
         "task": "portal.tasks.record_heartbeat",
@@ -334,14 +341,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "clusters.tasks.detect_drift",
         "schedule": float(DRIFT_INTERVAL_SECONDS),
     },
+    "observability-collect": {
+        "task": "clusters.observability.tasks.collect_all",
+        "schedule": float(OBSERVABILITY_INTERVAL_SECONDS),
+    },
+    "observability-downsample": {
+        "task": "clusters.observability.tasks.downsample",
+        "schedule": crontab(minute=40),
+    },
     "billing-daily": {
         "task": "billing.tasks.collect_and_compute",
         "schedule": crontab(hour=BILLING_HOUR_UTC, minute=15),
     },
 }
 # Sent once when beat starts (a schedule counts its first interval from the start): the heartbeat, so
-# /healthz reports a running worker at once, and the drift check, so admins see drift from the start.
-BEAT_RUN_AT_START = ["portal-heartbeat", "clusters-drift"]
+# /healthz reports a running worker at once, the drift check, so admins see drift from the start, and the
+# metrics collection, so pages show throughput and lag from the start.
+BEAT_RUN_AT_START = ["portal-heartbeat", "clusters-drift", "observability-collect"]
 
 # --- Cache (sign-in throttle counters) --------------------------------------------------------------
 # Shared by every web process: Redis when REDIS_URL is set (short timeouts: a Redis outage must not

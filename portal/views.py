@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from billing import months
 from billing import selectors as billing_selectors
 from clusters import selectors as cluster_selectors
+from clusters.observability import selectors as observability_selectors
 from portal import access, demo, selectors, services
 from portal.csv_export import streaming_csv_response
 from portal.errors import PortalError
@@ -48,6 +49,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "dashboard": dashboard,
         "cards": [(row, costs.for_team(row.team)) for row in team_rows],
         "costs": costs,
+        "attention": observability_selectors.attention(request.user),
     }
     return render(request, "portal/dashboard.html", context)
 

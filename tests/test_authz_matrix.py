@@ -283,6 +283,11 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("clusters:drift-list", ADMIN, markers={DRIFT_MARKER: ADMIN}),
     Endpoint("clusters:cluster-detail", SEES_TEAM_A, kwargs=lambda w: {"pk": w.cluster_a.pk}),
     Endpoint("clusters:cluster-status", SEES_TEAM_A, kwargs=lambda w: {"pk": w.cluster_a.pk}),
+    # Observability (issue 14): a topic's and a cluster's traffic follow the objects' own rule; the fleet view
+    # lists only the clusters the caller may see.
+    Endpoint("observability:topic", SEES_TEAM_A, kwargs=lambda w: {"pk": w.topic_a.pk}),
+    Endpoint("observability:cluster", SEES_TEAM_A, kwargs=lambda w: {"pk": w.cluster_a.pk}),
+    Endpoint("observability:fleet", SIGNED_IN, markers={CLUSTER_MARKER: SEES_TEAM_A}),
     # Retrying a failed cluster is for admins; cluster_a is active, so the call is a harmless no-op.
     Endpoint("clusters:cluster-retry", ADMIN, method="POST", kwargs=lambda w: {"pk": w.cluster_a.pk}),
     # Retrying a failed topic, grant or replicator step: admins (team A's objects are not failed, so the

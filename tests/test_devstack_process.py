@@ -90,7 +90,7 @@ def test_devstack_runs_web_worker_and_beat_and_one_ctrl_c_stops_them(tmp_path, s
 
 
 def test_beat_sends_the_heartbeat_and_the_drift_check_when_it_starts(tmp_path):
-    """Not one interval later (30 s for the heartbeat, 10 minutes for drift): at once."""
+    """Not one interval later (30 s for the heartbeat, 10 minutes for drift, 5 for metrics): at once."""
     env = newcomer_env(tmp_path, DEBUG="true")
     queue = tmp_path / "broker" / "queue"
     beat = subprocess.Popen(
@@ -99,10 +99,12 @@ def test_beat_sends_the_heartbeat_and_the_drift_check_when_it_starts(tmp_path):
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 30
-        while len(sent := list(queue.glob("*.msg"))) < 2 and time.monotonic() < deadline:
+        while len(sent := list(queue.glob("*.msg"))) < 3 and time.monotonic() < deadline:
             assert beat.poll() is None
             time.sleep(0.2)
     finally:
         kill_tree(beat)
     tasks = sorted(json.loads(path.read_text())["headers"]["task"] for path in sent)
-    assert tasks == ["clusters.tasks.detect_drift", "portal.tasks.record_heartbeat"]
+    assert tasks == [
+        "clusters.observability.tasks.collect_all", "clusters.tasks.detect_drift", "portal.tasks.record_heartbeat",
+    ]  # fmt: skip

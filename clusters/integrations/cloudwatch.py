@@ -7,6 +7,12 @@ answers with no values. Topics come from the portal's inventory (ListMetrics and
 two weeks). Up to 500 queries per GetMetricData call; every page is read (botocore's paginator). Throttling
 is handled by botocore's adaptive retry mode (client-side rate limiting + backoff), and what still fails is
 raised as a provider error (TransientError: retry the collection later; it is idempotent).
+
+Observability (recent points, every few minutes): `metric_points` reads per-topic `BytesInPerSec`,
+`BytesOutPerSec`, `MessagesInPerSec` (Sum, turned into a per-second average as Sum × 60 / period) and per
+consumer group × topic `MaxOffsetLag`, `SumOffsetLag`, `EstimatedMaxTimeLag` (Maximum), in calls of at most
+500 queries read page by page with botocore's paginator; `consumer_group_topics` finds the groups with
+ListMetrics (paginated; moto lists a metric once per datapoint, AWS once, so pairs are de-duplicated).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time
 
 from clusters.integrations import aws_control
-from clusters.integrations.records import AccountRef, TopicDayBytes
+from clusters.integrations.records import AccountRef, GroupTopic, MetricPoint, MetricSeries, TopicDayBytes
 
 NAMESPACE = "AWS/Kafka"
 METRIC_NAMES = {"bytes_in": "BytesInPerSec", "bytes_out": "BytesOutPerSec"}
@@ -70,3 +76,72 @@ def daily_topic_bytes(
                 for stamp, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
                     yield TopicDayBytes(cluster, topic, stamp.astimezone(UTC).date(), metric,
                                         round(value * SAMPLE_SECONDS))  # fmt: skip
+
+
+# --- Observability: recent points per topic and per consumer group × topic ---------------------------
+
+RATE_METRICS = ("BytesInPerSec", "BytesOutPerSec", "MessagesInPerSec")  # per partition, per minute: Sum
+LAG_METRICS = ("MaxOffsetLag", "SumOffsetLag", "EstimatedMaxTimeLag")  # per group × topic: Maximum
+LAG_DISCOVERY_METRIC = "SumOffsetLag"
+
+
+def _series_query(index: int, series: MetricSeries, period: int) -> dict:
+    dimensions = [{"Name": "Cluster Name", "Value": series.cluster_name}]
+    if series.consumer_group:
+        dimensions.append({"Name": "Consumer Group", "Value": series.consumer_group})
+    dimensions.append({"Name": "Topic", "Value": series.topic})
+    return {
+        "Id": f"q{index}",
+        "MetricStat": {
+            "Metric": {"Namespace": NAMESPACE, "MetricName": series.metric, "Dimensions": dimensions},
+            "Period": period,
+            "Stat": "Sum" if series.metric in RATE_METRICS else "Maximum",
+        },
+        "ReturnData": True,
+    }
+
+
+def metric_points(
+    account: AccountRef, series: Sequence[MetricSeries], start: datetime, end: datetime, period: int
+) -> Iterator[MetricPoint]:
+    """Points of every series in [start, end): ⌈len(series)/500⌉ GetMetricData calls, plus one per extra
+    page. A batch is yielded only once all its pages are read, so a failure mid-batch yields none of it."""
+    client = aws_control.client(account, "cloudwatch")
+    paginator = client.get_paginator("get_metric_data")
+    for offset in range(0, len(series), MAX_QUERIES_PER_CALL):
+        batch = series[offset : offset + MAX_QUERIES_PER_CALL]
+        points = []
+        with aws_control.translated(account, "read CloudWatch metrics"):
+            pages = paginator.paginate(
+                MetricDataQueries=[_series_query(index, item, period) for index, item in enumerate(batch)],
+                StartTime=start, EndTime=end, ScanBy="TimestampAscending",
+            )  # fmt: skip
+            for page in pages:
+                for result in page.get("MetricDataResults", []):
+                    item = batch[int(result["Id"][1:])]
+                    per_second = SAMPLE_SECONDS / period if item.metric in RATE_METRICS else 1
+                    for stamp, value in zip(
+                        result.get("Timestamps", []), result.get("Values", []), strict=False
+                    ):
+                        points.append(MetricPoint(item, stamp.astimezone(UTC), value * per_second))  # fmt: skip
+        yield from points
+
+
+def consumer_group_topics(account: AccountRef, cluster_names: Sequence[str]) -> list[GroupTopic]:
+    """Group × topic pairs reporting lag on these clusters (ListMetrics of the last ~2 weeks; MSK emits
+    lag only for STABLE/EMPTY groups with committed offsets, and none for names containing ':')."""
+    wanted = set(cluster_names)
+    found: set[GroupTopic] = set()
+    client = aws_control.client(account, "cloudwatch")
+    with aws_control.translated(account, "list CloudWatch metrics"):
+        for page in client.get_paginator("list_metrics").paginate(
+            Namespace=NAMESPACE, MetricName=LAG_DISCOVERY_METRIC
+        ):
+            for metric in page.get("Metrics", []):
+                dims = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
+                if (
+                    dims.keys() == {"Cluster Name", "Consumer Group", "Topic"}
+                    and dims["Cluster Name"] in wanted
+                ):
+                    found.add(GroupTopic(dims["Cluster Name"], dims["Consumer Group"], dims["Topic"]))
+    return sorted(found, key=lambda pair: (pair.cluster_name, pair.topic, pair.consumer_group))

@@ -1,12 +1,13 @@
 """The values the outside systems are asked for and answer with, in our words: where a call goes
 (`AccountRef`), what to create (`ClusterSpec`, `TopicSpec`, `GrantSpec`, `ReplicatorSpec`) and what MSK,
-Kafka and CloudWatch report (`ClusterState`, `ReplicatorState`, `TopicDayBytes`).
+Kafka and CloudWatch report (`ClusterState`, `ReplicatorState`, `TopicDayBytes`, `MetricPoint`,
+`GroupTopic`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from clusters.integrations.errors import ProviderError
 
@@ -116,3 +117,33 @@ class TopicDayBytes:
     day: date
     metric: str
     bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSeries:
+    """One `AWS/Kafka` series: a topic metric (BytesInPerSec, …) or, with `consumer_group`, a group's lag
+    metric on a topic (MaxOffsetLag, SumOffsetLag, EstimatedMaxTimeLag)."""
+
+    cluster_name: str
+    topic: str
+    metric: str
+    consumer_group: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    """A series' value for [at, at + period): a per-second average for the *PerSec metrics, the maximum
+    over the period for the lag metrics (offsets; seconds for EstimatedMaxTimeLag)."""
+
+    series: MetricSeries
+    at: datetime
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class GroupTopic:
+    """A consumer group that reports lag on a topic of a cluster."""
+
+    cluster_name: str
+    consumer_group: str
+    topic: str

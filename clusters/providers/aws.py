@@ -75,6 +75,16 @@ class AwsProvider:
 
         return cloudwatch.daily_topic_bytes(account, topics, start, end)
 
+    def consumer_groups(self, account: AccountRef, cluster_names):
+        from clusters.integrations import cloudwatch
+
+        return cloudwatch.consumer_group_topics(account, cluster_names)
+
+    def metric_points(self, account: AccountRef, series, start, end, period):
+        from clusters.integrations import cloudwatch
+
+        return cloudwatch.metric_points(account, series, start, end, period)
+
     # --- the bill ---
     def cluster_costs(self, account: AccountRef, start, end):
         from clusters.integrations import cost_explorer

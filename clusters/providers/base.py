@@ -9,7 +9,7 @@ named here too, so the provider seam reads as one vocabulary.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -20,6 +20,9 @@ from clusters.integrations.records import (
     ClusterSpec,
     ClusterState,
     GrantSpec,
+    GroupTopic,
+    MetricPoint,
+    MetricSeries,
     ReplicatorSpec,
     ReplicatorState,
     TopicDayBytes,
@@ -34,6 +37,9 @@ __all__ = [
     "ClusterSpec",
     "ClusterState",
     "GrantSpec",
+    "GroupTopic",
+    "MetricPoint",
+    "MetricSeries",
     "MskProvider",
     "NameConflict",
     "NotFound",
@@ -100,6 +106,15 @@ class MskProvider(Protocol):
     ) -> Iterator[TopicDayBytes]:
         """Bytes in and out per (cluster name, topic) and UTC day in [start, end); days without traffic
         may be missing."""
+
+    # --- observability (CloudWatch AWS/Kafka, recent points) ---
+    def consumer_groups(self, account: AccountRef, cluster_names: Sequence[str]) -> list[GroupTopic]:
+        """Consumer group × topic pairs that report lag on these clusters (each pair once)."""
+
+    def metric_points(
+        self, account: AccountRef, series: Sequence[MetricSeries], start: datetime, end: datetime, period: int
+    ) -> Iterator[MetricPoint]:
+        """Points of each series in [start, end) at `period` seconds; series without data yield nothing."""
 
     # --- the bill (Cost Explorer) ---
     def cluster_costs(self, account: AccountRef, start: date, end: date) -> dict[int, Decimal] | None:

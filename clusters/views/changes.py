@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from clusters import forms, selectors
+from clusters.observability import selectors as observability_selectors
 from clusters.requests import limits, services
 from clusters.views import filing
 from portal import access
@@ -29,21 +30,42 @@ class Change:
     intro: str  # str.format()ted with obj=
     cluster_id: Callable  # obj -> the cluster page "Back" returns to
     takes_down: Callable | None = None  # obj -> other teams' live topics the change would remove
+    suggest: Callable | None = None  # (request, obj) -> Suggestion from an alert's remedy link, or None
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    form_kwargs: dict  # what the form starts from instead of the object's own values
+    sentences: list[str]  # why, shown above the form
+
+
+def _partitions_remedy(request: HttpRequest, topic) -> Suggestion | None:
+    """An alert's "add partitions" link (`?remedy=partitions`): start from what the observed peak needs."""
+    if request.GET.get("remedy") != "partitions":
+        return None
+    advice = observability_selectors.topic_advice(topic)
+    if not advice.more_needed:
+        return None
+    return Suggestion(
+        form_kwargs={"partitions": advice.needed},
+        sentences=[f"Suggested: {advice.needed} partitions (now {advice.current}).", *advice.reasons],
+    )
 
 
 def _asks_why(prepare, target: str):
     """Deleting and revoking only ask for a justification."""
-    return lambda data, obj: forms.JustificationForm(data, prepare=prepare, target={target: obj})
+    return lambda data, obj, **_: forms.JustificationForm(data, prepare=prepare, target={target: obj})
 
 
 CHANGES = {
     "topic-update": Change(
         target="topic",
         lookup=selectors.topic_get,
-        form=lambda data, topic: forms.TopicUpdateForm(data, topic=topic),
+        form=lambda data, topic, **suggested: forms.TopicUpdateForm(data, topic=topic, **suggested),
         title="Change topic {obj.name}",
         intro="cleanup.policy stays “{obj.cleanup_policy}”: it cannot be changed after creation.",
         cluster_id=lambda topic: topic.cluster_id,
+        suggest=_partitions_remedy,
     ),
     "topic-delete": Change(
         target="topic",
@@ -82,7 +104,8 @@ def change_request(request: HttpRequest, change: str, **target_id: int) -> HttpR
     obj = spec.lookup(user=request.user, pk=target_id[f"{spec.target}_id"])
     if not access.can_act_for_team(request.user, obj.team):
         raise PermissionDenied(f"Only members of {obj.team.name} can request changes to what it owns.")
-    form = spec.form(filing.posted(request), obj)
+    suggestion = spec.suggest(request, obj) if spec.suggest else None
+    form = spec.form(filing.posted(request), obj, **(suggestion.form_kwargs if suggestion else {}))
     response, prepared = filing.prepare_and_submit(request, form)
     if response is not None:
         return response
@@ -91,7 +114,7 @@ def change_request(request: HttpRequest, change: str, **target_id: int) -> HttpR
         "title": spec.title.format(obj=obj),
         "target": obj,
         "cancel_url": reverse("clusters:cluster-detail", args=[spec.cluster_id(obj)]),
-        "intro": spec.intro.format(obj=obj),
+        "intro": " ".join([*(suggestion.sentences if suggestion else []), spec.intro.format(obj=obj)]),
         "takes_down": spec.takes_down(obj) if spec.takes_down else None,
         "submitted": request.method == "POST",
         **filing.preview_context(form, prepared),

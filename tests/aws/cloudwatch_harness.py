@@ -49,6 +49,23 @@ def datum(cluster: str, topic: str, metric_name: str, when: dt.datetime, value: 
     }
 
 
+def lag_datum(
+    cluster: str, group: str, topic: str, metric_name: str, when: dt.datetime, value: float
+) -> dict:
+    """One per-minute consumer-lag sample as MSK publishes it (per group × topic, no Partition dimension)."""
+    return {
+        "MetricName": metric_name,
+        "Dimensions": [
+            {"Name": "Cluster Name", "Value": cluster},
+            {"Name": "Consumer Group", "Value": group},
+            {"Name": "Topic", "Value": topic},
+        ],
+        "Timestamp": when,
+        "Value": float(value),
+        "Unit": "Seconds" if metric_name == "EstimatedMaxTimeLag" else "Count",
+    }
+
+
 def put_datapoints(client, data: Iterable[dict]) -> int:
     """PutMetricData in calls of at most 1000 datapoints; returns the number of calls."""
     calls, batch = 0, []

@@ -8,9 +8,10 @@ Clusters are CREATING for LOCAL_MSK_CREATE_SECONDS, then ACTIVE; they get real-f
 from __future__ import annotations
 
 import hashlib
+import math
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -23,6 +24,9 @@ from clusters.providers.base import (
     ClusterSpec,
     ClusterState,
     GrantSpec,
+    GroupTopic,
+    MetricPoint,
+    MetricSeries,
     NameConflict,
     NotFound,
     ProviderError,
@@ -203,6 +207,43 @@ class LocalProvider:
                 yield from _simulated(account, source, read_cluster.name, read_start, read_end,
                                       out_share=Decimal("0.5"))  # fmt: skip
 
+    # --- observability: the same series CloudWatch has, from what teams declared ---
+    def consumer_groups(self, account: AccountRef, cluster_names: Sequence[str]) -> list[GroupTopic]:
+        """One simulated consumer group per live topic, named `<topic>-reader`."""
+        from clusters.models import Topic
+
+        topics = Topic.objects.filter(
+            cluster__account__account_id=account.account_id, cluster__region=account.region,
+            cluster__name__in=list(cluster_names), status=Topic.Status.ACTIVE,
+        ).values_list("cluster__name", "name")  # fmt: skip
+        return [GroupTopic(cluster, f"{topic}{SIMULATED_GROUP_SUFFIX}", topic) for cluster, topic in topics]
+
+    def metric_points(
+        self, account: AccountRef, series: Sequence[MetricSeries], start: datetime, end: datetime, period: int
+    ) -> Iterator[MetricPoint]:
+        """Producers write the declared in-rate (else 0.1 MB/s per partition) and the reader group reads the
+        declared out-rate, both ±10 % over the day. A reader slower than its producers falls behind: its lag
+        grows from midnight UTC (a nightly catch-up job clears it) — the demo's lagging consumer."""
+        from clusters.models import Topic
+
+        rates = {
+            (cluster, name): (float(rate_in or Decimal("0.1") * partitions), float(rate_out or 0), partitions)
+            for cluster, name, partitions, rate_in, rate_out in Topic.objects.filter(
+                cluster__account__account_id=account.account_id, cluster__region=account.region,
+                cluster__name__in={item.cluster_name for item in series}, status=Topic.Status.ACTIVE,
+            ).values_list("cluster__name", "name", "partitions", "expected_in_mbps", "expected_out_mbps")
+        }  # fmt: skip
+        first = datetime.fromtimestamp(math.ceil(start.timestamp() / period) * period, tz=UTC)
+        for item in series:
+            if (item.cluster_name, item.topic) not in rates:
+                continue
+            declared_in, declared_out, partitions = rates[(item.cluster_name, item.topic)]
+            at = first
+            while at < end:
+                value = _simulated_value(item, at, declared_in, declared_out or declared_in, partitions)
+                yield MetricPoint(item, at, value)
+                at += timedelta(seconds=period)
+
     def cluster_costs(self, account: AccountRef, start: date, end: date) -> None:
         """A simulated MSK sends no bill: there is nothing to reconcile against."""
         return None
@@ -234,3 +275,28 @@ def _utilisation(account_id: str, cluster: str, topic: str, day: date, metric: s
     key = "|".join((account_id, cluster, topic, day.isoformat(), metric))
     share = Decimal(15 + hashlib.sha256(key.encode()).digest()[0] * 30 // 255) / 100
     return share / 2 if day.weekday() >= 5 else share
+
+
+SIMULATED_GROUP_SUFFIX = "-reader"
+SIMULATED_MESSAGE_BYTES = 1024
+MB = 1_000_000
+
+
+def _simulated_value(
+    series: MetricSeries, at: datetime, declared_in: float, declared_out: float, partitions: int
+) -> float:
+    """One simulated point: rates in bytes (messages) per second, lags in messages and seconds."""
+    day_share = (at.hour * 3600 + at.minute * 60 + at.second) / 86_400
+    swing = 1 + 0.1 * math.sin(2 * math.pi * day_share)  # ±10 % over the day, highest at 06:00 UTC
+    rate_in, rate_out = declared_in * MB * swing, declared_out * MB * swing
+    if series.metric == "BytesInPerSec":
+        return rate_in
+    if series.metric == "BytesOutPerSec":
+        return rate_out
+    if series.metric == "MessagesInPerSec":
+        return rate_in / SIMULATED_MESSAGE_BYTES
+    behind_bytes = max(rate_in - rate_out, 0) * day_share * 86_400 + rate_in * 2  # 2 s behind when keeping up
+    if series.metric == "EstimatedMaxTimeLag":
+        return behind_bytes / rate_in if rate_in else 0.0
+    behind_messages = behind_bytes / SIMULATED_MESSAGE_BYTES
+    return behind_messages if series.metric == "SumOffsetLag" else behind_messages / max(partitions, 1)

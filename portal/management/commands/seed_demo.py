@@ -76,6 +76,7 @@ class Command(BaseCommand):
                 )
         self._seed_clusters(teams)
         self._seed_billing()
+        self._seed_traffic()
         logins = demo.DemoLogins(
             password,
             tuple(
@@ -161,6 +162,8 @@ class Command(BaseCommand):
             ("events-write", "search", "search.clicks", (3, 6), 4, 8, 50),
             ("events-write", "analytics", "analytics.pageviews", (2,), 2, 6, 40),
             ("payments-dev", "payments", "payments.ledger", (3,), 1, 1, 65),
+            # Near its partition's 5 MB/s, and read more slowly than written: the demo's alerts.
+            ("events-write", "payments", "payments.refunds", (1,), Decimal("4.5"), 3, 30),
         ):
             topic, _ = Topic.objects.get_or_create(
                 cluster=clusters[cluster], name=name,
@@ -254,6 +257,16 @@ class Command(BaseCommand):
                       "tags": {"owner": "orders-team"}, "created_at": timezone.now() - timedelta(days=400)},
         )  # fmt: skip
         provisioning.detect_drift()
+
+    def _seed_traffic(self) -> None:
+        """Two days of 5-minute throughput and lag points from the local provider, and the alerts they raise
+        (payments.refunds runs near its limit and its reader falls behind)."""
+        from clusters.observability import alerts, collect
+
+        for account_pk, region in collect.targets():
+            collect.collect(account_pk, region, window=timedelta(days=2))
+        evaluation = alerts.evaluate()
+        self.stdout.write(f"Traffic: 2 days of points; {len(evaluation.opened)} alert(s) opened")
 
     def _seed_billing(self) -> None:
         """Last month and this month to date, from the local provider's simulated traffic."""

@@ -86,6 +86,19 @@ def network_profile(account: AwsAccount, region: str = "us-east-1", **fields) ->
     return NetworkProfile.objects.create(account=account, region=region, **{**defaults, **fields})
 
 
+def eu_network_profile(account: AwsAccount) -> NetworkProfile:
+    """A second VPC of `account` ("eu-vpc" in eu-west-1, other subnets, no security group): for checks
+    that a cluster's network profile is in the cluster's region."""
+    return network_profile(
+        account,
+        "eu-west-1",
+        name="eu-vpc",
+        vpc_id="vpc-0123456789abcdef1",
+        subnets=subnets("eu-west-1", first=2),
+        security_group_ids=[],
+    )
+
+
 def cluster(team: Team, network: NetworkProfile, name: str = "team-a-dev", **fields) -> Cluster:
     """An ACTIVE dedicated dev cluster of `team` in the account and region of `network`, with an ARN."""
     account = network.account

@@ -20,6 +20,25 @@ from tests.builders import PASSWORD  # noqa: F401 - imported from here by tests
 make_user = builders.user
 
 
+# Tests that share one expensive process run on one pytest-xdist worker (`make test` runs with
+# --dist loadgroup): one Chromium instead of one per worker, one Kafka broker (two JVMs) instead of one
+# per worker. Everything else a test starts is its own: each worker process has its own test database
+# and Celery queue (named after its pid in tests/settings.py; SQLite files too), processes started by
+# tests listen on free ports and keep their files under tmp_path.
+SHARED_PROCESSES = {"kafka_broker": "kafka-broker"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+            continue
+        for fixture, group in SHARED_PROCESSES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Sign-in throttle counters of one test must not lock out the personas of the next."""

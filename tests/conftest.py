@@ -25,18 +25,27 @@ make_user = builders.user
 # per worker. Everything else a test starts is its own: each worker process has its own test database
 # and Celery queue (named after its pid in tests/settings.py; SQLite files too), processes started by
 # tests listen on free ports and keep their files under tmp_path.
-SHARED_PROCESSES = {"kafka_broker": "kafka-broker"}
+SHARED_PROCESSES = {
+    "tests/browser/": "browser",
+    "tests/kafka/test_kafka_admin.py": "kafka-broker",
+    "tests/aws/test_topics_e2e.py": "kafka-broker",
+}
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.xdist_group("browser"))
-            continue
-        for fixture, group in SHARED_PROCESSES.items():
-            if fixture in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(group))
-                break
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadgroup with the groups above, named by path: pytest-xdist 3.8 reads xdist_group marks
+    through Item._nodeid, which pytest 9.2 no longer uses, so marks would not group anything."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedProcessScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            groups = (group for prefix, group in SHARED_PROCESSES.items() if nodeid.startswith(prefix))
+            return next(groups, nodeid)
+
+    return SharedProcessScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)

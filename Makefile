@@ -9,7 +9,7 @@ PYTEST := DJANGO_SETTINGS_MODULE=tests.settings $(PY) -m pytest -n $(PYTEST_WORK
 # Run-time files (SQLite database, broker, beat schedule, local.env); PORTAL_VAR_DIR moves them, as for the portal.
 VAR_DIR := $(or $(PORTAL_VAR_DIR),var)
 
-.PHONY: run test test-fast setup setup-test migrate demo lint format clean screenshots
+.PHONY: run test test-fast setup setup-test migrate demo lint lint-imports format clean screenshots
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ lint: setup-test
 	$(VENV)/bin/bandit -q -r portal clusters billing -c pyproject.toml --severity-level high --confidence-level medium
 	env -u DJANGO_SETTINGS_MODULE DEBUG=true DATABASE_URL=sqlite:///:memory: $(PY) manage.py makemigrations --check --dry-run
 	@if $(MAKE) -n lint-imports >/dev/null 2>&1; then $(MAKE) --no-print-directory lint-imports; fi
+
+# The import layers in pyproject.toml ([tool.importlinter]; docs/architecture.md explains them).
+lint-imports: setup-test
+	$(VENV)/bin/lint-imports
 
 format: setup-test
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .

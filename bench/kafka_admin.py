@@ -4,7 +4,7 @@ credentials assumed from moto's STS) through the test MSK IAM front to the real 
     .venv/bin/python bench/kafka_admin.py [--calls 20]
 
 Prints, for `calls` calls each: describe_topic and ensure_topic (topic already there) through
-clusters.kafka_admin (p50, p95, total), and how much of a call is setting up the AdminClient (construction
+clusters.integrations.kafka_admin (p50, p95, total), and how much of a call is setting up the AdminClient (construction
 with the first token, then the first answer) as opposed to the request itself.
 """
 
@@ -29,7 +29,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
-from clusters import kafka_admin  # noqa: E402
+from clusters.integrations import kafka_admin  # noqa: E402
 from clusters.providers.base import AccountRef, ClusterEndpoint, TopicSpec  # noqa: E402
 from tests.kafka.broker import session_broker  # noqa: E402
 

@@ -55,9 +55,11 @@ def main() -> None:
 
 
 def run(args) -> None:
-    from clusters import aws_control, provisioning, services
+    from clusters import provisioning
+    from clusters.integrations import aws_control
     from clusters.models import Cluster, PlatformSettings
     from clusters.providers import get_provider
+    from clusters.requests import services
     from portal.models import User
     from tests import builders
 

@@ -1,29 +1,25 @@
 """Chargeback arithmetic: pure functions over plain values (no ORM), tested on hand-computed cases.
 
-Hours are metered per started clock hour, like AWS meters cluster- and partition-hours:
-- a change *up* (cluster became active, topic created, partitions added) counts from the start of the
-  hour it happened in;
-- a change *down* (cluster or topic deleted) counts from the end of its hour.
-So a cluster active 10:20 → deleted 12:05 costs 3 cluster-hours (10:00-13:00), and a topic going from 3 to
-6 partitions at 10:30 costs 6 partition-hours for the 10:00 hour. Months are clipped at UTC midnight.
+Which hours and days are charged (the started-hour rule, the month to date): `billing.metering`.
 
 Money: each line's cost is its quantity × unit price, rounded half-up to the cent. A shared cluster's
-cluster-hour cost is rounded once for the cluster and then split into cents by largest remainder, so the
-teams' shares always add up to exactly the cluster's cost.
+cluster-hour cost is rounded once for the cluster and then split into cents by largest remainder (a
+leftover cent goes to the largest remainder; ties to the larger weight, then by team name), so the teams'
+shares always add up to exactly the cluster's cost. A split line's quantity is its cost ÷ the unit price
+(6 decimals), so quantity × unit price rounds to its cost like any other line.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import accumulate
 
 from billing.pricing import BYTES_PER_GIB, QUANTITY, Rates, money
 
-HOUR = dt.timedelta(hours=1)
 RATIO = Decimal("0.000001")
 DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000  # Kafka's default retention.ms
 MAX_STORAGE_LOOKBACK_DAYS = 400  # unlimited retention: everything collected in the last ~13 months
@@ -46,80 +42,39 @@ CHARGE_UNITS = {
 }
 
 
-def _floor_hour(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def _overlap_hours(since: dt.datetime, until: dt.datetime, start: dt.datetime, end: dt.datetime) -> int:
-    overlap = min(until, end) - max(since, start)
-    return max(0, int(overlap / HOUR))
-
-
-def level_hours(changes: Iterable[tuple[dt.datetime, int]], start: dt.datetime, end: dt.datetime) -> int:
-    """Σ level × hours within [start, end) (hour-aligned) for a step function given as (when, new level).
-
-    The level is 0 before the first change; each clock hour is charged at the highest level it saw.
-    """
-    by_hour: dict[dt.datetime, list[int]] = {}
-    starts_on_the_hour: set[dt.datetime] = set()
-    for moment, level in sorted(changes, key=lambda change: change[0]):
-        hour = _floor_hour(moment)
-        if hour not in by_hour and moment == hour:
-            starts_on_the_hour.add(hour)  # the level before never applied within this hour
-        by_hour.setdefault(hour, []).append(level)
-    hours = list(by_hour)
-    total, level = 0, 0
-    for index, hour in enumerate(hours):
-        seen = by_hour[hour] if hour in starts_on_the_hour else [level, *by_hour[hour]]
-        total += max(seen) * _overlap_hours(hour, hour + HOUR, start, end)
-        level = by_hour[hour][-1]
-        until = hours[index + 1] if index + 1 < len(hours) else max(end, hour + HOUR)
-        total += level * _overlap_hours(hour + HOUR, until, start, end)
-    return total
-
-
-def lifetime_changes(active_since: dt.datetime | None, deleted_at: dt.datetime | None):
-    """A cluster's life as level changes: 1 while active, 0 once deleted."""
-    changes = []
-    if active_since is not None:
-        changes.append((active_since, 1))
-        if deleted_at is not None:
-            changes.append((deleted_at, 0))
-    return changes
-
-
 def stored_gib_month(
     daily_bytes_in: dict[dt.date, int],
     *,
-    month_days: Sequence[dt.date],
-    alive_days: set[dt.date],
+    month_days: int,
+    partitions_on: dict[dt.date, int],
     retention_ms: int | None,
     retention_bytes: int | None,
-    partitions: int,
+    rounded: bool = True,
 ) -> Decimal:
     """ESTIMATE of GiB-months stored: MSK Serverless publishes no storage metric.
 
-    On each day of the month the topic existed, the bytes kept are those written during the retention
-    window ending that day (retention.ms rounded up to whole days; unlimited → everything collected, at most
-    MAX_STORAGE_LOOKBACK_DAYS), capped by retention.bytes × partitions. The month's GiB-months are the average
-    over the month's days.
+    On each day counted (`partitions_on`: the metered days the topic existed, with its partition count
+    that day), the bytes kept are those written during the retention window ending that day (retention.ms
+    rounded up to whole days; unset → Kafka's default of 7 days; unlimited → everything collected, at most
+    MAX_STORAGE_LOOKBACK_DAYS), capped by retention.bytes × that day's partitions (retention.bytes is per
+    partition). GiB-months are the sum over the days counted ÷ the month's `month_days`, rounded to the
+    6 decimals of a quantity unless `rounded` is False (to add several topics up before rounding).
     """
     if retention_ms in (None, 0):
         retention_ms = DEFAULT_RETENTION_MS
     window_days = MAX_STORAGE_LOOKBACK_DAYS if retention_ms < 0 else max(1, -(-retention_ms // 86_400_000))
-    cap = retention_bytes * partitions if retention_bytes not in (None, -1) and retention_bytes > 0 else None
+    per_partition = retention_bytes if retention_bytes is not None and retention_bytes > 0 else None
     # Bytes written in (day - window, day] from running totals: O(days + collected) per topic, not
     # O(days × window) (an unlimited-retention topic would otherwise sum 400 days for each day of the month).
     collected = sorted(daily_bytes_in)
     running = [0, *accumulate(daily_bytes_in[day] for day in collected)]
     window = dt.timedelta(days=window_days)
     total = 0
-    for day in month_days:
-        if day not in alive_days:
-            continue
+    for day, partitions in partitions_on.items():
         kept = running[bisect_right(collected, day)] - running[bisect_right(collected, day - window)]
-        total += min(kept, cap) if cap is not None else kept
-    return (Decimal(total) / BYTES_PER_GIB / len(month_days)).quantize(QUANTITY, rounding=ROUND_HALF_UP)
+        total += min(kept, per_partition * partitions) if per_partition is not None else kept
+    gib_months = Decimal(total) / BYTES_PER_GIB / month_days
+    return gib_months.quantize(QUANTITY, rounding=ROUND_HALF_UP) if rounded else gib_months
 
 
 def gib(byte_count: int) -> Decimal:
@@ -153,7 +108,7 @@ class TopicUsage:
     partition_hours: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
-    storage_gib_month: Decimal = Decimal(0)
+    storage_gib_month: Decimal = Decimal(0)  # rounded to 6 decimals per line
 
 
 @dataclass
@@ -183,7 +138,14 @@ class Line:
         return CHARGE_UNITS[self.charge_type]
 
     def sort_key(self):
-        return (self.payer.name, self.cluster.name, self.cluster.arn, self.topic, self.charge_type)
+        return (
+            self.payer.name,
+            self.cluster.name,
+            self.cluster.arn,
+            self.topic,
+            self.charge_type,
+            self.basis,
+        )
 
 
 def _topic_lines(cluster: ClusterUsage, topic: TopicUsage, platform: Payer) -> Iterable[Line]:
@@ -198,23 +160,29 @@ def _topic_lines(cluster: ClusterUsage, topic: TopicUsage, platform: Payer) -> I
         ("partition_hours", Decimal(topic.partition_hours), rates.partition_hour),
         ("data_in", gib(topic.bytes_in), rates.gib_in),
         ("data_out", gib(topic.bytes_out), rates.gib_out),
-        ("storage", topic.storage_gib_month, rates.gib_month),
+        ("storage", topic.storage_gib_month.quantize(QUANTITY, rounding=ROUND_HALF_UP), rates.gib_month),
     ):
         if quantity > 0:
             yield Line(payer, cluster.ref, topic.name, charge_type, quantity, price, money(quantity * price),
                        basis, Decimal(1))  # fmt: skip
 
 
-def split_cents(total: Decimal, weights: dict) -> dict:
-    """`total` (whole cents) split by integer weights; largest remainder, ties by key, sums exactly."""
-    cents = int(total * 100)
+def largest_remainder(total: int, weights: dict[Hashable, int]) -> dict[Hashable, int]:
+    """`total` units split by integer weights, summing exactly: each key gets its share rounded down, and
+    the units left over go one each to the largest remainders; ties go to the larger weight, then to the
+    smaller key (for payers: the team name)."""
     weight_sum = sum(weights.values())
-    shares = {payer: cents * weight // weight_sum for payer, weight in weights.items()}
-    leftover = cents - sum(shares.values())
-    by_remainder = sorted(weights, key=lambda payer: (-(cents * weights[payer] % weight_sum), payer))
-    for payer in by_remainder[:leftover]:
-        shares[payer] += 1
-    return {payer: Decimal(share) / 100 for payer, share in shares.items()}
+    shares = {key: total * weight // weight_sum for key, weight in weights.items()}
+    leftover = total - sum(shares.values())
+    order = sorted(weights, key=lambda key: (-(total * weights[key] % weight_sum), -weights[key], key))
+    for key in order[:leftover]:
+        shares[key] += 1
+    return shares
+
+
+def split_cents(total: Decimal, weights: dict) -> dict:
+    """`total` (whole cents) split by integer weights by `largest_remainder`: the shares sum exactly."""
+    return {key: Decimal(share) / 100 for key, share in largest_remainder(int(total * 100), weights).items()}
 
 
 def _cluster_hour_lines(cluster: ClusterUsage, platform: Payer) -> Iterable[Line]:
@@ -249,8 +217,29 @@ def _cluster_hour_lines(cluster: ClusterUsage, platform: Payer) -> Iterable[Line
             basis = Basis.UNATTRIBUTED
         else:
             basis = Basis.USAGE_SHARE if total_bytes else Basis.EVEN_SPLIT
-        yield Line(payer, cluster.ref, "", "cluster_hours", (hours * ratio).quantize(QUANTITY), price, share,
-                   basis, ratio.quantize(RATIO, rounding=ROUND_HALF_UP))  # fmt: skip
+        # The share's hours at the unit price, so quantity × unit price rounds to the share (not hours × ratio,
+        # which can miss the share by the cent the split moved).
+        quantity = (share / price).quantize(QUANTITY, rounding=ROUND_HALF_UP) if price else hours * ratio
+        yield Line(payer, cluster.ref, "", "cluster_hours", quantity.quantize(QUANTITY), price, share, basis,
+                   ratio.quantize(RATIO, rounding=ROUND_HALF_UP))  # fmt: skip
+
+
+def merged_topics(cluster: ClusterUsage) -> list[TopicUsage]:
+    """The cluster's topics with one entry per name and payer (a name deleted and created again by the same
+    team, or traffic on it while no topic had it, is one set of lines), ordered by name and payer."""
+    merged: dict[tuple, TopicUsage] = {}
+    for topic in cluster.topics:
+        owner = topic.owner if cluster.shared else cluster.team  # a dedicated cluster's team pays all of it
+        key = (topic.name, owner is None, owner or Payer(""))
+        if key not in merged:
+            merged[key] = replace(topic, owner=owner)
+            continue
+        into = merged[key]
+        into.partition_hours += topic.partition_hours
+        into.bytes_in += topic.bytes_in
+        into.bytes_out += topic.bytes_out
+        into.storage_gib_month += topic.storage_gib_month
+    return [merged[key] for key in sorted(merged)]
 
 
 def allocate(cluster: ClusterUsage, platform: Payer) -> list[Line]:

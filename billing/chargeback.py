@@ -8,13 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q
 from django.utils import timezone
 
-from billing import allocation
+from billing import allocation, metering
 from billing.allocation import ClusterRef, ClusterUsage, Payer, TopicUsage
 from billing.models import BudgetAlert, ChargebackLine, ChargebackRun, TopicDailyUsage
 from billing.months import first_of_month, month_bounds, next_month
@@ -29,6 +30,8 @@ from portal.models import Team
 logger = logging.getLogger(__name__)
 BUDGET_THRESHOLDS = (80, 100)
 LINE_BATCH = 2000
+USAGE_CHUNK = 5000
+BYTES_IN = str(TopicDailyUsage.Metric.BYTES_IN)  # a plain str: compared once per row of traffic
 
 
 class ChargebackError(Exception):
@@ -46,14 +49,6 @@ def platform_payer() -> Payer:
     return _payer(team) if team else Payer("Platform (unassigned)")
 
 
-def _alive_days(changes: list[tuple[dt.datetime, int]], days: list[dt.date]) -> set[dt.date]:
-    if not changes:
-        return set()
-    born = changes[0][0].astimezone(dt.UTC).date()
-    gone = next((when.astimezone(dt.UTC).date() for when, level in changes if level == 0), dt.date.max)
-    return {day for day in days if born <= day <= gone}
-
-
 def _int_config(configs: dict, key: str) -> int | None:
     try:
         return int(configs.get(key)) if configs.get(key) is not None else None
@@ -61,55 +56,84 @@ def _int_config(configs: dict, key: str) -> int | None:
         return None
 
 
-def build_usage(month: dt.date) -> list[ClusterUsage]:
-    """Everything the month's lines are computed from, read from the database (no network)."""
+@dataclass
+class _Candidate:
+    """A topic that had a name on a cluster during the month (an inventory topic, or a replica on a read
+    cluster), collecting its share of the name's traffic. CloudWatch knows names, not topics."""
+
+    name: str
+    owner: Payer
+    changes: list[tuple[dt.datetime, int]]
+    configs: dict
+    meter: metering.DayMeter
+    order: tuple  # explicit, database-independent: who was there first, then the owner's name
+    bytes_in: int = 0
+    bytes_out: int = 0
+    daily_in: dict[dt.date, int] = field(default_factory=dict)
+
+
+def _candidate(name, owner: Payer, changes, configs, tiebreak: tuple) -> _Candidate:
+    meter = metering.DayMeter.of(changes)
+    born = meter.born or dt.datetime.max.replace(tzinfo=dt.UTC)
+    return _Candidate(name, owner, changes, configs, meter, (born, owner.name, owner.team_id or 0, *tiebreak))
+
+
+def split_day(byte_count: int, day: dt.date, candidates: list[_Candidate]) -> list[tuple[_Candidate, int]]:
+    """A name's bytes on one UTC day among the topics that had the name that day, by the hours each was
+    there (largest remainder in whole bytes; ties to the one there first, in `order`). Nobody there → []."""
+    if len(candidates) == 1:
+        return [(candidates[0], byte_count)] if candidates[0].meter.there_on(day) else []
+    hours = {index: candidate.meter.hours_on(day) for index, candidate in enumerate(candidates)}
+    hours = {index: count for index, count in hours.items() if count}
+    if not hours:
+        return []
+    return [
+        (candidates[index], share) for index, share in allocation.largest_remainder(byte_count, hours).items()
+    ]
+
+
+def build_usage(month: dt.date, until: dt.datetime | None = None) -> list[ClusterUsage]:
+    """Everything the month's lines are computed from, metered to `until` (default: the whole month), read
+    from the database (no network)."""
     start, end = month_bounds(month)
-    days = [month + dt.timedelta(days=offset) for offset in range((next_month(month) - month).days)]
+    until = end if until is None else until
+    days = metering.metered_days(month, until)
+    if not days:
+        return []
+    month_days = (next_month(month) - month).days
     clusters = list(
-        clusters_alive(start, end).select_related("team", "account").prefetch_related("shared_with")
+        clusters_alive(start, until)
+        .select_related("team", "account")
+        .prefetch_related("shared_with")
+        .order_by("pk")
     )
     by_id = {cluster.pk: cluster for cluster in clusters}
-    topics = list(topics_alive(list(by_id), start, end).select_related("team"))
+    topics = list(topics_alive(list(by_id), start, until).select_related("team").order_by("pk"))
     replicators = list(
-        Replicator.objects.filter(read_cluster_id__in=list(by_id)).select_related("source_cluster")
+        Replicator.objects.filter(read_cluster_id__in=list(by_id))
+        .select_related("source_cluster")
+        .order_by("pk")
     )
-    source_topics = {
-        (topic.cluster_id, topic.name): topic
-        for topic in Topic.objects.filter(
-            cluster_id__in=[replicator.source_cluster_id for replicator in replicators],
-            name__in=[name for replicator in replicators for name in replicator.topics],
-        ).exclude(partition_changes__isnull=True)
-    }
+    source_topics: dict[tuple[int, str], list[Topic]] = defaultdict(list)
+    for topic in Topic.objects.filter(
+        cluster_id__in=[replicator.source_cluster_id for replicator in replicators],
+        name__in=[name for replicator in replicators for name in replicator.topics],
+    ).order_by("pk"):
+        source_topics[(topic.cluster_id, topic.name)].append(topic)
     history: dict[int, list[tuple[dt.datetime, int]]] = defaultdict(list)
     for topic_id, changed_at, partitions in (
         TopicPartitionChange.objects.filter(
-            topic_id__in=[topic.pk for topic in topics] + [topic.pk for topic in source_topics.values()],
-            changed_at__lt=end,
+            topic_id__in=[topic.pk for topic in topics]
+            + [topic.pk for named in source_topics.values() for topic in named],
+            changed_at__lt=until,
         )
         .order_by("changed_at", "id")
         .values_list("topic_id", "changed_at", "partitions")
     ):
         history[topic_id].append((changed_at, partitions))
 
-    traffic: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: {"bytes_in": 0, "bytes_out": 0})
-    for row in (
-        TopicDailyUsage.objects.filter(cluster_id__in=list(by_id), day__gte=month, day__lt=next_month(month))
-        .values("cluster_id", "topic_name", "metric")
-        .annotate(total=Sum("bytes"))
-        .order_by()
-    ):
-        traffic[(row["cluster_id"], row["topic_name"])][row["metric"]] = int(row["total"])
-    lookback = max(
-        [_storage_window_days(topic.configs) for topic in [*topics, *source_topics.values()]] or [1]
-    )
-    daily_in: dict[tuple[int, str], dict[dt.date, int]] = defaultdict(dict)
-    for cluster_id, topic_name, day, byte_count in TopicDailyUsage.objects.filter(
-        cluster_id__in=list(by_id), metric=TopicDailyUsage.Metric.BYTES_IN,
-        day__gte=month - dt.timedelta(days=lookback - 1), day__lt=next_month(month),
-    ).values_list("cluster_id", "topic_name", "day", "bytes"):  # fmt: skip
-        daily_in[(cluster_id, topic_name)][day] = byte_count
-
     usages: dict[int, ClusterUsage] = {}
+    rates = {region: rates_for(region, month) for region in sorted({cluster.region for cluster in clusters})}
     for cluster in clusters:
         usages[cluster.pk] = ClusterUsage(
             ref=ClusterRef(
@@ -122,51 +146,88 @@ def build_usage(month: dt.date) -> list[ClusterUsage]:
             ),
             team=_payer(cluster.team),
             shared=bool(cluster.shared_with.all()),
-            cluster_hours=allocation.level_hours(
-                allocation.lifetime_changes(cluster.active_since, cluster.deleted_at), start, end
+            cluster_hours=metering.level_hours(
+                metering.lifetime_changes(cluster.active_since, cluster.deleted_at), start, until
             ),
-            rates=rates_for(cluster.region, month),
+            rates=rates[cluster.region],
         )
 
-    def add_topic(cluster_id, name, owner, changes, configs, hours_changes=None):
-        key = (cluster_id, name)
-        counted = traffic.pop(key, {"bytes_in": 0, "bytes_out": 0})
-        usages[cluster_id].topics.append(
-            TopicUsage(
-                name=name, owner=owner,
-                partition_hours=allocation.level_hours(hours_changes or changes, start, end),
-                bytes_in=counted["bytes_in"], bytes_out=counted["bytes_out"],
-                storage_gib_month=allocation.stored_gib_month(
-                    daily_in.get(key, {}), month_days=days, alive_days=_alive_days(changes, days),
-                    retention_ms=_int_config(configs, "retention.ms"),
-                    retention_bytes=_int_config(configs, "retention.bytes"),
-                    partitions=max((level for _, level in changes), default=0),
-                ),
-            )
-        )  # fmt: skip
-
+    candidates: dict[tuple[int, str], list[_Candidate]] = defaultdict(list)
     for topic in topics:
         if topic.team_id != by_id[topic.cluster_id].team_id:
             usages[topic.cluster_id].shared = True
-        add_topic(topic.cluster_id, topic.name, _payer(topic.team), history[topic.pk], topic.configs)
+        candidates[(topic.cluster_id, topic.name)].append(
+            _candidate(topic.name, _payer(topic.team), history[topic.pk], topic.configs, (0, topic.pk))
+        )
     for replicator in replicators:
         read_cluster = by_id[replicator.read_cluster_id]
         for name in replicator.topics:
-            source = source_topics.get((replicator.source_cluster_id, name))
-            source_changes = history[source.pk] if source else []
-            # Replicated partitions exist on the read cluster while both it and the source topic do.
-            on_read = _clip(source_changes, read_cluster.active_since, read_cluster.deleted_at)
-            add_topic(
-                read_cluster.pk, name, _payer(read_cluster.team), on_read, source.configs if source else {}
-            )
-    for (cluster_id, name), counted in sorted(traffic.items()):
-        # Traffic on a topic the inventory does not know: charged, never dropped (unattributed).
+            for source in source_topics.get((replicator.source_cluster_id, name), []):
+                # Replicated partitions exist on the read cluster while both it and the source topic do.
+                on_read = clip_to_lifetime(
+                    history[source.pk], read_cluster.active_since, read_cluster.deleted_at
+                )
+                candidates[(read_cluster.pk, name)].append(
+                    _candidate(name, _payer(read_cluster.team), on_read, source.configs, (1, source.pk))
+                )
+    for named in candidates.values():
+        named.sort(key=lambda candidate: candidate.order)
+
+    # Traffic, a day at a time: each day's bytes of a name go to the topics that had it that day. Bytes
+    # before the month only fill the storage windows; bytes nobody had are unattributed (never dropped).
+    lookback = max(
+        [_storage_window_days(candidate.configs) for named in candidates.values() for candidate in named]
+        or [1]
+    )
+    unattributed: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: {"bytes_in": 0, "bytes_out": 0})
+    for cluster_id, name, day, metric, byte_count in (
+        TopicDailyUsage.objects.filter(
+            Q(day__gte=month) | Q(metric=TopicDailyUsage.Metric.BYTES_IN),
+            cluster_id__in=list(by_id), day__gte=month - dt.timedelta(days=lookback - 1), day__lte=days[-1],
+        )
+        .values_list("cluster_id", "topic_name", "day", "metric", "bytes")
+        .order_by()
+        .iterator(chunk_size=USAGE_CHUNK)
+    ):  # fmt: skip
+        named = candidates.get((cluster_id, name))
+        shares = split_day(byte_count, day, named) if named else []
+        if not shares:
+            if day >= month:
+                unattributed[(cluster_id, name)][metric] += byte_count
+            continue
+        for candidate, share in shares:
+            if metric == BYTES_IN:
+                candidate.daily_in[day] = candidate.daily_in.get(day, 0) + share
+                if day >= month:
+                    candidate.bytes_in += share
+            else:
+                candidate.bytes_out += share
+
+    for (cluster_id, _name), named in sorted(candidates.items()):
+        for candidate in named:
+            usages[cluster_id].topics.append(
+                TopicUsage(
+                    name=candidate.name, owner=candidate.owner,
+                    partition_hours=candidate.meter.level_hours(start, until),
+                    bytes_in=candidate.bytes_in, bytes_out=candidate.bytes_out,
+                    storage_gib_month=allocation.stored_gib_month(
+                        candidate.daily_in, month_days=month_days,
+                        partitions_on=candidate.meter.partitions_by_day(days),
+                        retention_ms=_int_config(candidate.configs, "retention.ms"),
+                        retention_bytes=_int_config(candidate.configs, "retention.bytes"),
+                        rounded=False,  # one topic of several with the name and payer: rounded per line
+                    ),
+                )
+            )  # fmt: skip
+    for (cluster_id, name), counted in sorted(unattributed.items()):
         if counted["bytes_in"] or counted["bytes_out"]:
             usages[cluster_id].topics.append(
                 TopicUsage(
                     name=name, owner=None, bytes_in=counted["bytes_in"], bytes_out=counted["bytes_out"]
                 )
             )
+    for usage in usages.values():
+        usage.topics = allocation.merged_topics(usage)
     return list(usages.values())
 
 
@@ -177,7 +238,7 @@ def _storage_window_days(configs: dict) -> int:
     return max(1, -(-(retention_ms or allocation.DEFAULT_RETENTION_MS) // 86_400_000))
 
 
-def _clip(changes, alive_from, alive_until):
+def clip_to_lifetime(changes, alive_from, alive_until):
     """A topic's partition history limited to a cluster's lifetime."""
     if alive_from is None:
         return []
@@ -194,11 +255,14 @@ def _clip(changes, alive_from, alive_until):
     return clipped
 
 
-def compute_lines(month: dt.date, *, actual_costs: dict[int, Decimal] | None = None) -> list[allocation.Line]:
-    """The month's lines, sorted; with `actual_costs`, shared clusters' lines are scaled to the bill."""
+def compute_lines(
+    month: dt.date, *, until: dt.datetime | None = None, actual_costs: dict[int, Decimal] | None = None
+) -> list[allocation.Line]:
+    """The month's lines metered to `until` (default: the whole month), sorted; with `actual_costs`, shared
+    clusters' lines are scaled to the bill."""
     platform = platform_payer()
     lines = []
-    for usage in build_usage(month):
+    for usage in build_usage(month, until):
         cluster_lines = allocation.allocate(usage, platform)
         if actual_costs and usage.shared and usage.ref.cluster_id in actual_costs:
             cluster_lines = allocation.scale_to_actual(cluster_lines, actual_costs[usage.ref.cluster_id])
@@ -206,16 +270,20 @@ def compute_lines(month: dt.date, *, actual_costs: dict[int, Decimal] | None = N
     return sorted(lines, key=allocation.Line.sort_key)
 
 
-def compute_run(month: dt.date, *, actor=None) -> ChargebackRun:
-    """(Re)compute a provisional month; refused once finalized. Idempotent: same inputs, same lines."""
+def compute_run(month: dt.date, *, actor=None, now: dt.datetime | None = None) -> ChargebackRun:
+    """(Re)compute a provisional month, metered up to and including the clock hour `now` falls in (the
+    whole month once it is over); refused once finalized. Idempotent: same inputs, same lines."""
     month = first_of_month(month)
+    until = metering.metered_until(month, now or timezone.now())
     run, _ = ChargebackRun.objects.get_or_create(month=month)
     if run.status == ChargebackRun.Status.FINALIZED:
         raise ChargebackError(f"{run.label} is finalized and cannot change.")
     actual_costs = (
         dict(run.actual_costs.values_list("cluster_id", "amount_usd")) if run.scale_shared_to_actual else None
     )
-    lines = compute_lines(month, actual_costs=actual_costs)  # outside the transaction: reads only
+    lines = compute_lines(
+        month, until=until, actual_costs=actual_costs
+    )  # outside the transaction: reads only
     with transaction.atomic():
         run = ChargebackRun.objects.select_for_update().get(pk=run.pk)
         if run.status == ChargebackRun.Status.FINALIZED:
@@ -228,10 +296,12 @@ def compute_run(month: dt.date, *, actor=None) -> ChargebackRun:
         run.total_usd = sum((line.cost for line in lines), Decimal("0.00"))
         run.line_count = len(lines)
         run.computed_at = timezone.now()
-        run.save(update_fields=["total_usd", "line_count", "computed_at"])
+        run.metered_until = until
+        run.save(update_fields=["total_usd", "line_count", "computed_at", "metered_until"])
         audit.record("billing.chargeback.computed", actor=actor, obj=run,
-                     details={"month": run.label, "lines": run.line_count, "total_usd": str(run.total_usd)})  # fmt: skip
-        _check_budgets(run)
+                     details={"month": run.label, "lines": run.line_count, "total_usd": str(run.total_usd),
+                              "metered_until": until.isoformat()})  # fmt: skip
+        _check_budgets(run)  # on the metered lines only: never on a forecast
     return run
 
 

@@ -7,6 +7,7 @@ the same inputs gives byte-identical files. `portal.csv_export` writes them (for
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -135,6 +136,8 @@ def focus_rows(run: ChargebackRun) -> Iterator[tuple]:
     """FOCUS 1.2 rows: every mandatory column, resource and SKU detail, and the allocation in x_ columns."""
     start, end = month_bounds(run.month)
     period_start, period_end = start.strftime("%Y-%m-%dT%H:%M:%SZ"), end.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The charges cover the month up to where the run metered it (the whole month once it is over).
+    charged_until = min(run.metered_until or end, end).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     provisional = "true" if run.status == ChargebackRun.Status.PROVISIONAL else "false"
     for (team, cost_center, cluster, arn, region, account, env, topic, charge_type, quantity, unit, price,
          cost, basis, ratio) in _lines(run):  # fmt: skip
@@ -144,7 +147,7 @@ def focus_rows(run: ChargebackRun) -> Iterator[tuple]:
         cost_text = _usd(cost)
         yield (
             cost_text, account, f"AWS account {account}", "USD", period_start, period_end, "Usage", "",
-            _description(charge_type, cluster, topic, team, basis), period_start, period_end, cost_text,
+            _description(charge_type, cluster, topic, team, basis), period_start, charged_until, cost_text,
             cost_text, INVOICE_ISSUER, cost_text, _qty(quantity), unit, PROVIDER, PROVIDER, SERVICE_CATEGORY,
             SERVICE_NAME,
             arn, cluster, RESOURCE_TYPE, region, account, _qty(quantity), unit, _qty(price),

@@ -12,7 +12,8 @@ priced and allocated as a run would (`billing.allocation`, at the rate card the 
   first day with traffic; today's partial day is in the month to date, not in the average), for the
   remaining hours. Before a first full day there is no average, and no data is projected;
 - storage (estimate): the month to date's GiB-months of the topic per day counted so far (the 1st, or the
-  day the topic was created, through today), for every day after today.
+  day the topic was created, through today), for every day after today. A name deleted and created again
+  this month is counted from its first topic's day: its month to date holds both topics' storage.
 
 A shared cluster's remaining cluster-hours are split by the projected bytes, as a run splits them.
 The forecast is read, never stored: it is not in any run's lines, totals, CSVs or budget alerts.
@@ -28,10 +29,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Min, Q, Sum
 
-from billing import allocation
-from billing.allocation import HOUR, ClusterRef, ClusterUsage, Payer, TopicUsage
-from billing.chargeback import _clip as clip_to_lifetime
-from billing.chargeback import platform_payer
+from billing import allocation, metering
+from billing.allocation import ClusterRef, ClusterUsage, Payer, TopicUsage
+from billing.chargeback import clip_to_lifetime, platform_payer
+from billing.metering import HOUR
 from billing.models import ChargebackLine, TopicDailyUsage
 from billing.months import month_bounds
 from billing.selectors import rates_for
@@ -69,18 +70,19 @@ class Forecast:
         return dict(totals)
 
 
-def metered_until(month: dt.date, now: dt.datetime) -> dt.datetime:
-    """The end of the clock hour `now` falls in (the month to date charges every hour up to and including
-    it), kept within the month."""
-    start, end = month_bounds(month)
-    return min(max(_hour_of(now) + HOUR, start), end)
-
-
-def remaining(month: dt.date, *, now: dt.datetime, cluster_ids: Iterable[int] | None = None) -> Forecast:
-    """The rest of `month` after the hour `now` falls in, at the current inventory and this month's pace;
-    on every cluster, or on `cluster_ids` only (a shared cluster's split needs the whole cluster)."""
+def remaining(
+    month: dt.date,
+    *,
+    now: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    cluster_ids: Iterable[int] | None = None,
+) -> Forecast:
+    """The rest of `month` after `until` (where the run's month to date stops; else after the hour `now`
+    falls in, by `billing.metering`), at the current inventory and this month's pace; on every cluster,
+    or on `cluster_ids` only (a shared cluster's split needs the whole cluster)."""
     end = month_bounds(month)[1]
-    until = metered_until(month, now)
+    if until is None:
+        until = metering.metered_until(month, now)
     forecast = Forecast(month, until, int((end - until) / HOUR))
     if forecast.remaining_hours == 0:
         return forecast
@@ -110,10 +112,6 @@ def clusters_paid_by(month: dt.date, team_ids: Iterable[int]) -> set[int]:
             .distinct()
         )
     )
-
-
-def _hour_of(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def _cluster_ref(cluster) -> ClusterRef:
@@ -170,8 +168,15 @@ def _remaining_usage(forecast: Forecast, end: dt.datetime, alive) -> list[Cluste
         return max(0, month_hours - int(charged.get(key, ZERO).to_integral_value(ROUND_HALF_UP)))
 
     month_partition_hours: dict[tuple[int, str], int] = defaultdict(int)
+    first_seen: dict[tuple[int, str], dt.datetime] = {}
     for topic_id, cluster_id, _team_id, name in topics:
-        month_partition_hours[(cluster_id, name)] += allocation.level_hours(history[topic_id], start, end)
+        month_partition_hours[(cluster_id, name)] += metering.level_hours(history[topic_id], start, end)
+        if history[
+            topic_id
+        ]:  # a name deleted and created again: its storage so far is over both topics' days
+            first_seen[(cluster_id, name)] = min(
+                history[topic_id][0][0], first_seen.get((cluster_id, name), end)
+            )
 
     def topic_usage(cluster_id, name, owner, created: dt.datetime | None) -> TopicUsage:
         counted = traffic.get((cluster_id, name), {})
@@ -196,13 +201,13 @@ def _remaining_usage(forecast: Forecast, end: dt.datetime, alive) -> list[Cluste
 
     usages: dict[int, ClusterUsage] = {}
     for cluster in clusters.values():
-        lifetime = allocation.lifetime_changes(cluster.active_since, cluster.deleted_at)
+        lifetime = metering.lifetime_changes(cluster.active_since, cluster.deleted_at)
         usages[cluster.pk] = ClusterUsage(
             ref=_cluster_ref(cluster),
             team=payers[cluster.team_id],
             shared=bool(cluster.shared_with.all()),
             cluster_hours=hours_left(
-                (cluster.pk, "", "cluster_hours"), allocation.level_hours(lifetime, start, end)
+                (cluster.pk, "", "cluster_hours"), metering.level_hours(lifetime, start, end)
             ),
             rates=rates[cluster.region],
         )
@@ -211,7 +216,11 @@ def _remaining_usage(forecast: Forecast, end: dt.datetime, alive) -> list[Cluste
             usages[cluster_id].shared = True
         changes = history[topic_id]
         if changes and (changes[-1][1] > 0 or changes[-1][0] > until):  # still there after the metered hours
-            usages[cluster_id].topics.append(topic_usage(cluster_id, name, payers[team_id], changes[0][0]))
+            usages[cluster_id].topics.append(
+                topic_usage(
+                    cluster_id, name, payers[team_id], first_seen.get((cluster_id, name), changes[0][0])
+                )
+            )
     for replicator in replicators:
         read_cluster = clusters[replicator.read_cluster_id]
         for name in replicator.topics:
@@ -219,7 +228,7 @@ def _remaining_usage(forecast: Forecast, end: dt.datetime, alive) -> list[Cluste
             # Replicated partitions exist on the read cluster while both it and the source topic do.
             changes = clip_to_lifetime(history[source] if source else [], read_cluster.active_since,
                                        read_cluster.deleted_at)  # fmt: skip
-            month_partition_hours[(read_cluster.pk, name)] += allocation.level_hours(changes, start, end)
+            month_partition_hours[(read_cluster.pk, name)] += metering.level_hours(changes, start, end)
             usages[read_cluster.pk].topics.append(
                 topic_usage(
                     read_cluster.pk, name, payers[read_cluster.team_id], changes[0][0] if changes else None

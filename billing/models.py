@@ -10,8 +10,9 @@ from clusters.models import REGION_CHOICES
 class RateCard(models.Model):
     """MSK Serverless unit prices for a region from a date on (admin-editable).
 
-    The newest card whose `effective_from` is not after a day prices that day; with no card, the us-east-1
-    list prices in `billing.pricing.LIST_PRICES` apply.
+    A month is priced whole by the card in force on its 1st: the newest card whose `effective_from` is not
+    after the first of the month (a card effective mid-month prices the next month on). With no card, the
+    us-east-1 list prices in `billing.pricing.LIST_PRICES` apply.
     """
 
     region = models.CharField(max_length=20, choices=REGION_CHOICES)
@@ -80,6 +81,10 @@ class ChargebackRun(models.Model):
     month = models.DateField(unique=True, help_text="First day of the month (UTC).")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROVISIONAL)
     computed_at = models.DateTimeField(null=True, blank=True)
+    metered_until = models.DateTimeField(
+        null=True, blank=True,
+        help_text="The lines charge the month up to this instant: every clock hour started before it.",
+    )  # fmt: skip
     total_usd = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
     line_count = models.PositiveIntegerField(default=0)
     finalized_at = models.DateTimeField(null=True, blank=True)

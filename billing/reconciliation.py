@@ -13,8 +13,7 @@ from billing.chargeback import ChargebackError, compute_run
 from billing.models import ActualCost, ChargebackRun
 from billing.months import next_month
 from clusters.models import Cluster
-from clusters.providers import get_provider
-from clusters.provisioning import account_ref
+from clusters.providers import account_ref, get_provider
 from portal import audit
 
 

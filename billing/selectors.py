@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from django.http import Http404
 from django.utils import timezone
 
-from billing import trends
+from billing import metering, trends
 from billing.models import BudgetAlert, ChargebackLine, ChargebackRun, RateCard
 from billing.months import current_month, first_of_month, months_back, previous_month
 from billing.pricing import LIST_PRICES, Rates
@@ -154,14 +154,15 @@ def _payer_key(payer) -> tuple:
 
 
 def month_forecast(*, user, run: ChargebackRun | None, team: Team | None = None):
-    """The rest of the run's month, from the hour the run was computed in (where its month to date stops),
+    """The rest of the run's month, from where its month to date stops (`metered_until`),
     and its lines of the payers the user may see: (forecast, lines); (None, ()) before a first run."""
     from billing import forecast
 
     if run is None or run.computed_at is None:
         return None, ()
+    until = run.metered_until or metering.metered_until(run.month, run.computed_at)
     if team is None and access.sees_all_costs(user):
-        remaining = forecast.remaining(run.month, now=run.computed_at)
+        remaining = forecast.remaining(run.month, until=until)
         return remaining, remaining.lines
     # A team's page, or a member's, needs only the clusters where those teams pay.
     payers = {
@@ -170,7 +171,7 @@ def month_forecast(*, user, run: ChargebackRun | None, team: Team | None = None)
         if access.can_view_costs_of(user, pk)
     }
     clusters = forecast.clusters_paid_by(run.month, payers)
-    remaining = forecast.remaining(run.month, now=run.computed_at, cluster_ids=clusters)
+    remaining = forecast.remaining(run.month, until=until, cluster_ids=clusters)
     return remaining, tuple(line for line in remaining.lines if line.payer.team_id in payers)
 
 

@@ -17,9 +17,8 @@ from django.utils import timezone
 
 from billing.models import TopicDailyUsage
 from clusters.models import Cluster, Replicator, Topic, TopicPartitionChange
-from clusters.providers import get_provider
+from clusters.providers import account_ref, get_provider
 from clusters.providers.base import ProviderError
-from clusters.provisioning import account_ref
 
 logger = logging.getLogger(__name__)
 WRITE_BATCH = 5000

@@ -14,9 +14,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.html import escape
 
-from clusters import rules, selectors, services
-from clusters.models import REGION_CHOICES, Cluster, Environment, PlatformSettings, Request
-from portal.filterbar import FilterBarMixin
+from clusters import rules, selectors
+from clusters.models import REGION_CHOICES, Cluster, Environment, PlatformSettings
+from clusters.requests import services
 from portal.models import Team, User
 
 ACCESS_ROWS = 3
@@ -464,58 +464,6 @@ class JustificationForm(ServiceForm):
 
     def service_kwargs(self) -> dict:
         return {**self.target, "justification": self.cleaned_data.get("justification") or ""}
-
-
-# --- Filters --------------------------------------------------------------------------------------
-
-
-class RequestFilterForm(FilterBarMixin, forms.Form):
-    status = forms.ChoiceField(required=False, choices=[("", "any status"), *Request.Status.choices])
-    kind = forms.ChoiceField(required=False, choices=[("", "any kind"), *Request.Kind.choices])
-    team = forms.ChoiceField(required=False, choices=[])
-
-    def __init__(self, *args, teams, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["team"].choices = [("", "any team"), *((team.slug, team.name) for team in teams)]
-
-    def filters(self) -> selectors.RequestFilters:
-        if not self.is_valid():
-            return selectors.RequestFilters()
-        data = self.cleaned_data
-        return selectors.RequestFilters(status=data["status"], kind=data["kind"], team=data["team"])
-
-
-class ApprovalFilterForm(RequestFilterForm):
-    environment = forms.ChoiceField(required=False, choices=[("", "any environment"), *Environment.choices])
-    flagged = forms.BooleanField(required=False, label="Flagged only")
-    q = forms.CharField(
-        required=False, max_length=100, label="Search", help_text="Summary, team slug or requester."
-    )
-    sort = forms.ChoiceField(
-        required=False,
-        choices=[("oldest", "oldest first"), ("newest", "newest first"), ("cost", "highest cost first")],
-    )
-
-    field_order = ["q", "kind", "team", "environment", "flagged", "sort"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        del self.fields["status"]  # the queue is submitted requests only
-
-    def filters(self) -> selectors.RequestFilters:
-        if not self.is_valid():
-            return selectors.RequestFilters()
-        data = self.cleaned_data
-        return selectors.RequestFilters(
-            kind=data["kind"],
-            team=data["team"],
-            environment=data["environment"],
-            flagged=data["flagged"],
-            q=data["q"].strip(),
-        )
-
-    def sort_order(self) -> str:
-        return (self.cleaned_data.get("sort") if self.is_valid() else "") or "oldest"
 
 
 class RejectForm(forms.Form):

@@ -204,6 +204,19 @@ class Cluster(models.Model):
         SENSITIVE = "time_sensitive", "Time-sensitive"
         INSENSITIVE = "time_insensitive", "Time-insensitive"
 
+    # State groups and allowed moves, named once here (provisioning.transitions.move refuses any other).
+    USABLE = (Status.PENDING, Status.PROVISIONING, Status.ACTIVE)  # takes new topics and grants
+    IN_FLIGHT = (Status.PENDING, Status.PROVISIONING, Status.DELETING)  # the engine is working on it
+    REMOVED = (Status.DELETING, Status.DELETED)  # being deleted or deleted
+    TRANSITIONS = {
+        Status.PENDING: {Status.PROVISIONING, Status.DELETING, Status.DELETED},
+        Status.PROVISIONING: {Status.ACTIVE, Status.FAILED, Status.DELETED},
+        Status.ACTIVE: {Status.DELETING, Status.DELETED},
+        Status.FAILED: {Status.PENDING, Status.DELETING, Status.DELETED},  # an admin's retry; a decommission
+        Status.DELETING: {Status.DELETED, Status.FAILED},
+        Status.DELETED: set(),
+    }  # → DELETED from anywhere: an admin marks a cluster deleted outside the portal (drift)
+
     name = models.CharField(
         max_length=64, validators=[RegexValidator(rules.CLUSTER_NAME_RE, rules.CLUSTER_NAME_RULE)]
     )
@@ -264,6 +277,18 @@ class Topic(models.Model):
         DELETING = "deleting", "Deleting"
         DELETED = "deleted", "Deleted"
 
+    LIVE = (Status.PENDING, Status.CREATING, Status.ACTIVE)  # counts against quotas and names
+    CHANGEABLE = (Status.PENDING, Status.ACTIVE)  # a change request may be filed
+    REMOVED = (Status.DELETING, Status.DELETED)
+    TRANSITIONS = {
+        Status.PENDING: {Status.CREATING, Status.DELETING, Status.DELETED},
+        Status.CREATING: {Status.ACTIVE, Status.FAILED, Status.DELETED},
+        Status.ACTIVE: {Status.FAILED, Status.DELETING, Status.DELETED},  # FAILED: a change failed
+        Status.FAILED: {Status.CREATING, Status.ACTIVE, Status.DELETING, Status.DELETED},  # retry the step
+        Status.DELETING: {Status.DELETED, Status.FAILED},
+        Status.DELETED: set(),
+    }  # → DELETED from anywhere: its cluster is gone
+
     cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="topics")
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="topics")
     name = models.CharField(max_length=249)
@@ -313,6 +338,15 @@ class AccessGrant(models.Model):
         FAILED = "failed", "Failed"
         REVOKING = "revoking", "Being removed"
         REVOKED = "revoked", "Removed"
+
+    REMOVED = (Status.REVOKING, Status.REVOKED)
+    TRANSITIONS = {
+        Status.PENDING: {Status.APPLIED, Status.FAILED, Status.REVOKING},
+        Status.APPLIED: {Status.REVOKING},
+        Status.FAILED: {Status.PENDING, Status.REVOKING},  # retry the step; revoke
+        Status.REVOKING: {Status.REVOKED, Status.FAILED},
+        Status.REVOKED: set(),
+    }
 
     cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="grants")
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="grants")
@@ -388,6 +422,12 @@ class Request(models.Model):
 
     OPEN = (Status.SUBMITTED,)
     DECIDED = (Status.APPROVED, Status.REJECTED, Status.CANCELLED)
+    TRANSITIONS = {
+        Status.SUBMITTED: {Status.APPROVED, Status.REJECTED, Status.CANCELLED},
+        Status.APPROVED: set(),
+        Status.REJECTED: set(),
+        Status.CANCELLED: set(),
+    }
 
     kind = models.CharField(max_length=30, choices=Kind.choices)
     status = models.CharField(max_length=15, choices=Status.choices, default=Status.SUBMITTED)
@@ -509,55 +549,6 @@ class ProvisioningEvent(AppendOnlyModel):
 # --- The local provider's simulated MSK (shared by web, worker and beat through the database) -------
 
 
-class LocalMskCluster(models.Model):
-    account_id = models.CharField(max_length=12)
-    region = models.CharField(max_length=20)
-    name = models.CharField(max_length=64)
-    arn = models.CharField(max_length=2048, unique=True)
-    tags = models.JSONField(default=dict)
-    created_at = models.DateTimeField(default=timezone.now)
-    deleted_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["account_id", "region", "name"], condition=Q(deleted_at__isnull=True),
-                name="local_msk_cluster_unique_live_name",
-            )
-        ]  # fmt: skip
-
-    def __str__(self) -> str:
-        return self.arn
-
-
-class LocalMskTopic(models.Model):
-    cluster_arn = models.CharField(max_length=2048)
-    name = models.CharField(max_length=249)
-    partitions = models.PositiveIntegerField()
-    configs = models.JSONField(default=dict)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["cluster_arn", "name"], name="local_msk_topic_unique")]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class LocalMskGrant(models.Model):
-    account_id = models.CharField(max_length=12)
-    principal_arn = models.CharField(max_length=2048)
-    policy_name = models.CharField(max_length=128)
-    document = models.JSONField(default=dict)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["principal_arn", "policy_name"], name="local_msk_grant_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.policy_name} on {self.principal_arn}"
-
-
 class DriftFinding(models.Model):
     """A difference between the portal's inventory and what MSK reports, for admins to adopt or fix."""
 
@@ -601,6 +592,14 @@ class Replicator(models.Model):
         FAILED = "failed", "Failed"
         DELETED = "deleted", "Deleted"
 
+    TRANSITIONS = {
+        Status.PENDING: {Status.CREATING, Status.DELETED},
+        Status.CREATING: {Status.ACTIVE, Status.FAILED, Status.DELETED},
+        Status.ACTIVE: {Status.DELETED},
+        Status.FAILED: {Status.CREATING, Status.DELETED},  # retry; deleted with its read cluster
+        Status.DELETED: set(),
+    }
+
     read_cluster = models.OneToOneField(Cluster, on_delete=models.PROTECT, related_name="replicator")
     source_cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="outgoing_replicators")
     topics = models.JSONField(default=list)
@@ -615,20 +614,6 @@ class Replicator(models.Model):
     @property
     def name(self) -> str:
         return f"{self.read_cluster.name}-from-{self.source_cluster.name}"[:128]
-
-
-class LocalMskReplicator(models.Model):
-    """The local provider's simulated MSK Replicators."""
-
-    name = models.CharField(max_length=128, unique=True)
-    arn = models.CharField(max_length=2048, unique=True)
-    source_arn = models.CharField(max_length=2048)
-    target_arn = models.CharField(max_length=2048)
-    topics = models.JSONField(default=list)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class SentNotification(models.Model):

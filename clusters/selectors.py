@@ -17,13 +17,13 @@ from django.template.defaultfilters import pluralize
 from django.urls import reverse
 
 from billing.pricing import CostEstimate, estimate_from_dict
-from clusters import limits
 from clusters.models import (
     AccessGrant,
     AwsAccount,
     Cluster,
     DriftFinding,
     NetworkProfile,
+    PlatformSettings,
     ProvisioningEvent,
     Replicator,
     Request,
@@ -32,6 +32,7 @@ from clusters.models import (
     Topic,
 )
 from clusters.provisioning import REDISPATCH_NOTE
+from clusters.requests import limits
 from portal import access
 from portal.models import Team, User
 
@@ -111,6 +112,67 @@ def cluster_list(*, user: User, include_deleted: bool = False) -> QuerySet[Clust
     if not include_deleted:
         clusters = clusters.exclude(status=Cluster.Status.DELETED)
     return clusters.order_by("name", "pk")
+
+
+@dataclass(frozen=True)
+class QuotaUse:
+    """How much of the per-cluster quotas a cluster's live topics take, in percent (rounded)."""
+
+    write_pct: int
+    read_pct: int
+    partition_pct: int
+
+
+def quota_use(cluster: Cluster, quotas: PlatformSettings) -> QuotaUse:
+    """Of a `cluster_list` row (its topic totals annotated), as the request forms count headroom."""
+    return QuotaUse(
+        write_pct=round(100 * (cluster.write_total or 0) / quotas.max_write_mbps),
+        read_pct=round(100 * (cluster.read_total or 0) / quotas.max_read_mbps),
+        partition_pct=round(100 * (cluster.partition_total or 0) / quotas.max_partitions),
+    )
+
+
+def with_quota_use(clusters) -> list[Cluster]:
+    """`cluster_list` rows (a page of them), each with its `quota_use`."""
+    quotas = PlatformSettings.current()
+    clusters = list(clusters)
+    for cluster in clusters:
+        cluster.quota = quota_use(cluster, quotas)
+    return clusters
+
+
+@dataclass(frozen=True)
+class ClusterActions:
+    """What the user may do from a cluster's page."""
+
+    request_here: bool  # file topic and access requests on it (a team of theirs owns it or may use it)
+    decommission: bool
+    retry: bool
+
+
+def cluster_actions(*, user: User, cluster: Cluster, shared_with: list[Team]) -> ClusterActions:
+    usable_by = {cluster.team_id, *(team.pk for team in shared_with)}
+    return ClusterActions(
+        request_here=bool(acting_team_ids(user) & usable_by) and cluster.status in USABLE_CLUSTER_STATUSES,
+        decommission=access.can_request_changes(user, cluster) and cluster.is_live,
+        retry=access.can_retry_provisioning(user, cluster),
+    )
+
+
+def with_row_actions(user: User, items: list):
+    """Topics or grants, each marked with what the user may do on its row: request a change (`can_change`:
+    its team's members) and retry a failed step (`can_retry`: platform admins)."""
+    for item in items:
+        item.can_change = access.can_request_changes(user, item)
+        item.can_retry = access.can_retry_provisioning(user, item)
+    return items
+
+
+def replicator_with_actions(user: User, replicator: Replicator | None) -> Replicator | None:
+    """A read cluster's replicator (or None), marked with whether the user may retry its failed step."""
+    if replicator is not None:
+        replicator.can_retry = access.can_retry_provisioning(user, replicator)
+    return replicator
 
 
 def cluster_get(*, user: User, pk: int) -> Cluster:
@@ -208,43 +270,11 @@ def cluster_replicator(*, cluster: Cluster) -> Replicator | None:
 # --- Requests -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RequestFilters:
-    status: str = ""
-    kind: str = ""
-    team: str = ""  # slug
-    environment: str = ""
-    flagged: bool = False
-    q: str = ""
-
-
 SORTS = {
     "oldest": ("created_at", "id"),
     "newest": ("-created_at", "-id"),
     "cost": ("-estimated_monthly_cost", "created_at", "id"),
 }
-
-
-def _filtered(requests: QuerySet[Request], filters: RequestFilters | None) -> QuerySet[Request]:
-    if not filters:
-        return requests
-    if filters.status:
-        requests = requests.filter(status=filters.status)
-    if filters.kind:
-        requests = requests.filter(kind=filters.kind)
-    if filters.team:
-        requests = requests.filter(team__slug=filters.team)
-    if filters.environment:
-        requests = requests.filter(environment=filters.environment)
-    if filters.flagged:
-        requests = requests.filter(has_warnings=True)
-    if filters.q:
-        requests = requests.filter(
-            Q(summary__icontains=filters.q)
-            | Q(team__slug__icontains=filters.q)
-            | Q(requested_by__username__icontains=filters.q)
-        )
-    return requests
 
 
 # --- Where the work of an approved request is ------------------------------------------------------
@@ -314,10 +344,46 @@ class RequestRow:
     topic_id: int | None
     grant_id: int | None
     work: str = ""  # approved requests: moving, done or failed (see work_stage)
+    can_decide: bool = False  # the viewer may approve or reject it (`with_decision_rights`)
+    is_own_open: bool = False  # the viewer is an admin who filed it: someone else must decide
 
     @property
     def work_label(self) -> str:
         return work_label(self.kind, self.work)
+
+    @property
+    def kind_label(self) -> str:
+        return _KIND_LABELS.get(self.kind, self.kind)
+
+    @property
+    def status_label(self) -> str:
+        return request_status_label(self.status)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in Request.OPEN
+
+
+# get_FOO_display() rebuilds its choices mapping on every call: rows look labels up in plain dicts.
+_KIND_LABELS = {str(value): str(label) for value, label in Request.Kind.choices}
+_STATUS_LABELS = {str(value): str(label) for value, label in Request.Status.choices}
+
+
+def request_status_label(status: str) -> str:
+    """'approved' → 'Approved'."""
+    return _STATUS_LABELS.get(status, status)
+
+
+def with_decision_rights(user: User, rows: list[RequestRow]) -> list[RequestRow]:
+    """The rows, each saying whether this user may decide on it (`portal.access`, four-eyes)."""
+    return [
+        replace(
+            row,
+            can_decide=access.can_decide_request(user, row),
+            is_own_open=access.is_own_open_request(user, row),
+        )
+        for row in rows
+    ]
 
 
 _ROW_COLUMNS = (
@@ -406,9 +472,11 @@ class KeyPaginator(Paginator):
     queries is fixed (count, keys, rows) whatever the number of requests.
     """
 
-    def __init__(self, object_list, per_page, *, load, **kwargs):
+    def __init__(self, object_list, per_page, *, load, count: int | None = None, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
         self.load = load
+        if count is not None:  # known already (see views.approvals): no COUNT query
+            self.count = count
 
     def page(self, number):
         number = self.validate_number(number)
@@ -421,16 +489,16 @@ class KeyPaginator(Paginator):
         return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
 
 
-def request_list(*, user: User, filters: RequestFilters | None = None) -> QuerySet[Request]:
-    """Requests the user may see (their teams'; all for admins), newest first. Page it with
-    `KeyPaginator(…, load=request_rows)`."""
-    return _filtered(access.requests_visible_to(user), filters).order_by(*SORTS["newest"])
+def request_list(*, user: User) -> QuerySet[Request]:
+    """Requests the user may see (their teams'; all for admins), newest first. Filter it with
+    `clusters.filters.RequestFilterSet`, page it with `KeyPaginator(…, load=request_rows)`."""
+    return access.requests_visible_to(user).order_by(*SORTS["newest"])
 
 
-def approval_queue(*, user: User, filters: RequestFilters | None = None, sort: str = "oldest"):
-    """Submitted requests waiting for a decision, oldest first by default (page it like `request_list`)."""
-    requests = access.requests_visible_to(user).filter(status=Request.Status.SUBMITTED)
-    return _filtered(requests, filters).order_by(*SORTS.get(sort, SORTS["oldest"]))
+def approval_queue(*, user: User) -> QuerySet[Request]:
+    """Submitted requests waiting for a decision, oldest first (`clusters.filters.ApprovalFilterSet`
+    filters and re-sorts it; page it like `request_list`)."""
+    return access.requests_visible_to(user).filter(status=Request.Status.SUBMITTED).order_by(*SORTS["oldest"])
 
 
 def request_row(*, user: User, pk: int) -> Request:

@@ -147,12 +147,27 @@ def can_view_request(user, request) -> bool:
 
 
 def can_decide_request(user, request) -> bool:
-    """Four-eyes: platform admins decide, but never on a request they submitted."""
-    return is_platform_admin(user) and request.requested_by_id != user.pk
+    """Four-eyes: platform admins decide open requests, but never one they submitted."""
+    return request.is_open and is_platform_admin(user) and request.requested_by_id != user.pk
 
 
 def can_cancel_request(user, request) -> bool:
     return request.requested_by_id == user.pk and request.status == "submitted"
+
+
+def is_own_open_request(user, request) -> bool:
+    """An admin looking at an open request they filed: someone else must decide (the page says so)."""
+    return request.is_open and is_platform_admin(user) and request.requested_by_id == user.pk
+
+
+def can_request_changes(user, obj) -> bool:
+    """May the user file change or removal requests for a cluster, topic or grant? Its team's members."""
+    return not is_finance(user) and obj.team_id in member_team_ids(user)
+
+
+def can_retry_provisioning(user, obj) -> bool:
+    """Platform admins restart a cluster's, topic's, grant's or replicator's failed step."""
+    return is_platform_admin(user) and obj.status == "failed"
 
 
 # --- Billing (the models live in `billing`; imported lazily) ---------------------------------------

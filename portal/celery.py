@@ -37,6 +37,8 @@ class PortalTask(Task):
 app = Celery("portal", task_cls=PortalTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Task modules inside sub-packages of an app (autodiscovery alone finds only `<app>.tasks`).
+app.autodiscover_tasks(["clusters.provisioning", "clusters.requests"])
 
 
 @app.on_after_configure.connect

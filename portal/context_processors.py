@@ -28,9 +28,7 @@ def navigation(request):
                 lambda: list(Team.objects.filter(pk__in=access.member_team_ids(user)).order_by("name")),
             ),
             "open_approvals": (
-                _once_per_request(request, "open_approvals", request_selectors.open_request_count)
-                if access.is_platform_admin(user)
-                else None
+                (lambda: open_approvals_count(request)) if access.is_platform_admin(user) else None
             ),
             "open_drift": (
                 _once_per_request(request, "open_drift", request_selectors.open_drift_count)
@@ -41,11 +39,19 @@ def navigation(request):
     }
 
 
-def _once_per_request(request, name: str, compute):
-    def value():
-        cache = request.__dict__.setdefault("_navigation_cache", {})
-        if name not in cache:
-            cache[name] = compute()
-        return cache[name]
+def open_approvals_count(request) -> int:
+    """Requests waiting for an admin, counted once per request: the navigation's badge and the pager of
+    the (unfiltered) approval queue show the same number, and on a long queue the count is the costliest
+    query of the page."""
+    return _cached(request, "open_approvals", request_selectors.open_request_count)
 
-    return value
+
+def _once_per_request(request, name: str, compute):
+    return lambda: _cached(request, name, compute)
+
+
+def _cached(request, name: str, compute):
+    cache = request.__dict__.setdefault("_navigation_cache", {})
+    if name not in cache:
+        cache[name] = compute()
+    return cache[name]

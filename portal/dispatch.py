@@ -3,8 +3,8 @@
 If the broker is down the work is not lost: the database already says what must happen (a pending
 cluster, a request event without its `SentNotification`), and beat re-dispatches provisioning work that
 has not moved (`clusters.provisioning.reconcile`) and notifications never sent
-(`clusters.notifications.resend_lost_notifications`). So a broker error here is logged, not raised into
-a web request that has already committed.
+(`clusters.requests.notifications.resend_lost_notifications`). So a broker error here is logged, not
+raised into a web request that has already committed.
 """
 
 from __future__ import annotations

@@ -1,19 +1,34 @@
-"""Filter bars rendered in Python.
+"""Filter bars: the GET forms above the long lists (requests, approvals, audit trail, billing month).
 
-Django renders every <option> of a <select> through a template; a filter bar of a few selects costs
-several milliseconds per page that way. These GET-only forms have plain widgets, so they are rendered
-directly, still with a <label> per field and the submitted values kept.
+`_filter_bar.html` renders them. It does not go through Django's widget templates, which render every
+<option> of a <select> as a template of its own (several milliseconds for a bar of a few selects): the
+mixin hands the partial each field's name, label, value and options, still with a <label> per field and
+the submitted values kept.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django import forms
-from django.utils.html import format_html, format_html_join
+from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
 
+@dataclass(frozen=True)
+class BarField:
+    name: str
+    label: str
+    kind: str  # "select", "checkbox" or "text"
+    value: str
+    options: list[tuple[str, str, bool]]  # select: (value, label, selected)
+    help_text: str
+    max_length: int
+
+
 class FilterBarMixin:
-    """For GET filter forms made of ChoiceField, BooleanField and CharField/SlugField only."""
+    """For GET filter forms made of fields with a <select> (ChoiceField), BooleanField and CharField or
+    SlugField only; `{{ form }}` renders the bar."""
 
     def _value(self, name: str) -> str:
         if self.is_bound:
@@ -21,47 +36,32 @@ class FilterBarMixin:
         initial = self.initial.get(name, self.fields[name].initial)
         return "" if initial is None else str(initial)
 
-    def _widget(self, name: str, field: forms.Field) -> SafeString:
-        field_id = f"id_{name}"
-        value = self._value(name)
-        if isinstance(field, forms.ChoiceField):
-            options = format_html_join(
-                "",
-                '<option value="{}"{}>{}</option>',
-                ((key, " selected" if str(key) == value else "", label) for key, label in field.choices),
-            )
-            return format_html('<select name="{}" id="{}">{}</select>', name, field_id, options)
-        if isinstance(field, forms.BooleanField):
-            checked = " checked" if value.lower() in {"on", "true", "1"} else ""
-            return format_html('<input type="checkbox" name="{}" id="{}"{}>', name, field_id, checked)
-        max_length = getattr(field, "max_length", None) or 200
-        return format_html(
-            '<input type="text" name="{}" id="{}" value="{}" maxlength="{}">',
-            name,
-            field_id,
-            value,
-            max_length,
-        )
-
-    def render_bar(self) -> SafeString:
-        parts = []
+    def bar_fields(self) -> list[BarField]:
+        fields = []
         for name, field in self.fields.items():
-            label = field.label or name.replace("_", " ").capitalize()
-            help_html = (
-                format_html('<span class="helptext" id="id_{}_helptext">{}</span>', name, field.help_text)
-                if field.help_text
-                else ""
-            )
-            parts.append(
-                format_html(
-                    '<div><label for="id_{}">{}</label>{}{}</div>',
-                    name,
-                    label,
-                    self._widget(name, field),
-                    help_html,
+            value = self._value(name)
+            kind, options = "text", []
+            if isinstance(field.widget, forms.Select):
+                kind = "select"
+                options = [(str(key), label, str(key) == value) for key, label in field.widget.choices]
+            elif isinstance(field, forms.BooleanField):
+                kind = "checkbox"
+                value = "on" if value.lower() in {"on", "true", "1"} else ""
+            fields.append(
+                BarField(
+                    name=name,
+                    label=field.label or name.replace("_", " ").capitalize(),
+                    kind=kind,
+                    value=value,
+                    options=options,
+                    help_text=field.help_text,
+                    max_length=getattr(field, "max_length", None) or 200,
                 )
             )
-        return format_html_join("", "{}", ((part,) for part in parts))
+        return fields
+
+    def render_bar(self) -> SafeString:
+        return render_to_string("_filter_bar.html", {"fields": self.bar_fields()})
 
     def __html__(self) -> str:
         return self.render_bar()

@@ -369,6 +369,9 @@ else:
 MSK_PROVIDER = env_str("MSK_PROVIDER", "local")
 if MSK_PROVIDER not in {"local", "aws"}:
     raise ImproperlyConfigured(f"MSK_PROVIDER must be local or aws, got {MSK_PROVIDER!r}")
+if MSK_PROVIDER == "local":
+    # The simulator's tables exist only where it runs: a production schema (aws) has none of them.
+    INSTALLED_APPS.append("clusters.providers.local.apps.LocalMskConfig")
 # Local provider: how long a simulated cluster stays CREATING before it turns ACTIVE.
 LOCAL_MSK_CREATE_SECONDS = env_int("LOCAL_MSK_CREATE_SECONDS", 20)
 # Real AWS: endpoint override (e.g. a local moto server) and timeouts for every boto3 call.

@@ -143,7 +143,7 @@ def grant(topic: Topic, principal_arn: str = "arn:aws:iam::123456789012:role/app
 
 def topic_request(actor: User, cluster: Cluster, name: str, *, team: Team | None = None, **fields):
     """A submitted request by `actor` for a new topic on `cluster` (1 MB/s in and out by default)."""
-    from clusters import services
+    from clusters.requests import services
 
     prepared = services.prepare_topic_create(
         actor=actor,
@@ -157,7 +157,7 @@ def topic_request(actor: User, cluster: Cluster, name: str, *, team: Team | None
 
 def cluster_request(actor: User, team: Team, network: NetworkProfile, name: str, **fields):
     """A submitted request by `actor` for a new dedicated dev cluster of `team` on `network`."""
-    from clusters import services
+    from clusters.requests import services
 
     defaults = {
         "kind": "dedicated",

@@ -51,7 +51,11 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("PORTAL_VAR_DIR", str(Path(tempfile.gettempdir()) / f"msk-portal-tests-{os.getuid()}"))
 
 from portal.settings import *  # noqa: E402,F403
-from portal.settings import BASE_DIR, DATABASES, STATIC_ROOT, VAR_DIR  # noqa: E402
+from portal.settings import BASE_DIR, DATABASES, INSTALLED_APPS, STATIC_ROOT, VAR_DIR  # noqa: E402
+
+# Tests drive both providers (MSK_PROVIDER is overridden per test), so the simulator's app is always there.
+if "clusters.providers.local.apps.LocalMskConfig" not in INSTALLED_APPS:
+    INSTALLED_APPS = [*INSTALLED_APPS, "clusters.providers.local.apps.LocalMskConfig"]
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
@@ -78,3 +82,23 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": f"tests-{_CHECKOUT}"}
 }
+
+# A second database of the other engine, "twin", for tests that run one computation on SQLite and on
+# PostgreSQL and compare (tests/twin_database.py routes to it inside `twin_database.on("twin")`). Only
+# tests that ask for it (`django_db(databases=[..., "twin"])`) create it. None when PostgreSQL is down.
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    DATABASES["twin"] = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(VAR_DIR / "twin.sqlite3"),
+        "TEST": {"NAME": str(VAR_DIR / f"test-twin-{_CHECKOUT}.sqlite3")},
+    }
+elif _reachable("127.0.0.1", 5432):
+    DATABASES["twin"] = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "portal",
+        "USER": "postgres",
+        "HOST": "127.0.0.1",
+        "PORT": "5432",
+        "TEST": {"NAME": f"test_portal_twin_{_CHECKOUT}"},
+    }
+DATABASE_ROUTERS = ["tests.twin_database.Router"]

@@ -12,8 +12,8 @@ from django.contrib import admin
 from django.urls import reverse
 
 from billing.models import RateCard
-from clusters import services
 from clusters.models import AutoApprovalRule, PlatformSettings, Request, RequestEvent
+from clusters.requests import services
 from portal.admin_audit import AuditedAdmin
 from portal.models import AuditEvent, Membership, User
 from tests.conftest import client_for, make_user

@@ -8,8 +8,8 @@ import json
 import pytest
 from django.urls import reverse
 
-from clusters import services
 from clusters.models import Request, Topic
+from clusters.requests import services
 from tests import builders
 from tests.conftest import client_for
 

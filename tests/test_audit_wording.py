@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from clusters import services
 from clusters.models import Cluster, Request
+from clusters.requests import services
 from portal import audit
 from portal.audit_wording import action_label, detail_phrases
 from portal.models import AuditEvent

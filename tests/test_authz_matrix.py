@@ -21,7 +21,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from billing.models import ChargebackLine, ChargebackRun
-from clusters.models import Cluster, DriftFinding, LocalMskCluster, Replicator, Request
+from clusters.models import Cluster, DriftFinding, Replicator, Request
+from clusters.providers.local.models import LocalMskCluster
 from portal import audit, services
 from portal.models import Membership, User
 from tests import builders

@@ -16,7 +16,7 @@ from django.core import mail
 
 from billing import services as billing_services
 from billing.models import BudgetAlert
-from clusters import services
+from clusters.requests import services
 from portal import slack
 from tests.clusters.test_views import submit_topic
 from tests.conftest import client_for

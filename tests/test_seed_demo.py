@@ -33,8 +33,8 @@ def test_seed_demo_is_idempotent_and_logins_work(db, capsys, django_capture_on_c
     assert sorted(findings.values_list("kind", flat=True)) == ["missing", "retagged", "unknown"]
     assert {f.cluster.name for f in findings if f.cluster} == {"analytics-dev", "search-dev"}
     assert provisioning.detect_drift() == {"list_calls": 1, "opened": 0, "resolved": 0}
-    from clusters import services
     from clusters.models import Topic
+    from clusters.requests import services
 
     with django_capture_on_commit_callbacks(execute=True):
         services.approve_request(request_id=Request.objects.get().pk, actor=User.objects.get(username="ada"))

@@ -20,7 +20,7 @@ from clusters.models import (
     Topic,
 )
 from portal import access
-from portal.api.input import InputSerializer, QueryInput
+from portal.api.input import InputSerializer
 from portal.models import Team
 
 MBPS = {"max_digits": 8, "decimal_places": 2, "min_value": Decimal(0), "max_value": Decimal(100_000)}
@@ -167,21 +167,6 @@ class AccessRevokeInput(_VisibleQuerysets):
 class DecommissionInput(_VisibleQuerysets):
     cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.none())
     justification = serializers.CharField(max_length=4000)
-
-
-class RequestFilterInput(QueryInput):
-    status = serializers.ChoiceField(choices=Request.Status.choices, required=False)
-    kind = serializers.ChoiceField(choices=Request.Kind.choices, required=False)
-    team = serializers.SlugField(required=False, max_length=40)
-
-    def validate(self, attrs):
-        # DRF reads `?status=` as "not given"; an empty value is not one of the choices, so say so.
-        empty = [name for name in ("status", "kind") if self.initial_data.get(name) == ""]
-        if empty:
-            raise serializers.ValidationError(
-                {name: ["Leave the parameter out or choose a value."] for name in empty}
-            )
-        return attrs
 
 
 class ApproveInput(InputSerializer):

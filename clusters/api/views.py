@@ -6,15 +6,18 @@ from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.fields import SkipField
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clusters import idempotency, services
+from clusters import selectors
 from clusters.api import serializers as s
+from clusters.filters import RequestApiFilterSet
 from clusters.models import Request
+from clusters.requests import idempotency, services
 from portal import access
 from portal.api.errors import ErrorSerializer
 
@@ -99,14 +102,14 @@ def _create_request_api(
             summary=summary,
         )
         def post(self, request):
-            key = request.headers.get("Idempotency-Key")
-            if key is None:
-                created = self._submit(request)
-                return Response(s.RequestDetailOutput(created).data, status=status.HTTP_201_CREATED)
             answer = idempotency.submit_once(
-                user=request.user, key=key, kind=kind, body=request.data,
-                submit=lambda: self._submit(request), render=lambda created: s.RequestDetailOutput(created).data,
-            )  # fmt: skip
+                user=request.user,
+                key=request.headers.get("Idempotency-Key"),
+                kind=kind,
+                body=request.data,
+                submit=lambda: self._submit(request),
+                render=lambda created: s.RequestDetailOutput(created).data,
+            )
             response = Response(answer.body, status=status.HTTP_201_CREATED)
             if answer.replayed:
                 response["Idempotent-Replayed"] = "true"
@@ -164,27 +167,15 @@ DecommissionRequestCreateApi = _create_request_api(
 
 class RequestListApi(generics.ListAPIView):
     serializer_class = s.RequestOutput
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = RequestApiFilterSet  # the HTML request list's filters; the OpenAPI parameters too
 
     def get_queryset(self):
-        requests = access.requests_visible_to(self.request.user).select_related(
+        return selectors.request_list(user=self.request.user).select_related(
             "team", "requested_by", "decided_by", "approved_by_rule"
         )
-        filters = s.RequestFilterInput(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        for name, value in filters.validated_data.items():
-            if value:
-                requests = requests.filter(**{"team__slug" if name == "team" else name: value})
-        return requests.order_by("-created_at", "-id")
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("status", str, enum=Request.Status.values),
-            OpenApiParameter("kind", str, enum=Request.Kind.values),
-            OpenApiParameter("team", str, description="Team slug"),
-        ],
-        responses={200: s.RequestOutput(many=True), **LIST_ERRORS},
-        summary="Requests you can see",
-    )
+    @extend_schema(responses={200: s.RequestOutput(many=True), **LIST_ERRORS}, summary="Requests you can see")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

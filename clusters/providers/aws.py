@@ -1,9 +1,9 @@
-"""The real MSK: control plane and grants through `clusters.aws_control` (boto3), topics through
-`clusters.kafka_admin` (the Kafka admin protocol over SASL/IAM; MSK has no topic API for Serverless)."""
+"""The real MSK: control plane and grants through `clusters.integrations.aws_control` (boto3), topics through
+`clusters.integrations.kafka_admin` (the Kafka admin protocol over SASL/IAM; MSK has no topic API for Serverless)."""
 
 from __future__ import annotations
 
-from clusters import aws_control
+from clusters.integrations import aws_control
 from clusters.providers.base import (
     AccountRef,
     ClusterEndpoint,
@@ -39,17 +39,17 @@ class AwsProvider:
     # functions are assumed to take (endpoint, spec|name) and to raise provider errors themselves.
 
     def ensure_topic(self, endpoint: ClusterEndpoint, spec: TopicSpec) -> None:
-        from clusters import kafka_admin
+        from clusters.integrations import kafka_admin
 
         kafka_admin.ensure_topic(endpoint, spec)
 
     def update_topic(self, endpoint: ClusterEndpoint, spec: TopicSpec) -> None:
-        from clusters import kafka_admin
+        from clusters.integrations import kafka_admin
 
         kafka_admin.update_topic(endpoint, spec)
 
     def delete_topic(self, endpoint: ClusterEndpoint, name: str) -> None:
-        from clusters import kafka_admin
+        from clusters.integrations import kafka_admin
 
         kafka_admin.delete_topic(endpoint, name)
 
@@ -71,12 +71,12 @@ class AwsProvider:
 
     # --- usage metrics ---
     def daily_topic_bytes(self, account: AccountRef, topics, start, end):
-        from clusters import cloudwatch
+        from clusters.integrations import cloudwatch
 
         return cloudwatch.daily_topic_bytes(account, topics, start, end)
 
     # --- the bill ---
     def cluster_costs(self, account: AccountRef, start, end):
-        from clusters import cost_explorer
+        from clusters.integrations import cost_explorer
 
         return cost_explorer.monthly_cost_by_cluster(account, start, end)

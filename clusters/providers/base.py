@@ -2,148 +2,49 @@
 
 Implementations translate their outside systems' errors into `ProviderError` subclasses; `transient`
 says whether retrying later can help (throttling, 5xx, timeouts) or not (access denied, bad input).
+The errors and value types live in `clusters.integrations` (which imports nothing of ours) and are
+named here too, so the provider seam reads as one vocabulary.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
+from clusters.integrations.errors import AccessDenied, NameConflict, NotFound, ProviderError, TransientError
+from clusters.integrations.records import (
+    AccountRef,
+    ClusterEndpoint,
+    ClusterSpec,
+    ClusterState,
+    GrantSpec,
+    ReplicatorSpec,
+    ReplicatorState,
+    TopicDayBytes,
+    TopicSpec,
+    role_name_from_principal_arn,
+)
 
-class ProviderError(Exception):
-    transient = False
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class TransientError(ProviderError):
-    """Throttling, 5xx, timeouts, a broker not reachable yet: retry with backoff."""
-
-    transient = True
-
-
-class AccessDenied(ProviderError):
-    """The assumed role (or the portal's own) may not do this: fails the step with a readable reason."""
-
-
-class NameConflict(ProviderError):
-    """A cluster with this name already exists: look it up by name and adopt it."""
-
-
-class NotFound(ProviderError):
-    pass
-
-
-@dataclass(frozen=True)
-class AccountRef:
-    """Where a call goes: an AWS account (through the role the portal assumes there) and a region."""
-
-    account_id: str
-    region: str
-    role_arn: str
-    external_id: str = ""
-
-
-def role_name_from_principal_arn(account: AccountRef, principal_arn: str) -> str:
-    """The role name in `arn:aws:iam::<acct>:role[/path]/<name>` or `arn:aws:sts::<acct>:assumed-role/<name>/…`.
-
-    Only roles of the account itself can carry the portal's inline policies: the portal works there through
-    the role it assumes, and reaches no other account's roles. Both providers ask this first, so the local
-    one refuses exactly what AWS would.
-    """
-    parts = principal_arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn" or parts[2] not in ("iam", "sts"):
-        raise ProviderError(f"{principal_arn} is not an IAM role ARN.")
-    principal_account, resource = parts[4], parts[5]
-    if principal_account != account.account_id:
-        raise ProviderError(
-            f"{principal_arn} belongs to account {principal_account}, not {account.account_id}: "
-            "the portal can only attach policies to roles in the cluster's account."
-        )
-    kind, _, rest = resource.partition("/")
-    if parts[2] == "iam" and kind == "role" and rest:
-        return rest.rsplit("/", 1)[-1]
-    if parts[2] == "sts" and kind == "assumed-role" and rest:
-        return rest.split("/", 1)[0]
-    raise ProviderError(f"{principal_arn} is not an IAM role ARN.")
-
-
-@dataclass(frozen=True)
-class ClusterSpec:
-    name: str
-    subnet_ids: tuple[str, ...]
-    security_group_ids: tuple[str, ...]
-    tags: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ClusterState:
-    """A cluster as MSK reports it. `state` uses MSK's words: CREATING, ACTIVE, FAILED, DELETING, …"""
-
-    name: str
-    arn: str
-    state: str
-    tags: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    name: str
-    partitions: int
-    configs: dict[str, str]
-
-
-@dataclass(frozen=True)
-class ClusterEndpoint:
-    """How to reach a cluster's brokers for topic administration."""
-
-    account: AccountRef
-    arn: str
-    bootstrap_brokers: str
-
-
-@dataclass(frozen=True)
-class GrantSpec:
-    principal_arn: str
-    policy_name: str
-    policy_document: dict
-
-
-@dataclass(frozen=True)
-class ReplicatorSpec:
-    name: str
-    source_arn: str
-    target_arn: str
-    topics: tuple[str, ...]
-    subnet_ids: tuple[str, ...]
-    security_group_ids: tuple[str, ...]
-    service_execution_role_arn: str
-    tags: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ReplicatorState:
-    """`state` uses MSK's words: CREATING, RUNNING, UPDATING, DELETING, FAILED."""
-
-    name: str
-    arn: str
-    state: str
-
-
-@dataclass(frozen=True, slots=True)
-class TopicDayBytes:
-    """Bytes one topic took in (`bytes_in`) or served (`bytes_out`) on one UTC day."""
-
-    cluster_name: str
-    topic: str
-    day: date
-    metric: str
-    bytes: int
+__all__ = [
+    "AccessDenied",
+    "AccountRef",
+    "ClusterEndpoint",
+    "ClusterSpec",
+    "ClusterState",
+    "GrantSpec",
+    "MskProvider",
+    "NameConflict",
+    "NotFound",
+    "ProviderError",
+    "ReplicatorSpec",
+    "ReplicatorState",
+    "TopicDayBytes",
+    "TopicSpec",
+    "TransientError",
+    "role_name_from_principal_arn",
+]
 
 
 class MskProvider(Protocol):

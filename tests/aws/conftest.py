@@ -1,4 +1,4 @@
-"""moto in server mode over HTTP for the AWS control plane (clusters.aws_control).
+"""moto in server mode over HTTP for the AWS control plane (clusters.integrations.aws_control).
 
 One ThreadedMotoServer on 127.0.0.1 serves the whole session; every test starts from an empty moto
 (`/moto-api/reset`), with dummy credentials in the environment, AWS_ENDPOINT_URL pointing at the server
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from botocore.stub import Stubber
 
-from clusters import aws_control
+from clusters.integrations import aws_control
 from clusters.providers.base import AccountRef
 from tests import moto_harness
 from tests.billing.conftest import billed_cluster, shared_cluster  # noqa: F401 - billing fixtures, reused here

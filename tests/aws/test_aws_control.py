@@ -1,4 +1,4 @@
-"""clusters.aws_control and the AwsProvider against moto in server mode (real HTTP, real botocore).
+"""clusters.integrations.aws_control and the AwsProvider against moto in server mode (real HTTP, real botocore).
 
 Where moto 5.2.5 lacks AWS behaviour the harness fills it with botocore's Stubber on the cached client,
 never with branches in product code:
@@ -17,7 +17,7 @@ from datetime import timedelta
 import pytest
 from botocore.stub import ANY, Stubber
 
-from clusters import aws_control
+from clusters.integrations import aws_control
 from clusters.providers.aws import AwsProvider
 from clusters.providers.base import (
     AccessDenied,

@@ -1,4 +1,4 @@
-"""Usage collection through the aws provider: clusters.cloudwatch over HTTP against moto in server mode.
+"""Usage collection through the aws provider: clusters.integrations.cloudwatch over HTTP against moto in server mode.
 
 `collect_usage` runs with MSK_PROVIDER=aws through the real path: the registered account's role is assumed
 (moto's STS), GetMetricData goes over HTTP to moto's CloudWatch, and rows land in TopicDailyUsage. The
@@ -20,7 +20,7 @@ from botocore.stub import Stubber
 
 from billing.models import TopicDailyUsage
 from billing.usage import collect_usage
-from clusters import aws_control, cloudwatch
+from clusters.integrations import aws_control, cloudwatch
 from clusters.models import Cluster, Topic, TopicPartitionChange
 from clusters.providers import get_provider
 from clusters.providers.base import AccountRef

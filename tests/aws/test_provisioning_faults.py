@@ -11,9 +11,12 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
 
-from clusters import aws_control, provisioning, services, tasks
+from clusters import provisioning
+from clusters.integrations import aws_control
 from clusters.models import Cluster, PlatformSettings
 from clusters.providers import get_provider
+from clusters.provisioning import tasks
+from clusters.requests import services
 from tests import builders, moto_harness
 from tests.moto_harness import ACCOUNT_ID, EXTERNAL_ID
 

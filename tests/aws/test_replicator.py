@@ -3,7 +3,7 @@ request against the kafka service model."""
 
 import pytest
 
-from clusters import aws_control
+from clusters.integrations import aws_control
 from clusters.providers.base import ProviderError, ReplicatorSpec
 
 SOURCE = "arn:aws:kafka:us-east-1:111122223333:cluster/events-write/aaaa-s1"

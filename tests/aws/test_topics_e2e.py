@@ -1,5 +1,5 @@
 """The aws provider's topic path end to end: approval → Celery task (eager) → AwsProvider →
-clusters.kafka_admin over SASL_SSL + OAUTHBEARER with an MSK IAM token signed with the credentials moto's
+clusters.integrations.kafka_admin over SASL_SSL + OAUTHBEARER with an MSK IAM token signed with the credentials moto's
 STS handed out for the account's role → the MSK IAM front (TLS, token check with the SigV4 signature
 recomputed from moto's secret, KIP-464) → the real Kafka 2.3 broker.
 
@@ -21,9 +21,12 @@ import pytest
 from confluent_kafka import TopicCollection
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
-from clusters import aws_control, kafka_admin, provisioning, services, tasks
+from clusters import provisioning
+from clusters.integrations import aws_control, kafka_admin
 from clusters.models import Cluster, PlatformSettings, Topic
 from clusters.providers import get_provider
+from clusters.provisioning import tasks
+from clusters.requests import services
 from tests import builders, moto_harness
 from tests.kafka.msk_front import Secret, moto_secrets
 from tests.moto_harness import ACCOUNT_ID, EXTERNAL_ID

@@ -13,11 +13,10 @@ from billing.allocation import (
     Payer,
     TopicUsage,
     allocate,
-    level_hours,
-    lifetime_changes,
     split_cents,
     stored_gib_month,
 )
+from billing.metering import level_hours, lifetime_changes
 from billing.pricing import LIST_PRICES
 
 UTC = dt.UTC
@@ -72,21 +71,33 @@ def test_storage_estimate_keeps_the_retention_window_capped_by_retention_bytes()
     days = [dt.date(2026, 10, d) for d in range(1, 32)]
     daily = {day: GIB for day in days}  # 1 GiB written per day
     # 2-day retention: 2 GiB kept every day (1 GiB on the 1st: nothing collected for Sept 30).
-    two_days = stored_gib_month(daily, month_days=days, alive_days=set(days), retention_ms=2 * 86_400_000,
-                                retention_bytes=-1, partitions=3)  # fmt: skip
+    two_days = stored_gib_month(daily, month_days=31, partitions_on=dict.fromkeys(days, 3),
+                                retention_ms=2 * 86_400_000, retention_bytes=-1)  # fmt: skip
     assert two_days == (Decimal(1 + 2 * 30) / 31).quantize(Decimal("0.000001"))
-    capped = stored_gib_month(daily, month_days=days, alive_days=set(days), retention_ms=2 * 86_400_000,
-                              retention_bytes=GIB // 4, partitions=2)  # ≤ 0.5 GiB  # fmt: skip
+    capped = stored_gib_month(daily, month_days=31, partitions_on=dict.fromkeys(days, 2),
+                              retention_ms=2 * 86_400_000, retention_bytes=GIB // 4)  # ≤ 0.5 GiB  # fmt: skip
     assert capped == Decimal("0.500000")
 
 
-def _stored_by_definition(daily, month_days, alive_days, window_days, cap):
-    """The estimate written as its definition: for each alive day, Σ bytes of the window's days."""
+def test_storage_is_capped_each_day_by_that_days_partition_count():
+    """retention.bytes is per partition: 1 partition on the 1st-10th, 4 from the 11th (not 4 all month)."""
+    days = [dt.date(2026, 10, d) for d in range(1, 32)]
+    daily = {day: GIB for day in days}
+    partitions = {day: 1 if day.day <= 10 else 4 for day in days}
+    capped = stored_gib_month(daily, month_days=31, partitions_on=partitions, retention_ms=2 * 86_400_000,
+                              retention_bytes=GIB // 4)  # fmt: skip
+    # 0.25 GiB a day on 10 days, then min(2 GiB, 1 GiB) on 21 days.
+    assert capped == ((Decimal("0.25") * 10 + Decimal(1) * 21) / 31).quantize(Decimal("0.000001"))
+
+
+def _stored_by_definition(daily, month_days, partitions_on, window_days, per_partition):
+    """The estimate written as its definition: for each day counted, Σ bytes of the window's days, capped
+    by that day's partitions."""
     total = 0
     for day in month_days:
-        if day in alive_days:
+        if day in partitions_on:
             kept = sum(daily.get(day - dt.timedelta(days=back), 0) for back in range(window_days))
-            total += min(kept, cap) if cap is not None else kept
+            total += min(kept, per_partition * partitions_on[day]) if per_partition is not None else kept
     return (Decimal(total) / GIB / len(month_days)).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
 
 
@@ -102,13 +113,13 @@ def test_storage_estimate_equals_its_definition(seed):
     alive = set(days[rng.randrange(0, 31) : rng.randrange(0, 32)])
     retention_ms = rng.choice([-1, 0, None, 3_600_000, 86_400_000, 3 * 86_400_000 + 1, 7 * 86_400_000])
     retention_bytes = rng.choice([None, -1, 0, GIB // 3, 2 * GIB])
-    partitions = rng.randrange(1, 7)
+    partitions_on = {day: rng.randrange(1, 7) for day in sorted(alive)}
     window = {-1: 400, 0: 7, None: 7, 3_600_000: 1, 86_400_000: 1, 3 * 86_400_000 + 1: 4}.get(retention_ms, 7)
-    cap = retention_bytes * partitions if retention_bytes not in (None, -1) and retention_bytes > 0 else None
+    per_partition = retention_bytes if retention_bytes not in (None, -1) and retention_bytes > 0 else None
     assert stored_gib_month(
-        daily, month_days=days, alive_days=alive, retention_ms=retention_ms, retention_bytes=retention_bytes,
-        partitions=partitions,
-    ) == _stored_by_definition(daily, days, alive, window, cap)  # fmt: skip
+        daily, month_days=31, partitions_on=partitions_on, retention_ms=retention_ms,
+        retention_bytes=retention_bytes,
+    ) == _stored_by_definition(daily, days, partitions_on, window, per_partition)  # fmt: skip
 
 
 def test_dedicated_cluster_costs_all_go_to_its_team():

@@ -348,8 +348,17 @@ def test_command_computes_finalizes_and_writes_the_three_csvs(october, finance, 
     assert AuditEvent.objects.get(action="billing.chargeback.finalized").actor is None
     final = (tmp_path / "final" / "chargeback-2026-10-summary.csv").read_bytes()
     assert final == files["summary"]  # the summary does not carry the status
-    call_command("chargeback", "--month", "2026-10", "--finalize", stdout=out)  # already final: a no-op
-    assert "is finalized: not recomputed" in out.getvalue()
+    # A finalized month is never recomputed: an error (exit status 1), nothing written, nothing changed.
+    with pytest.raises(CommandError, match="2026-10 is finalized and cannot change") as refused:
+        call_command("chargeback", "--month", "2026-10", "--out", str(tmp_path / "again"), stdout=out)
+    assert refused.value.returncode == 1 and not (tmp_path / "again").exists()
+    # Its CSVs as they stand, without recomputing.
+    call_command(
+        "chargeback", "--month", "2026-10", "--no-recompute", "--out", str(tmp_path / "csv"), stdout=out
+    )
+    assert (tmp_path / "csv" / "chargeback-2026-10-summary.csv").read_bytes() == final
+    with pytest.raises(CommandError, match="already finalized"):
+        call_command("chargeback", "--month", "2026-10", "--no-recompute", "--finalize", stdout=out)
 
 
 @pytest.mark.parametrize("month", ["2026-1x", "13-2026", "2026-00", "1999-12"])

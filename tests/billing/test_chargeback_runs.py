@@ -177,7 +177,7 @@ def test_a_throttled_collection_still_computes_and_asks_the_task_to_retry(
     billed_cluster, team_a, monkeypatch
 ):
     from clusters.providers.base import TransientError
-    from clusters.providers.local import LocalProvider
+    from clusters.providers.local.provider import LocalProvider
 
     make_topic(billed_cluster, team_a, "team-a.orders", (at(1, month=9), 2))
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import Page, expect
 
-from clusters import services
 from clusters.models import Topic
+from clusters.requests import services
 from tests.browser.test_login import sign_in
 
 pytestmark = pytest.mark.browser

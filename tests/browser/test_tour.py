@@ -23,8 +23,8 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import Browser, Page, expect
 
-from clusters import services
 from clusters.models import Cluster, Request, Topic
+from clusters.requests import services
 from portal.management.commands.seed_demo import DEFAULT_PASSWORD
 from portal.models import Team, User
 from tests.conftest import PASSWORD

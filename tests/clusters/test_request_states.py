@@ -9,8 +9,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from clusters import selectors, services
+from clusters import selectors
 from clusters.models import AccessGrant, AutoApprovalRule, ProvisioningEvent, Request, Topic
+from clusters.requests import services
 from clusters.selectors import WORK_DONE, WORK_FAILED, WORK_MOVING, work_stage
 from clusters.templatetags.clusters_tags import request_people
 from tests.clusters.test_views import PRINCIPAL, _query_count, submit_topic

@@ -13,8 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from clusters import rules, services
+from clusters import rules
 from clusters.models import AccessGrant, Cluster, PlatformSettings, Request, Topic
+from clusters.requests import services
 from portal.models import Membership, User
 from tests.conftest import client_for, make_user
 

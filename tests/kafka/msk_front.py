@@ -1,7 +1,7 @@
 """A test-only stand-in for what sits in front of MSK Serverless brokers: TLS, MSK IAM authentication, and
 a Kafka ≥ 2.4 protocol surface, in front of the test Kafka 2.3 broker's OAUTHBEARER listener.
 
-The portal's production path (clusters.kafka_admin with `KafkaAuth.msk_iam()`) speaks SASL_SSL +
+The portal's production path (clusters.integrations.kafka_admin with `KafkaAuth.msk_iam()`) speaks SASL_SSL +
 OAUTHBEARER with MSK IAM tokens (base64url SigV4-presigned URLs for `kafka-cluster:Connect`) and asks for
 the broker's default replication factor (-1, KIP-464, Kafka 2.4+). The 2.3 broker can do neither on its
 own, so this front, one thread per connection on 127.0.0.1, does three things and passes every other

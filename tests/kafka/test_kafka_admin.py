@@ -1,4 +1,4 @@
-"""clusters.kafka_admin against a real Kafka 2.3 broker (tests/kafka/broker.py), plus the MSK IAM
+"""clusters.integrations.kafka_admin against a real Kafka 2.3 broker (tests/kafka/broker.py), plus the MSK IAM
 configuration, signed offline with fake AWS credentials."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import pytest
 from confluent_kafka import KafkaError
 from confluent_kafka.admin import AdminClient
 
-from clusters import aws_control, kafka_admin
-from clusters.kafka_admin import KafkaAuth
+from clusters.integrations import aws_control, kafka_admin
+from clusters.integrations.kafka_admin import KafkaAuth
 from clusters.providers.base import (
     AccessDenied,
     AccountRef,

@@ -9,8 +9,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from clusters import provisioning, services
-from clusters.models import Cluster, LocalMskCluster, Request
+from clusters import provisioning
+from clusters.models import Cluster, Request
+from clusters.providers.local.models import LocalMskCluster
+from clusters.requests import services
 from portal.celery import app
 from tests.conftest import client_for
 
@@ -62,7 +64,7 @@ def test_approving_while_the_broker_is_down_loses_nothing(member_a, admin, team_
 
 @pytest.mark.django_db
 def test_lost_work_is_redispatched_once_per_window_and_logged(cluster_a, monkeypatch):
-    from clusters import tasks
+    from clusters.provisioning import tasks
 
     sent = []
     monkeypatch.setattr(tasks.provision_cluster, "delay", sent.append)  # the broker takes it, no worker yet
@@ -78,6 +80,6 @@ def test_lost_work_is_redispatched_once_per_window_and_logged(cluster_a, monkeyp
     # Reconcile runs every few seconds: the same lost work is not sent again until the window passed.
     assert provisioning.reconcile()["redispatched"] == 0
     later = timezone.now() + provisioning.redispatch_after() + timedelta(seconds=1)
-    monkeypatch.setattr(provisioning.timezone, "now", lambda: later)
+    monkeypatch.setattr(timezone, "now", lambda: later)
     assert provisioning.reconcile()["redispatched"] == 1
     assert sent == [cluster.pk, cluster.pk] and cluster.events.count() == 2

@@ -1,13 +1,15 @@
 from clusters import provisioning
-from clusters.models import DriftFinding, LocalMskCluster
-from clusters.providers.local import LocalProvider
+from clusters.models import DriftFinding
+from clusters.providers.base import ClusterSpec
+from clusters.providers.local.models import LocalMskCluster
+from clusters.providers.local.provider import LocalProvider
 
 
 def test_drift_is_flagged_once_and_resolved_when_gone(cluster_a, team_a, platform_account, network_profile):
     account = provisioning.account_ref(cluster_a)
     # Created outside the portal, in the same account and region.
     outsider = LocalProvider().create_cluster(
-        account, provisioning.ClusterSpec(name="shadow", subnet_ids=(), security_group_ids=(), tags={})
+        account, ClusterSpec(name="shadow", subnet_ids=(), security_group_ids=(), tags={})
     )
     first = provisioning.detect_drift()
     assert first == {"list_calls": 1, "opened": 2, "resolved": 0}

@@ -13,13 +13,13 @@ from clusters.models import (
     AccessGrant,
     Cluster,
     DriftFinding,
-    LocalMskCluster,
-    LocalMskGrant,
     ProvisioningEvent,
     Topic,
 )
 from clusters.providers.base import AccessDenied, ClusterSpec
-from clusters.providers.local import LocalProvider
+from clusters.providers.local.models import LocalMskCluster, LocalMskGrant
+from clusters.providers.local.provider import LocalProvider
+from clusters.provisioning import drift
 from portal.errors import Conflict
 from portal.models import AuditEvent
 from tests import builders
@@ -223,7 +223,7 @@ def test_the_finding_is_resolved_by_compare_and_set(admin, retagged, monkeypatch
     """Two admins both read the finding open; only the first resolves it, the second is told so."""
     stale = DriftFinding.objects.select_related("account", "cluster__team").get(pk=retagged.pk)
     provisioning.reapply_portal_tags(finding_id=retagged.pk, actor=admin)
-    monkeypatch.setattr(provisioning, "_open_finding_for", lambda *args: stale)
+    monkeypatch.setattr(drift, "_open_finding_for", lambda *args: stale)
     with pytest.raises(Conflict, match="already resolved"):
         provisioning.reapply_portal_tags(finding_id=retagged.pk, actor=admin)
     assert AuditEvent.objects.filter(action="clusters.drift.retagged").count() == 1

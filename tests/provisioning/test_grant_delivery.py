@@ -5,8 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from clusters import services
-from clusters.models import AccessGrant, GrantDelivery, LocalMskGrant, PlatformSettings, ProvisioningEvent
+from clusters.models import AccessGrant, GrantDelivery, PlatformSettings, ProvisioningEvent
+from clusters.providers.local.models import LocalMskGrant
+from clusters.requests import services
 from tests.conftest import client_for
 
 

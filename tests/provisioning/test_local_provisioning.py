@@ -8,18 +8,12 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from clusters import provisioning, services
-from clusters.models import (
-    AccessGrant,
-    Cluster,
-    LocalMskCluster,
-    LocalMskGrant,
-    LocalMskTopic,
-    ProvisioningEvent,
-    Topic,
-)
+from clusters import provisioning
+from clusters.models import AccessGrant, Cluster, ProvisioningEvent, Topic
 from clusters.providers.base import AccessDenied, TransientError
-from clusters.providers.local import LocalProvider
+from clusters.providers.local.models import LocalMskCluster, LocalMskGrant, LocalMskTopic
+from clusters.providers.local.provider import LocalProvider
+from clusters.requests import services
 
 ARN = re.compile(r"^arn:aws:kafka:us-east-1:123456789012:cluster/team-a-new/[0-9a-f-]{36}-s1$")
 

@@ -5,8 +5,10 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from clusters import provisioning, services
-from clusters.models import AccessGrant, Cluster, LocalMskCluster, LocalMskTopic, Topic
+from clusters import provisioning
+from clusters.models import AccessGrant, Cluster, Topic
+from clusters.providers.local.models import LocalMskCluster, LocalMskTopic
+from clusters.requests import services
 
 
 def _approve(prepared, member, admin, capture, *, lose_tasks=False):

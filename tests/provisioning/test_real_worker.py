@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from clusters import services
 from clusters.models import Cluster, ProvisioningEvent
+from clusters.requests import services
 from portal.celery import app
 from tests.test_devstack_process import _database_url
 

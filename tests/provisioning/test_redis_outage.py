@@ -30,18 +30,10 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from clusters import services
-from clusters.models import (
-    Cluster,
-    LocalMskCluster,
-    LocalMskTopic,
-    PlatformSettings,
-    ProvisioningEvent,
-    Request,
-    SentNotification,
-    Topic,
-)
+from clusters.models import Cluster, PlatformSettings, ProvisioningEvent, Request, SentNotification, Topic
+from clusters.providers.local.models import LocalMskCluster, LocalMskTopic
 from clusters.provisioning import REDISPATCH_NOTE
+from clusters.requests import services
 from portal.celery import app
 from tests.conftest import client_for
 from tests.settings import REQUIRE_SERVICES

@@ -7,9 +7,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from clusters import provisioning, services
-from clusters.models import Cluster, LocalMskCluster, LocalMskReplicator, Replicator, Topic
-from clusters.providers.local import LocalProvider
+from clusters import provisioning
+from clusters.models import Cluster, Replicator, Topic
+from clusters.providers.local.models import LocalMskCluster, LocalMskReplicator
+from clusters.providers.local.provider import LocalProvider
+from clusters.requests import services
 
 
 @pytest.fixture

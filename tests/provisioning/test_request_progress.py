@@ -6,8 +6,10 @@ from decimal import Decimal
 from django.test import override_settings
 from django.utils import timezone
 
-from clusters import provisioning, services
-from clusters.models import LocalMskCluster, Request
+from clusters import provisioning
+from clusters.models import Request
+from clusters.providers.local.models import LocalMskCluster
+from clusters.requests import services
 from tests.conftest import client_for
 
 

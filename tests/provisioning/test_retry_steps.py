@@ -10,20 +10,13 @@ from django.db import connection, connections
 from django.urls import reverse
 from django.utils import timezone
 
-from clusters import provisioning, services
-from clusters.models import (
-    AccessGrant,
-    Cluster,
-    LocalMskCluster,
-    LocalMskGrant,
-    LocalMskReplicator,
-    LocalMskTopic,
-    ProvisioningEvent,
-    Replicator,
-    Topic,
-)
+from clusters import provisioning
+from clusters.models import AccessGrant, Cluster, ProvisioningEvent, Replicator, Topic
 from clusters.providers.base import AccessDenied, ProviderError
-from clusters.providers.local import LocalProvider
+from clusters.providers.local.models import LocalMskCluster, LocalMskGrant, LocalMskReplicator, LocalMskTopic
+from clusters.providers.local.provider import LocalProvider
+from clusters.provisioning import transitions
+from clusters.requests import services
 from portal.errors import Conflict
 from portal.models import AuditEvent
 from tests.conftest import client_for, make_user
@@ -220,8 +213,8 @@ def test_a_replicator_msk_reports_failed_is_retried_only_once_it_is_gone(
     replicator.refresh_from_db()
     failed_arn = replicator.arn
     reason = "MSK reports the replicator as FAILED."
-    provisioning._move(Replicator, replicator, from_status="creating", to_status="failed", note=reason,
-                       status_reason=reason)  # fmt: skip
+    transitions.move(Replicator, replicator, from_status="creating", to_status="failed", note=reason,
+                     status_reason=reason)  # fmt: skip
 
     response, dispatched = _retry(
         admin, "clusters:replicator-retry", replicator.pk, django_capture_on_commit_callbacks

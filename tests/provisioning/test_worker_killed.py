@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from clusters import services
-from clusters.models import Cluster, LocalMskCluster, ProvisioningEvent
+from clusters.models import Cluster, ProvisioningEvent
+from clusters.providers.local.models import LocalMskCluster
+from clusters.requests import services
 from tests.provisioning.test_real_worker import publish_to_broker  # noqa: F401 - fixture
 from tests.test_devstack_process import _database_url
 

@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection, connections
 
-from clusters import services
 from clusters.models import Request, RequestEvent, Topic
+from clusters.requests import services
 from portal.errors import Conflict
 from tests.conftest import make_user
 
@@ -97,7 +97,7 @@ def test_two_names_kafka_would_take_for_one_cannot_both_be_submitted_at_once(
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_an_idempotent_twin_that_loses_the_name_check_gets_the_first_answer(member_a, team_a, cluster_a):
-    from clusters import idempotency
+    from clusters.requests import idempotency
 
     if connection.vendor != "postgresql":
         pytest.skip("row locks and concurrent transactions need PostgreSQL")

@@ -16,8 +16,8 @@ import urllib.request
 import pytest
 from django.db import connection, connections, transaction
 
-from clusters import services
 from clusters.models import AutoApprovalRule, IdempotencyKey, Request, Topic
+from clusters.requests import services
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

@@ -12,9 +12,9 @@ from django.conf import settings
 from django.core import mail
 from django.utils import timezone
 
-from clusters import services
 from clusters.models import AutoApprovalRule, SentNotification
-from clusters.notifications import lost_notifications, resend_lost_notifications
+from clusters.requests import services
+from clusters.requests.notifications import lost_notifications, resend_lost_notifications
 from tests.requests.test_workflow import submit_topic
 
 pytestmark = pytest.mark.django_db

@@ -173,8 +173,8 @@ def test_the_approver_sees_whose_groups_a_prefix_reaches(member_a, admin, shared
 def test_a_prefix_reaching_into_another_teams_namespace_is_flagged(member_a, shared_cluster, db):
     """A naming convention without a separator ('{team}-{name}') lets team-a's namespace 'team-a-' cover
     team 'team-a-x''s 'team-a-x-': approvers are warned whose groups are reached."""
-    from clusters import services
     from clusters.models import PlatformSettings
+    from clusters.requests import services
     from portal.models import Team
 
     settings_row = PlatformSettings.current()
@@ -206,7 +206,7 @@ def topic_body(cluster, name, **overrides):
 def prepare_topic(member, cluster, name):
     from decimal import Decimal
 
-    from clusters import services
+    from clusters.requests import services
 
     return services.prepare_topic_create(actor=member, team=cluster.team, cluster=cluster, name=name,
                                          expected_in_mbps=Decimal(1), expected_out_mbps=Decimal(1))  # fmt: skip
@@ -254,7 +254,7 @@ def test_submission_checks_names_again_under_the_cluster_lock(member_a, cluster_
     """Both prepared before either was saved (as two people at once): the second submission is refused."""
     from django.core.exceptions import ValidationError
 
-    from clusters import services
+    from clusters.requests import services
 
     first, second = prepare_topic(member_a, cluster_a, "x.auto"), prepare_topic(member_a, cluster_a, "x_auto")
     services.submit_request(actor=member_a, prepared=first)
@@ -267,8 +267,8 @@ def test_submission_checks_names_again_under_the_cluster_lock(member_a, cluster_
 def test_approval_refuses_a_name_that_collides_with_a_topic_approved_since(member_a, admin, cluster_a):
     """Requests filed before submission checked collisions: the second approval is a conflict, not a topic
     Kafka would refuse."""
-    from clusters import services
     from clusters.models import Topic
+    from clusters.requests import services
     from portal.errors import Conflict
 
     prepared = prepare_topic(member_a, cluster_a, "x_auto")
@@ -314,7 +314,7 @@ def carried(shared_cluster, team_b):
 
 
 def decommission(member, cluster):
-    from clusters import services
+    from clusters.requests import services
 
     prepared = services.prepare_cluster_decommission(actor=member, cluster=cluster, justification="Retired.")
     return services.submit_request(actor=member, prepared=prepared)
@@ -379,8 +379,8 @@ def test_an_explicit_override_with_a_reason_approves_and_is_recorded(member_a, a
 
 
 def test_once_the_other_teams_topics_are_gone_no_override_is_needed(member_a, admin, carried):
-    from clusters import services
     from clusters.models import Topic
+    from clusters.requests import services
 
     request = decommission(member_a, carried)
     Topic.objects.filter(team__slug="team-b").update(status="deleted")

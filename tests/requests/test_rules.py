@@ -3,7 +3,8 @@ from decimal import Decimal
 import pytest
 
 from billing.pricing import LIST_PRICES, monthly_estimate, stored_gib_estimate
-from clusters import policies, rules
+from clusters import rules
+from clusters.requests import policies
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 
-from clusters import services
 from clusters.models import AccessGrant, AutoApprovalRule, Cluster, Request, RequestEvent, Topic
+from clusters.requests import services
 from portal.errors import Conflict, NotAllowed
 from portal.models import AuditEvent, Membership
 from tests import builders
@@ -200,7 +200,7 @@ class TestApprovalWorkflow:
         assert mail.outbox[1].to == ["member_a@example.com"]
         assert "Reason: Too big." in mail.outbox[1].body
         # The broker redelivers the task (acks_late): nobody is emailed twice.
-        from clusters.tasks import notify_request_event
+        from clusters.requests.tasks import notify_request_event
 
         notify_request_event.apply(args=[request.pk, "rejected"])
         assert len(mail.outbox) == 2

@@ -96,7 +96,6 @@ class Command(BaseCommand):
 
         from django.utils import timezone
 
-        from clusters import services
         from clusters.models import (
             AutoApprovalRule,
             AwsAccount,
@@ -107,6 +106,7 @@ class Command(BaseCommand):
             Topic,
             TopicPartitionChange,
         )
+        from clusters.requests import services
 
         account, _ = AwsAccount.objects.get_or_create(
             account_id="111122223333",
@@ -200,7 +200,7 @@ class Command(BaseCommand):
         from django.utils import timezone
 
         from clusters import provisioning
-        from clusters.models import LocalMskCluster, LocalMskTopic
+        from clusters.providers.local.models import LocalMskCluster, LocalMskTopic
 
         for cluster in clusters.values():
             LocalMskCluster.objects.get_or_create(
@@ -224,7 +224,8 @@ class Command(BaseCommand):
         from django.utils import timezone
 
         from clusters import provisioning
-        from clusters.models import Cluster, LocalMskCluster
+        from clusters.models import Cluster
+        from clusters.providers.local.models import LocalMskCluster
 
         drifted = {}
         for name, team in (("search-dev", "search"), ("analytics-dev", "analytics")):

@@ -5,7 +5,7 @@ Assumed-role credentials are cached per (role ARN, external id) until five minut
 clients are cached per service, account and settings, and rebuilt when their credentials are refreshed.
 boto3 low-level clients are thread-safe, so workers share them.
 
-Errors leave this module only as `clusters.providers.base` errors: throttling, 5xx and network trouble are
+Errors leave this module only as `clusters.integrations.errors`: throttling, 5xx and network trouble are
 `TransientError`; a denied call or role is `AccessDenied` naming the account and role; a duplicate cluster
 name is `NameConflict`; a missing cluster or IAM entity is `NotFound`; anything else is a permanent
 `ProviderError` carrying the AWS message. Credentials are never logged nor put into messages.
@@ -29,17 +29,13 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import HTTPClientError as BotoHTTPClientError
 from django.conf import settings
 
-from clusters.providers.base import (
-    AccessDenied,
+from clusters.integrations.errors import AccessDenied, NameConflict, NotFound, ProviderError, TransientError
+from clusters.integrations.records import (
     AccountRef,
     ClusterSpec,
     ClusterState,
-    NameConflict,
-    NotFound,
-    ProviderError,
     ReplicatorSpec,
     ReplicatorState,
-    TransientError,
     role_name_from_principal_arn,
 )
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from clusters import aws_control
-from clusters.providers.base import AccountRef
+from clusters.integrations import aws_control
+from clusters.integrations.records import AccountRef
 
 SERVICE_NAME = "Amazon Managed Streaming for Apache Kafka"
 CLUSTER_TAG = "portal-cluster-id"

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from billing.pricing import CostEstimate, monthly_estimate, stored_gib_estimate
 from billing.selectors import rates_for
-from clusters import limits, policies, provisioning, rules
+from clusters import provisioning, rules
 from clusters.models import (
     AccessGrant,
     AutoApprovalRule,
@@ -33,6 +33,7 @@ from clusters.models import (
     RequestEvent,
     Topic,
 )
+from clusters.requests import limits, policies
 from portal import access, audit
 from portal import selectors as portal_selectors
 from portal.dispatch import enqueue_on_commit
@@ -95,7 +96,7 @@ def _require_cluster_for_team(actor: User, team: Team, cluster: Cluster) -> None
         raise ValidationError(
             {"cluster": ["Your team neither owns this cluster nor has it been opened to it."]}
         )
-    if cluster.status in (Cluster.Status.DELETING, Cluster.Status.DELETED, Cluster.Status.FAILED):
+    if cluster.status in (*Cluster.REMOVED, Cluster.Status.FAILED):
         raise ValidationError({"cluster": [f"The cluster is {cluster.get_status_display().lower()}."]})
 
 
@@ -214,7 +215,7 @@ def prepare_cluster_create(
 def prepare_cluster_decommission(*, actor: User, cluster: Cluster, justification: str) -> Prepared:
     _require_member(actor, cluster.team)
     errors = {}
-    if cluster.status in (Cluster.Status.DELETING, Cluster.Status.DELETED):
+    if cluster.status in Cluster.REMOVED:
         errors["cluster"] = "The cluster is already being deleted."
     elif cluster.read_clusters.exclude(status=Cluster.Status.DELETED).exists():
         errors["cluster"] = "Read clusters are still fed from this cluster; decommission them first."
@@ -526,7 +527,7 @@ def prepare_topic_update(
     in_mbps = topic.expected_in_mbps if expected_in_mbps is None else expected_in_mbps
     out_mbps = topic.expected_out_mbps if expected_out_mbps is None else expected_out_mbps
     errors: dict[str, str] = {}
-    if topic.status not in (Topic.Status.PENDING, Topic.Status.ACTIVE):
+    if topic.status not in Topic.CHANGEABLE:
         errors["topic"] = f"The topic is {topic.get_status_display().lower()}."
     if partitions > rules.MAX_PARTITIONS_PER_TOPIC:
         errors["partitions"] = f"Choose at most {rules.MAX_PARTITIONS_PER_TOPIC:,} partitions."
@@ -582,7 +583,7 @@ def prepare_topic_update(
 def prepare_topic_delete(*, actor: User, topic: Topic, justification: str) -> Prepared:
     _require_member(actor, topic.team)
     errors = {}
-    if topic.status in (Topic.Status.DELETING, Topic.Status.DELETED):
+    if topic.status in Topic.REMOVED:
         errors["topic"] = "The topic is already being deleted."
     if not justification.strip():
         errors["justification"] = "Say why the topic can go (its data is lost)."
@@ -663,7 +664,7 @@ def prepare_access_grant(
 
 def prepare_access_revoke(*, actor: User, grant: AccessGrant, justification: str = "") -> Prepared:
     _require_member(actor, grant.team)
-    if grant.status in (AccessGrant.Status.REVOKING, AccessGrant.Status.REVOKED):
+    if grant.status in AccessGrant.REMOVED:
         raise ValidationError({"grant": ["This access is already removed or being removed."]})
     payload = {"grant_id": grant.pk, "principal_arn": grant.principal_arn}
     return Prepared(
@@ -697,7 +698,7 @@ def _record(
 
 
 def _notify_on_commit(request_id: int, event: str) -> None:
-    from clusters.tasks import notify_request_event
+    from clusters.requests.tasks import notify_request_event
 
     enqueue_on_commit(notify_request_event, request_id, event)
 

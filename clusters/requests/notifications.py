@@ -95,7 +95,7 @@ def lost_notifications(now=None) -> list[tuple[int, str]]:
 
 def resend_lost_notifications(now=None) -> int:
     """Beat: enqueue again every lost notification; `notify` still sends each one once."""
-    from clusters.tasks import notify_request_event
+    from clusters.requests.tasks import notify_request_event
 
     lost = lost_notifications(now)
     for request_id, event in lost:

@@ -7,15 +7,16 @@ IAM (confluent-kafka waits for the first token), a call on a warm one a few mill
 client is used by one call at a time (a concurrent call builds its own), is only reused in the process
 that built it (never across a fork), for at most `CLIENT_MAX_AGE_SECONDS` (10 min, well before its 900 s
 MSK IAM token and the credentials that signed it expire: nothing relies on librdkafka refreshing a token),
-and is dropped after an authentication or connection failure (`AccessDenied`, `TransientError`). On real MSK it authenticates with SASL_SSL + OAUTHBEARER, the token being an MSK IAM token
-signed with the role the portal assumes in the cluster's account (`clusters.aws_control.credentials`:
-cached, external id included) or, for an account without a role, the portal's own credentials. Tests pass
+and is dropped after an authentication or connection failure (`AccessDenied`, `TransientError`). On real
+MSK it authenticates with SASL_SSL + OAUTHBEARER, the token being an MSK IAM token signed with the role the
+portal assumes in the cluster's account (`aws_control.credentials`: cached, external id included) or, for
+an account without a role, the portal's own credentials. Tests pass
 a `KafkaAuth` for a plain broker instead.
 
 Every wait is bounded (`KafkaAuth.timeout_seconds`). librdkafka keeps reconnecting forever on its own, so
 the connection errors it reports while a request waits are watched: a refused login fails the call at once
 as `AccessDenied`, no broker reachable at all as `TransientError`, without sitting out the timeout.
-Kafka's errors leave this module only as `clusters.providers.base` errors: retriable ones (timeouts,
+Kafka's errors leave this module only as `clusters.integrations.errors`: retriable ones (timeouts,
 transport, throttling, controller moves) as `TransientError`; authentication and authorization failures as
 `AccessDenied`; invalid configs, partitions or policy violations as a permanent `ProviderError` carrying
 Kafka's message. Passwords and tokens are never logged nor put into messages.
@@ -52,16 +53,9 @@ from confluent_kafka.admin import (
 from django.conf import settings
 from django.template.defaultfilters import pluralize
 
-from clusters import aws_control
-from clusters.providers.base import (
-    AccessDenied,
-    AccountRef,
-    ClusterEndpoint,
-    NotFound,
-    ProviderError,
-    TopicSpec,
-    TransientError,
-)
+from clusters.integrations import aws_control
+from clusters.integrations.errors import AccessDenied, NotFound, ProviderError, TransientError
+from clusters.integrations.records import AccountRef, ClusterEndpoint, TopicSpec
 
 logger = logging.getLogger(__name__)
 # librdkafka's own log lines (connection failures and the like) go here rather than to stderr.

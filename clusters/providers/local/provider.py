@@ -17,7 +17,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from clusters.models import LocalMskCluster, LocalMskGrant, LocalMskReplicator, LocalMskTopic
 from clusters.providers.base import (
     AccountRef,
     ClusterEndpoint,
@@ -33,6 +32,7 @@ from clusters.providers.base import (
     TopicSpec,
     role_name_from_principal_arn,
 )
+from clusters.providers.local.models import LocalMskCluster, LocalMskGrant, LocalMskReplicator, LocalMskTopic
 
 
 def _state(row: LocalMskCluster) -> str:

@@ -1,0 +1,118 @@
+"""The values the outside systems are asked for and answer with, in our words: where a call goes
+(`AccountRef`), what to create (`ClusterSpec`, `TopicSpec`, `GrantSpec`, `ReplicatorSpec`) and what MSK,
+Kafka and CloudWatch report (`ClusterState`, `ReplicatorState`, `TopicDayBytes`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from clusters.integrations.errors import ProviderError
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    """Where a call goes: an AWS account (through the role the portal assumes there) and a region."""
+
+    account_id: str
+    region: str
+    role_arn: str
+    external_id: str = ""
+
+
+def role_name_from_principal_arn(account: AccountRef, principal_arn: str) -> str:
+    """The role name in `arn:aws:iam::<acct>:role[/path]/<name>` or `arn:aws:sts::<acct>:assumed-role/<name>/…`.
+
+    Only roles of the account itself can carry the portal's inline policies: the portal works there through
+    the role it assumes, and reaches no other account's roles. Both providers ask this first, so the local
+    one refuses exactly what AWS would.
+    """
+    parts = principal_arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] not in ("iam", "sts"):
+        raise ProviderError(f"{principal_arn} is not an IAM role ARN.")
+    principal_account, resource = parts[4], parts[5]
+    if principal_account != account.account_id:
+        raise ProviderError(
+            f"{principal_arn} belongs to account {principal_account}, not {account.account_id}: "
+            "the portal can only attach policies to roles in the cluster's account."
+        )
+    kind, _, rest = resource.partition("/")
+    if parts[2] == "iam" and kind == "role" and rest:
+        return rest.rsplit("/", 1)[-1]
+    if parts[2] == "sts" and kind == "assumed-role" and rest:
+        return rest.split("/", 1)[0]
+    raise ProviderError(f"{principal_arn} is not an IAM role ARN.")
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    name: str
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """A cluster as MSK reports it. `state` uses MSK's words: CREATING, ACTIVE, FAILED, DELETING, …"""
+
+    name: str
+    arn: str
+    state: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    configs: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ClusterEndpoint:
+    """How to reach a cluster's brokers for topic administration."""
+
+    account: AccountRef
+    arn: str
+    bootstrap_brokers: str
+
+
+@dataclass(frozen=True)
+class GrantSpec:
+    principal_arn: str
+    policy_name: str
+    policy_document: dict
+
+
+@dataclass(frozen=True)
+class ReplicatorSpec:
+    name: str
+    source_arn: str
+    target_arn: str
+    topics: tuple[str, ...]
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+    service_execution_role_arn: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReplicatorState:
+    """`state` uses MSK's words: CREATING, RUNNING, UPDATING, DELETING, FAILED."""
+
+    name: str
+    arn: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class TopicDayBytes:
+    """Bytes one topic took in (`bytes_in`) or served (`bytes_out`) on one UTC day."""
+
+    cluster_name: str
+    topic: str
+    day: date
+    metric: str
+    bytes: int

@@ -1,0 +1,165 @@
+"""The approval queue and the decisions on a request: approve, reject (platform admins, never their own
+request) and cancel (its requester). With htmx a decision answers with the queue row or the request's
+decision panel in its new state; without, it redirects back with a message."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from clusters import forms, selectors
+from clusters.filters import ApprovalFilterSet
+from clusters.models import Request
+from clusters.requests import services
+from clusters.views import lists
+from portal import access
+from portal.context_processors import open_approvals_count
+from portal.errors import Conflict, NotAllowed
+from portal.htmx import is_htmx_partial
+
+
+@login_required
+@require_GET
+def approval_queue(request: HttpRequest) -> HttpResponse:
+    if not access.is_platform_admin(request.user):
+        raise PermissionDenied("Only platform admins decide on requests.")
+    requests = ApprovalFilterSet(
+        request.GET or None, queryset=selectors.approval_queue(user=request.user), request=request
+    )
+    context = {
+        "form": requests.form,
+        **lists.page_context(
+            request,
+            requests.qs,
+            load=lambda ids: selectors.with_decision_rights(request.user, selectors.open_request_rows(ids)),
+            # Unfiltered, the queue is every submitted request (admins see all): the number the
+            # navigation's badge counts anyway, so the pager does not count them a second time.
+            count=None if requests.narrows() else open_approvals_count(request),
+        ),
+        "back_url": request.get_full_path(),
+        # What a row answering an inline decision also shows; a page of the queue has none of it.
+        "ok": "",
+        "error": "",
+        "reason_errors": (),
+    }
+    template = "clusters/_queue_table.html" if is_htmx_partial(request) else "clusters/approval_queue.html"
+    return render(request, template, context)
+
+
+def decision_context(request: HttpRequest, obj: Request, *, error: str = "", reject_form=None) -> dict:
+    """What the decision panel shows of a request to this user (also part of the request's page)."""
+    user = request.user
+    return {
+        "takes_down": selectors.decommission_takes_down(obj),
+        "req": obj,
+        "can_cancel": access.can_cancel_request(user, obj),
+        "can_decide": access.can_decide_request(user, obj),
+        "own_open_request": access.is_own_open_request(user, obj),
+        "error": error,
+        "reject_form": reject_form or forms.RejectForm(auto_id=f"id_%s_{obj.pk}"),
+    }
+
+
+def _back_url(request: HttpRequest, obj: Request) -> str:
+    url = request.POST.get("next", "")
+    if url and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=False):
+        return url
+    return reverse("clusters:request-detail", args=[obj.pk])
+
+
+def _decision_response(
+    request: HttpRequest, pk: int, *, ok: str = "", error: str = "", status: int = 200, reject_form=None
+) -> HttpResponse:
+    """htmx: the queue row (or the request's decision panel) in its new state, with the message.
+    Without htmx: back where the form came from, with a flash message."""
+    obj = selectors.request_row(user=request.user, pk=pk)
+    if is_htmx_partial(request):
+        context = {**decision_context(request, obj, error=error, reject_form=reject_form), "ok": ok}
+        if request.POST.get("fragment") == "row":
+            context["req"] = selectors.with_decision_rights(request.user, selectors.request_rows([obj.pk]))[0]
+            context["back_url"] = request.POST.get("next", "")
+            if reject_form is not None:  # the reason the admin typed stays, with what is wrong with it
+                context["reason_errors"] = reject_form.errors.get("reason", ())
+                context["reason_value"] = reject_form["reason"].value() or ""
+            template = "clusters/_queue_row.html"
+        else:
+            template = "clusters/_decision_panel.html"
+        return _with_approval_counts(request, render(request, template, context, status=status))
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, ok)
+    return redirect(_back_url(request, obj))
+
+
+def _with_approval_counts(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """An admin's navigation shows how many requests wait: the new count rides along with an inline
+    decision's answer (htmx out-of-band swap), so the badge follows without a page load."""
+    if access.is_platform_admin(request.user):
+        counts = render_to_string(
+            "_approvals_count_oob.html", {"count": selectors.open_request_count()}, request=request
+        )
+        response.content += counts.encode()
+    return response
+
+
+def _decide(request: HttpRequest, pk: int, action) -> HttpResponse:
+    selectors.request_row(user=request.user, pk=pk)  # 404 before anything when the request is invisible
+    try:
+        return action()
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from exc
+    except Conflict as exc:
+        return _decision_response(request, pk, error=exc.message, status=409)
+
+
+@login_required
+@require_POST
+def request_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    def approve():
+        services.approve_request(
+            request_id=pk, actor=request.user, override_reason=request.POST.get("override_reason", "")[:4000]
+        )
+        return _decision_response(request, pk, ok=f"Request #{pk} approved.")
+
+    return _decide(request, pk, approve)
+
+
+@login_required
+@require_POST
+def request_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    def reject():
+        form = forms.RejectForm(request.POST, auto_id=f"id_%s_{pk}")
+        form.is_valid()
+        try:
+            services.reject_request(
+                request_id=pk, actor=request.user, reason=form.cleaned_data.get("reason", "")
+            )
+        except ValidationError as exc:
+            reason_errors = exc.message_dict.get("reason", exc.messages) if hasattr(exc, "error_dict") else []
+            reason_errors = reason_errors or exc.messages
+            for message in reason_errors:
+                form.add_error("reason", message)
+            return _decision_response(
+                request, pk, error=" ".join(reason_errors), status=422, reject_form=form
+            )
+        return _decision_response(request, pk, ok=f"Request #{pk} rejected.")
+
+    return _decide(request, pk, reject)
+
+
+@login_required
+@require_POST
+def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    def cancel():
+        services.cancel_request(request_id=pk, actor=request.user)
+        return _decision_response(request, pk, ok=f"Request #{pk} cancelled.")
+
+    return _decide(request, pk, cancel)

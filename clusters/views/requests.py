@@ -1,0 +1,132 @@
+"""The request list, filing a new cluster, topic or access request (with its live preview), and one
+request's page with its provisioning progress."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from clusters import forms, selectors
+from clusters.filters import RequestFilterSet
+from clusters.views import approvals, filing, lists
+from clusters.views.polling import polled_panel
+from portal import access
+from portal.htmx import is_htmx_partial
+
+NEW_FORMS = {
+    "cluster": (forms.ClusterRequestForm, "New cluster"),
+    "topic": (forms.TopicRequestForm, "New topic"),
+    "access": (forms.AccessRequestForm, "Access to a topic"),
+}
+
+
+@login_required
+@require_GET
+def request_list(request: HttpRequest) -> HttpResponse:
+    requests = RequestFilterSet(
+        request.GET or None, queryset=selectors.request_list(user=request.user), request=request
+    )
+    context = {
+        "form": requests.form,
+        **lists.page_context(request, requests.qs, load=selectors.request_rows),
+        "sees_all": access.is_platform_admin(request.user),
+        "can_request": selectors.can_file_requests(request.user),
+    }
+    template = "clusters/_request_table.html" if is_htmx_partial(request) else "clusters/request_list.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def request_new(request: HttpRequest) -> HttpResponse:
+    filing.require_requester(request)
+    return render(request, "clusters/request_new.html")
+
+
+def _initial_from_query(request: HttpRequest) -> dict:
+    """Links may preselect a team, cluster or topic (`?cluster=3`); the form still limits the choices."""
+    return {
+        key: value
+        for key, value in request.GET.items()
+        if key in ("team", "cluster", "topic") and value.isdigit()
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def new_request(request: HttpRequest, kind: str) -> HttpResponse:
+    """A new cluster, topic or access request (`kind`, from the URL)."""
+    filing.require_requester(request)
+    form_class, title = NEW_FORMS[kind]
+    form = form_class(filing.posted(request), user=request.user, initial=_initial_from_query(request))
+    response, prepared = filing.prepare_and_submit(request, form)
+    if response is not None:
+        return response
+    context = {
+        "form": form,
+        "kind": kind,
+        "title": title,
+        "submitted": request.method == "POST",
+        "no_clusters": "cluster" in form.fields
+        and kind != "cluster"
+        and not form.fields["cluster"].queryset.exists(),
+        **filing.preview_context(form, prepared),
+    }
+    return render(request, "clusters/request_form.html", context)
+
+
+@login_required
+@require_POST
+def request_preview(request: HttpRequest, kind: str) -> HttpResponse:
+    """Validate and assess without saving; answers the preview panel (200 even when the input is wrong)."""
+    if kind not in NEW_FORMS:
+        raise Http404("No such request form")
+    filing.require_requester(request)
+    form_class, _ = NEW_FORMS[kind]
+    form = form_class(request.POST, user=request.user)
+    prepared = filing.prepare(form, request.user)
+    context = {
+        **filing.preview_context(form, prepared),
+        "kind": kind,
+        "submitted": True,
+        "swap_choices": True,
+    }
+    return render(request, "clusters/_preview.html", context)
+
+
+@login_required
+@require_GET
+def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    obj = selectors.request_get(user=request.user, pk=pk)
+    context = {
+        **approvals.decision_context(request, obj),
+        **filing.assessment_context(
+            obj.assessment or {},
+            selectors.request_cost(obj),
+            obj.estimated_monthly_cost,
+            selectors.request_policies(obj),
+        ),
+        "events": selectors.request_events(request=obj),
+        "payload_rows": selectors.payload_rows(obj.payload),
+        "changes": selectors.payload_changes(obj.payload),
+        "access_rows": selectors.payload_access(obj.payload),
+        "progress": selectors.request_progress(request=obj),
+        "request_obj": obj,
+    }
+    return render(request, "clusters/request_detail.html", context)
+
+
+@login_required
+@require_GET
+def request_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The request's provisioning panel alone, for htmx polling until nothing moves."""
+    obj = selectors.request_get(user=request.user, pk=pk)
+    progress = selectors.request_progress(request=obj)
+    return polled_panel(
+        request,
+        "clusters/_request_progress.html",
+        {"progress": progress, "request_obj": obj},
+        moving=progress.in_flight,
+    )

@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# pytest-xdist processes for `make test` and `make test-fast` (auto: one per CPU core).
+PYTEST_WORKERS ?= auto
+PYTEST := DJANGO_SETTINGS_MODULE=tests.settings $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 # Run-time files (SQLite database, broker, beat schedule, local.env); PORTAL_VAR_DIR moves them, as for the portal.
 VAR_DIR := $(or $(PORTAL_VAR_DIR),var)
 
-.PHONY: run test setup setup-test migrate demo lint lint-imports format clean screenshots
+.PHONY: run test test-fast setup setup-test migrate demo lint lint-imports format clean screenshots
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -45,15 +48,28 @@ demo: migrate
 run: demo
 	$(PY) manage.py devstack --port $(PORT)
 
-test: setup-test lint-imports
-	DJANGO_SETTINGS_MODULE=tests.settings $(PY) -m pytest $(PYTEST_ARGS)
+# The static checks first, then the whole suite in parallel (tests that share one resource, like the
+# browser, the Kafka broker or a real worker's queue, carry an xdist_group mark and run on one process).
+test: lint
+	$(PYTEST) $(PYTEST_ARGS)
+
+# The edit-test loop: everything but real processes (worker, devstack, Kafka broker), the browser and
+# the slow tests; no static checks.
+test-fast: setup-test
+	$(PYTEST) -m "not services and not browser and not slow" $(PYTEST_ARGS)
 
 # The browser tour of the demo (every role, desktop and phone width), keeping a PNG of every page.
 screenshots: setup-test
 	PORTAL_SCREENSHOTS=var/screenshots DJANGO_SETTINGS_MODULE=tests.settings $(PY) -m pytest tests/browser/test_tour.py -q
 
+# Static checks, the first step of `make test`: ruff (lint and format), bandit (high severity), models
+# without migrations, and the import layers (`make lint-imports`) when the Makefile has that target.
 lint: setup-test
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/bandit -q -r portal clusters billing -c pyproject.toml --severity-level high --confidence-level medium
+	env -u DJANGO_SETTINGS_MODULE DEBUG=true DATABASE_URL=sqlite:///:memory: $(PY) manage.py makemigrations --check --dry-run
+	@if $(MAKE) -n lint-imports >/dev/null 2>&1; then $(MAKE) --no-print-directory lint-imports; fi
 
 # The import layers in pyproject.toml ([tool.importlinter]; docs/architecture.md explains them).
 lint-imports: setup-test

@@ -37,7 +37,6 @@ import datetime as dt
 import gc
 import math
 import os
-import socket
 import sys
 import time
 import tracemalloc
@@ -48,19 +47,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-for name, value in {
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true", "MSK_PROVIDER": "aws",
-}.items():  # fmt: skip
-    os.environ[name] = value
+from tests import moto_harness
+from tests.moto_harness import ACCOUNT_ID, ROLE_ARN
 
-import django  # noqa: E402
+os.environ.update(moto_harness.DUMMY_CREDENTIALS, MSK_PROVIDER="aws")
+
+import django
 
 django.setup()
 
 import logging  # noqa: E402
 
-logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
 logging.getLogger("botocore.credentials").setLevel(logging.WARNING)
 logging.getLogger("clusters.integrations.aws_control").setLevel(logging.WARNING)
 
@@ -68,10 +65,7 @@ from django.conf import settings  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 from django.db.models import Sum  # noqa: E402
 from moto.cloudwatch.models import CloudWatchBackend, Statistics, cloudwatch_backends  # noqa: E402
-from moto.server import ThreadedMotoServer  # noqa: E402
 
-ACCOUNT_ID = "111122223333"
-ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/msk-portal"
 MONTH = dt.date(2026, 9, 1)  # 30 days
 TOPICS_PER_CLUSTER = 100
 TEAMS = 20
@@ -84,12 +78,6 @@ LINE_FIELDS = (
     "team_name", "cost_center", "cluster_name", "topic_name", "charge_type", "quantity", "unit",
     "unit_price_usd", "cost_usd", "allocation_basis", "allocation_ratio",
 )  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- The stand-in: moto, with an indexed GetMetricData evaluation ------------------------------------
@@ -174,8 +162,8 @@ def check_stand_in(queries, start, end) -> tuple[bool, float]:
 
 
 def build_world():
-    from clusters.models import AwsAccount, NetworkProfile
     from portal.models import Team
+    from tests import builders
 
     teams = [
         Team.objects.create(
@@ -186,15 +174,8 @@ def build_world():
         )
         for n in range(TEAMS)
     ]
-    account = AwsAccount.objects.create(
-        name="bench", account_id=ACCOUNT_ID, ownership="platform", role_arn=ROLE_ARN, external_id="ext-bench"
-    )
-    network = NetworkProfile.objects.create(
-        account=account, region="us-east-1", name="n", vpc_id="vpc-0123456789abcdef0",
-        subnets=[{"id": "subnet-0123456789abcdef0", "az": "us-east-1a"},
-                 {"id": "subnet-0123456789abcdef1", "az": "us-east-1b"}],
-        security_group_ids=["sg-0123456789abcdef0"],
-    )  # fmt: skip
+    account = builders.aws_account(ACCOUNT_ID, name="bench", external_id="ext-bench")
+    network = builders.network_profile(account, name="n")
     return teams, account, network
 
 
@@ -597,28 +578,25 @@ def main() -> None:
     sizes = [int(value) for value in args.topics.split(",") if value]  # '' skips sections 1 and 2
     line_counts = [int(value) for value in args.lines.split(",") if value]  # '' skips section 3
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    settings.AWS_ENDPOINT_URL = f"http://127.0.0.1:{port}"
-    settings.MSK_PROVIDER = "aws"
-    CloudWatchBackend.get_metric_data = indexed_get_metric_data
-    test_settings = connection.settings_dict.setdefault("TEST", {})
-    test_settings["NAME"] = (test_settings.get("NAME") or "test_portal") + "_bench_billing"
-    if connection.vendor == "sqlite":
-        test_settings["NAME"] = test_settings["NAME"].replace(
-            ".sqlite3_bench_billing", "-bench-billing.sqlite3"
-        )
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    began = time.perf_counter()
-    try:
-        run(args, sizes, line_counts)
-    finally:
-        connections.close_all()
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-        server.stop()
-        CloudWatchBackend.get_metric_data = _original_get_metric_data
-    print(f"total bench time: {time.perf_counter() - began:.0f} s")
+    with moto_harness.moto_server() as url:
+        settings.AWS_ENDPOINT_URL = url
+        settings.MSK_PROVIDER = "aws"
+        CloudWatchBackend.get_metric_data = indexed_get_metric_data
+        test_settings = connection.settings_dict.setdefault("TEST", {})
+        test_settings["NAME"] = (test_settings.get("NAME") or "test_portal") + "_bench_billing"
+        if connection.vendor == "sqlite":
+            test_settings["NAME"] = test_settings["NAME"].replace(
+                ".sqlite3_bench_billing", "-bench-billing.sqlite3"
+            )
+        old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+        began = time.perf_counter()
+        try:
+            run(args, sizes, line_counts)
+        finally:
+            connections.close_all()
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+            CloudWatchBackend.get_metric_data = _original_get_metric_data
+        print(f"total bench time: {time.perf_counter() - began:.0f} s")
 
 
 def run(args, sizes, line_counts) -> None:

@@ -42,19 +42,11 @@ TOPICS_PER_CLUSTER = 50
 
 def build_world():
     """100 teams in 20 cost centers, an AWS account and a network for the clusters."""
-    from clusters.models import AwsAccount, NetworkProfile
     from portal.models import Team
+    from tests import builders
 
-    account = AwsAccount.objects.create(
-        account_id="123456789012",
-        name="bench",
-        ownership="platform",
-        role_arn="arn:aws:iam::123456789012:role/x",
-    )
-    network = NetworkProfile.objects.create(
-        account=account, region="us-east-1", name="n", vpc_id="vpc-0123456789abcdef0",
-        security_group_ids=["sg-0123456789abcdef0"], subnets=[{"id": "subnet-0123456789abcdef0", "az": "us-east-1a"}],
-    )  # fmt: skip
+    account = builders.aws_account(name="bench")
+    network = builders.network_profile(account, name="n")
     teams = Team.objects.bulk_create(
         Team(
             name=f"Team {i:03}",

@@ -12,36 +12,26 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-for name, value in {
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}.items():  # fmt: skip
-    os.environ[name] = value
+from tests import moto_harness
 
-import django  # noqa: E402
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+os.environ.update(moto_harness.DUMMY_CREDENTIALS)
+
+import django
 
 django.setup()
 
 from django.conf import settings  # noqa: E402
-from moto.server import ThreadedMotoServer  # noqa: E402
 
 from clusters.integrations import kafka_admin  # noqa: E402
 from clusters.providers.base import AccountRef, ClusterEndpoint, TopicSpec  # noqa: E402
 from tests.kafka.broker import session_broker  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _figures(label: str, seconds: list[float]) -> None:
@@ -58,15 +48,12 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20)
     args = parser.parse_args()
 
-    port = _free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    moto.start()
-    try:
-        settings.AWS_ENDPOINT_URL = f"http://127.0.0.1:{port}"
+    with moto_harness.moto_server() as url:
+        settings.AWS_ENDPOINT_URL = url
         with session_broker() as broker:
             settings.KAFKA_SSL_CA_LOCATION = str(broker.msk_front.ca_file)
             account = AccountRef(
-                "111122223333", "us-east-1", "arn:aws:iam::111122223333:role/msk-portal", "ext-123"
+                moto_harness.ACCOUNT_ID, "us-east-1", moto_harness.ROLE_ARN, moto_harness.EXTERNAL_ID
             )
             endpoint = ClusterEndpoint(
                 account, "arn:aws:kafka:us-east-1:111122223333:cluster/b/x", broker.msk_iam_bootstrap
@@ -100,8 +87,6 @@ def main() -> None:
             _figures("ensure_topic, exists (public call)", ensures)
             print(f"TLS connections through the front: {broker.msk_front.connections - connections}")
             kafka_admin.delete_topic(endpoint, spec.name)
-    finally:
-        moto.stop()
 
 
 if __name__ == "__main__":

@@ -34,26 +34,15 @@ from bench.throwaway_database import throwaway_database  # noqa: E402
 
 
 def build_world():
-    from clusters.models import AwsAccount, Cluster, NetworkProfile
-    from portal.models import Membership, Team, User
+    from portal.models import User
+    from tests import builders
 
-    team = Team.objects.create(name="Bench", slug="bench", cost_center="CC-1", contact_email="b@example.com")
-    member = User.objects.create_user("bench-member", email="m@example.com")  # force_login: no password
-    Membership.objects.create(team=team, user=member)
-    admin = User.objects.create_user("bench-admin", role=User.Role.PLATFORM_ADMIN)
-    account = AwsAccount.objects.create(
-        name="bench", account_id="123456789012", ownership="platform",
-        role_arn="arn:aws:iam::123456789012:role/portal",
-    )  # fmt: skip
-    network = NetworkProfile.objects.create(
-        account=account, region="us-east-1", name="n", vpc_id="vpc-0123456789abcdef0",
-        subnets=[{"id": "subnet-0123456789abcdef0", "az": "us-east-1a"},
-                 {"id": "subnet-0123456789abcdef1", "az": "us-east-1b"}],
-    )  # fmt: skip
-    cluster = Cluster.objects.create(
-        name="bench-dev", team=team, kind="dedicated", environment="dev", account=account, region="us-east-1",
-        network_profile=network, status="active",
-    )  # fmt: skip
+    team = builders.team("bench", name="Bench")
+    member = builders.user("bench-member", team=team)
+    admin = builders.user("bench-admin", role=User.Role.PLATFORM_ADMIN)
+    account = builders.aws_account(name="bench")
+    network = builders.network_profile(account, name="n")
+    cluster = builders.cluster(team, network, "bench-dev", arn="")
     return team, member, admin, cluster
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import socket
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,31 +22,17 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-for name, value in {
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true", "MSK_PROVIDER": "aws",
-}.items():  # fmt: skip
-    os.environ[name] = value
+from tests import moto_harness
 
-import django  # noqa: E402
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+os.environ.update(moto_harness.DUMMY_CREDENTIALS, MSK_PROVIDER="aws")
+
+import django
 
 django.setup()
 
-import logging  # noqa: E402
-
-logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
-
-from botocore.awsrequest import AWSResponse  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection, connections  # noqa: E402
-from moto.server import ThreadedMotoServer  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def main() -> None:
@@ -56,48 +41,37 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    settings.AWS_ENDPOINT_URL = f"http://127.0.0.1:{port}"
-    settings.MSK_PROVIDER = "aws"
-    test_settings = connection.settings_dict.setdefault("TEST", {})
-    test_settings["NAME"] = (test_settings.get("NAME") or "test_portal") + "_bench_prov"
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
-        run(args)
-    finally:
-        connections.close_all()
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-        server.stop()
+    with moto_harness.moto_server() as url:
+        settings.AWS_ENDPOINT_URL = url
+        settings.MSK_PROVIDER = "aws"
+        test_settings = connection.settings_dict.setdefault("TEST", {})
+        test_settings["NAME"] = (test_settings.get("NAME") or "test_portal") + "_bench_prov"
+        old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+        try:
+            run(args)
+        finally:
+            connections.close_all()
+            connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 def run(args) -> None:
     from clusters import provisioning
     from clusters.integrations import aws_control
-    from clusters.models import AwsAccount, Cluster, NetworkProfile, PlatformSettings
+    from clusters.models import Cluster, PlatformSettings
     from clusters.providers import get_provider
     from clusters.requests import services
-    from portal.models import Membership, Team, User
+    from portal.models import User
+    from tests import builders
 
     get_provider.cache_clear()
     # The bench runs provisioning itself (below), so approvals must not dispatch tasks.
     provisioning.dispatch_after_approval = lambda request: None
     PlatformSettings.objects.update_or_create(pk=1, defaults={"max_clusters_per_account_region": 10_000})
-    team = Team.objects.create(name="Bench", slug="bench", cost_center="CC-1", contact_email="b@example.com")
-    member = User.objects.create_user("member")
-    Membership.objects.create(team=team, user=member)
-    admin = User.objects.create_user("admin", role=User.Role.PLATFORM_ADMIN)
-    account = AwsAccount.objects.create(
-        name="bench", account_id="111122223333", ownership="platform",
-        role_arn="arn:aws:iam::111122223333:role/msk-portal",
-    )  # fmt: skip
-    network = NetworkProfile.objects.create(
-        account=account, region="us-east-1", name="n", vpc_id="vpc-0123456789abcdef0",
-        subnets=[{"id": "subnet-0123456789abcdef0", "az": "us-east-1a"},
-                 {"id": "subnet-0123456789abcdef1", "az": "us-east-1b"}],
-        security_group_ids=["sg-0123456789abcdef0"],
-    )  # fmt: skip
+    team = builders.team("bench", name="Bench")
+    member = builders.user("member", team=team)
+    admin = builders.user("admin", role=User.Role.PLATFORM_ADMIN)
+    account = builders.aws_account(moto_harness.ACCOUNT_ID, name="bench")
+    network = builders.network_profile(account, name="n")
     for n in range(args.clusters):
         prepared = services.prepare_cluster_create(
             actor=member, team=team, name=f"bench-{n:04d}", kind="dedicated", environment="dev", account=account,
@@ -131,31 +105,18 @@ def run(args) -> None:
     )
 
     # Harness: moto never turns clusters ACTIVE, and has no GetBootstrapBrokers.
-    from moto.kafka.models import kafka_backends
-
-    for backend in kafka_backends[ref.account_id].values():
-        for cluster in backend.clusters.values():
-            cluster.state = "ACTIVE"
+    moto_harness.make_clusters_active(ref.account_id)
     calls: list[str] = []
     client = aws_control.kafka_client(ref)
 
     def count(event_name, **kwargs):
         calls.append(event_name.split(".")[-1])
 
-    asked: list[str] = []
-
-    def remember_arn(params, **kwargs):
-        asked.append(params["ClusterArn"])
-
-    def fake_bootstrap(**kwargs):
-        name = asked[-1].split("/")[-2]
-        return AWSResponse(settings.AWS_ENDPOINT_URL, 200, {}, None), {
-            "BootstrapBrokerStringSaslIam": f"boot-{name}.c1.kafka-serverless.us-east-1.amazonaws.com:9098"
-        }
-
     client.meta.events.register("before-call.kafka.*", count)
-    client.meta.events.register("before-parameter-build.kafka.GetBootstrapBrokers", remember_arn)
-    client.meta.events.register("before-call.kafka.GetBootstrapBrokers", fake_bootstrap)
+    moto_harness.answer_bootstrap_brokers(
+        client,
+        lambda arn: f"boot-{arn.split('/')[-2]}.c1.kafka-serverless.us-east-1.amazonaws.com:9098",
+    )
     started = time.perf_counter()
     stats = provisioning.reconcile()
     elapsed = time.perf_counter() - started

@@ -12,9 +12,40 @@ import pytest
 from django.test import Client
 
 from portal import services
-from portal.models import Membership, Team, User
+from portal.models import User
+from tests import builders
+from tests.builders import PASSWORD  # noqa: F401 - imported from here by tests
 
-PASSWORD = "correct-horse-battery-staple"
+# Tests import make_user from here; it is the users' builder.
+make_user = builders.user
+
+
+# Tests that share one expensive process run on one pytest-xdist worker (`make test` runs with
+# --dist loadgroup): one Chromium instead of one per worker, one Kafka broker (two JVMs) instead of one
+# per worker. Everything else a test starts is its own: each worker process has its own test database
+# and Celery queue (named after its pid in tests/settings.py; SQLite files too), processes started by
+# tests listen on free ports and keep their files under tmp_path.
+SHARED_PROCESSES = {
+    "tests/browser/": "browser",
+    "tests/kafka/test_kafka_admin.py": "kafka-broker",
+    "tests/aws/test_topics_e2e.py": "kafka-broker",
+}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadgroup with the groups above, named by path: pytest-xdist 3.8 reads xdist_group marks
+    through Item._nodeid, which pytest 9.2 no longer uses, so marks would not group anything."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedProcessScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            groups = (group for prefix, group in SHARED_PROCESSES.items() if nodeid.startswith(prefix))
+            return next(groups, nodeid)
+
+    return SharedProcessScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)
@@ -25,49 +56,34 @@ def _empty_cache():
     cache.clear()
 
 
-def make_user(username: str, role: str = User.Role.MEMBER, **extra) -> User:
-    user = User.objects.create_user(
-        username=username, password=PASSWORD, email=f"{username}@example.com", role=role, **extra
-    )
-    return user
+@pytest.fixture
+def team_a(db):
+    return builders.team("team-a")
 
 
 @pytest.fixture
-def team_a(db) -> Team:
-    return Team.objects.create(
-        name="Team A", slug="team-a", cost_center="CC-A", contact_email="a@example.com"
-    )
-
-
-@pytest.fixture
-def team_b(db) -> Team:
-    return Team.objects.create(
-        name="Team B", slug="team-b", cost_center="CC-B", contact_email="b@example.com"
-    )
+def team_b(db):
+    return builders.team("team-b")
 
 
 @pytest.fixture
 def member_a(team_a) -> User:
-    user = make_user("member_a", first_name="Alice")
-    Membership.objects.create(team=team_a, user=user)
-    return user
+    return builders.user("member_a", team=team_a, first_name="Alice")
 
 
 @pytest.fixture
 def member_b(team_b) -> User:
-    user = make_user("member_b", first_name="Bob")
-    Membership.objects.create(team=team_b, user=user)
-    return user
+    return builders.user("member_b", team=team_b, first_name="Bob")
 
 
 @pytest.fixture
 def admin(db) -> User:
-    return make_user("admin", role=User.Role.PLATFORM_ADMIN)
+    return builders.user("admin", role=User.Role.PLATFORM_ADMIN)
 
 
 @pytest.fixture
 def finance(db) -> User:
-    return make_user("finance", role=User.Role.FINANCE)
+    return builders.user("finance", role=User.Role.FINANCE)
 
 
 @pytest.fixture
@@ -96,48 +112,17 @@ def token_for():
 
 @pytest.fixture
 def platform_account(db):
-    from clusters.models import AwsAccount
-
-    return AwsAccount.objects.create(
-        name="Platform shared",
-        account_id="123456789012",
-        ownership=AwsAccount.Ownership.PLATFORM,
-        role_arn="arn:aws:iam::123456789012:role/msk-portal",
-    )
+    return builders.aws_account()
 
 
 @pytest.fixture
 def network_profile(platform_account):
-    from clusters.models import NetworkProfile
-
-    return NetworkProfile.objects.create(
-        account=platform_account,
-        region="us-east-1",
-        name="shared-vpc",
-        vpc_id="vpc-0123456789abcdef0",
-        subnets=[
-            {"id": "subnet-0123456789abcdef0", "az": "us-east-1a"},
-            {"id": "subnet-0123456789abcdef1", "az": "us-east-1b"},
-        ],
-        security_group_ids=["sg-0123456789abcdef0"],
-    )
+    return builders.network_profile(platform_account)
 
 
 @pytest.fixture
-def cluster_a(team_a, platform_account, network_profile):
-    from clusters.models import Cluster
-
-    return Cluster.objects.create(
-        name="team-a-dev",
-        team=team_a,
-        kind=Cluster.Kind.DEDICATED,
-        environment="dev",
-        account=platform_account,
-        region="us-east-1",
-        network_profile=network_profile,
-        status=Cluster.Status.ACTIVE,
-        arn="arn:aws:kafka:us-east-1:123456789012:cluster/team-a-dev/c07c74ea-5146-4a03-add1-9baa787a5b14-s3",
-    )
+def cluster_a(team_a, network_profile):
+    return builders.cluster(team_a, network_profile)
 
 
 @pytest.fixture(scope="session")

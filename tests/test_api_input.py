@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from clusters.models import Request, Topic
 from clusters.requests import services
+from tests import builders
 from tests.conftest import client_for
 
 CREATE_ENDPOINTS = [
@@ -284,7 +285,7 @@ def test_another_teams_topic_answers_as_a_missing_one(member_b, team_b, cluster_
 def test_another_teams_grant_cluster_and_account_answer_as_missing_ones(
     member_b, team_a, cluster_a, platform_account, token_for
 ):
-    from clusters.models import AccessGrant, AwsAccount, Cluster
+    from clusters.models import AccessGrant, Cluster
 
     grant = AccessGrant.objects.create(
         cluster=cluster_a, team=team_a, principal_arn="arn:aws:iam::123456789012:role/app", can_produce=True
@@ -302,10 +303,7 @@ def test_another_teams_grant_cluster_and_account_answer_as_missing_ones(
                            {"cluster": spare.pk, "justification": "gone"}),
         spare,
     )  # fmt: skip
-    team_account = AwsAccount.objects.create(
-        name="Team A's own", account_id="210987654321", ownership="team", team=team_a,
-        role_arn="arn:aws:iam::210987654321:role/msk-portal",
-    )  # fmt: skip
+    team_account = builders.aws_account("210987654321", name="Team A's own", ownership="team", team=team_a)
     body = {"team": "team-b", "name": "b-dev", "kind": "dedicated", "environment": "dev",
             "account": team_account.pk, "region": "us-east-1", "network_profile": cluster_a.network_profile_id,
             "expected_write_mbps": "1", "expected_read_mbps": "1", "contains_pii": False,

@@ -9,21 +9,23 @@ Object-scoped endpoints always address team A's objects: member_a is "own team",
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from billing.models import ChargebackLine, ChargebackRun
-from clusters.models import AccessGrant, Cluster, DriftFinding, Replicator, Request, Topic
+from clusters.models import Cluster, DriftFinding, Replicator, Request
 from clusters.providers.local.models import LocalMskCluster
-from clusters.requests import services as cluster_services
 from portal import audit, services
-from portal.models import Membership
+from portal.models import Membership, User
+from tests import builders
 from tests.conftest import client_for
 
 ROLES = ("anonymous", "member_a", "member_b", "admin", "finance")
@@ -459,31 +461,50 @@ def test_declared_endpoints_exist():
     assert {endpoint.name for endpoint in ENDPOINTS} <= names
 
 
-@pytest.fixture
-def world(team_a, team_b, personas, token_for, cluster_a, platform_account, network_profile) -> World:
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker) -> World:
+    """Team A's and team B's world, built once for the module's ~355 cases inside a transaction that is
+    rolled back after the last one. Each case runs in its own savepoint (pytest-django's `db`, requested by
+    the test), so what one case changes (a revoked token, a removed member, a finalized run) is undone
+    before the next."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            built = _build_world()
+        except BaseException:
+            outer.__exit__(*sys.exc_info())
+            raise
+    yield built
+    with django_db_blocker.unblock():
+        transaction.set_rollback(True)
+        outer.__exit__(None, None, None)
+
+
+def _build_world() -> World:
+    team_a, team_b = builders.team("team-a"), builders.team("team-b")
+    member_a = builders.user("member_a", team=team_a, first_name="Alice")
+    personas = {
+        "anonymous": None,
+        "member_a": member_a,
+        "member_b": builders.user("member_b", team=team_b, first_name="Bob"),
+        "admin": builders.user("admin", role=User.Role.PLATFORM_ADMIN),
+        "finance": builders.user("finance", role=User.Role.FINANCE),
+    }
+    platform_account = builders.aws_account()
+    network_profile = builders.network_profile(platform_account)
+    cluster_a = builders.cluster(team_a, network_profile)
     # Put the marker where only team A's viewers can see it: team A's cost center and an audit event.
     team_a.cost_center = TEAM_A_MARKER
     team_a.save()
     audit.record("portal.test.marker", actor=None, team=team_a, details={"marker": AUDIT_A_MARKER})
-    token, _ = services.api_token_create(user=personas["member_a"], name="member-a-token")
-    member_a = personas["member_a"]
-    topic_a = Topic.objects.create(
-        cluster=cluster_a, team=team_a, name="team-a.existing", partitions=3, status=Topic.Status.ACTIVE,
-        configs={"retention.ms": 604800000, "retention.bytes": -1, "max.message.bytes": 1048588,
-                 "compression.type": "producer", "message.timestamp.type": "CreateTime", "cleanup.policy": "delete"},
-    )  # fmt: skip
-    grant_a = AccessGrant.objects.create(
-        cluster=cluster_a, team=team_a, topic=topic_a, principal_arn="arn:aws:iam::123456789012:role/app",
-        can_produce=True, status=AccessGrant.Status.APPLIED,
-    )  # fmt: skip
+    token, _ = services.api_token_create(user=member_a, name="member-a-token")
+    topic_a = builders.topic(cluster_a, "team-a.existing")
+    grant_a = builders.grant(topic_a, "arn:aws:iam::123456789012:role/app")
     # A read cluster of team A fed from its own write cluster (not cluster_a: that one stays decommissionable).
-    where = dict(
-        team=team_a, environment="dev", account=platform_account, region="us-east-1",
-        network_profile=network_profile, status=Cluster.Status.ACTIVE,
-    )  # fmt: skip
-    write_a = Cluster.objects.create(name="team-a-write", kind=Cluster.Kind.WRITE, **where)
-    read_a = Cluster.objects.create(
-        name="team-a-read", kind=Cluster.Kind.READ, source_cluster=write_a, **where
+    write_a = builders.cluster(team_a, network_profile, "team-a-write", kind=Cluster.Kind.WRITE, arn="")
+    read_a = builders.cluster(
+        team_a, network_profile, "team-a-read", kind=Cluster.Kind.READ, source_cluster=write_a, arn=""
     )
     replicator_a = Replicator.objects.create(
         read_cluster=read_a, source_cluster=write_a, topics=[topic_a.name], status=Replicator.Status.ACTIVE
@@ -507,13 +528,7 @@ def world(team_a, team_b, personas, token_for, cluster_a, platform_account, netw
         )
         for kind, cluster in (("unknown", None), ("retagged", write_a), ("missing", cluster_a))
     }  # fmt: skip
-    request_a = cluster_services.submit_request(
-        actor=member_a,
-        prepared=cluster_services.prepare_topic_create(
-            actor=member_a, team=team_a, cluster=cluster_a, name=REQUEST_MARKER,
-            expected_in_mbps=Decimal(1), expected_out_mbps=Decimal(1),
-        ),
-    )  # fmt: skip
+    request_a = builders.topic_request(member_a, cluster_a, REQUEST_MARKER)
     _billing_run(team_a, team_b, cluster_a)
     return World(
         team_a=team_a,
@@ -578,7 +593,7 @@ MATRIX = [(endpoint, role) for endpoint in ENDPOINTS for role in ROLES]
 @pytest.mark.parametrize(
     ("endpoint", "role"), MATRIX, ids=[f"{endpoint.id}-as-{role}" for endpoint, role in MATRIX]
 )
-def test_authorization_matrix(endpoint: Endpoint, role: str, world, token_for):
+def test_authorization_matrix(endpoint: Endpoint, role: str, world, db, token_for):
     requests_before = Request.objects.count()
     response = _request(endpoint, world, role, token_for)
     status = response.status_code

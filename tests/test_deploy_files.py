@@ -136,7 +136,8 @@ def makefile_variables() -> set[str]:
     text = (ROOT / "Makefile").read_text()
     assigned = set(re.findall(r"^(?:export\s+)?([A-Z][A-Z0-9_]*)\s*[:+]?=", text, re.MULTILINE))
     overridable = set(re.findall(r"^(?:export\s+)?([A-Z][A-Z0-9_]*)\s*\?=", text, re.MULTILINE))
-    referenced = set(re.findall(r"\$\(([A-Z][A-Z0-9_]*)\)", text))
+    # make's own variables ($(MAKE) for a recursive make) are not the caller's to set.
+    referenced = set(re.findall(r"\$\(([A-Z][A-Z0-9_]*)\)", text)) - {"MAKE", "MAKEFLAGS", "CURDIR"}
     shell = set(re.findall(r"\$\$\{([A-Z][A-Z0-9_]*)", text))
     return overridable | (referenced - assigned) | shell
 

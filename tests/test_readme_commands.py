@@ -37,6 +37,7 @@ COMMAND_WORDS = ("make", ".venv/", "python", "docker", "cp ", "./", "bash", "pip
 LONG_RUNNING = {"make run", "make run PORT=8080"}
 EXCLUDED = {
     "make test": "this test is part of `make test`",
+    "make test-fast": "a part of `make test`, which this test is part of",
     "docker compose up --build": "needs a Docker daemon and images from the internet, which test machines "
     "lack; tests/test_deploy_files.py checks docker-compose.yml and its inline Dockerfile",
 }

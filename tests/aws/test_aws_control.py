@@ -29,8 +29,7 @@ from clusters.providers.base import (
     ProviderError,
     TransientError,
 )
-
-from .conftest import ACCOUNT_ID, ROLE_ARN
+from tests.moto_harness import ACCOUNT_ID, ROLE_ARN
 
 BOOTSTRAP = "boot-abcd1234.c1.kafka-serverless.us-east-1.amazonaws.com:9098"
 

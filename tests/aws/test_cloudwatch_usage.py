@@ -21,12 +21,13 @@ from botocore.stub import Stubber
 from billing.models import TopicDailyUsage
 from billing.usage import collect_usage
 from clusters.integrations import aws_control, cloudwatch
-from clusters.models import AwsAccount, Cluster, NetworkProfile, Topic, TopicPartitionChange
+from clusters.models import Cluster, Topic, TopicPartitionChange
 from clusters.providers import get_provider
 from clusters.providers.base import AccountRef
+from tests import builders
+from tests.moto_harness import ACCOUNT_ID, EXTERNAL_ID, ROLE_ARN
 
 from .cloudwatch_harness import Faults, datum, put_datapoints, seeding_client
-from .conftest import ACCOUNT_ID, ROLE_ARN
 
 OTHER_ACCOUNT_ID = "444455556666"
 OTHER_ROLE_ARN = f"arn:aws:iam::{OTHER_ACCOUNT_ID}:role/msk-portal"
@@ -50,15 +51,8 @@ def aws_usage(aws, settings):
 
 def register(account_id: str, role_arn: str, name: str, team, *, cluster: str, topics: dict[str, int]):
     """An account with one active cluster and its topics (name → partitions), all alive since September."""
-    account = AwsAccount.objects.create(
-        name=name, account_id=account_id, ownership="platform", role_arn=role_arn, external_id="ext-123"
-    )
-    network = NetworkProfile.objects.create(
-        account=account, region="us-east-1", name=f"net-{name}", vpc_id="vpc-0123456789abcdef0",
-        subnets=[{"id": "subnet-0123456789abcdef0", "az": "us-east-1a"},
-                 {"id": "subnet-0123456789abcdef1", "az": "us-east-1b"}],
-        security_group_ids=["sg-0123456789abcdef0"],
-    )  # fmt: skip
+    account = builders.aws_account(account_id, name=name, role_arn=role_arn, external_id=EXTERNAL_ID)
+    network = builders.network_profile(account, name=f"net-{name}")
     row = Cluster.objects.create(
         name=cluster, team=team, kind=Cluster.Kind.DEDICATED, environment="dev", account=account,
         region="us-east-1", network_profile=network, status=Cluster.Status.ACTIVE,
@@ -73,7 +67,7 @@ def register(account_id: str, role_arn: str, name: str, team, *, cluster: str, t
             topic=topic, partitions=partitions, changed_at=dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
         )
     return row, AccountRef(
-        account_id=account_id, region="us-east-1", role_arn=role_arn, external_id="ext-123"
+        account_id=account_id, region="us-east-1", role_arn=role_arn, external_id=EXTERNAL_ID
     )
 
 

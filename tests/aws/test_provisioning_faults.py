@@ -10,15 +10,15 @@ from decimal import Decimal
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
-from moto.kafka.models import kafka_backends
 
 from clusters import provisioning
 from clusters.integrations import aws_control
-from clusters.models import AwsAccount, Cluster, NetworkProfile, PlatformSettings
+from clusters.models import Cluster, PlatformSettings
 from clusters.providers import get_provider
 from clusters.provisioning import tasks
 from clusters.requests import services
-from tests.aws.conftest import ACCOUNT_ID, ROLE_ARN
+from tests import builders, moto_harness
+from tests.moto_harness import ACCOUNT_ID, EXTERNAL_ID
 
 CLUSTERS = 20
 
@@ -57,15 +57,8 @@ def aws_world(aws, settings, member_a, admin, team_a):
     settings.MSK_PROVIDER = "aws"
     get_provider.cache_clear()
     PlatformSettings.objects.update_or_create(pk=1, defaults={"max_clusters_per_account_region": 100})
-    account = AwsAccount.objects.create(
-        name="moto", account_id=ACCOUNT_ID, ownership="platform", role_arn=ROLE_ARN, external_id="ext-123"
-    )
-    network = NetworkProfile.objects.create(
-        account=account, region="us-east-1", name="n", vpc_id="vpc-0123456789abcdef0",
-        subnets=[{"id": "subnet-0123456789abcdef0", "az": "us-east-1a"},
-                 {"id": "subnet-0123456789abcdef1", "az": "us-east-1b"}],
-        security_group_ids=["sg-0123456789abcdef0"],
-    )  # fmt: skip
+    account = builders.aws_account(ACCOUNT_ID, name="moto", external_id=EXTERNAL_ID)
+    network = builders.network_profile(account, name="n")
     yield account, network
     get_provider.cache_clear()
 
@@ -88,23 +81,11 @@ def test_thirty_percent_of_aws_calls_fail_and_everything_completes(seed, aws_wor
     client = aws_control.kafka_client(ref)
     faults = Faults(seed)
     client.meta.events.register_first("before-send.kafka", faults.before_send)
-    asked: list[str] = []
-    client.meta.events.register("before-parameter-build.kafka.GetBootstrapBrokers",
-                                lambda params, **kw: asked.append(params["ClusterArn"]))  # fmt: skip
-    # moto has no GetBootstrapBrokers: answer it here with the real response shape.
-    client.meta.events.register(
-        "before-call.kafka.GetBootstrapBrokers",
-        lambda **kw: (
-            AWSResponse("", 200, {}, None),
-            {"BootstrapBrokerStringSaslIam": f"b-{asked[-1][-8:]}:9098"},
-        ),
-    )
+    moto_harness.answer_bootstrap_brokers(client, lambda arn: f"b-{arn[-8:]}:9098")
     try:
         for pk in Cluster.objects.values_list("pk", flat=True):
             tasks.provision_cluster.apply(args=[pk])  # eager, with the task's own retries
-        for backend in kafka_backends[ACCOUNT_ID].values():  # moto never turns clusters ACTIVE
-            for moto_cluster in backend.clusters.values():
-                moto_cluster.state = "ACTIVE"
+        moto_harness.make_clusters_active(ACCOUNT_ID)
         for _ in range(5):
             if not Cluster.objects.exclude(status="active").exists():
                 break

@@ -18,19 +18,18 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from botocore.awsrequest import AWSResponse
 from confluent_kafka import TopicCollection
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
-from moto.kafka.models import kafka_backends
 
 from clusters import provisioning
 from clusters.integrations import aws_control, kafka_admin
-from clusters.models import AwsAccount, Cluster, NetworkProfile, PlatformSettings, Topic
+from clusters.models import Cluster, PlatformSettings, Topic
 from clusters.providers import get_provider
 from clusters.provisioning import tasks
 from clusters.requests import services
-from tests.aws.conftest import ACCOUNT_ID, ROLE_ARN
+from tests import builders, moto_harness
 from tests.kafka.msk_front import Secret, moto_secrets
+from tests.moto_harness import ACCOUNT_ID, EXTERNAL_ID
 
 pytestmark = pytest.mark.services
 
@@ -63,15 +62,8 @@ def msk_cluster(aws, settings, kafka_broker, member_a, admin, team_a, django_cap
     _drop_clients()  # no client of an earlier test may log in through the front during this one
     kafka_broker.msk_front.reset()
     PlatformSettings.objects.update_or_create(pk=1, defaults={"max_clusters_per_account_region": 100})
-    account = AwsAccount.objects.create(
-        name="moto", account_id=ACCOUNT_ID, ownership="platform", role_arn=ROLE_ARN, external_id="ext-123"
-    )
-    network = NetworkProfile.objects.create(
-        account=account, region="us-east-1", name="n", vpc_id="vpc-0123456789abcdef0",
-        subnets=[{"id": "subnet-0123456789abcdef0", "az": "us-east-1a"},
-                 {"id": "subnet-0123456789abcdef1", "az": "us-east-1b"}],
-        security_group_ids=["sg-0123456789abcdef0"],
-    )  # fmt: skip
+    account = builders.aws_account(ACCOUNT_ID, name="moto", external_id=EXTERNAL_ID)
+    network = builders.network_profile(account, name="n")
     name = f"topics-{uuid.uuid4().hex[:6]}"
     prepared = services.prepare_cluster_create(
         actor=member_a, team=team_a, name=name, kind="dedicated",
@@ -84,21 +76,15 @@ def msk_cluster(aws, settings, kafka_broker, member_a, admin, team_a, django_cap
     )
     cluster = Cluster.objects.get(name=name)
     client = aws_control.kafka_client(provisioning.account_ref(cluster))
-    # moto has no GetBootstrapBrokers: answer it with the real response shape, pointing at the front.
-    answer = lambda **kw: (  # noqa: E731
-        AWSResponse("", 200, {}, None),
-        {"BootstrapBrokerStringSaslIam": kafka_broker.msk_iam_bootstrap},
-    )
-    client.meta.events.register("before-call.kafka.GetBootstrapBrokers", answer)
+    # moto has no GetBootstrapBrokers: the harness answers it, pointing at the front.
+    undo = moto_harness.answer_bootstrap_brokers(client, lambda arn: kafka_broker.msk_iam_bootstrap)
     try:
         tasks.provision_cluster.apply(args=[cluster.pk])
-        for backend in kafka_backends[ACCOUNT_ID].values():  # moto never turns clusters ACTIVE
-            for moto_cluster in backend.clusters.values():
-                moto_cluster.state = "ACTIVE"
+        moto_harness.make_clusters_active(ACCOUNT_ID)
         with django_capture_on_commit_callbacks(execute=True):
             tasks.reconcile.apply()
     finally:
-        client.meta.events.unregister("before-call.kafka.GetBootstrapBrokers", answer)
+        undo()
     cluster.refresh_from_db()
     assert cluster.status == Cluster.Status.ACTIVE, cluster.status_reason
     assert cluster.bootstrap_brokers == kafka_broker.msk_iam_bootstrap

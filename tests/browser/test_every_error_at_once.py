@@ -8,7 +8,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from clusters.models import Cluster, NetworkProfile, Request, Topic
+from clusters.models import Cluster, Request, Topic
+from tests import builders
 from tests.browser.test_request_flow import sign_in
 
 pytestmark = pytest.mark.browser
@@ -40,11 +41,7 @@ def test_topic_form_shows_a_bad_name_and_zero_partitions_at_once(
 def test_cluster_form_shows_a_bad_name_and_a_wrong_region_profile_at_once(
     page: Page, live_server, member_a, platform_account, network_profile
 ):
-    eu = NetworkProfile.objects.create(
-        account=platform_account, region="eu-west-1", name="eu-vpc", vpc_id="vpc-0123456789abcdef1",
-        subnets=[{"id": "subnet-0123456789abcdef2", "az": "eu-west-1a"},
-                 {"id": "subnet-0123456789abcdef3", "az": "eu-west-1b"}],
-    )  # fmt: skip
+    eu = builders.eu_network_profile(platform_account)
     page.set_default_timeout(10_000)
     sign_in(page, live_server, member_a.username)
     page.goto(f"{live_server.url}/requests/new/cluster/")

@@ -8,7 +8,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from clusters.models import Cluster, NetworkProfile, Request, Topic
+from clusters.models import Cluster, Request, Topic
+from tests import builders
 from tests.clusters.test_views import HTMX, PRINCIPAL, topic_data
 from tests.conftest import client_for
 
@@ -22,11 +23,7 @@ def api_post(user, token_for, name, body):
 
 @pytest.fixture
 def eu_profile(platform_account):
-    return NetworkProfile.objects.create(
-        account=platform_account, region="eu-west-1", name="eu-vpc", vpc_id="vpc-0123456789abcdef1",
-        subnets=[{"id": "subnet-0123456789abcdef2", "az": "eu-west-1a"},
-                 {"id": "subnet-0123456789abcdef3", "az": "eu-west-1b"}],
-    )  # fmt: skip
+    return builders.eu_network_profile(platform_account)
 
 
 def cluster_data(team, account, profile, **overrides):

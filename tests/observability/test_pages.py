@@ -134,7 +134,7 @@ def test_the_topic_page_reads_the_same_number_of_queries_whatever_the_groups(
 
 def test_pages_never_call_aws_nor_the_provider(world, admin, monkeypatch):
     from clusters.integrations import aws_control
-    from clusters.providers.local import LocalProvider
+    from clusters.providers.local.provider import LocalProvider
 
     def refuse(*args, **kwargs):
         raise AssertionError("a page called out")

@@ -11,10 +11,8 @@ from django.utils import timezone
 from clusters import provisioning
 from clusters.models import (
     AccessGrant,
-    AwsAccount,
     Cluster,
     DriftFinding,
-    NetworkProfile,
     ProvisioningEvent,
     Topic,
 )
@@ -24,6 +22,7 @@ from clusters.providers.local.provider import LocalProvider
 from clusters.provisioning import drift
 from portal.errors import Conflict
 from portal.models import AuditEvent
+from tests import builders
 from tests.conftest import client_for
 
 
@@ -115,14 +114,8 @@ def test_adoption_choices_are_validated_with_readable_messages(
 def test_a_network_profile_of_another_account_or_a_team_owned_account_is_refused(
     admin, unknown, team_a, team_b, network_profile
 ):
-    elsewhere = AwsAccount.objects.create(
-        name="team-b-own", account_id="210987654321", ownership="team", team=team_b,
-        role_arn="arn:aws:iam::210987654321:role/p",
-    )  # fmt: skip
-    foreign = NetworkProfile.objects.create(
-        account=elsewhere, region="us-east-1", name="b-vpc", vpc_id="vpc-0123456789abcdef0",
-        subnets=network_profile.subnets,
-    )  # fmt: skip
+    elsewhere = builders.aws_account("210987654321", name="team-b-own", ownership="team", team=team_b)
+    foreign = builders.network_profile(elsewhere, name="b-vpc", security_group_ids=[])
     response = _adopt(admin, unknown, team=team_a.pk, environment="dev", network_profile=foreign.pk)
     assert "Choose a network profile of the cluster&#x27;s account and region." in _text(response)
     # The service checks again (a form is not the only caller): the profile and the account's owner.

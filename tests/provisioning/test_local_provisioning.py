@@ -155,16 +155,10 @@ def test_topics_and_grants_follow_the_cluster(
 
 
 def test_a_broken_account_never_blocks_the_others(approved_cluster, team_a, network_profile, monkeypatch):
-    from clusters.models import AwsAccount, NetworkProfile
+    from tests import builders
 
-    broken = AwsAccount.objects.create(
-        name="broken", account_id="999988887777", ownership="platform",
-        role_arn="arn:aws:iam::999988887777:role/msk-portal",
-    )  # fmt: skip
-    broken_network = NetworkProfile.objects.create(
-        account=broken, region="us-east-1", name="n", vpc_id="vpc-0123456789abcdef0",
-        subnets=network_profile.subnets, security_group_ids=[],
-    )  # fmt: skip
+    broken = builders.aws_account("999988887777", name="broken")
+    broken_network = builders.network_profile(broken, name="n", security_group_ids=[])
     stuck = Cluster.objects.create(
         name="in-broken", team=team_a, kind="dedicated", environment="dev", account=broken, region="us-east-1",
         network_profile=broken_network, status=Cluster.Status.PROVISIONING,

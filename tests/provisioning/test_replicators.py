@@ -83,12 +83,10 @@ def test_read_cluster_gets_a_replicator_once_both_clusters_are_active(
 def test_replicator_source_must_share_the_account(
     member_a, team_a, platform_account, network_profile, write_cluster
 ):
-    from clusters.models import AwsAccount, NetworkProfile
+    from tests import builders
 
-    other = AwsAccount.objects.create(name="o", account_id="210987654321", ownership="platform",
-                                      role_arn="arn:aws:iam::210987654321:role/p")  # fmt: skip
-    other_network = NetworkProfile.objects.create(account=other, region="us-east-1", name="n",
-                                                  vpc_id="vpc-0123456789abcdef0", subnets=network_profile.subnets)  # fmt: skip
+    other = builders.aws_account("210987654321", name="o")
+    other_network = builders.network_profile(other, name="n", security_group_ids=[])
     with pytest.raises(ValidationError) as excinfo:
         read_request(member_a, team_a, other, other_network, write_cluster)
     assert "same AWS account" in excinfo.value.message_dict["source_cluster"][0]

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from clusters.models import Cluster, NetworkProfile, Request
+from clusters.models import Cluster, Request
+from tests import builders
 from tests.conftest import client_for
 
 ROLE = "arn:aws:iam::123456789012:role/orders-service"
@@ -28,16 +29,13 @@ def access_body(cluster, **overrides):
 
 @pytest.fixture
 def eu_cluster(team_a, platform_account):
-    profile = NetworkProfile.objects.create(
-        account=platform_account, region="eu-west-1", name="eu-vpc", vpc_id="vpc-0123456789abcdef1",
-        subnets=[{"id": "subnet-0123456789abcdef2", "az": "eu-west-1a"},
-                 {"id": "subnet-0123456789abcdef3", "az": "eu-west-1b"}],
-    )  # fmt: skip
-    return Cluster.objects.create(
-        name="team-a-eu", team=team_a, kind=Cluster.Kind.DEDICATED, environment="dev", account=platform_account,
-        region="eu-west-1", network_profile=profile, status=Cluster.Status.ACTIVE,
+    profile = builders.eu_network_profile(platform_account)
+    return builders.cluster(
+        team_a,
+        profile,
+        "team-a-eu",
         arn="arn:aws:kafka:eu-west-1:123456789012:cluster/team-a-eu/5a1e0c3e-0000-4f00-9a7b-000000000001-s1",
-    )  # fmt: skip
+    )
 
 
 # --- 1. Role ARNs as IAM validates them -----------------------------------------------------------
@@ -98,10 +96,7 @@ def test_a_role_in_an_unknown_account_is_refused_when_filed(member_a, cluster_a,
 def test_a_role_in_another_registered_account_is_refused_too_and_named(
     member_a, team_a, cluster_a, token_for
 ):
-    from clusters.models import AwsAccount
-
-    AwsAccount.objects.create(name="Team A own", account_id="210987654321", ownership="team", team=team_a,
-                              role_arn="arn:aws:iam::210987654321:role/msk-portal")  # fmt: skip
+    builders.aws_account("210987654321", name="Team A own", ownership="team", team=team_a)
     body = {"team": "team-a", "cluster": cluster_a.pk, "name": "orders", "expected_in_mbps": "1",
             "expected_out_mbps": "1",
             "access": [{"principal_arn": "arn:aws:iam::210987654321:role/app", "produce": True}]}  # fmt: skip

@@ -4,10 +4,11 @@ import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 
-from clusters.models import AccessGrant, AutoApprovalRule, AwsAccount, Cluster, Request, RequestEvent, Topic
+from clusters.models import AccessGrant, AutoApprovalRule, Cluster, Request, RequestEvent, Topic
 from clusters.requests import services
 from portal.errors import Conflict, NotAllowed
 from portal.models import AuditEvent, Membership
+from tests import builders
 from tests.conftest import make_user
 
 ROLE = "arn:aws:iam::123456789012:role/orders-service"
@@ -226,10 +227,7 @@ class TestClusterRequests:
         assert cluster.status == Cluster.Status.PENDING and cluster.team == team_a
 
     def test_field_rules(self, member_a, team_a, team_b, platform_account, network_profile, cluster_a):
-        team_account = AwsAccount.objects.create(
-            name="B's", account_id="210987654321", ownership="team", team=team_b,
-            role_arn="arn:aws:iam::210987654321:role/portal",
-        )  # fmt: skip
+        team_account = builders.aws_account("210987654321", name="B's", ownership="team", team=team_b)
         with pytest.raises(ValidationError) as excinfo:
             self.base(member_a, team_a, platform_account, network_profile, name="team-a-dev")
         assert "already exists" in errors_of(excinfo)["name"][0]

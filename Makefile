@@ -62,11 +62,12 @@ test-fast: setup-test
 screenshots: setup-test
 	PORTAL_SCREENSHOTS=var/screenshots DJANGO_SETTINGS_MODULE=tests.settings $(PY) -m pytest tests/browser/test_tour.py -q
 
-# Static checks, the first step of `make test`: ruff (lint and format), bandit (high severity), models
-# without migrations, and the import layers (`make lint-imports`) when the Makefile has that target.
+# Static checks, the first step of `make test`: ruff (lint, and format with no `# fmt: skip`), bandit
+# (high severity), models without migrations, and the import layers (`make lint-imports`).
 lint: setup-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	@if grep -rn --include='*.py' --exclude-dir=.venv '# fmt: skip' .; then echo 'ruff format decides the layout: drop these # fmt: skip'; exit 1; fi
 	$(VENV)/bin/bandit -q -r portal clusters billing -c pyproject.toml --severity-level high --confidence-level medium
 	env -u DJANGO_SETTINGS_MODULE DEBUG=true DATABASE_URL=sqlite:///:memory: $(PY) manage.py makemigrations --check --dry-run
 	@if $(MAKE) -n lint-imports >/dev/null 2>&1; then $(MAKE) --no-print-directory lint-imports; fi

@@ -71,13 +71,32 @@ TOPICS_PER_CLUSTER = 100
 TEAMS = 20
 NAIVE_BUDGET_SECONDS = 60
 CSV_COLUMNS = (
-    "month", "team", "cost_center", "cluster", "topic", "charge_type", "quantity", "unit", "unit_price_usd",
-    "cost_usd", "allocation_basis", "allocation_ratio",
-)  # fmt: skip
+    "month",
+    "team",
+    "cost_center",
+    "cluster",
+    "topic",
+    "charge_type",
+    "quantity",
+    "unit",
+    "unit_price_usd",
+    "cost_usd",
+    "allocation_basis",
+    "allocation_ratio",
+)
 LINE_FIELDS = (
-    "team_name", "cost_center", "cluster_name", "topic_name", "charge_type", "quantity", "unit",
-    "unit_price_usd", "cost_usd", "allocation_basis", "allocation_ratio",
-)  # fmt: skip
+    "team_name",
+    "cost_center",
+    "cluster_name",
+    "topic_name",
+    "charge_type",
+    "quantity",
+    "unit",
+    "unit_price_usd",
+    "cost_usd",
+    "allocation_basis",
+    "allocation_ratio",
+)
 
 
 # --- The stand-in: moto, with an indexed GetMetricData evaluation ------------------------------------
@@ -136,10 +155,15 @@ def indexed_get_metric_data(self, queries, start_time, end_time, scan_by="Timest
             values.reverse()
             timestamps.reverse()
         if query.get("ReturnData", True):
-            results.append({
-                "id": query["Id"], "label": query.get("Label") or f"{metric['MetricName']} {stat['Stat']}",
-                "values": values, "timestamps": timestamps, "status_code": "Complete",
-            })  # fmt: skip
+            results.append(
+                {
+                    "id": query["Id"],
+                    "label": query.get("Label") or f"{metric['MetricName']} {stat['Stat']}",
+                    "values": values,
+                    "timestamps": timestamps,
+                    "status_code": "Complete",
+                }
+            )
     return results
 
 
@@ -199,19 +223,33 @@ def grow_world(total: int, teams, account, network) -> list[tuple[str, str]]:
         name = f"bench-{number:03d}"
         if name not in clusters:
             clusters[name] = Cluster.objects.create(
-                name=name, team=teams[number % TEAMS], kind="dedicated" if number % 2 == 0 else "write",
-                environment="prod", account=account, region="us-east-1", network_profile=network,
-                status="active", active_since=since,
+                name=name,
+                team=teams[number % TEAMS],
+                kind="dedicated" if number % 2 == 0 else "write",
+                environment="prod",
+                account=account,
+                region="us-east-1",
+                network_profile=network,
+                status="active",
+                active_since=since,
                 arn=f"arn:aws:kafka:us-east-1:{ACCOUNT_ID}:cluster/{name}/0d6f5b7e-2b1c-4c55-9f5e-{number:012d}-s1",
-            )  # fmt: skip
+            )
     added = []
     rows = []
     for n in range(have, total):
         cluster = clusters[f"bench-{n // TOPICS_PER_CLUSTER:03d}"]
         owner = cluster.team if cluster.kind == "dedicated" else teams[(n * 7) % TEAMS]
         name = f"{owner.slug}.topic-{n:05d}"
-        rows.append(Topic(cluster=cluster, team=owner, name=name, partitions=1 + n % 6, status="active",
-                          configs=retention(n)))  # fmt: skip
+        rows.append(
+            Topic(
+                cluster=cluster,
+                team=owner,
+                name=name,
+                partitions=1 + n % 6,
+                status="active",
+                configs=retention(n),
+            )
+        )
         added.append((cluster.name, name))
     topics = Topic.objects.bulk_create(rows, batch_size=2000)
     if connection.vendor != "postgresql":  # bulk_create returns pks on PostgreSQL and SQLite ≥ 3.35
@@ -283,23 +321,38 @@ def _report(profiler) -> None:
 
 def naive_read(client, pairs, start, end) -> tuple[int, dict]:
     """One GetMetricData call per topic per metric: what the design avoids."""
-    window = {"StartTime": dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC),
-              "EndTime": dt.datetime.combine(end, dt.time(), tzinfo=dt.UTC), "ScanBy": "TimestampAscending"}  # fmt: skip
+    window = {
+        "StartTime": dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC),
+        "EndTime": dt.datetime.combine(end, dt.time(), tzinfo=dt.UTC),
+        "ScanBy": "TimestampAscending",
+    }
     calls, values = 0, {}
     for cluster, topic in pairs:
         for metric, metric_name in (("bytes_in", "BytesInPerSec"), ("bytes_out", "BytesOutPerSec")):
             token = None
             while True:
                 response = client.get_metric_data(
-                    MetricDataQueries=[{
-                        "Id": "m", "ReturnData": True,
-                        "MetricStat": {"Metric": {"Namespace": "AWS/Kafka", "MetricName": metric_name,
-                                                  "Dimensions": [{"Name": "Cluster Name", "Value": cluster},
-                                                                 {"Name": "Topic", "Value": topic}]},
-                                       "Period": 86_400, "Stat": "Sum"},
-                    }],
-                    **window, **({"NextToken": token} if token else {}),
-                )  # fmt: skip
+                    MetricDataQueries=[
+                        {
+                            "Id": "m",
+                            "ReturnData": True,
+                            "MetricStat": {
+                                "Metric": {
+                                    "Namespace": "AWS/Kafka",
+                                    "MetricName": metric_name,
+                                    "Dimensions": [
+                                        {"Name": "Cluster Name", "Value": cluster},
+                                        {"Name": "Topic", "Value": topic},
+                                    ],
+                                },
+                                "Period": 86_400,
+                                "Stat": "Sum",
+                            },
+                        }
+                    ],
+                    **window,
+                    **({"NextToken": token} if token else {}),
+                )
                 calls += 1
                 for result in response["MetricDataResults"]:
                     for stamp, value in zip(result["Timestamps"], result["Values"], strict=True):
@@ -353,16 +406,21 @@ def measure_reads(total: int, pairs_all, days) -> dict:
     _report(profiler)
     assert result.failures == [], result.failures
     assert server_calls == batched.queries, "moto did not see the calls the client made"
-    expected = sum(rate(topic, day, name) * 60 for _, topic in pairs_all for day in days
-                   for name in ("BytesInPerSec", "BytesOutPerSec"))  # fmt: skip
+    expected = sum(
+        rate(topic, day, name) * 60
+        for _, topic in pairs_all
+        for day in days
+        for name in ("BytesInPerSec", "BytesOutPerSec")
+    )
     rows = TopicDailyUsage.objects.filter(day__gte=start, day__lt=end)
     stored = rows.aggregate(total=Sum("bytes"))["total"]
     assert rows.count() == 2 * total * len(days) and stored == expected, (rows.count(), stored, expected)
     stored_rows = {
         (cluster, topic, day, metric): value
-        for cluster, topic, day, metric, value in rows.filter(topic_name__in=[t for _, t in pairs_all[:500]])
-        .values_list("cluster__name", "topic_name", "day", "metric", "bytes")
-    }  # fmt: skip
+        for cluster, topic, day, metric, value in rows.filter(
+            topic_name__in=[t for _, t in pairs_all[:500]]
+        ).values_list("cluster__name", "topic_name", "day", "metric", "bytes")
+    }
 
     # Naive: all of it when it fits the budget, else a sample extrapolated linearly (stated).
     probe = pairs_all[:50]
@@ -381,11 +439,17 @@ def measure_reads(total: int, pairs_all, days) -> dict:
     assert all(stored_rows[key] == value for key, value in naive_values.items() if key in stored_rows)
     scale = total / len(sample)
     return {
-        "collect_calls": len(batched.queries), "collect_max": max(batched.queries),
-        "collect_seconds": collect_seconds, "read_seconds": batched.seconds, "rows": result.rows,
-        "naive_sample": len(sample), "naive_calls": naive_calls * scale, "naive_seconds": naive.seconds * scale,
-        "naive_wall": naive_wall * scale, "naive_extrapolated": len(sample) < total,
-    }  # fmt: skip
+        "collect_calls": len(batched.queries),
+        "collect_max": max(batched.queries),
+        "collect_seconds": collect_seconds,
+        "read_seconds": batched.seconds,
+        "rows": result.rows,
+        "naive_sample": len(sample),
+        "naive_calls": naive_calls * scale,
+        "naive_seconds": naive.seconds * scale,
+        "naive_wall": naive_wall * scale,
+        "naive_extrapolated": len(sample) < total,
+    }
 
 
 # --- 2. Chargeback and CSV -------------------------------------------------------------------------
@@ -427,8 +491,13 @@ def measure_chargeback() -> dict:
     lines, size = stream_csv(run)
     csv_seconds = time.perf_counter() - started
     assert lines == run.line_count
-    return {"compute_seconds": compute_seconds, "csv_seconds": csv_seconds, "lines": lines, "csv_bytes": size,
-            "total_usd": run.total_usd}  # fmt: skip
+    return {
+        "compute_seconds": compute_seconds,
+        "csv_seconds": csv_seconds,
+        "lines": lines,
+        "csv_bytes": size,
+        "total_usd": run.total_usd,
+    }
 
 
 # --- 3. CSV memory ---------------------------------------------------------------------------------
@@ -446,14 +515,29 @@ def make_lines(month: dt.date, count: int):
     batch = []
     for n in range(count):
         team, cluster = teams[n % len(teams)], clusters[n % len(clusters)]
-        batch.append(ChargebackLine(
-            run=run, position=n + 1, team=team, team_name=team.name, cost_center=team.cost_center,
-            cluster=cluster, cluster_name=cluster.name, cluster_arn=cluster.arn, region="us-east-1",
-            account_id=ACCOUNT_ID, environment="prod", topic_name=f"{team.slug}.topic-{n:06d}",
-            charge_type=kinds[n % 4], quantity=Decimal("123.456789"), unit="GiB",
-            unit_price_usd=Decimal("0.100000"), cost_usd=Decimal("12.35"), allocation_basis="topic_owner",
-            allocation_ratio=Decimal("1.000000"),
-        ))  # fmt: skip
+        batch.append(
+            ChargebackLine(
+                run=run,
+                position=n + 1,
+                team=team,
+                team_name=team.name,
+                cost_center=team.cost_center,
+                cluster=cluster,
+                cluster_name=cluster.name,
+                cluster_arn=cluster.arn,
+                region="us-east-1",
+                account_id=ACCOUNT_ID,
+                environment="prod",
+                topic_name=f"{team.slug}.topic-{n:06d}",
+                charge_type=kinds[n % 4],
+                quantity=Decimal("123.456789"),
+                unit="GiB",
+                unit_price_usd=Decimal("0.100000"),
+                cost_usd=Decimal("12.35"),
+                allocation_basis="topic_owner",
+                allocation_ratio=Decimal("1.000000"),
+            )
+        )
         if len(batch) == 5000:
             ChargebackLine.objects.bulk_create(batch)
             batch = []
@@ -506,8 +590,15 @@ def seed_usage_rows(pairs, days) -> int:
     for cluster_name, topic in pairs:
         for day in days:
             for metric, cloudwatch in (("bytes_in", "BytesInPerSec"), ("bytes_out", "BytesOutPerSec")):
-                rows.append(TopicDailyUsage(cluster_id=clusters[cluster_name], topic_name=topic, day=day,
-                                            metric=metric, bytes=rate(topic, day, cloudwatch) * 86_400))  # fmt: skip
+                rows.append(
+                    TopicDailyUsage(
+                        cluster_id=clusters[cluster_name],
+                        topic_name=topic,
+                        day=day,
+                        metric=metric,
+                        bytes=rate(topic, day, cloudwatch) * 86_400,
+                    )
+                )
             if len(rows) >= 20_000:
                 TopicDailyUsage.objects.bulk_create(rows)
                 written, rows = written + len(rows), []
@@ -551,8 +642,10 @@ def scale(sizes, days, teams, account, network, one_pass: bool) -> dict:
         if added:
             started = time.perf_counter()
             rows = seed_usage_rows(added, days)
-            print(f"T={total:,}: {len(added):,} more topics, {rows:,} usage rows written directly in "
-                  f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+            print(
+                f"T={total:,}: {len(added):,} more topics, {rows:,} usage rows written directly in "
+                f"{time.perf_counter() - started:.0f} s"
+            )
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
@@ -607,16 +700,20 @@ def run(args, sizes, line_counts) -> None:
     teams, account, network = build_world()
     pairs_all: list[tuple[str, str]] = []
     reads, charges = {}, {}
-    print(f"database: {connection.vendor}; stand-in: moto {__import__('moto').__version__} server over HTTP; "
-          f"window {days[0]} .. {days[-1]} ({len(days)} days)")  # fmt: skip
+    print(
+        f"database: {connection.vendor}; stand-in: moto {__import__('moto').__version__} server over HTTP; "
+        f"window {days[0]} .. {days[-1]} ({len(days)} days)"
+    )
     for total in sizes:
         added = grow_world(total, teams, account, network)
         pairs_all += added
         over_http = total == sizes[0]
         datapoints, put_calls, seconds = seed(added, days, over_http=over_http)
         how = "PutMetricData calls over HTTP" if over_http else "put_metric_data calls into moto's backend"
-        print(f"T={total:,}: seeded {datapoints:,} datapoints for {len(added):,} new topics (1 per topic, day and "
-              f"metric) in {put_calls} {how}, {seconds:.1f} s")  # fmt: skip
+        print(
+            f"T={total:,}: seeded {datapoints:,} datapoints for {len(added):,} new topics (1 per topic, day and "
+            f"metric) in {put_calls} {how}, {seconds:.1f} s"
+        )
         if total == sizes[0]:
             start, end = (dt.datetime.combine(d, dt.time()) for d in (days[0], days[-1] + dt.timedelta(1)))
             from clusters.integrations.cloudwatch import _query
@@ -629,8 +726,10 @@ def run(args, sizes, line_counts) -> None:
             sample.append(_query(99, "bench-000", "no-such-topic", "bytes_in"))
             equal, per_query = check_stand_in(sample, start, end)
             assert equal, "the indexed stand-in differs from moto's own GetMetricData"
-            print(f"  stand-in check: indexed GetMetricData == moto's own on {len(sample)} queries; moto's own "
-                  f"takes {per_query:.2f} s per query here → ~{per_query * 500:.0f} s per 500-query call")  # fmt: skip
+            print(
+                f"  stand-in check: indexed GetMetricData == moto's own on {len(sample)} queries; moto's own "
+                f"takes {per_query:.2f} s per query here → ~{per_query * 500:.0f} s per 500-query call"
+            )
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
@@ -657,16 +756,23 @@ def run(args, sizes, line_counts) -> None:
 def report_reads_and_charges(sizes, reads, charges) -> None:
     print()
     print("1. GetMetricData: collect_usage vs the bound ⌈2T/500⌉ and a naive call per topic per metric")
-    print(f"{'topics':>8} {'calls':>6} {'bound':>6} {'max q/call':>10} {'in calls s':>10} {'collect s':>10} "
-          f"{'rows':>9} {'naive calls':>12} {'in calls s':>10} {'calls ratio':>12} {'time ratio':>11}")  # fmt: skip
+    print(
+        f"{'topics':>8} {'calls':>6} {'bound':>6} {'max q/call':>10} {'in calls s':>10} {'collect s':>10} "
+        f"{'rows':>9} {'naive calls':>12} {'in calls s':>10} {'calls ratio':>12} {'time ratio':>11}"
+    )
     for total, r in reads.items():
         bound = math.ceil(2 * total / 500)
-        note = (f"  (naive measured on {r['naive_sample']:,} topics, extrapolated ×{total / r['naive_sample']:.0f})"
-                if r["naive_extrapolated"] else "")  # fmt: skip
-        print(f"{total:>8,} {r['collect_calls']:>6} {bound:>6} {r['collect_max']:>10} {r['read_seconds']:>10.1f} "
-              f"{r['collect_seconds']:>10.1f} {r['rows']:>9,} {r['naive_calls']:>12,.0f} {r['naive_seconds']:>10.1f} "
-              f"{r['naive_calls'] / r['collect_calls']:>11.0f}x {r['naive_seconds'] / r['read_seconds']:>10.1f}x"
-              f"{note}")  # fmt: skip
+        note = (
+            f"  (naive measured on {r['naive_sample']:,} topics, extrapolated ×{total / r['naive_sample']:.0f})"
+            if r["naive_extrapolated"]
+            else ""
+        )
+        print(
+            f"{total:>8,} {r['collect_calls']:>6} {bound:>6} {r['collect_max']:>10} {r['read_seconds']:>10.1f} "
+            f"{r['collect_seconds']:>10.1f} {r['rows']:>9,} {r['naive_calls']:>12,.0f} {r['naive_seconds']:>10.1f} "
+            f"{r['naive_calls'] / r['collect_calls']:>11.0f}x {r['naive_seconds'] / r['read_seconds']:>10.1f}x"
+            f"{note}"
+        )
         assert r["collect_calls"] == bound and r["collect_max"] <= 500
     print(
         "   'in calls s': wall time inside GetMetricData calls (request, HTTP to moto, response parsing), the same"
@@ -680,13 +786,17 @@ def report_reads_and_charges(sizes, reads, charges) -> None:
     print("2. Chargeback compute_run and CSV (ChargebackLine .iterator() → csv_lines)")
     print(f"{'topics':>8} {'lines':>7} {'compute s':>10} {'csv s':>7} {'csv MB':>7} {'total USD':>12}")
     for total, c in charges.items():
-        print(f"{total:>8,} {c['lines']:>7,} {c['compute_seconds']:>10.2f} {c['csv_seconds']:>7.2f} "
-              f"{c['csv_bytes'] / 1e6:>7.1f} {c['total_usd']:>12,}")  # fmt: skip
+        print(
+            f"{total:>8,} {c['lines']:>7,} {c['compute_seconds']:>10.2f} {c['csv_seconds']:>7.2f} "
+            f"{c['csv_bytes'] / 1e6:>7.1f} {c['total_usd']:>12,}"
+        )
     if len(sizes) > 1:
         small, large = charges[sizes[0]], charges[sizes[-1]]
-        print(f"   ratio {sizes[-1]:,}/{sizes[0]:,} topics ({sizes[-1] / sizes[0]:.0f}x): lines "
-              f"{large['lines'] / small['lines']:.1f}x, compute {large['compute_seconds'] / small['compute_seconds']:.1f}x, "
-              f"csv {large['csv_seconds'] / small['csv_seconds']:.1f}x")  # fmt: skip
+        print(
+            f"   ratio {sizes[-1]:,}/{sizes[0]:,} topics ({sizes[-1] / sizes[0]:.0f}x): lines "
+            f"{large['lines'] / small['lines']:.1f}x, compute {large['compute_seconds'] / small['compute_seconds']:.1f}x, "
+            f"csv {large['csv_seconds'] / small['csv_seconds']:.1f}x"
+        )
 
 
 def report_streaming(line_counts) -> None:
@@ -717,13 +827,17 @@ def report_scale(args, scale_sizes, days, teams, account, network) -> None:
     results = scale(scale_sizes, days, teams, account, network, args.one_pass)
     print(f"{'topics':>8} {'lines':>8} {'compute s':>10} {'peak MiB':>9} {'total USD':>14}")
     for total, r in results.items():
-        print(f"{total:>8,} {r['lines']:>8,} {r['seconds']:>10.2f} {r['peak'] / 2**20:>9.1f} "
-              f"{r['total_usd']:>14,}")  # fmt: skip
+        print(
+            f"{total:>8,} {r['lines']:>8,} {r['seconds']:>10.2f} {r['peak'] / 2**20:>9.1f} "
+            f"{r['total_usd']:>14,}"
+        )
     if len(scale_sizes) > 1:
         small, large = results[scale_sizes[0]], results[scale_sizes[-1]]
-        print(f"   ratio {scale_sizes[-1]:,}/{scale_sizes[0]:,} topics ({scale_sizes[-1] / scale_sizes[0]:.0f}x): "
-              f"lines {large['lines'] / small['lines']:.1f}x, time {large['seconds'] / small['seconds']:.1f}x, "
-              f"peak memory {large['peak'] / small['peak']:.1f}x")  # fmt: skip
+        print(
+            f"   ratio {scale_sizes[-1]:,}/{scale_sizes[0]:,} topics ({scale_sizes[-1] / scale_sizes[0]:.0f}x): "
+            f"lines {large['lines'] / small['lines']:.1f}x, time {large['seconds'] / small['seconds']:.1f}x, "
+            f"peak memory {large['peak'] / small['peak']:.1f}x"
+        )
 
 
 if __name__ == "__main__":

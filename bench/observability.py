@@ -74,19 +74,34 @@ class InProcessCloudWatch:
         if model.name == "ListMetrics":
             start = int(params.get("NextToken", "0"))
             page = self.pairs[start : start + LIST_PAGE]
-            body = {"Metrics": [
-                {"Namespace": "AWS/Kafka", "MetricName": "SumOffsetLag", "Dimensions": [
-                    {"Name": "Cluster Name", "Value": c}, {"Name": "Consumer Group", "Value": g},
-                    {"Name": "Topic", "Value": t}]}
-                for c, g, t in page
-            ]}  # fmt: skip
+            body = {
+                "Metrics": [
+                    {
+                        "Namespace": "AWS/Kafka",
+                        "MetricName": "SumOffsetLag",
+                        "Dimensions": [
+                            {"Name": "Cluster Name", "Value": c},
+                            {"Name": "Consumer Group", "Value": g},
+                            {"Name": "Topic", "Value": t},
+                        ],
+                    }
+                    for c, g, t in page
+                ]
+            }
             if start + LIST_PAGE < len(self.pairs):
                 body["NextToken"] = str(start + LIST_PAGE)
         else:
-            body = {"MetricDataResults": [
-                {"Id": q["Id"], "Timestamps": self.points, "StatusCode": "Complete", "Values": self._values(q)}
-                for q in params["MetricDataQueries"]
-            ]}  # fmt: skip
+            body = {
+                "MetricDataResults": [
+                    {
+                        "Id": q["Id"],
+                        "Timestamps": self.points,
+                        "StatusCode": "Complete",
+                        "Values": self._values(q),
+                    }
+                    for q in params["MetricDataQueries"]
+                ]
+            }
         return AWSResponse("https://monitoring.invalid/", 200, {}, None), body
 
 
@@ -108,10 +123,12 @@ def build_fleet(team, cluster, topics: int, groups_per_topic: int) -> list[tuple
 
     existing = Topic.objects.filter(cluster=cluster).count()
     Topic.objects.bulk_create(
-        [Topic(cluster=cluster, team=team, name=f"bench.t{i:05d}", partitions=3, status="active")
-         for i in range(existing, topics)],
+        [
+            Topic(cluster=cluster, team=team, name=f"bench.t{i:05d}", partitions=3, status="active")
+            for i in range(existing, topics)
+        ],
         batch_size=2000,
-    )  # fmt: skip
+    )
     names = Topic.objects.filter(cluster=cluster).values_list("name", flat=True)
     return [(cluster.name, f"app-{g}", name) for name in names for g in range(groups_per_topic)]
 
@@ -171,25 +188,37 @@ def main() -> None:
                 member_client, reverse("observability:topic", args=[topic.pk]), args.samples
             )
             results[cycle.series] = {
-                "cycle": cycle, "calls": dict(cloudwatch.calls), "cycle_s": cycle_seconds, "evaluate_s": evaluate_seconds,
-                "opened": len(evaluation.opened), "queries": queries, "page_p95": page_p95, "baseline_p95": baseline_p95,
+                "cycle": cycle,
+                "calls": dict(cloudwatch.calls),
+                "cycle_s": cycle_seconds,
+                "evaluate_s": evaluate_seconds,
+                "opened": len(evaluation.opened),
+                "queries": queries,
+                "page_p95": page_p95,
+                "baseline_p95": baseline_p95,
                 "stored": TopicSample.objects.count() + GroupLagSample.objects.count(),
-            }  # fmt: skip
+            }
 
         print(f"database: {connection.vendor}; samples per page: {args.samples}")
-        print(f"{'series':>7} {'topics':>6} {'groups':>6} {'GetMetricData':>13} {'bound':>5} {'ListMetrics':>11} "
-              f"{'cycle s':>8} {'rows':>7} {'evaluate s':>10}")  # fmt: skip
+        print(
+            f"{'series':>7} {'topics':>6} {'groups':>6} {'GetMetricData':>13} {'bound':>5} {'ListMetrics':>11} "
+            f"{'cycle s':>8} {'rows':>7} {'evaluate s':>10}"
+        )
         for series, r in results.items():
             bound = math.ceil(series / 500)
-            print(f"{series:>7} {r['cycle'].topics:>6} {r['cycle'].groups:>6} {r['calls']['GetMetricData']:>13} "
-                  f"{bound:>5} {r['calls']['ListMetrics']:>11} {r['cycle_s']:>8.2f} {r['cycle'].rows:>7} "
-                  f"{r['evaluate_s']:>10.2f}")  # fmt: skip
+            print(
+                f"{series:>7} {r['cycle'].topics:>6} {r['cycle'].groups:>6} {r['calls']['GetMetricData']:>13} "
+                f"{bound:>5} {r['calls']['ListMetrics']:>11} {r['cycle_s']:>8.2f} {r['cycle'].rows:>7} "
+                f"{r['evaluate_s']:>10.2f}"
+            )
         small, large = (results[key] for key in sorted(results))
         ratio = large["page_p95"] / large["baseline_p95"]
         verdict = "ok" if small["queries"] == large["queries"] and ratio <= 3 else "FAIL"
-        print(f"topic page queries at {min(results)} series: {small['queries']}, at {max(results)} series: "
-              f"{large['queries']}; p95 {large['page_p95'] * 1000:.2f} ms vs /api/v1/me/ "
-              f"{large['baseline_p95'] * 1000:.2f} ms = {ratio:.2f}x  {verdict}")  # fmt: skip
+        print(
+            f"topic page queries at {min(results)} series: {small['queries']}, at {max(results)} series: "
+            f"{large['queries']}; p95 {large['page_p95'] * 1000:.2f} ms vs /api/v1/me/ "
+            f"{large['baseline_p95'] * 1000:.2f} ms = {ratio:.2f}x  {verdict}"
+        )
         calls_ok = all(r["calls"]["GetMetricData"] == math.ceil(s / 500) for s, r in results.items())
         print(f"GetMetricData calls = ⌈series / 500⌉ at both sizes: {'ok' if calls_ok else 'FAIL'}")
 

@@ -54,32 +54,51 @@ def add_requests(n: int, *, team, member, cluster, admin) -> None:
     now, start = timezone.now(), Request.objects.count()
     approved = [i for i in range(start, start + n) if i % 3 == 0]
     topics = Topic.objects.bulk_create(
-        [Topic(cluster=cluster, team=team, name=f"bench.t{i}", partitions=3, status="active") for i in approved],
+        [
+            Topic(cluster=cluster, team=team, name=f"bench.t{i}", partitions=3, status="active")
+            for i in approved
+        ],
         batch_size=2000,
-    )  # fmt: skip
+    )
     AccessGrant.objects.bulk_create(
         [
-            AccessGrant(cluster=cluster, team=team, topic=topic, principal_arn="arn:aws:iam::123456789012:role/b",
-                        can_consume=True, status="applied")
+            AccessGrant(
+                cluster=cluster,
+                team=team,
+                topic=topic,
+                principal_arn="arn:aws:iam::123456789012:role/b",
+                can_consume=True,
+                status="applied",
+            )
             for topic in topics[::2]
         ],
         batch_size=2000,
-    )  # fmt: skip
+    )
     topic_of = dict(zip(approved, topics, strict=True))
     Request.objects.bulk_create(
         [
             Request(
-                kind=Request.Kind.TOPIC_CREATE, team=team, requested_by=member, environment="dev",
-                summary=f"Topic bench.t{i} on bench-dev (3 partitions)", payload={"name": f"bench.t{i}"},
-                assessment={"headroom": [], "findings": []}, cluster=cluster, created_at=now,
-                estimated_monthly_cost=Decimal("3.29"), has_warnings=i % 7 == 0,
-                **({"status": "approved", "decided_by": admin, "decided_at": now, "topic": topic_of[i]}
-                   if i in topic_of else {}),
+                kind=Request.Kind.TOPIC_CREATE,
+                team=team,
+                requested_by=member,
+                environment="dev",
+                summary=f"Topic bench.t{i} on bench-dev (3 partitions)",
+                payload={"name": f"bench.t{i}"},
+                assessment={"headroom": [], "findings": []},
+                cluster=cluster,
+                created_at=now,
+                estimated_monthly_cost=Decimal("3.29"),
+                has_warnings=i % 7 == 0,
+                **(
+                    {"status": "approved", "decided_by": admin, "decided_at": now, "topic": topic_of[i]}
+                    if i in topic_of
+                    else {}
+                ),
             )
             for i in range(start, start + n)
         ],
         batch_size=2000,
-    )  # fmt: skip
+    )
 
 
 def measure(client: Client, url: str, samples: int) -> tuple[int, float]:

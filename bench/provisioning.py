@@ -74,11 +74,20 @@ def run(args) -> None:
     network = builders.network_profile(account, name="n")
     for n in range(args.clusters):
         prepared = services.prepare_cluster_create(
-            actor=member, team=team, name=f"bench-{n:04d}", kind="dedicated", environment="dev", account=account,
-            region="us-east-1", network_profile=network, expected_write_mbps=Decimal(1),
-            expected_read_mbps=Decimal(1), contains_pii=False, latency_class="time_insensitive",
+            actor=member,
+            team=team,
+            name=f"bench-{n:04d}",
+            kind="dedicated",
+            environment="dev",
+            account=account,
+            region="us-east-1",
+            network_profile=network,
+            expected_write_mbps=Decimal(1),
+            expected_read_mbps=Decimal(1),
+            contains_pii=False,
+            latency_class="time_insensitive",
             justification="bench",
-        )  # fmt: skip
+        )
         request = services.submit_request(actor=member, prepared=prepared)
         services.approve_request(request_id=request.pk, actor=admin)
 

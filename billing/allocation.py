@@ -163,8 +163,17 @@ def _topic_lines(cluster: ClusterUsage, topic: TopicUsage, platform: Payer) -> I
         ("storage", topic.storage_gib_month.quantize(QUANTITY, rounding=ROUND_HALF_UP), rates.gib_month),
     ):
         if quantity > 0:
-            yield Line(payer, cluster.ref, topic.name, charge_type, quantity, price, money(quantity * price),
-                       basis, Decimal(1))  # fmt: skip
+            yield Line(
+                payer,
+                cluster.ref,
+                topic.name,
+                charge_type,
+                quantity,
+                price,
+                money(quantity * price),
+                basis,
+                Decimal(1),
+            )
 
 
 def largest_remainder(total: int, weights: dict[Hashable, int]) -> dict[Hashable, int]:
@@ -192,8 +201,9 @@ def _cluster_hour_lines(cluster: ClusterUsage, platform: Payer) -> Iterable[Line
     price = cluster.rates.cluster_hour
     cost = money(hours * price)
     if not cluster.shared:
-        yield Line(cluster.team, cluster.ref, "", "cluster_hours", hours, price, cost, Basis.DEDICATED,
-                   Decimal(1))  # fmt: skip
+        yield Line(
+            cluster.team, cluster.ref, "", "cluster_hours", hours, price, cost, Basis.DEDICATED, Decimal(1)
+        )
         return
     traffic: dict[Payer, int] = {}
     unattributed: set[Payer] = set()
@@ -203,13 +213,16 @@ def _cluster_hour_lines(cluster: ClusterUsage, platform: Payer) -> Iterable[Line
             unattributed.add(payer)
         traffic[payer] = traffic.get(payer, 0) + topic.bytes_in + topic.bytes_out
     if not traffic:
-        yield Line(platform, cluster.ref, "", "cluster_hours", hours, price, cost, Basis.UNATTRIBUTED,
-                   Decimal(1))  # fmt: skip
+        yield Line(
+            platform, cluster.ref, "", "cluster_hours", hours, price, cost, Basis.UNATTRIBUTED, Decimal(1)
+        )
         return
     total_bytes = sum(traffic.values())
-    weights = {payer: byte_count for payer, byte_count in traffic.items() if byte_count} if total_bytes else {
-        payer: 1 for payer in traffic
-    }  # fmt: skip
+    weights = (
+        {payer: byte_count for payer, byte_count in traffic.items() if byte_count}
+        if total_bytes
+        else {payer: 1 for payer in traffic}
+    )
     weight_sum = sum(weights.values())
     for payer, share in sorted(split_cents(cost, weights).items()):
         ratio = Decimal(weights[payer]) / weight_sum
@@ -220,8 +233,17 @@ def _cluster_hour_lines(cluster: ClusterUsage, platform: Payer) -> Iterable[Line
         # The share's hours at the unit price, so quantity × unit price rounds to the share (not hours × ratio,
         # which can miss the share by the cent the split moved).
         quantity = (share / price).quantize(QUANTITY, rounding=ROUND_HALF_UP) if price else hours * ratio
-        yield Line(payer, cluster.ref, "", "cluster_hours", quantity.quantize(QUANTITY), price, share, basis,
-                   ratio.quantize(RATIO, rounding=ROUND_HALF_UP))  # fmt: skip
+        yield Line(
+            payer,
+            cluster.ref,
+            "",
+            "cluster_hours",
+            quantity.quantize(QUANTITY),
+            price,
+            share,
+            basis,
+            ratio.quantize(RATIO, rounding=ROUND_HALF_UP),
+        )
 
 
 def merged_topics(cluster: ClusterUsage) -> list[TopicUsage]:

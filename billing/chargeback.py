@@ -183,12 +183,14 @@ def build_usage(month: dt.date, until: dt.datetime | None = None) -> list[Cluste
     for cluster_id, name, day, metric, byte_count in (
         TopicDailyUsage.objects.filter(
             Q(day__gte=month) | Q(metric=TopicDailyUsage.Metric.BYTES_IN),
-            cluster_id__in=list(by_id), day__gte=month - dt.timedelta(days=lookback - 1), day__lte=days[-1],
+            cluster_id__in=list(by_id),
+            day__gte=month - dt.timedelta(days=lookback - 1),
+            day__lte=days[-1],
         )
         .values_list("cluster_id", "topic_name", "day", "metric", "bytes")
         .order_by()
         .iterator(chunk_size=USAGE_CHUNK)
-    ):  # fmt: skip
+    ):
         named = candidates.get((cluster_id, name))
         shares = split_day(byte_count, day, named) if named else []
         if not shares:
@@ -207,18 +209,21 @@ def build_usage(month: dt.date, until: dt.datetime | None = None) -> list[Cluste
         for candidate in named:
             usages[cluster_id].topics.append(
                 TopicUsage(
-                    name=candidate.name, owner=candidate.owner,
+                    name=candidate.name,
+                    owner=candidate.owner,
                     partition_hours=candidate.meter.level_hours(start, until),
-                    bytes_in=candidate.bytes_in, bytes_out=candidate.bytes_out,
+                    bytes_in=candidate.bytes_in,
+                    bytes_out=candidate.bytes_out,
                     storage_gib_month=allocation.stored_gib_month(
-                        candidate.daily_in, month_days=month_days,
+                        candidate.daily_in,
+                        month_days=month_days,
                         partitions_on=candidate.meter.partitions_by_day(days),
                         retention_ms=_int_config(candidate.configs, "retention.ms"),
                         retention_bytes=_int_config(candidate.configs, "retention.bytes"),
                         rounded=False,  # one topic of several with the name and payer: rounded per line
                     ),
                 )
-            )  # fmt: skip
+            )
     for (cluster_id, name), counted in sorted(unattributed.items()):
         if counted["bytes_in"] or counted["bytes_out"]:
             usages[cluster_id].topics.append(
@@ -298,22 +303,43 @@ def compute_run(month: dt.date, *, actor=None, now: dt.datetime | None = None) -
         run.computed_at = timezone.now()
         run.metered_until = until
         run.save(update_fields=["total_usd", "line_count", "computed_at", "metered_until"])
-        audit.record("billing.chargeback.computed", actor=actor, obj=run,
-                     details={"month": run.label, "lines": run.line_count, "total_usd": str(run.total_usd),
-                              "metered_until": until.isoformat()})  # fmt: skip
+        audit.record(
+            "billing.chargeback.computed",
+            actor=actor,
+            obj=run,
+            details={
+                "month": run.label,
+                "lines": run.line_count,
+                "total_usd": str(run.total_usd),
+                "metered_until": until.isoformat(),
+            },
+        )
         _check_budgets(run)  # on the metered lines only: never on a forecast
     return run
 
 
 def _line_row(run: ChargebackRun, position: int, line: allocation.Line) -> ChargebackLine:
     return ChargebackLine(
-        run=run, position=position, team_id=line.payer.team_id, team_name=line.payer.name,
-        cost_center=line.payer.cost_center, cluster_id=line.cluster.cluster_id, cluster_name=line.cluster.name,
-        cluster_arn=line.cluster.arn, region=line.cluster.region, account_id=line.cluster.account_id,
-        environment=line.cluster.environment, topic_name=line.topic, charge_type=line.charge_type,
-        quantity=line.quantity, unit=line.unit, unit_price_usd=line.unit_price, cost_usd=line.cost,
-        allocation_basis=line.basis, allocation_ratio=line.ratio,
-    )  # fmt: skip
+        run=run,
+        position=position,
+        team_id=line.payer.team_id,
+        team_name=line.payer.name,
+        cost_center=line.payer.cost_center,
+        cluster_id=line.cluster.cluster_id,
+        cluster_name=line.cluster.name,
+        cluster_arn=line.cluster.arn,
+        region=line.cluster.region,
+        account_id=line.cluster.account_id,
+        environment=line.cluster.environment,
+        topic_name=line.topic,
+        charge_type=line.charge_type,
+        quantity=line.quantity,
+        unit=line.unit,
+        unit_price_usd=line.unit_price,
+        cost_usd=line.cost,
+        allocation_basis=line.basis,
+        allocation_ratio=line.ratio,
+    )
 
 
 def finalize_run(*, run_id: int, actor) -> ChargebackRun:
@@ -327,8 +353,12 @@ def finalize_run(*, run_id: int, actor) -> ChargebackRun:
             if run.status == ChargebackRun.Status.FINALIZED:
                 raise ChargebackError(f"{run.label} is already finalized.")
             raise ChargebackError(f"{run.label} has not been computed yet.")
-        audit.record("billing.chargeback.finalized", actor=actor, obj=run,
-                     details={"month": run.label, "total_usd": str(run.total_usd)})  # fmt: skip
+        audit.record(
+            "billing.chargeback.finalized",
+            actor=actor,
+            obj=run,
+            details={"month": run.label, "total_usd": str(run.total_usd)},
+        )
     return run
 
 
@@ -346,11 +376,21 @@ def _check_budgets(run: ChargebackRun) -> None:
         for threshold in BUDGET_THRESHOLDS:
             if team.monthly_budget_usd and spent[team.pk] * 100 >= team.monthly_budget_usd * threshold:
                 alert, created = BudgetAlert.objects.get_or_create(
-                    team=team, month=run.month, threshold_percent=threshold,
+                    team=team,
+                    month=run.month,
+                    threshold_percent=threshold,
                     defaults={"spent_usd": spent[team.pk], "budget_usd": team.monthly_budget_usd},
-                )  # fmt: skip
+                )
                 if created:
-                    audit.record("billing.budget.alert", actor=None, obj=alert, team=team,
-                                 details={"month": run.label, "threshold_percent": threshold,
-                                          "spent_usd": str(spent[team.pk])})  # fmt: skip
+                    audit.record(
+                        "billing.budget.alert",
+                        actor=None,
+                        obj=alert,
+                        team=team,
+                        details={
+                            "month": run.label,
+                            "threshold_percent": threshold,
+                            "spent_usd": str(spent[team.pk]),
+                        },
+                    )
                     enqueue_on_commit(tasks.send_budget_alert, alert.pk)

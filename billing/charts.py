@@ -24,11 +24,19 @@ def trend_svg(points: list[dict], *, title: str) -> SafeString:
         x = LEFT + index * slot + slot * 0.15
         y = TOP + plot_height - height
         status = f" ({point['status']})" if point["status"] else " (no run)"
-        bars.append((
-            "provisional" if point["status"] == "provisional" else "final", f"{x:.1f}", f"{y:.1f}",
-            f"{slot * 0.7:.1f}", f"{height:.1f}", f"{point['month']:%Y-%m}: {usd(point['total'])}{status}",
-            f"{x + slot * 0.35:.1f}", HEIGHT - BOTTOM + 16, f"{point['month']:%b}",
-        ))  # fmt: skip
+        bars.append(
+            (
+                "provisional" if point["status"] == "provisional" else "final",
+                f"{x:.1f}",
+                f"{y:.1f}",
+                f"{slot * 0.7:.1f}",
+                f"{height:.1f}",
+                f"{point['month']:%Y-%m}: {usd(point['total'])}{status}",
+                f"{x + slot * 0.35:.1f}",
+                HEIGHT - BOTTOM + 16,
+                f"{point['month']:%b}",
+            )
+        )
     return format_html(
         '<svg class="trend" viewBox="0 0 {} {}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">'
         "<title>{}</title>"
@@ -36,14 +44,23 @@ def trend_svg(points: list[dict], *, title: str) -> SafeString:
         '<text x="{}" y="{}" class="scale" text-anchor="end">{}</text>'
         '<text x="{}" y="{}" class="scale" text-anchor="end">$0</text>'
         "{}</svg>",
-        WIDTH, HEIGHT, title, title,
-        LEFT, HEIGHT - BOTTOM, WIDTH, HEIGHT - BOTTOM,
-        LEFT - 6, TOP + 10, usd(top),
-        LEFT - 6, HEIGHT - BOTTOM,
+        WIDTH,
+        HEIGHT,
+        title,
+        title,
+        LEFT,
+        HEIGHT - BOTTOM,
+        WIDTH,
+        HEIGHT - BOTTOM,
+        LEFT - 6,
+        TOP + 10,
+        usd(top),
+        LEFT - 6,
+        HEIGHT - BOTTOM,
         format_html_join(
             "",
             '<rect class="bar {}" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>'
             '<text x="{}" y="{}" class="label" text-anchor="middle">{}</text>',
             bars,
         ),
-    )  # fmt: skip
+    )

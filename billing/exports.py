@@ -25,21 +25,61 @@ ALL_TEAMS = "All teams"
 
 SUMMARY_HEADER = ("month", "team", "cost_center", "charge_type", "quantity", "unit", "cost_usd")
 LINES_HEADER = (
-    "month", "team", "cost_center", "cluster", "topic", "charge_type", "quantity", "unit", "unit_price_usd",
-    "cost_usd", "allocation_basis", "allocation_ratio",
-)  # fmt: skip
+    "month",
+    "team",
+    "cost_center",
+    "cluster",
+    "topic",
+    "charge_type",
+    "quantity",
+    "unit",
+    "unit_price_usd",
+    "cost_usd",
+    "allocation_basis",
+    "allocation_ratio",
+)
 FOCUS_MANDATORY = (
-    "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodStart",
-    "BillingPeriodEnd", "ChargeCategory", "ChargeClass", "ChargeDescription", "ChargePeriodStart",
-    "ChargePeriodEnd", "ContractedCost", "EffectiveCost", "InvoiceIssuerName", "ListCost", "PricingQuantity",
-    "PricingUnit", "ProviderName", "PublisherName", "ServiceCategory", "ServiceName",
-)  # fmt: skip
+    "BilledCost",
+    "BillingAccountId",
+    "BillingAccountName",
+    "BillingCurrency",
+    "BillingPeriodStart",
+    "BillingPeriodEnd",
+    "ChargeCategory",
+    "ChargeClass",
+    "ChargeDescription",
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+    "ContractedCost",
+    "EffectiveCost",
+    "InvoiceIssuerName",
+    "ListCost",
+    "PricingQuantity",
+    "PricingUnit",
+    "ProviderName",
+    "PublisherName",
+    "ServiceCategory",
+    "ServiceName",
+)
 FOCUS_HEADER = (
     *FOCUS_MANDATORY,
-    "ResourceId", "ResourceName", "ResourceType", "RegionId", "SubAccountId", "ConsumedQuantity",
-    "ConsumedUnit", "ListUnitPrice", "SkuMeter", "Tags", "x_Team", "x_CostCenter", "x_AllocationBasis",
-    "x_AllocationRatio", "x_Provisional", "x_DerivedAllocation",
-)  # fmt: skip
+    "ResourceId",
+    "ResourceName",
+    "ResourceType",
+    "RegionId",
+    "SubAccountId",
+    "ConsumedQuantity",
+    "ConsumedUnit",
+    "ListUnitPrice",
+    "SkuMeter",
+    "Tags",
+    "x_Team",
+    "x_CostCenter",
+    "x_AllocationBasis",
+    "x_AllocationRatio",
+    "x_Provisional",
+    "x_DerivedAllocation",
+)
 
 SERVICE_NAME = "Amazon Managed Streaming for Apache Kafka"
 SERVICE_CATEGORY = "Analytics"  # as AWS files MSK (docs/billing.md, "FOCUS export")
@@ -63,10 +103,22 @@ CHARGE_WORDS = {
 BASIS_WORDS = dict(ChargebackLine.Basis.choices)
 
 LINE_FIELDS = (
-    "team_name", "cost_center", "cluster_name", "cluster_arn", "region", "account_id", "environment",
-    "topic_name", "charge_type", "quantity", "unit", "unit_price_usd", "cost_usd", "allocation_basis",
+    "team_name",
+    "cost_center",
+    "cluster_name",
+    "cluster_arn",
+    "region",
+    "account_id",
+    "environment",
+    "topic_name",
+    "charge_type",
+    "quantity",
+    "unit",
+    "unit_price_usd",
+    "cost_usd",
+    "allocation_basis",
     "allocation_ratio",
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)
@@ -118,10 +170,37 @@ def summary_rows(run: ChargebackRun) -> Iterator[tuple]:
 
 def line_rows(run: ChargebackRun) -> Iterator[tuple]:
     label = run.label
-    for (team, cost_center, cluster, _arn, _region, _account, _env, topic, charge_type, quantity, unit, price,
-         cost, basis, ratio) in _lines(run):  # fmt: skip
-        yield (label, team, cost_center, cluster, topic, charge_type, _qty(quantity), unit, _qty(price),
-               _usd(cost), basis, _qty(ratio))  # fmt: skip
+    for (
+        team,
+        cost_center,
+        cluster,
+        _arn,
+        _region,
+        _account,
+        _env,
+        topic,
+        charge_type,
+        quantity,
+        unit,
+        price,
+        cost,
+        basis,
+        ratio,
+    ) in _lines(run):
+        yield (
+            label,
+            team,
+            cost_center,
+            cluster,
+            topic,
+            charge_type,
+            _qty(quantity),
+            unit,
+            _qty(price),
+            _usd(cost),
+            basis,
+            _qty(ratio),
+        )
 
 
 def _description(charge_type: str, cluster: str, topic: str, team: str, basis: str) -> str:
@@ -139,21 +218,66 @@ def focus_rows(run: ChargebackRun) -> Iterator[tuple]:
     # The charges cover the month up to where the run metered it (the whole month once it is over).
     charged_until = min(run.metered_until or end, end).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     provisional = "true" if run.status == ChargebackRun.Status.PROVISIONAL else "false"
-    for (team, cost_center, cluster, arn, region, account, env, topic, charge_type, quantity, unit, price,
-         cost, basis, ratio) in _lines(run):  # fmt: skip
+    for (
+        team,
+        cost_center,
+        cluster,
+        arn,
+        region,
+        account,
+        env,
+        topic,
+        charge_type,
+        quantity,
+        unit,
+        price,
+        cost,
+        basis,
+        ratio,
+    ) in _lines(run):
         tags = {"team": team, "cost-center": cost_center, "env": env, "cluster": cluster}
         if topic:
             tags["topic"] = topic
         cost_text = _usd(cost)
         yield (
-            cost_text, account, f"AWS account {account}", "USD", period_start, period_end, "Usage", "",
-            _description(charge_type, cluster, topic, team, basis), period_start, charged_until, cost_text,
-            cost_text, INVOICE_ISSUER, cost_text, _qty(quantity), unit, PROVIDER, PROVIDER, SERVICE_CATEGORY,
+            cost_text,
+            account,
+            f"AWS account {account}",
+            "USD",
+            period_start,
+            period_end,
+            "Usage",
+            "",
+            _description(charge_type, cluster, topic, team, basis),
+            period_start,
+            charged_until,
+            cost_text,
+            cost_text,
+            INVOICE_ISSUER,
+            cost_text,
+            _qty(quantity),
+            unit,
+            PROVIDER,
+            PROVIDER,
+            SERVICE_CATEGORY,
             SERVICE_NAME,
-            arn, cluster, RESOURCE_TYPE, region, account, _qty(quantity), unit, _qty(price),
-            SKU_METERS[charge_type], json.dumps(tags, sort_keys=True, separators=(",", ":")), team,
-            cost_center, basis, _qty(ratio), provisional, "true",
-        )  # fmt: skip
+            arn,
+            cluster,
+            RESOURCE_TYPE,
+            region,
+            account,
+            _qty(quantity),
+            unit,
+            _qty(price),
+            SKU_METERS[charge_type],
+            json.dumps(tags, sort_keys=True, separators=(",", ":")),
+            team,
+            cost_center,
+            basis,
+            _qty(ratio),
+            provisional,
+            "true",
+        )
 
 
 KINDS = {

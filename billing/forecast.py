@@ -192,12 +192,15 @@ def _remaining_usage(forecast: Forecast, end: dt.datetime, alive) -> list[Cluste
 
         stored = charged.get((cluster_id, name, "storage"), ZERO) * days_left / max(days_counted, 1)
         return TopicUsage(
-            name=name, owner=owner,
-            partition_hours=hours_left((cluster_id, name, "partition_hours"),
-                                       month_partition_hours.get((cluster_id, name), 0)),
-            bytes_in=projected_bytes("bytes_in"), bytes_out=projected_bytes("bytes_out"),
+            name=name,
+            owner=owner,
+            partition_hours=hours_left(
+                (cluster_id, name, "partition_hours"), month_partition_hours.get((cluster_id, name), 0)
+            ),
+            bytes_in=projected_bytes("bytes_in"),
+            bytes_out=projected_bytes("bytes_out"),
             storage_gib_month=stored.quantize(allocation.QUANTITY, rounding=ROUND_HALF_UP),
-        )  # fmt: skip
+        )
 
     usages: dict[int, ClusterUsage] = {}
     for cluster in clusters.values():
@@ -226,8 +229,9 @@ def _remaining_usage(forecast: Forecast, end: dt.datetime, alive) -> list[Cluste
         for name in replicator.topics:
             source = sources.get((replicator.source_cluster_id, name))
             # Replicated partitions exist on the read cluster while both it and the source topic do.
-            changes = clip_to_lifetime(history[source] if source else [], read_cluster.active_since,
-                                       read_cluster.deleted_at)  # fmt: skip
+            changes = clip_to_lifetime(
+                history[source] if source else [], read_cluster.active_since, read_cluster.deleted_at
+            )
             month_partition_hours[(read_cluster.pk, name)] += metering.level_hours(changes, start, end)
             usages[read_cluster.pk].topics.append(
                 topic_usage(
@@ -259,8 +263,11 @@ def _full_day_traffic(month: dt.date, today: dt.date, cluster_ids: list[int]) ->
 def _month_to_date(month: dt.date, cluster_ids: list[int]) -> dict[tuple, Decimal]:
     """What the month's run charges so far per cluster, topic name and charge type (quantities): the
     cluster-hours and partition-hours already in the month to date, and its storage estimate."""
-    types = (ChargebackLine.ChargeType.CLUSTER_HOURS, ChargebackLine.ChargeType.PARTITION_HOURS,
-             ChargebackLine.ChargeType.STORAGE)  # fmt: skip
+    types = (
+        ChargebackLine.ChargeType.CLUSTER_HOURS,
+        ChargebackLine.ChargeType.PARTITION_HOURS,
+        ChargebackLine.ChargeType.STORAGE,
+    )
     return {
         (cluster_id, topic, charge_type): quantity
         for cluster_id, topic, charge_type, quantity in ChargebackLine.objects.filter(

@@ -82,9 +82,10 @@ class ChargebackRun(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROVISIONAL)
     computed_at = models.DateTimeField(null=True, blank=True)
     metered_until = models.DateTimeField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="The lines charge the month up to this instant: every clock hour started before it.",
-    )  # fmt: skip
+    )
     total_usd = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
     line_count = models.PositiveIntegerField(default=0)
     finalized_at = models.DateTimeField(null=True, blank=True)

@@ -76,12 +76,15 @@ def estimate_from_dict(data: dict) -> CostEstimate:
     return CostEstimate(
         tuple(
             CostLine(
-                line["charge_type"], Decimal(line["quantity"]), line["unit"], Decimal(line["unit_price_usd"]),
+                line["charge_type"],
+                Decimal(line["quantity"]),
+                line["unit"],
+                Decimal(line["unit_price_usd"]),
                 Decimal(line["cost_usd"]),
             )
             for line in data.get("lines", [])
         )
-    )  # fmt: skip
+    )
 
 
 def money(amount: Decimal) -> Decimal:

@@ -49,12 +49,20 @@ def fetch_actual_costs(*, run_id: int, actor=None) -> FetchResult:
         for cluster in group:
             if cluster.pk in costs:
                 ActualCost.objects.update_or_create(
-                    run=run, cluster=cluster,
-                    defaults={"amount_usd": costs[cluster.pk].quantize(Decimal("0.01")), "fetched_at": timezone.now()},
-                )  # fmt: skip
+                    run=run,
+                    cluster=cluster,
+                    defaults={
+                        "amount_usd": costs[cluster.pk].quantize(Decimal("0.01")),
+                        "fetched_at": timezone.now(),
+                    },
+                )
                 result.clusters += 1
-    audit.record("billing.actual_costs.fetched", actor=actor, obj=run,
-                 details={"clusters": result.clusters, "failures": result.failures})  # fmt: skip
+    audit.record(
+        "billing.actual_costs.fetched",
+        actor=actor,
+        obj=run,
+        details={"clusters": result.clusters, "failures": result.failures},
+    )
     return result
 
 

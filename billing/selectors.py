@@ -139,9 +139,13 @@ class MonthCosts:
         """The team's month; a team without a line in it costs $0.00."""
         found = next((row for row in self.teams if row.team_id == team.pk), None)
         return found or TeamMonth(
-            team.name, team.cost_center, team.slug, team.pk, last_month=self.last_month_of((team.pk,)),
+            team.name,
+            team.cost_center,
+            team.slug,
+            team.pk,
+            last_month=self.last_month_of((team.pk,)),
             forecast=self.forecast_of((team.pk,), ZERO),
-        )  # fmt: skip
+        )
 
 
 def _team_key(row: dict) -> tuple:

@@ -72,9 +72,14 @@ def send_budget_alert(alert_id: int) -> None:
     )
     # Setting sent_at (compare-and-set) is the claim: a twin waits on the row, then finds it set.
     send_once(
-        lambda: BudgetAlert.objects.filter(pk=alert.pk, sent_at__isnull=True).update(sent_at=timezone.now()) == 1,
-        subject=subject, body=body, recipients=recipients, link=link,
-    )  # fmt: skip
+        lambda: (
+            BudgetAlert.objects.filter(pk=alert.pk, sent_at__isnull=True).update(sent_at=timezone.now()) == 1
+        ),
+        subject=subject,
+        body=body,
+        recipients=recipients,
+        link=link,
+    )
 
 
 # --- Chargeback runs, as people (and the system) act on them ------------------------------------------

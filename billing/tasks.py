@@ -25,8 +25,13 @@ def collect_and_compute(today_iso: str | None = None) -> dict:
     return services.daily_billing(today=today)
 
 
-@shared_task(name="billing.tasks.send_budget_alert", acks_late=True, autoretry_for=(OSError,),
-             retry_backoff=True, max_retries=5)  # fmt: skip
+@shared_task(
+    name="billing.tasks.send_budget_alert",
+    acks_late=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def send_budget_alert(alert_id: int) -> None:
     from billing import services
 

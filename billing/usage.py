@@ -92,9 +92,13 @@ def collect_usage(start: dt.date, end: dt.date) -> CollectionResult:
                     continue
                 key = (cluster.pk, value.topic, value.day, value.metric)
                 pending[key] = TopicDailyUsage(
-                    cluster=cluster, topic_name=value.topic, day=value.day, metric=value.metric,
-                    bytes=max(0, value.bytes), collected_at=timezone.now(),
-                )  # fmt: skip
+                    cluster=cluster,
+                    topic_name=value.topic,
+                    day=value.day,
+                    metric=value.metric,
+                    bytes=max(0, value.bytes),
+                    collected_at=timezone.now(),
+                )
                 if len(pending) >= WRITE_BATCH:
                     result.rows += _upsert(pending)
         except ProviderError as exc:
@@ -121,7 +125,10 @@ def _upsert(pending: dict[tuple, TopicDailyUsage]) -> int:
     pending.clear()
     if rows:
         TopicDailyUsage.objects.bulk_create(
-            rows, batch_size=1000, update_conflicts=True,
-            unique_fields=["cluster", "topic_name", "day", "metric"], update_fields=["bytes", "collected_at"],
-        )  # fmt: skip
+            rows,
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["cluster", "topic_name", "day", "metric"],
+            update_fields=["bytes", "collected_at"],
+        )
     return len(rows)

@@ -23,9 +23,21 @@ from portal.models import AppendOnlyModel, Team
 
 # Regions where MSK Serverless is offered (AWS doc note; admins can only pick from these).
 MSK_SERVERLESS_REGIONS = [
-    "us-east-1", "us-east-2", "us-west-2", "ca-central-1", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
-    "ap-northeast-1", "ap-northeast-2", "eu-central-1", "eu-north-1", "eu-west-1", "eu-west-2", "eu-west-3",
-]  # fmt: skip
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "ca-central-1",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "eu-central-1",
+    "eu-north-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+]
 REGION_CHOICES = [(region, region) for region in MSK_SERVERLESS_REGIONS]
 
 
@@ -50,9 +62,13 @@ class AwsAccount(models.Model):
     )
     ownership = models.CharField(max_length=10, choices=Ownership.choices)
     team = models.ForeignKey(
-        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="aws_accounts",
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="aws_accounts",
         help_text="Required for a team's own account; empty for the platform's shared account.",
-    )  # fmt: skip
+    )
     role_arn = models.CharField(
         max_length=2048,
         validators=[rules.validate_role_arn],
@@ -60,10 +76,11 @@ class AwsAccount(models.Model):
     )
     external_id = models.CharField(max_length=1224, blank=True)
     replicator_role_arn = models.CharField(
-        max_length=2048, blank=True,
+        max_length=2048,
+        blank=True,
         validators=[rules.validate_role_arn],
         help_text="Service execution role MSK Replicator uses in this account (needed for read clusters).",
-    )  # fmt: skip
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -145,23 +162,30 @@ class PlatformSettings(models.Model):
         help_text="How full topic names are built; use {team} (the team's slug) and {name}.",
     )
     grant_delivery = models.CharField(
-        "How access grants reach IAM", max_length=15, choices=GrantDelivery.choices,
+        "How access grants reach IAM",
+        max_length=15,
+        choices=GrantDelivery.choices,
         default=GrantDelivery.INLINE_POLICY,
         help_text="Inline policy: the portal writes and removes it (needs iam:PutRolePolicy in the account). "
         "Document: the portal hands the approved policy to the team, which attaches and detaches it.",
-    )  # fmt: skip
+    )
     allow_cross_account_principals = models.BooleanField(
-        "Allow principals in other AWS accounts", default=False,
+        "Allow principals in other AWS accounts",
+        default=False,
         help_text="Off: access is only granted to IAM roles in the cluster's own account (the only roles the "
         "portal can attach policies to), and other roles are refused when the request is filed. On: a role "
         "in another account is accepted, flagged to approvers, and gets its policy as a document its team "
         "attaches itself; cross-account connectivity to the cluster is that team's to arrange.",
-    )  # fmt: skip
+    )
     platform_team = models.ForeignKey(
-        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="Charged for unattributed usage: shared clusters nobody has topics on, traffic on topics "
         "without an owner in the inventory.",
-    )  # fmt: skip
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -241,9 +265,11 @@ class Cluster(models.Model):
         max_length=20, choices=LatencyClass.choices, default=LatencyClass.INSENSITIVE
     )
     shared_with = models.ManyToManyField(
-        Team, blank=True, related_name="shared_clusters",
+        Team,
+        blank=True,
+        related_name="shared_clusters",
         help_text="Other teams allowed to request topics on this cluster.",
-    )  # fmt: skip
+    )
     created_at = models.DateTimeField(default=timezone.now)
     # Lifetime for cluster-hours: from the moment MSK first reported it ACTIVE until it was gone.
     active_since = models.DateTimeField(null=True, blank=True)

@@ -285,10 +285,14 @@ _GONE = {"deleted", "revoked"}
 _NOT_YET_CREATED = {"pending", "provisioning", "creating"}
 # What "moving" is called for each kind of request.
 _MOVING_WORDS = {
-    Kind.CLUSTER_CREATE: "Provisioning", Kind.TOPIC_CREATE: "Provisioning", Kind.ACCESS_GRANT: "Provisioning",
-    Kind.TOPIC_UPDATE: "Applying", Kind.CLUSTER_DECOMMISSION: "Removing", Kind.TOPIC_DELETE: "Removing",
+    Kind.CLUSTER_CREATE: "Provisioning",
+    Kind.TOPIC_CREATE: "Provisioning",
+    Kind.ACCESS_GRANT: "Provisioning",
+    Kind.TOPIC_UPDATE: "Applying",
+    Kind.CLUSTER_DECOMMISSION: "Removing",
+    Kind.TOPIC_DELETE: "Removing",
     Kind.ACCESS_REVOKE: "Removing",
-}  # fmt: skip
+}
 
 
 def work_stage(kind: str, statuses, *, change_applied: bool = True) -> str:
@@ -387,11 +391,26 @@ def with_decision_rights(user: User, rows: list[RequestRow]) -> list[RequestRow]
 
 
 _ROW_COLUMNS = (
-    "pk", "kind", "status", "team_id", "team__slug", "requested_by_id", "requested_by__username",
-    "environment", "summary", "has_warnings", "estimated_monthly_cost", "created_at",
-    "decided_by__username", "approved_by_rule__name", "decision_reason", "decided_at",
-    "cluster_id", "topic_id", "grant_id",
-)  # fmt: skip
+    "pk",
+    "kind",
+    "status",
+    "team_id",
+    "team__slug",
+    "requested_by_id",
+    "requested_by__username",
+    "environment",
+    "summary",
+    "has_warnings",
+    "estimated_monthly_cost",
+    "created_at",
+    "decided_by__username",
+    "approved_by_rule__name",
+    "decision_reason",
+    "decided_at",
+    "cluster_id",
+    "topic_id",
+    "grant_id",
+)
 _CLUSTER_KINDS = (Kind.CLUSTER_CREATE, Kind.CLUSTER_DECOMMISSION)
 _ACCESS_KINDS = (Kind.ACCESS_GRANT, Kind.ACCESS_REVOKE)
 
@@ -638,10 +657,15 @@ def cost_rows(estimate: CostEstimate | None) -> list[CostRow]:
     if estimate is None:
         return []
     return [
-        CostRow(COST_LABELS.get(line.charge_type, line.charge_type), line.quantity, line.unit,
-                line.unit_price, line.cost)
+        CostRow(
+            COST_LABELS.get(line.charge_type, line.charge_type),
+            line.quantity,
+            line.unit,
+            line.unit_price,
+            line.cost,
+        )
         for line in estimate.lines
-    ]  # fmt: skip
+    ]
 
 
 _PAYLOAD_HIDDEN = {"policy", "access", "changes"}  # shown in their own sections

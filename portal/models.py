@@ -37,10 +37,14 @@ class Team(models.Model):
     cost_center = models.CharField(max_length=64, validators=[cost_center_validator])
     contact_email = models.EmailField()
     monthly_budget_usd = models.DecimalField(
-        "Monthly budget (USD)", max_digits=12, decimal_places=2, null=True, blank=True,
+        "Monthly budget (USD)",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(0)],
         help_text="Members are alerted at 80 % and 100 % of it. Empty: no budget.",
-    )  # fmt: skip
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

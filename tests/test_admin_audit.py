@@ -100,8 +100,14 @@ def test_every_admin_of_the_portal_is_audited():
 
 
 def _add_rule(client, **fields) -> AutoApprovalRule:
-    values = {"name": "small topics", "enabled": "on", "kind": "topic.create", "environment": "",
-              "max_partitions": "10", "require_headroom": "on"}  # fmt: skip
+    values = {
+        "name": "small topics",
+        "enabled": "on",
+        "kind": "topic.create",
+        "environment": "",
+        "max_partitions": "10",
+        "require_headroom": "on",
+    }
     submit(client, reverse("admin:clusters_autoapprovalrule_add"), **{**values, **fields})
     return AutoApprovalRule.objects.get(name=fields.get("name", values["name"]))
 
@@ -174,15 +180,22 @@ def test_team_memberships_edited_inline_are_audited(root, team_a, member_b):
 
 def test_secrets_changed_in_admin_are_listed_but_redacted(root, member_a, platform_account):
     client = client_for(root)
-    submit(client, reverse("admin:clusters_awsaccount_change", args=[platform_account.pk]),
-           external_id="s3cr3t-external-id")  # fmt: skip
+    submit(
+        client,
+        reverse("admin:clusters_awsaccount_change", args=[platform_account.pk]),
+        external_id="s3cr3t-external-id",
+    )
     [event] = events("admin.clusters.awsaccount.changed")
     assert event.details["changes"] == {"external_id": {"before": "", "after": "[redacted]"}}
 
     response = client.post(
         reverse("admin:auth_user_password_change", args=[member_a.pk]),
-        {"password1": "a-new-long-passphrase-42", "password2": "a-new-long-passphrase-42", "usable_password": "true"},
-    )  # fmt: skip
+        {
+            "password1": "a-new-long-passphrase-42",
+            "password2": "a-new-long-passphrase-42",
+            "usable_password": "true",
+        },
+    )
     assert response.status_code == 302
     [event] = events("admin.portal.user.changed")
     assert event.details["changes"] == {"password": {"before": "[redacted]", "after": "[redacted]"}}
@@ -194,13 +207,25 @@ def test_secrets_changed_in_admin_are_listed_but_redacted(root, member_a, platfo
 def test_quotas_rate_cards_and_users_edited_in_admin_are_audited(root, member_a):
     client = client_for(root)
     platform_settings = PlatformSettings.current()
-    submit(client, reverse("admin:clusters_platformsettings_change", args=[platform_settings.pk]),
-           max_partitions="2000")  # fmt: skip
+    submit(
+        client,
+        reverse("admin:clusters_platformsettings_change", args=[platform_settings.pk]),
+        max_partitions="2000",
+    )
     [event] = events("admin.clusters.platformsettings.changed")
     assert event.details["changes"] == {"max_partitions": {"before": 2400, "after": 2000}}
 
-    submit(client, reverse("admin:billing_ratecard_add"), region="us-east-1", effective_from="2026-01-01",
-           cluster_hour="0.80", partition_hour="0.0015", gib_in="0.10", gib_out="0.05", gib_month="0.10")  # fmt: skip
+    submit(
+        client,
+        reverse("admin:billing_ratecard_add"),
+        region="us-east-1",
+        effective_from="2026-01-01",
+        cluster_hour="0.80",
+        partition_hour="0.0015",
+        gib_in="0.10",
+        gib_out="0.05",
+        gib_month="0.10",
+    )
     [event] = events("admin.billing.ratecard.created")
     assert event.details["changes"]["cluster_hour"] == {"before": None, "after": "0.80"}
     assert RateCard.objects.get().cluster_hour == Decimal("0.80")
@@ -216,9 +241,13 @@ def test_quotas_rate_cards_and_users_edited_in_admin_are_audited(root, member_a)
 
 def _submit_topic(actor, team, cluster, name: str) -> Request:
     prepared = services.prepare_topic_create(
-        actor=actor, team=team, cluster=cluster, name=name,
-        expected_in_mbps=Decimal(1), expected_out_mbps=Decimal(1),
-    )  # fmt: skip
+        actor=actor,
+        team=team,
+        cluster=cluster,
+        name=name,
+        expected_in_mbps=Decimal(1),
+        expected_out_mbps=Decimal(1),
+    )
     return services.submit_request(actor=actor, prepared=prepared)
 
 

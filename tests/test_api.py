@@ -118,7 +118,9 @@ def test_schema_generates_without_warnings():
 
     result = subprocess.run(
         [sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr

@@ -79,9 +79,13 @@ def test_unparseable_reject_reason_is_a_400(member_a, admin, team_a, cluster_a, 
     from decimal import Decimal
 
     prepared = services.prepare_topic_create(
-        actor=member_a, team=team_a, cluster=cluster_a, name="orders",
-        expected_in_mbps=Decimal(1), expected_out_mbps=Decimal(1),
-    )  # fmt: skip
+        actor=member_a,
+        team=team_a,
+        cluster=cluster_a,
+        name="orders",
+        expected_in_mbps=Decimal(1),
+        expected_out_mbps=Decimal(1),
+    )
     request = services.submit_request(actor=member_a, prepared=prepared)
     raw, expected = UNPARSEABLE[case]
     response = _api_post(admin, token_for, "clusters-api:request-reject", raw, args=[request.pk])
@@ -110,8 +114,13 @@ def test_a_page_size_with_thousands_of_digits_is_a_400(member_a, token_for):
 
 
 def _topic_body(cluster, **overrides) -> dict:
-    body = {"team": "team-a", "cluster": cluster.pk, "name": "orders", "expected_in_mbps": "1",
-            "expected_out_mbps": "1"}  # fmt: skip
+    body = {
+        "team": "team-a",
+        "cluster": cluster.pk,
+        "name": "orders",
+        "expected_in_mbps": "1",
+        "expected_out_mbps": "1",
+    }
     return {**body, **overrides}
 
 
@@ -192,10 +201,23 @@ def test_the_schema_refuses_unknown_properties_on_every_request_body(admin, toke
 # --- Messages a person understands ----------------------------------------------------------------
 
 DRF_JARGON = [
-    "Invalid pk", "object does not exist", "Expected a dictionary", "Expected a list of items", "non_field_errors",
-    "Ensure th", "Must be a valid", "is not a valid choice", "A valid integer", "A valid number", "Incorrect type", "Object with",
-    "sys.", "Invalid data", "String value too large", "may not be null",
-]  # fmt: skip
+    "Invalid pk",
+    "object does not exist",
+    "Expected a dictionary",
+    "Expected a list of items",
+    "non_field_errors",
+    "Ensure th",
+    "Must be a valid",
+    "is not a valid choice",
+    "A valid integer",
+    "A valid number",
+    "Incorrect type",
+    "Object with",
+    "sys.",
+    "Invalid data",
+    "String value too large",
+    "may not be null",
+]
 
 BAD_TOPIC_BODIES = {
     "body-is-a-list": [],
@@ -247,9 +269,11 @@ def test_missing_and_unauthenticated_answers_say_what_to_do(member_a, token_for)
     assert anonymous.status_code == 401 and "Bearer" in anonymous.json()["message"]
     assert anonymous.headers["WWW-Authenticate"] == 'Bearer realm="api"'
     form = client.post(
-        reverse("clusters-api:request-topic"), "a=b", content_type="text/plain",
+        reverse("clusters-api:request-topic"),
+        "a=b",
+        content_type="text/plain",
         headers={"Authorization": f"Bearer {token_for(member_a)}"},
-    )  # fmt: skip
+    )
     assert form.status_code == 415 and "application/json" in form.json()["message"]
 
 
@@ -276,10 +300,14 @@ def test_another_teams_topic_answers_as_a_missing_one(member_b, team_b, cluster_
         assert answer.status_code == 400
         assert answer.json()["field_errors"] == {"topic": [f"No topic with id {topic.pk} that you can use."]}
     _same_answer_before_and_after_deleting(
-        lambda: _json_post(member_b, token_for, "clusters-api:request-topic-delete",
-                           {"topic": topic.pk, "justification": "not needed"}),
+        lambda: _json_post(
+            member_b,
+            token_for,
+            "clusters-api:request-topic-delete",
+            {"topic": topic.pk, "justification": "not needed"},
+        ),
         topic,
-    )  # fmt: skip
+    )
 
 
 def test_another_teams_grant_cluster_and_account_answer_as_missing_ones(
@@ -295,19 +323,38 @@ def test_another_teams_grant_cluster_and_account_answer_as_missing_ones(
         grant,
     )
     spare = Cluster.objects.create(
-        name="team-a-spare", team=team_a, kind="dedicated", environment="dev", account=cluster_a.account,
-        region="us-east-1", network_profile=cluster_a.network_profile,
-    )  # fmt: skip
+        name="team-a-spare",
+        team=team_a,
+        kind="dedicated",
+        environment="dev",
+        account=cluster_a.account,
+        region="us-east-1",
+        network_profile=cluster_a.network_profile,
+    )
     _same_answer_before_and_after_deleting(
-        lambda: _json_post(member_b, token_for, "clusters-api:request-decommission",
-                           {"cluster": spare.pk, "justification": "gone"}),
+        lambda: _json_post(
+            member_b,
+            token_for,
+            "clusters-api:request-decommission",
+            {"cluster": spare.pk, "justification": "gone"},
+        ),
         spare,
-    )  # fmt: skip
+    )
     team_account = builders.aws_account("210987654321", name="Team A's own", ownership="team", team=team_a)
-    body = {"team": "team-b", "name": "b-dev", "kind": "dedicated", "environment": "dev",
-            "account": team_account.pk, "region": "us-east-1", "network_profile": cluster_a.network_profile_id,
-            "expected_write_mbps": "1", "expected_read_mbps": "1", "contains_pii": False,
-            "latency_class": "standard", "justification": "x"}  # fmt: skip
+    body = {
+        "team": "team-b",
+        "name": "b-dev",
+        "kind": "dedicated",
+        "environment": "dev",
+        "account": team_account.pk,
+        "region": "us-east-1",
+        "network_profile": cluster_a.network_profile_id,
+        "expected_write_mbps": "1",
+        "expected_read_mbps": "1",
+        "contains_pii": False,
+        "latency_class": "standard",
+        "justification": "x",
+    }
     _same_answer_before_and_after_deleting(
         lambda: _json_post(member_b, token_for, "clusters-api:request-cluster", body), team_account
     )

@@ -59,10 +59,19 @@ def test_rejected_request_event_reads_as_a_sentence(member_a, admin, team_a, clu
 
 def test_details_drop_ids_and_word_money_counts_and_sources(team_a):
     run_like = audit.record(
-        "portal.test.computed", actor=None, team=team_a,
-        details={"month": "2026-11", "lines": 1, "total_usd": "1285.5", "threshold_percent": 80,
-                 "topic_id": 5, "grant_ids": [], "source": "seed_demo"},
-    )  # fmt: skip
+        "portal.test.computed",
+        actor=None,
+        team=team_a,
+        details={
+            "month": "2026-11",
+            "lines": 1,
+            "total_usd": "1285.5",
+            "threshold_percent": 80,
+            "topic_id": 5,
+            "grant_ids": [],
+            "source": "seed_demo",
+        },
+    )
     assert detail_phrases(run_like) == [
         "Month 2026-11",
         "1 line",
@@ -71,9 +80,12 @@ def test_details_drop_ids_and_word_money_counts_and_sources(team_a):
         "From the demo data",
     ]
     status_change = audit.record(
-        "clusters.cluster.active", actor=None, obj=Cluster(pk=7, name="x"), team=team_a,
+        "clusters.cluster.active",
+        actor=None,
+        obj=Cluster(pk=7, name="x"),
+        team=team_a,
         details={"from": "provisioning", "note": "MSK reports ACTIVE"},
-    )  # fmt: skip
+    )
     assert detail_phrases(status_change) == ["Was Provisioning", "MSK reports ACTIVE"]
 
 
@@ -91,11 +103,20 @@ def test_audit_filter_offers_groups_in_words_and_keeps_exact_codes(admin, team_a
 
 def test_what_was_asked_shows_names_not_ids(member_a, team_a, platform_account, network_profile):
     prepared = services.prepare_cluster_create(
-        actor=member_a, team=team_a, name="team-a-prod", kind="dedicated", environment="prod",
-        account=platform_account, region="us-east-1", network_profile=network_profile,
-        expected_write_mbps=Decimal(20), expected_read_mbps=Decimal(40), contains_pii=True,
-        latency_class=Cluster.LatencyClass.SENSITIVE, justification="Production traffic.",
-    )  # fmt: skip
+        actor=member_a,
+        team=team_a,
+        name="team-a-prod",
+        kind="dedicated",
+        environment="prod",
+        account=platform_account,
+        region="us-east-1",
+        network_profile=network_profile,
+        expected_write_mbps=Decimal(20),
+        expected_read_mbps=Decimal(40),
+        contains_pii=True,
+        latency_class=Cluster.LatencyClass.SENSITIVE,
+        justification="Production traffic.",
+    )
     request = services.submit_request(actor=member_a, prepared=prepared)
     page = client_for(member_a).get(reverse("clusters:request-detail", args=[request.pk])).content.decode()
     section = page[page.index('id="payload-heading"') : page.index('id="assessment-heading"')]

@@ -108,19 +108,32 @@ def _csv_kwargs(kind: str):
 
 TOPIC_A = lambda w: {"topic_id": w.topic_a.pk}  # noqa: E731
 TOPIC_FORM = lambda w: {  # noqa: E731
-    "team": w.team_a.pk, "cluster": w.cluster_a.pk, "name": "formtopic", "expected_in_mbps": "1",
-    "expected_out_mbps": "1", "cleanup_policy": "delete", "retention_ms": "604800000", "retention_bytes": "-1",
-    "max_message_bytes": "1048588", "compression_type": "producer", "message_timestamp_type": "CreateTime",
-}  # fmt: skip
+    "team": w.team_a.pk,
+    "cluster": w.cluster_a.pk,
+    "name": "formtopic",
+    "expected_in_mbps": "1",
+    "expected_out_mbps": "1",
+    "cleanup_policy": "delete",
+    "retention_ms": "604800000",
+    "retention_bytes": "-1",
+    "max_message_bytes": "1048588",
+    "compression_type": "producer",
+    "message_timestamp_type": "CreateTime",
+}
 
 
 def _form_post(name: str, allowed: frozenset[str], data, kwargs=None) -> Endpoint:
     """A new-request form POST: only `allowed` creates a request; a refused caller may get the form back
     with an error (200) or 403/404, and nothing is saved."""
     return Endpoint(
-        name, allowed, method="POST", data=data, kwargs=kwargs or (lambda w: {}), refused=(200, 403, 404),
+        name,
+        allowed,
+        method="POST",
+        data=data,
+        kwargs=kwargs or (lambda w: {}),
+        refused=(200, 403, 404),
         creates_request=True,
-    )  # fmt: skip
+    )
 
 
 def _create(name: str, data) -> Endpoint:
@@ -518,16 +531,24 @@ def _build_world() -> World:
     write_a.save()
     for name, arn in (("shadow", shadow_arn), (write_a.name, write_a.arn)):
         LocalMskCluster.objects.create(
-            account_id=platform_account.account_id, region="us-east-1", name=name, arn=arn, created_at=long_ago,
+            account_id=platform_account.account_id,
+            region="us-east-1",
+            name=name,
+            arn=arn,
+            created_at=long_ago,
             tags={"team": "someone-else"},
-        )  # fmt: skip
+        )
     findings = {
         kind: DriftFinding.objects.create(
-            account=platform_account, region="us-east-1", arn=cluster.arn if cluster else shadow_arn, kind=kind,
-            cluster=cluster, detail=f"{kind} {DRIFT_MARKER}",
+            account=platform_account,
+            region="us-east-1",
+            arn=cluster.arn if cluster else shadow_arn,
+            kind=kind,
+            cluster=cluster,
+            detail=f"{kind} {DRIFT_MARKER}",
         )
         for kind, cluster in (("unknown", None), ("retagged", write_a), ("missing", cluster_a))
-    }  # fmt: skip
+    }
     request_a = builders.topic_request(member_a, cluster_a, REQUEST_MARKER)
     _billing_run(team_a, team_b, cluster_a)
     return World(
@@ -556,12 +577,25 @@ def _billing_run(team_a, team_b, cluster) -> None:
     )
     for position, (team, cost) in enumerate(((team_a, TEAM_A_COST_MARKER), (team_b, TEAM_B_COST_MARKER)), 1):
         ChargebackLine.objects.create(
-            run=run, position=position, team=team, team_name=team.name, cost_center=team.cost_center,
-            cluster=cluster, cluster_name=cluster.name, cluster_arn=cluster.arn, region="us-east-1",
-            account_id="123456789012", topic_name="", charge_type="cluster_hours", quantity=Decimal(720),
-            unit="cluster-hour", unit_price_usd=Decimal("0.75"), cost_usd=Decimal(cost),
-            allocation_basis="usage_share", allocation_ratio=Decimal("0.5"),
-        )  # fmt: skip
+            run=run,
+            position=position,
+            team=team,
+            team_name=team.name,
+            cost_center=team.cost_center,
+            cluster=cluster,
+            cluster_name=cluster.name,
+            cluster_arn=cluster.arn,
+            region="us-east-1",
+            account_id="123456789012",
+            topic_name="",
+            charge_type="cluster_hours",
+            quantity=Decimal(720),
+            unit="cluster-hour",
+            unit_price_usd=Decimal("0.75"),
+            cost_usd=Decimal(cost),
+            allocation_basis="usage_share",
+            allocation_ratio=Decimal("0.5"),
+        )
 
 
 def _request(endpoint: Endpoint, world: World, role: str, token_for):

@@ -54,8 +54,13 @@ def test_devstack_runs_web_worker_and_beat_and_one_ctrl_c_stops_them(tmp_path, s
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "devstack", "--port", str(port), "--noreload"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
     try:
         # devstack says it is ready once /healthz reports the database, the broker and a worker.
         deadline = time.monotonic() + 90
@@ -95,8 +100,12 @@ def test_beat_sends_the_heartbeat_and_the_drift_check_when_it_starts(tmp_path):
     queue = tmp_path / "broker" / "queue"
     beat = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "portal", "beat", f"--schedule={tmp_path / 'schedule'}"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while len(sent := list(queue.glob("*.msg"))) < 3 and time.monotonic() < deadline:
@@ -106,5 +115,7 @@ def test_beat_sends_the_heartbeat_and_the_drift_check_when_it_starts(tmp_path):
         kill_tree(beat)
     tasks = sorted(json.loads(path.read_text())["headers"]["task"] for path in sent)
     assert tasks == [
-        "clusters.observability.tasks.collect_all", "clusters.tasks.detect_drift", "portal.tasks.record_heartbeat",
-    ]  # fmt: skip
+        "clusters.observability.tasks.collect_all",
+        "clusters.tasks.detect_drift",
+        "portal.tasks.record_heartbeat",
+    ]

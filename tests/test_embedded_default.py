@@ -37,8 +37,12 @@ def test_sqlite_runs_in_wal_mode_and_transactions_take_the_write_lock_when_they_
     env = newcomer_env(tmp_path, DEBUG="true")
     result = subprocess.run(
         [sys.executable, "manage.py", "shell", "--no-imports", "-c", SQLITE_SCRIPT],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:3] == ["wal", "database is locked", "free after commit"]
 

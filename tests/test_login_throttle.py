@@ -99,10 +99,14 @@ def test_behind_a_proxy_the_forwarded_address_is_throttled(member_a):
 
 
 @override_settings(
-    CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
-                        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}}
-)  # fmt: skip
+    CACHES={
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+)
 def test_an_unreachable_cache_does_not_lock_anybody_out(member_a, caplog):
     for _ in range(8):
         sign_in("member_a", "wrong")
@@ -115,8 +119,11 @@ def test_counters_are_shared_through_redis(member_a, settings):
     """With REDIS_URL (production), every web process sees the same counters."""
     if not settings.REDIS_URL:
         pytest.skip("needs Redis")
-    redis = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": settings.REDIS_URL,
-             "KEY_PREFIX": f"throttle-test-{uuid.uuid4().hex}"}  # fmt: skip
+    redis = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": settings.REDIS_URL,
+        "KEY_PREFIX": f"throttle-test-{uuid.uuid4().hex}",
+    }
     with override_settings(CACHES={"default": redis}):
         try:
             for _ in range(5):

@@ -77,10 +77,16 @@ def fresh_copy(tmp_path) -> Path:
     for stamp in (".installed-run", ".installed-test"):
         if (venv / stamp).stat().st_mtime < (ROOT / "pyproject.toml").stat().st_mtime:
             pytest.fail(f".venv/{stamp} is older than pyproject.toml: run `make setup-test` first")
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT, capture_output=True, check=True,
-    ).stdout.decode().split("\0")  # fmt: skip
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     copy = tmp_path / "checkout"
     for name in filter(None, listed):
         if (ROOT / name).is_file():
@@ -166,8 +172,13 @@ def test_every_readme_command_works_as_printed_after_make_runs_setup(fresh_copy,
             assert not (copy / "var").exists()
     # `make format` found nothing to change (`make lint` passed before it).
     changed = [
-        name for name in subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
-        if (ROOT / name).is_file() and (copy / name).is_file() and (ROOT / name).read_bytes() != (copy / name).read_bytes()
-    ]  # fmt: skip
+        name
+        for name in subprocess.run(
+            ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.split()
+        if (ROOT / name).is_file()
+        and (copy / name).is_file()
+        and (ROOT / name).read_bytes() != (copy / name).read_bytes()
+    ]
     assert changed == [], changed
     print("\nREADME commands:", ", ".join(f"{c!r} {s:.0f} s" for c, s in timings.items()))

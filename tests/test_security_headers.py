@@ -24,9 +24,14 @@ def test_the_policy_refuses_inline_script_eval_and_framing():
 
 @pytest.mark.parametrize(
     ("name", "kwargs"),
-    [("api:me", {}), ("api:team-list", {}), ("clusters-api:request-list", {}), ("billing-api:run-list", {}),
-     ("api:team-detail", {"slug": "no-such-team"})],
-)  # fmt: skip
+    [
+        ("api:me", {}),
+        ("api:team-list", {}),
+        ("clusters-api:request-list", {}),
+        ("billing-api:run-list", {}),
+        ("api:team-detail", {"slug": "no-such-team"}),
+    ],
+)
 def test_api_answers_are_not_stored(admin, token_for, name, kwargs):
     response = client_for(None).get(
         reverse(name, kwargs=kwargs), headers={"Authorization": f"Bearer {token_for(admin)}"}

@@ -55,8 +55,9 @@ def test_seed_demo_refuses_without_debug(db):
         call_command("seed_demo")
 
 
-def test_the_login_page_shows_the_demo_logins_in_demo_mode_only(db, settings, tmp_path, client, capsys,
-                                                                  django_capture_on_commit_callbacks):  # fmt: skip
+def test_the_login_page_shows_the_demo_logins_in_demo_mode_only(
+    db, settings, tmp_path, client, capsys, django_capture_on_commit_callbacks
+):
     settings.VAR_DIR, settings.DEBUG = tmp_path, True
     assert "Demo logins" not in client.get("/login/").content.decode()  # no demo data made here
     with django_capture_on_commit_callbacks(execute=True):

@@ -93,15 +93,28 @@ class Burst:
         team = TEAMS[username]
         for n in numbers:
             if n % GRANT_EVERY == 0:
-                path, body = "/api/v1/requests/access/", {
-                    "team": team, "cluster": self.cluster_id, "topic_prefix": f"{team}.burst-{n}",
-                    "principal_arn": f"arn:aws:iam::111122223333:role/burst-{n}", "produce": True,
-                }  # fmt: skip
+                path, body = (
+                    "/api/v1/requests/access/",
+                    {
+                        "team": team,
+                        "cluster": self.cluster_id,
+                        "topic_prefix": f"{team}.burst-{n}",
+                        "principal_arn": f"arn:aws:iam::111122223333:role/burst-{n}",
+                        "produce": True,
+                    },
+                )
             else:
-                path, body = "/api/v1/requests/topic/", {
-                    "team": team, "cluster": self.cluster_id, "name": f"burst-{n}", "partitions": 1,
-                    "expected_in_mbps": "0.1", "expected_out_mbps": "0.1",
-                }  # fmt: skip
+                path, body = (
+                    "/api/v1/requests/topic/",
+                    {
+                        "team": team,
+                        "cluster": self.cluster_id,
+                        "name": f"burst-{n}",
+                        "partitions": 1,
+                        "expected_in_mbps": "0.1",
+                        "expected_out_mbps": "0.1",
+                    },
+                )
             status, answer = session.request("POST", path, json_body=body)
             if self._record(f"{username} files #{n}", status, answer, {201}):
                 request_id = int(re.search(rb'"id":\s*(\d+)', answer).group(1))
@@ -134,8 +147,12 @@ def devstack(tmp_path):
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "devstack", "--port", str(port), "--noreload"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 120
         while not ((health := healthz(port)) and health["checks"]["worker"]["ok"]):
@@ -171,9 +188,12 @@ def test_a_burst_of_requests_and_approvals_on_sqlite_never_locks_and_loses_nothi
     burst_seconds = time.monotonic() - started
     grants = len(range(0, REQUESTS, GRANT_EVERY))
     expected = {
-        "filed": REQUESTS, "approved": REQUESTS, "topics active": REQUESTS - grants, "grants applied": grants,
+        "filed": REQUESTS,
+        "approved": REQUESTS,
+        "topics active": REQUESTS - grants,
+        "grants applied": grants,
         "notifications": 2 * REQUESTS,
-    }  # fmt: skip
+    }
     deadline = time.monotonic() + DONE_WITHIN_SECONDS
     while (state := _progress(db)) != expected and time.monotonic() < deadline:
         time.sleep(1)

@@ -22,10 +22,24 @@ class LineOutput(serializers.ModelSerializer):
     class Meta:
         model = ChargebackLine
         fields = [
-            "position", "team", "team_slug", "cost_center", "cluster", "cluster_arn", "region", "account_id",
-            "environment", "topic", "charge_type", "quantity", "unit", "unit_price_usd", "cost_usd",
-            "allocation_basis", "allocation_ratio",
-        ]  # fmt: skip
+            "position",
+            "team",
+            "team_slug",
+            "cost_center",
+            "cluster",
+            "cluster_arn",
+            "region",
+            "account_id",
+            "environment",
+            "topic",
+            "charge_type",
+            "quantity",
+            "unit",
+            "unit_price_usd",
+            "cost_usd",
+            "allocation_basis",
+            "allocation_ratio",
+        ]
 
 
 class LineFilterInput(QueryInput):

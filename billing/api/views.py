@@ -110,9 +110,11 @@ def csv_api(kind: str, summary: str):
 
 class RunFinalizeApi(APIView):
     @extend_schema(
-        parameters=[MONTH], request=None, responses={200: s.RunOutput, **ACTION_ERRORS},
+        parameters=[MONTH],
+        request=None,
+        responses={200: s.RunOutput, **ACTION_ERRORS},
         summary="Finalize a provisional month (finance): its lines never change again",
-    )  # fmt: skip
+    )
     def post(self, request, month: str):
         chosen = _month(month)
         if not access.can_finalize_chargeback(request.user):

@@ -113,9 +113,12 @@ class TopicRequestInput(_TopicConfigInput, _VisibleQuerysets):
         max_length=249, help_text="Short name; the naming convention adds the team prefix."
     )
     partitions = serializers.IntegerField(
-        min_value=1, max_value=100_000, required=False, allow_null=True,
+        min_value=1,
+        max_value=100_000,
+        required=False,
+        allow_null=True,
         help_text="Default and minimum: max(⌈in/5⌉, ⌈out/10⌉).",
-    )  # fmt: skip
+    )
     expected_in_mbps = serializers.DecimalField(**MBPS)
     expected_out_mbps = serializers.DecimalField(**MBPS)
     cleanup_policy = serializers.ChoiceField(
@@ -171,10 +174,13 @@ class DecommissionInput(_VisibleQuerysets):
 
 class ApproveInput(InputSerializer):
     override_reason = serializers.CharField(
-        max_length=4000, required=False, default="", allow_blank=True,
+        max_length=4000,
+        required=False,
+        default="",
+        allow_blank=True,
         help_text="Decommissions only: why the cluster may take other teams' live topics down with it "
         "(approval is refused while they remain, unless this is given; it is recorded in the history).",
-    )  # fmt: skip
+    )
 
 
 class RejectInput(InputSerializer):
@@ -202,10 +208,27 @@ class RequestOutput(serializers.ModelSerializer):
     class Meta:
         model = Request
         fields = [
-            "id", "kind", "status", "team", "requested_by", "environment", "summary", "justification",
-            "payload", "assessment", "has_warnings", "estimated_monthly_cost", "cluster", "topic", "grant",
-            "decided_by", "decided_at", "decision_reason", "approved_by_rule", "created_at",
-        ]  # fmt: skip
+            "id",
+            "kind",
+            "status",
+            "team",
+            "requested_by",
+            "environment",
+            "summary",
+            "justification",
+            "payload",
+            "assessment",
+            "has_warnings",
+            "estimated_monthly_cost",
+            "cluster",
+            "topic",
+            "grant",
+            "decided_by",
+            "decided_at",
+            "decision_reason",
+            "approved_by_rule",
+            "created_at",
+        ]
 
 
 class RequestDetailOutput(RequestOutput):
@@ -222,7 +245,20 @@ class ClusterOutput(serializers.ModelSerializer):
     class Meta:
         model = Cluster
         fields = [
-            "id", "name", "team", "kind", "source_cluster", "environment", "account", "region", "status", "arn",
-            "bootstrap_brokers", "expected_write_mbps", "expected_read_mbps", "contains_pii", "latency_class",
+            "id",
+            "name",
+            "team",
+            "kind",
+            "source_cluster",
+            "environment",
+            "account",
+            "region",
+            "status",
+            "arn",
+            "bootstrap_brokers",
+            "expected_write_mbps",
+            "expected_read_mbps",
+            "contains_pii",
+            "latency_class",
             "created_at",
-        ]  # fmt: skip
+        ]

@@ -26,14 +26,17 @@ LIST_ERRORS = {400: ErrorSerializer, **ERRORS, 404: ErrorSerializer}
 CREATE_ERRORS = {400: ErrorSerializer, **ERRORS, 409: ErrorSerializer}
 ACTION_ERRORS = {400: ErrorSerializer, **ERRORS, 404: ErrorSerializer, 409: ErrorSerializer}
 IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", str, location=OpenApiParameter.HEADER, required=False,
+    "Idempotency-Key",
+    str,
+    location=OpenApiParameter.HEADER,
+    required=False,
     description=(
         "Retry-safe creates: the same key and body return the first answer (header Idempotent-Replayed: "
         "true) instead of a new request, also while the first attempt is still running (the repeat waits "
         "for it, or after a while answers 409 idempotency_key_in_use with Retry-After). The same key with "
         "another body is a 409."
     ),
-)  # fmt: skip
+)
 
 
 def _prepare_topic(user, data) -> services.Prepared:
@@ -149,9 +152,12 @@ TopicDeleteRequestCreateApi = _create_request_api(
     "Request the deletion of a topic",
 )
 AccessRequestCreateApi = _create_request_api(
-    Kind.ACCESS_GRANT, s.AccessRequestInput, _prepare_access, "Request produce/consume access for an IAM role",
+    Kind.ACCESS_GRANT,
+    s.AccessRequestInput,
+    _prepare_access,
+    "Request produce/consume access for an IAM role",
     partial_checks=True,
-)  # fmt: skip
+)
 AccessRevokeRequestCreateApi = _create_request_api(
     Kind.ACCESS_REVOKE,
     s.AccessRevokeInput,
@@ -159,10 +165,11 @@ AccessRevokeRequestCreateApi = _create_request_api(
     "Request the removal of an access grant",
 )
 DecommissionRequestCreateApi = _create_request_api(
-    Kind.CLUSTER_DECOMMISSION, s.DecommissionInput,
+    Kind.CLUSTER_DECOMMISSION,
+    s.DecommissionInput,
     lambda user, data: services.prepare_cluster_decommission(actor=user, **data),
     "Request the decommissioning of a cluster",
-)  # fmt: skip
+)
 
 
 class RequestListApi(generics.ListAPIView):

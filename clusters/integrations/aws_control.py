@@ -47,20 +47,39 @@ REFRESH_MARGIN = timedelta(minutes=5)
 
 TRANSIENT_CODES = frozenset(
     {
-        "ThrottlingException", "Throttling", "ThrottledException", "TooManyRequestsException",
-        "RequestLimitExceeded", "SlowDown", "PriorRequestNotComplete", "ConcurrentModification",
-        "ServiceUnavailable", "ServiceUnavailableException", "InternalServerError",
-        "InternalServerErrorException", "InternalFailure", "ServiceFailure", "RequestTimeout",
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "ConcurrentModification",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalServerError",
+        "InternalServerErrorException",
+        "InternalFailure",
+        "ServiceFailure",
+        "RequestTimeout",
         "RequestTimeoutException",
     }
-)  # fmt: skip
+)
 ACCESS_CODES = frozenset(
     {
-        "AccessDenied", "AccessDeniedException", "Unauthorized", "UnauthorizedException", "Forbidden",
-        "ForbiddenException", "UnauthorizedOperation", "UnrecognizedClientException", "InvalidClientTokenId",
-        "SignatureDoesNotMatch", "AuthFailure",
+        "AccessDenied",
+        "AccessDeniedException",
+        "Unauthorized",
+        "UnauthorizedException",
+        "Forbidden",
+        "ForbiddenException",
+        "UnauthorizedOperation",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
     }
-)  # fmt: skip
+)
 EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
 NOT_FOUND_CODES = frozenset({"NotFoundException", "NoSuchEntity", "NoSuchEntityException"})
 CONFLICT_CODES = frozenset({"ConflictException"})
@@ -190,9 +209,15 @@ def client(account: AccountRef, service: str):
     """A boto3 client for `service` in the account's region, with the assumed role's credentials."""
     creds = credentials(account)
     key = (
-        service, account.region, account.role_arn, account.external_id, _endpoint_url(),
-        settings.AWS_CONNECT_TIMEOUT_SECONDS, settings.AWS_READ_TIMEOUT_SECONDS, settings.AWS_MAX_ATTEMPTS,
-    )  # fmt: skip
+        service,
+        account.region,
+        account.role_arn,
+        account.external_id,
+        _endpoint_url(),
+        settings.AWS_CONNECT_TIMEOUT_SECONDS,
+        settings.AWS_READ_TIMEOUT_SECONDS,
+        settings.AWS_MAX_ATTEMPTS,
+    )
     cached = _clients.get(key)
     if cached is not None and cached[0] is creds:
         return cached[1]

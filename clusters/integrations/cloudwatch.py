@@ -74,8 +74,9 @@ def daily_topic_bytes(
             for result in response.get("MetricDataResults", []):
                 cluster, topic, metric = batch[int(result["Id"][1:])]
                 for stamp, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
-                    yield TopicDayBytes(cluster, topic, stamp.astimezone(UTC).date(), metric,
-                                        round(value * SAMPLE_SECONDS))  # fmt: skip
+                    yield TopicDayBytes(
+                        cluster, topic, stamp.astimezone(UTC).date(), metric, round(value * SAMPLE_SECONDS)
+                    )
 
 
 # --- Observability: recent points per topic and per consumer group × topic ---------------------------
@@ -114,8 +115,10 @@ def metric_points(
         with aws_control.translated(account, "read CloudWatch metrics"):
             pages = paginator.paginate(
                 MetricDataQueries=[_series_query(index, item, period) for index, item in enumerate(batch)],
-                StartTime=start, EndTime=end, ScanBy="TimestampAscending",
-            )  # fmt: skip
+                StartTime=start,
+                EndTime=end,
+                ScanBy="TimestampAscending",
+            )
             for page in pages:
                 for result in page.get("MetricDataResults", []):
                     item = batch[int(result["Id"][1:])]
@@ -123,7 +126,7 @@ def metric_points(
                     for stamp, value in zip(
                         result.get("Timestamps", []), result.get("Values", []), strict=False
                     ):
-                        points.append(MetricPoint(item, stamp.astimezone(UTC), value * per_second))  # fmt: skip
+                        points.append(MetricPoint(item, stamp.astimezone(UTC), value * per_second))
         yield from points
 
 

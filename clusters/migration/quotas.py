@@ -50,9 +50,14 @@ class ClusterQuotas:
         for name in ("ingress_mbps", "egress_mbps"):
             object.__setattr__(self, name, Decimal(str(getattr(self, name))))
         for name in (
-            "ingress_mbps", "egress_mbps", "partitions", "compacted_partitions",
-            "clusters_per_account_region", "client_connections", "consumer_groups",
-        ):  # fmt: skip
+            "ingress_mbps",
+            "egress_mbps",
+            "partitions",
+            "compacted_partitions",
+            "clusters_per_account_region",
+            "client_connections",
+            "consumer_groups",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"The cluster quota {name} must be positive, not {getattr(self, name)}.")
         if self.compacted_partitions > self.partitions:

@@ -114,14 +114,23 @@ def _open(rule: AlertRule, key: str, condition: Condition, now: datetime) -> int
     try:
         with transaction.atomic():
             episode = AlertEpisode.objects.create(
-                rule=rule, subject_key=key, cluster_id=condition.cluster_id, topic_id=condition.topic_id,
-                consumer_group=condition.consumer_group, team_id=condition.team_id, summary=condition.summary,
-                peak=condition.value, opened_at=now,
-            )  # fmt: skip
+                rule=rule,
+                subject_key=key,
+                cluster_id=condition.cluster_id,
+                topic_id=condition.topic_id,
+                consumer_group=condition.consumer_group,
+                team_id=condition.team_id,
+                summary=condition.summary,
+                peak=condition.value,
+                opened_at=now,
+            )
             AlertEvent.objects.create(
-                episode=episode, created_at=now, to_status=AlertEpisode.Status.OPEN, value=condition.value,
+                episode=episode,
+                created_at=now,
+                to_status=AlertEpisode.Status.OPEN,
+                value=condition.value,
                 note=condition.summary,
-            )  # fmt: skip
+            )
     except IntegrityError:
         return None  # another worker opened this episode first
     transaction.on_commit(lambda: _enqueue(episode.pk, "opened"))
@@ -141,10 +150,12 @@ def _resolve(rule: AlertRule, key: str, now: datetime, why: str) -> int | None:
         if not moved:
             return None  # another worker resolved it first
         AlertEvent.objects.create(
-            episode=episode, created_at=now, from_status=AlertEpisode.Status.OPEN,
+            episode=episode,
+            created_at=now,
+            from_status=AlertEpisode.Status.OPEN,
             to_status=AlertEpisode.Status.RESOLVED,
             note=f"The rule was {why}." if why else "Back under the threshold.",
-        )  # fmt: skip
+        )
     transaction.on_commit(lambda: _enqueue(episode.pk, "resolved"))
     return episode.pk
 
@@ -154,14 +165,22 @@ def _enqueue_lost_notifications(now: datetime) -> int:
     waited = now - timedelta(seconds=settings.PROVISIONING_REDISPATCH_SECONDS)
     too_old = now - timedelta(seconds=settings.NOTIFICATION_RESEND_MAX_AGE_SECONDS)
     lost = [
-        *((pk, "opened") for pk in AlertEpisode.objects.filter(
-            opened_notified_at__isnull=True, opened_at__lt=waited, opened_at__gte=too_old
-        ).values_list("pk", flat=True)),
-        *((pk, "resolved") for pk in AlertEpisode.objects.filter(
-            status=AlertEpisode.Status.RESOLVED, resolved_notified_at__isnull=True, resolved_at__lt=waited,
-            resolved_at__gte=too_old,
-        ).values_list("pk", flat=True)),
-    ]  # fmt: skip
+        *(
+            (pk, "opened")
+            for pk in AlertEpisode.objects.filter(
+                opened_notified_at__isnull=True, opened_at__lt=waited, opened_at__gte=too_old
+            ).values_list("pk", flat=True)
+        ),
+        *(
+            (pk, "resolved")
+            for pk in AlertEpisode.objects.filter(
+                status=AlertEpisode.Status.RESOLVED,
+                resolved_notified_at__isnull=True,
+                resolved_at__lt=waited,
+                resolved_at__gte=too_old,
+            ).values_list("pk", flat=True)
+        ),
+    ]
     for episode_id, event in lost:
         transaction.on_commit(lambda episode_id=episode_id, event=event: _enqueue(episode_id, event))
     return len(lost)
@@ -199,11 +218,14 @@ def _topic_throughput(rule: AlertRule, now: datetime, open_keys: set[str]):
             topic = topics[topic_id]
             worst = max(series, key=lambda point: point[1])
             firing[key] = Condition(
-                cluster_id=topic.cluster_id, team_id=topic.team_id, topic_id=topic_id, value=worst[1] * 100,
+                cluster_id=topic.cluster_id,
+                team_id=topic.team_id,
+                topic_id=topic_id,
+                value=worst[1] * 100,
                 summary=f"Topic {topic.name} on {topic.cluster.name} used {worst[1]:.0%} of its "
                 f"{topic.partitions} {_partitions_whose(topic.partitions)} throughput ({worst[2] / MB:,.1f} MB/s in, "
                 f"{worst[3] / MB:,.1f} MB/s out) for {rule.for_minutes} minutes",
-            )  # fmt: skip
+            )
         elif series[-1][0] == latest and series[-1][1] <= share:
             clear.add(key)
     clear |= {key for key in open_keys if int(key.split(":")[1]) not in points}  # silent for the window
@@ -243,9 +265,13 @@ def _group_lag(rule: AlertRule, now: datetime, open_keys: set[str]):
         topic = topics[topic_id]
         how = f"its lag grew for {rule.for_minutes} minutes" if growing else f"above {rule.lag_seconds:,} s"
         firing[key] = Condition(
-            cluster_id=topic.cluster_id, team_id=topic.team_id, topic_id=topic_id, consumer_group=group,
-            value=lag, summary=f"Consumer group {group} is {lag_duration(lag)} behind on {topic.name} ({how})",
-        )  # fmt: skip
+            cluster_id=topic.cluster_id,
+            team_id=topic.team_id,
+            topic_id=topic_id,
+            consumer_group=group,
+            value=lag,
+            summary=f"Consumer group {group} is {lag_duration(lag)} behind on {topic.name} ({how})",
+        )
     clear |= {key for key in open_keys if key not in seen}
     return firing, clear
 
@@ -273,11 +299,13 @@ def _cluster_throughput(rule: AlertRule, now: datetime, open_keys: set[str]):
             cluster = clusters[cluster_id]
             worst = max(series, key=lambda point: point[1])
             firing[key] = Condition(
-                cluster_id=cluster_id, team_id=cluster.team_id, value=worst[1] * 100,
+                cluster_id=cluster_id,
+                team_id=cluster.team_id,
+                value=worst[1] * 100,
                 summary=f"Cluster {cluster.name} used {worst[1]:.0%} of its limits ({worst[2] / MB:,.0f} of "
                 f"{limit_in / MB:,.0f} MB/s in, {worst[3] / MB:,.0f} of {limit_out / MB:,.0f} MB/s out) for "
                 f"{rule.for_minutes} minutes",
-            )  # fmt: skip
+            )
         elif series[-1][0] == latest and series[-1][1] <= share:
             clear.add(key)
     clear |= {key for key in open_keys if int(key.split(":")[1]) not in points}

@@ -54,26 +54,47 @@ def throughput_svg(points, *, limit_in: float, limit_out: float, title: str) -> 
         "{}{}"
         '<polyline class="rate in" points="{}"/><polyline class="rate out" points="{}"/>'
         "{}</svg>",
-        WIDTH, HEIGHT, title, title,
-        LEFT, HEIGHT - BOTTOM, WIDTH - RIGHT, HEIGHT - BOTTOM,
-        LEFT - 6, TOP + 10, f"{top / MB:,.0f}",
-        LEFT - 6, HEIGHT - BOTTOM,
+        WIDTH,
+        HEIGHT,
+        title,
+        title,
+        LEFT,
+        HEIGHT - BOTTOM,
+        WIDTH - RIGHT,
+        HEIGHT - BOTTOM,
+        LEFT - 6,
+        TOP + 10,
+        f"{top / MB:,.0f}",
+        LEFT - 6,
+        HEIGHT - BOTTOM,
         format_html_join(
             "",
             '<line class="{}" x1="{}" y1="{}" x2="{}" y2="{}"/>'
             '<text x="{}" y="{}" class="label" text-anchor="end">{}</text>',
-            [(cls, LEFT, f"{at:.1f}", WIDTH - RIGHT, f"{at:.1f}", WIDTH - RIGHT, f"{at - 4:.1f}", text)
-             for cls, at, text in limits],
+            [
+                (cls, LEFT, f"{at:.1f}", WIDTH - RIGHT, f"{at:.1f}", WIDTH - RIGHT, f"{at - 4:.1f}", text)
+                for cls, at, text in limits
+            ],
         ),
         format_html_join(
-            "", '<text x="{}" y="{}" class="label" text-anchor="{}">{}</text>',
+            "",
+            '<text x="{}" y="{}" class="label" text-anchor="{}">{}</text>',
             [(pos, HEIGHT - BOTTOM + 16, anchor, text) for pos, anchor, text in labels],
         ),
-        line("rate_in"), line("rate_out"),
+        line("rate_in"),
+        line("rate_out"),
         format_html_join(
-            "", '<circle class="rate {}" cx="{}" cy="{}" r="2"><title>{}</title></circle>',
-            [(kind, f"{x(p):.1f}", f"{y(getattr(p, f'rate_{kind}')):.1f}",
-              f"{p.at:%Y-%m-%d %H:%M}: {getattr(p, f'rate_{kind}') / MB:,.2f} MB/s {kind}")
-             for p in points[-1:] for kind in ("in", "out")],
+            "",
+            '<circle class="rate {}" cx="{}" cy="{}" r="2"><title>{}</title></circle>',
+            [
+                (
+                    kind,
+                    f"{x(p):.1f}",
+                    f"{y(getattr(p, f'rate_{kind}')):.1f}",
+                    f"{p.at:%Y-%m-%d %H:%M}: {getattr(p, f'rate_{kind}') / MB:,.2f} MB/s {kind}",
+                )
+                for p in points[-1:]
+                for kind in ("in", "out")
+            ],
         ),
-    )  # fmt: skip
+    )

@@ -83,10 +83,12 @@ def collect(
     topic_ids = {
         (cluster, name): pk
         for pk, cluster, name in Topic.objects.filter(
-            status=Topic.Status.ACTIVE, cluster__status=Cluster.Status.ACTIVE, cluster__account=account_row,
+            status=Topic.Status.ACTIVE,
+            cluster__status=Cluster.Status.ACTIVE,
+            cluster__account=account_row,
             cluster__region=region,
         ).values_list("pk", "cluster__name", "name")
-    }  # fmt: skip
+    }
     result.topics = len(topic_ids)
     if not topic_ids:
         return result
@@ -133,11 +135,17 @@ def _store(values: dict[tuple, dict[str, float]], topic_ids: dict[tuple[str, str
         else:
             topic_rows.append(TopicSample(**common, **row))
     TopicSample.objects.bulk_create(
-        topic_rows, batch_size=UPSERT_BATCH, update_conflicts=True,
-        unique_fields=["topic", "resolution", "at"], update_fields=list(TOPIC_FIELDS.values()),
-    )  # fmt: skip
+        topic_rows,
+        batch_size=UPSERT_BATCH,
+        update_conflicts=True,
+        unique_fields=["topic", "resolution", "at"],
+        update_fields=list(TOPIC_FIELDS.values()),
+    )
     GroupLagSample.objects.bulk_create(
-        lag_rows, batch_size=UPSERT_BATCH, update_conflicts=True,
-        unique_fields=["topic", "consumer_group", "resolution", "at"], update_fields=list(LAG_FIELDS.values()),
-    )  # fmt: skip
+        lag_rows,
+        batch_size=UPSERT_BATCH,
+        update_conflicts=True,
+        unique_fields=["topic", "consumer_group", "resolution", "at"],
+        update_fields=list(LAG_FIELDS.values()),
+    )
     return len(topic_rows) + len(lag_rows)

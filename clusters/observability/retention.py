@@ -39,9 +39,13 @@ def downsample(now: datetime | None = None) -> DownsampleResult:
     with transaction.atomic():
         for model, keys, averaged, maximised in (
             (TopicSample, ["topic_id"], ["bytes_in_per_sec", "bytes_out_per_sec", "messages_in_per_sec"], []),
-            (GroupLagSample, ["topic_id", "consumer_group"], [],
-             ["max_offset_lag", "sum_offset_lag", "max_time_lag_seconds"]),
-        ):  # fmt: skip
+            (
+                GroupLagSample,
+                ["topic_id", "consumer_group"],
+                [],
+                ["max_offset_lag", "sum_offset_lag", "max_time_lag_seconds"],
+            ),
+        ):
             fine = model.objects.filter(resolution=Resolution.FIVE_MINUTES, at__lt=fine_before)
             hours = (
                 fine.annotate(hour=TruncHour("at"))
@@ -58,10 +62,12 @@ def downsample(now: datetime | None = None) -> DownsampleResult:
                 for row in hours
             ]
             model.objects.bulk_create(
-                rows, batch_size=BATCH, update_conflicts=True,
+                rows,
+                batch_size=BATCH,
+                update_conflicts=True,
                 unique_fields=[key.removesuffix("_id") for key in keys] + ["resolution", "at"],
                 update_fields=averaged + maximised,
-            )  # fmt: skip
+            )
             result.hourly_written += len(rows)
             result.fine_deleted += fine.delete()[0]
             result.coarse_deleted += model.objects.filter(

@@ -109,9 +109,15 @@ def _lags(rows, since: dict) -> list[GroupLag]:
 
 
 LAG_FIELDS = (
-    "topic_id", "topic__name", "topic__cluster__name", "consumer_group", "at", "max_offset_lag",
-    "sum_offset_lag", "max_time_lag_seconds",
-)  # fmt: skip
+    "topic_id",
+    "topic__name",
+    "topic__cluster__name",
+    "consumer_group",
+    "at",
+    "max_offset_lag",
+    "sum_offset_lag",
+    "max_time_lag_seconds",
+)
 
 
 def topic_groups(topic: Topic, now: datetime | None = None) -> list[GroupLag]:
@@ -211,10 +217,16 @@ def fleet_clusters(user, now: datetime | None = None) -> list[dict]:
     result = []
     for cluster in clusters.order_by("name"):
         row = latest.get(cluster.pk, {"rate_in": 0.0, "rate_out": 0.0, "at": None})
-        result.append({
-            "cluster": cluster, "at": row["at"], "rate_in": row["rate_in"], "rate_out": row["rate_out"],
-            "share_in": row["rate_in"] / limit_in, "share_out": row["rate_out"] / limit_out,
-        })  # fmt: skip
+        result.append(
+            {
+                "cluster": cluster,
+                "at": row["at"],
+                "rate_in": row["rate_in"],
+                "rate_out": row["rate_out"],
+                "share_in": row["rate_in"] / limit_in,
+                "share_out": row["rate_out"] / limit_out,
+            }
+        )
     return sorted(result, key=lambda item: -max(item["share_in"], item["share_out"]))
 
 

@@ -22,8 +22,13 @@ def collect(account_pk: int, region: str) -> dict:
 
     result = collection.collect(account_pk, region)
     evaluation = alerts.evaluate()
-    return {"series": result.series, "rows": result.rows, "failures": result.failures,
-            "opened": len(evaluation.opened), "resolved": len(evaluation.resolved)}  # fmt: skip
+    return {
+        "series": result.series,
+        "rows": result.rows,
+        "failures": result.failures,
+        "opened": len(evaluation.opened),
+        "resolved": len(evaluation.resolved),
+    }
 
 
 @shared_task(name="clusters.observability.tasks.downsample", acks_late=True, ignore_result=True)

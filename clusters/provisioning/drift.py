@@ -56,8 +56,15 @@ def detect_drift() -> dict:
             state = listed.get(cluster.arn) if cluster.arn else None
             if cluster.status == Cluster.Status.ACTIVE and state is None:
                 found.add((cluster.arn, "missing"))
-                _open_finding(cluster.account, region, cluster, cluster.arn, "missing",
-                              f"{cluster.name} is active in the portal but MSK no longer lists it.", stats)  # fmt: skip
+                _open_finding(
+                    cluster.account,
+                    region,
+                    cluster,
+                    cluster.arn,
+                    "missing",
+                    f"{cluster.name} is active in the portal but MSK no longer lists it.",
+                    stats,
+                )
             elif state is not None:
                 expected = provisioning_tags(cluster)
                 changed = [
@@ -67,13 +74,27 @@ def detect_drift() -> dict:
                 ]
                 if changed:
                     found.add((cluster.arn, "retagged"))
-                    _open_finding(cluster.account, region, cluster, cluster.arn, "retagged",
-                                  f"Tag {'; '.join(changed)}.", stats)  # fmt: skip
+                    _open_finding(
+                        cluster.account,
+                        region,
+                        cluster,
+                        cluster.arn,
+                        "retagged",
+                        f"Tag {'; '.join(changed)}.",
+                        stats,
+                    )
         for arn, state in listed.items():
             if arn not in known_arns and state.state != "DELETING":
                 found.add((arn, "unknown"))
-                _open_finding(clusters[0].account, region, None, arn, "unknown",
-                              f"{state.name} exists in the account but not in the portal.", stats)  # fmt: skip
+                _open_finding(
+                    clusters[0].account,
+                    region,
+                    None,
+                    arn,
+                    "unknown",
+                    f"{state.name} exists in the account but not in the portal.",
+                    stats,
+                )
         still_open = DriftFinding.objects.filter(
             account_id=account_id, region=region, resolved_at__isnull=True
         )
@@ -90,13 +111,20 @@ def provisioning_tags(cluster: Cluster) -> dict[str, str]:
 
 def _open_finding(account, region, cluster, arn, kind, detail, stats) -> None:
     _, created = DriftFinding.objects.get_or_create(
-        arn=arn, kind=kind, resolved_at=None,
+        arn=arn,
+        kind=kind,
+        resolved_at=None,
         defaults={"account": account, "region": region, "cluster": cluster, "detail": detail},
-    )  # fmt: skip
+    )
     if created:
         stats["opened"] += 1
-        audit.record("clusters.drift.detected", actor=None, obj=cluster, team=cluster.team if cluster else None,
-                     details={"arn": arn, "kind": kind, "detail": detail})  # fmt: skip
+        audit.record(
+            "clusters.drift.detected",
+            actor=None,
+            obj=cluster,
+            team=cluster.team if cluster else None,
+            details={"arn": arn, "kind": kind, "detail": detail},
+        )
 
 
 ALREADY_RESOLVED = (
@@ -180,19 +208,31 @@ def adopt_unknown_cluster(*, finding_id: int, actor, team, environment: str, net
         with transaction.atomic():
             _resolve(finding)
             cluster = Cluster.objects.create(
-                name=state.name, team=team, kind=Cluster.Kind.DEDICATED, environment=environment,
-                account=finding.account, region=finding.region, network_profile=network_profile,
-                status=Cluster.Status.ACTIVE, arn=finding.arn, bootstrap_brokers=bootstrap,
+                name=state.name,
+                team=team,
+                kind=Cluster.Kind.DEDICATED,
+                environment=environment,
+                account=finding.account,
+                region=finding.region,
+                network_profile=network_profile,
+                status=Cluster.Status.ACTIVE,
+                arn=finding.arn,
+                bootstrap_brokers=bootstrap,
                 active_since=timezone.now(),  # the portal charges it from adoption on
-            )  # fmt: skip
+            )
             ProvisioningEvent.objects.create(
-                cluster=cluster, from_status="", to_status=Cluster.Status.ACTIVE,
+                cluster=cluster,
+                from_status="",
+                to_status=Cluster.Status.ACTIVE,
                 note=f"adopted by {actor.get_username()}: created outside the portal as {finding.arn}",
-            )  # fmt: skip
+            )
             audit.record(
-                "clusters.drift.adopted", actor=actor, obj=cluster, team=team,
+                "clusters.drift.adopted",
+                actor=actor,
+                obj=cluster,
+                team=team,
                 details={"arn": finding.arn, "finding": finding.pk, "environment": environment},
-            )  # fmt: skip
+            )
     except IntegrityError as exc:  # a twin adoption or a request recorded the same name a moment ago
         raise Conflict(
             f"The portal already has a cluster named {state.name} in this account and region."
@@ -226,8 +266,13 @@ def reapply_portal_tags(*, finding_id: int, actor) -> Cluster:
     with transaction.atomic():
         _resolve(finding)
         note_attempt(cluster, f"portal tags re-applied by {actor.get_username()}")
-        audit.record("clusters.drift.retagged", actor=actor, obj=cluster, team=cluster.team,
-                     details={"arn": cluster.arn, "finding": finding.pk, "tags": tags})  # fmt: skip
+        audit.record(
+            "clusters.drift.retagged",
+            actor=actor,
+            obj=cluster,
+            team=cluster.team,
+            details={"arn": cluster.arn, "finding": finding.pk, "tags": tags},
+        )
     return cluster
 
 
@@ -246,7 +291,12 @@ def mark_deleted(*, finding_id: int, actor) -> Cluster:
         note = f"marked deleted by {actor.get_username()}: deleted outside the portal"
         if not finish_deletion(cluster, from_status=cluster.status, note=note, actor=actor):
             raise Conflict(f"{cluster.name} changed status a moment ago; look at it again.")
-        audit.record("clusters.drift.marked_deleted", actor=actor, obj=cluster, team=cluster.team,
-                     details={"arn": cluster.arn, "finding": finding.pk})  # fmt: skip
+        audit.record(
+            "clusters.drift.marked_deleted",
+            actor=actor,
+            obj=cluster,
+            team=cluster.team,
+            details={"arn": cluster.arn, "finding": finding.pk},
+        )
         dispatch_on_commit("revoke_grant", cluster.grants.exclude(status=AccessGrant.Status.REVOKED))
     return cluster

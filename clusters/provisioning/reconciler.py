@@ -121,9 +121,11 @@ def reconcile() -> dict:
     # logged) at most once per PROVISIONING_REDISPATCH_SECONDS, however often reconcile runs.
     stale = timezone.now() - redispatch_after()
     lost_replicators = Replicator.objects.filter(
-        status=Replicator.Status.PENDING, status_changed_at__lt=stale,
-        read_cluster__status=Cluster.Status.ACTIVE, source_cluster__status=Cluster.Status.ACTIVE,
-    ).exclude(_redispatched_since(Replicator, stale))  # fmt: skip
+        status=Replicator.Status.PENDING,
+        status_changed_at__lt=stale,
+        read_cluster__status=Cluster.Status.ACTIVE,
+        source_cluster__status=Cluster.Status.ACTIVE,
+    ).exclude(_redispatched_since(Replicator, stale))
     for replicator in lost_replicators.only("pk", "status"):
         _redispatch(tasks.provision_replicator, replicator, stats)
     lost_clusters = (
@@ -134,9 +136,10 @@ def reconcile() -> dict:
     for cluster in lost_clusters.only("pk", "status"):
         _redispatch(tasks.provision_cluster, cluster, stats)
     lost_topics = Topic.objects.filter(
-        status__in=[Topic.Status.PENDING, Topic.Status.CREATING], status_changed_at__lt=stale,
+        status__in=[Topic.Status.PENDING, Topic.Status.CREATING],
+        status_changed_at__lt=stale,
         cluster__status=Cluster.Status.ACTIVE,
-    ).exclude(_redispatched_since(Topic, stale))  # fmt: skip
+    ).exclude(_redispatched_since(Topic, stale))
     for topic in lost_topics.only("pk", "status"):
         _redispatch(tasks.provision_topic, topic, stats)
     lost_grants = AccessGrant.objects.filter(
@@ -163,13 +166,23 @@ def _advance_replicators(stats: dict) -> None:
             logger.warning("reconcile: replicator %s: %s", replicator.name, exc)
             continue
         if state is not None and state.state == "RUNNING":
-            move(Replicator, replicator, from_status=Replicator.Status.CREATING,
-                 to_status=Replicator.Status.ACTIVE, note="replicating")  # fmt: skip
+            move(
+                Replicator,
+                replicator,
+                from_status=Replicator.Status.CREATING,
+                to_status=Replicator.Status.ACTIVE,
+                note="replicating",
+            )
             stats["replicators_active"] += 1
         elif state is not None and state.state == "FAILED":
-            move(Replicator, replicator, from_status=Replicator.Status.CREATING,
-                 to_status=Replicator.Status.FAILED, note="MSK reports the replicator as FAILED.",
-                 status_reason="MSK reports the replicator as FAILED.")  # fmt: skip
+            move(
+                Replicator,
+                replicator,
+                from_status=Replicator.Status.CREATING,
+                to_status=Replicator.Status.FAILED,
+                note="MSK reports the replicator as FAILED.",
+                status_reason="MSK reports the replicator as FAILED.",
+            )
 
 
 def _approved(kind: str, stale, **target) -> Exists:
@@ -183,21 +196,45 @@ def _redispatch_lost_changes(stale, stats: dict) -> None:
     """Approved changes and removals whose task never ran: the object has not moved since approval."""
     Kind = RequestKind
     lost = [
-        (tasks.delete_topic, Topic.objects.filter(status__in=[Topic.Status.ACTIVE, Topic.Status.PENDING])
-            .filter(_approved(Kind.TOPIC_DELETE, stale, topic=OuterRef("pk")))),
-        (tasks.revoke_grant, AccessGrant.objects.filter(
-            status__in=[AccessGrant.Status.APPLIED, AccessGrant.Status.PENDING])
-            .filter(_approved(Kind.ACCESS_REVOKE, stale, grant=OuterRef("pk")))),
-        (tasks.decommission_cluster, Cluster.objects.filter(status__in=[Cluster.Status.ACTIVE, Cluster.Status.PENDING])
-            .filter(_approved(Kind.CLUSTER_DECOMMISSION, stale, cluster=OuterRef("pk")))),
+        (
+            tasks.delete_topic,
+            Topic.objects.filter(status__in=[Topic.Status.ACTIVE, Topic.Status.PENDING]).filter(
+                _approved(Kind.TOPIC_DELETE, stale, topic=OuterRef("pk"))
+            ),
+        ),
+        (
+            tasks.revoke_grant,
+            AccessGrant.objects.filter(
+                status__in=[AccessGrant.Status.APPLIED, AccessGrant.Status.PENDING]
+            ).filter(_approved(Kind.ACCESS_REVOKE, stale, grant=OuterRef("pk"))),
+        ),
+        (
+            tasks.decommission_cluster,
+            Cluster.objects.filter(status__in=[Cluster.Status.ACTIVE, Cluster.Status.PENDING]).filter(
+                _approved(Kind.CLUSTER_DECOMMISSION, stale, cluster=OuterRef("pk"))
+            ),
+        ),
         # A change leaves a step on the topic ("updated …" or a failure); none since approval: lost.
-        (tasks.update_topic, Topic.objects.filter(status=Topic.Status.ACTIVE, cluster__status=Cluster.Status.ACTIVE)
-            .filter(Exists(Request.objects.filter(
-                kind=Kind.TOPIC_UPDATE, status=Request.Status.APPROVED, decided_at__lt=stale, topic=OuterRef("pk"))
-                .exclude(Exists(ProvisioningEvent.objects.filter(
-                    topic=OuterRef("topic"), created_at__gt=OuterRef("decided_at"))
-                    .exclude(note__startswith=REDISPATCH_NOTE)))))),
-    ]  # fmt: skip
+        (
+            tasks.update_topic,
+            Topic.objects.filter(status=Topic.Status.ACTIVE, cluster__status=Cluster.Status.ACTIVE).filter(
+                Exists(
+                    Request.objects.filter(
+                        kind=Kind.TOPIC_UPDATE,
+                        status=Request.Status.APPROVED,
+                        decided_at__lt=stale,
+                        topic=OuterRef("pk"),
+                    ).exclude(
+                        Exists(
+                            ProvisioningEvent.objects.filter(
+                                topic=OuterRef("topic"), created_at__gt=OuterRef("decided_at")
+                            ).exclude(note__startswith=REDISPATCH_NOTE)
+                        )
+                    )
+                )
+            ),
+        ),
+    ]
     for task, queryset in lost:
         model = queryset.model
         for obj in queryset.exclude(_redispatched_since(model, stale)).only("pk", "status"):

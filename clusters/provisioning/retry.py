@@ -19,13 +19,26 @@ def retry_cluster(*, cluster_id: int, actor) -> None:
     anything else goes back to PENDING (keeping any ARN) and is provisioned again."""
     cluster = Cluster.objects.get(pk=cluster_id)
     if failed_step(cluster) == Cluster.Status.DELETING:
-        if move(Cluster, cluster, from_status=Cluster.Status.FAILED, to_status=Cluster.Status.DELETING,
-                note=f"retry by {actor.get_username()}: deleting the cluster", actor=actor,
-                status_reason=""):  # fmt: skip
+        if move(
+            Cluster,
+            cluster,
+            from_status=Cluster.Status.FAILED,
+            to_status=Cluster.Status.DELETING,
+            note=f"retry by {actor.get_username()}: deleting the cluster",
+            actor=actor,
+            status_reason="",
+        ):
             dispatch_on_commit("decommission_cluster", Cluster.objects.filter(pk=cluster_id))
         return
-    if move(Cluster, cluster, from_status=Cluster.Status.FAILED, to_status=Cluster.Status.PENDING,
-            note=f"retry requested by {actor.get_username()}", actor=actor, status_reason=""):  # fmt: skip
+    if move(
+        Cluster,
+        cluster,
+        from_status=Cluster.Status.FAILED,
+        to_status=Cluster.Status.PENDING,
+        note=f"retry requested by {actor.get_username()}",
+        actor=actor,
+        status_reason="",
+    ):
         dispatch_on_commit("provision_cluster", Cluster.objects.filter(pk=cluster_id))
 
 
@@ -74,8 +87,9 @@ def retry_step(model, *, pk: int, actor) -> str:
     if model is Replicator and obj.arn:
         fields["arn"] = _forget_failed_replicator(obj)
     note = f"retry by {actor.get_username()}: {words}"
-    if not move(model, obj, from_status=model.Status.FAILED, to_status=from_status, note=note, actor=actor,
-                **fields):  # fmt: skip
+    if not move(
+        model, obj, from_status=model.Status.FAILED, to_status=from_status, note=note, actor=actor, **fields
+    ):
         raise Conflict(f"{obj} was retried by someone else a moment ago.")
     dispatch_on_commit(task_name, model.objects.filter(pk=pk))
     return words

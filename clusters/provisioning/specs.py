@@ -17,11 +17,17 @@ def cluster_spec(cluster: Cluster) -> ClusterSpec:
         subnet_ids=tuple(cluster.network_profile.subnet_ids),
         security_group_ids=tuple(cluster.network_profile.security_group_ids),
         tags={
-            "team": team.slug, "cost-center": team.cost_center, "environment": cluster.environment,
+            "team": team.slug,
+            "cost-center": team.cost_center,
+            "environment": cluster.environment,
             "portal-cluster-id": str(cluster.pk),
-            **({"request-id": str(request.pk)} if (request := cluster.requests.order_by("pk").first()) else {}),
+            **(
+                {"request-id": str(request.pk)}
+                if (request := cluster.requests.order_by("pk").first())
+                else {}
+            ),
         },
-    )  # fmt: skip
+    )
 
 
 def endpoint(cluster: Cluster) -> ClusterEndpoint:
@@ -49,9 +55,16 @@ def grant_spec(grant: AccessGrant) -> GrantSpec:
 def replicator_spec(replicator: Replicator) -> ReplicatorSpec:
     read, source = replicator.read_cluster, replicator.source_cluster
     return ReplicatorSpec(
-        name=replicator.name, source_arn=source.arn, target_arn=read.arn, topics=tuple(replicator.topics),
+        name=replicator.name,
+        source_arn=source.arn,
+        target_arn=read.arn,
+        topics=tuple(replicator.topics),
         subnet_ids=tuple(read.network_profile.subnet_ids),
         security_group_ids=tuple(read.network_profile.security_group_ids),
         service_execution_role_arn=read.account.replicator_role_arn,
-        tags={"team": read.team.slug, "cost-center": read.team.cost_center, "portal-cluster-id": str(read.pk)},
-    )  # fmt: skip
+        tags={
+            "team": read.team.slug,
+            "cost-center": read.team.cost_center,
+            "portal-cluster-id": str(read.pk),
+        },
+    )

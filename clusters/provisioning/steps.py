@@ -24,8 +24,14 @@ def _step_failed(model, obj, exc: ProviderError, *, from_status: str) -> None:
     if exc.transient:
         note_attempt(obj, f"will retry: {exc.message}")
         raise exc
-    move(model, obj, from_status=from_status, to_status=model.Status.FAILED, note=exc.message,
-         status_reason=exc.message)  # fmt: skip
+    move(
+        model,
+        obj,
+        from_status=from_status,
+        to_status=model.Status.FAILED,
+        note=exc.message,
+        status_reason=exc.message,
+    )
 
 
 def _adopt_or_create(*, find, create) -> tuple[object, bool]:
@@ -52,9 +58,12 @@ def _save_arn(model, obj, state, *, adopted: bool) -> None:
 def provision_cluster(cluster_id: int) -> None:
     cluster = Cluster.objects.select_related("account", "network_profile", "team").get(pk=cluster_id)
     moved = cluster.status == Cluster.Status.PENDING and move(
-        Cluster, cluster, from_status=Cluster.Status.PENDING, to_status=Cluster.Status.PROVISIONING,
+        Cluster,
+        cluster,
+        from_status=Cluster.Status.PENDING,
+        to_status=Cluster.Status.PROVISIONING,
         note="creating the cluster",
-    )  # fmt: skip
+    )
     if cluster.status == Cluster.Status.PENDING and not moved:
         cluster.refresh_from_db()  # someone else moved it first
     if cluster.status != Cluster.Status.PROVISIONING or cluster.arn:
@@ -78,8 +87,14 @@ def activate_cluster(cluster_id: int) -> None:
     if cluster.status != Cluster.Status.PROVISIONING:
         return
     bootstrap = get_provider().bootstrap_brokers(account_ref(cluster), cluster.arn)
-    if move(Cluster, cluster, from_status=Cluster.Status.PROVISIONING, to_status=Cluster.Status.ACTIVE,
-            note="cluster is active", bootstrap_brokers=bootstrap):  # fmt: skip
+    if move(
+        Cluster,
+        cluster,
+        from_status=Cluster.Status.PROVISIONING,
+        to_status=Cluster.Status.ACTIVE,
+        note="cluster is active",
+        bootstrap_brokers=bootstrap,
+    ):
         # Cluster-hours start when it first became active (a retried cluster keeps its first start).
         Cluster.objects.filter(pk=cluster.pk, active_since__isnull=True).update(active_since=timezone.now())
         dispatch_on_commit("provision_topic", cluster.topics.filter(status=Topic.Status.PENDING))
@@ -96,8 +111,14 @@ def fail_cluster(cluster_id: int, reason: str) -> None:
     cluster = Cluster.objects.get(pk=cluster_id)
     if Cluster.Status.FAILED not in Cluster.TRANSITIONS[cluster.status]:
         return  # it moved on (became active, or failed already) since reconcile listed it
-    move(Cluster, cluster, from_status=cluster.status, to_status=Cluster.Status.FAILED, note=reason,
-         status_reason=reason)  # fmt: skip
+    move(
+        Cluster,
+        cluster,
+        from_status=cluster.status,
+        to_status=Cluster.Status.FAILED,
+        note=reason,
+        status_reason=reason,
+    )
 
 
 def provision_topic(topic_id: int) -> None:
@@ -113,8 +134,9 @@ def provision_topic(topic_id: int) -> None:
     except ProviderError as exc:
         _step_failed(Topic, topic, exc, from_status=Topic.Status.CREATING)
         return
-    if move(Topic, topic, from_status=Topic.Status.CREATING, to_status=Topic.Status.ACTIVE,
-            note="topic exists"):  # fmt: skip
+    if move(
+        Topic, topic, from_status=Topic.Status.CREATING, to_status=Topic.Status.ACTIVE, note="topic exists"
+    ):
         _record_partitions(topic, topic.partitions)
 
 
@@ -131,16 +153,26 @@ def apply_grant(grant_id: int) -> None:
         return
     if grant.delivery == GrantDelivery.DOCUMENT:
         # The policy names the cluster's ARN, known now: the team attaches the document itself.
-        move(AccessGrant, grant, from_status=AccessGrant.Status.PENDING, to_status=AccessGrant.Status.APPLIED,
-             note=f"policy document handed to {grant.team.name} to attach to {grant.principal_arn}")  # fmt: skip
+        move(
+            AccessGrant,
+            grant,
+            from_status=AccessGrant.Status.PENDING,
+            to_status=AccessGrant.Status.APPLIED,
+            note=f"policy document handed to {grant.team.name} to attach to {grant.principal_arn}",
+        )
         return
     try:
         get_provider().apply_grant(account_ref(grant.cluster), grant_spec(grant))
     except ProviderError as exc:
         _step_failed(AccessGrant, grant, exc, from_status=AccessGrant.Status.PENDING)
         return
-    move(AccessGrant, grant, from_status=AccessGrant.Status.PENDING, to_status=AccessGrant.Status.APPLIED,
-         note="policy attached")  # fmt: skip
+    move(
+        AccessGrant,
+        grant,
+        from_status=AccessGrant.Status.PENDING,
+        to_status=AccessGrant.Status.APPLIED,
+        note="policy attached",
+    )
 
 
 def provision_replicator(replicator_id: int) -> None:
@@ -154,8 +186,13 @@ def provision_replicator(replicator_id: int) -> None:
     if not both_active:
         return
     if replicator.status == Replicator.Status.PENDING:
-        move(Replicator, replicator, from_status=Replicator.Status.PENDING, to_status=Replicator.Status.CREATING,
-             note=f"replicating {', '.join(replicator.topics)}")  # fmt: skip
+        move(
+            Replicator,
+            replicator,
+            from_status=Replicator.Status.PENDING,
+            to_status=Replicator.Status.CREATING,
+            note=f"replicating {', '.join(replicator.topics)}",
+        )
     if replicator.status != Replicator.Status.CREATING:
         return
     provider, account = get_provider(), account_ref(replicator.read_cluster)
@@ -171,8 +208,13 @@ def provision_replicator(replicator_id: int) -> None:
         return
     _save_arn(Replicator, replicator, state, adopted=adopted)
     if state.state == "RUNNING":
-        move(Replicator, replicator, from_status=Replicator.Status.CREATING, to_status=Replicator.Status.ACTIVE,
-             note="replicating")  # fmt: skip
+        move(
+            Replicator,
+            replicator,
+            from_status=Replicator.Status.CREATING,
+            to_status=Replicator.Status.ACTIVE,
+            note="replicating",
+        )
 
 
 def update_topic(topic_id: int) -> None:
@@ -214,21 +256,36 @@ def revoke_grant(grant_id: int) -> None:
     grant = AccessGrant.objects.select_related("cluster__account", "team").get(pk=grant_id)
     for from_status in (AccessGrant.Status.APPLIED, AccessGrant.Status.PENDING, AccessGrant.Status.FAILED):
         if grant.status == from_status:
-            move(AccessGrant, grant, from_status=from_status, to_status=AccessGrant.Status.REVOKING,
-                 note="removing the policy")  # fmt: skip
+            move(
+                AccessGrant,
+                grant,
+                from_status=from_status,
+                to_status=AccessGrant.Status.REVOKING,
+                note="removing the policy",
+            )
     if grant.status != AccessGrant.Status.REVOKING:
         return
     if grant.delivery == GrantDelivery.DOCUMENT:
-        move(AccessGrant, grant, from_status=AccessGrant.Status.REVOKING, to_status=AccessGrant.Status.REVOKED,
-             note=f"{grant.team.name} detaches the policy from {grant.principal_arn} itself")  # fmt: skip
+        move(
+            AccessGrant,
+            grant,
+            from_status=AccessGrant.Status.REVOKING,
+            to_status=AccessGrant.Status.REVOKED,
+            note=f"{grant.team.name} detaches the policy from {grant.principal_arn} itself",
+        )
         return
     try:
         get_provider().remove_grant(account_ref(grant.cluster), grant_spec(grant))
     except ProviderError as exc:
         _step_failed(AccessGrant, grant, exc, from_status=AccessGrant.Status.REVOKING)
         return
-    move(AccessGrant, grant, from_status=AccessGrant.Status.REVOKING, to_status=AccessGrant.Status.REVOKED,
-         note="policy removed")  # fmt: skip
+    move(
+        AccessGrant,
+        grant,
+        from_status=AccessGrant.Status.REVOKING,
+        to_status=AccessGrant.Status.REVOKED,
+        note="policy removed",
+    )
 
 
 def decommission_cluster(cluster_id: int) -> None:
@@ -257,8 +314,13 @@ def decommission_cluster(cluster_id: int) -> None:
             except ProviderError as exc:
                 _step_failed(Cluster, cluster, exc, from_status=Cluster.Status.DELETING)
                 return
-        move(Replicator, replicator, from_status=replicator.status, to_status=Replicator.Status.DELETED,
-             note="deleted with its read cluster")  # fmt: skip
+        move(
+            Replicator,
+            replicator,
+            from_status=replicator.status,
+            to_status=Replicator.Status.DELETED,
+            note="deleted with its read cluster",
+        )
     if cluster.arn:
         try:
             get_provider().delete_cluster(account_ref(cluster), cluster.arn)
@@ -274,11 +336,19 @@ def finish_deletion(
     cluster: Cluster, *, from_status: str = Cluster.Status.DELETING, note: str = "cluster deleted", actor=None
 ) -> bool:
     """The cluster is gone from MSK: DELETED, with its topics. False if its status moved meanwhile."""
-    if not move(Cluster, cluster, from_status=from_status, to_status=Cluster.Status.DELETED, note=note,
-                actor=actor, deleted_at=timezone.now()):  # fmt: skip
+    if not move(
+        Cluster,
+        cluster,
+        from_status=from_status,
+        to_status=Cluster.Status.DELETED,
+        note=note,
+        actor=actor,
+        deleted_at=timezone.now(),
+    ):
         return False
     for topic in cluster.topics.exclude(status=Topic.Status.DELETED):
-        if move(Topic, topic, from_status=topic.status, to_status=Topic.Status.DELETED,
-                note="with its cluster"):  # fmt: skip
+        if move(
+            Topic, topic, from_status=topic.status, to_status=Topic.Status.DELETED, note="with its cluster"
+        ):
             _record_partitions(topic, 0)
     return True

@@ -30,13 +30,18 @@ def move(model, obj, *, from_status: str, to_status: str, note: str = "", actor=
             return False
         ProvisioningEvent.objects.create(
             **{EVENT_KEYS[model]: obj},
-            from_status=from_status, to_status=to_status, note=note,
-        )  # fmt: skip
+            from_status=from_status,
+            to_status=to_status,
+            note=note,
+        )
         team = obj.read_cluster.team if isinstance(obj, Replicator) else obj.team
         audit.record(
-            f"clusters.{model.__name__.lower()}.{to_status}", actor=actor, obj=obj, team=team,
+            f"clusters.{model.__name__.lower()}.{to_status}",
+            actor=actor,
+            obj=obj,
+            team=team,
             details={"from": from_status, "note": note},
-        )  # fmt: skip
+        )
     obj.status = to_status
     for key, value in fields.items():
         setattr(obj, key, value)

@@ -156,12 +156,15 @@ def assess_new_cluster(
     soft = quotas.soft_limit_percent
     assessment.check(
         Headroom(
-            "account", "Serverless clusters in this account and region", "clusters",
-            Decimal(live_cluster_count(account_id=account_id, region=region)), Decimal(1),
+            "account",
+            "Serverless clusters in this account and region",
+            "clusters",
+            Decimal(live_cluster_count(account_id=account_id, region=region)),
+            Decimal(1),
             Decimal(quotas.max_clusters_per_account_region),
         ),
         soft_percent=soft,
-    )  # fmt: skip
+    )
     assessment.check(
         Headroom(
             "expected_write_mbps", "write throughput", "MB/s", Decimal(0), write_mbps, quotas.max_write_mbps
@@ -192,27 +195,50 @@ def assess_topic_on_cluster(
     assessment = Assessment()
     soft = quotas.soft_limit_percent
     assessment.check(
-        Headroom("expected_in_mbps", "the cluster's write throughput", "MB/s", usage.write_mbps,
-                 add_write_mbps, quotas.max_write_mbps),
+        Headroom(
+            "expected_in_mbps",
+            "the cluster's write throughput",
+            "MB/s",
+            usage.write_mbps,
+            add_write_mbps,
+            quotas.max_write_mbps,
+        ),
         soft_percent=soft,
-    )  # fmt: skip
+    )
     assessment.check(
-        Headroom("expected_out_mbps", "the cluster's read throughput", "MB/s", usage.read_mbps,
-                 add_read_mbps, quotas.max_read_mbps),
+        Headroom(
+            "expected_out_mbps",
+            "the cluster's read throughput",
+            "MB/s",
+            usage.read_mbps,
+            add_read_mbps,
+            quotas.max_read_mbps,
+        ),
         soft_percent=soft,
-    )  # fmt: skip
+    )
     assessment.check(
-        Headroom("partitions", "the cluster's partitions", "partitions", Decimal(usage.partitions),
-                 Decimal(add_partitions), Decimal(quotas.max_partitions)),
+        Headroom(
+            "partitions",
+            "the cluster's partitions",
+            "partitions",
+            Decimal(usage.partitions),
+            Decimal(add_partitions),
+            Decimal(quotas.max_partitions),
+        ),
         soft_percent=soft,
-    )  # fmt: skip
+    )
     if compacted or usage.compacted_partitions:
         assessment.check(
-            Headroom("partitions", "the cluster's compacted partitions", "partitions",
-                     Decimal(usage.compacted_partitions), Decimal(add_partitions if compacted else 0),
-                     Decimal(quotas.max_compacted_partitions)),
+            Headroom(
+                "partitions",
+                "the cluster's compacted partitions",
+                "partitions",
+                Decimal(usage.compacted_partitions),
+                Decimal(add_partitions if compacted else 0),
+                Decimal(quotas.max_compacted_partitions),
+            ),
             soft_percent=soft,
-        )  # fmt: skip
+        )
     return assessment
 
 

@@ -62,8 +62,11 @@ def notify(*, request_id: int, event: str) -> None:
     # The SentNotification row (unique per request and event) is the claim.
     send_once(
         lambda: SentNotification.objects.get_or_create(request=request, event=event)[1],
-        subject=subject, body=body, recipients=recipients, link=link,
-    )  # fmt: skip
+        subject=subject,
+        body=body,
+        recipients=recipients,
+        link=link,
+    )
 
 
 def lost_notifications(now=None) -> list[tuple[int, str]]:

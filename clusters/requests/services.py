@@ -227,15 +227,28 @@ def prepare_cluster_decommission(*, actor: User, cluster: Cluster, justification
     if impact := limits.other_teams_live_topics(cluster):
         # Filed anyway (the owner may be retiring it in agreement with them), but nobody misses it.
         payload["other_teams_topics"] = impact
-        assessment.findings.append(limits.Finding(limits.WARNING, "cluster", (
-            f"Decommissioning {cluster.name} takes down {limits.count_topics(impact)}: "
-            f"{limits.describe_topics_by_team(impact)}. Approval is refused while they remain, unless the "
-            "approver overrides with a reason."
-        )))  # fmt: skip
+        assessment.findings.append(
+            limits.Finding(
+                limits.WARNING,
+                "cluster",
+                (
+                    f"Decommissioning {cluster.name} takes down {limits.count_topics(impact)}: "
+                    f"{limits.describe_topics_by_team(impact)}. Approval is refused while they remain, unless the "
+                    "approver overrides with a reason."
+                ),
+            )
+        )
     return Prepared(
-        Kind.CLUSTER_DECOMMISSION, cluster.team, cluster.environment, f"Decommission {cluster.name}",
-        justification.strip(), payload, assessment, CostEstimate(()), cluster=cluster,
-    )  # fmt: skip
+        Kind.CLUSTER_DECOMMISSION,
+        cluster.team,
+        cluster.environment,
+        f"Decommission {cluster.name}",
+        justification.strip(),
+        payload,
+        assessment,
+        CostEstimate(()),
+        cluster=cluster,
+    )
 
 
 # --- Topics ---------------------------------------------------------------------------------------
@@ -317,11 +330,15 @@ def _check_principal_account(arn: str, *, cluster: Cluster, quotas: PlatformSett
             f"attach a policy to: use a role of account {own}, or ask a platform admin about cross-account access."
         )
         return
-    check.findings.append(limits.Finding(limits.WARNING, "principal_arn",
-        f"Cross-account principal: {arn} is in AWS account {role_account} ({where}), not in {cluster.name}'s "
-        f"account {own}. The portal cannot attach a policy there: the team gets the policy document to attach "
-        "itself and arranges cross-account connectivity to the cluster."
-    ))  # fmt: skip
+    check.findings.append(
+        limits.Finding(
+            limits.WARNING,
+            "principal_arn",
+            f"Cross-account principal: {arn} is in AWS account {role_account} ({where}), not in {cluster.name}'s "
+            f"account {own}. The portal cannot attach a policy there: the team gets the policy document to attach "
+            "itself and arranges cross-account connectivity to the cluster.",
+        )
+    )
 
 
 def _grant_delivery(cluster: Cluster, principal_arn: str) -> str:
@@ -352,9 +369,13 @@ def _access_entry_checks(
 
 
 def _topic_configs(
-    *, retention_ms: int | None, retention_bytes: int | None, max_message_bytes: int | None,
-    compression_type: str | None, message_timestamp_type: str | None,
-) -> tuple[dict, dict[str, str]]:  # fmt: skip
+    *,
+    retention_ms: int | None,
+    retention_bytes: int | None,
+    max_message_bytes: int | None,
+    compression_type: str | None,
+    message_timestamp_type: str | None,
+) -> tuple[dict, dict[str, str]]:
     """The topic configs and what is wrong with them (a value that did not parse is None: not checked)."""
     errors = {}
     if retention_ms is not None and (error := rules.retention_error(retention_ms, unit="milliseconds")):
@@ -446,9 +467,12 @@ def prepare_topic_create(
     if cleanup_policy is not None and cleanup_policy not in dict(rules.CLEANUP_POLICY_CHOICES):
         errors["cleanup_policy"] = "Choose delete or compact."
     configs, config_errors = _topic_configs(
-        retention_ms=retention_ms, retention_bytes=retention_bytes, max_message_bytes=max_message_bytes,
-        compression_type=compression_type, message_timestamp_type=message_timestamp_type,
-    )  # fmt: skip
+        retention_ms=retention_ms,
+        retention_bytes=retention_bytes,
+        max_message_bytes=max_message_bytes,
+        compression_type=compression_type,
+        message_timestamp_type=message_timestamp_type,
+    )
     errors.update(config_errors)
     access_entries = access_entries or []
     access_findings = []
@@ -465,9 +489,13 @@ def prepare_topic_create(
     full_name = rules.full_topic_name(quotas.topic_name_template, team_slug=team.slug, name=name)
     configs["cleanup.policy"] = cleanup_policy
     assessment = limits.assess_topic_on_cluster(
-        cluster=cluster, quotas=quotas, add_write_mbps=expected_in_mbps, add_read_mbps=expected_out_mbps,
-        add_partitions=partitions, compacted=cleanup_policy == "compact",
-    )  # fmt: skip
+        cluster=cluster,
+        quotas=quotas,
+        add_write_mbps=expected_in_mbps,
+        add_read_mbps=expected_out_mbps,
+        add_partitions=partitions,
+        compacted=cleanup_policy == "compact",
+    )
     assessment.findings += access_findings
     cost = _topic_cost(
         cluster.region,
@@ -478,12 +506,17 @@ def prepare_topic_create(
     )
     grant_policies = [
         policies.access_policy(
-            region=cluster.region, account_id=cluster.account.account_id, cluster_name=cluster.name,
-            cluster_arn=cluster.arn, topic=full_name, produce=entry.produce, consume=entry.consume,
+            region=cluster.region,
+            account_id=cluster.account.account_id,
+            cluster_name=cluster.name,
+            cluster_arn=cluster.arn,
+            topic=full_name,
+            produce=entry.produce,
+            consume=entry.consume,
             consumer_group_prefix=entry.consumer_group_prefix,
         )
         for entry in access_entries
-    ]  # fmt: skip
+    ]
     payload = {
         "cluster_id": cluster.pk,
         "name": full_name,
@@ -504,9 +537,16 @@ def prepare_topic_create(
         f"Topic {full_name} on {cluster.name} ({partitions} partition{pluralize(partitions)}){with_access}"
     )
     return Prepared(
-        Kind.TOPIC_CREATE, team, cluster.environment, summary, justification.strip(), payload, assessment, cost,
+        Kind.TOPIC_CREATE,
+        team,
+        cluster.environment,
+        summary,
+        justification.strip(),
+        payload,
+        assessment,
+        cost,
         cluster=cluster,
-    )  # fmt: skip
+    )
 
 
 def prepare_topic_update(
@@ -537,9 +577,12 @@ def prepare_topic_update(
     if partitions < suggested:
         errors["partitions"] = f"At the expected throughput this topic needs at least {suggested} partitions."
     configs, config_errors = _topic_configs(
-        retention_ms=retention_ms, retention_bytes=retention_bytes, max_message_bytes=max_message_bytes,
-        compression_type=compression_type, message_timestamp_type=message_timestamp_type,
-    )  # fmt: skip
+        retention_ms=retention_ms,
+        retention_bytes=retention_bytes,
+        max_message_bytes=max_message_bytes,
+        compression_type=compression_type,
+        message_timestamp_type=message_timestamp_type,
+    )
     errors.update(config_errors)
     configs["cleanup.policy"] = topic.cleanup_policy  # fixed at creation on MSK Serverless
     changes = {
@@ -558,9 +601,14 @@ def prepare_topic_update(
     _raise_if(errors)
 
     assessment = limits.assess_topic_on_cluster(
-        cluster=topic.cluster, quotas=PlatformSettings.current(), add_write_mbps=in_mbps, add_read_mbps=out_mbps,
-        add_partitions=partitions, compacted=topic.cleanup_policy == "compact", exclude_topic_id=topic.pk,
-    )  # fmt: skip
+        cluster=topic.cluster,
+        quotas=PlatformSettings.current(),
+        add_write_mbps=in_mbps,
+        add_read_mbps=out_mbps,
+        add_partitions=partitions,
+        compacted=topic.cleanup_policy == "compact",
+        exclude_topic_id=topic.pk,
+    )
     cost = _topic_cost(
         topic.cluster.region, partitions=partitions, in_mbps=in_mbps, out_mbps=out_mbps, configs=configs
     )
@@ -575,9 +623,17 @@ def prepare_topic_update(
     }
     summary = f"Change {topic.name}: " + ", ".join(sorted(changes))
     return Prepared(
-        Kind.TOPIC_UPDATE, topic.team, topic.cluster.environment, summary[:300], justification.strip(), payload,
-        assessment, cost, cluster=topic.cluster, topic=topic,
-    )  # fmt: skip
+        Kind.TOPIC_UPDATE,
+        topic.team,
+        topic.cluster.environment,
+        summary[:300],
+        justification.strip(),
+        payload,
+        assessment,
+        cost,
+        cluster=topic.cluster,
+        topic=topic,
+    )
 
 
 def prepare_topic_delete(*, actor: User, topic: Topic, justification: str) -> Prepared:
@@ -590,9 +646,17 @@ def prepare_topic_delete(*, actor: User, topic: Topic, justification: str) -> Pr
     _raise_if(errors)
     payload = {"topic_id": topic.pk, "name": topic.name}
     return Prepared(
-        Kind.TOPIC_DELETE, topic.team, topic.cluster.environment, f"Delete {topic.name} on {topic.cluster.name}",
-        justification.strip(), payload, limits.Assessment(), CostEstimate(()), cluster=topic.cluster, topic=topic,
-    )  # fmt: skip
+        Kind.TOPIC_DELETE,
+        topic.team,
+        topic.cluster.environment,
+        f"Delete {topic.name} on {topic.cluster.name}",
+        justification.strip(),
+        payload,
+        limits.Assessment(),
+        CostEstimate(()),
+        cluster=topic.cluster,
+        topic=topic,
+    )
 
 
 # --- Access ---------------------------------------------------------------------------------------
@@ -642,10 +706,16 @@ def prepare_access_grant(
         return None
     assessment = limits.Assessment(findings=check.findings)
     policy = policies.access_policy(
-        region=cluster.region, account_id=cluster.account.account_id, cluster_name=cluster.name,
-        cluster_arn=cluster.arn, topic=topic.name if topic else "", topic_prefix=topic_prefix,
-        produce=entry.produce, consume=entry.consume, consumer_group_prefix=entry.consumer_group_prefix,
-    )  # fmt: skip
+        region=cluster.region,
+        account_id=cluster.account.account_id,
+        cluster_name=cluster.name,
+        cluster_arn=cluster.arn,
+        topic=topic.name if topic else "",
+        topic_prefix=topic_prefix,
+        produce=entry.produce,
+        consume=entry.consume,
+        consumer_group_prefix=entry.consumer_group_prefix,
+    )
     rights = "+".join(name for name, on in (("produce", entry.produce), ("consume", entry.consume)) if on)
     target = topic.name if topic else f"{topic_prefix}*"
     payload = {
@@ -657,9 +727,17 @@ def prepare_access_grant(
     }
     summary = f"{rights} on {target} ({cluster.name}) for {entry.principal_arn.rsplit('/', 1)[-1]}"
     return Prepared(
-        Kind.ACCESS_GRANT, team, cluster.environment, summary, justification.strip(), payload, assessment,
-        CostEstimate(()), cluster=cluster, topic=topic,
-    )  # fmt: skip
+        Kind.ACCESS_GRANT,
+        team,
+        cluster.environment,
+        summary,
+        justification.strip(),
+        payload,
+        assessment,
+        CostEstimate(()),
+        cluster=cluster,
+        topic=topic,
+    )
 
 
 def prepare_access_revoke(*, actor: User, grant: AccessGrant, justification: str = "") -> Prepared:
@@ -668,9 +746,18 @@ def prepare_access_revoke(*, actor: User, grant: AccessGrant, justification: str
         raise ValidationError({"grant": ["This access is already removed or being removed."]})
     payload = {"grant_id": grant.pk, "principal_arn": grant.principal_arn}
     return Prepared(
-        Kind.ACCESS_REVOKE, grant.team, grant.cluster.environment, f"Revoke {grant}", justification.strip(),
-        payload, limits.Assessment(), CostEstimate(()), cluster=grant.cluster, topic=grant.topic, grant=grant,
-    )  # fmt: skip
+        Kind.ACCESS_REVOKE,
+        grant.team,
+        grant.cluster.environment,
+        f"Revoke {grant}",
+        justification.strip(),
+        payload,
+        limits.Assessment(),
+        CostEstimate(()),
+        cluster=grant.cluster,
+        topic=grant.topic,
+        grant=grant,
+    )
 
 
 # --- Workflow -------------------------------------------------------------------------------------
@@ -727,10 +814,17 @@ def submit_request(*, actor: User, prepared: Prepared) -> Request:
         _record(request, actor=actor, from_status="", to_status=Request.Status.SUBMITTED)
         rule, held_back = _matching_rule(request)
         if held_back is not None:
-            note = (f"not auto-approved: {actor.get_username()} created or last changed the rule "
-                    f"“{held_back.name}”, so another admin decides")  # fmt: skip
-            _record(request, actor=None, from_status=Request.Status.SUBMITTED,
-                    to_status=Request.Status.SUBMITTED, note=note)  # fmt: skip
+            note = (
+                f"not auto-approved: {actor.get_username()} created or last changed the rule "
+                f"“{held_back.name}”, so another admin decides"
+            )
+            _record(
+                request,
+                actor=None,
+                from_status=Request.Status.SUBMITTED,
+                to_status=Request.Status.SUBMITTED,
+                note=note,
+            )
         if rule is None:
             _notify_on_commit(request.pk, "submitted")
     if rule is not None:
@@ -739,8 +833,13 @@ def submit_request(*, actor: User, prepared: Prepared) -> Request:
         except Conflict as exc:
             # Quotas moved between submission and the rule's approval: leave it to a person.
             with transaction.atomic():
-                _record(request, actor=None, from_status=Request.Status.SUBMITTED,
-                        to_status=Request.Status.SUBMITTED, note=f"not auto-approved: {exc.message}")  # fmt: skip
+                _record(
+                    request,
+                    actor=None,
+                    from_status=Request.Status.SUBMITTED,
+                    to_status=Request.Status.SUBMITTED,
+                    note=f"not auto-approved: {exc.message}",
+                )
                 _notify_on_commit(request.pk, "submitted")
         request.refresh_from_db()
     return request
@@ -794,18 +893,23 @@ def _reassess(request: Request) -> limits.Assessment:
     payload = request.payload
     if request.kind == Kind.CLUSTER_CREATE:
         return limits.assess_new_cluster(
-            account_id=payload["account_id"], region=payload["region"],
-            write_mbps=Decimal(payload["expected_write_mbps"]), read_mbps=Decimal(payload["expected_read_mbps"]),
+            account_id=payload["account_id"],
+            region=payload["region"],
+            write_mbps=Decimal(payload["expected_write_mbps"]),
+            read_mbps=Decimal(payload["expected_read_mbps"]),
             quotas=quotas,
-        )  # fmt: skip
+        )
     assessment = limits.Assessment()
     if request.kind in (Kind.TOPIC_CREATE, Kind.TOPIC_UPDATE):
         assessment = limits.assess_topic_on_cluster(
-            cluster=request.cluster, quotas=quotas, add_write_mbps=Decimal(payload["expected_in_mbps"]),
-            add_read_mbps=Decimal(payload["expected_out_mbps"]), add_partitions=int(payload["partitions"]),
+            cluster=request.cluster,
+            quotas=quotas,
+            add_write_mbps=Decimal(payload["expected_in_mbps"]),
+            add_read_mbps=Decimal(payload["expected_out_mbps"]),
+            add_partitions=int(payload["partitions"]),
             compacted=payload["configs"]["cleanup.policy"] == "compact",
             exclude_topic_id=request.topic_id if request.kind == Kind.TOPIC_UPDATE else None,
-        )  # fmt: skip
+        )
     if request.kind == Kind.TOPIC_CREATE and (
         clash := limits.topic_name_clash(request.cluster, payload["name"], include_pending=False)
     ):
@@ -831,13 +935,19 @@ def _materialize(request: Request) -> dict:
     payload = request.payload
     if request.kind == Kind.CLUSTER_CREATE:
         cluster = Cluster.objects.create(
-            name=payload["name"], team=request.team, kind=payload["kind"], environment=payload["environment"],
-            account_id=payload["account_id"], region=payload["region"],
-            network_profile_id=payload["network_profile_id"], source_cluster_id=payload["source_cluster_id"],
+            name=payload["name"],
+            team=request.team,
+            kind=payload["kind"],
+            environment=payload["environment"],
+            account_id=payload["account_id"],
+            region=payload["region"],
+            network_profile_id=payload["network_profile_id"],
+            source_cluster_id=payload["source_cluster_id"],
             expected_write_mbps=Decimal(payload["expected_write_mbps"]),
             expected_read_mbps=Decimal(payload["expected_read_mbps"]),
-            contains_pii=payload["contains_pii"], latency_class=payload["latency_class"],
-        )  # fmt: skip
+            contains_pii=payload["contains_pii"],
+            latency_class=payload["latency_class"],
+        )
         Request.objects.filter(pk=request.pk).update(cluster=cluster)
         if cluster.kind == Cluster.Kind.READ:
             replicator = Replicator.objects.create(
@@ -849,37 +959,52 @@ def _materialize(request: Request) -> dict:
         return {"cluster_id": cluster.pk}
     if request.kind == Kind.TOPIC_CREATE:
         topic = Topic.objects.create(
-            cluster=request.cluster, team=request.team, name=payload["name"], partitions=payload["partitions"],
-            cleanup_policy=payload["configs"]["cleanup.policy"], configs=payload["configs"],
+            cluster=request.cluster,
+            team=request.team,
+            name=payload["name"],
+            partitions=payload["partitions"],
+            cleanup_policy=payload["configs"]["cleanup.policy"],
+            configs=payload["configs"],
             expected_in_mbps=Decimal(payload["expected_in_mbps"]),
             expected_out_mbps=Decimal(payload["expected_out_mbps"]),
-        )  # fmt: skip
+        )
         grants = [
             AccessGrant.objects.create(
-                cluster=request.cluster, team=request.team, topic=topic, principal_arn=entry["principal_arn"],
-                can_produce=entry["produce"], can_consume=entry["consume"],
-                consumer_group_prefix=entry["consumer_group_prefix"], policy=entry["policy"],
+                cluster=request.cluster,
+                team=request.team,
+                topic=topic,
+                principal_arn=entry["principal_arn"],
+                can_produce=entry["produce"],
+                can_consume=entry["consume"],
+                consumer_group_prefix=entry["consumer_group_prefix"],
+                policy=entry["policy"],
                 delivery=_grant_delivery(request.cluster, entry["principal_arn"]),
             )
             for entry in payload["access"]
-        ]  # fmt: skip
+        ]
         Request.objects.filter(pk=request.pk).update(topic=topic)
         return {"topic_id": topic.pk, "grant_ids": [grant.pk for grant in grants]}
     if request.kind == Kind.TOPIC_UPDATE:
         Topic.objects.filter(pk=request.topic_id).update(
-            partitions=payload["partitions"], configs=payload["configs"],
+            partitions=payload["partitions"],
+            configs=payload["configs"],
             expected_in_mbps=Decimal(payload["expected_in_mbps"]),
             expected_out_mbps=Decimal(payload["expected_out_mbps"]),
-        )  # fmt: skip
+        )
         return {"topic_id": request.topic_id}
     if request.kind == Kind.ACCESS_GRANT:
         grant = AccessGrant.objects.create(
-            cluster=request.cluster, team=request.team, topic_id=payload["topic_id"],
-            topic_prefix=payload["topic_prefix"], principal_arn=payload["principal_arn"],
-            can_produce=payload["produce"], can_consume=payload["consume"],
-            consumer_group_prefix=payload["consumer_group_prefix"], policy=payload["policy"],
+            cluster=request.cluster,
+            team=request.team,
+            topic_id=payload["topic_id"],
+            topic_prefix=payload["topic_prefix"],
+            principal_arn=payload["principal_arn"],
+            can_produce=payload["produce"],
+            can_consume=payload["consume"],
+            consumer_group_prefix=payload["consumer_group_prefix"],
+            policy=payload["policy"],
             delivery=_grant_delivery(request.cluster, payload["principal_arn"]),
-        )  # fmt: skip
+        )
         Request.objects.filter(pk=request.pk).update(grant=grant)
         return {"grant_id": grant.pk}
     # Deletions, decommissions and revocations are carried out by provisioning after approval.
@@ -912,8 +1037,14 @@ def _approve(
         request.refresh_from_db()
         provisioning.dispatch_after_approval(request)
         note = f"approved by rule “{rule.name}”" if rule else override.get("note", "")
-        _record(request, actor=actor, from_status=Request.Status.SUBMITTED, to_status=request.status, note=note,
-                data={**data, **override.get("data", {})})  # fmt: skip
+        _record(
+            request,
+            actor=actor,
+            from_status=Request.Status.SUBMITTED,
+            to_status=request.status,
+            note=note,
+            data={**data, **override.get("data", {})},
+        )
         _notify_on_commit(request.pk, "approved")
     return request
 

@@ -21,58 +21,85 @@ from rest_framework.settings import api_settings
 
 # By field class (most specific first) and DRF error code. {placeholders} are DRF's own arguments.
 PLAIN_MESSAGES: list[tuple[type, dict[str, str]]] = [
-    (relations.PrimaryKeyRelatedField, {
-        "does_not_exist": "No {thing} with id {pk_value} that you can use.",
-        "incorrect_type": "Give the id of a {thing} (a whole number).",
-    }),
-    (relations.SlugRelatedField, {
-        "does_not_exist": "No {thing} “{value}” that you can use.",
-        "invalid": "Give the {thing}'s short name (its slug).",
-    }),
-    (serializers.ListSerializer, {
-        "not_a_list": "Must be a list of objects ([{{…}}, …]).",
-        "empty": "Must not be empty.",
-        "max_length": "At most {max_length} entries.",
-        "min_length": "At least {min_length} entries.",
-    }),
-    (serializers.Serializer, {
-        "invalid": "Must be an object with fields ({{…}}).",
-    }),
+    (
+        relations.PrimaryKeyRelatedField,
+        {
+            "does_not_exist": "No {thing} with id {pk_value} that you can use.",
+            "incorrect_type": "Give the id of a {thing} (a whole number).",
+        },
+    ),
+    (
+        relations.SlugRelatedField,
+        {
+            "does_not_exist": "No {thing} “{value}” that you can use.",
+            "invalid": "Give the {thing}'s short name (its slug).",
+        },
+    ),
+    (
+        serializers.ListSerializer,
+        {
+            "not_a_list": "Must be a list of objects ([{{…}}, …]).",
+            "empty": "Must not be empty.",
+            "max_length": "At most {max_length} entries.",
+            "min_length": "At least {min_length} entries.",
+        },
+    ),
+    (
+        serializers.Serializer,
+        {
+            "invalid": "Must be an object with fields ({{…}}).",
+        },
+    ),
     (serializers.BooleanField, {"invalid": "Must be true or false."}),
-    (serializers.IntegerField, {
-        "invalid": "Must be a whole number.",
-        "max_value": "Must be at most {max_value}.",
-        "min_value": "Must be at least {min_value}.",
-        "max_string_length": "Too long for a whole number.",
-    }),
-    (serializers.DecimalField, {
-        "invalid": "Must be a number, such as 12.5.",
-        "max_value": "Must be at most {max_value}.",
-        "min_value": "Must be at least {min_value}.",
-        "max_digits": "Use at most {max_digits} digits in all.",
-        "max_decimal_places": "Use at most {max_decimal_places} digits after the decimal point.",
-        "max_whole_digits": "Use at most {max_whole_digits} digits before the decimal point.",
-        "max_string_length": "Too long for a number.",
-    }),
+    (
+        serializers.IntegerField,
+        {
+            "invalid": "Must be a whole number.",
+            "max_value": "Must be at most {max_value}.",
+            "min_value": "Must be at least {min_value}.",
+            "max_string_length": "Too long for a whole number.",
+        },
+    ),
+    (
+        serializers.DecimalField,
+        {
+            "invalid": "Must be a number, such as 12.5.",
+            "max_value": "Must be at most {max_value}.",
+            "min_value": "Must be at least {min_value}.",
+            "max_digits": "Use at most {max_digits} digits in all.",
+            "max_decimal_places": "Use at most {max_decimal_places} digits after the decimal point.",
+            "max_whole_digits": "Use at most {max_whole_digits} digits before the decimal point.",
+            "max_string_length": "Too long for a number.",
+        },
+    ),
     (serializers.SlugField, {"invalid": "Use only letters, digits, hyphens and underscores."}),
     (serializers.ChoiceField, {"invalid_choice": "Choose one of: {choices}."}),
-    (serializers.CharField, {
-        "invalid": "Must be text.",
-        "blank": "Must not be empty.",
-        "max_length": "At most {max_length} characters.",
-        "min_length": "At least {min_length} characters.",
-    }),
-    (serializers.ListField, {
-        "not_a_list": "Must be a list ([…]).",
-        "empty": "Must not be empty.",
-        "max_length": "At most {max_length} entries.",
-        "min_length": "At least {min_length} entries.",
-    }),
-    (serializers.Field, {
-        "required": "This field is required.",
-        "null": "Give a value: it may not be empty or null.",
-    }),
-]  # fmt: skip
+    (
+        serializers.CharField,
+        {
+            "invalid": "Must be text.",
+            "blank": "Must not be empty.",
+            "max_length": "At most {max_length} characters.",
+            "min_length": "At least {min_length} characters.",
+        },
+    ),
+    (
+        serializers.ListField,
+        {
+            "not_a_list": "Must be a list ([…]).",
+            "empty": "Must not be empty.",
+            "max_length": "At most {max_length} entries.",
+            "min_length": "At least {min_length} entries.",
+        },
+    ),
+    (
+        serializers.Field,
+        {
+            "required": "This field is required.",
+            "null": "Give a value: it may not be empty or null.",
+        },
+    ),
+]
 
 
 LIMIT_VALIDATORS = {

@@ -27,15 +27,21 @@ PUT_LIMIT = 1000  # datapoints per PutMetricData call (AWS's limit)
 def seeding_client(endpoint_url: str, role_arn: str, region: str = "us-east-1"):
     """A cloudwatch client, independent of the portal's, acting as the role (moto: in the role's account)."""
     sts = boto3.client(
-        "sts", endpoint_url=endpoint_url, region_name=region,
-        aws_access_key_id="testing", aws_secret_access_key="testing",  # moto's dummy keys
-    )  # fmt: skip
+        "sts",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # moto's dummy keys
+    )
     creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="seeder")["Credentials"]
     return boto3.client(
-        "cloudwatch", endpoint_url=endpoint_url, region_name=region,
-        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+        "cloudwatch",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"],
-    )  # fmt: skip
+    )
 
 
 def datum(cluster: str, topic: str, metric_name: str, when: dt.datetime, value: float) -> dict:

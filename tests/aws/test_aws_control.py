@@ -176,9 +176,12 @@ def test_tag_cluster_sets_the_portal_tags_and_keeps_the_others(provider, account
 def test_tagging_a_cluster_that_is_gone_is_not_found(provider, account, kafka_stub):
     arn = f"arn:aws:kafka:us-east-1:{ACCOUNT_ID}:cluster/gone/c07c74ea-5146-4a03-add1-9baa787a5b14-s3"
     kafka_stub.add_client_error(
-        "tag_resource", service_error_code="NotFoundException", service_message="Cluster not found",
-        http_status_code=404, expected_params={"ResourceArn": arn, "Tags": {"team": "a"}},
-    )  # fmt: skip
+        "tag_resource",
+        service_error_code="NotFoundException",
+        service_message="Cluster not found",
+        http_status_code=404,
+        expected_params={"ResourceArn": arn, "Tags": {"team": "a"}},
+    )
 
     with pytest.raises(NotFound, match="Cluster not found"):
         provider.tag_cluster(account, arn, {"team": "a"})
@@ -292,9 +295,12 @@ def test_bootstrap_brokers_missing_while_creating_is_transient(account, kafka_st
 def test_deleting_a_cluster_already_gone_is_fine(provider, account, kafka_stub):
     # moto answers a second delete with HTTP 500 (KeyError); AWS answers NotFoundException.
     kafka_stub.add_client_error(
-        "delete_cluster", service_error_code="NotFoundException", service_message="Cluster not found",
-        http_status_code=404, expected_params={"ClusterArn": _info("gone")["ClusterArn"]},
-    )  # fmt: skip
+        "delete_cluster",
+        service_error_code="NotFoundException",
+        service_message="Cluster not found",
+        http_status_code=404,
+        expected_params={"ClusterArn": _info("gone")["ClusterArn"]},
+    )
 
     provider.delete_cluster(account, _info("gone")["ClusterArn"])
 
@@ -341,9 +347,11 @@ def test_access_errors_name_the_role_and_account(provider, account, kafka_stub, 
 
 def test_other_client_errors_are_permanent_with_the_aws_message(provider, account, kafka_stub):
     kafka_stub.add_client_error(
-        "create_cluster_v2", service_error_code="BadRequestException",
-        service_message="The subnet subnet-0123456789abcdef0 does not exist.", http_status_code=400,
-    )  # fmt: skip
+        "create_cluster_v2",
+        service_error_code="BadRequestException",
+        service_message="The subnet subnet-0123456789abcdef0 does not exist.",
+        http_status_code=400,
+    )
 
     with pytest.raises(ProviderError) as caught:
         provider.create_cluster(account, spec("team-a"))
@@ -505,7 +513,12 @@ def _document(topic: str) -> dict:
 
 @pytest.fixture
 def app_role(account) -> str:
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}  # fmt: skip
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
     role = aws_control.iam_client(account).create_role(
         RoleName="orders-consumer", Path="/apps/", AssumeRolePolicyDocument=json.dumps(trust)
     )

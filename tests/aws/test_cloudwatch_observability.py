@@ -29,9 +29,14 @@ NOW = dt.datetime(2026, 11, 20, 12, 2, tzinfo=dt.UTC)  # the cycle reads 11:40 â
 WINDOW_START = dt.datetime(2026, 11, 20, 11, 40, tzinfo=dt.UTC)
 RATES = ("BytesInPerSec", "BytesOutPerSec", "MessagesInPerSec")
 LAGS = ("MaxOffsetLag", "SumOffsetLag", "EstimatedMaxTimeLag")
-FIELDS = {"BytesInPerSec": "bytes_in_per_sec", "BytesOutPerSec": "bytes_out_per_sec",
-          "MessagesInPerSec": "messages_in_per_sec", "MaxOffsetLag": "max_offset_lag",
-          "SumOffsetLag": "sum_offset_lag", "EstimatedMaxTimeLag": "max_time_lag_seconds"}  # fmt: skip
+FIELDS = {
+    "BytesInPerSec": "bytes_in_per_sec",
+    "BytesOutPerSec": "bytes_out_per_sec",
+    "MessagesInPerSec": "messages_in_per_sec",
+    "MaxOffsetLag": "max_offset_lag",
+    "SumOffsetLag": "sum_offset_lag",
+    "EstimatedMaxTimeLag": "max_time_lag_seconds",
+}
 
 
 @pytest.fixture
@@ -107,8 +112,10 @@ def test_a_cycle_reads_exactly_the_inventorys_series_over_http(aws_metrics, wind
     rate_data, rates = seed_topics("team-a-dev", topics)
     lag_data, lags = seed_lags("team-a-dev", pairs)
     # Not ours: another cluster's group, a topic outside the inventory; neither is read nor stored.
-    noise = [lag_datum("someone-else", "x-app", "orders", "SumOffsetLag", WINDOW_START, 10**6),
-             lag_datum("team-a-dev", "x-app", "not-in-inventory", "SumOffsetLag", WINDOW_START, 10**6)]  # fmt: skip
+    noise = [
+        lag_datum("someone-else", "x-app", "orders", "SumOffsetLag", WINDOW_START, 10**6),
+        lag_datum("team-a-dev", "x-app", "not-in-inventory", "SumOffsetLag", WINDOW_START, 10**6),
+    ]
     put_datapoints(seeding_client(aws_metrics, ROLE_ARN), rate_data + lag_data + noise)
     client = aws_control.client(account, "cloudwatch")
     calls = count_calls(client)
@@ -119,13 +126,19 @@ def test_a_cycle_reads_exactly_the_inventorys_series_over_http(aws_metrics, wind
     assert result.series == 2 * 3 + 3 * 3 == 15 and result.rows == 4 * (2 + 3)
     assert len(calls) == math.ceil(15 / 500) == 1
     asked = {
-        (q["MetricStat"]["Metric"]["MetricName"], q["MetricStat"]["Stat"],
-         tuple((d["Name"], d["Value"]) for d in q["MetricStat"]["Metric"]["Dimensions"]))
+        (
+            q["MetricStat"]["Metric"]["MetricName"],
+            q["MetricStat"]["Stat"],
+            tuple((d["Name"], d["Value"]) for d in q["MetricStat"]["Metric"]["Dimensions"]),
+        )
         for q in calls[0]["MetricDataQueries"]
-    }  # fmt: skip
+    }
     assert ("BytesInPerSec", "Sum", (("Cluster Name", "team-a-dev"), ("Topic", "orders"))) in asked
-    assert ("EstimatedMaxTimeLag", "Maximum",
-            (("Cluster Name", "team-a-dev"), ("Consumer Group", "search-app"), ("Topic", "orders"))) in asked  # fmt: skip
+    assert (
+        "EstimatedMaxTimeLag",
+        "Maximum",
+        (("Cluster Name", "team-a-dev"), ("Consumer Group", "search-app"), ("Topic", "orders")),
+    ) in asked
     assert len(asked) == 15 and {q["MetricStat"]["Period"] for q in calls[0]["MetricDataQueries"]} == {300}
     assert (calls[0]["StartTime"], calls[0]["EndTime"]) == (
         WINDOW_START,
@@ -160,13 +173,16 @@ def test_next_token_pages_are_read_and_both_land(aws_metrics, window, team_a):
     first, second = WINDOW_START, WINDOW_START + dt.timedelta(minutes=5)
 
     def results(at, values):
-        return [{"Id": f"q{i}", "Timestamps": [at], "Values": [v], "StatusCode": "PartialData"}
-                for i, v in enumerate(values)]  # fmt: skip
+        return [
+            {"Id": f"q{i}", "Timestamps": [at], "Values": [v], "StatusCode": "PartialData"}
+            for i, v in enumerate(values)
+        ]
 
     with Stubber(client) as stubber:
         stubber.add_response("list_metrics", {"Metrics": []})
-        stubber.add_response("get_metric_data", {"MetricDataResults": results(first, [3000, 6000, 30]),
-                                                 "NextToken": "page-2"})  # fmt: skip
+        stubber.add_response(
+            "get_metric_data", {"MetricDataResults": results(first, [3000, 6000, 30]), "NextToken": "page-2"}
+        )
         stubber.add_response("get_metric_data", {"MetricDataResults": results(second, [1500, 600, 15])})
         result = collect.collect(cluster.account_id, "us-east-1", now=NOW)
         stubber.assert_no_pending_responses()
@@ -175,10 +191,13 @@ def test_next_token_pages_are_read_and_both_land(aws_metrics, window, team_a):
     assert "NextToken" not in calls[0] and calls[1]["NextToken"] == "page-2"
     assert calls[1]["MetricDataQueries"] == calls[0]["MetricDataQueries"]
     assert stored_rates() == {  # Sum Ã— 60 / 300
-        ("orders", first, "BytesInPerSec"): 600, ("orders", first, "BytesOutPerSec"): 1200,
-        ("orders", first, "MessagesInPerSec"): 6, ("orders", second, "BytesInPerSec"): 300,
-        ("orders", second, "BytesOutPerSec"): 120, ("orders", second, "MessagesInPerSec"): 3,
-    }  # fmt: skip
+        ("orders", first, "BytesInPerSec"): 600,
+        ("orders", first, "BytesOutPerSec"): 1200,
+        ("orders", first, "MessagesInPerSec"): 6,
+        ("orders", second, "BytesInPerSec"): 300,
+        ("orders", second, "BytesOutPerSec"): 120,
+        ("orders", second, "MessagesInPerSec"): 3,
+    }
 
 
 def test_consumer_groups_are_listed_once_each_page_by_page(aws_metrics, team_a):
@@ -186,16 +205,23 @@ def test_consumer_groups_are_listed_once_each_page_by_page(aws_metrics, team_a):
     client = aws_control.client(account, "cloudwatch")
 
     def metric(cluster, group, topic):
-        return {"Namespace": "AWS/Kafka", "MetricName": "SumOffsetLag", "Dimensions": [
-            {"Name": "Cluster Name", "Value": cluster}, {"Name": "Consumer Group", "Value": group},
-            {"Name": "Topic", "Value": topic}]}  # fmt: skip
+        return {
+            "Namespace": "AWS/Kafka",
+            "MetricName": "SumOffsetLag",
+            "Dimensions": [
+                {"Name": "Cluster Name", "Value": cluster},
+                {"Name": "Consumer Group", "Value": group},
+                {"Name": "Topic", "Value": topic},
+            ],
+        }
 
     with Stubber(client) as stubber:
         stubber.add_response(
             "list_metrics", {"Metrics": [metric("team-a-dev", "a", "orders")] * 2, "NextToken": "n"}
         )
-        stubber.add_response("list_metrics", {"Metrics": [metric("team-a-dev", "b", "orders"),
-                                                          metric("other", "c", "orders")]})  # fmt: skip
+        stubber.add_response(
+            "list_metrics", {"Metrics": [metric("team-a-dev", "b", "orders"), metric("other", "c", "orders")]}
+        )
         pairs = cloudwatch.consumer_group_topics(account, ["team-a-dev"])
     assert [(p.consumer_group, p.topic) for p in pairs] == [("a", "orders"), ("b", "orders")]
 

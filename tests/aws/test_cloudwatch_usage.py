@@ -54,11 +54,17 @@ def register(account_id: str, role_arn: str, name: str, team, *, cluster: str, t
     account = builders.aws_account(account_id, name=name, role_arn=role_arn, external_id=EXTERNAL_ID)
     network = builders.network_profile(account, name=f"net-{name}")
     row = Cluster.objects.create(
-        name=cluster, team=team, kind=Cluster.Kind.DEDICATED, environment="dev", account=account,
-        region="us-east-1", network_profile=network, status=Cluster.Status.ACTIVE,
+        name=cluster,
+        team=team,
+        kind=Cluster.Kind.DEDICATED,
+        environment="dev",
+        account=account,
+        region="us-east-1",
+        network_profile=network,
+        status=Cluster.Status.ACTIVE,
         active_since=dt.datetime(2026, 9, 1, tzinfo=dt.UTC),
         arn=f"arn:aws:kafka:us-east-1:{account_id}:cluster/{cluster}/0d6f5b7e-2b1c-4c55-9f5e-1e2d3c4b5a69-s1",
-    )  # fmt: skip
+    )
     for topic_name, partitions in topics.items():
         topic = Topic.objects.create(
             cluster=row, team=team, name=topic_name, partitions=partitions, status=Topic.Status.ACTIVE
@@ -165,10 +171,13 @@ def test_topics_are_read_in_calls_of_at_most_500_queries(aws_usage, team_a, topi
     assert len(calls) == math.ceil(2 * topic_count / 500)
     assert max(len(call["MetricDataQueries"]) for call in calls) <= cloudwatch.MAX_QUERIES_PER_CALL == 500
     asked = [
-        (query["MetricStat"]["Metric"]["MetricName"],
-         tuple((d["Name"], d["Value"]) for d in query["MetricStat"]["Metric"]["Dimensions"]))
-        for call in calls for query in call["MetricDataQueries"]
-    ]  # fmt: skip
+        (
+            query["MetricStat"]["Metric"]["MetricName"],
+            tuple((d["Name"], d["Value"]) for d in query["MetricStat"]["Metric"]["Dimensions"]),
+        )
+        for call in calls
+        for query in call["MetricDataQueries"]
+    ]
     assert len(asked) == len(set(asked)) == 2 * topic_count  # every topic and metric, once
     assert stored(cluster) == expected
 
@@ -210,12 +219,15 @@ def test_next_token_page_is_requested_with_the_same_queries_and_both_pages_land(
         key: calls[0][key] for key in ("StartTime", "EndTime")
     }
     assert [query["MetricStat"]["Metric"]["MetricName"] for query in calls[0]["MetricDataQueries"]] == [
-        "BytesInPerSec", "BytesOutPerSec",
-    ]  # fmt: skip
+        "BytesInPerSec",
+        "BytesOutPerSec",
+    ]
     assert stored(cluster) == {
-        ("orders", SEEDED_DAYS[0], "bytes_in"): 60_000, ("orders", SEEDED_DAYS[0], "bytes_out"): 120_000,
-        ("orders", SEEDED_DAYS[1], "bytes_in"): 180_000, ("orders", SEEDED_DAYS[1], "bytes_out"): 240_030,
-    }  # fmt: skip
+        ("orders", SEEDED_DAYS[0], "bytes_in"): 60_000,
+        ("orders", SEEDED_DAYS[0], "bytes_out"): 120_000,
+        ("orders", SEEDED_DAYS[1], "bytes_in"): 180_000,
+        ("orders", SEEDED_DAYS[1], "bytes_out"): 240_030,
+    }
 
 
 # --- Throttling and access errors: per account, never blocking the others ----------------------------

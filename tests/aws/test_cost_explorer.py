@@ -21,9 +21,11 @@ def seed_bill(moto_url: str, *pages: dict) -> None:
     """Queue Cost Explorer answers for the account (one per distinct request, pages in order)."""
     body = json.dumps({"account_id": ACCOUNT_ID, "results": list(pages)}).encode()
     request = urllib.request.Request(  # noqa: S310 - fixed http://127.0.0.1 moto URL
-        f"{moto_url}/moto-api/static/ce/cost-and-usage-results", data=body, method="POST",
+        f"{moto_url}/moto-api/static/ce/cost-and-usage-results",
+        data=body,
+        method="POST",
         headers={"Content-Type": "application/json"},
-    )  # fmt: skip
+    )
     with urllib.request.urlopen(request, timeout=10):  # noqa: S310
         pass
 
@@ -53,17 +55,24 @@ def test_actual_costs_per_cluster_come_from_the_bill_by_portal_tag(
     aws_billing, shared_cluster, billed_cluster
 ):
     run = chargeback.compute_run(OCTOBER)
-    seed_bill(aws_billing, {
-        "ResultsByTime": [{
-            "TimePeriod": {"Start": "2026-10-01", "End": "2026-11-01"}, "Estimated": False, "Total": {},
-            "Groups": [
-                group(f"portal-cluster-id${shared_cluster.pk}", "600.004"),
-                group(f"portal-cluster-id${billed_cluster.pk}", "550.10"),
-                group("portal-cluster-id$", "12.00"),  # untagged MSK cost: not ours to place
+    seed_bill(
+        aws_billing,
+        {
+            "ResultsByTime": [
+                {
+                    "TimePeriod": {"Start": "2026-10-01", "End": "2026-11-01"},
+                    "Estimated": False,
+                    "Total": {},
+                    "Groups": [
+                        group(f"portal-cluster-id${shared_cluster.pk}", "600.004"),
+                        group(f"portal-cluster-id${billed_cluster.pk}", "550.10"),
+                        group("portal-cluster-id$", "12.00"),  # untagged MSK cost: not ours to place
+                    ],
+                }
             ],
-        }],
-        "DimensionValueAttributes": [],
-    })  # fmt: skip
+            "DimensionValueAttributes": [],
+        },
+    )
     result = reconciliation.fetch_actual_costs(run_id=run.pk)
     assert result.available and result.clusters == 2 and not result.failures
     actual = dict(ActualCost.objects.values_list("cluster__name", "amount_usd"))
@@ -110,11 +119,20 @@ def test_finance_reads_the_bill_and_scales_from_the_finance_page(aws_billing, sh
     from tests.conftest import client_for
 
     chargeback.compute_run(OCTOBER)
-    seed_bill(aws_billing, {
-        "ResultsByTime": [{"TimePeriod": {"Start": "2026-10-01", "End": "2026-11-01"}, "Estimated": False,
-                           "Total": {}, "Groups": [group(f"portal-cluster-id${shared_cluster.pk}", "500.00")]}],
-        "DimensionValueAttributes": [],
-    })  # fmt: skip
+    seed_bill(
+        aws_billing,
+        {
+            "ResultsByTime": [
+                {
+                    "TimePeriod": {"Start": "2026-10-01", "End": "2026-11-01"},
+                    "Estimated": False,
+                    "Total": {},
+                    "Groups": [group(f"portal-cluster-id${shared_cluster.pk}", "500.00")],
+                }
+            ],
+            "DimensionValueAttributes": [],
+        },
+    )
     finance_client = client_for(finance)
     response = finance_client.post("/billing/runs/2026-10/actuals/", follow=True)
     assert "Read the AWS bill for 1 cluster of" in response.content.decode()

@@ -69,10 +69,20 @@ def test_thirty_percent_of_aws_calls_fail_and_everything_completes(seed, aws_wor
     account, network = aws_world
     for n in range(CLUSTERS):
         prepared = services.prepare_cluster_create(
-            actor=member_a, team=team_a, name=f"faulty-{n}", kind="dedicated", environment="dev", account=account,
-            region="us-east-1", network_profile=network, expected_write_mbps=Decimal(1),
-            expected_read_mbps=Decimal(1), contains_pii=False, latency_class="time_insensitive", justification="x",
-        )  # fmt: skip
+            actor=member_a,
+            team=team_a,
+            name=f"faulty-{n}",
+            kind="dedicated",
+            environment="dev",
+            account=account,
+            region="us-east-1",
+            network_profile=network,
+            expected_write_mbps=Decimal(1),
+            expected_read_mbps=Decimal(1),
+            contains_pii=False,
+            latency_class="time_insensitive",
+            justification="x",
+        )
         services.approve_request(
             request_id=services.submit_request(actor=member_a, prepared=prepared).pk, actor=admin
         )

@@ -10,10 +10,15 @@ SOURCE = "arn:aws:kafka:us-east-1:111122223333:cluster/events-write/aaaa-s1"
 TARGET = "arn:aws:kafka:us-east-1:111122223333:cluster/events-read/bbbb-s1"
 REPLICATOR = "arn:aws:kafka:us-east-1:111122223333:replicator/events-read-from-events-write/cccc"
 SPEC = ReplicatorSpec(
-    name="events-read-from-events-write", source_arn=SOURCE, target_arn=TARGET, topics=("payments.orders",),
-    subnet_ids=("subnet-0123456789abcdef0", "subnet-0123456789abcdef1"), security_group_ids=("sg-0123456789abcdef0",),
-    service_execution_role_arn="arn:aws:iam::111122223333:role/msk-replicator", tags={"team": "search"},
-)  # fmt: skip
+    name="events-read-from-events-write",
+    source_arn=SOURCE,
+    target_arn=TARGET,
+    topics=("payments.orders",),
+    subnet_ids=("subnet-0123456789abcdef0", "subnet-0123456789abcdef1"),
+    security_group_ids=("sg-0123456789abcdef0",),
+    service_execution_role_arn="arn:aws:iam::111122223333:role/msk-replicator",
+    tags={"team": "search"},
+)
 
 
 def test_create_replicator_sends_a_valid_request_with_offset_sync(account, kafka_stub):
@@ -57,12 +62,18 @@ def test_create_replicator_sends_a_valid_request_with_offset_sync(account, kafka
 def test_find_replicator_matches_the_exact_name(account, kafka_stub):
     kafka_stub.add_response(
         "list_replicators",
-        {"Replicators": [
-            {"ReplicatorName": SPEC.name + "-old", "ReplicatorArn": REPLICATOR + "-old", "ReplicatorState": "RUNNING"},
-            {"ReplicatorName": SPEC.name, "ReplicatorArn": REPLICATOR, "ReplicatorState": "RUNNING"},
-        ]},
+        {
+            "Replicators": [
+                {
+                    "ReplicatorName": SPEC.name + "-old",
+                    "ReplicatorArn": REPLICATOR + "-old",
+                    "ReplicatorState": "RUNNING",
+                },
+                {"ReplicatorName": SPEC.name, "ReplicatorArn": REPLICATOR, "ReplicatorState": "RUNNING"},
+            ]
+        },
         expected_params={"ReplicatorNameFilter": SPEC.name},
-    )  # fmt: skip
+    )
     found = aws_control.find_replicator(account, SPEC.name)
     assert (found.arn, found.state) == (REPLICATOR, "RUNNING")
 
@@ -75,8 +86,11 @@ def test_a_missing_service_role_is_a_readable_error_before_any_call(account, kaf
 
 
 def test_deleting_a_replicator_twice_is_fine(account, kafka_stub):
-    kafka_stub.add_response("delete_replicator", {"ReplicatorArn": REPLICATOR, "ReplicatorState": "DELETING"},
-                            expected_params={"ReplicatorArn": REPLICATOR})  # fmt: skip
+    kafka_stub.add_response(
+        "delete_replicator",
+        {"ReplicatorArn": REPLICATOR, "ReplicatorState": "DELETING"},
+        expected_params={"ReplicatorArn": REPLICATOR},
+    )
     kafka_stub.add_client_error(
         "delete_replicator", service_error_code="NotFoundException", http_status_code=404
     )

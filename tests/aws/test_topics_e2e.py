@@ -66,11 +66,20 @@ def msk_cluster(aws, settings, kafka_broker, member_a, admin, team_a, django_cap
     network = builders.network_profile(account, name="n")
     name = f"topics-{uuid.uuid4().hex[:6]}"
     prepared = services.prepare_cluster_create(
-        actor=member_a, team=team_a, name=name, kind="dedicated",
-        environment="dev", account=account, region="us-east-1", network_profile=network,
-        expected_write_mbps=Decimal(1), expected_read_mbps=Decimal(1), contains_pii=False,
-        latency_class="time_insensitive", justification="x",
-    )  # fmt: skip
+        actor=member_a,
+        team=team_a,
+        name=name,
+        kind="dedicated",
+        environment="dev",
+        account=account,
+        region="us-east-1",
+        network_profile=network,
+        expected_write_mbps=Decimal(1),
+        expected_read_mbps=Decimal(1),
+        contains_pii=False,
+        latency_class="time_insensitive",
+        justification="x",
+    )
     services.approve_request(
         request_id=services.submit_request(actor=member_a, prepared=prepared).pk, actor=admin
     )
@@ -102,9 +111,15 @@ def _approve(member_a, admin, prepared, capture):
 def _request_topic(member_a, admin, team_a, cluster, capture) -> Topic:
     name = f"orders-{uuid.uuid4().hex[:6]}"
     prepared = services.prepare_topic_create(
-        actor=member_a, team=team_a, cluster=cluster, name=name, expected_in_mbps=Decimal(6),
-        expected_out_mbps=Decimal(6), retention_ms=3_600_000, compression_type="zstd",
-    )  # fmt: skip
+        actor=member_a,
+        team=team_a,
+        cluster=cluster,
+        name=name,
+        expected_in_mbps=Decimal(6),
+        expected_out_mbps=Decimal(6),
+        retention_ms=3_600_000,
+        compression_type="zstd",
+    )
     _approve(member_a, admin, prepared, capture)
     return Topic.objects.get(name=f"team-a.{name}")
 
@@ -130,10 +145,21 @@ def test_an_approved_topic_is_created_updated_and_deleted_on_the_broker_with_msk
     }
     assert front.refused == []
 
-    _approve(member_a, admin, services.prepare_topic_update(
-        actor=member_a, topic=topic, partitions=4, retention_ms=7_200_000, retention_bytes=-1,
-        max_message_bytes=1048588, compression_type="lz4", message_timestamp_type="CreateTime",
-    ), capture)  # fmt: skip
+    _approve(
+        member_a,
+        admin,
+        services.prepare_topic_update(
+            actor=member_a,
+            topic=topic,
+            partitions=4,
+            retention_ms=7_200_000,
+            retention_bytes=-1,
+            max_message_bytes=1048588,
+            compression_type="lz4",
+            message_timestamp_type="CreateTime",
+        ),
+        capture,
+    )
 
     topic.refresh_from_db()
     assert topic.status == Topic.Status.ACTIVE, topic.status_reason

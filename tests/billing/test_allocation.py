@@ -71,11 +71,21 @@ def test_storage_estimate_keeps_the_retention_window_capped_by_retention_bytes()
     days = [dt.date(2026, 10, d) for d in range(1, 32)]
     daily = {day: GIB for day in days}  # 1 GiB written per day
     # 2-day retention: 2 GiB kept every day (1 GiB on the 1st: nothing collected for Sept 30).
-    two_days = stored_gib_month(daily, month_days=31, partitions_on=dict.fromkeys(days, 3),
-                                retention_ms=2 * 86_400_000, retention_bytes=-1)  # fmt: skip
+    two_days = stored_gib_month(
+        daily,
+        month_days=31,
+        partitions_on=dict.fromkeys(days, 3),
+        retention_ms=2 * 86_400_000,
+        retention_bytes=-1,
+    )
     assert two_days == (Decimal(1 + 2 * 30) / 31).quantize(Decimal("0.000001"))
-    capped = stored_gib_month(daily, month_days=31, partitions_on=dict.fromkeys(days, 2),
-                              retention_ms=2 * 86_400_000, retention_bytes=GIB // 4)  # ≤ 0.5 GiB  # fmt: skip
+    capped = stored_gib_month(
+        daily,
+        month_days=31,
+        partitions_on=dict.fromkeys(days, 2),
+        retention_ms=2 * 86_400_000,
+        retention_bytes=GIB // 4,
+    )  # ≤ 0.5 GiB
     assert capped == Decimal("0.500000")
 
 
@@ -84,8 +94,9 @@ def test_storage_is_capped_each_day_by_that_days_partition_count():
     days = [dt.date(2026, 10, d) for d in range(1, 32)]
     daily = {day: GIB for day in days}
     partitions = {day: 1 if day.day <= 10 else 4 for day in days}
-    capped = stored_gib_month(daily, month_days=31, partitions_on=partitions, retention_ms=2 * 86_400_000,
-                              retention_bytes=GIB // 4)  # fmt: skip
+    capped = stored_gib_month(
+        daily, month_days=31, partitions_on=partitions, retention_ms=2 * 86_400_000, retention_bytes=GIB // 4
+    )
     # 0.25 GiB a day on 10 days, then min(2 GiB, 1 GiB) on 21 days.
     assert capped == ((Decimal("0.25") * 10 + Decimal(1) * 21) / 31).quantize(Decimal("0.000001"))
 
@@ -117,15 +128,25 @@ def test_storage_estimate_equals_its_definition(seed):
     window = {-1: 400, 0: 7, None: 7, 3_600_000: 1, 86_400_000: 1, 3 * 86_400_000 + 1: 4}.get(retention_ms, 7)
     per_partition = retention_bytes if retention_bytes not in (None, -1) and retention_bytes > 0 else None
     assert stored_gib_month(
-        daily, month_days=31, partitions_on=partitions_on, retention_ms=retention_ms,
+        daily,
+        month_days=31,
+        partitions_on=partitions_on,
+        retention_ms=retention_ms,
         retention_bytes=retention_bytes,
-    ) == _stored_by_definition(daily, days, partitions_on, window, per_partition)  # fmt: skip
+    ) == _stored_by_definition(daily, days, partitions_on, window, per_partition)
 
 
 def test_dedicated_cluster_costs_all_go_to_its_team():
-    usage = ClusterUsage(REF, A, shared=False, cluster_hours=744, rates=LIST_PRICES, topics=[
-        TopicUsage("b.orders", owner=B, partition_hours=744 * 2, bytes_in=10 * GIB, bytes_out=20 * GIB),
-    ])  # fmt: skip
+    usage = ClusterUsage(
+        REF,
+        A,
+        shared=False,
+        cluster_hours=744,
+        rates=LIST_PRICES,
+        topics=[
+            TopicUsage("b.orders", owner=B, partition_hours=744 * 2, bytes_in=10 * GIB, bytes_out=20 * GIB),
+        ],
+    )
     lines = allocate(usage, PLATFORM)
     assert {line.payer for line in lines} == {A} and {line.basis for line in lines} == {Basis.DEDICATED}
     costs = {line.charge_type: line.cost for line in lines}
@@ -138,10 +159,17 @@ def test_dedicated_cluster_costs_all_go_to_its_team():
 
 
 def test_shared_cluster_topics_go_to_owners_and_cluster_hours_by_bytes_share():
-    usage = ClusterUsage(REF, A, shared=True, cluster_hours=100, rates=LIST_PRICES, topics=[
-        TopicUsage("a.clicks", owner=A, partition_hours=100, bytes_in=1 * GIB, bytes_out=2 * GIB),
-        TopicUsage("b.orders", owner=B, partition_hours=300, bytes_in=3 * GIB, bytes_out=3 * GIB),
-    ])  # fmt: skip
+    usage = ClusterUsage(
+        REF,
+        A,
+        shared=True,
+        cluster_hours=100,
+        rates=LIST_PRICES,
+        topics=[
+            TopicUsage("a.clicks", owner=A, partition_hours=100, bytes_in=1 * GIB, bytes_out=2 * GIB),
+            TopicUsage("b.orders", owner=B, partition_hours=300, bytes_in=3 * GIB, bytes_out=3 * GIB),
+        ],
+    )
     lines = allocate(usage, PLATFORM)
     hours = {line.payer: line for line in lines if line.charge_type == "cluster_hours"}
     # $75.00 split 3 : 6 bytes → $25.00 / $50.00.
@@ -150,15 +178,24 @@ def test_shared_cluster_topics_go_to_owners_and_cluster_hours_by_bytes_share():
     assert hours[A].ratio == Decimal("0.333333") and hours[B].quantity == Decimal("66.666667")
     b_topic = [line for line in lines if line.topic == "b.orders"]
     assert {line.payer for line in b_topic} == {B} and {line.basis for line in b_topic} == {Basis.TOPIC_OWNER}
-    assert sum(line.cost for line in lines) == Decimal("75.00") + Decimal("0.15") + Decimal("0.45") + \
-        Decimal("0.10") + Decimal("0.10") + Decimal("0.30") + Decimal("0.15")  # fmt: skip
+    assert sum(line.cost for line in lines) == Decimal("75.00") + Decimal("0.15") + Decimal("0.45") + Decimal(
+        "0.10"
+    ) + Decimal("0.10") + Decimal("0.30") + Decimal("0.15")
 
 
 def test_shared_cluster_without_traffic_is_split_evenly_and_sums_to_the_cent():
-    usage = ClusterUsage(REF, A, shared=True, cluster_hours=1, rates=LIST_PRICES, topics=[
-        TopicUsage("a.x", owner=A, partition_hours=1), TopicUsage("b.y", owner=B, partition_hours=1),
-        TopicUsage("c.z", owner=Payer("Team C", "CC-C", 9), partition_hours=1),
-    ])  # fmt: skip
+    usage = ClusterUsage(
+        REF,
+        A,
+        shared=True,
+        cluster_hours=1,
+        rates=LIST_PRICES,
+        topics=[
+            TopicUsage("a.x", owner=A, partition_hours=1),
+            TopicUsage("b.y", owner=B, partition_hours=1),
+            TopicUsage("c.z", owner=Payer("Team C", "CC-C", 9), partition_hours=1),
+        ],
+    )
     hours = [line for line in allocate(usage, PLATFORM) if line.charge_type == "cluster_hours"]
     assert {line.basis for line in hours} == {Basis.EVEN_SPLIT}
     assert sorted(line.cost for line in hours) == [Decimal("0.25"), Decimal("0.25"), Decimal("0.25")]
@@ -166,10 +203,17 @@ def test_shared_cluster_without_traffic_is_split_evenly_and_sums_to_the_cent():
 
 
 def test_unowned_usage_is_charged_to_the_platform_team_as_unattributed():
-    usage = ClusterUsage(REF, A, shared=True, cluster_hours=10, rates=LIST_PRICES, topics=[
-        TopicUsage("a.x", owner=A, bytes_in=GIB),
-        TopicUsage("legacy.unknown", owner=None, bytes_in=GIB),
-    ])  # fmt: skip
+    usage = ClusterUsage(
+        REF,
+        A,
+        shared=True,
+        cluster_hours=10,
+        rates=LIST_PRICES,
+        topics=[
+            TopicUsage("a.x", owner=A, bytes_in=GIB),
+            TopicUsage("legacy.unknown", owner=None, bytes_in=GIB),
+        ],
+    )
     lines = allocate(usage, PLATFORM)
     unowned = [line for line in lines if line.payer == PLATFORM]
     assert {line.basis for line in unowned} == {Basis.UNATTRIBUTED}

@@ -37,8 +37,9 @@ def platform_team(db):
 
 def test_dedicated_cluster_deleted_mid_month_with_a_partition_increase(billed_cluster, team_a):
     Cluster.objects.filter(pk=billed_cluster.pk).update(status="deleted", deleted_at=at(16, 0, 30))
-    topic = make_topic(billed_cluster, team_a, "team-a.orders", (at(1, month=9), 2), (at(11, 10, 30), 4),
-                       (at(16, 0, 30), 0))  # fmt: skip
+    topic = make_topic(
+        billed_cluster, team_a, "team-a.orders", (at(1, month=9), 2), (at(11, 10, 30), 4), (at(16, 0, 30), 0)
+    )
     usage(billed_cluster, topic.name, dt.date(2026, 10, 5), bytes_in=10 * GIB, bytes_out=20 * GIB)
     run = chargeback.compute_run(OCTOBER)
     by_type = {line.charge_type: line for line in lines_by(run)}
@@ -68,8 +69,10 @@ def test_shared_cluster_split_and_unattributed_usage(shared_cluster, team_a, tea
     hours = {line.team_name: line for line in lines_by(run, charge_type="cluster_hours")}
     # $558.00 split by bytes 2 : 6 : 2 (team A, team B, unattributed).
     assert {name: line.cost_usd for name, line in hours.items()} == {
-        "Team A": Decimal("111.60"), "Team B": Decimal("334.80"), "Platform": Decimal("111.60"),
-    }  # fmt: skip
+        "Team A": Decimal("111.60"),
+        "Team B": Decimal("334.80"),
+        "Platform": Decimal("111.60"),
+    }
     assert hours["Platform"].allocation_basis == "unattributed"
     assert hours["Team B"].allocation_basis == "usage_share" and hours["Team B"].allocation_ratio == Decimal(
         "0.6"
@@ -82,20 +85,35 @@ def test_shared_cluster_split_and_unattributed_usage(shared_cluster, team_a, tea
 def test_recomputing_is_idempotent_and_a_finalized_month_cannot_change(billed_cluster, team_a, finance):
     make_topic(billed_cluster, team_a, "team-a.orders", (at(1, month=9), 2))
     first = chargeback.compute_run(OCTOBER)
-    rows = list(ChargebackLine.objects.filter(run=first).values_list(
-        "position", "team_name", "charge_type", "quantity", "cost_usd"))  # fmt: skip
+    rows = list(
+        ChargebackLine.objects.filter(run=first).values_list(
+            "position", "team_name", "charge_type", "quantity", "cost_usd"
+        )
+    )
     again = chargeback.compute_run(OCTOBER)
     assert again.pk == first.pk
-    assert list(ChargebackLine.objects.filter(run=again).values_list(
-        "position", "team_name", "charge_type", "quantity", "cost_usd")) == rows  # fmt: skip
+    assert (
+        list(
+            ChargebackLine.objects.filter(run=again).values_list(
+                "position", "team_name", "charge_type", "quantity", "cost_usd"
+            )
+        )
+        == rows
+    )
     chargeback.finalize_run(run_id=first.pk, actor=finance)
     TopicPartitionChange.objects.create(topic=billed_cluster.topics.get(), partitions=8, changed_at=at(2))
     with pytest.raises(chargeback.ChargebackError, match="finalized"):
         chargeback.compute_run(OCTOBER)
     with pytest.raises(chargeback.ChargebackError, match="already finalized"):
         chargeback.finalize_run(run_id=first.pk, actor=finance)
-    assert list(ChargebackLine.objects.filter(run=first).values_list(
-        "position", "team_name", "charge_type", "quantity", "cost_usd")) == rows  # fmt: skip
+    assert (
+        list(
+            ChargebackLine.objects.filter(run=first).values_list(
+                "position", "team_name", "charge_type", "quantity", "cost_usd"
+            )
+        )
+        == rows
+    )
     assert AuditEvent.objects.filter(action="billing.chargeback.finalized").count() == 1
 
 
@@ -143,13 +161,24 @@ def test_a_read_cluster_pays_for_its_replicated_topics(shared_cluster, team_a, t
     Topic = type(source)
     Topic.objects.filter(pk=source.pk).update(expected_in_mbps=Decimal(2), expected_out_mbps=Decimal(2))
     read = Cluster.objects.create(
-        name="team-b-read", team=team_b, kind=Cluster.Kind.READ, source_cluster=shared_cluster, environment="prod",
-        account=shared_cluster.account, region="us-east-1", network_profile=network_profile,
-        status=Cluster.Status.ACTIVE, active_since=at(11, 0, 5),
+        name="team-b-read",
+        team=team_b,
+        kind=Cluster.Kind.READ,
+        source_cluster=shared_cluster,
+        environment="prod",
+        account=shared_cluster.account,
+        region="us-east-1",
+        network_profile=network_profile,
+        status=Cluster.Status.ACTIVE,
+        active_since=at(11, 0, 5),
         arn="arn:aws:kafka:us-east-1:123456789012:cluster/team-b-read/7f1c2d3e-0000-4000-8000-000000000001-s1",
-    )  # fmt: skip
-    Replicator.objects.create(read_cluster=read, source_cluster=shared_cluster, topics=["team-a.clicks"],
-                              status=Replicator.Status.ACTIVE)  # fmt: skip
+    )
+    Replicator.objects.create(
+        read_cluster=read,
+        source_cluster=shared_cluster,
+        topics=["team-a.clicks"],
+        status=Replicator.Status.ACTIVE,
+    )
     from billing.usage import collect_usage
 
     collect_usage(OCTOBER, dt.date(2026, 11, 1))

@@ -67,15 +67,22 @@ def test_a_cluster_is_shared_when_shared_with_teams_or_holding_another_teams_top
 ):
     """billed_cluster is team A's, not shared with anyone: dedicated in October while team B's topic on it
     was deleted in September, shared in November when team B has a topic on it again."""
-    make_topic(billed_cluster, team_b, "team-b.old", (at(1, month=8), 1), (at(10, month=9), 0),
-               status=Topic.Status.DELETED)  # fmt: skip
+    make_topic(
+        billed_cluster,
+        team_b,
+        "team-b.old",
+        (at(1, month=8), 1),
+        (at(10, month=9), 0),
+        status=Topic.Status.DELETED,
+    )
     make_topic(billed_cluster, team_b, "team-b.new", (at(5, month=11), 1))
     make_topic(shared_cluster, team_a, "team-a.clicks", (at(1, month=9), 1))
     october = chargeback.compute_run(OCTOBER)
     assert {line.allocation_basis for line in lines_of(october, cluster=billed_cluster)} == {"dedicated"}
     assert {line.allocation_basis for line in lines_of(october, cluster=shared_cluster)} == {
-        "topic_owner", "even_split",
-    }  # fmt: skip
+        "topic_owner",
+        "even_split",
+    }
     november = chargeback.compute_run(NOVEMBER)
     partitions = lines_of(november, cluster=billed_cluster, charge_type="partition_hours")
     assert [(line.team_name, line.allocation_basis) for line in partitions] == [("Team B", "topic_owner")]
@@ -84,22 +91,34 @@ def test_a_cluster_is_shared_when_shared_with_teams_or_holding_another_teams_top
 def test_the_leftover_cent_goes_to_the_largest_remainder_then_the_larger_weight_then_the_name():
     # $1.00 in three equal parts: 33 + 33 + 33 and one cent left, all remainders and weights equal: Team A.
     assert split_cents(Decimal("1.00"), {C: 1, B: 1, A: 1}) == {
-        A: Decimal("0.34"), B: Decimal("0.33"), C: Decimal("0.33"),
-    }  # fmt: skip
+        A: Decimal("0.34"),
+        B: Decimal("0.33"),
+        C: Decimal("0.33"),
+    }
     # 2 cents at 1 : 3: both remainders are ½ cent; the larger weight (B) gets the cent, not the name (A).
     assert split_cents(Decimal("0.02"), {A: 1, B: 3}) == {A: Decimal("0.00"), B: Decimal("0.02")}
     # 3 cents at 1 : 2 : 2: remainders 3/5, 1/5, 1/5 → A first.
     assert split_cents(Decimal("0.03"), {A: 1, B: 2, C: 2}) == {
-        A: Decimal("0.01"), B: Decimal("0.01"), C: Decimal("0.01"),
-    }  # fmt: skip
+        A: Decimal("0.01"),
+        B: Decimal("0.01"),
+        C: Decimal("0.01"),
+    }
 
 
 def test_split_lines_multiply_out_quantity_times_unit_price_is_the_cost():
     """1 cluster-hour ($0.75) split evenly: $0.38 and $0.37. Half an hour each at $0.75 would be $0.38
     twice; the $0.37 line's quantity is 0.37 ÷ 0.75 hours."""
-    usage_ = ClusterUsage(REF, A, shared=True, cluster_hours=1, rates=LIST_PRICES, topics=[
-        TopicUsage("a.x", owner=A, partition_hours=1), TopicUsage("b.y", owner=B, partition_hours=1),
-    ])  # fmt: skip
+    usage_ = ClusterUsage(
+        REF,
+        A,
+        shared=True,
+        cluster_hours=1,
+        rates=LIST_PRICES,
+        topics=[
+            TopicUsage("a.x", owner=A, partition_hours=1),
+            TopicUsage("b.y", owner=B, partition_hours=1),
+        ],
+    )
     hours = {line.payer: line for line in allocate(usage_, C) if line.charge_type == "cluster_hours"}
     assert {payer: line.cost for payer, line in hours.items()} == {A: Decimal("0.38"), B: Decimal("0.37")}
     assert hours[B].quantity == Decimal("0.493333") and hours[A].quantity == Decimal("0.506667")
@@ -112,8 +131,13 @@ def test_the_storage_estimate_uses_kafkas_default_retention_of_7_days_when_none_
     daily = {day: GIB for day in days}
 
     def stored(retention_ms):
-        return stored_gib_month(daily, month_days=31, partitions_on=dict.fromkeys(days, 1),
-                                retention_ms=retention_ms, retention_bytes=None)  # fmt: skip
+        return stored_gib_month(
+            daily,
+            month_days=31,
+            partitions_on=dict.fromkeys(days, 1),
+            retention_ms=retention_ms,
+            retention_bytes=None,
+        )
 
     assert stored(None) == stored(0) == stored(7 * 86_400_000) != stored(86_400_000)
     assert stored(None) == (Decimal(1 + 2 + 3 + 4 + 5 + 6 + 7 * 25) / 31).quantize(Decimal("0.000001"))
@@ -121,8 +145,14 @@ def test_the_storage_estimate_uses_kafkas_default_retention_of_7_days_when_none_
 
 def test_a_deletion_at_exactly_hh_00_00_is_not_charged_for_that_hour(billed_cluster, team_a):
     Cluster.objects.filter(pk=billed_cluster.pk).update(status="deleted", deleted_at=at(16, 12, 0))
-    make_topic(billed_cluster, team_a, "team-a.orders", (at(1, month=9), 2), (at(16, 12, 0), 0),
-               status=Topic.Status.DELETED)  # fmt: skip
+    make_topic(
+        billed_cluster,
+        team_a,
+        "team-a.orders",
+        (at(1, month=9), 2),
+        (at(16, 12, 0), 0),
+        status=Topic.Status.DELETED,
+    )
     run = chargeback.compute_run(OCTOBER)
     quantities = {line.charge_type: line.quantity for line in lines_of(run)}
     # The 1st 00:00 through the 16th 11:00: 15 × 24 + 12 hours; the 12:00 hour is not charged.
@@ -131,9 +161,15 @@ def test_a_deletion_at_exactly_hh_00_00_is_not_charged_for_that_hour(billed_clus
 
 def test_a_run_uses_the_rate_card_in_force_on_the_1st(billed_cluster, team_a):
     """A card from the 15th of October prices November on, not the second half of October."""
-    RateCard.objects.create(region="us-east-1", effective_from=dt.date(2026, 10, 15), cluster_hour=Decimal("1.00"),
-                            partition_hour=Decimal("0.002"), gib_in=Decimal("0.2"), gib_out=Decimal("0.1"),
-                            gib_month=Decimal("0.2"))  # fmt: skip
+    RateCard.objects.create(
+        region="us-east-1",
+        effective_from=dt.date(2026, 10, 15),
+        cluster_hour=Decimal("1.00"),
+        partition_hour=Decimal("0.002"),
+        gib_in=Decimal("0.2"),
+        gib_out=Decimal("0.1"),
+        gib_month=Decimal("0.2"),
+    )
     october, november = chargeback.compute_run(OCTOBER), chargeback.compute_run(NOVEMBER)
     [october_hours] = lines_of(october, charge_type="cluster_hours")
     [november_hours] = lines_of(november, charge_type="cluster_hours")

@@ -48,18 +48,34 @@ def orders(billed_cluster, team_a):
 def month_to_date(month, cluster, team, *, computed_at, **quantities):
     """A provisional run whose lines charge `quantities` (charge type → quantity) on `cluster` for `team`,
     at the list prices, topic "team-a.orders" for everything but cluster-hours."""
-    prices = {"cluster_hours": "0.75", "partition_hours": "0.0015", "data_in": "0.10", "data_out": "0.05",
-              "storage": "0.10"}  # fmt: skip
+    prices = {
+        "cluster_hours": "0.75",
+        "partition_hours": "0.0015",
+        "data_in": "0.10",
+        "data_out": "0.05",
+        "storage": "0.10",
+    }
     run = ChargebackRun.objects.create(month=month, computed_at=computed_at)
     for position, (charge_type, quantity) in enumerate(quantities.items(), start=1):
         ChargebackLine.objects.create(
-            run=run, position=position, team=team, team_name=team.name, cost_center=team.cost_center,
-            cluster=cluster, cluster_name=cluster.name, region="us-east-1", account_id="123456789012",
-            topic_name="" if charge_type == "cluster_hours" else "team-a.orders", charge_type=charge_type,
-            quantity=Decimal(quantity), unit="-", unit_price_usd=Decimal(prices[charge_type]),
-            cost_usd=money(Decimal(quantity) * Decimal(prices[charge_type])), allocation_basis="dedicated",
+            run=run,
+            position=position,
+            team=team,
+            team_name=team.name,
+            cost_center=team.cost_center,
+            cluster=cluster,
+            cluster_name=cluster.name,
+            region="us-east-1",
+            account_id="123456789012",
+            topic_name="" if charge_type == "cluster_hours" else "team-a.orders",
+            charge_type=charge_type,
+            quantity=Decimal(quantity),
+            unit="-",
+            unit_price_usd=Decimal(prices[charge_type]),
+            cost_usd=money(Decimal(quantity) * Decimal(prices[charge_type])),
+            allocation_basis="dedicated",
             allocation_ratio=Decimal(1),
-        )  # fmt: skip
+        )
     return run
 
 
@@ -69,9 +85,16 @@ def test_mid_month_forecast_is_the_month_to_date_plus_the_remaining_hours_and_pa
     now = clock(at(15, 12, 30))
     # Metered through the 12:00 hour of the 15th: 14 × 24 + 13 = 349 hours; 744 − 349 = 395 to go.
     run = month_to_date(
-        OCTOBER, billed_cluster, team_a, computed_at=now, cluster_hours=349, partition_hours=3 * 349,
-        data_in=30, data_out=60, storage="0.967742",  # 15 days × 2 GiB kept for a day / 31 days
-    )  # fmt: skip
+        OCTOBER,
+        billed_cluster,
+        team_a,
+        computed_at=now,
+        cluster_hours=349,
+        partition_hours=3 * 349,
+        data_in=30,
+        data_out=60,
+        storage="0.967742",  # 15 days × 2 GiB kept for a day / 31 days
+    )
     remaining = forecast.remaining(OCTOBER, now=now)
     assert remaining.metered_until == at(15, 13) and remaining.remaining_hours == 395
     assert remaining.today == dt.date(2026, 10, 15) and remaining.full_days == 14
@@ -128,9 +151,15 @@ def test_first_hour_of_a_month_projects_hours_and_storage_but_no_data_before_a_f
     usage(billed_cluster, orders.name, NOVEMBER, bytes_in=GIB // 4)
     now = clock(dt.datetime(2026, 11, 1, 0, 20, tzinfo=dt.UTC))
     run = month_to_date(
-        NOVEMBER, billed_cluster, team_a, computed_at=now, cluster_hours=1, partition_hours=3, data_in="0.25",
+        NOVEMBER,
+        billed_cluster,
+        team_a,
+        computed_at=now,
+        cluster_hours=1,
+        partition_hours=3,
+        data_in="0.25",
         storage="0.008333",  # ¼ GiB kept for the 1st / 30 days
-    )  # fmt: skip
+    )
     remaining = forecast.remaining(NOVEMBER, now=now)
     # The 00:00 hour is the month to date; 30 × 24 − 1 = 719 hours to go.
     assert remaining.remaining_hours == 719 and remaining.full_days == 0
@@ -226,11 +255,18 @@ def test_shared_clusters_split_the_rest_of_the_month_by_the_pace_of_each_payer(
         usage(shared_cluster, "team-b.new", dt.date(2026, 10, day), bytes_in=3 * GIB, bytes_out=3 * GIB)
     make_topic(shared_cluster, team_b, "team-b.new", (at(6, 0, 10), 4))
     read = Cluster.objects.create(
-        name="team-b-read", team=team_b, kind=Cluster.Kind.READ, source_cluster=shared_cluster,
-        environment="prod", account=shared_cluster.account, region="us-east-1", network_profile=network_profile,
-        status=Cluster.Status.ACTIVE, active_since=at(2, 8),
+        name="team-b-read",
+        team=team_b,
+        kind=Cluster.Kind.READ,
+        source_cluster=shared_cluster,
+        environment="prod",
+        account=shared_cluster.account,
+        region="us-east-1",
+        network_profile=network_profile,
+        status=Cluster.Status.ACTIVE,
+        active_since=at(2, 8),
         arn="arn:aws:kafka:us-east-1:123456789012:cluster/team-b-read/7f1c2d3e-0000-4000-8000-000000000001-s1",
-    )  # fmt: skip
+    )
     Replicator.objects.create(
         read_cluster=read,
         source_cluster=shared_cluster,

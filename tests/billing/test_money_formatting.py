@@ -114,10 +114,19 @@ def test_decimal_sum_reads_a_real_sqlite_sum_like_postgresql(field, values, expe
 
 def _sqlite_defaults() -> dict:
     return {
-        "ENGINE": "django.db.backends.sqlite3", "USER": "", "PASSWORD": "", "HOST": "", "PORT": "",
-        "OPTIONS": {}, "TIME_ZONE": None, "CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False,
-        "AUTOCOMMIT": True, "ATOMIC_REQUESTS": False, "TEST": {},
-    }  # fmt: skip
+        "ENGINE": "django.db.backends.sqlite3",
+        "USER": "",
+        "PASSWORD": "",
+        "HOST": "",
+        "PORT": "",
+        "OPTIONS": {},
+        "TIME_ZONE": None,
+        "CONN_MAX_AGE": 0,
+        "CONN_HEALTH_CHECKS": False,
+        "AUTOCOMMIT": True,
+        "ATOMIC_REQUESTS": False,
+        "TEST": {},
+    }
 
 
 # --- Rendered pages, CSVs, mails and Slack --------------------------------------------------------------
@@ -127,9 +136,18 @@ def _sqlite_defaults() -> dict:
 def october_by_hand(team_a, billed_cluster):
     """Team A's October as lines written by hand: $1,105.11 in all, data in 11.500907 GiB, 12,496 hours."""
     run = ChargebackRun.objects.create(month=OCTOBER, total_usd=Decimal("1105.11"), line_count=4)
-    base = {"run": run, "team": team_a, "team_name": team_a.name, "cost_center": team_a.cost_center,
-            "cluster": billed_cluster, "cluster_name": billed_cluster.name, "region": "us-east-1",
-            "account_id": "123456789012", "allocation_basis": "dedicated", "allocation_ratio": Decimal(1)}  # fmt: skip
+    base = {
+        "run": run,
+        "team": team_a,
+        "team_name": team_a.name,
+        "cost_center": team_a.cost_center,
+        "cluster": billed_cluster,
+        "cluster_name": billed_cluster.name,
+        "region": "us-east-1",
+        "account_id": "123456789012",
+        "allocation_basis": "dedicated",
+        "allocation_ratio": Decimal(1),
+    }
     for position, (topic, charge_type, quantity, unit, price, cost) in enumerate(
         [
             ("", "cluster_hours", "744", "cluster-hour", "0.75", "558.00"),
@@ -140,9 +158,15 @@ def october_by_hand(team_a, billed_cluster):
         start=1,
     ):
         ChargebackLine.objects.create(
-            **base, position=position, topic_name=topic, charge_type=charge_type, quantity=Decimal(quantity),
-            unit=unit, unit_price_usd=Decimal(price), cost_usd=Decimal(cost),
-        )  # fmt: skip
+            **base,
+            position=position,
+            topic_name=topic,
+            charge_type=charge_type,
+            quantity=Decimal(quantity),
+            unit=unit,
+            unit_price_usd=Decimal(price),
+            cost_usd=Decimal(cost),
+        )
     ChargebackRun.objects.filter(pk=run.pk).update(computed_at=dt.datetime(2026, 11, 1, 3, tzinfo=dt.UTC))
     Team.objects.filter(pk=team_a.pk).update(monthly_budget_usd=Decimal("4000.00"))
     return run
@@ -200,9 +224,12 @@ def test_budget_alert_mail_and_slack_show_formatted_money(october_by_hand, team_
     posted = []
     monkeypatch.setattr("portal.slack.post", lambda text: posted.append(text) or True)
     alert = BudgetAlert.objects.create(
-        team=team_a, month=OCTOBER, threshold_percent=80, spent_usd=Decimal("1105.11"),
+        team=team_a,
+        month=OCTOBER,
+        threshold_percent=80,
+        spent_usd=Decimal("1105.11"),
         budget_usd=Decimal("1200.00"),
-    )  # fmt: skip
+    )
     services.send_budget_alert(alert.pk)
     [message] = mail.outbox
     assert "(month to date, provisional)" in message.body

@@ -162,10 +162,17 @@ def test_a_cluster_created_after_now_in_the_month_is_not_charged_yet(
     team_a, platform_account, network_profile, clock
 ):
     Cluster.objects.create(
-        name="later", team=team_a, kind=Cluster.Kind.DEDICATED, environment="dev", account=platform_account,
-        region="us-east-1", network_profile=network_profile, status=Cluster.Status.ACTIVE,
-        active_since=at(20, 10), arn="arn:aws:kafka:us-east-1:123456789012:cluster/later/x-s1",
-    )  # fmt: skip
+        name="later",
+        team=team_a,
+        kind=Cluster.Kind.DEDICATED,
+        environment="dev",
+        account=platform_account,
+        region="us-east-1",
+        network_profile=network_profile,
+        status=Cluster.Status.ACTIVE,
+        active_since=at(20, 10),
+        arn="arn:aws:kafka:us-east-1:123456789012:cluster/later/x-s1",
+    )
     clock(at(15, 12, 30))
     run = chargeback.compute_run(OCTOBER)
     assert run.line_count == 0 and run.total_usd == Decimal("0.00")

@@ -99,8 +99,15 @@ def test_the_same_team_recreating_a_topic_does_not_carry_the_old_ones_bytes_into
 ):
     """7-day retention: the new topic keeps only what was written since it exists, not the old one's week."""
     configs = {"retention.ms": 7 * 86_400_000, "retention.bytes": -1}
-    make_topic(billed_cluster, team_a, "orders", (at(1, month=9), 1), (at(20, 12, 0), 0), configs=configs,
-               status=Topic.Status.DELETED)  # fmt: skip
+    make_topic(
+        billed_cluster,
+        team_a,
+        "orders",
+        (at(1, month=9), 1),
+        (at(20, 12, 0), 0),
+        configs=configs,
+        status=Topic.Status.DELETED,
+    )
     make_topic(billed_cluster, team_a, "orders", (at(21, 0, 0), 1), configs=configs)
     for day in range(14, 32):
         usage(billed_cluster, "orders", dt.date(2026, 10, day), bytes_in=GIB)
@@ -136,8 +143,9 @@ def test_the_forecast_of_a_recreated_topics_storage_counts_the_days_of_both_topi
     (12th-20th): its pace per day is over the 20 days from the 1st, not the 9 since the re-creation."""
     from billing import forecast
 
-    make_topic(billed_cluster, team_a, "orders", (at(1, month=9), 1), (at(10, 0, 30), 0),
-               status=Topic.Status.DELETED)  # fmt: skip
+    make_topic(
+        billed_cluster, team_a, "orders", (at(1, month=9), 1), (at(10, 0, 30), 0), status=Topic.Status.DELETED
+    )
     make_topic(billed_cluster, team_a, "orders", (at(12, 9, 0), 1))
     for day in range(1, 21):
         usage(billed_cluster, "orders", dt.date(2026, 10, day), bytes_in=GIB)

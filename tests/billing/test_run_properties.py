@@ -33,8 +33,20 @@ MONTH_HOURS = 31 * 24
 HOUR = dt.timedelta(hours=1)
 TEAMS = ("Team A", "Team B", "Team C")
 NAMES = ("orders", "clicks")  # few names: reused often
-LINE_FIELDS = ("position", "team_name", "cost_center", "cluster_name", "topic_name", "charge_type", "quantity",
-               "unit", "unit_price_usd", "cost_usd", "allocation_basis", "allocation_ratio")  # fmt: skip
+LINE_FIELDS = (
+    "position",
+    "team_name",
+    "cost_center",
+    "cluster_name",
+    "topic_name",
+    "charge_type",
+    "quantity",
+    "unit",
+    "unit_price_usd",
+    "cost_usd",
+    "allocation_basis",
+    "allocation_ratio",
+)
 DATABASES = ["default", "twin"] if twin_database.available() else ["default"]
 
 
@@ -45,32 +57,55 @@ def moment(hours: int, minute: int) -> dt.datetime:
 
 minutes = st.sampled_from([0, 0, 1, 30, 59])  # on the hour often: the hh:00:00 rule
 clusters_ = st.lists(
-    st.fixed_dictionaries({
-        "team": st.integers(0, 2),
-        "shared_with": st.sets(st.integers(0, 2), max_size=2),
-        "since": st.integers(-300, 600), "since_minute": minutes,
-        "lives": st.none() | st.integers(0, 500), "gone_minute": minutes,
-    }),
-    min_size=1, max_size=2,
-)  # fmt: skip
+    st.fixed_dictionaries(
+        {
+            "team": st.integers(0, 2),
+            "shared_with": st.sets(st.integers(0, 2), max_size=2),
+            "since": st.integers(-300, 600),
+            "since_minute": minutes,
+            "lives": st.none() | st.integers(0, 500),
+            "gone_minute": minutes,
+        }
+    ),
+    min_size=1,
+    max_size=2,
+)
 topics_ = st.lists(
-    st.fixed_dictionaries({
-        "cluster": st.integers(0, 1), "team": st.integers(0, 2), "name": st.sampled_from(NAMES),
-        "born": st.integers(-100, 700), "born_minute": minutes, "partitions": st.integers(1, 6),
-        "change": st.none() | st.tuples(st.integers(0, 200), minutes, st.integers(1, 8)),
-        "lives": st.none() | st.integers(0, 300), "gone_minute": minutes,
-    }),
-    min_size=1, max_size=8,
-)  # fmt: skip
+    st.fixed_dictionaries(
+        {
+            "cluster": st.integers(0, 1),
+            "team": st.integers(0, 2),
+            "name": st.sampled_from(NAMES),
+            "born": st.integers(-100, 700),
+            "born_minute": minutes,
+            "partitions": st.integers(1, 6),
+            "change": st.none() | st.tuples(st.integers(0, 200), minutes, st.integers(1, 8)),
+            "lives": st.none() | st.integers(0, 300),
+            "gone_minute": minutes,
+        }
+    ),
+    min_size=1,
+    max_size=8,
+)
 usage_ = st.lists(
-    st.tuples(st.integers(0, 1), st.sampled_from((*NAMES, "stray")), st.integers(-9, 30),
-              st.integers(0, 5 * 2**30), st.integers(0, 5 * 2**30)),
+    st.tuples(
+        st.integers(0, 1),
+        st.sampled_from((*NAMES, "stray")),
+        st.integers(-9, 30),
+        st.integers(0, 5 * 2**30),
+        st.integers(0, 5 * 2**30),
+    ),
     max_size=30,
-)  # fmt: skip
-worlds = st.fixed_dictionaries({
-    "clusters": clusters_, "topics": topics_, "usage": usage_,
-    "now": st.integers(0, MONTH_HOURS + 30), "now_minute": st.integers(0, 59),
-})  # fmt: skip
+)
+worlds = st.fixed_dictionaries(
+    {
+        "clusters": clusters_,
+        "topics": topics_,
+        "usage": usage_,
+        "now": st.integers(0, MONTH_HOURS + 30),
+        "now_minute": st.integers(0, 59),
+    }
+)
 
 
 def build(world: dict, *, reverse: bool = False) -> dict:
@@ -83,12 +118,20 @@ def build(world: dict, *, reverse: bool = False) -> dict:
     settings_row = PlatformSettings.current()
     settings_row.platform_team = platform
     settings_row.save()
-    account = AwsAccount.objects.create(name="acct", account_id="123456789012", ownership="platform",
-                                        role_arn="arn:aws:iam::123456789012:role/msk-portal")  # fmt: skip
+    account = AwsAccount.objects.create(
+        name="acct",
+        account_id="123456789012",
+        ownership="platform",
+        role_arn="arn:aws:iam::123456789012:role/msk-portal",
+    )
     network = NetworkProfile.objects.create(
-        account=account, region="us-east-1", name="n", vpc_id="vpc-0123456789abcdef0",
-        subnets=[{"id": "subnet-0123456789abcdef0", "az": "us-east-1a"}], security_group_ids=["sg-0123456789abcdef0"],
-    )  # fmt: skip
+        account=account,
+        region="us-east-1",
+        name="n",
+        vpc_id="vpc-0123456789abcdef0",
+        subnets=[{"id": "subnet-0123456789abcdef0", "az": "us-east-1a"}],
+        security_group_ids=["sg-0123456789abcdef0"],
+    )
     clusters = []
     for number, spec in enumerate(world["clusters"]):
         since = moment(spec["since"], spec["since_minute"])
@@ -98,10 +141,18 @@ def build(world: dict, *, reverse: bool = False) -> dict:
             else since + spec["lives"] * HOUR + dt.timedelta(minutes=spec["gone_minute"])
         )
         cluster = Cluster.objects.create(
-            name=f"c{number}", team=teams[spec["team"]], kind="write", environment="prod", account=account,
-            region="us-east-1", network_profile=network, status="deleted" if gone else "active",
-            active_since=since, deleted_at=gone, arn=f"arn:aws:kafka:us-east-1:123456789012:cluster/c{number}/x-s1",
-        )  # fmt: skip
+            name=f"c{number}",
+            team=teams[spec["team"]],
+            kind="write",
+            environment="prod",
+            account=account,
+            region="us-east-1",
+            network_profile=network,
+            status="deleted" if gone else "active",
+            active_since=since,
+            deleted_at=gone,
+            arn=f"arn:aws:kafka:us-east-1:123456789012:cluster/c{number}/x-s1",
+        )
         cluster.shared_with.set([teams[index] for index in spec["shared_with"] if index != spec["team"]])
         clusters.append(cluster)
     live: set[tuple[int, str]] = set()
@@ -127,10 +178,13 @@ def build(world: dict, *, reverse: bool = False) -> dict:
     # Rows in the opposite order on the twin: nothing may depend on row order or ids.
     for cluster, team, name, changes in reversed(topics) if reverse else topics:
         topic = Topic.objects.create(
-            cluster=cluster, team=team, name=name, partitions=changes[0][1],
+            cluster=cluster,
+            team=team,
+            name=name,
+            partitions=changes[0][1],
             status="deleted" if changes[-1][1] == 0 else "active",
             configs={"retention.ms": 2 * 86_400_000, "retention.bytes": 2**30},
-        )  # fmt: skip
+        )
         TopicPartitionChange.objects.bulk_create(
             TopicPartitionChange(topic=topic, partitions=partitions, changed_at=when)
             for when, partitions in changes
@@ -184,14 +238,17 @@ def check_and_describe(world: dict, *, reverse: bool) -> list[tuple]:
         assert sum(charged, Decimal(0)) == money(hours * LIST_PRICES.cluster_hour), (cluster.name, hours)
     # The clusters in the run: existed at some moment between the month's start and `metered_until`.
     alive = {
-        cluster.pk for cluster in built["clusters"]
-        if cluster.active_since < run.metered_until and (cluster.deleted_at is None or cluster.deleted_at > START)
-    }  # fmt: skip
+        cluster.pk
+        for cluster in built["clusters"]
+        if cluster.active_since < run.metered_until
+        and (cluster.deleted_at is None or cluster.deleted_at > START)
+    }
     last_day = (run.metered_until - HOUR).date()
     collected_in = sum(
-        pair[0] for (cluster_id, _, day), pair in built["collected"].items()
+        pair[0]
+        for (cluster_id, _, day), pair in built["collected"].items()
         if cluster_id in alive and MONTH <= day <= last_day
-    )  # fmt: skip
+    )
     data_in = [line.quantity for line in lines if line.charge_type == "data_in"]
     # Each data-in line is rounded to 6 decimals of a GiB: half a millionth each at most.
     assert abs(sum(data_in, Decimal(0)) - Decimal(collected_in) / BYTES_PER_GIB) <= Decimal(
@@ -212,17 +269,38 @@ def check_and_describe(world: dict, *, reverse: bool) -> list[tuple]:
 @given(world=worlds)
 @example(  # the case: team A deletes "orders" on the 5th at 04:30, team B creates it at 20:10
     world={
-        "clusters": [{"team": 0, "shared_with": {1}, "since": -300, "since_minute": 0, "lives": None, "gone_minute": 0}],
+        "clusters": [
+            {"team": 0, "shared_with": {1}, "since": -300, "since_minute": 0, "lives": None, "gone_minute": 0}
+        ],
         "topics": [
-            {"cluster": 0, "team": 0, "name": "orders", "born": -100, "born_minute": 0, "partitions": 2,
-             "change": None, "lives": 100 + 4 * 24 + 4, "gone_minute": 30},
-            {"cluster": 0, "team": 1, "name": "orders", "born": 4 * 24 + 20, "born_minute": 10, "partitions": 3,
-             "change": None, "lives": None, "gone_minute": 0},
+            {
+                "cluster": 0,
+                "team": 0,
+                "name": "orders",
+                "born": -100,
+                "born_minute": 0,
+                "partitions": 2,
+                "change": None,
+                "lives": 100 + 4 * 24 + 4,
+                "gone_minute": 30,
+            },
+            {
+                "cluster": 0,
+                "team": 1,
+                "name": "orders",
+                "born": 4 * 24 + 20,
+                "born_minute": 10,
+                "partitions": 3,
+                "change": None,
+                "lives": None,
+                "gone_minute": 0,
+            },
         ],
         "usage": [(0, "orders", day, 2**30 + day, 2**29) for day in range(10)],
-        "now": 20 * 24 + 2, "now_minute": 50,
+        "now": 20 * 24 + 2,
+        "now_minute": 50,
     }
-)  # fmt: skip
+)
 def test_runs_add_up_meter_only_what_happened_and_are_the_same_on_sqlite_and_postgresql(world):
     results = {}
     for alias in DATABASES:

@@ -106,12 +106,24 @@ def write_lines(run, team, cluster, rows):
     start = ChargebackLine.objects.filter(run=run).count()
     for position, (topic, charge_type, cost) in enumerate(rows, start=start + 1):
         ChargebackLine.objects.create(
-            run=run, position=position, team=team, team_name=team.name, cost_center=team.cost_center,
-            cluster=cluster, cluster_name=cluster.name, region="us-east-1", account_id="123456789012",
-            topic_name=topic, charge_type=charge_type, quantity=Decimal(1), unit="GiB",
-            unit_price_usd=Decimal(cost), cost_usd=Decimal(cost), allocation_basis="topic_owner",
+            run=run,
+            position=position,
+            team=team,
+            team_name=team.name,
+            cost_center=team.cost_center,
+            cluster=cluster,
+            cluster_name=cluster.name,
+            region="us-east-1",
+            account_id="123456789012",
+            topic_name=topic,
+            charge_type=charge_type,
+            quantity=Decimal(1),
+            unit="GiB",
+            unit_price_usd=Decimal(cost),
+            cost_usd=Decimal(cost),
+            allocation_basis="topic_owner",
             allocation_ratio=Decimal(1),
-        )  # fmt: skip
+        )
     ChargebackRun.objects.filter(pk=run.pk).update(computed_at=at(1, month=11))
 
 
@@ -123,13 +135,27 @@ def two_closed_months(shared_cluster, team_a, team_b):
     )
     september = ChargebackRun.objects.create(month=SEPTEMBER)
     october = ChargebackRun.objects.create(month=OCTOBER)
-    write_lines(september, team_a, shared_cluster, [
-        ("team-a.orders", "data_out", "28.00"), ("team-a.orders", "data_in", "9.00"), ("", "cluster_hours", "300.00"),
-    ])  # fmt: skip
-    write_lines(october, team_a, shared_cluster, [
-        ("team-a.orders", "data_out", "78.40"), ("team-a.orders", "data_in", "10.00"), ("", "cluster_hours", "310.00"),
-        ("team-a.refunds", "partition_hours", "2.16"),
-    ])  # fmt: skip
+    write_lines(
+        september,
+        team_a,
+        shared_cluster,
+        [
+            ("team-a.orders", "data_out", "28.00"),
+            ("team-a.orders", "data_in", "9.00"),
+            ("", "cluster_hours", "300.00"),
+        ],
+    )
+    write_lines(
+        october,
+        team_a,
+        shared_cluster,
+        [
+            ("team-a.orders", "data_out", "78.40"),
+            ("team-a.orders", "data_in", "10.00"),
+            ("", "cluster_hours", "310.00"),
+            ("team-a.refunds", "partition_hours", "2.16"),
+        ],
+    )
     write_lines(september, team_b, shared_cluster, [("team-b.clicks", "data_in", "40.00")])
     write_lines(october, team_b, shared_cluster, [("team-b.clicks", "data_in", "41.00")])
     write_lines(october, team_c, shared_cluster, [("team-c.views", "storage", "3.00")])
@@ -190,8 +216,10 @@ def test_this_months_trend_compares_the_forecast_with_last_month(billed_cluster,
         f for f in selectors.cost_figures(user=member_a, costs=costs) if f.charge_type == "data_out"
     ]
     assert (data_out.month_to_date, data_out.compared, data_out.last_month) == (
-        Decimal("5.00"), Decimal("15.50"), Decimal("5.50"),
-    )  # fmt: skip
+        Decimal("5.00"),
+        Decimal("15.50"),
+        Decimal("5.50"),
+    )
     body = client_for(member_a).get(reverse("billing:team-costs", kwargs={"slug": "team-a"})).content.decode()
     assert "team-a.orders data out +182 % since last month ($5.50 → $15.50 forecast to month end)." in body
     assert usd(costs.for_team(team_a).forecast) in body

@@ -27,9 +27,13 @@ def last_month(cluster_a, team_a):
     since = dt.datetime.combine(month - dt.timedelta(days=10), dt.time(), tzinfo=dt.UTC)
     Cluster.objects.filter(pk=cluster_a.pk).update(active_since=since)
     topic = Topic.objects.create(
-        cluster=cluster_a, team=team_a, name="team-a.orders", partitions=2, status=Topic.Status.ACTIVE,
+        cluster=cluster_a,
+        team=team_a,
+        name="team-a.orders",
+        partitions=2,
+        status=Topic.Status.ACTIVE,
         configs={"retention.ms": 86_400_000, "retention.bytes": -1},
-    )  # fmt: skip
+    )
     TopicPartitionChange.objects.create(topic=topic, partitions=2, changed_at=since)
     for metric in ("bytes_in", "bytes_out"):
         TopicDailyUsage.objects.create(

@@ -24,31 +24,69 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 PAGES = {
     "member_a": [
-        "/", "/teams/", "/teams/team-a/", "/requests/", "/requests/new/", "/requests/new/topic/",
-        "/requests/new/cluster/", "/requests/new/access/", "/requests/{request}/", "/clusters/",
-        "/clusters/{cluster}/", "/requests/new/topic-update/{topic}/", "/billing/teams/team-a/", "/audit/",
-        "/account/tokens/", "/api/docs/",
+        "/",
+        "/teams/",
+        "/teams/team-a/",
+        "/requests/",
+        "/requests/new/",
+        "/requests/new/topic/",
+        "/requests/new/cluster/",
+        "/requests/new/access/",
+        "/requests/{request}/",
+        "/clusters/",
+        "/clusters/{cluster}/",
+        "/requests/new/topic-update/{topic}/",
+        "/billing/teams/team-a/",
+        "/audit/",
+        "/account/tokens/",
+        "/api/docs/",
     ],
     "admin": [
-        "/", "/teams/", "/teams/team-a/", "/requests/", "/requests/{request}/", "/approvals/", "/clusters/",
-        "/clusters/{cluster}/", "/billing/finance/", "/audit/", "/account/tokens/", "/api/docs/", "/admin/",
-        "/admin/clusters/autoapprovalrule/add/", "/admin/clusters/cluster/{cluster}/change/",
-        "/admin/portal/team/", "/admin/portal/user/",
+        "/",
+        "/teams/",
+        "/teams/team-a/",
+        "/requests/",
+        "/requests/{request}/",
+        "/approvals/",
+        "/clusters/",
+        "/clusters/{cluster}/",
+        "/billing/finance/",
+        "/audit/",
+        "/account/tokens/",
+        "/api/docs/",
+        "/admin/",
+        "/admin/clusters/autoapprovalrule/add/",
+        "/admin/clusters/cluster/{cluster}/change/",
+        "/admin/portal/team/",
+        "/admin/portal/user/",
     ],
-    "finance": ["/", "/teams/", "/clusters/", "/billing/finance/", "/audit/", "/account/tokens/", "/api/docs/"],
-}  # fmt: skip
+    "finance": [
+        "/",
+        "/teams/",
+        "/clusters/",
+        "/billing/finance/",
+        "/audit/",
+        "/account/tokens/",
+        "/api/docs/",
+    ],
+}
 
 
 @pytest.fixture
 def world(member_a, admin, finance, team_a, cluster_a) -> dict:
     admin.is_staff = admin.is_superuser = True  # Django admin is for superusers
     admin.save()
-    topic = Topic.objects.create(cluster=cluster_a, team=team_a, name="team-a.orders", partitions=2,
-                                 status=Topic.Status.ACTIVE)  # fmt: skip
+    topic = Topic.objects.create(
+        cluster=cluster_a, team=team_a, name="team-a.orders", partitions=2, status=Topic.Status.ACTIVE
+    )
     prepared = services.prepare_topic_create(
-        actor=member_a, team=team_a, cluster=cluster_a, name="payments",
-        expected_in_mbps=Decimal(4), expected_out_mbps=Decimal(4),
-    )  # fmt: skip
+        actor=member_a,
+        team=team_a,
+        cluster=cluster_a,
+        name="payments",
+        expected_in_mbps=Decimal(4),
+        expected_out_mbps=Decimal(4),
+    )
     request = services.submit_request(actor=member_a, prepared=prepared)
     return {"request": request.pk, "cluster": cluster_a.pk, "topic": topic.pk}
 

@@ -60,9 +60,16 @@ def test_cluster_form_shows_a_bad_name_and_a_wrong_region_profile_at_once(
 def test_access_form_narrows_topics_to_the_cluster_and_puts_errors_on_their_fields(
     page: Page, live_server, member_a, team_a, cluster_a, network_profile, platform_account
 ):
-    other = Cluster.objects.create(name="team-a-two", team=team_a, kind="dedicated", environment="dev",
-                                   account=platform_account, region="us-east-1", network_profile=network_profile,
-                                   status=Cluster.Status.ACTIVE)  # fmt: skip
+    other = Cluster.objects.create(
+        name="team-a-two",
+        team=team_a,
+        kind="dedicated",
+        environment="dev",
+        account=platform_account,
+        region="us-east-1",
+        network_profile=network_profile,
+        status=Cluster.Status.ACTIVE,
+    )
     Topic.objects.create(cluster=cluster_a, team=team_a, name="team-a.orders", partitions=1, status="active")
     Topic.objects.create(cluster=other, team=team_a, name="team-a.other", partitions=1, status="active")
     page.set_default_timeout(10_000)

@@ -74,9 +74,14 @@ def demo(live_server) -> dict:
 
     def file_topic(actor, team, cluster, name, mbps, why):
         prepared = services.prepare_topic_create(
-            actor=actor, team=teams[team], cluster=clusters[cluster], name=name,
-            expected_in_mbps=Decimal(mbps), expected_out_mbps=Decimal(mbps), justification=why,
-        )  # fmt: skip
+            actor=actor,
+            team=teams[team],
+            cluster=clusters[cluster],
+            name=name,
+            expected_in_mbps=Decimal(mbps),
+            expected_out_mbps=Decimal(mbps),
+            justification=why,
+        )
         return services.submit_request(actor=actor, prepared=prepared)
 
     # Auto-approved by the demo's "Small dev topics" rule, then provisioned by the (eager) worker.
@@ -85,12 +90,16 @@ def demo(live_server) -> dict:
     services.submit_request(
         actor=alice,
         prepared=services.prepare_access_grant(
-            actor=alice, team=teams["payments"], cluster=clusters["events-write"],
+            actor=alice,
+            team=teams["payments"],
+            cluster=clusters["events-write"],
             topic=Topic.objects.get(name="payments.orders"),
-            entry=services.AccessInput("arn:aws:iam::111122223333:role/orders-consumer", False, True, "payments.orders-"),
+            entry=services.AccessInput(
+                "arn:aws:iam::111122223333:role/orders-consumer", False, True, "payments.orders-"
+            ),
             justification="The orders dashboard reads them",
         ),
-    )  # fmt: skip
+    )
     # Rejected, with the reason the requester reads.
     rejected = file_topic(carol, "analytics", "events-write", "raw-logs", 40, "Everything, raw")
     services.reject_request(

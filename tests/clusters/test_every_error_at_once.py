@@ -16,9 +16,11 @@ from tests.conftest import client_for
 
 def api_post(user, token_for, name, body):
     return client_for(None).post(
-        reverse(name), body, content_type="application/json",
+        reverse(name),
+        body,
+        content_type="application/json",
         headers={"Authorization": f"Bearer {token_for(user)}"},
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture
@@ -28,10 +30,18 @@ def eu_profile(platform_account):
 
 def cluster_data(team, account, profile, **overrides):
     data = {
-        "team": team.pk, "name": "team-a-prod", "kind": "dedicated", "environment": "prod", "account": account.pk,
-        "region": "us-east-1", "network_profile": profile.pk, "expected_write_mbps": "20",
-        "expected_read_mbps": "40", "latency_class": "time_insensitive", "justification": "Production traffic.",
-    }  # fmt: skip
+        "team": team.pk,
+        "name": "team-a-prod",
+        "kind": "dedicated",
+        "environment": "prod",
+        "account": account.pk,
+        "region": "us-east-1",
+        "network_profile": profile.pk,
+        "expected_write_mbps": "20",
+        "expected_read_mbps": "40",
+        "latency_class": "time_insensitive",
+        "justification": "Production traffic.",
+    }
     data.update(overrides)
     return data
 
@@ -42,8 +52,9 @@ def cluster_data(team, account, profile, **overrides):
 @pytest.mark.parametrize("url", ["clusters:request-new-topic", "preview"])
 def test_topic_form_shows_a_bad_name_and_zero_partitions_together(url, member_a, team_a, cluster_a):
     path = reverse("clusters:request-preview", args=["topic"]) if url == "preview" else reverse(url)
-    response = client_for(member_a).post(path, topic_data(team_a, cluster_a, name="bad name!", partitions="0"),
-                                         headers=HTMX)  # fmt: skip
+    response = client_for(member_a).post(
+        path, topic_data(team_a, cluster_a, name="bad name!", partitions="0"), headers=HTMX
+    )
     errors = response.context["form"].errors
     assert "Not allowed here: ' ' '!'" in errors["name"][0]
     assert errors["partitions"] == ["Ensure this value is greater than or equal to 1."]
@@ -53,8 +64,10 @@ def test_topic_form_shows_a_bad_name_and_zero_partitions_together(url, member_a,
 
 def test_topic_form_shows_a_kafka_collision_beside_a_parse_error(member_a, team_a, cluster_a):
     Topic.objects.create(cluster=cluster_a, team=team_a, name="team-a.x.auto", partitions=1, status="active")
-    response = client_for(member_a).post(reverse("clusters:request-new-topic"),
-                                         topic_data(team_a, cluster_a, name="x_auto", retention_ms="soon"))  # fmt: skip
+    response = client_for(member_a).post(
+        reverse("clusters:request-new-topic"),
+        topic_data(team_a, cluster_a, name="x_auto", retention_ms="soon"),
+    )
     errors = response.context["form"].errors
     assert "collides with team-a.x.auto" in errors["name"][0] and "retention_ms" in errors
     assert not Request.objects.exists()
@@ -62,9 +75,16 @@ def test_topic_form_shows_a_kafka_collision_beside_a_parse_error(member_a, team_
 
 def test_topic_api_answers_every_field_error_together(member_a, cluster_a, token_for):
     Topic.objects.create(cluster=cluster_a, team=cluster_a.team, name="team-a.x.auto", partitions=1)
-    body = {"team": "team-a", "cluster": cluster_a.pk, "name": "x_auto", "partitions": 0, "expected_in_mbps": "1",
-            "expected_out_mbps": "1", "max_message_bytes": 9_000_000,
-            "access": [{"principal_arn": "arn:aws:iam::123456789012:role/app", "consume": True}]}  # fmt: skip
+    body = {
+        "team": "team-a",
+        "cluster": cluster_a.pk,
+        "name": "x_auto",
+        "partitions": 0,
+        "expected_in_mbps": "1",
+        "expected_out_mbps": "1",
+        "max_message_bytes": 9_000_000,
+        "access": [{"principal_arn": "arn:aws:iam::123456789012:role/app", "consume": True}],
+    }
     response = api_post(member_a, token_for, "clusters-api:request-topic", body)
     assert response.status_code == 400
     body = response.json()
@@ -80,9 +100,16 @@ def test_topic_api_answers_every_field_error_together(member_a, cluster_a, token
 def test_cluster_form_shows_a_bad_name_and_a_wrong_region_profile_together_and_keeps_the_profile(
     member_a, team_a, platform_account, network_profile, eu_profile
 ):
-    response = client_for(member_a).post(reverse("clusters:request-new-cluster"), cluster_data(
-        team_a, platform_account, eu_profile, name="-bad_name-", expected_read_mbps="-1",
-    ))  # fmt: skip
+    response = client_for(member_a).post(
+        reverse("clusters:request-new-cluster"),
+        cluster_data(
+            team_a,
+            platform_account,
+            eu_profile,
+            name="-bad_name-",
+            expected_read_mbps="-1",
+        ),
+    )
     errors = response.context["form"].errors
     assert "is not a valid MSK cluster name" in errors["name"][0]
     assert errors["network_profile"] == ["Choose a network profile of this account and region."]
@@ -94,12 +121,29 @@ def test_cluster_form_shows_a_bad_name_and_a_wrong_region_profile_together_and_k
 def test_cluster_api_answers_every_field_error_together(
     member_a, team_a, platform_account, network_profile, eu_profile, token_for
 ):
-    Cluster.objects.create(name="taken", team=team_a, kind="dedicated", environment="dev", account=platform_account,
-                           region="us-east-1", network_profile=network_profile)  # fmt: skip
-    body = {"team": "team-a", "name": "taken", "kind": "dedicated", "environment": "prod",
-            "account": platform_account.pk, "region": "us-east-1", "network_profile": eu_profile.pk,
-            "expected_write_mbps": "-1", "expected_read_mbps": "4", "contains_pii": False,
-            "latency_class": "time_insensitive", "justification": " "}  # fmt: skip
+    Cluster.objects.create(
+        name="taken",
+        team=team_a,
+        kind="dedicated",
+        environment="dev",
+        account=platform_account,
+        region="us-east-1",
+        network_profile=network_profile,
+    )
+    body = {
+        "team": "team-a",
+        "name": "taken",
+        "kind": "dedicated",
+        "environment": "prod",
+        "account": platform_account.pk,
+        "region": "us-east-1",
+        "network_profile": eu_profile.pk,
+        "expected_write_mbps": "-1",
+        "expected_read_mbps": "4",
+        "contains_pii": False,
+        "latency_class": "time_insensitive",
+        "justification": " ",
+    }
     response = api_post(member_a, token_for, "clusters-api:request-cluster", body)
     assert response.status_code == 400
     field_errors = response.json()["field_errors"]
@@ -112,16 +156,28 @@ def test_cluster_api_answers_every_field_error_together(
 
 @pytest.fixture
 def second_cluster(team_a, platform_account, network_profile):
-    return Cluster.objects.create(name="team-a-two", team=team_a, kind="dedicated", environment="dev",
-                                  account=platform_account, region="us-east-1", network_profile=network_profile,
-                                  status=Cluster.Status.ACTIVE)  # fmt: skip
+    return Cluster.objects.create(
+        name="team-a-two",
+        team=team_a,
+        kind="dedicated",
+        environment="dev",
+        account=platform_account,
+        region="us-east-1",
+        network_profile=network_profile,
+        status=Cluster.Status.ACTIVE,
+    )
 
 
 @pytest.fixture
 def topics(team_a, cluster_a, second_cluster):
-    return (Topic.objects.create(cluster=cluster_a, team=team_a, name="team-a.orders", partitions=1, status="active"),
-            Topic.objects.create(cluster=second_cluster, team=team_a, name="team-a.other", partitions=1,
-                                 status="active"))  # fmt: skip
+    return (
+        Topic.objects.create(
+            cluster=cluster_a, team=team_a, name="team-a.orders", partitions=1, status="active"
+        ),
+        Topic.objects.create(
+            cluster=second_cluster, team=team_a, name="team-a.other", partitions=1, status="active"
+        ),
+    )
 
 
 def test_the_topic_list_offers_the_chosen_clusters_topics_only(member_a, cluster_a, topics):
@@ -131,8 +187,11 @@ def test_the_topic_list_offers_the_chosen_clusters_topics_only(member_a, cluster
 
 
 def test_the_preview_swaps_in_the_topics_of_the_cluster_just_chosen(member_a, team_a, second_cluster, topics):
-    response = client_for(member_a).post(reverse("clusters:request-preview", args=["access"]),
-                                         {"team": team_a.pk, "cluster": second_cluster.pk}, headers=HTMX)  # fmt: skip
+    response = client_for(member_a).post(
+        reverse("clusters:request-preview", args=["access"]),
+        {"team": team_a.pk, "cluster": second_cluster.pk},
+        headers=HTMX,
+    )
     body = response.content.decode()
     assert re.search(r'<select name="topic" [^>]*hx-swap-oob="true"', body)
     assert "team-a.other on team-a-two" in body and "team-a.orders" not in body
@@ -141,10 +200,16 @@ def test_the_preview_swaps_in_the_topics_of_the_cluster_just_chosen(member_a, te
 def test_without_javascript_a_topic_of_another_cluster_is_refused_in_words(
     member_a, team_a, cluster_a, second_cluster, topics
 ):
-    response = client_for(member_a).post(reverse("clusters:request-new-access"), {
-        "team": team_a.pk, "cluster": second_cluster.pk, "topic": topics[0].pk, "principal_arn": PRINCIPAL,
-        "produce": "on",
-    })  # fmt: skip
+    response = client_for(member_a).post(
+        reverse("clusters:request-new-access"),
+        {
+            "team": team_a.pk,
+            "cluster": second_cluster.pk,
+            "topic": topics[0].pk,
+            "principal_arn": PRINCIPAL,
+            "produce": "on",
+        },
+    )
     assert response.context["form"].errors["topic"] == [
         "team-a.orders is on team-a-dev, not on team-a-two: choose a topic of team-a-two."
     ]
@@ -152,8 +217,15 @@ def test_without_javascript_a_topic_of_another_cluster_is_refused_in_words(
 
 
 def test_access_api_answers_every_field_error_together(member_a, cluster_a, topics, token_for):
-    body = {"team": "team-a", "cluster": cluster_a.pk, "topic_prefix": "team-b.", "principal_arn": "arn:x",
-            "produce": "maybe", "consume": True, "consumer_group_prefix": "s*"}  # fmt: skip
+    body = {
+        "team": "team-a",
+        "cluster": cluster_a.pk,
+        "topic_prefix": "team-b.",
+        "principal_arn": "arn:x",
+        "produce": "maybe",
+        "consume": True,
+        "consumer_group_prefix": "s*",
+    }
     response = api_post(member_a, token_for, "clusters-api:request-access", body)
     assert response.status_code == 400
     field_errors = response.json()["field_errors"]

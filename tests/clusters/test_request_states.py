@@ -79,9 +79,12 @@ def test_request_list_shows_where_the_work_is_next_to_the_decision(member_a, adm
 
 def test_topic_request_waits_for_the_grants_it_created(member_a, admin, team_a, cluster_a):
     request = submit_topic(
-        member_a, team_a, cluster_a, name="with-access",
+        member_a,
+        team_a,
+        cluster_a,
+        name="with-access",
         access_entries=[services.AccessInput(PRINCIPAL, produce=True, consume=False)],
-    )  # fmt: skip
+    )
     services.approve_request(request_id=request.pk, actor=admin)
     request.refresh_from_db()
     Topic.objects.filter(pk=request.topic_id).update(status=Topic.Status.ACTIVE)
@@ -111,20 +114,38 @@ def test_removals_say_removing_until_gone(member_a, admin, team_a, cluster_a):
 
 def test_topic_change_is_applying_until_the_worker_logs_it(member_a, admin, team_a, cluster_a):
     topic = Topic.objects.create(
-        cluster=cluster_a, team=team_a, name="team-a.grow", partitions=1, status=Topic.Status.ACTIVE,
-        expected_in_mbps=Decimal(1), expected_out_mbps=Decimal(1),
-        configs={"retention.ms": 604_800_000, "retention.bytes": -1, "max.message.bytes": 1_048_588,
-                 "compression.type": "producer", "message.timestamp.type": "CreateTime", "cleanup.policy": "delete"},
-    )  # fmt: skip
+        cluster=cluster_a,
+        team=team_a,
+        name="team-a.grow",
+        partitions=1,
+        status=Topic.Status.ACTIVE,
+        expected_in_mbps=Decimal(1),
+        expected_out_mbps=Decimal(1),
+        configs={
+            "retention.ms": 604_800_000,
+            "retention.bytes": -1,
+            "max.message.bytes": 1_048_588,
+            "compression.type": "producer",
+            "message.timestamp.type": "CreateTime",
+            "cleanup.policy": "delete",
+        },
+    )
     request = services.submit_request(
         actor=member_a,
         prepared=services.prepare_topic_update(
-            actor=member_a, topic=topic, partitions=2, retention_ms=604_800_000, retention_bytes=-1,
-            max_message_bytes=1_048_588, compression_type="producer", message_timestamp_type="CreateTime",
+            actor=member_a,
+            topic=topic,
+            partitions=2,
+            retention_ms=604_800_000,
+            retention_bytes=-1,
+            max_message_bytes=1_048_588,
+            compression_type="producer",
+            message_timestamp_type="CreateTime",
             expected_in_mbps=Decimal(1),
-            expected_out_mbps=Decimal(1), justification="More consumers.",
+            expected_out_mbps=Decimal(1),
+            justification="More consumers.",
         ),
-    )  # fmt: skip
+    )
     services.approve_request(request_id=request.pk, actor=admin)
     client = client_for(member_a)
     assert '<span class="status work-moving">Applying</span>' in _row(client, request)
@@ -229,9 +250,17 @@ def test_work_of_every_kind_costs_the_same_queries_for_few_and_many_rows(member_
                 (Kind.ACCESS_GRANT, {"cluster": cluster_a, "grant": grant}),
             ):
                 Request.objects.create(
-                    kind=kind, team=team_a, requested_by=member_a, environment="dev", summary=f"{kind} {number}",
-                    payload={}, status=Request.Status.APPROVED, decided_by=admin, decided_at=timezone.now(), **target,
-                )  # fmt: skip
+                    kind=kind,
+                    team=team_a,
+                    requested_by=member_a,
+                    environment="dev",
+                    summary=f"{kind} {number}",
+                    payload={},
+                    status=Request.Status.APPROVED,
+                    decided_by=admin,
+                    decided_at=timezone.now(),
+                    **target,
+                )
 
     approved(1)
     client.get(url)

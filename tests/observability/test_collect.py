@@ -18,10 +18,22 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def two_topics(cluster_a, team_a):
-    keeping_up = make_topic(cluster_a, team_a, "team-a.orders", partitions=2,
-                            expected_in_mbps=Decimal(4), expected_out_mbps=Decimal(8))  # fmt: skip
-    behind = make_topic(cluster_a, team_a, "team-a.refunds", partitions=1,
-                        expected_in_mbps=Decimal("4.5"), expected_out_mbps=Decimal(3))  # fmt: skip
+    keeping_up = make_topic(
+        cluster_a,
+        team_a,
+        "team-a.orders",
+        partitions=2,
+        expected_in_mbps=Decimal(4),
+        expected_out_mbps=Decimal(8),
+    )
+    behind = make_topic(
+        cluster_a,
+        team_a,
+        "team-a.refunds",
+        partitions=1,
+        expected_in_mbps=Decimal("4.5"),
+        expected_out_mbps=Decimal(3),
+    )
     return keeping_up, behind
 
 
@@ -48,8 +60,9 @@ def test_a_cycle_stores_every_topic_and_group_point_of_the_window(two_topics, pl
         GroupLagSample.objects.filter(topic=keeping_up).values_list("max_time_lag_seconds", flat=True)
     ) == {2.0}
     assert set(GroupLagSample.objects.values_list("consumer_group", flat=True)) == {
-        "team-a.orders-reader", "team-a.refunds-reader",
-    }  # fmt: skip
+        "team-a.orders-reader",
+        "team-a.refunds-reader",
+    }
 
     # The next cycle overlaps this one: the same points are overwritten, not duplicated.
     before = dict(TopicSample.objects.values_list("pk", "bytes_in_per_sec"))
@@ -71,14 +84,22 @@ def test_old_points_become_hourly_and_very_old_ones_go(orders, settings):
     three_days_ago = NOW - dt.timedelta(days=3)  # 09:00 three days ago: one whole hour of 12 points
     for minute in range(0, 60, 5):
         TopicSample.objects.create(
-            topic=orders, resolution=Resolution.FIVE_MINUTES, at=three_days_ago + dt.timedelta(minutes=minute),
-            bytes_in_per_sec=minute * 1000, bytes_out_per_sec=2000, messages_in_per_sec=10,
-        )  # fmt: skip
+            topic=orders,
+            resolution=Resolution.FIVE_MINUTES,
+            at=three_days_ago + dt.timedelta(minutes=minute),
+            bytes_in_per_sec=minute * 1000,
+            bytes_out_per_sec=2000,
+            messages_in_per_sec=10,
+        )
         GroupLagSample.objects.create(
-            topic=orders, consumer_group="app", resolution=Resolution.FIVE_MINUTES,
-            at=three_days_ago + dt.timedelta(minutes=minute), max_time_lag_seconds=minute, max_offset_lag=1,
+            topic=orders,
+            consumer_group="app",
+            resolution=Resolution.FIVE_MINUTES,
+            at=three_days_ago + dt.timedelta(minutes=minute),
+            max_time_lag_seconds=minute,
+            max_offset_lag=1,
             sum_offset_lag=minute * 2,
-        )  # fmt: skip
+        )
     recent = TopicSample.objects.create(topic=orders, resolution=Resolution.FIVE_MINUTES, at=NOW - STEP)
     ancient = TopicSample.objects.create(
         topic=orders, resolution=Resolution.HOUR, at=NOW - dt.timedelta(days=61)

@@ -97,9 +97,15 @@ def test_the_fleet_view_lists_only_visible_clusters_busiest_first(
     from clusters.models import Cluster
 
     other = Cluster.objects.create(
-        name="team-b-dev", team=team_b, kind="dedicated", environment="dev", account=platform_account,
-        region="us-east-1", network_profile=network_profile, status="active",
-    )  # fmt: skip
+        name="team-b-dev",
+        team=team_b,
+        kind="dedicated",
+        environment="dev",
+        account=platform_account,
+        region="us-east-1",
+        network_profile=network_profile,
+        status="active",
+    )
     assert "team-b-dev" not in client_for(member_a).get("/traffic/").content.decode()
     page = client_for(admin).get("/traffic/").content.decode()
     assert page.index("team-a-dev") < page.index(other.name)

@@ -38,14 +38,24 @@ def broker_down(monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_approving_while_the_broker_is_down_loses_nothing(member_a, admin, team_a, platform_account,
-                                                          network_profile, broker_down):  # fmt: skip
+def test_approving_while_the_broker_is_down_loses_nothing(
+    member_a, admin, team_a, platform_account, network_profile, broker_down
+):
     prepared = services.prepare_cluster_create(
-        actor=member_a, team=team_a, name="while-down", kind="dedicated", environment="dev",
-        account=platform_account, region="us-east-1", network_profile=network_profile,
-        expected_write_mbps=Decimal(1), expected_read_mbps=Decimal(1), contains_pii=False,
-        latency_class="time_insensitive", justification="outage",
-    )  # fmt: skip
+        actor=member_a,
+        team=team_a,
+        name="while-down",
+        kind="dedicated",
+        environment="dev",
+        account=platform_account,
+        region="us-east-1",
+        network_profile=network_profile,
+        expected_write_mbps=Decimal(1),
+        expected_read_mbps=Decimal(1),
+        contains_pii=False,
+        latency_class="time_insensitive",
+        justification="outage",
+    )
     request = services.submit_request(actor=member_a, prepared=prepared)
     response = client_for(admin).post(reverse("clusters:request-approve", args=[request.pk]))
     assert response.status_code == 302  # not a 500: the approval committed, the dispatch waits
@@ -69,10 +79,16 @@ def test_lost_work_is_redispatched_once_per_window_and_logged(cluster_a, monkeyp
     sent = []
     monkeypatch.setattr(tasks.provision_cluster, "delay", sent.append)  # the broker takes it, no worker yet
     cluster = Cluster.objects.create(
-        name="lost", team=cluster_a.team, kind=Cluster.Kind.DEDICATED, environment="dev",
-        account=cluster_a.account, region="us-east-1", network_profile=cluster_a.network_profile,
-        status=Cluster.Status.PENDING, status_changed_at=timezone.now() - timedelta(minutes=10),
-    )  # fmt: skip
+        name="lost",
+        team=cluster_a.team,
+        kind=Cluster.Kind.DEDICATED,
+        environment="dev",
+        account=cluster_a.account,
+        region="us-east-1",
+        network_profile=cluster_a.network_profile,
+        status=Cluster.Status.PENDING,
+        status_changed_at=timezone.now() - timedelta(minutes=10),
+    )
     assert provisioning.reconcile()["redispatched"] == 1
     notes = list(cluster.events.values_list("from_status", "to_status", "note"))
     assert len(notes) == 1 and notes[0][:2] == ("pending", "pending")

@@ -44,8 +44,14 @@ def test_fleet_page_shows_topics_partitions_and_headroom(admin, cluster_a, team_
 
     from clusters.models import Topic
 
-    Topic.objects.create(cluster=cluster_a, team=team_a, name="team-a.x", partitions=240,
-                         expected_in_mbps=Decimal(50), expected_out_mbps=Decimal(100))  # fmt: skip
+    Topic.objects.create(
+        cluster=cluster_a,
+        team=team_a,
+        name="team-a.x",
+        partitions=240,
+        expected_in_mbps=Decimal(50),
+        expected_out_mbps=Decimal(100),
+    )
     Topic.objects.create(cluster=cluster_a, team=team_a, name="team-a.gone", partitions=999, status="deleted")
     page = client_for(admin).get(reverse("clusters:cluster-list")).content.decode()
     assert "25% / 25% / 10%" in page  # 50 of 200 MB/s, 100 of 400 MB/s, 240 of 2,400 partitions
@@ -66,8 +72,14 @@ def test_fleet_page_counts_a_shared_clusters_topics_once_for_its_users(
         name="Team C", slug="team-c", cost_center="CC-C", contact_email="c@example.com"
     )
     cluster_a.shared_with.add(team_b, team_c)
-    Topic.objects.create(cluster=cluster_a, team=team_a, name="team-a.x", partitions=240,
-                         expected_in_mbps=Decimal(50), expected_out_mbps=Decimal(100))  # fmt: skip
+    Topic.objects.create(
+        cluster=cluster_a,
+        team=team_a,
+        name="team-a.x",
+        partitions=240,
+        expected_in_mbps=Decimal(50),
+        expected_out_mbps=Decimal(100),
+    )
     Topic.objects.create(cluster=cluster_a, team=team_b, name="team-b.y", partitions=6)
     for user in (member_a, member_b, admin):
         page = client_for(user).get(reverse("clusters:cluster-list")).content.decode()

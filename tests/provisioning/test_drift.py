@@ -20,9 +20,12 @@ def test_drift_is_flagged_once_and_resolved_when_gone(cluster_a, team_a, platfor
 
     # cluster_a reappears (adopted under its ARN) but with a team tag someone changed.
     LocalMskCluster.objects.create(
-        account_id=account.account_id, region="us-east-1", name=cluster_a.name, arn=cluster_a.arn,
+        account_id=account.account_id,
+        region="us-east-1",
+        name=cluster_a.name,
+        arn=cluster_a.arn,
         tags={**provisioning.provisioning_tags(cluster_a), "team": "someone-else"},
-    )  # fmt: skip
+    )
     LocalProvider().delete_cluster(account, outsider.arn)
     LocalMskCluster.objects.filter(arn=outsider.arn).delete()
     third = provisioning.detect_drift()

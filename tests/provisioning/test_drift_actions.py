@@ -40,9 +40,13 @@ def _outsider(account_ref, name="shadow", *, active=True, **tags):
 def unknown(cluster_a):
     """cluster_a is live in MSK (so only the outsider is drift), plus an outsider: one 'unknown' finding."""
     LocalMskCluster.objects.create(
-        account_id="123456789012", region="us-east-1", name=cluster_a.name, arn=cluster_a.arn,
-        tags=provisioning.provisioning_tags(cluster_a), created_at=timezone.now() - timedelta(hours=1),
-    )  # fmt: skip
+        account_id="123456789012",
+        region="us-east-1",
+        name=cluster_a.name,
+        arn=cluster_a.arn,
+        tags=provisioning.provisioning_tags(cluster_a),
+        created_at=timezone.now() - timedelta(hours=1),
+    )
     outsider = _outsider(provisioning.account_ref(cluster_a), owner="ops")
     provisioning.detect_drift()
     return DriftFinding.objects.get(kind="unknown", arn=outsider.arn, resolved_at=None)
@@ -80,8 +84,13 @@ def test_an_unknown_cluster_is_adopted_into_the_inventory(
     )
     assert cluster.bootstrap_brokers == "boot-shadow.c1.kafka-serverless.us-east-1.amazonaws.com:9098"
     tags = LocalMskCluster.objects.get(arn=unknown.arn).tags
-    assert tags == {"owner": "ops", "team": "team-b", "cost-center": "CC-B", "environment": "prod",
-                    "portal-cluster-id": str(cluster.pk)}  # fmt: skip
+    assert tags == {
+        "owner": "ops",
+        "team": "team-b",
+        "cost-center": "CC-B",
+        "environment": "prod",
+        "portal-cluster-id": str(cluster.pk),
+    }
     unknown.refresh_from_db()
     assert unknown.resolved_at is not None
     notes = list(ProvisioningEvent.objects.filter(cluster=cluster).values_list("note", flat=True))
@@ -142,9 +151,15 @@ def test_a_cluster_still_creating_or_with_a_taken_name_is_not_adopted(
 
     LocalMskCluster.objects.filter(arn=unknown.arn).update(created_at=timezone.now() - timedelta(hours=1))
     Cluster.objects.create(
-        name="shadow", team=team_a, kind="dedicated", environment="dev", account=platform_account,
-        region="us-east-1", network_profile=network_profile, status=Cluster.Status.PENDING,
-    )  # fmt: skip
+        name="shadow",
+        team=team_a,
+        kind="dedicated",
+        environment="dev",
+        account=platform_account,
+        region="us-east-1",
+        network_profile=network_profile,
+        status=Cluster.Status.PENDING,
+    )
     response = _adopt(admin, unknown, team=team_a.pk, environment="dev", network_profile=network_profile.pk)
     assert "already has a cluster named shadow in this account and region" in _text(response)
     assert not Cluster.objects.filter(arn=unknown.arn).exists()
@@ -181,10 +196,13 @@ def test_a_tagging_failure_does_not_undo_the_adoption(admin, unknown, team_a, ne
 @pytest.fixture
 def retagged(cluster_a):
     LocalMskCluster.objects.create(
-        account_id="123456789012", region="us-east-1", name=cluster_a.name, arn=cluster_a.arn,
+        account_id="123456789012",
+        region="us-east-1",
+        name=cluster_a.name,
+        arn=cluster_a.arn,
         tags={**provisioning.provisioning_tags(cluster_a), "team": "someone-else", "owner": "ops"},
         created_at=timezone.now() - timedelta(hours=1),
-    )  # fmt: skip
+    )
     provisioning.detect_drift()
     return DriftFinding.objects.get(kind="retagged", resolved_at=None)
 
@@ -236,13 +254,17 @@ def test_the_finding_is_resolved_by_compare_and_set(admin, retagged, monkeypatch
 def missing(cluster_a, team_a):
     Topic.objects.create(cluster=cluster_a, team=team_a, name="team-a.orders", partitions=3, status="active")
     AccessGrant.objects.create(
-        cluster=cluster_a, team=team_a, principal_arn="arn:aws:iam::123456789012:role/app", can_consume=True,
+        cluster=cluster_a,
+        team=team_a,
+        principal_arn="arn:aws:iam::123456789012:role/app",
+        can_consume=True,
         status=AccessGrant.Status.APPLIED,
-    )  # fmt: skip
+    )
     LocalMskGrant.objects.create(
-        account_id="123456789012", principal_arn="arn:aws:iam::123456789012:role/app",
+        account_id="123456789012",
+        principal_arn="arn:aws:iam::123456789012:role/app",
         policy_name=f"msk-portal-grant-{AccessGrant.objects.get().pk}",
-    )  # fmt: skip
+    )
     provisioning.detect_drift()  # cluster_a is not in MSK at all
     return DriftFinding.objects.get(kind="missing", resolved_at=None)
 
@@ -278,9 +300,12 @@ def test_a_cluster_deleted_outside_is_marked_deleted_with_its_topics(
 
 def test_a_cluster_msk_lists_again_is_not_marked_deleted(admin, missing, cluster_a):
     LocalMskCluster.objects.create(
-        account_id="123456789012", region="us-east-1", name=cluster_a.name, arn=cluster_a.arn,
+        account_id="123456789012",
+        region="us-east-1",
+        name=cluster_a.name,
+        arn=cluster_a.arn,
         created_at=timezone.now() - timedelta(hours=1),
-    )  # fmt: skip
+    )
     response = client_for(admin).post(reverse("clusters:drift-mark-deleted", args=[missing.pk]), follow=True)
     assert "MSK lists team-a-dev again (ACTIVE): it is not deleted." in _text(response)
     cluster_a.refresh_from_db()

@@ -18,11 +18,22 @@ def _approve(prepared, member, admin, capture):
 
 
 def _topic_with_access(member_a, admin, team_a, cluster, capture):
-    _approve(services.prepare_topic_create(
-        actor=member_a, team=team_a, cluster=cluster, name="orders", expected_in_mbps=Decimal(1),
-        expected_out_mbps=Decimal(1),
-        access_entries=[services.AccessInput("arn:aws:iam::123456789012:role/app", produce=True, consume=False)],
-    ), member_a, admin, capture)  # fmt: skip
+    _approve(
+        services.prepare_topic_create(
+            actor=member_a,
+            team=team_a,
+            cluster=cluster,
+            name="orders",
+            expected_in_mbps=Decimal(1),
+            expected_out_mbps=Decimal(1),
+            access_entries=[
+                services.AccessInput("arn:aws:iam::123456789012:role/app", produce=True, consume=False)
+            ],
+        ),
+        member_a,
+        admin,
+        capture,
+    )
     return AccessGrant.objects.get()
 
 
@@ -51,8 +62,12 @@ def test_document_delivery_hands_the_policy_to_the_team_and_never_calls_iam(
     # The setting changing later does not strand the grant: it is revoked the way it was delivered.
     settings_row.grant_delivery = GrantDelivery.INLINE_POLICY
     settings_row.save()
-    _approve(services.prepare_access_revoke(actor=member_a, grant=grant, justification="gone"), member_a, admin,
-             django_capture_on_commit_callbacks)  # fmt: skip
+    _approve(
+        services.prepare_access_revoke(actor=member_a, grant=grant, justification="gone"),
+        member_a,
+        admin,
+        django_capture_on_commit_callbacks,
+    )
     grant.refresh_from_db()
     assert grant.status == AccessGrant.Status.REVOKED and not LocalMskGrant.objects.exists()
     assert "detaches the policy" in ProvisioningEvent.objects.filter(grant=grant).last().note
@@ -70,8 +85,12 @@ def test_the_local_provider_refuses_a_role_of_another_account_as_aws_does(team_a
     from clusters.providers.base import ProviderError, role_name_from_principal_arn
 
     grant = AccessGrant.objects.create(
-        cluster=cluster_a, team=team_a, principal_arn=OUTSIDER, can_produce=True, policy={"Version": "2012-10-17"},
-    )  # fmt: skip
+        cluster=cluster_a,
+        team=team_a,
+        principal_arn=OUTSIDER,
+        can_produce=True,
+        policy={"Version": "2012-10-17"},
+    )
     provisioning.apply_grant(grant.pk)
     grant.refresh_from_db()
     assert grant.status == AccessGrant.Status.FAILED and not LocalMskGrant.objects.exists()
@@ -90,9 +109,12 @@ def test_cross_account_principals_when_allowed_are_flagged_and_get_their_policy_
     settings_row.allow_cross_account_principals = True
     settings_row.save()
     prepared = services.prepare_access_grant(
-        actor=member_a, team=team_a, cluster=cluster_a, topic_prefix="team-a.",
+        actor=member_a,
+        team=team_a,
+        cluster=cluster_a,
+        topic_prefix="team-a.",
         entry=services.AccessInput(OUTSIDER, produce=True, consume=False),
-    )  # fmt: skip
+    )
     request = services.submit_request(actor=member_a, prepared=prepared)
     assert request.has_warnings
     [warning] = [f["message"] for f in request.assessment["findings"] if f["level"] == "warning"]
@@ -115,10 +137,16 @@ def test_turning_cross_account_principals_off_stops_approval_of_those_filed_befo
     settings_row = PlatformSettings.current()
     settings_row.allow_cross_account_principals = True
     settings_row.save()
-    request = services.submit_request(actor=member_a, prepared=services.prepare_access_grant(
-        actor=member_a, team=team_a, cluster=cluster_a, topic_prefix="team-a.",
-        entry=services.AccessInput(OUTSIDER, produce=True, consume=False),
-    ))  # fmt: skip
+    request = services.submit_request(
+        actor=member_a,
+        prepared=services.prepare_access_grant(
+            actor=member_a,
+            team=team_a,
+            cluster=cluster_a,
+            topic_prefix="team-a.",
+            entry=services.AccessInput(OUTSIDER, produce=True, consume=False),
+        ),
+    )
     settings_row.allow_cross_account_principals = False
     settings_row.save()
     try:

@@ -23,11 +23,20 @@ def approved_cluster(
     member_a, admin, team_a, platform_account, network_profile, django_capture_on_commit_callbacks
 ):
     prepared = services.prepare_cluster_create(
-        actor=member_a, team=team_a, name="team-a-new", kind="dedicated", environment="dev",
-        account=platform_account, region="us-east-1", network_profile=network_profile,
-        expected_write_mbps=Decimal(5), expected_read_mbps=Decimal(5), contains_pii=False,
-        latency_class="time_insensitive", justification="test",
-    )  # fmt: skip
+        actor=member_a,
+        team=team_a,
+        name="team-a-new",
+        kind="dedicated",
+        environment="dev",
+        account=platform_account,
+        region="us-east-1",
+        network_profile=network_profile,
+        expected_write_mbps=Decimal(5),
+        expected_read_mbps=Decimal(5),
+        contains_pii=False,
+        latency_class="time_insensitive",
+        justification="test",
+    )
     request = services.submit_request(actor=member_a, prepared=prepared)
     with django_capture_on_commit_callbacks(execute=True):
         services.approve_request(request_id=request.pk, actor=admin)
@@ -70,9 +79,15 @@ def test_provisioning_twice_creates_one_cluster(approved_cluster):
 def test_a_cluster_created_before_a_crash_is_adopted(cluster_a, platform_account, network_profile, team_a):
     # The worker died after MSK accepted the create call but before the ARN was saved.
     cluster = Cluster.objects.create(
-        name="crashed", team=team_a, kind="dedicated", environment="dev", account=platform_account,
-        region="us-east-1", network_profile=network_profile, status=Cluster.Status.PROVISIONING,
-    )  # fmt: skip
+        name="crashed",
+        team=team_a,
+        kind="dedicated",
+        environment="dev",
+        account=platform_account,
+        region="us-east-1",
+        network_profile=network_profile,
+        status=Cluster.Status.PROVISIONING,
+    )
     account = provisioning.account_ref(cluster)
     earlier = LocalProvider().create_cluster(account, provisioning.cluster_spec(cluster))
     provisioning.provision_cluster(cluster.pk)
@@ -86,9 +101,14 @@ def test_access_denied_fails_with_a_readable_reason_and_admins_can_retry(
     approved_cluster, admin, monkeypatch, django_capture_on_commit_callbacks
 ):
     cluster = Cluster.objects.create(
-        name="denied", team=approved_cluster.team, kind="dedicated", environment="dev",
-        account=approved_cluster.account, region="us-east-1", network_profile=approved_cluster.network_profile,
-    )  # fmt: skip
+        name="denied",
+        team=approved_cluster.team,
+        kind="dedicated",
+        environment="dev",
+        account=approved_cluster.account,
+        region="us-east-1",
+        network_profile=approved_cluster.network_profile,
+    )
 
     def refuse(self, account, spec):
         raise AccessDenied("The portal cannot assume arn:aws:iam::123456789012:role/msk-portal.")
@@ -107,9 +127,14 @@ def test_access_denied_fails_with_a_readable_reason_and_admins_can_retry(
 
 def test_transient_errors_are_raised_for_retry_and_lost_work_is_redispatched(approved_cluster, monkeypatch):
     cluster = Cluster.objects.create(
-        name="flaky", team=approved_cluster.team, kind="dedicated", environment="dev",
-        account=approved_cluster.account, region="us-east-1", network_profile=approved_cluster.network_profile,
-    )  # fmt: skip
+        name="flaky",
+        team=approved_cluster.team,
+        kind="dedicated",
+        environment="dev",
+        account=approved_cluster.account,
+        region="us-east-1",
+        network_profile=approved_cluster.network_profile,
+    )
 
     def throttle(self, account, name):
         raise TransientError("Rate exceeded")
@@ -136,10 +161,17 @@ def test_topics_and_grants_follow_the_cluster(
     approved_cluster.refresh_from_db()
     assert approved_cluster.status == Cluster.Status.ACTIVE
     prepared = services.prepare_topic_create(
-        actor=member_a, team=team_a, cluster=approved_cluster, name="orders", expected_in_mbps=Decimal(6),
-        expected_out_mbps=Decimal(6), retention_ms=3_600_000,
-        access_entries=[services.AccessInput("arn:aws:iam::123456789012:role/app", produce=True, consume=False)],
-    )  # fmt: skip
+        actor=member_a,
+        team=team_a,
+        cluster=approved_cluster,
+        name="orders",
+        expected_in_mbps=Decimal(6),
+        expected_out_mbps=Decimal(6),
+        retention_ms=3_600_000,
+        access_entries=[
+            services.AccessInput("arn:aws:iam::123456789012:role/app", produce=True, consume=False)
+        ],
+    )
     request = services.submit_request(actor=member_a, prepared=prepared)
     with django_capture_on_commit_callbacks(execute=True):
         services.approve_request(request_id=request.pk, actor=admin)
@@ -160,10 +192,16 @@ def test_a_broken_account_never_blocks_the_others(approved_cluster, team_a, netw
     broken = builders.aws_account("999988887777", name="broken")
     broken_network = builders.network_profile(broken, name="n", security_group_ids=[])
     stuck = Cluster.objects.create(
-        name="in-broken", team=team_a, kind="dedicated", environment="dev", account=broken, region="us-east-1",
-        network_profile=broken_network, status=Cluster.Status.PROVISIONING,
+        name="in-broken",
+        team=team_a,
+        kind="dedicated",
+        environment="dev",
+        account=broken,
+        region="us-east-1",
+        network_profile=broken_network,
+        status=Cluster.Status.PROVISIONING,
         arn="arn:aws:kafka:us-east-1:999988887777:cluster/in-broken/x-s1",
-    )  # fmt: skip
+    )
     real_list = LocalProvider.list_clusters
 
     def list_or_refuse(self, account):
@@ -192,19 +230,35 @@ def test_changes_and_removals_are_carried_out_after_approval(
     LocalMskCluster.objects.update(created_at=timezone.now() - timedelta(minutes=5))
     with django_capture_on_commit_callbacks(execute=True):
         provisioning.reconcile()
-    approve(services.prepare_topic_create(
-        actor=member_a, team=team_a, cluster=approved_cluster, name="orders", expected_in_mbps=Decimal(1),
-        expected_out_mbps=Decimal(1),
-        access_entries=[services.AccessInput("arn:aws:iam::123456789012:role/app", produce=True, consume=False)],
-    ))  # fmt: skip
+    approve(
+        services.prepare_topic_create(
+            actor=member_a,
+            team=team_a,
+            cluster=approved_cluster,
+            name="orders",
+            expected_in_mbps=Decimal(1),
+            expected_out_mbps=Decimal(1),
+            access_entries=[
+                services.AccessInput("arn:aws:iam::123456789012:role/app", produce=True, consume=False)
+            ],
+        )
+    )
     topic = Topic.objects.get(name="team-a.orders")
     grant = AccessGrant.objects.get(topic=topic)
     assert topic.status == Topic.Status.ACTIVE and grant.status == AccessGrant.Status.APPLIED
 
-    approve(services.prepare_topic_update(
-        actor=member_a, topic=topic, partitions=4, retention_ms=-1, retention_bytes=-1,
-        max_message_bytes=1048588, compression_type="zstd", message_timestamp_type="CreateTime",
-    ))  # fmt: skip
+    approve(
+        services.prepare_topic_update(
+            actor=member_a,
+            topic=topic,
+            partitions=4,
+            retention_ms=-1,
+            retention_bytes=-1,
+            max_message_bytes=1048588,
+            compression_type="zstd",
+            message_timestamp_type="CreateTime",
+        )
+    )
     simulated = LocalMskTopic.objects.get(name="team-a.orders")
     assert simulated.partitions == 4 and simulated.configs["compression.type"] == "zstd"
 
@@ -239,9 +293,15 @@ def test_a_twin_creating_the_cluster_between_lookup_and_create_is_adopted(
     approved_cluster, team_a, platform_account, network_profile, monkeypatch
 ):
     cluster = Cluster.objects.create(
-        name="twin", team=team_a, kind="dedicated", environment="dev", account=platform_account,
-        region="us-east-1", network_profile=network_profile, status=Cluster.Status.PROVISIONING,
-    )  # fmt: skip
+        name="twin",
+        team=team_a,
+        kind="dedicated",
+        environment="dev",
+        account=platform_account,
+        region="us-east-1",
+        network_profile=network_profile,
+        status=Cluster.Status.PROVISIONING,
+    )
     twin = LocalProvider().create_cluster(
         provisioning.account_ref(cluster), provisioning.cluster_spec(cluster)
     )

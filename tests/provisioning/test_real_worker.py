@@ -24,20 +24,47 @@ ROOT = Path(__file__).resolve().parents[2]
 def worker_and_beat(tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
     env.update(
-        DEBUG="true", DATABASE_URL=_database_url(), PORTAL_VAR_DIR=str(tmp_path), LOCAL_MSK_CREATE_SECONDS="1",
-        RECONCILE_INTERVAL_SECONDS="1", HEARTBEAT_INTERVAL_SECONDS="60",
-    )  # fmt: skip
+        DEBUG="true",
+        DATABASE_URL=_database_url(),
+        PORTAL_VAR_DIR=str(tmp_path),
+        LOCAL_MSK_CREATE_SECONDS="1",
+        RECONCILE_INTERVAL_SECONDS="1",
+        HEARTBEAT_INTERVAL_SECONDS="60",
+    )
     commands = [
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--concurrency=1", "--loglevel=WARNING",
-         "--hostname=test-worker@%h"],
-        [sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel=WARNING",
-         f"--schedule={tmp_path / 'beat-schedule'}"],
-    ]  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "--concurrency=1",
+            "--loglevel=WARNING",
+            "--hostname=test-worker@%h",
+        ],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "beat",
+            "--loglevel=WARNING",
+            f"--schedule={tmp_path / 'beat-schedule'}",
+        ],
+    ]
     processes = [
-        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         start_new_session=True)
+        subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         for command in commands
-    ]  # fmt: skip
+    ]
     yield processes
     for process in processes:
         process.terminate()
@@ -64,11 +91,20 @@ def test_approved_cluster_request_becomes_active_through_real_processes(
     worker_and_beat, member_a, admin, team_a, platform_account, network_profile, publish_to_broker
 ):
     prepared = services.prepare_cluster_create(
-        actor=member_a, team=team_a, name="team-a-real", kind="dedicated", environment="dev",
-        account=platform_account, region="us-east-1", network_profile=network_profile,
-        expected_write_mbps=Decimal(1), expected_read_mbps=Decimal(1), contains_pii=False,
-        latency_class="time_insensitive", justification="integration",
-    )  # fmt: skip
+        actor=member_a,
+        team=team_a,
+        name="team-a-real",
+        kind="dedicated",
+        environment="dev",
+        account=platform_account,
+        region="us-east-1",
+        network_profile=network_profile,
+        expected_write_mbps=Decimal(1),
+        expected_read_mbps=Decimal(1),
+        contains_pii=False,
+        latency_class="time_insensitive",
+        justification="integration",
+    )
     request = services.submit_request(actor=member_a, prepared=prepared)
     services.approve_request(request_id=request.pk, actor=admin)  # commits: the task goes to the broker
 

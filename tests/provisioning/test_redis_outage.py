@@ -76,10 +76,23 @@ class PrivateRedis:
     def start(self) -> None:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--dir", str(self.workdir)],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+                [
+                    "redis-server",
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.workdir),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 10
         while not self.ping():
             assert self.process.poll() is None, self.log.read_text()[-2000:]
@@ -147,17 +160,40 @@ def worker_and_beat(private_redis, tmp_path):
         if key not in {"DJANGO_SETTINGS_MODULE", "CELERY_BROKER_URL"}
     }
     env.update(
-        DEBUG="true", DATABASE_URL=_database_url(), PORTAL_VAR_DIR=str(tmp_path), REDIS_URL=private_redis.url,
-        LOCAL_MSK_CREATE_SECONDS="1", RECONCILE_INTERVAL_SECONDS="1", HEARTBEAT_INTERVAL_SECONDS="60",
+        DEBUG="true",
+        DATABASE_URL=_database_url(),
+        PORTAL_VAR_DIR=str(tmp_path),
+        REDIS_URL=private_redis.url,
+        LOCAL_MSK_CREATE_SECONDS="1",
+        RECONCILE_INTERVAL_SECONDS="1",
+        HEARTBEAT_INTERVAL_SECONDS="60",
         PROVISIONING_REDISPATCH_SECONDS=str(REDISPATCH_SECONDS),
-        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend", EMAIL_FILE_PATH=str(mail_dir),
-    )  # fmt: skip
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(mail_dir),
+    )
     commands = {
-        "worker": [sys.executable, "-m", "celery", "-A", "portal", "worker", "--concurrency=2",
-                   "--loglevel=INFO", "--hostname=outage-worker@%h"],
-        "beat": [sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel=INFO",
-                 f"--schedule={tmp_path / 'beat-schedule'}"],
-    }  # fmt: skip
+        "worker": [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "--concurrency=2",
+            "--loglevel=INFO",
+            "--hostname=outage-worker@%h",
+        ],
+        "beat": [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "beat",
+            "--loglevel=INFO",
+            f"--schedule={tmp_path / 'beat-schedule'}",
+        ],
+    }
     processes = {}
     for name, command in commands.items():
         with (tmp_path / f"{name}.log").open("wb") as log:
@@ -203,28 +239,47 @@ def _wait(predicate, seconds: float, processes: dict, tmp_path: Path, what: str)
 
 def _cluster_request(member, team, account, profile, name):
     prepared = services.prepare_cluster_create(
-        actor=member, team=team, name=name, kind="dedicated", environment="dev", account=account,
-        region="us-east-1", network_profile=profile, expected_write_mbps=Decimal(1),
-        expected_read_mbps=Decimal(1), contains_pii=False, latency_class="time_insensitive",
+        actor=member,
+        team=team,
+        name=name,
+        kind="dedicated",
+        environment="dev",
+        account=account,
+        region="us-east-1",
+        network_profile=profile,
+        expected_write_mbps=Decimal(1),
+        expected_read_mbps=Decimal(1),
+        contains_pii=False,
+        latency_class="time_insensitive",
         justification="outage drill",
-    )  # fmt: skip
+    )
     return services.submit_request(actor=member, prepared=prepared)
 
 
 def _topic_request(member, team, cluster, name):
     prepared = services.prepare_topic_create(
-        actor=member, team=team, cluster=cluster, name=name, expected_in_mbps=Decimal(1),
+        actor=member,
+        team=team,
+        cluster=cluster,
+        name=name,
+        expected_in_mbps=Decimal(1),
         expected_out_mbps=Decimal(1),
-    )  # fmt: skip
+    )
     return services.submit_request(actor=member, prepared=prepared)
 
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_redis_stopped_for_a_minute_while_approving_loses_nothing(
-    private_redis, worker_and_beat, publish_to_private_redis, member_a, admin, team_a, platform_account,
+    private_redis,
+    worker_and_beat,
+    publish_to_private_redis,
+    member_a,
+    admin,
+    team_a,
+    platform_account,
     network_profile,
-):  # fmt: skip
+):
     processes, tmp_path, mail_dir = worker_and_beat
     PlatformSettings.objects.update_or_create(pk=1, defaults={"max_clusters_per_account_region": 1000})
     admin_client = client_for(admin)
@@ -233,8 +288,13 @@ def test_redis_stopped_for_a_minute_while_approving_loses_nothing(
     base_request = _cluster_request(member_a, team_a, platform_account, network_profile, "outage-base")
     assert admin_client.post(reverse("clusters:request-approve", args=[base_request.pk])).status_code == 302
     base = Cluster.objects.get(name="outage-base")
-    _wait(lambda: Cluster.objects.get(pk=base.pk).status == Cluster.Status.ACTIVE, 60, processes, tmp_path,
-          "the cluster approved before the outage is active")  # fmt: skip
+    _wait(
+        lambda: Cluster.objects.get(pk=base.pk).status == Cluster.Status.ACTIVE,
+        60,
+        processes,
+        tmp_path,
+        "the cluster approved before the outage is active",
+    )
     base.refresh_from_db()
     # Requests waiting for approval, filed while Redis was up (their "approval needed" mails go out now).
     waiting = [
@@ -244,8 +304,13 @@ def test_redis_stopped_for_a_minute_while_approving_loses_nothing(
         ),
         *(_topic_request(member_a, team_a, base, f"outage-{n}") for n in range(2)),
     ]
-    _wait(lambda: SentNotification.objects.filter(event="submitted").count() == 1 + len(waiting), 30,
-          processes, tmp_path, "the approval-needed mails before the outage")  # fmt: skip
+    _wait(
+        lambda: SentNotification.objects.filter(event="submitted").count() == 1 + len(waiting),
+        30,
+        processes,
+        tmp_path,
+        "the approval-needed mails before the outage",
+    )
     mails_before = Counter(_mails(mail_dir))
     assert len(mails_before) == 2 + len(waiting) and set(mails_before.values()) == {1}, mails_before
 
@@ -254,8 +319,13 @@ def test_redis_stopped_for_a_minute_while_approving_loses_nothing(
 
     for _ in range(BUSY_TASKS):
         record_heartbeat.delay()
-    _wait(lambda: "Task portal.tasks.record_heartbeat" in _log(tmp_path, "worker"), 10, processes, tmp_path,
-          "the worker is busy")  # fmt: skip
+    _wait(
+        lambda: "Task portal.tasks.record_heartbeat" in _log(tmp_path, "worker"),
+        10,
+        processes,
+        tmp_path,
+        "the worker is busy",
+    )
     private_redis.stop()
     outage_started = time.monotonic()
     approval_seconds = []
@@ -305,11 +375,15 @@ def test_redis_stopped_for_a_minute_while_approving_loses_nothing(
         lambda: (
             Cluster.objects.filter(name__startswith="outage-", status=Cluster.Status.ACTIVE).count() == 4
             and Topic.objects.filter(pk__in=[t.pk for t in topics], status=Topic.Status.ACTIVE).count() == 3
-            and SentNotification.objects.filter(request__in=approved, event="approved").count() == len(approved)
+            and SentNotification.objects.filter(request__in=approved, event="approved").count()
+            == len(approved)
             and SentNotification.objects.filter(request=still_waiting, event="submitted").exists()
         ),
-        RECOVERY_MAX_SECONDS, processes, tmp_path, "everything approved during the outage is done",
-    )  # fmt: skip
+        RECOVERY_MAX_SECONDS,
+        processes,
+        tmp_path,
+        "everything approved during the outage is done",
+    )
     time.sleep(2 * REDISPATCH_SECONDS)  # a few more reconcile and re-send rounds: nothing may repeat
 
     # Each cluster exactly once in the simulated MSK, each topic once.

@@ -17,9 +17,15 @@ from clusters.requests import services
 @pytest.fixture
 def write_cluster(team_a, platform_account, network_profile):
     cluster = Cluster.objects.create(
-        name="events-write", team=team_a, kind="write", environment="dev", account=platform_account,
-        region="us-east-1", network_profile=network_profile, status=Cluster.Status.PROVISIONING,
-    )  # fmt: skip
+        name="events-write",
+        team=team_a,
+        kind="write",
+        environment="dev",
+        account=platform_account,
+        region="us-east-1",
+        network_profile=network_profile,
+        status=Cluster.Status.PROVISIONING,
+    )
     Topic.objects.create(cluster=cluster, team=team_a, name="team-a.orders", partitions=3, status="active")
     provisioning.provision_cluster(cluster.pk)
     LocalMskCluster.objects.update(created_at=timezone.now() - timedelta(minutes=5))
@@ -31,11 +37,21 @@ def write_cluster(team_a, platform_account, network_profile):
 
 def read_request(member_a, team_a, platform_account, network_profile, write_cluster, **overrides):
     data = dict(
-        team=team_a, name="events-read", kind="read", environment="dev", account=platform_account,
-        region="us-east-1", network_profile=network_profile, expected_write_mbps=Decimal(0),
-        expected_read_mbps=Decimal(10), contains_pii=False, latency_class="time_insensitive",
-        justification="consumers", source_cluster=write_cluster, replicate_topics=["team-a.orders"],
-    )  # fmt: skip
+        team=team_a,
+        name="events-read",
+        kind="read",
+        environment="dev",
+        account=platform_account,
+        region="us-east-1",
+        network_profile=network_profile,
+        expected_write_mbps=Decimal(0),
+        expected_read_mbps=Decimal(10),
+        contains_pii=False,
+        latency_class="time_insensitive",
+        justification="consumers",
+        source_cluster=write_cluster,
+        replicate_topics=["team-a.orders"],
+    )
     data.update(overrides)
     return services.prepare_cluster_create(actor=member_a, **data)
 
@@ -95,7 +111,14 @@ def test_replicator_source_must_share_the_account(
 def test_local_replicator_needs_both_clusters_active(write_cluster, platform_account):
     from clusters.providers.base import ProviderError, ReplicatorSpec
 
-    spec = ReplicatorSpec(name="x", source_arn=write_cluster.arn, target_arn="arn:aws:kafka:us-east-1:1:cluster/no/1",
-                          topics=("t",), subnet_ids=(), security_group_ids=(), service_execution_role_arn="")  # fmt: skip
+    spec = ReplicatorSpec(
+        name="x",
+        source_arn=write_cluster.arn,
+        target_arn="arn:aws:kafka:us-east-1:1:cluster/no/1",
+        topics=("t",),
+        subnet_ids=(),
+        security_group_ids=(),
+        service_execution_role_arn="",
+    )
     with pytest.raises(ProviderError, match="both clusters active"):
         LocalProvider().create_replicator(provisioning.account_ref(write_cluster), spec)

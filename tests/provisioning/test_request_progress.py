@@ -18,11 +18,20 @@ def test_request_page_shows_provisioning_and_polling_stops_when_done(
     member_a, member_b, admin, team_a, platform_account, network_profile, django_capture_on_commit_callbacks
 ):
     prepared = services.prepare_cluster_create(
-        actor=member_a, team=team_a, name="team-a-progress", kind="dedicated", environment="dev",
-        account=platform_account, region="us-east-1", network_profile=network_profile,
-        expected_write_mbps=Decimal(5), expected_read_mbps=Decimal(5), contains_pii=False,
-        latency_class="time_insensitive", justification="test",
-    )  # fmt: skip
+        actor=member_a,
+        team=team_a,
+        name="team-a-progress",
+        kind="dedicated",
+        environment="dev",
+        account=platform_account,
+        region="us-east-1",
+        network_profile=network_profile,
+        expected_write_mbps=Decimal(5),
+        expected_read_mbps=Decimal(5),
+        contains_pii=False,
+        latency_class="time_insensitive",
+        justification="test",
+    )
     request = services.submit_request(actor=member_a, prepared=prepared)
     client = client_for(member_a)
     assert (

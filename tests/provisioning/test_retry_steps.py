@@ -26,9 +26,16 @@ HTMX = {"HX-Request": "true"}
 
 def _active_cluster(name, team, account, network_profile, **extra) -> Cluster:
     cluster = Cluster.objects.create(
-        name=name, team=team, kind=extra.pop("kind", "dedicated"), environment="dev", account=account,
-        region="us-east-1", network_profile=network_profile, status=Cluster.Status.PROVISIONING, **extra,
-    )  # fmt: skip
+        name=name,
+        team=team,
+        kind=extra.pop("kind", "dedicated"),
+        environment="dev",
+        account=account,
+        region="us-east-1",
+        network_profile=network_profile,
+        status=Cluster.Status.PROVISIONING,
+        **extra,
+    )
     provisioning.provision_cluster(cluster.pk)
     LocalMskCluster.objects.update(created_at=timezone.now() - timedelta(minutes=5))
     provisioning.reconcile()
@@ -52,9 +59,13 @@ def topic(live, team_a) -> Topic:
 @pytest.fixture
 def grant(live, team_a, topic) -> AccessGrant:
     return AccessGrant.objects.create(
-        cluster=live, team=team_a, topic=topic, principal_arn="arn:aws:iam::123456789012:role/app",
-        can_produce=True, policy={"Version": "2012-10-17", "Statement": []},
-    )  # fmt: skip
+        cluster=live,
+        team=team_a,
+        topic=topic,
+        principal_arn="arn:aws:iam::123456789012:role/app",
+        can_produce=True,
+        policy={"Version": "2012-10-17", "Statement": []},
+    )
 
 
 def _refuse(message="The role arn:aws:iam::123456789012:role/msk-portal may not do this."):
@@ -100,8 +111,11 @@ def test_failed_topic_creation_is_retried_through_the_page(
     assert topic.status == Topic.Status.ACTIVE and topic.status_reason == ""
     assert LocalMskTopic.objects.filter(name="team-a.orders", partitions=3).count() == 1
     assert _trail(topic) == [
-        ("pending", "creating"), ("creating", "failed"), ("failed", "creating"), ("creating", "active")
-    ]  # fmt: skip
+        ("pending", "creating"),
+        ("creating", "failed"),
+        ("failed", "creating"),
+        ("creating", "active"),
+    ]
     assert ProvisioningEvent.objects.filter(topic=topic, note="retry by admin: creating the topic").exists()
     retry_audit = AuditEvent.objects.get(action="clusters.topic.creating", actor=admin)
     assert retry_audit.details["from"] == "failed"
@@ -213,8 +227,9 @@ def test_a_replicator_msk_reports_failed_is_retried_only_once_it_is_gone(
     replicator.refresh_from_db()
     failed_arn = replicator.arn
     reason = "MSK reports the replicator as FAILED."
-    transitions.move(Replicator, replicator, from_status="creating", to_status="failed", note=reason,
-                     status_reason=reason)  # fmt: skip
+    transitions.move(
+        Replicator, replicator, from_status="creating", to_status="failed", note=reason, status_reason=reason
+    )
 
     response, dispatched = _retry(
         admin, "clusters:replicator-retry", replicator.pk, django_capture_on_commit_callbacks
@@ -367,9 +382,13 @@ def test_retry_goes_through_services_for_a_topic_created_by_approval(
     """The whole path: request → approval → provider refuses → admin retries → active."""
     monkeypatch.setattr(LocalProvider, "ensure_topic", _refuse())
     prepared = services.prepare_topic_create(
-        actor=member_a, team=team_a, cluster=live, name="payments", expected_in_mbps=Decimal(1),
+        actor=member_a,
+        team=team_a,
+        cluster=live,
+        name="payments",
+        expected_in_mbps=Decimal(1),
         expected_out_mbps=Decimal(1),
-    )  # fmt: skip
+    )
     request = services.submit_request(actor=member_a, prepared=prepared)
     with django_capture_on_commit_callbacks(execute=True):
         services.approve_request(request_id=request.pk, actor=admin)

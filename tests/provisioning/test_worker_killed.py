@@ -57,22 +57,53 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(
     PlatformSettings.objects.update_or_create(pk=1, defaults={"max_clusters_per_account_region": 1000})
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
     env.update(
-        DEBUG="true", DATABASE_URL=_database_url(), PORTAL_VAR_DIR=str(tmp_path), LOCAL_MSK_CREATE_SECONDS="1",
-        RECONCILE_INTERVAL_SECONDS="1", HEARTBEAT_INTERVAL_SECONDS="60", PROVISIONING_REDISPATCH_SECONDS="3",
+        DEBUG="true",
+        DATABASE_URL=_database_url(),
+        PORTAL_VAR_DIR=str(tmp_path),
+        LOCAL_MSK_CREATE_SECONDS="1",
+        RECONCILE_INTERVAL_SECONDS="1",
+        HEARTBEAT_INTERVAL_SECONDS="60",
+        PROVISIONING_REDISPATCH_SECONDS="3",
         CELERY_VISIBILITY_TIMEOUT="5",
-    )  # fmt: skip
-    worker_command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--concurrency=2",
-                      "--loglevel=WARNING", "--hostname=killed-worker@%h"]  # fmt: skip
-    beat_command = [sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel=WARNING",
-                    f"--schedule={tmp_path / 'beat-schedule'}"]  # fmt: skip
+    )
+    worker_command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "portal",
+        "worker",
+        "--concurrency=2",
+        "--loglevel=WARNING",
+        "--hostname=killed-worker@%h",
+    ]
+    beat_command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "portal",
+        "beat",
+        "--loglevel=WARNING",
+        f"--schedule={tmp_path / 'beat-schedule'}",
+    ]
 
     for n in range(TRIALS):
         prepared = services.prepare_cluster_create(
-            actor=member_a, team=team_a, name=f"kill-{n}", kind="dedicated", environment="dev",
-            account=platform_account, region="us-east-1", network_profile=network_profile,
-            expected_write_mbps=Decimal(1), expected_read_mbps=Decimal(1), contains_pii=False,
-            latency_class="time_insensitive", justification="fault test",
-        )  # fmt: skip
+            actor=member_a,
+            team=team_a,
+            name=f"kill-{n}",
+            kind="dedicated",
+            environment="dev",
+            account=platform_account,
+            region="us-east-1",
+            network_profile=network_profile,
+            expected_write_mbps=Decimal(1),
+            expected_read_mbps=Decimal(1),
+            contains_pii=False,
+            latency_class="time_insensitive",
+            justification="fault test",
+        )
         request = services.submit_request(actor=member_a, prepared=prepared)
         services.approve_request(request_id=request.pk, actor=admin)
 

@@ -19,8 +19,13 @@ def post(client, headers, name, body, **extra_headers):
 
 
 def topic_body(cluster, **overrides):
-    body = {"team": "team-a", "cluster": cluster.pk, "name": "orders", "expected_in_mbps": "12",
-            "expected_out_mbps": "10"}  # fmt: skip
+    body = {
+        "team": "team-a",
+        "cluster": cluster.pk,
+        "name": "orders",
+        "expected_in_mbps": "12",
+        "expected_out_mbps": "10",
+    }
     body.update(overrides)
     return body
 
@@ -40,8 +45,12 @@ def test_create_list_detail(member_a, cluster_a, token_for):
 
 def test_field_errors_are_readable(member_a, cluster_a, token_for):
     client, headers = api(member_a, token_for)
-    response = post(client, headers, "clusters-api:request-topic",
-                    topic_body(cluster_a, name="bad name!", partitions=1, retention_ms=-5))  # fmt: skip
+    response = post(
+        client,
+        headers,
+        "clusters-api:request-topic",
+        topic_body(cluster_a, name="bad name!", partitions=1, retention_ms=-5),
+    )
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "invalid"
@@ -63,8 +72,13 @@ def test_idempotency_key_replays_and_refuses_reuse(member_a, cluster_a, token_fo
     assert first.status_code == again.status_code == 201
     assert first.json()["id"] == again.json()["id"]
     assert Request.objects.count() == 1
-    other = post(client, headers, "clusters-api:request-topic", topic_body(cluster_a, name="other"),
-                 **{"Idempotency-Key": "k-1"})  # fmt: skip
+    other = post(
+        client,
+        headers,
+        "clusters-api:request-topic",
+        topic_body(cluster_a, name="other"),
+        **{"Idempotency-Key": "k-1"},
+    )
     assert other.status_code == 409 and "different request" in other.json()["message"]
     assert Request.objects.count() == 1
 
@@ -72,8 +86,10 @@ def test_idempotency_key_replays_and_refuses_reuse(member_a, cluster_a, token_fo
 def test_approve_reject_cancel_over_the_api(member_a, admin, cluster_a, token_for):
     member, member_headers = api(member_a, token_for)
     admin_client, admin_headers = api(admin, token_for)
-    ids = [post(member, member_headers, "clusters-api:request-topic", topic_body(cluster_a, name=n)).json()["id"]
-           for n in ("one", "two", "three")]  # fmt: skip
+    ids = [
+        post(member, member_headers, "clusters-api:request-topic", topic_body(cluster_a, name=n)).json()["id"]
+        for n in ("one", "two", "three")
+    ]
 
     # The body is JSON (an optional override_reason) or none at all, as on every endpoint.
     approved = admin_client.post(
@@ -82,16 +98,27 @@ def test_approve_reject_cancel_over_the_api(member_a, admin, cluster_a, token_fo
         headers=admin_headers,
     )
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
-    twice = admin_client.post(reverse("clusters-api:request-approve", args=[ids[0]]), content_type="application/json",
-                              headers=admin_headers)  # fmt: skip
+    twice = admin_client.post(
+        reverse("clusters-api:request-approve", args=[ids[0]]),
+        content_type="application/json",
+        headers=admin_headers,
+    )
     assert twice.status_code == 409 and twice.json()["code"] == "conflict"
     assert Topic.objects.count() == 1
 
-    missing = admin_client.post(reverse("clusters-api:request-reject", args=[ids[1]]), {}, content_type="application/json",
-                                headers=admin_headers)  # fmt: skip
+    missing = admin_client.post(
+        reverse("clusters-api:request-reject", args=[ids[1]]),
+        {},
+        content_type="application/json",
+        headers=admin_headers,
+    )
     assert missing.status_code == 400 and "reason" in missing.json()["field_errors"]
-    rejected = admin_client.post(reverse("clusters-api:request-reject", args=[ids[1]]), {"reason": "Too many"},
-                                 content_type="application/json", headers=admin_headers)  # fmt: skip
+    rejected = admin_client.post(
+        reverse("clusters-api:request-reject", args=[ids[1]]),
+        {"reason": "Too many"},
+        content_type="application/json",
+        headers=admin_headers,
+    )
     assert rejected.json()["decision_reason"] == "Too many"
     assert (
         member.get(reverse("clusters-api:request-detail", args=[ids[1]]), headers=member_headers).json()[

@@ -20,9 +20,14 @@ def test_two_concurrent_approvals_one_wins(attempt, member_a, team_a, cluster_a)
         pytest.skip("row locks and concurrent transactions need PostgreSQL")
     admins = [make_user(f"admin{attempt}-{n}", role="platform_admin") for n in range(2)]
     prepared = services.prepare_topic_create(
-        actor=member_a, team=team_a, cluster=cluster_a, name=f"race{attempt}", partitions=None,
-        expected_in_mbps=Decimal(5), expected_out_mbps=Decimal(5),
-    )  # fmt: skip
+        actor=member_a,
+        team=team_a,
+        cluster=cluster_a,
+        name=f"race{attempt}",
+        partitions=None,
+        expected_in_mbps=Decimal(5),
+        expected_out_mbps=Decimal(5),
+    )
     request = services.submit_request(actor=member_a, prepared=prepared)
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
@@ -83,10 +88,16 @@ def test_two_names_kafka_would_take_for_one_cannot_both_be_submitted_at_once(
     if connection.vendor != "postgresql":
         pytest.skip("row locks and concurrent transactions need PostgreSQL")
     prepared = [
-        services.prepare_topic_create(actor=member_a, team=team_a, cluster=cluster_a, name=f"x{attempt}{sep}auto",
-                                      expected_in_mbps=Decimal(1), expected_out_mbps=Decimal(1))
+        services.prepare_topic_create(
+            actor=member_a,
+            team=team_a,
+            cluster=cluster_a,
+            name=f"x{attempt}{sep}auto",
+            expected_in_mbps=Decimal(1),
+            expected_out_mbps=Decimal(1),
+        )
         for sep in "._"
-    ]  # fmt: skip
+    ]
     outcomes = _race(*(lambda p=p: services.submit_request(actor=member_a, prepared=p) for p in prepared))
     assert sorted(type(outcome).__name__ for outcome in outcomes) == ["Request", "ValidationError"]
     [refused] = [outcome for outcome in outcomes if isinstance(outcome, ValidationError)]
@@ -101,15 +112,24 @@ def test_an_idempotent_twin_that_loses_the_name_check_gets_the_first_answer(memb
 
     if connection.vendor != "postgresql":
         pytest.skip("row locks and concurrent transactions need PostgreSQL")
-    prepared = services.prepare_topic_create(actor=member_a, team=team_a, cluster=cluster_a, name="twin",
-                                             expected_in_mbps=Decimal(1), expected_out_mbps=Decimal(1))  # fmt: skip
+    prepared = services.prepare_topic_create(
+        actor=member_a,
+        team=team_a,
+        cluster=cluster_a,
+        name="twin",
+        expected_in_mbps=Decimal(1),
+        expected_out_mbps=Decimal(1),
+    )
 
     def submit():
         answer = idempotency.submit_once(
-            user=member_a, key="k-twin", kind="topic.create", body={"name": "twin"},
+            user=member_a,
+            key="k-twin",
+            kind="topic.create",
+            body={"name": "twin"},
             submit=lambda: services.submit_request(actor=member_a, prepared=prepared),
             render=lambda request: {"id": request.pk},
-        )  # fmt: skip
+        )
         return answer.body["id"]
 
     outcomes = _race(submit, submit)

@@ -80,8 +80,13 @@ def slow_validation(monkeypatch):
 
 
 def _topic_body(cluster, name: str) -> dict:
-    return {"team": "team-a", "cluster": cluster.pk, "name": name, "expected_in_mbps": "5",
-            "expected_out_mbps": "5"}  # fmt: skip
+    return {
+        "team": "team-a",
+        "cluster": cluster.pk,
+        "name": name,
+        "expected_in_mbps": "5",
+        "expected_out_mbps": "5",
+    }
 
 
 @pytest.mark.parametrize("auto_approved", [True, False], ids=["auto-approved", "submitted"])

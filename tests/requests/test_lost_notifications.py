@@ -34,8 +34,9 @@ def broker_down(django_capture_on_commit_callbacks):
     return lose
 
 
-def test_a_lost_decision_is_sent_once_after_the_redispatch_window(member_a, admin, team_a, cluster_a,
-                                                                  broker_down):  # fmt: skip
+def test_a_lost_decision_is_sent_once_after_the_redispatch_window(
+    member_a, admin, team_a, cluster_a, broker_down
+):
     with broker_down() as callbacks:
         request = submit_topic(member_a, team_a, cluster_a)
         services.approve_request(request_id=request.pk, actor=admin)
@@ -53,8 +54,9 @@ def test_a_lost_decision_is_sent_once_after_the_redispatch_window(member_a, admi
     assert SentNotification.objects.filter(request=request).count() == 1
 
 
-def test_a_request_still_waiting_gets_its_approval_needed_mail(member_a, admin, team_a, cluster_a,
-                                                               broker_down):  # fmt: skip
+def test_a_request_still_waiting_gets_its_approval_needed_mail(
+    member_a, admin, team_a, cluster_a, broker_down
+):
     with broker_down():
         request = submit_topic(member_a, team_a, cluster_a)
     assert lost_notifications(_later()) == [(request.pk, "submitted")]
@@ -73,16 +75,18 @@ def test_rejections_are_resent_cancellations_notify_nobody(member_a, admin, team
 
 
 def test_auto_approved_requests_only_announce_the_approval(member_a, admin, team_a, cluster_a, broker_down):
-    AutoApprovalRule.objects.create(name="small dev topics", kind="topic.create", environment="dev",
-                                    max_partitions=6)  # fmt: skip
+    AutoApprovalRule.objects.create(
+        name="small dev topics", kind="topic.create", environment="dev", max_partitions=6
+    )
     with broker_down():
         request = submit_topic(member_a, team_a, cluster_a)
     assert request.approved_by_rule_id
     assert lost_notifications(_later()) == [(request.pk, "approved")]
 
 
-def test_notifications_already_sent_are_not_resent(member_a, admin, team_a, cluster_a,
-                                                   django_capture_on_commit_callbacks):  # fmt: skip
+def test_notifications_already_sent_are_not_resent(
+    member_a, admin, team_a, cluster_a, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         request = submit_topic(member_a, team_a, cluster_a)
         services.approve_request(request_id=request.pk, actor=admin)

@@ -15,14 +15,22 @@ ROLE = "arn:aws:iam::123456789012:role/orders-service"
 
 def api_post(user, token_for, name, body):
     return client_for(None).post(
-        reverse(name), body, content_type="application/json",
+        reverse(name),
+        body,
+        content_type="application/json",
         headers={"Authorization": f"Bearer {token_for(user)}"},
-    )  # fmt: skip
+    )
 
 
 def access_body(cluster, **overrides):
-    body = {"team": "team-a", "cluster": cluster.pk, "topic_prefix": "team-a.", "principal_arn": ROLE,
-            "produce": True, "consume": False}  # fmt: skip
+    body = {
+        "team": "team-a",
+        "cluster": cluster.pk,
+        "topic_prefix": "team-a.",
+        "principal_arn": ROLE,
+        "produce": True,
+        "consume": False,
+    }
     body.update(overrides)
     return body
 
@@ -52,8 +60,9 @@ BAD_ARNS = {
 @pytest.mark.parametrize("case", sorted(BAD_ARNS))
 def test_known_bad_role_arns_are_a_field_error_on_access_requests(case, member_a, eu_cluster, token_for):
     arn, says = BAD_ARNS[case]
-    response = api_post(member_a, token_for, "clusters-api:request-access",
-                        access_body(eu_cluster, principal_arn=arn))  # fmt: skip
+    response = api_post(
+        member_a, token_for, "clusters-api:request-access", access_body(eu_cluster, principal_arn=arn)
+    )
     assert response.status_code == 400, response.json()
     assert any(says in message for message in response.json()["field_errors"]["principal_arn"])
     assert not Request.objects.exists()
@@ -64,18 +73,30 @@ def test_known_bad_role_arns_are_a_field_error_on_combined_topic_requests(
     case, member_a, eu_cluster, token_for
 ):
     arn, says = BAD_ARNS[case]
-    body = {"team": "team-a", "cluster": eu_cluster.pk, "name": "orders", "expected_in_mbps": "1",
-            "expected_out_mbps": "1", "access": [{"principal_arn": arn, "produce": True}]}  # fmt: skip
+    body = {
+        "team": "team-a",
+        "cluster": eu_cluster.pk,
+        "name": "orders",
+        "expected_in_mbps": "1",
+        "expected_out_mbps": "1",
+        "access": [{"principal_arn": arn, "produce": True}],
+    }
     response = api_post(member_a, token_for, "clusters-api:request-topic", body)
     assert response.status_code == 400, response.json()
     assert any(says in message for message in response.json()["field_errors"]["access"])
 
 
 def test_known_bad_role_arn_is_shown_under_the_principal_field_of_the_form(member_a, eu_cluster):
-    response = client_for(member_a).post(reverse("clusters:request-new-access"), {
-        "team": eu_cluster.team_id, "cluster": eu_cluster.pk, "topic_prefix": "team-a.",
-        "principal_arn": BAD_ARNS["full-width digits"][0], "produce": "on",
-    })  # fmt: skip
+    response = client_for(member_a).post(
+        reverse("clusters:request-new-access"),
+        {
+            "team": eu_cluster.team_id,
+            "cluster": eu_cluster.pk,
+            "topic_prefix": "team-a.",
+            "principal_arn": BAD_ARNS["full-width digits"][0],
+            "produce": "on",
+        },
+    )
     assert response.status_code == 200
     assert "only ASCII" in " ".join(response.context["form"].errors["principal_arn"])
     assert not Request.objects.exists()
@@ -85,8 +106,12 @@ def test_known_bad_role_arn_is_shown_under_the_principal_field_of_the_form(membe
 
 
 def test_a_role_in_an_unknown_account_is_refused_when_filed(member_a, cluster_a, token_for):
-    response = api_post(member_a, token_for, "clusters-api:request-access",
-                        access_body(cluster_a, principal_arn="arn:aws:iam::999999999999:role/outsider"))  # fmt: skip
+    response = api_post(
+        member_a,
+        token_for,
+        "clusters-api:request-access",
+        access_body(cluster_a, principal_arn="arn:aws:iam::999999999999:role/outsider"),
+    )
     assert response.status_code == 400, response.json()
     [message] = response.json()["field_errors"]["principal_arn"]
     assert "account 999999999999 (an account the portal does not know)" in message
@@ -97,9 +122,14 @@ def test_a_role_in_another_registered_account_is_refused_too_and_named(
     member_a, team_a, cluster_a, token_for
 ):
     builders.aws_account("210987654321", name="Team A own", ownership="team", team=team_a)
-    body = {"team": "team-a", "cluster": cluster_a.pk, "name": "orders", "expected_in_mbps": "1",
-            "expected_out_mbps": "1",
-            "access": [{"principal_arn": "arn:aws:iam::210987654321:role/app", "produce": True}]}  # fmt: skip
+    body = {
+        "team": "team-a",
+        "cluster": cluster_a.pk,
+        "name": "orders",
+        "expected_in_mbps": "1",
+        "expected_out_mbps": "1",
+        "access": [{"principal_arn": "arn:aws:iam::210987654321:role/app", "produce": True}],
+    }
     response = api_post(member_a, token_for, "clusters-api:request-topic", body)
     assert response.status_code == 400
     assert "(the portal's account “Team A own”)" in response.json()["field_errors"]["access"][0]
@@ -145,10 +175,17 @@ def test_the_same_rule_holds_for_the_team_the_cluster_was_opened_to(member_b, sh
     from clusters.models import Topic
 
     Topic.objects.create(cluster=shared_cluster, team=team_b, name="team-b.clicks", partitions=1)
-    response = client_for(member_b).post(reverse("clusters:request-new-access"), {
-        "team": team_b.pk, "cluster": shared_cluster.pk, "topic_prefix": "team-b.", "principal_arn": ROLE,
-        "consume": "on", "consumer_group_prefix": "team-a.",
-    })  # fmt: skip
+    response = client_for(member_b).post(
+        reverse("clusters:request-new-access"),
+        {
+            "team": team_b.pk,
+            "cluster": shared_cluster.pk,
+            "topic_prefix": "team-b.",
+            "principal_arn": ROLE,
+            "consume": "on",
+            "consumer_group_prefix": "team-a.",
+        },
+    )
     assert "namespace “team-b.”" in response.context["form"].errors["consumer_group_prefix"][0]
 
 
@@ -156,18 +193,23 @@ def test_on_a_cluster_only_the_team_uses_any_prefix_is_its_own(member_a, cluster
     response = api_post(member_a, token_for, "clusters-api:request-access", consumer_body(cluster_a, "s"))
     assert response.status_code == 201, response.json()
     notes = [f["message"] for f in response.json()["assessment"]["findings"] if f["level"] == "info"]
-    assert notes == ["Consumer groups starting with “s” on team-a-dev: only Team A's groups (no other team "
-                     "uses the cluster)."]  # fmt: skip
+    assert notes == [
+        "Consumer groups starting with “s” on team-a-dev: only Team A's groups (no other team "
+        "uses the cluster)."
+    ]
 
 
 def test_the_approver_sees_whose_groups_a_prefix_reaches(member_a, admin, shared_cluster, token_for):
-    response = api_post(member_a, token_for, "clusters-api:request-access",
-                        consumer_body(shared_cluster, "team-a.billing"))  # fmt: skip
+    response = api_post(
+        member_a, token_for, "clusters-api:request-access", consumer_body(shared_cluster, "team-a.billing")
+    )
     assert response.status_code == 201, response.json()
     page = client_for(admin).get(reverse("clusters:request-detail", args=[response.json()["id"]]))
     assert "What it reaches" in page.content.decode()
-    assert "Consumer groups starting with “team-a.billing” on team-a-dev: only Team A&#x27;s groups (the " \
-           "cluster is shared)." in page.content.decode()  # fmt: skip
+    assert (
+        "Consumer groups starting with “team-a.billing” on team-a-dev: only Team A&#x27;s groups (the "
+        "cluster is shared)." in page.content.decode()
+    )
 
 
 def test_a_prefix_reaching_into_another_teams_namespace_is_flagged(member_a, shared_cluster, db):
@@ -185,9 +227,12 @@ def test_a_prefix_reaching_into_another_teams_namespace_is_flagged(member_a, sha
     )
     shared_cluster.shared_with.add(neighbour)
     prepared = services.prepare_access_grant(
-        actor=member_a, team=shared_cluster.team, cluster=shared_cluster, topic_prefix="team-a-",
+        actor=member_a,
+        team=shared_cluster.team,
+        cluster=shared_cluster,
+        topic_prefix="team-a-",
         entry=services.AccessInput(ROLE, produce=False, consume=True, consumer_group_prefix="team-a-"),
-    )  # fmt: skip
+    )
     assert [f.message for f in prepared.assessment.warnings] == [
         "Consumer groups starting with “team-a-” on team-a-dev: other teams' groups too: Team A X."
     ]
@@ -197,8 +242,13 @@ def test_a_prefix_reaching_into_another_teams_namespace_is_flagged(member_a, sha
 
 
 def topic_body(cluster, name, **overrides):
-    body = {"team": "team-a", "cluster": cluster.pk, "name": name, "expected_in_mbps": "1",
-            "expected_out_mbps": "1"}  # fmt: skip
+    body = {
+        "team": "team-a",
+        "cluster": cluster.pk,
+        "name": name,
+        "expected_in_mbps": "1",
+        "expected_out_mbps": "1",
+    }
     body.update(overrides)
     return body
 
@@ -208,8 +258,14 @@ def prepare_topic(member, cluster, name):
 
     from clusters.requests import services
 
-    return services.prepare_topic_create(actor=member, team=cluster.team, cluster=cluster, name=name,
-                                         expected_in_mbps=Decimal(1), expected_out_mbps=Decimal(1))  # fmt: skip
+    return services.prepare_topic_create(
+        actor=member,
+        team=cluster.team,
+        cluster=cluster,
+        name=name,
+        expected_in_mbps=Decimal(1),
+        expected_out_mbps=Decimal(1),
+    )
 
 
 @pytest.mark.parametrize("name", [".", "..", "...", "_", "-"])
@@ -225,8 +281,9 @@ def test_a_name_colliding_with_a_live_topic_by_dot_and_underscore_is_refused_not
     from clusters.models import AutoApprovalRule, Topic
 
     AutoApprovalRule.objects.create(name="any topic", kind="topic.create")
-    Topic.objects.create(cluster=cluster_a, team=cluster_a.team, name="team-a.x.auto", partitions=1,
-                         status=Topic.Status.ACTIVE)  # fmt: skip
+    Topic.objects.create(
+        cluster=cluster_a, team=cluster_a.team, name="team-a.x.auto", partitions=1, status=Topic.Status.ACTIVE
+    )
     response = api_post(member_a, token_for, "clusters-api:request-topic", topic_body(cluster_a, "x_auto"))
     assert response.status_code == 400, response.json()
     assert response.json()["field_errors"]["name"] == [
@@ -273,9 +330,15 @@ def test_approval_refuses_a_name_that_collides_with_a_topic_approved_since(membe
 
     prepared = prepare_topic(member_a, cluster_a, "x_auto")
     first = services.submit_request(actor=member_a, prepared=prepare_topic(member_a, cluster_a, "x.auto"))
-    legacy = Request.objects.create(kind=prepared.kind, team=prepared.team, requested_by=member_a,
-                                    environment="dev", summary=prepared.summary, payload=prepared.payload,
-                                    cluster=cluster_a)  # fmt: skip
+    legacy = Request.objects.create(
+        kind=prepared.kind,
+        team=prepared.team,
+        requested_by=member_a,
+        environment="dev",
+        summary=prepared.summary,
+        payload=prepared.payload,
+        cluster=cluster_a,
+    )
     services.approve_request(request_id=first.pk, actor=admin)
     with pytest.raises(Conflict) as conflict:
         services.approve_request(request_id=legacy.pk, actor=admin)
@@ -288,10 +351,17 @@ def test_replicated_topics_on_a_read_cluster_count_as_live(member_a, team_a, clu
 
     from clusters.models import Replicator
 
-    read = Cluster.objects.create(name="team-a-read", team=team_a, kind=Cluster.Kind.READ, environment="dev",
-                                  account=platform_account, region="us-east-1",
-                                  network_profile=cluster_a.network_profile, source_cluster=cluster_a,
-                                  status=Cluster.Status.ACTIVE)  # fmt: skip
+    read = Cluster.objects.create(
+        name="team-a-read",
+        team=team_a,
+        kind=Cluster.Kind.READ,
+        environment="dev",
+        account=platform_account,
+        region="us-east-1",
+        network_profile=cluster_a.network_profile,
+        source_cluster=cluster_a,
+        status=Cluster.Status.ACTIVE,
+    )
     Replicator.objects.create(read_cluster=read, source_cluster=cluster_a, topics=["team-a.orders.v1"])
     with pytest.raises(ValidationError) as refused:
         prepare_topic(member_a, read, "orders_v1")
@@ -341,9 +411,11 @@ def test_approval_is_refused_while_other_teams_topics_remain(member_a, admin, ca
     page = client_for(admin).get(reverse("clusters:request-detail", args=[request.pk])).content.decode()
     assert 'name="override_reason"' in page and "Team B: <code>team-b.clicks</code>" in page
     response = client_for(None).post(
-        reverse("clusters-api:request-approve", args=[request.pk]), {}, content_type="application/json",
+        reverse("clusters-api:request-approve", args=[request.pk]),
+        {},
+        content_type="application/json",
         headers={"Authorization": f"Bearer {token_for(admin)}"},
-    )  # fmt: skip
+    )
     assert response.status_code == 409
     assert response.json()["message"] == (
         "team-a-dev still carries 2 live topics of 1 other team: Team B: team-b.clicks, team-b.views. Ask them "
@@ -365,8 +437,9 @@ def test_an_explicit_override_with_a_reason_approves_and_is_recorded(member_a, a
     response = client_for(None).post(
         reverse("clusters-api:request-approve", args=[request.pk]),
         {"override_reason": "Team B moved to team-b-prod last week; these are leftovers."},
-        content_type="application/json", headers={"Authorization": f"Bearer {token_for(admin)}"},
-    )  # fmt: skip
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token_for(admin)}"},
+    )
     assert response.status_code == 200, response.json()
     event = RequestEvent.objects.get(request=request, to_status="approved")
     assert event.note == (

@@ -27,9 +27,18 @@ def test_cluster_names_follow_msk_rules(name, ok):
 
 @pytest.mark.parametrize(
     ("name", "ok"),
-    [("payments.orders", True), ("a_b-c.D9", True), (".", False), ("..", False), ("x" * 249, True),
-     ("x" * 250, False), ("bad name", False), ("ümlaut", False), ("", False)],
-)  # fmt: skip
+    [
+        ("payments.orders", True),
+        ("a_b-c.D9", True),
+        (".", False),
+        ("..", False),
+        ("x" * 249, True),
+        ("x" * 250, False),
+        ("bad name", False),
+        ("ümlaut", False),
+        ("", False),
+    ],
+)
 def test_topic_names_follow_kafka_rules(name, ok):
     assert (rules.topic_name_error(name) is None) == ok
 
@@ -85,20 +94,37 @@ def test_producer_and_consumer_policies_are_least_privilege():
         "arn:aws:kafka:us-east-1:123456789012:cluster/shared/c07c74ea-5146-4a03-add1-9baa787a5b14-s3"
     )
     producer = policies.access_policy(
-        region="us-east-1", account_id="123456789012", cluster_name="shared", cluster_arn=cluster_arn,
-        topic_prefix="team-a.", produce=True, consume=False,
-    )  # fmt: skip
+        region="us-east-1",
+        account_id="123456789012",
+        cluster_name="shared",
+        cluster_arn=cluster_arn,
+        topic_prefix="team-a.",
+        produce=True,
+        consume=False,
+    )
     assert producer["Statement"] == [
-        {"Sid": "Connect", "Effect": "Allow", "Resource": cluster_arn,
-         "Action": ["kafka-cluster:Connect", "kafka-cluster:WriteDataIdempotently"]},
-        {"Sid": "Topics", "Effect": "Allow",
-         "Action": ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"],
-         "Resource": "arn:aws:kafka:us-east-1:123456789012:topic/shared/c07c74ea-5146-4a03-add1-9baa787a5b14-s3/team-a.*"},
-    ]  # fmt: skip
+        {
+            "Sid": "Connect",
+            "Effect": "Allow",
+            "Resource": cluster_arn,
+            "Action": ["kafka-cluster:Connect", "kafka-cluster:WriteDataIdempotently"],
+        },
+        {
+            "Sid": "Topics",
+            "Effect": "Allow",
+            "Action": ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"],
+            "Resource": "arn:aws:kafka:us-east-1:123456789012:topic/shared/c07c74ea-5146-4a03-add1-9baa787a5b14-s3/team-a.*",
+        },
+    ]
     consumer = policies.access_policy(
-        region="us-east-1", account_id="123456789012", cluster_name="shared", topic="team-a.orders",
-        produce=False, consume=True, consumer_group_prefix="billing-",
-    )  # fmt: skip
+        region="us-east-1",
+        account_id="123456789012",
+        cluster_name="shared",
+        topic="team-a.orders",
+        produce=False,
+        consume=True,
+        consumer_group_prefix="billing-",
+    )
     resources = [statement["Resource"] for statement in consumer["Statement"]]
     assert resources == [
         "arn:aws:kafka:us-east-1:123456789012:cluster/shared/*",

@@ -47,12 +47,22 @@ class TestTopicRequests:
     def test_bad_names_and_configs_get_field_messages(self, member_a, team_a, cluster_a):
         with pytest.raises(ValidationError) as excinfo:
             topic(
-                member_a, team_a, cluster_a, name="bad name!", retention_ms=0, max_message_bytes=9 * 1024 * 1024,
-                compression_type="brotli", cleanup_policy="delete,compact",
-            )  # fmt: skip
+                member_a,
+                team_a,
+                cluster_a,
+                name="bad name!",
+                retention_ms=0,
+                max_message_bytes=9 * 1024 * 1024,
+                compression_type="brotli",
+                cleanup_policy="delete,compact",
+            )
         assert set(errors_of(excinfo)) == {
-            "name", "retention_ms", "max_message_bytes", "compression_type", "cleanup_policy",
-        }  # fmt: skip
+            "name",
+            "retention_ms",
+            "max_message_bytes",
+            "compression_type",
+            "cleanup_policy",
+        }
 
     def test_duplicate_topic_is_refused(self, member_a, admin, team_a, cluster_a):
         services.approve_request(request_id=submit_topic(member_a, team_a, cluster_a).pk, actor=admin)
@@ -93,8 +103,14 @@ class TestTopicRequests:
         submit_topic(member_a, team_a, cluster_a, name="plain", partitions=200)
 
     def test_cost_estimate_uses_the_pricing_module(self, member_a, team_a, cluster_a):
-        prepared = topic(member_a, team_a, cluster_a, expected_in_mbps=Decimal(0), expected_out_mbps=Decimal(0),
-                         partitions=6)  # fmt: skip
+        prepared = topic(
+            member_a,
+            team_a,
+            cluster_a,
+            expected_in_mbps=Decimal(0),
+            expected_out_mbps=Decimal(0),
+            partitions=6,
+        )
         assert prepared.cost.total == Decimal("6.57")  # 6 partitions × 730 h × $0.0015
 
     def test_other_teams_cluster_and_finance_are_refused(self, member_b, team_b, finance, team_a, cluster_a):
@@ -114,11 +130,20 @@ class TestTopicRequests:
 
 class TestApprovalWorkflow:
     def test_approval_materializes_inventory_and_records_events(self, member_a, admin, team_a, cluster_a):
-        request = submit_topic(member_a, team_a, cluster_a, access_entries=[
-            services.AccessInput(ROLE, produce=True, consume=False),
-            services.AccessInput(ROLE.replace("orders-service", "billing"), produce=False, consume=True,
-                                 consumer_group_prefix="billing-"),
-        ])  # fmt: skip
+        request = submit_topic(
+            member_a,
+            team_a,
+            cluster_a,
+            access_entries=[
+                services.AccessInput(ROLE, produce=True, consume=False),
+                services.AccessInput(
+                    ROLE.replace("orders-service", "billing"),
+                    produce=False,
+                    consume=True,
+                    consumer_group_prefix="billing-",
+                ),
+            ],
+        )
         services.approve_request(request_id=request.pk, actor=admin)
         request.refresh_from_db()
         assert request.status == Request.Status.APPROVED and request.decided_by == admin
@@ -181,8 +206,9 @@ class TestApprovalWorkflow:
         assert Request.objects.get(pk=second.pk).status == Request.Status.SUBMITTED
 
     def test_auto_approval_rule(self, member_a, team_a, cluster_a):
-        AutoApprovalRule.objects.create(name="small dev topics", kind="topic.create", environment="dev",
-                                        max_partitions=6)  # fmt: skip
+        AutoApprovalRule.objects.create(
+            name="small dev topics", kind="topic.create", environment="dev", max_partitions=6
+        )
         small = submit_topic(member_a, team_a, cluster_a)
         assert small.status == Request.Status.APPROVED
         assert small.approved_by_rule.name == "small dev topics" and small.decided_by is None
@@ -209,11 +235,19 @@ class TestApprovalWorkflow:
 class TestClusterRequests:
     def base(self, member_a, team_a, platform_account, network_profile, **overrides):
         data = dict(
-            team=team_a, name="team-a-prod", kind=Cluster.Kind.DEDICATED, environment="prod",
-            account=platform_account, region="us-east-1", network_profile=network_profile,
-            expected_write_mbps=Decimal(20), expected_read_mbps=Decimal(40), contains_pii=True,
-            latency_class=Cluster.LatencyClass.SENSITIVE, justification="Payments events",
-        )  # fmt: skip
+            team=team_a,
+            name="team-a-prod",
+            kind=Cluster.Kind.DEDICATED,
+            environment="prod",
+            account=platform_account,
+            region="us-east-1",
+            network_profile=network_profile,
+            expected_write_mbps=Decimal(20),
+            expected_read_mbps=Decimal(40),
+            contains_pii=True,
+            latency_class=Cluster.LatencyClass.SENSITIVE,
+            justification="Payments events",
+        )
         data.update(overrides)
         return services.prepare_cluster_create(actor=member_a, **data)
 
@@ -235,23 +269,36 @@ class TestClusterRequests:
             self.base(member_a, team_a, team_account, network_profile, name="bad_name", justification=" ")
         assert set(errors_of(excinfo)) == {"name", "account", "network_profile", "justification"}
 
-    def test_read_cluster_needs_a_write_cluster_source(self, member_a, team_a, platform_account, network_profile,
-                                                       cluster_a):  # fmt: skip
+    def test_read_cluster_needs_a_write_cluster_source(
+        self, member_a, team_a, platform_account, network_profile, cluster_a
+    ):
         with pytest.raises(ValidationError) as excinfo:
             self.base(member_a, team_a, platform_account, network_profile, kind=Cluster.Kind.READ)
         assert "source_cluster" in errors_of(excinfo)
         with pytest.raises(ValidationError) as excinfo:
-            self.base(member_a, team_a, platform_account, network_profile, kind=Cluster.Kind.READ,
-                      source_cluster=cluster_a)  # fmt: skip
+            self.base(
+                member_a,
+                team_a,
+                platform_account,
+                network_profile,
+                kind=Cluster.Kind.READ,
+                source_cluster=cluster_a,
+            )
         assert "must be a live write cluster" in errors_of(excinfo)["source_cluster"][0]
 
-    def test_ten_clusters_per_account_and_region(self, member_a, team_a, platform_account, network_profile,
-                                                 cluster_a):  # fmt: skip
+    def test_ten_clusters_per_account_and_region(
+        self, member_a, team_a, platform_account, network_profile, cluster_a
+    ):
         for n in range(9):
             Cluster.objects.create(
-                name=f"c{n}", team=team_a, kind="dedicated", environment="dev", account=platform_account,
-                region="us-east-1", network_profile=network_profile,
-            )  # fmt: skip
+                name=f"c{n}",
+                team=team_a,
+                kind="dedicated",
+                environment="dev",
+                account=platform_account,
+                region="us-east-1",
+                network_profile=network_profile,
+            )
         with pytest.raises(ValidationError) as excinfo:
             services.submit_request(
                 actor=member_a, prepared=self.base(member_a, team_a, platform_account, network_profile)
@@ -263,18 +310,21 @@ class TestAccessRequests:
     def test_prefix_must_stay_in_the_team_namespace(self, member_a, team_a, cluster_a):
         entry = services.AccessInput(ROLE, produce=True, consume=False)
         with pytest.raises(ValidationError) as excinfo:
-            services.prepare_access_grant(actor=member_a, team=team_a, cluster=cluster_a, entry=entry,
-                                          topic_prefix="team-b.")  # fmt: skip
+            services.prepare_access_grant(
+                actor=member_a, team=team_a, cluster=cluster_a, entry=entry, topic_prefix="team-b."
+            )
         assert "team-a." in errors_of(excinfo)["topic_prefix"][0]
-        prepared = services.prepare_access_grant(actor=member_a, team=team_a, cluster=cluster_a, entry=entry,
-                                                 topic_prefix="team-a.orders")  # fmt: skip
+        prepared = services.prepare_access_grant(
+            actor=member_a, team=team_a, cluster=cluster_a, entry=entry, topic_prefix="team-a.orders"
+        )
         assert prepared.payload["policy"]["Statement"][1]["Resource"].endswith("/team-a.orders*")
 
     def test_consumers_need_a_group_prefix_and_a_valid_role(self, member_a, team_a, cluster_a):
         entry = services.AccessInput("arn:aws:iam::1:user/x", produce=False, consume=True)
         with pytest.raises(ValidationError) as excinfo:
-            services.prepare_access_grant(actor=member_a, team=team_a, cluster=cluster_a, entry=entry,
-                                          topic_prefix="team-a.")  # fmt: skip
+            services.prepare_access_grant(
+                actor=member_a, team=team_a, cluster=cluster_a, entry=entry, topic_prefix="team-a."
+            )
         errors = errors_of(excinfo)
         assert "not an AWS account id" in errors["principal_arn"][0]
         assert errors["consumer_group_prefix"] == ["Consumers need a consumer-group prefix."]

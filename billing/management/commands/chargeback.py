@@ -29,9 +29,10 @@ class Command(BaseCommand):
         parser.add_argument("--month", required=True, help="The month, as YYYY-MM.")
         parser.add_argument("--finalize", action="store_true", help="Finalize the month (as the system).")
         parser.add_argument(
-            "--no-recompute", action="store_true",
+            "--no-recompute",
+            action="store_true",
             help="Do not compute the month: finalize or write the CSVs of the run as it stands.",
-        )  # fmt: skip
+        )
         parser.add_argument("--out", help="Write the summary, lines and FOCUS CSVs into this directory.")
 
     def handle(self, *args, month: str, finalize: bool, out: str | None, no_recompute: bool, **options):

@@ -20,10 +20,11 @@ class LocalMskCluster(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["account_id", "region", "name"], condition=Q(deleted_at__isnull=True),
+                fields=["account_id", "region", "name"],
+                condition=Q(deleted_at__isnull=True),
                 name="local_msk_live_cluster_name",
             )
-        ]  # fmt: skip
+        ]
 
     def __str__(self) -> str:
         return self.arn

@@ -64,9 +64,12 @@ class LocalProvider:
         try:
             with transaction.atomic():
                 row = LocalMskCluster.objects.create(
-                    account_id=account.account_id, region=account.region, name=spec.name, arn=arn,
+                    account_id=account.account_id,
+                    region=account.region,
+                    name=spec.name,
+                    arn=arn,
                     tags=dict(spec.tags),
-                )  # fmt: skip
+                )
         except IntegrityError as exc:
             raise NameConflict(f"A cluster named {spec.name} already exists.") from exc
         return _as_state(row)
@@ -105,9 +108,10 @@ class LocalProvider:
     def ensure_topic(self, endpoint: ClusterEndpoint, spec: TopicSpec) -> None:
         self._require_active(endpoint)
         topic, created = LocalMskTopic.objects.get_or_create(
-            cluster_arn=endpoint.arn, name=spec.name,
+            cluster_arn=endpoint.arn,
+            name=spec.name,
             defaults={"partitions": spec.partitions, "configs": dict(spec.configs)},
-        )  # fmt: skip
+        )
         if not created and (topic.partitions != spec.partitions or topic.configs != dict(spec.configs)):
             raise ProviderError(f"Topic {spec.name} exists with different settings.")
 
@@ -134,9 +138,12 @@ class LocalProvider:
         try:
             with transaction.atomic():
                 row = LocalMskReplicator.objects.create(
-                    name=spec.name, arn=arn, source_arn=spec.source_arn, target_arn=spec.target_arn,
+                    name=spec.name,
+                    arn=arn,
+                    source_arn=spec.source_arn,
+                    target_arn=spec.target_arn,
                     topics=list(spec.topics),
-                )  # fmt: skip
+                )
         except IntegrityError as exc:
             raise NameConflict(f"A replicator named {spec.name} already exists.") from exc
         return self._replicator_state(row)
@@ -156,9 +163,10 @@ class LocalProvider:
     def apply_grant(self, account: AccountRef, grant: GrantSpec) -> None:
         role_name_from_principal_arn(account, grant.principal_arn)  # AWS refuses roles of other accounts
         LocalMskGrant.objects.update_or_create(
-            principal_arn=grant.principal_arn, policy_name=grant.policy_name,
+            principal_arn=grant.principal_arn,
+            policy_name=grant.policy_name,
             defaults={"account_id": account.account_id, "document": grant.policy_document},
-        )  # fmt: skip
+        )
 
     def remove_grant(self, account: AccountRef, grant: GrantSpec) -> None:
         role_name_from_principal_arn(account, grant.principal_arn)
@@ -187,9 +195,10 @@ class LocalProvider:
             if (topic.cluster.name, topic.name) in wanted:
                 yield from _simulated(account, topic, topic.cluster.name, start, end, out_share=Decimal(1))
         for replicator in Replicator.objects.filter(
-            read_cluster__account__account_id=account.account_id, read_cluster__region=account.region,
+            read_cluster__account__account_id=account.account_id,
+            read_cluster__region=account.region,
             read_cluster__name__in=names["cluster__name__in"],
-        ).select_related("read_cluster", "source_cluster"):  # fmt: skip
+        ).select_related("read_cluster", "source_cluster"):
             read_cluster = replicator.read_cluster
             if read_cluster.active_since is None:
                 continue
@@ -204,8 +213,9 @@ class LocalProvider:
                 .select_related("cluster")
                 .prefetch_related("partition_changes")
             ):
-                yield from _simulated(account, source, read_cluster.name, read_start, read_end,
-                                      out_share=Decimal("0.5"))  # fmt: skip
+                yield from _simulated(
+                    account, source, read_cluster.name, read_start, read_end, out_share=Decimal("0.5")
+                )
 
     # --- observability: the same series CloudWatch has, from what teams declared ---
     def consumer_groups(self, account: AccountRef, cluster_names: Sequence[str]) -> list[GroupTopic]:
@@ -213,9 +223,11 @@ class LocalProvider:
         from clusters.models import Topic
 
         topics = Topic.objects.filter(
-            cluster__account__account_id=account.account_id, cluster__region=account.region,
-            cluster__name__in=list(cluster_names), status=Topic.Status.ACTIVE,
-        ).values_list("cluster__name", "name")  # fmt: skip
+            cluster__account__account_id=account.account_id,
+            cluster__region=account.region,
+            cluster__name__in=list(cluster_names),
+            status=Topic.Status.ACTIVE,
+        ).values_list("cluster__name", "name")
         return [GroupTopic(cluster, f"{topic}{SIMULATED_GROUP_SUFFIX}", topic) for cluster, topic in topics]
 
     def metric_points(
@@ -229,10 +241,12 @@ class LocalProvider:
         rates = {
             (cluster, name): (float(rate_in or Decimal("0.1") * partitions), float(rate_out or 0), partitions)
             for cluster, name, partitions, rate_in, rate_out in Topic.objects.filter(
-                cluster__account__account_id=account.account_id, cluster__region=account.region,
-                cluster__name__in={item.cluster_name for item in series}, status=Topic.Status.ACTIVE,
+                cluster__account__account_id=account.account_id,
+                cluster__region=account.region,
+                cluster__name__in={item.cluster_name for item in series},
+                status=Topic.Status.ACTIVE,
             ).values_list("cluster__name", "name", "partitions", "expected_in_mbps", "expected_out_mbps")
-        }  # fmt: skip
+        }
         first = datetime.fromtimestamp(math.ceil(start.timestamp() / period) * period, tz=UTC)
         for item in series:
             if (item.cluster_name, item.topic) not in rates:

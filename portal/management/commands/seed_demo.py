@@ -44,9 +44,13 @@ class Command(BaseCommand):
         for name, slug, cost_center, email in TEAMS:
             team, created = Team.objects.get_or_create(
                 slug=slug,
-                defaults={"name": name, "cost_center": cost_center, "contact_email": email,
-                          "monthly_budget_usd": BUDGETS.get(slug)},
-            )  # fmt: skip
+                defaults={
+                    "name": name,
+                    "cost_center": cost_center,
+                    "contact_email": email,
+                    "monthly_budget_usd": BUDGETS.get(slug),
+                },
+            )
             if created:
                 audit.record("portal.team.created", actor=None, obj=team, details={"source": "seed_demo"})
             teams[slug] = team
@@ -141,12 +145,15 @@ class Command(BaseCommand):
                 region="us-east-1",
                 account=account,
                 defaults={
-                    "team": teams["payments"], "kind": kind, "environment": environment,
-                    "network_profile": network, "status": Cluster.Status.ACTIVE,
+                    "team": teams["payments"],
+                    "kind": kind,
+                    "environment": environment,
+                    "network_profile": network,
+                    "status": Cluster.Status.ACTIVE,
                     "arn": f"arn:aws:kafka:us-east-1:111122223333:cluster/{name}/5a1e0c3e-demo-4f00-9a7b-000000000001-s1",
                     "bootstrap_brokers": f"boot-{name}.c1.kafka-serverless.us-east-1.amazonaws.com:9098",
                 },
-            )  # fmt: skip
+            )
         clusters["events-write"].shared_with.add(teams["search"], teams["analytics"])
         settings_row = PlatformSettings.current()
         if settings_row.platform_team_id is None:
@@ -166,15 +173,24 @@ class Command(BaseCommand):
             ("events-write", "payments", "payments.refunds", (1,), Decimal("4.5"), 3, 30),
         ):
             topic, _ = Topic.objects.get_or_create(
-                cluster=clusters[cluster], name=name,
+                cluster=clusters[cluster],
+                name=name,
                 defaults={
-                    "team": teams[team], "partitions": partitions[-1], "status": Topic.Status.ACTIVE,
-                    "expected_in_mbps": Decimal(in_mbps), "expected_out_mbps": Decimal(out_mbps),
-                    "configs": {"retention.ms": 604800000, "retention.bytes": -1, "cleanup.policy": "delete",
-                                "max.message.bytes": 1048588, "compression.type": "producer",
-                                "message.timestamp.type": "CreateTime"},
+                    "team": teams[team],
+                    "partitions": partitions[-1],
+                    "status": Topic.Status.ACTIVE,
+                    "expected_in_mbps": Decimal(in_mbps),
+                    "expected_out_mbps": Decimal(out_mbps),
+                    "configs": {
+                        "retention.ms": 604800000,
+                        "retention.bytes": -1,
+                        "cleanup.policy": "delete",
+                        "max.message.bytes": 1048588,
+                        "compression.type": "producer",
+                        "message.timestamp.type": "CreateTime",
+                    },
                 },
-            )  # fmt: skip
+            )
             if not topic.partition_changes.exists():
                 for step, count in enumerate(partitions):  # a partition increase half-way, if any
                     TopicPartitionChange.objects.create(
@@ -191,9 +207,14 @@ class Command(BaseCommand):
         bob = User.objects.get(username="bob")
         if not Request.objects.filter(requested_by=bob).exists():
             prepared = services.prepare_topic_create(
-                actor=bob, team=teams["search"], cluster=clusters["events-write"], name="queries",
-                expected_in_mbps=Decimal(8), expected_out_mbps=Decimal(25), justification="Search query log",
-            )  # fmt: skip
+                actor=bob,
+                team=teams["search"],
+                cluster=clusters["events-write"],
+                name="queries",
+                expected_in_mbps=Decimal(8),
+                expected_out_mbps=Decimal(25),
+                justification="Search query log",
+            )
             services.submit_request(actor=bob, prepared=prepared)
 
     def _seed_local_msk(self, clusters: dict) -> None:
@@ -209,17 +230,23 @@ class Command(BaseCommand):
             LocalMskCluster.objects.get_or_create(
                 arn=cluster.arn,
                 defaults={
-                    "account_id": cluster.account.account_id, "region": cluster.region, "name": cluster.name,
-                    "tags": provisioning.cluster_spec(cluster).tags, "created_at": timezone.now() - timedelta(hours=1),
+                    "account_id": cluster.account.account_id,
+                    "region": cluster.region,
+                    "name": cluster.name,
+                    "tags": provisioning.cluster_spec(cluster).tags,
+                    "created_at": timezone.now() - timedelta(hours=1),
                 },
-            )  # fmt: skip
+            )
         for cluster in clusters.values():
             for topic in cluster.topics.filter(status="active"):
                 LocalMskTopic.objects.get_or_create(
-                    cluster_arn=cluster.arn, name=topic.name,
-                    defaults={"partitions": topic.partitions,
-                              "configs": {key: str(value) for key, value in topic.configs.items()}},
-                )  # fmt: skip
+                    cluster_arn=cluster.arn,
+                    name=topic.name,
+                    defaults={
+                        "partitions": topic.partitions,
+                        "configs": {key: str(value) for key, value in topic.configs.items()},
+                    },
+                )
 
     def _seed_drift(self, teams: dict, account, network) -> None:
         """One drift finding of each kind for the admins' Drift page: a cluster whose tags were changed in
@@ -233,29 +260,42 @@ class Command(BaseCommand):
         drifted = {}
         for name, team in (("search-dev", "search"), ("analytics-dev", "analytics")):
             drifted[name], _ = Cluster.objects.get_or_create(
-                name=name, region="us-east-1", account=account,
+                name=name,
+                region="us-east-1",
+                account=account,
                 defaults={
-                    "team": teams[team], "kind": "dedicated", "environment": "dev", "network_profile": network,
-                    "status": Cluster.Status.ACTIVE, "active_since": timezone.now() - timedelta(days=2),
+                    "team": teams[team],
+                    "kind": "dedicated",
+                    "environment": "dev",
+                    "network_profile": network,
+                    "status": Cluster.Status.ACTIVE,
+                    "active_since": timezone.now() - timedelta(days=2),
                     "arn": f"arn:aws:kafka:us-east-1:111122223333:cluster/{name}/5a1e0c3e-demo-4f00-9a7b-000000000002-s1",
                     "bootstrap_brokers": f"boot-{name}.c1.kafka-serverless.us-east-1.amazonaws.com:9098",
                 },
-            )  # fmt: skip
+            )
         retagged = drifted["search-dev"]  # someone changed its cost center in the AWS console
         LocalMskCluster.objects.get_or_create(
             arn=retagged.arn,
             defaults={
-                "account_id": account.account_id, "region": retagged.region, "name": retagged.name,
+                "account_id": account.account_id,
+                "region": retagged.region,
+                "name": retagged.name,
                 "tags": {**provisioning.cluster_spec(retagged).tags, "cost-center": "CC-9999"},
                 "created_at": timezone.now() - timedelta(days=2),
             },
-        )  # fmt: skip
+        )
         # analytics-dev is in the portal only: deleted outside the portal. legacy-orders is in MSK only.
         LocalMskCluster.objects.get_or_create(
             arn="arn:aws:kafka:us-east-1:111122223333:cluster/legacy-orders/5a1e0c3e-demo-4f00-9a7b-000000000003-s1",
-            defaults={"account_id": account.account_id, "region": "us-east-1", "name": "legacy-orders",
-                      "tags": {"owner": "orders-team"}, "created_at": timezone.now() - timedelta(days=400)},
-        )  # fmt: skip
+            defaults={
+                "account_id": account.account_id,
+                "region": "us-east-1",
+                "name": "legacy-orders",
+                "tags": {"owner": "orders-team"},
+                "created_at": timezone.now() - timedelta(days=400),
+            },
+        )
         provisioning.detect_drift()
 
     def _seed_traffic(self) -> None:

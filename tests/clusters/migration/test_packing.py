@@ -53,9 +53,14 @@ def placed(plan) -> dict[str, int]:
 
 def test_quotas_come_from_the_platform_settings_defaults_and_the_reference():
     expected = ClusterQuotas(
-        ingress_mbps=Decimal(200), egress_mbps=Decimal(400), partitions=2400, compacted_partitions=120,
-        clusters_per_account_region=10, client_connections=3000, consumer_groups=500,
-    )  # fmt: skip
+        ingress_mbps=Decimal(200),
+        egress_mbps=Decimal(400),
+        partitions=2400,
+        compacted_partitions=120,
+        clusters_per_account_region=10,
+        client_connections=3000,
+        consumer_groups=500,
+    )
     assert expected == QUOTAS
     assert REPLICATOR_COMPACTED_PARTITIONS == 83
     assert CONNECT_INTERNAL_COMPACTED_PARTITIONS == 31
@@ -218,8 +223,11 @@ def test_topics_too_hot_for_their_partitions_are_reported_and_packed_at_the_part
     )
     (warning,) = plan.partition_warnings
     assert (warning.application, warning.topic, warning.partitions, warning.partitions_needed) == (
-        "orders", "orders.events", 2, 6
-    )  # fmt: skip
+        "orders",
+        "orders.events",
+        2,
+        6,
+    )
     assert warning.message == (
         "Topic orders.events (orders) has 2 partitions for a peak of 30 MB/s in and 50 MB/s out; an MSK "
         "Serverless partition serves at most 5 MB/s in and 10 MB/s out, so it needs 6 partitions before it can "

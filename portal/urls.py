@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include((portal_patterns, "portal"))),
     path("", include("clusters.urls")),
     path("", include("billing.urls")),
+    path("migration/", include("clusters.migration.urls")),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),

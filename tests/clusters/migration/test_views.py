@@ -1,0 +1,173 @@
+"""The migration pages per role: who sees what, who may act, and that nobody decides their own claim."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from clusters.migration import inventory, planning
+from clusters.migration.models import Application, ApplicationClaim, MigrationPlan, Monolith
+from tests.clusters.migration.test_planning import FILE
+from tests.conftest import client_for
+
+VIEWERS = ["member_a", "member_b", "admin", "finance"]
+
+
+@pytest.fixture
+def world(monolith, admin, member_a, member_b, team_a, team_b):
+    inventory.import_csv(actor=admin, monolith_id=monolith.pk, content=FILE.encode())
+    inventory.discover_applications(actor=admin, monolith_id=monolith.pk)
+    orders = Application.objects.get(name="orders")
+    claim = inventory.claim_application(actor=member_a, application_id=orders.pk, team=team_a)
+    inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
+    clicks = Application.objects.get(name="clicks")
+    claim = inventory.claim_application(actor=member_b, application_id=clicks.pk, team=team_b)
+    inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
+    inventory.set_monolith_cost(actor=admin, monolith_id=monolith.pk, monthly_cost_usd=Decimal("9000"))
+    plan = planning.create_plan(actor=admin, monolith_id=monolith.pk)
+    return {"monolith": monolith, "plan": plan, "orders": orders, "clicks": clicks}
+
+
+def _pages(world):
+    monolith, plan = world["monolith"], world["plan"]
+    return [
+        reverse("migration:monolith-list"),
+        reverse("migration:monolith-detail", args=[monolith.pk]),
+        reverse("migration:applications", args=[monolith.pk]),
+        reverse("migration:plans", args=[monolith.pk]),
+        reverse("migration:plan-detail", args=[plan.pk]),
+    ]
+
+
+@pytest.mark.parametrize("persona", ["anonymous", *VIEWERS])
+def test_every_signed_in_role_reads_the_pages_and_anonymous_is_sent_to_sign_in(world, personas, persona):
+    client = client_for(personas[persona])
+    for url in _pages(world):
+        response = client.get(url)
+        if persona == "anonymous":
+            assert response.status_code == 302 and "/login/" in response["Location"]
+        else:
+            assert response.status_code == 200, url
+
+
+@pytest.mark.parametrize("persona", ["member_a", "member_b", "finance"])
+def test_only_admins_register_read_upload_plan_move_and_accept(world, personas, persona):
+    monolith, plan = world["monolith"], world["plan"]
+    client = client_for(personas[persona])
+    posts = [
+        (
+            reverse("migration:monolith-register"),
+            {"name": "x", "security_protocol": "PLAINTEXT", "region": "us-east-1"},
+        ),
+        (reverse("migration:inventory-read", args=[monolith.pk]), {}),
+        (reverse("migration:inventory-upload", args=[monolith.pk]), {}),
+        (reverse("migration:monolith-cost", args=[monolith.pk]), {"monthly_cost_usd": "1"}),
+        (reverse("migration:applications-discover", args=[monolith.pk]), {}),
+        (
+            reverse("migration:plans", args=[monolith.pk]),
+            {"strategy": "segregated", "headroom_percent": "70"},
+        ),
+        (reverse("migration:plan-move", args=[plan.pk]), {"application": "orders", "to_cluster": "c1"}),
+        (reverse("migration:plan-accept", args=[plan.pk]), {}),
+    ]
+    for url, data in posts:
+        assert client.post(url, data).status_code == 403, url
+    assert client.get(reverse("migration:monolith-register")).status_code == 403
+    assert MigrationPlan.objects.count() == 1 and Monolith.objects.count() == 1
+
+
+def test_admin_registers_uploads_and_plans_through_the_pages(world, admin, team_a):
+    client = client_for(admin)
+    response = client.post(
+        reverse("migration:monolith-register"),
+        {"name": "second", "bootstrap": "10.0.0.1:9096", "security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512",
+         "sasl_username": "portal", "password_env": "SECOND_KAFKA_PASSWORD", "region": "eu-west-1"},
+    )  # fmt: skip
+    second = Monolith.objects.get(name="second")
+    assert response.status_code == 302 and second.password_env == "SECOND_KAFKA_PASSWORD"
+
+    bad = SimpleUploadedFile("bad.csv", FILE.replace("orders.audit,3", "orders.audit,0").encode())
+    response = client.post(reverse("migration:inventory-upload", args=[second.pk]), {"file": bad})
+    assert response.status_code == 400 and "partitions must be a whole number" in response.content.decode()
+    assert not second.snapshots.exists()
+    good = SimpleUploadedFile("good.csv", FILE.encode())
+    assert (
+        client.post(reverse("migration:inventory-upload", args=[second.pk]), {"file": good}).status_code
+        == 302
+    )
+    assert second.snapshots.count() == 1
+
+    response = client.post(
+        reverse("migration:plans", args=[second.pk]),
+        {"strategy": "write_read", "headroom_percent": "70", "backup_region": "us-west-2"},
+    )
+    plan = second.plans.get()
+    assert response.status_code == 302 and plan.strategy == "write_read" and plan.backup_region == "us-west-2"
+    page = client.get(reverse("migration:plan-detail", args=[plan.pk])).content.decode()
+    assert "Backup region us-west-2" in page and "$" in page
+
+
+def test_live_move_check_shows_why_a_move_is_refused_and_saving_makes_a_version(world, admin):
+    plan = world["plan"]
+    client = client_for(admin)
+    where = {name: c["key"] for c in plan.result["clusters"] for name in c["applications"]}
+    url = reverse("migration:plan-move", args=[plan.pk])
+    response = client.post(
+        url, {"application": "orders", "to_cluster": where["clicks"]}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    assert "not possible" in response.content.decode() and "team team-b" in response.content.decode()
+    assert MigrationPlan.objects.count() == 1
+    response = client.post(url, {"application": "orders", "to_cluster": where["clicks"]})
+    assert response.status_code == 302 and MigrationPlan.objects.count() == 1  # refused: no version
+
+
+def test_members_see_their_teams_money_only(world, member_b, finance):
+    plan = world["plan"]
+    page = client_for(member_b).get(reverse("migration:plan-detail", args=[plan.pk])).content.decode()
+    team_a_row = next(row for row in plan.result["teams"] if row["team"] == "team-a")
+    from billing.pricing import usd
+
+    assert usd(team_a_row["after_usd"]) not in page
+    assert "All planned clusters" not in page
+    page = client_for(finance).get(reverse("migration:plan-detail", args=[plan.pk])).content.decode()
+    assert usd(team_a_row["after_usd"]) in page and "All planned clusters" in page
+
+
+def test_claims_through_the_pages_follow_four_eyes(world, member_a, member_b, team_a, admin, finance):
+    search = Application.objects.get(name="search")
+    url = reverse("migration:application-claim", args=[search.pk])
+    assert client_for(member_b).post(url, {"team": team_a.pk}).status_code == 403  # not b's team
+    assert client_for(finance).post(url, {"team": team_a.pk}).status_code == 403
+    assert client_for(member_a).post(url, {"team": team_a.pk}).status_code == 302
+    claim = ApplicationClaim.objects.get(application=search, status="pending")
+    decide = reverse("migration:claim-decide", args=[claim.pk, "approve"])
+    assert client_for(member_a).post(decide).status_code == 403
+    assert client_for(admin).post(decide).status_code == 302
+    search.refresh_from_db()
+    assert search.team == team_a
+
+
+def test_requirements_are_edited_by_the_owning_team_only(world, member_a, member_b):
+    url = reverse("migration:application-requirements", args=[world["orders"].pk])
+    assert client_for(member_b).get(url).status_code == 403
+    assert client_for(member_b).post(url, {"latency_class": "time_sensitive"}).status_code == 403
+    response = client_for(member_a).post(
+        url,
+        {
+            "latency_class": "time_sensitive",
+            "contains_pii": "on",
+            "client_connections": "40",
+            "peak_in_mbps": "",
+        },
+    )
+    assert response.status_code == 302
+    orders = Application.objects.get(pk=world["orders"].pk)
+    assert (
+        orders.contains_pii
+        and orders.client_connections == 40
+        and orders.tolerates_duplicates is False  # unticked
+    )

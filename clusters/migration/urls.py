@@ -22,5 +22,6 @@ urlpatterns = [
     path("plans/<int:pk>/", views.plan_detail, name="plan-detail"),
     path("plans/<int:pk>/move/", views.plan_move, name="plan-move"),
     path("plans/<int:pk>/accept/", views.plan_accept, name="plan-accept"),
+    path("plans/<int:pk>/file-requests/", views.plan_file_requests, name="plan-file-requests"),
     path("plans/<int:pk>/compare/", views.plan_compare, name="plan-compare"),
 ]

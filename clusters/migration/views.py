@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from clusters.migration import forms, inventory, planning, selectors
+from clusters.migration import execution, forms, inventory, planning, selectors
 from clusters.migration.models import Application, ApplicationClaim, MigrationPlan, Monolith
 from clusters.migration.tasks import read_monolith_inventory
 from portal import access
@@ -341,6 +341,11 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "move_form": forms.MoveForm(plan=plan) if is_admin else None,
             "is_admin": is_admin,
             "versions": selectors.plans_of(plan.monolith).exclude(pk=plan.pk),
+            "filing_teams": access.teams_visible_to(request.user).filter(
+                pk__in=access.member_team_ids(request.user)
+            )
+            if plan.status == MigrationPlan.Status.ACCEPTED and not access.is_finance(request.user)
+            else [],
         },
     )
 
@@ -417,3 +422,34 @@ def plan_compare(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request, "migration/plan_compare.html", {"comparison": comparison, "monolith": newer.monolith}
     )
+
+
+@login_required
+@require_POST
+def plan_file_requests(request: HttpRequest, pk: int) -> HttpResponse:
+    """A team member turns the accepted plan's clusters for their team into cluster requests."""
+    plan = _plan(request, pk)
+    teams = access.teams_visible_to(request.user).filter(pk__in=access.member_team_ids(request.user))
+    form = forms.ClaimForm(request.POST, teams=teams)
+    if not form.is_valid() or access.is_finance(request.user):
+        raise PermissionDenied("You can only file requests for teams you are a member of.")
+    try:
+        filed = execution.file_cluster_requests(
+            actor=request.user, plan_id=plan.pk, team=form.cleaned_data["team"]
+        )
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from exc
+    except ValidationError as exc:
+        messages.error(request, " ".join(_errors(exc)))
+    else:
+        for item in filed:
+            if item.request is not None and not item.note:
+                messages.success(
+                    request,
+                    f"{item.cluster}: request #{item.request.pk} filed; a platform admin approves it.",
+                )
+            else:
+                messages.info(request, f"{item.cluster}: {item.note}")
+        if not filed:
+            messages.info(request, "This plan has no cluster for that team.")
+    return redirect("migration:plan-detail", pk=plan.pk)

@@ -171,3 +171,18 @@ def test_requirements_are_edited_by_the_owning_team_only(world, member_a, member
         and orders.client_connections == 40
         and orders.tolerates_duplicates is False  # unticked
     )
+
+
+def test_filing_from_the_accepted_plan_page_is_for_the_teams_members(
+    world, member_a, member_b, finance, team_a, admin, network_profile
+):
+    from clusters.models import Request
+
+    plan = world["plan"]
+    url = reverse("migration:plan-file-requests", args=[plan.pk])
+    planning.accept_plan(actor=admin, plan_id=plan.pk)
+    assert client_for(member_b).post(url, {"team": team_a.pk}).status_code == 403
+    assert client_for(finance).post(url, {"team": team_a.pk}).status_code == 403
+    assert not Request.objects.exists()
+    assert client_for(member_a).post(url, {"team": team_a.pk}).status_code == 302
+    assert Request.objects.filter(team=team_a, requested_by=member_a).exists()

@@ -763,3 +763,49 @@ def sample_record_bytes(
     finally:
         consumer.close()
     return {topic: (count, size) for topic, (count, size) in sizes.items() if count}
+
+
+def partition_offsets(
+    endpoint: ClusterEndpoint, topics: list[str], auth: KafkaAuth | None = None
+) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """topic -> (start offsets, end offsets) per partition, for the topics that exist (cutover checks)."""
+    from confluent_kafka.admin import OffsetSpec
+
+    with _session(endpoint, auth or MSK_IAM) as admin:
+        try:
+            metadata = admin.client.list_topics(timeout=admin.request_timeout)
+        except KafkaException as exc:
+            admin.client.poll(0)
+            failure = admin._connection_failure("list topics")
+            if failure is not None:
+                raise failure from exc
+            raise ProviderError(f"Cannot list the topics of {admin.bootstrap}: {exc}") from exc
+        present = [name for name in topics if name in metadata.topics]
+        partitions = [(name, p) for name in present for p in sorted(metadata.topics[name].partitions)]
+        ends = _offsets(admin, partitions, OffsetSpec.latest(), "read end offsets")
+        starts = _offsets(admin, partitions, OffsetSpec.earliest(), "read start offsets")
+        return {
+            name: (
+                tuple(starts[(name, p)] for p in sorted(metadata.topics[name].partitions)),
+                tuple(ends[(name, p)] for p in sorted(metadata.topics[name].partitions)),
+            )
+            for name in present
+        }
+
+
+def committed_offsets(
+    endpoint: ClusterEndpoint, group_id: str, auth: KafkaAuth | None = None
+) -> dict[str, dict[int, int]]:
+    """topic -> partition -> committed offset of one consumer group (translated offsets on a target)."""
+    from confluent_kafka import ConsumerGroupTopicPartitions
+
+    with _session(endpoint, auth or MSK_IAM) as admin:
+        future = admin.client.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(group_id)], request_timeout=admin.request_timeout
+        )[group_id]
+        offsets = admin.result(future, f"read the offsets of consumer group {group_id!r}")
+        committed: dict[str, dict[int, int]] = {}
+        for tp in offsets.topic_partitions or []:
+            if tp.offset >= 0:
+                committed.setdefault(tp.topic, {})[tp.partition] = tp.offset
+        return committed

@@ -73,3 +73,27 @@ def sample_record_bytes(
     monolith: Monolith, ranges: dict[str, tuple[int, int, int]]
 ) -> dict[str, tuple[int, int]]:
     return kafka_admin.sample_record_bytes(monolith_endpoint(monolith), ranges, monolith_auth(monolith))
+
+
+def monolith_offsets(monolith: Monolith, topics: list[str]):
+    return kafka_admin.partition_offsets(monolith_endpoint(monolith), topics, monolith_auth(monolith))
+
+
+def cluster_endpoint_and_auth(cluster) -> tuple[ClusterEndpoint, KafkaAuth]:
+    """A planned cluster once it is live: MSK IAM with the role the portal assumes in its account."""
+    endpoint = ClusterEndpoint(
+        account=account_region_ref(cluster.account, cluster.region),
+        arn=cluster.arn,
+        bootstrap_brokers=cluster.bootstrap_brokers,
+    )
+    return endpoint, KafkaAuth.msk_iam()
+
+
+def cluster_offsets(cluster, topics: list[str]):
+    endpoint, auth = cluster_endpoint_and_auth(cluster)
+    return kafka_admin.partition_offsets(endpoint, topics, auth)
+
+
+def cluster_group_offsets(cluster, group_id: str):
+    endpoint, auth = cluster_endpoint_and_auth(cluster)
+    return kafka_admin.committed_offsets(endpoint, group_id, auth)

@@ -194,7 +194,7 @@ def _groups_translated(cluster, topics, groups) -> Gate:
     return gate
 
 
-def _next(step: str) -> str | None:
+def next_step(step: str) -> str | None:
     index = Cutover.ORDER.index(step)
     return Cutover.ORDER[index + 1] if index + 1 < len(Cutover.ORDER) else None
 
@@ -203,7 +203,7 @@ def advance(*, actor, cutover_id: int, expected_step: str, threshold: int = DEFA
     """Tick the next step: refused unless its gate holds now and nobody else moved the cutover meanwhile."""
     _require_admin(actor)
     cutover = Cutover.objects.select_related("application__monolith", "plan").get(pk=cutover_id)
-    to_step = _next(expected_step)
+    to_step = next_step(expected_step)
     if to_step is None:
         raise ValidationError("This application is already migrated.")
     gate = check_gate(cutover, to_step, threshold=threshold)  # network: before the transaction

@@ -199,3 +199,59 @@ def pending_claims(monolith: Monolith):
         .select_related("application", "team", "claimed_by")
         .order_by("created_at")
     )
+
+
+@dataclass
+class CutoverRow:
+    cutover: object
+    last_event: object  # MigrationEvent of the current step (who, when), or None
+    peak_mbps: Decimal
+
+
+@dataclass
+class CutoverBoard:
+    rows: list[CutoverRow]
+    remaining_mbps: Decimal  # in + out still on the monolith
+    total_mbps: Decimal
+    remaining_cost_usd: Decimal | None  # the monolith's cost × the share of traffic still on it
+
+    @property
+    def remaining_percent(self) -> Decimal:
+        return (
+            (self.remaining_mbps * 100 / self.total_mbps).quantize(Decimal("0.1"))
+            if self.total_mbps
+            else Decimal(0)
+        )
+
+
+def cutover_board(plan: MigrationPlan) -> CutoverBoard:
+    from clusters.migration.models import Cutover, MigrationEvent
+
+    rows_by_app = {row.application.pk: row for row in application_rows(plan.monolith, plan.snapshot)}
+    cutovers = list(
+        Cutover.objects.filter(plan=plan).select_related("application__team").order_by("position")
+    )
+    latest = {}
+    for event in MigrationEvent.objects.filter(
+        object_type="cutover", object_id__in=[str(c.pk) for c in cutovers]
+    ).order_by("id"):
+        latest[event.object_id] = event
+    rows, remaining = [], Decimal(0)
+    total = sum((row.peak_in_mbps + row.peak_out_mbps for row in rows_by_app.values()), Decimal(0))
+    moved = Decimal(0)
+    for item in cutovers:
+        demand = rows_by_app.get(item.application_id)
+        peak = demand.peak_in_mbps + demand.peak_out_mbps if demand else Decimal(0)
+        if item.step == Cutover.Step.DONE:
+            moved += peak
+        rows.append(CutoverRow(item, latest.get(str(item.pk)), peak))
+    remaining = total - moved
+    cost = plan.monolith.monthly_cost_usd
+    return CutoverBoard(
+        rows=rows,
+        remaining_mbps=remaining,
+        total_mbps=total,
+        remaining_cost_usd=(cost * remaining / total).quantize(Decimal("0.01"))
+        if cost is not None and total
+        else cost,
+    )

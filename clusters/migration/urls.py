@@ -23,5 +23,8 @@ urlpatterns = [
     path("plans/<int:pk>/move/", views.plan_move, name="plan-move"),
     path("plans/<int:pk>/accept/", views.plan_accept, name="plan-accept"),
     path("plans/<int:pk>/file-requests/", views.plan_file_requests, name="plan-file-requests"),
+    path("plans/<int:pk>/cutover/", views.cutovers, name="cutovers"),
+    path("cutovers/<int:pk>/gate/", views.cutover_gate, name="cutover-gate"),
+    path("cutovers/<int:pk>/<str:action>/", views.cutover_step, name="cutover-step"),
     path("plans/<int:pk>/compare/", views.plan_compare, name="plan-compare"),
 ]

@@ -15,8 +15,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from clusters.migration import execution, forms, inventory, planning, selectors
-from clusters.migration.models import Application, ApplicationClaim, MigrationPlan, Monolith
+from clusters.migration import cutover, execution, forms, inventory, planning, selectors
+from clusters.migration.models import Application, ApplicationClaim, Cutover, MigrationPlan, Monolith
 from clusters.migration.tasks import read_monolith_inventory
 from portal import access
 from portal.dispatch import enqueue_on_commit
@@ -453,3 +453,77 @@ def plan_file_requests(request: HttpRequest, pk: int) -> HttpResponse:
         if not filed:
             messages.info(request, "This plan has no cluster for that team.")
     return redirect("migration:plan-detail", pk=plan.pk)
+
+
+# --- Cutover -------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def cutovers(request: HttpRequest, pk: int) -> HttpResponse:
+    plan = _plan(request, pk)
+    if request.method == "POST":
+        _require_admin(request)
+        try:
+            created = cutover.start_cutovers(actor=request.user, plan_id=plan.pk)
+        except ValidationError as exc:
+            messages.error(request, " ".join(_errors(exc)))
+        else:
+            messages.success(
+                request, f"{len(created)} application{'s' if len(created) != 1 else ''} ready to cut over."
+            )
+        return redirect("migration:cutovers", pk=plan.pk)
+    return render(
+        request,
+        "migration/cutovers.html",
+        {
+            "plan": plan,
+            "monolith": plan.monolith,
+            "board": selectors.cutover_board(plan),
+            "is_admin": access.can_manage_migration(request.user),
+            "sees_costs": access.sees_all_costs(request.user),
+            "consumer_settings": cutover.CONSUMER_SETTINGS,
+            "duplicate_warning": cutover.DUPLICATE_WARNING,
+        },
+    )
+
+
+def _cutover(request: HttpRequest, pk: int) -> Cutover:
+    _require_viewer(request)
+    return get_object_or_404(Cutover.objects.select_related("application__monolith", "plan"), pk=pk)
+
+
+@login_required
+@require_GET
+def cutover_gate(request: HttpRequest, pk: int) -> HttpResponse:
+    """htmx: does the next step's precondition hold right now?"""
+    item = _cutover(request, pk)
+    _require_admin(request)
+    following = cutover.next_step(item.step)
+    gate = cutover.check_gate(item, following) if following else None
+    return render(request, "migration/_gate.html", {"item": item, "gate": gate, "following": following})
+
+
+@login_required
+@require_POST
+def cutover_step(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    item = _cutover(request, pk)
+    _require_admin(request)
+    expected = request.POST.get("expected_step", "")
+    if expected not in Cutover.Step.values or action not in ("advance", "rollback"):
+        raise Http404
+    try:
+        if action == "advance":
+            cutover.advance(actor=request.user, cutover_id=item.pk, expected_step=expected)
+        else:
+            cutover.rollback(
+                actor=request.user,
+                cutover_id=item.pk,
+                expected_step=expected,
+                reason=request.POST.get("reason", ""),
+            )
+    except ValidationError as exc:
+        messages.error(request, f"{item.application.name}: " + " ".join(_errors(exc)))
+    else:
+        messages.success(request, f"{item.application.name}: step recorded.")
+    return redirect("migration:cutovers", pk=item.plan_id)

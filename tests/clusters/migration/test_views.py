@@ -186,3 +186,28 @@ def test_filing_from_the_accepted_plan_page_is_for_the_teams_members(
     assert not Request.objects.exists()
     assert client_for(member_a).post(url, {"team": team_a.pk}).status_code == 302
     assert Request.objects.filter(team=team_a, requested_by=member_a).exists()
+
+
+def test_cutover_page_per_role(world, personas, admin, member_a, finance):
+    from clusters.migration.models import Cutover
+
+    plan = world["plan"]
+    planning.accept_plan(actor=admin, plan_id=plan.pk)
+    url = reverse("migration:cutovers", args=[plan.pk])
+    for persona in ("member_a", "member_b", "finance"):
+        assert client_for(personas[persona]).post(url).status_code == 403
+    assert not Cutover.objects.exists()
+    assert client_for(admin).post(url).status_code == 302
+    item = Cutover.objects.order_by("position").first()
+    for persona in VIEWERS:
+        assert client_for(personas[persona]).get(url).status_code == 200
+    step = reverse("migration:cutover-step", args=[item.pk, "advance"])
+    assert client_for(member_a).post(step, {"expected_step": "replicating"}).status_code == 403
+    assert client_for(member_a).get(reverse("migration:cutover-gate", args=[item.pk])).status_code == 403
+    gate = client_for(admin).get(reverse("migration:cutover-gate", args=[item.pk]), HTTP_HX_REQUEST="true")
+    assert "is not active yet" in gate.content.decode()  # no target cluster exists: blocked, with the reason
+    assert client_for(admin).post(step, {"expected_step": "replicating"}).status_code == 302
+    item.refresh_from_db()
+    assert item.step == "replicating"
+    page = client_for(admin).get(url).content.decode()
+    assert "Still on the monolith" in page and "100.0 %" in page

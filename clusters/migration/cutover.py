@@ -103,7 +103,7 @@ def target_cluster(cutover: Cutover) -> Cluster | None:
     )
 
 
-def _topics_and_groups(cutover: Cutover) -> tuple[list[str], list[str]]:
+def topics_and_groups(cutover: Cutover) -> tuple[list[str], list[str]]:
     row = next(
         row
         for row in selectors.application_rows(cutover.application.monolith, cutover.plan.snapshot)
@@ -124,7 +124,7 @@ def check_gate(cutover: Cutover, to_step: str, *, threshold: int = DEFAULT_THRES
     cluster = target_cluster(cutover)
     if cluster is None:
         return Gate(False, [f"The target cluster {cutover.target_cluster} is not active yet."])
-    topics, groups = _topics_and_groups(cutover)
+    topics, groups = topics_and_groups(cutover)
     try:
         if to_step == Step.CONSUMERS_MOVED:
             return _groups_translated(cluster, topics, groups)

@@ -24,6 +24,7 @@ urlpatterns = [
     path("plans/<int:pk>/accept/", views.plan_accept, name="plan-accept"),
     path("plans/<int:pk>/file-requests/", views.plan_file_requests, name="plan-file-requests"),
     path("plans/<int:pk>/cutover/", views.cutovers, name="cutovers"),
+    path("cutovers/<int:pk>/mm2.properties", views.mm2_properties, name="cutover-mm2"),
     path("cutovers/<int:pk>/gate/", views.cutover_gate, name="cutover-gate"),
     path("cutovers/<int:pk>/<str:action>/", views.cutover_step, name="cutover-step"),
     path("plans/<int:pk>/compare/", views.plan_compare, name="plan-compare"),

@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from clusters.migration import cutover, execution, forms, inventory, planning, selectors
+from clusters.migration import cutover, execution, forms, inventory, planning, replication, selectors
 from clusters.migration.models import Application, ApplicationClaim, Cutover, MigrationPlan, Monolith
 from clusters.migration.tasks import read_monolith_inventory
 from portal import access
@@ -527,3 +527,24 @@ def cutover_step(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     else:
         messages.success(request, f"{item.application.name}: step recorded.")
     return redirect("migration:cutovers", pk=item.plan_id)
+
+
+@login_required
+@require_GET
+def mm2_properties(request: HttpRequest, pk: int) -> HttpResponse:
+    """The MirrorMaker 2 configuration of one application of a plan, to run on the platform's own Connect."""
+    item = _cutover(request, pk)
+    _require_admin(request)
+    cluster = cutover.target_cluster(item)
+    topics, groups = cutover.topics_and_groups(item)
+    text = replication.mm2_properties(
+        item.application.monolith,
+        target_bootstrap=cluster.bootstrap_brokers
+        if cluster
+        else "<bootstrap of " + item.target_cluster + ">",
+        topics=topics,
+        groups=groups,
+    )
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="mm2-{item.application.name}.properties"'
+    return response

@@ -211,3 +211,20 @@ def test_cutover_page_per_role(world, personas, admin, member_a, finance):
     assert item.step == "replicating"
     page = client_for(admin).get(url).content.decode()
     assert "Still on the monolith" in page and "100.0 %" in page
+
+
+def test_mm2_configuration_download_is_for_admins_and_parses_back(world, admin, member_a):
+    from clusters.migration import cutover as cutover_service
+    from clusters.migration import replication
+    from clusters.migration.models import Cutover
+
+    plan = planning.accept_plan(actor=admin, plan_id=world["plan"].pk)
+    cutover_service.start_cutovers(actor=admin, plan_id=plan.pk)
+    item = Cutover.objects.get(application__name="orders")
+    url = reverse("migration:cutover-mm2", args=[item.pk])
+    assert client_for(member_a).get(url).status_code == 403
+    response = client_for(admin).get(url)
+    assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
+    props = replication.parse_properties(response.content.decode())
+    assert props["monolith->serverless.topics"] == r"orders\.audit,orders\.created"
+    assert props["monolith->serverless.groups"] == "audit,billing,shipping"

@@ -501,7 +501,8 @@ def cutover_gate(request: HttpRequest, pk: int) -> HttpResponse:
     _require_admin(request)
     following = cutover.next_step(item.step)
     gate = cutover.check_gate(item, following) if following else None
-    return render(request, "migration/_gate.html", {"item": item, "gate": gate, "following": following})
+    label = Cutover.Step(following).label if following else ""
+    return render(request, "migration/_gate.html", {"item": item, "gate": gate, "following": label})
 
 
 @login_required

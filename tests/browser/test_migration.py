@@ -25,6 +25,7 @@ def _keep(page: Page, name: str) -> None:
         Path(folder).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(folder) / f"migration-{name}.png"), full_page=True)
 
+
 FILE = (
     "topic,partitions,retention_ms,peak_in_mbps,peak_out_mbps,application,team,consumer_groups\n"
     "orders.created,12,604800000,30,60,orders,team-a,billing;shipping\n"

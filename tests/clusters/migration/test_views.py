@@ -228,3 +228,72 @@ def test_mm2_configuration_download_is_for_admins_and_parses_back(world, admin, 
     props = replication.parse_properties(response.content.decode())
     assert props["monolith->serverless.topics"] == r"orders\.audit,orders\.created"
     assert props["monolith->serverless.groups"] == "audit,billing,shipping"
+
+
+# Every URL name of the migration pages and the test above that checks it per role (the authorization matrix
+# in tests/test_authz_matrix.py exempts the namespace and points here).
+COVERED = {
+    "monolith-list": "test_every_signed_in_role_reads_the_pages_and_anonymous_is_sent_to_sign_in",
+    "monolith-detail": "test_every_signed_in_role_reads_the_pages_and_anonymous_is_sent_to_sign_in",
+    "applications": "test_every_signed_in_role_reads_the_pages_and_anonymous_is_sent_to_sign_in",
+    "plans": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "plan-detail": "test_every_signed_in_role_reads_the_pages_and_anonymous_is_sent_to_sign_in",
+    "monolith-register": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "inventory-read": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "inventory-upload": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "monolith-cost": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "applications-discover": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "plan-move": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "plan-accept": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "application-claim": "test_claims_through_the_pages_follow_four_eyes",
+    "claim-decide": "test_claims_through_the_pages_follow_four_eyes",
+    "application-requirements": "test_requirements_are_edited_by_the_owning_team_only",
+    "plan-file-requests": "test_filing_from_the_accepted_plan_page_is_for_the_teams_members",
+    "cutovers": "test_cutover_page_per_role",
+    "cutover-gate": "test_cutover_page_per_role",
+    "cutover-step": "test_cutover_page_per_role",
+    "cutover-mm2": "test_mm2_configuration_download_is_for_admins_and_parses_back",
+    "plan-compare": "test_plan_compare_per_role",
+}
+
+
+def test_every_migration_url_is_covered_per_role():
+    from clusters.migration import urls
+
+    assert {pattern.name for pattern in urls.urlpatterns} == set(COVERED)
+    assert all(name in globals() for name in COVERED.values())
+
+
+@pytest.mark.parametrize("persona", ["anonymous", *VIEWERS])
+def test_plan_compare_per_role(world, personas, persona, admin):
+    first = world["plan"]
+    second = planning.create_plan(actor=admin, monolith_id=world["monolith"].pk, headroom_percent=50)
+    response = client_for(personas[persona]).get(
+        reverse("migration:plan-compare", args=[second.pk]), {"with": first.version}
+    )
+    if persona == "anonymous":
+        assert response.status_code == 302
+        return
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "v1 and v2" in page
+    assert ("Monthly cost: $" in page) == (persona in ("admin", "finance"))
+    bad = client_for(personas[persona]).get(
+        reverse("migration:plan-compare", args=[second.pk]), {"with": "x"}
+    )
+    assert bad.status_code == 404
+
+
+def test_reject_claim_needs_a_reason_on_the_page(world, member_a, team_a, admin):
+    search = Application.objects.get(name="search")
+    inventory.claim_application(actor=member_a, application_id=search.pk, team=team_a)
+    claim = ApplicationClaim.objects.get(application=search, status="pending")
+    url = reverse("migration:claim-decide", args=[claim.pk, "reject"])
+    response = client_for(admin).post(url, {"reason": ""}, follow=True)
+    assert "Say why the claim is rejected" in response.content.decode()
+    assert client_for(admin).post(url, {"reason": "It is search's"}).status_code == 302
+    claim.refresh_from_db()
+    assert claim.status == "rejected" and claim.reason == "It is search's"
+    assert (
+        client_for(admin).post(reverse("migration:claim-decide", args=[claim.pk, "maybe"])).status_code == 404
+    )

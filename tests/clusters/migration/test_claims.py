@@ -75,3 +75,14 @@ def test_unclaimed_topics_are_listed_until_their_application_is_owned(
     claim = inventory.claim_application(actor=member_a, application_id=orders.pk, team=team_a)
     inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
     assert [row.topic for row in selectors.unclaimed_topics(monolith)] == ["clicks"]
+
+
+def test_migration_events_read_as_words_in_the_audit_trail(orders, member_a, team_a, admin):
+    from portal.audit_wording import action_label
+
+    claim = inventory.claim_application(actor=member_a, application_id=orders.pk, team=team_a)
+    inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
+    codes = set(AuditEvent.objects.filter(action__startswith="migration.").values_list("action", flat=True))
+    assert {"migration.claim.submitted", "migration.claim.approved", "migration.inventory.imported"} <= codes
+    assert action_label("migration.claim.approved") == "Application claim approved"
+    assert action_label("migration.") == "Migration"

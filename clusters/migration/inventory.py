@@ -471,28 +471,37 @@ def discover_applications(*, actor, monolith_id: int) -> list[Application]:
     if snapshot is None:
         raise ValidationError("Read the inventory or upload a CSV file first.")
     teams = {team.slug: team for team in Team.objects.all()}
-    created = []
     with transaction.atomic():
+        Monolith.objects.select_for_update().get(pk=monolith.pk)
         held = set(ApplicationTopic.objects.filter(monolith=monolith).values_list("topic", flat=True))
-        for topic in snapshot.topics.exclude(name__in=held):
-            name = topic.owner_application or application_name_for(topic.name)
-            application, is_new = Application.objects.get_or_create(
+        wanted: dict[str, list] = {}
+        for topic in snapshot.topics.exclude(name__in=held).order_by("name"):
+            wanted.setdefault(topic.owner_application or application_name_for(topic.name), []).append(topic)
+        existing = {app.name: app for app in Application.objects.filter(monolith=monolith, name__in=wanted)}
+        created = Application.objects.bulk_create(
+            Application(
                 monolith=monolith,
                 name=name,
-                defaults={
-                    "found_in": f"inventory #{snapshot.number}",
-                    "suggested_team": teams.get(topic.owner_team),
-                },
+                found_in=f"inventory #{snapshot.number}",
+                suggested_team=teams.get(topics[0].owner_team),
             )
-            ApplicationTopic.objects.create(monolith=monolith, application=application, topic=topic.name)
-            if is_new:
-                created.append(application)
+            for name, topics in sorted(wanted.items())
+            if name not in existing
+        )
+        if not all(application.pk for application in created):  # backends that return no ids on bulk_create
+            created = list(Application.objects.filter(monolith=monolith, name__in=[a.name for a in created]))
+        by_name = existing | {application.name: application for application in created}
+        ApplicationTopic.objects.bulk_create(
+            ApplicationTopic(monolith=monolith, application=by_name[name], topic=topic.name)
+            for name, topics in wanted.items()
+            for topic in topics
+        )
         if created:
             events.record(
                 monolith,
                 "applications.found",
                 actor=actor,
-                details={"applications": [application.name for application in created]},
+                details={"applications": sorted(application.name for application in created)},
             )
     return created
 

@@ -1,6 +1,6 @@
 """Request forms: they parse and type the input, with choices limited to what the user may act on.
 
-Each form turns its cleaned data into the keyword arguments of one `clusters.services.prepare_*`
+Each form turns its cleaned data into the keyword arguments of one `clusters.requests.services.prepare_*`
 function (`service_kwargs`); the service does the real validation and its `ValidationError` is mapped back
 onto the form's fields (`apply_service_errors`), unknown keys becoming non-field errors.
 """

@@ -211,3 +211,37 @@ def can_finalize_chargeback(user) -> bool:
 def can_recompute_chargeback(user) -> bool:
     """Finance recomputes a provisional month; platform admins may too (e.g. after fixing inventory)."""
     return is_finance(user) or is_platform_admin(user)
+
+
+# --- Migration assistant (clusters.migration; objects passed in, nothing imported) ------------------
+
+
+def can_view_migration(user) -> bool:
+    """Everyone signed in sees the monolith's inventory and plans: members to find and claim their
+    applications, finance the costs before and after."""
+    return bool(user.is_authenticated and user.is_active)
+
+
+def can_manage_migration(user) -> bool:
+    """Registering the monolith, reading its inventory, importing files, planning, cutover: platform admins."""
+    return is_platform_admin(user)
+
+
+def can_claim_for(user, team: Team) -> bool:
+    return can_act_for_team(user, team)
+
+
+def can_decide_claim(user, claim) -> bool:
+    """Four eyes on ownership: an admin decides, never the person who claimed."""
+    return is_platform_admin(user) and claim.claimed_by_id != user.pk
+
+
+def can_edit_application(user, application) -> bool:
+    """The owning team's members state an application's requirements; admins may too."""
+    if is_platform_admin(user):
+        return True
+    return (
+        not is_finance(user)
+        and application.team_id is not None
+        and application.team_id in member_team_ids(user)
+    )

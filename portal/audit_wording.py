@@ -37,6 +37,26 @@ ACTION_WORDS = {
     "billing.chargeback.scaling": "Scaling of shared clusters to the AWS bill changed",
     "billing.actual_costs.fetched": "AWS bill read",
     "billing.budget.alert": "Budget alert",
+    "migration.monolith.registered": "Monolith registered for migration",
+    "migration.monolith.cost_set": "Monolith's monthly cost set",
+    "migration.inventory.read": "Monolith inventory read",
+    "migration.inventory.imported": "Monolith inventory imported from a file",
+    "migration.applications.found": "Applications found in the inventory",
+    "migration.topic.assigned": "Topic moved to another application",
+    "migration.claim.submitted": "Application claimed",
+    "migration.claim.approved": "Application claim approved",
+    "migration.claim.rejected": "Application claim rejected",
+    "migration.requirements.updated": "Application requirements changed",
+    "migration.plan.created": "Migration plan version made",
+    "migration.plan.accepted": "Migration plan accepted",
+    "migration.plan.superseded": "Migration plan superseded",
+    "migration.plan.requests_filed": "Cluster requests filed from the migration plan",
+    "migration.cutover.started": "Cutover started",
+    "migration.cutover.verified": "Cutover: replication verified",
+    "migration.cutover.consumers_moved": "Cutover: consumers moved",
+    "migration.cutover.producers_moved": "Cutover: producers moved",
+    "migration.cutover.done": "Cutover: topics migrated",
+    "migration.cutover.rolled_back": "Cutover step rolled back",
 }
 
 # The audit page's "What" filter: the code prefixes worth choosing, in words.
@@ -53,6 +73,7 @@ ACTION_GROUPS = [
     ("portal.api_token.", "API tokens"),
     ("portal.user.", "Accounts"),
     ("billing.", "Billing"),
+    ("migration.", "Migration"),
 ]
 ACTION_CODE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*\.?$")
 

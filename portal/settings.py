@@ -97,6 +97,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 INSTALLED_APPS = [
     "portal",
     "clusters",
+    "clusters.migration.apps.MigrationAssistantConfig",
     "billing",
     "django.contrib.admin",
     "django.contrib.auth",

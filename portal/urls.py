@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("clusters.urls")),
     path("", include("clusters.observability.urls")),
     path("", include("billing.urls")),
+    path("migration/", include("clusters.migration.urls")),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),

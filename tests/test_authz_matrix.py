@@ -440,6 +440,10 @@ ENDPOINTS: list[Endpoint] = [
 
 EXEMPT_NAMESPACES = {
     "admin": "Django's admin: guarded by Django's own is_staff check, for superusers only",
+    # The migration assistant's pages need a monolith, plans, claims and cutovers this world does not build;
+    # tests/clusters/migration/test_views.py checks every one of its URL names per role (and fails when a
+    # new one is not covered there).
+    "migration": "per role in tests/clusters/migration/test_views.py",
 }
 
 

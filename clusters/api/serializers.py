@@ -1,4 +1,4 @@
-"""API input parsing (types and ranges) and output shapes. Business rules live in clusters.services."""
+"""API input parsing (types and ranges) and output shapes. Business rules live in clusters.requests.services."""
 
 from __future__ import annotations
 

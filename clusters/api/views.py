@@ -1,4 +1,4 @@
-"""REST API for requests and clusters: thin classes over clusters.services and portal.access."""
+"""REST API for requests and clusters: thin classes over clusters.requests.services and portal.access."""
 
 from __future__ import annotations
 

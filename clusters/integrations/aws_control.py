@@ -466,3 +466,71 @@ def delete_role_policy(account: AccountRef, principal_arn: str, policy_name: str
             iam_client(account).delete_role_policy(RoleName=role_name, PolicyName=policy_name)
     except NotFound:
         logger.info("policy %s on role %s is already gone", policy_name, role_name)
+
+
+# --- MSK Connect (MirrorMaker 2 for a migration off a non-MSK or other-account monolith) ------------------
+
+
+def create_mirror_connector(
+    account: AccountRef,
+    *,
+    name: str,
+    connector_configuration: dict[str, str],
+    target_bootstrap: str,
+    subnet_ids: tuple[str, ...],
+    security_group_ids: tuple[str, ...],
+    plugin_arn: str,
+    plugin_revision: int,
+    service_execution_role_arn: str,
+    tags: dict[str, str] | None = None,
+) -> ReplicatorState:
+    """CreateConnector on MSK Connect (Kafka Connect 3.7.x, which has IdentityReplicationPolicy): the workers
+    attach to the Serverless target with IAM (migration.md §1.4); the monolith's login is in the config."""
+    if not plugin_arn or not service_execution_role_arn:
+        raise ProviderError(
+            "MirrorMaker 2 on MSK Connect needs the MM2 plugin and a service execution role registered by an admin."
+        )
+    with translated(account, f"create the MSK Connect connector {name}"):
+        response = client(account, "kafkaconnect").create_connector(
+            connectorName=name,
+            kafkaConnectVersion="3.7.x",
+            capacity={"provisionedCapacity": {"workerCount": 1, "mcuCount": 1}},
+            connectorConfiguration={key: str(value) for key, value in connector_configuration.items()},
+            kafkaCluster={
+                "apacheKafkaCluster": {
+                    "bootstrapServers": target_bootstrap,
+                    "vpc": {"subnets": list(subnet_ids), "securityGroups": list(security_group_ids)},
+                }
+            },
+            kafkaClusterClientAuthentication={"authenticationType": "IAM"},
+            kafkaClusterEncryptionInTransit={"encryptionType": "TLS"},
+            plugins=[{"customPlugin": {"customPluginArn": plugin_arn, "revision": plugin_revision}}],
+            serviceExecutionRoleArn=service_execution_role_arn,
+            tags=dict(tags or {}),
+        )
+    return ReplicatorState(
+        name=response.get("connectorName") or name,
+        arn=response["connectorArn"],
+        state=response.get("connectorState", "CREATING"),
+    )
+
+
+def find_mirror_connector(account: AccountRef, name: str) -> ReplicatorState | None:
+    """The connector named exactly `name` (adopt by name after a lost answer); connectorNamePrefix is a prefix."""
+    with translated(account, f"look up the MSK Connect connector {name}"):
+        paginator = client(account, "kafkaconnect").get_paginator("list_connectors")
+        for page in paginator.paginate(connectorNamePrefix=name):
+            for info in page.get("connectors", []):
+                if info.get("connectorName") == name:
+                    return ReplicatorState(
+                        name=name, arn=info["connectorArn"], state=info.get("connectorState", "")
+                    )
+    return None
+
+
+def delete_mirror_connector(account: AccountRef, arn: str) -> None:
+    try:
+        with translated(account, f"delete the MSK Connect connector {arn}"):
+            client(account, "kafkaconnect").delete_connector(connectorArn=arn)
+    except NotFound:
+        logger.info("connector %s in account %s is already gone", arn, account.account_id)

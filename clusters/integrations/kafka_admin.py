@@ -571,3 +571,247 @@ def delete_topic(endpoint: ClusterEndpoint, name: str, auth: KafkaAuth | None = 
             logger.info("topic %s on %s was already gone", name, admin.bootstrap)
         else:
             raise translate(error, admin.bootstrap, f"delete topic {name!r}")
+
+
+# --- Inventory of a monolith (read-only; the migration assistant) ----------------------------------------
+#
+# Only describe/list calls and a consumer that reads a few records without a committed group: nothing here
+# changes the cluster it reads. Kafka 2.3 limits (shared/reference/migration.md §4): consumer-group states
+# read UNKNOWN before 2.6, so the state comes from describe_consumer_groups; committed offsets are one
+# group per call; OffsetSpec.max_timestamp is not trusted on old brokers and not used.
+
+
+@dataclass(frozen=True)
+class TopicInventory:
+    name: str
+    partitions: int
+    configs: dict[str, str]  # every config the broker reports with a value
+    start_offsets: tuple[int, ...]  # per partition, partition order
+    end_offsets: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class GroupInventory:
+    group_id: str
+    state: str  # Stable, Empty, Dead, ... as the broker says
+    members: int
+    client_ids: tuple[str, ...]
+    committed: dict[str, dict[int, int]]  # topic -> partition -> committed offset
+
+
+@dataclass(frozen=True)
+class ClusterInventory:
+    read_at: datetime
+    cluster_id: str
+    brokers: int
+    topics: tuple[TopicInventory, ...]
+    groups: tuple[GroupInventory, ...]
+
+
+def _offsets(admin: _Admin, partitions: list, spec, action: str) -> dict[tuple[str, int], int]:
+    from confluent_kafka import TopicPartition
+
+    if not partitions:
+        return {}
+    request = {TopicPartition(topic, partition): spec for topic, partition in partitions}
+    answers = admin.client.list_offsets(request, request_timeout=admin.request_timeout)
+    return {(tp.topic, tp.partition): admin.result(future, action).offset for tp, future in answers.items()}
+
+
+def read_inventory(endpoint: ClusterEndpoint, auth: KafkaAuth | None = None) -> ClusterInventory:
+    """Topics (partitions, configs, start and end offsets) and consumer groups (state, members, committed
+    offsets) of a cluster, read-only. Internal topics (`__consumer_offsets`, ...) are left out."""
+    from confluent_kafka import ConsumerGroupTopicPartitions
+    from confluent_kafka.admin import OffsetSpec
+
+    with _session(endpoint, auth or MSK_IAM) as admin:
+        timeout = admin.request_timeout
+        try:
+            metadata = admin.client.list_topics(timeout=timeout)
+        except KafkaException as exc:  # list_topics raises instead of returning a future
+            admin.client.poll(0)
+            failure = admin._connection_failure("list topics")
+            if failure is not None:
+                raise failure from exc
+            if exc.args and isinstance(exc.args[0], KafkaError):
+                raise translate(exc.args[0], admin.bootstrap, "list topics") from exc
+            raise ProviderError(f"Cannot list the topics of {admin.bootstrap}: {exc}") from exc
+        names = sorted(name for name in metadata.topics if not name.startswith("__"))
+        resources = [ConfigResource(ResourceType.TOPIC, name) for name in names]
+        config_futures = (
+            admin.client.describe_configs(resources, request_timeout=timeout) if resources else {}
+        )
+        configs = {
+            resource.name: {
+                key: entry.value
+                for key, entry in admin.result(future, f"describe the configs of {resource.name!r}").items()
+                if entry.value is not None
+            }
+            for resource, future in config_futures.items()
+        }
+        partitions = [
+            (name, partition) for name in names for partition in sorted(metadata.topics[name].partitions)
+        ]
+        ends = _offsets(admin, partitions, OffsetSpec.latest(), "read end offsets")
+        starts = _offsets(admin, partitions, OffsetSpec.earliest(), "read start offsets")
+        topics = tuple(
+            TopicInventory(
+                name=name,
+                partitions=len(metadata.topics[name].partitions),
+                configs=configs.get(name, {}),
+                start_offsets=tuple(starts[(name, p)] for p in sorted(metadata.topics[name].partitions)),
+                end_offsets=tuple(ends[(name, p)] for p in sorted(metadata.topics[name].partitions)),
+            )
+            for name in names
+        )
+
+        listing = admin.result(
+            admin.client.list_consumer_groups(request_timeout=timeout), "list consumer groups"
+        )
+        group_ids = sorted(entry.group_id for entry in listing.valid)
+        groups = []
+        if group_ids:
+            described = admin.client.describe_consumer_groups(group_ids, request_timeout=timeout)
+            for group_id in group_ids:
+                description = admin.result(described[group_id], f"describe consumer group {group_id!r}")
+                future = admin.client.list_consumer_group_offsets(
+                    [ConsumerGroupTopicPartitions(group_id)], request_timeout=timeout
+                )[group_id]
+                offsets = admin.result(future, f"read the offsets of consumer group {group_id!r}")
+                committed: dict[str, dict[int, int]] = {}
+                for tp in offsets.topic_partitions or []:
+                    if tp.offset >= 0 and not tp.topic.startswith("__"):
+                        committed.setdefault(tp.topic, {})[tp.partition] = tp.offset
+                groups.append(
+                    GroupInventory(
+                        group_id=group_id,
+                        state=str(getattr(description.state, "name", description.state)).title(),
+                        members=len(description.members),
+                        client_ids=tuple(sorted({member.client_id for member in description.members})),
+                        committed=committed,
+                    )
+                )
+        return ClusterInventory(
+            read_at=datetime.now(UTC),
+            cluster_id=metadata.cluster_id or "",
+            brokers=len(metadata.brokers),
+            topics=topics,
+            groups=tuple(groups),
+        )
+
+
+def sample_record_bytes(
+    endpoint: ClusterEndpoint,
+    ranges: dict[str, tuple[int, int, int]],
+    auth: KafkaAuth | None = None,
+    *,
+    records_per_topic: int = 20,
+) -> dict[str, tuple[int, int]]:
+    """Read up to `records_per_topic` of the newest records of one partition per topic and measure them.
+
+    `ranges`: topic -> (partition, start offset, end offset). Returns topic -> (records read, bytes of
+    their keys, values and headers, uncompressed). Nothing is committed (no group offsets are written)
+    and record contents are neither kept nor logged: only their sizes leave this function.
+    """
+    from confluent_kafka import Consumer, TopicPartition
+
+    wanted = {topic: r for topic, r in ranges.items() if r[2] > r[1]}
+    if not wanted:
+        return {}
+    auth = auth or MSK_IAM
+    config = client_config(endpoint, auth)
+    config.update(
+        {
+            "group.id": "msk-portal-inventory-sampler",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "logger": librdkafka_logger,
+        }
+    )
+    consumer = Consumer(config)
+    sizes: dict[str, list[int]] = {topic: [0, 0] for topic in wanted}
+    try:
+        assignment = [
+            TopicPartition(topic, partition, max(start, end - records_per_topic))
+            for topic, (partition, start, end) in wanted.items()
+        ]
+        consumer.assign(assignment)
+        open_partitions = {(tp.topic, tp.partition) for tp in assignment}
+        deadline = time.monotonic() + auth.timeout_seconds
+        while open_partitions and time.monotonic() < deadline:
+            message = consumer.poll(POLL_SECONDS)
+            if message is None:
+                continue
+            key = (message.topic(), message.partition())
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    open_partitions.discard(key)
+                    continue
+                raise translate(error, endpoint.bootstrap_brokers, f"sample records of {message.topic()!r}")
+            if key not in open_partitions:
+                continue
+            measured = sizes[message.topic()]
+            if measured[0] >= records_per_topic:
+                open_partitions.discard(key)
+                continue
+            headers = message.headers() or []
+            measured[0] += 1
+            measured[1] += (
+                len(message.key() or b"")
+                + len(message.value() or b"")
+                + sum(len(name) + len(value or b"") for name, value in headers)
+            )
+    except KafkaException as exc:
+        if exc.args and isinstance(exc.args[0], KafkaError):
+            raise translate(exc.args[0], endpoint.bootstrap_brokers, "sample records") from exc
+        raise ProviderError(f"Cannot sample records on {endpoint.bootstrap_brokers}: {exc}") from exc
+    finally:
+        consumer.close()
+    return {topic: (count, size) for topic, (count, size) in sizes.items() if count}
+
+
+def partition_offsets(
+    endpoint: ClusterEndpoint, topics: list[str], auth: KafkaAuth | None = None
+) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """topic -> (start offsets, end offsets) per partition, for the topics that exist (cutover checks)."""
+    from confluent_kafka.admin import OffsetSpec
+
+    with _session(endpoint, auth or MSK_IAM) as admin:
+        try:
+            metadata = admin.client.list_topics(timeout=admin.request_timeout)
+        except KafkaException as exc:
+            admin.client.poll(0)
+            failure = admin._connection_failure("list topics")
+            if failure is not None:
+                raise failure from exc
+            raise ProviderError(f"Cannot list the topics of {admin.bootstrap}: {exc}") from exc
+        present = [name for name in topics if name in metadata.topics]
+        partitions = [(name, p) for name in present for p in sorted(metadata.topics[name].partitions)]
+        ends = _offsets(admin, partitions, OffsetSpec.latest(), "read end offsets")
+        starts = _offsets(admin, partitions, OffsetSpec.earliest(), "read start offsets")
+        return {
+            name: (
+                tuple(starts[(name, p)] for p in sorted(metadata.topics[name].partitions)),
+                tuple(ends[(name, p)] for p in sorted(metadata.topics[name].partitions)),
+            )
+            for name in present
+        }
+
+
+def committed_offsets(
+    endpoint: ClusterEndpoint, group_id: str, auth: KafkaAuth | None = None
+) -> dict[str, dict[int, int]]:
+    """topic -> partition -> committed offset of one consumer group (translated offsets on a target)."""
+    from confluent_kafka import ConsumerGroupTopicPartitions
+
+    with _session(endpoint, auth or MSK_IAM) as admin:
+        future = admin.client.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(group_id)], request_timeout=admin.request_timeout
+        )[group_id]
+        offsets = admin.result(future, f"read the offsets of consumer group {group_id!r}")
+        committed: dict[str, dict[int, int]] = {}
+        for tp in offsets.topic_partitions or []:
+            if tp.offset >= 0:
+                committed.setdefault(tp.topic, {})[tp.partition] = tp.offset
+        return committed

@@ -474,7 +474,7 @@ def plan_packing(
         bins, method = pack_vectors(vectors, budget, max(volume, large))
         for number, members in enumerate(bins, start=1):
             clusters.append(
-                _planned_cluster(
+                planned_cluster(
                     group, number, [placeable[i] for i in members], capacity, reserved, budget, rates
                 )
             )
@@ -757,7 +757,7 @@ def _partition_warnings(applications: Sequence[ApplicationDemand]) -> Iterable[P
                 )
 
 
-def _planned_cluster(
+def planned_cluster(
     group: ConstraintGroup,
     number: int,
     members: Sequence[ApplicationDemand],

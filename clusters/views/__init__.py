@@ -5,7 +5,7 @@ changing or removing what a team owns), `approvals` (the queue and the decisions
 and provisioning), `retries` (a failed topic, grant or replicator step) and `drift`. `filing` holds the
 validate-preview-submit flow that new and change requests share, `lists` the paging of the long lists.
 
-Views parse input with `clusters.forms` (or a `clusters.filters` FilterSet), call one `clusters.services`
+Views parse input with `clusters.forms` (or a `clusters.filters` FilterSet), call one `clusters.requests.services`
 function or a `clusters.selectors` read, and render a template. Access rules come from `portal.access`:
 an object the user may not see is a 404, an action they may not take a 403.
 """

@@ -81,6 +81,7 @@ class Command(BaseCommand):
         self._seed_clusters(teams)
         self._seed_billing()
         self._seed_traffic()
+        self._seed_migration(teams)
         logins = demo.DemoLogins(
             password,
             tuple(
@@ -93,6 +94,17 @@ class Command(BaseCommand):
         # `make run` prints them again once web, worker and beat are up; the login page shows them.
         transaction.on_commit(lambda: demo.remember(logins))
         self.stdout.write("\n".join(logins.lines()))
+
+    def _seed_migration(self, teams: dict) -> None:
+        """A monolith to split, with its inventory, claims and a first plan (clusters.migration.demo)."""
+        from clusters.migration import demo as migration_demo
+
+        members = {
+            slug: (User.objects.get(username=username), teams[slug])
+            for username, _name, _role, slug in USERS
+            if slug
+        }
+        migration_demo.seed(admin=User.objects.get(username="ada"), members=members)
 
     def _seed_clusters(self, teams: dict) -> None:
         """An account, a network, a dedicated and a shared write cluster, a topic, a pending request."""

@@ -1,0 +1,270 @@
+"""Step 5: each application's cutover, in the seed's order (steps 8-9: consumers first, then producers, then
+stop replication), with a gate before every step.
+
+    replicating → verified → consumers moved → producers moved → done
+
+- **verified**: for every topic of the application, the target has the same partitions and, per partition,
+  the records on the target (end − start) are within `threshold` of the monolith's (MM2 and MSK Replicator
+  keep partition numbers: shared/reference/migration.md §2);
+- **consumers moved**: every consumer group of the application has a translated offset on the target for
+  every partition of its topics (the consumer then starts there with `auto.offset.reset=earliest`, and
+  must tolerate duplicates: translation is at-least-once);
+- **producers moved**: lag is 0, the target holds exactly as many records per partition as the monolith
+  (producers were stopped on the monolith and replication caught up);
+- **done**: replication for these topics is stopped and the monolith's topics are recorded as migrated.
+
+A step is taken by compare-and-set on the step the person saw, by an admin, with who and when in the
+append-only log; a gate that does not hold refuses the step and says why. Rollback goes one step back, with a
+reason. The gates read offsets over the network first and only then open the transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from clusters.migration import adapters, events, selectors
+from clusters.migration.models import Cutover, MigrationPlan
+from clusters.models import Cluster
+from clusters.providers.base import ProviderError
+from portal import access
+from portal.errors import NotAllowed
+
+Step = Cutover.Step
+DEFAULT_THRESHOLD = 100  # records per partition: MM2's offset.lag.max default granularity (migration.md §1.3)
+
+CONSUMER_SETTINGS = (
+    "group.id=<the same group id as on the monolith>\n"
+    "auto.offset.reset=earliest\n"
+    "bootstrap.servers=<the new cluster's bootstrap>\n"
+    "security.protocol=SASL_SSL\n"
+    "sasl.mechanism=AWS_MSK_IAM\n"
+    "sasl.jaas.config=software.amazon.msk.auth.iam.IAMLoginModule required;\n"
+    "sasl.client.callback.handler.class=software.amazon.msk.auth.iam.IAMClientCallbackHandler\n"
+)
+DUPLICATE_WARNING = (
+    "Replication is at-least-once and translated offsets are never ahead of what the consumer handled: after "
+    "the move it re-reads up to the last offset sync (about 100 records per partition with MirrorMaker 2). "
+    "The consumer must tolerate duplicates."
+)
+
+
+@dataclass
+class Gate:
+    holds: bool
+    reasons: list[str] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)
+
+
+def _require_admin(actor) -> None:
+    if not access.can_manage_migration(actor):
+        raise NotAllowed("Only platform admins move applications off the monolith.")
+
+
+def start_cutovers(*, actor, plan_id: int) -> list[Cutover]:
+    """One cutover per application of the accepted plan, smallest first (the least to lose while learning)."""
+    _require_admin(actor)
+    plan = MigrationPlan.objects.select_related("monolith").get(pk=plan_id)
+    if plan.status != MigrationPlan.Status.ACCEPTED:
+        raise ValidationError("Cutovers follow the accepted plan.")
+    rows = {row.application.name: row for row in selectors.application_rows(plan.monolith, plan.snapshot)}
+    placed = {
+        name: cluster["name"]
+        for cluster in plan.result["clusters"]
+        if cluster["side"] != "read"
+        for name in cluster["applications"]
+    }
+    order = sorted(placed, key=lambda name: (rows[name].peak_in_mbps + rows[name].peak_out_mbps, name))
+    created = []
+    with transaction.atomic():
+        for position, name in enumerate(order, start=1):
+            application = rows[name].application
+            cutover, is_new = Cutover.objects.get_or_create(
+                application=application,
+                defaults={"plan": plan, "target_cluster": placed[name], "position": position},
+            )
+            if is_new:
+                created.append(cutover)
+                events.record(
+                    plan.monolith,
+                    "cutover.started",
+                    actor=actor,
+                    obj=cutover,
+                    to_status=cutover.step,
+                    team=application.team,
+                    details={"application": name, "target": placed[name]},
+                )
+    return created
+
+
+def target_cluster(cutover: Cutover) -> Cluster | None:
+    return (
+        Cluster.objects.filter(name=cutover.target_cluster, status=Cluster.Status.ACTIVE)
+        .select_related("account")
+        .first()
+    )
+
+
+def topics_and_groups(cutover: Cutover) -> tuple[list[str], list[str]]:
+    row = next(
+        row
+        for row in selectors.application_rows(cutover.application.monolith, cutover.plan.snapshot)
+        if row.application.pk == cutover.application_id
+    )
+    return [topic.name for topic in row.topics], row.consumer_groups
+
+
+def check_gate(cutover: Cutover, to_step: str, *, threshold: int = DEFAULT_THRESHOLD) -> Gate:
+    """Does the precondition of `to_step` hold now? Reads offsets from the monolith and the target."""
+    if to_step == Step.DONE:
+        return Gate(
+            True,
+            figures=[
+                "Confirm that replication of these topics is stopped (MM2 topics regex or the replicator)."
+            ],
+        )
+    cluster = target_cluster(cutover)
+    if cluster is None:
+        return Gate(False, [f"The target cluster {cutover.target_cluster} is not active yet."])
+    topics, groups = topics_and_groups(cutover)
+    try:
+        if to_step == Step.CONSUMERS_MOVED:
+            return _groups_translated(cluster, topics, groups)
+        source = adapters.monolith_offsets(cutover.application.monolith, topics)
+        target = adapters.cluster_offsets(cluster, topics)
+    except ProviderError as exc:
+        return Gate(False, [f"Could not read offsets: {exc}"])
+    allowed = threshold if to_step == Step.VERIFIED else 0
+    return _compare(topics, source, target, allowed)
+
+
+def _compare(topics, source, target, allowed: int) -> Gate:
+    gate = Gate(True)
+    for topic in topics:
+        if topic not in source:
+            gate.reasons.append(f"{topic} is not on the monolith any more.")
+            continue
+        if topic not in target:
+            gate.reasons.append(f"{topic} does not exist on the target yet.")
+            continue
+        (src_start, src_end), (dst_start, dst_end) = source[topic], target[topic]
+        if len(src_end) != len(dst_end):
+            gate.reasons.append(
+                f"{topic} has {len(src_end)} partitions on the monolith and {len(dst_end)} on the target."
+            )
+            continue
+        behind = [
+            (partition, (s_end - s_start) - (d_end - d_start))
+            for partition, (s_start, s_end, d_start, d_end) in enumerate(
+                zip(src_start, src_end, dst_start, dst_end, strict=True)
+            )
+        ]
+        worst = max((gap for _, gap in behind), default=0)
+        gate.figures.append(
+            f"{topic}: target behind by at most {worst} record{'s' if worst != 1 else ''} per partition"
+        )
+        late = [f"{partition} ({gap})" for partition, gap in behind if abs(gap) > allowed]
+        if late:
+            gate.reasons.append(
+                f"{topic}: partitions {', '.join(late)} differ by more than {allowed} record{'s' if allowed != 1 else ''}"
+                + (" (lag must be 0 before producers move)" if allowed == 0 else "")
+                + "."
+            )
+    gate.holds = not gate.reasons
+    return gate
+
+
+def _groups_translated(cluster, topics, groups) -> Gate:
+    gate = Gate(True)
+    if not groups:
+        gate.figures.append("No consumer group reads these topics on the monolith.")
+    target_partitions = adapters.cluster_offsets(cluster, topics)
+    for group in groups:
+        committed = adapters.cluster_group_offsets(cluster, group)
+        for topic in topics:
+            count = len(target_partitions.get(topic, ((), ()))[1])
+            have = committed.get(topic, {})
+            missing = [str(p) for p in range(count) if p not in have]
+            if missing:
+                gate.reasons.append(
+                    f"Group {group} has no translated offset on {topic} partitions {', '.join(missing)} yet."
+                )
+        gate.figures.append(
+            f"Group {group}: translated offsets on {sum(len(v) for v in committed.values())} partitions"
+        )
+    gate.holds = not gate.reasons
+    return gate
+
+
+def next_step(step: str) -> str | None:
+    index = Cutover.ORDER.index(step)
+    return Cutover.ORDER[index + 1] if index + 1 < len(Cutover.ORDER) else None
+
+
+def advance(*, actor, cutover_id: int, expected_step: str, threshold: int = DEFAULT_THRESHOLD) -> Cutover:
+    """Tick the next step: refused unless its gate holds now and nobody else moved the cutover meanwhile."""
+    _require_admin(actor)
+    cutover = Cutover.objects.select_related("application__monolith", "plan").get(pk=cutover_id)
+    to_step = next_step(expected_step)
+    if to_step is None:
+        raise ValidationError("This application is already migrated.")
+    gate = check_gate(cutover, to_step, threshold=threshold)  # network: before the transaction
+    if not gate.holds:
+        raise ValidationError(gate.reasons)
+    with transaction.atomic():
+        if not Cutover.objects.filter(pk=cutover.pk, step=expected_step).update(
+            step=to_step, step_changed_at=timezone.now()
+        ):
+            cutover.refresh_from_db()
+            raise ValidationError(
+                f"Someone else moved {cutover.application.name} to “{cutover.get_step_display()}” meanwhile."
+            )
+        cutover.refresh_from_db()
+        events.record(
+            cutover.application.monolith,
+            f"cutover.{to_step}",
+            actor=actor,
+            obj=cutover,
+            from_status=expected_step,
+            to_status=to_step,
+            team=cutover.application.team,
+            details={"application": cutover.application.name, "checks": gate.figures},
+        )
+    return cutover
+
+
+def rollback(*, actor, cutover_id: int, expected_step: str, reason: str) -> Cutover:
+    """One step back, with the reason recorded. Before producers moved this is safe (consumers go back to
+    their old offsets on the monolith and re-read: duplicates, not loss); after, it needs reverse replication."""
+    _require_admin(actor)
+    if not reason.strip():
+        raise ValidationError({"reason": ["Say why the step is rolled back."]})
+    cutover = Cutover.objects.select_related("application__monolith").get(pk=cutover_id)
+    index = Cutover.ORDER.index(expected_step)
+    if index == 0:
+        raise ValidationError("Nothing to roll back: replication has only started.")
+    to_step = Cutover.ORDER[index - 1]
+    with transaction.atomic():
+        if not Cutover.objects.filter(pk=cutover.pk, step=expected_step).update(
+            step=to_step, step_changed_at=timezone.now()
+        ):
+            cutover.refresh_from_db()
+            raise ValidationError(
+                f"Someone else moved {cutover.application.name} to “{cutover.get_step_display()}” meanwhile."
+            )
+        cutover.refresh_from_db()
+        events.record(
+            cutover.application.monolith,
+            "cutover.rolled_back",
+            actor=actor,
+            obj=cutover,
+            from_status=expected_step,
+            to_status=to_step,
+            reason=reason.strip(),
+            team=cutover.application.team,
+            details={"application": cutover.application.name},
+        )
+    return cutover

@@ -1,0 +1,100 @@
+"""Forms of the migration pages: parse and show errors; the services decide."""
+
+from __future__ import annotations
+
+from django import forms
+
+from clusters.migration.models import Application, MigrationPlan, Monolith
+from clusters.models import REGION_CHOICES
+
+
+class MonolithForm(forms.ModelForm):
+    class Meta:
+        model = Monolith
+        fields = [
+            "name",
+            "bootstrap",
+            "security_protocol",
+            "sasl_mechanism",
+            "sasl_username",
+            "password_env",
+            "aws_account",
+            "msk_cluster_arn",
+            "kafka_version",
+            "region",
+            "monthly_cost_usd",
+        ]
+
+
+class CsvUploadForm(forms.Form):
+    file = forms.FileField(
+        help_text="Columns: topic, partitions, retention_ms, peak_in_mbps, peak_out_mbps, application, team, "
+        "consumer_groups (separated by ;), optionally compacted (yes/no). The whole file is imported or nothing."
+    )
+
+
+class CostForm(forms.Form):
+    monthly_cost_usd = forms.DecimalField(
+        label="Monthly cost of the monolith (USD)", min_value=0, decimal_places=2
+    )
+
+
+class ClaimForm(forms.Form):
+    team = forms.ModelChoiceField(queryset=None, empty_label=None)
+    note = forms.CharField(required=False, max_length=500, widget=forms.TextInput)
+
+    def __init__(self, *args, teams, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = teams
+
+
+class DecisionForm(forms.Form):
+    reason = forms.CharField(required=False, max_length=1000, widget=forms.TextInput)
+
+
+class RequirementsForm(forms.ModelForm):
+    class Meta:
+        model = Application
+        fields = [
+            "peak_in_mbps",
+            "peak_out_mbps",
+            "retention_hours",
+            "latency_class",
+            "contains_pii",
+            "tolerates_duplicates",
+            "client_connections",
+            "producers",
+        ]
+        labels = {"peak_in_mbps": "Peak MB/s in", "peak_out_mbps": "Peak MB/s out (all consumers)"}
+        help_texts = {"peak_in_mbps": "Empty: the inventory's figures for its topics."}
+        widgets = {"producers": forms.Textarea(attrs={"rows": 2})}
+
+
+class PlanForm(forms.Form):
+    strategy = forms.ChoiceField(choices=MigrationPlan.Strategy.choices)
+    headroom_percent = forms.IntegerField(min_value=1, max_value=100, initial=70, label="Headroom target (%)")
+    separate_latency_classes = forms.BooleanField(
+        required=False, initial=True, label="Keep time-sensitive apart from not time-sensitive"
+    )
+    backup_region = forms.ChoiceField(
+        choices=[("", "No backup region"), *REGION_CHOICES],
+        required=False,
+        label="Backup region (write clusters)",
+    )
+
+
+class MoveForm(forms.Form):
+    application = forms.ChoiceField()
+    to_cluster = forms.ChoiceField(label="To cluster")
+    note = forms.CharField(
+        required=False, max_length=300, widget=forms.TextInput, label="Why (kept with the version)"
+    )
+
+    def __init__(self, *args, plan: MigrationPlan, **kwargs):
+        super().__init__(*args, **kwargs)
+        clusters = plan.result.get("clusters", [])
+        names = sorted({name for cluster in clusters for name in cluster["applications"]})
+        self.fields["application"].choices = [(name, name) for name in names]
+        self.fields["to_cluster"].choices = [
+            (cluster["key"], f"{cluster['name']} ({cluster['group']['label']})") for cluster in clusters
+        ]

@@ -1,0 +1,337 @@
+"""What the migration assistant keeps: the registered monolith, its inventory snapshots, the applications
+found in it and the teams' claims on them, plan versions, and each application's cutover.
+
+Workflow objects (claims, plans, cutovers) have one status field changed by compare-and-set in the services
+and an append-only `MigrationEvent` row per change. Secrets are never stored: a monolith names the
+environment variable that holds its password.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from clusters.models import REGION_CHOICES, AwsAccount
+from portal.models import AppendOnlyModel, Team
+
+ENV_VAR_NAME = RegexValidator(
+    r"^[A-Z_][A-Z0-9_]{0,99}$",
+    "The name of an environment variable: capital letters, digits and underscores, e.g. MONOLITH_PASSWORD.",
+)
+
+
+class Monolith(models.Model):
+    """A Kafka cluster to split, registered by an admin. Read-only to the portal."""
+
+    class Security(models.TextChoices):
+        PLAINTEXT = "PLAINTEXT", "PLAINTEXT (no TLS, no login)"
+        SSL = "SSL", "TLS, no login"
+        SASL_SSL = "SASL_SSL", "SASL over TLS (SCRAM or PLAIN)"
+        SASL_PLAINTEXT = "SASL_PLAINTEXT", "SASL without TLS (SCRAM or PLAIN)"
+        MSK_IAM = "MSK_IAM", "Amazon MSK with IAM"
+
+    class Mechanism(models.TextChoices):
+        NONE = "", "None"
+        SCRAM_SHA_512 = "SCRAM-SHA-512", "SCRAM-SHA-512"
+        SCRAM_SHA_256 = "SCRAM-SHA-256", "SCRAM-SHA-256"
+        PLAIN = "PLAIN", "PLAIN"
+
+    name = models.CharField(max_length=100, unique=True)
+    bootstrap = models.CharField("Bootstrap servers", max_length=1000, blank=True)
+    security_protocol = models.CharField(max_length=20, choices=Security.choices, default=Security.SASL_SSL)
+    sasl_mechanism = models.CharField(max_length=20, choices=Mechanism.choices, blank=True)
+    sasl_username = models.CharField(max_length=200, blank=True)
+    password_env = models.CharField(
+        "Password environment variable",
+        max_length=100,
+        blank=True,
+        validators=[ENV_VAR_NAME],
+        help_text="The environment variable on the portal's workers that holds the password. The password "
+        "itself is never stored by the portal.",
+    )
+    aws_account = models.ForeignKey(
+        AwsAccount,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="For an MSK monolith: the account it runs in (MSK Replicator needs the same account).",
+    )
+    msk_cluster_arn = models.CharField("MSK cluster ARN", max_length=2048, blank=True)
+    kafka_version = models.CharField(max_length=20, blank=True)
+    region = models.CharField(
+        "Region of the new clusters", max_length=20, choices=REGION_CHOICES, default="us-east-1"
+    )
+    monthly_cost_usd = models.DecimalField(
+        "Monthly cost of the monolith (USD)",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+    )
+    registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_msk(self) -> bool:
+        return bool(self.msk_cluster_arn)
+
+
+class InventorySnapshot(models.Model):
+    """One reading of the monolith's topics and consumer groups, from the cluster or from a CSV file."""
+
+    class Source(models.TextChoices):
+        CLUSTER = "cluster", "Read from the cluster"
+        CSV = "csv", "Uploaded CSV file"
+
+    monolith = models.ForeignKey(Monolith, on_delete=models.CASCADE, related_name="snapshots")
+    number = models.PositiveIntegerField()
+    source = models.CharField(max_length=10, choices=Source.choices)
+    taken_at = models.DateTimeField(default=timezone.now)
+    taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cluster_id = models.CharField(max_length=100, blank=True)
+    brokers = models.PositiveIntegerField(default=0)
+    filename = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["monolith", "-number"]
+        constraints = [models.UniqueConstraint(fields=["monolith", "number"], name="snapshot_number_once")]
+
+    def __str__(self) -> str:
+        return f"{self.monolith} inventory #{self.number}"
+
+
+class InventoryTopic(models.Model):
+    snapshot = models.ForeignKey(InventorySnapshot, on_delete=models.CASCADE, related_name="topics")
+    name = models.CharField(max_length=249)
+    partitions = models.PositiveIntegerField()
+    compacted = models.BooleanField(default=False)
+    retention_ms = models.BigIntegerField(default=604_800_000)  # -1: unlimited
+    retention_bytes = models.BigIntegerField(default=-1)  # per partition; -1: unlimited
+    configs = models.JSONField(default=dict, blank=True)
+    start_offsets = models.JSONField(default=list, blank=True)
+    end_offsets = models.JSONField(default=list, blank=True)
+    bytes_per_record = models.DecimalField(max_digits=12, decimal_places=1, null=True, blank=True)
+    records_sampled = models.PositiveIntegerField(default=0)
+    # Peak MB/s (10^6 bytes/s): from the CSV, or estimated from end offsets (see `throughput_basis`).
+    peak_in_mbps = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    peak_out_mbps = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    throughput_basis = models.CharField(max_length=400, blank=True)
+    # From a CSV file: the owners as the file names them.
+    owner_application = models.CharField(max_length=100, blank=True)
+    owner_team = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["snapshot", "name"]
+        constraints = [models.UniqueConstraint(fields=["snapshot", "name"], name="inventory_topic_once")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def records(self) -> int:
+        return sum(end - start for start, end in zip(self.start_offsets, self.end_offsets, strict=False))
+
+
+class InventoryGroup(models.Model):
+    snapshot = models.ForeignKey(InventorySnapshot, on_delete=models.CASCADE, related_name="groups")
+    group_id = models.CharField(max_length=255)
+    state = models.CharField(max_length=30, blank=True)
+    members = models.PositiveIntegerField(default=0)
+    client_ids = models.JSONField(default=list, blank=True)
+    topics = models.JSONField(default=list, blank=True)
+    # topic -> {partition: [committed, end]}; lag = end - committed per partition
+    offsets = models.JSONField(default=dict, blank=True)
+    lag = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["snapshot", "group_id"]
+        constraints = [models.UniqueConstraint(fields=["snapshot", "group_id"], name="inventory_group_once")]
+
+    def __str__(self) -> str:
+        return self.group_id
+
+
+class Application(models.Model):
+    """A unit that moves together: the topics it writes, the consumer groups that read them, and what it
+    requires of its new cluster. Owned by a team once an admin approved the team's claim."""
+
+    class Latency(models.TextChoices):
+        TIME_SENSITIVE = "time_sensitive", "Time-sensitive"
+        TIME_INSENSITIVE = "time_insensitive", "Not time-sensitive"
+
+    monolith = models.ForeignKey(Monolith, on_delete=models.CASCADE, related_name="applications")
+    name = models.CharField(max_length=100)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    found_in = models.CharField(max_length=100, blank=True, help_text="Which inventory found it.")
+    # The team a CSV file names as owner: shown to that team's members, who still claim it like anyone.
+    suggested_team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Requirements (peaks, not averages). Empty throughput: the inventory's figures for its topics.
+    peak_in_mbps = models.DecimalField(
+        max_digits=14, decimal_places=6, null=True, blank=True, validators=[MinValueValidator(Decimal(0))]
+    )
+    peak_out_mbps = models.DecimalField(
+        max_digits=14, decimal_places=6, null=True, blank=True, validators=[MinValueValidator(Decimal(0))]
+    )
+    retention_hours = models.PositiveIntegerField(null=True, blank=True)
+    latency_class = models.CharField(max_length=20, choices=Latency.choices, default=Latency.TIME_INSENSITIVE)
+    contains_pii = models.BooleanField("Contains PII", default=False)
+    tolerates_duplicates = models.BooleanField(default=True)
+    client_connections = models.PositiveIntegerField(default=0)
+    producers = models.TextField("Producers (declared by the team)", blank=True)
+    requirements_updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["monolith", "name"]
+        constraints = [models.UniqueConstraint(fields=["monolith", "name"], name="application_name_once")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApplicationTopic(models.Model):
+    """A monolith topic belongs to at most one application (enforced here, not only in code)."""
+
+    monolith = models.ForeignKey(Monolith, on_delete=models.CASCADE, related_name="+")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="topic_links")
+    topic = models.CharField(max_length=249)
+
+    class Meta:
+        ordering = ["topic"]
+        constraints = [models.UniqueConstraint(fields=["monolith", "topic"], name="topic_in_one_application")]
+
+    def __str__(self) -> str:
+        return self.topic
+
+
+class ApplicationClaim(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for an admin"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="claims")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application"],
+                condition=Q(status="pending"),
+                name="one_pending_claim_per_application",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team} claims {self.application}"
+
+
+class MigrationPlan(models.Model):
+    """One version of a plan. Versions are never changed in place: an edit makes the next version."""
+
+    class Strategy(models.TextChoices):
+        SEGREGATED = "segregated", "Segregated: clusters per team"
+        WRITE_READ = "write_read", "Write clusters and read clusters"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACCEPTED = "accepted", "Accepted"
+        SUPERSEDED = "superseded", "Superseded"
+
+    monolith = models.ForeignKey(Monolith, on_delete=models.CASCADE, related_name="plans")
+    version = models.PositiveIntegerField()
+    based_on = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    snapshot = models.ForeignKey(InventorySnapshot, on_delete=models.PROTECT, related_name="+")
+    strategy = models.CharField(max_length=12, choices=Strategy.choices, default=Strategy.SEGREGATED)
+    headroom_percent = models.PositiveIntegerField(
+        default=70, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    separate_latency_classes = models.BooleanField(default=True)
+    backup_region = models.CharField(max_length=20, choices=REGION_CHOICES, blank=True)
+    moves = models.JSONField(default=dict, blank=True, help_text="application -> planned cluster key")
+    change_note = models.CharField(max_length=300, blank=True)
+    result = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["monolith", "-version"]
+        constraints = [models.UniqueConstraint(fields=["monolith", "version"], name="plan_version_once")]
+
+    def __str__(self) -> str:
+        return f"{self.monolith} plan v{self.version}"
+
+
+class Cutover(models.Model):
+    """One application's way off the monolith, step by step (migration.md §3 A: consumers first)."""
+
+    class Step(models.TextChoices):
+        REPLICATING = "replicating", "Replicating"
+        VERIFIED = "verified", "Replication verified"
+        CONSUMERS_MOVED = "consumers_moved", "Consumers moved"
+        PRODUCERS_MOVED = "producers_moved", "Producers moved"
+        DONE = "done", "Replication stopped, topics migrated"
+
+    ORDER = [Step.REPLICATING, Step.VERIFIED, Step.CONSUMERS_MOVED, Step.PRODUCERS_MOVED, Step.DONE]
+
+    plan = models.ForeignKey(MigrationPlan, on_delete=models.PROTECT, related_name="cutovers")
+    application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="cutover")
+    target_cluster = models.CharField(max_length=100)  # the plan's cluster key
+    position = models.PositiveIntegerField(default=0)  # the seed's order: smallest first
+    step = models.CharField(max_length=20, choices=Step.choices, default=Step.REPLICATING)
+    step_changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["plan", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.application}: {self.get_step_display()}"
+
+
+class MigrationEvent(AppendOnlyModel):
+    """Every change the assistant makes, with who, when and why; never changed or deleted."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    monolith = models.ForeignKey(Monolith, on_delete=models.CASCADE, related_name="events")
+    object_type = models.CharField(max_length=30)
+    object_id = models.CharField(max_length=30, blank=True)
+    action = models.CharField(max_length=60)
+    from_status = models.CharField(max_length=30, blank=True)
+    to_status = models.CharField(max_length=30, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150)
+    reason = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor_label}"

@@ -1,0 +1,692 @@
+"""Services for steps 2 and 3: turn applications and their requirements into a plan of Serverless clusters.
+
+A plan version is computed once and kept (`MigrationPlan.result`); an edit (moving an application) makes
+the next version, based on the one edited, with the same clusters except for the move. Packing is
+`packing.plan_packing`; this module builds its input from the inventory and requirements, adds what the
+packer does not know (strategy, replication tool, stream-job flags, team costs beside the monolith's,
+a backup region), and checks admins' moves against the same budgets and constraints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Max
+
+from billing.pricing import money, monthly_estimate, usd
+from billing.selectors import rates_for
+from clusters.migration import events, selectors
+from clusters.migration.models import Application, MigrationPlan, Monolith
+from clusters.migration.packing import (
+    QUOTAS,
+    ApplicationDemand,
+    ConstraintGroup,
+    PackingOptions,
+    TopicDemand,
+    budget_vector,
+    capacity_vector,
+    constraint_group,
+    plan_packing,
+    planned_cluster,
+    reserved_vector,
+)
+from clusters.migration.quotas import ClusterQuotas, replication_compacted_partitions
+from clusters.models import AwsAccount, Cluster, PlatformSettings
+from portal import access
+from portal.errors import NotAllowed
+
+WRITE, READ = "write", "read"
+UNCLAIMED = "unclaimed"
+
+# --- Replication tool (shared/reference/migration.md §1.1) ----------------------------------------------
+
+MSK_REPLICATOR, MM2_CONNECT, MM2_FILE = "msk_replicator", "mm2_msk_connect", "mm2_file"
+
+
+def replication_tool(monolith: Monolith, platform_account: AwsAccount | None) -> tuple[str, str]:
+    """Which tool copies the monolith's topics to Serverless, and why (migration.md §0, §1.1)."""
+    if monolith.is_msk and monolith.aws_account_id and platform_account is not None:
+        if monolith.aws_account_id == platform_account.pk:
+            return MSK_REPLICATOR, (
+                "The monolith is MSK in the platform's own AWS account: MSK Replicator copies it to Serverless "
+                "(starting position earliest, identical topic names, consumer-group offset sync)."
+            )
+        return MM2_CONNECT, (
+            "The monolith is MSK but in another AWS account; MSK Replicator works within one account only, so "
+            "MirrorMaker 2 on MSK Connect copies it."
+        )
+    return MM2_CONNECT, (
+        "The monolith is not MSK: MSK Replicator cannot copy a self-managed cluster into Serverless, so "
+        "MirrorMaker 2 does (on MSK Connect, or from a downloaded configuration on the platform's own Connect)."
+    )
+
+
+# --- Demands -------------------------------------------------------------------------------------------------
+
+
+def _team_account(team_id: int | None, accounts: dict[int, AwsAccount]) -> str:
+    account = accounts.get(team_id) if team_id else None
+    return account.account_id if account else ""
+
+
+def _topic_demand(topic, *, side: str) -> TopicDemand:
+    peak_in = topic.peak_in_mbps or Decimal(0)
+    peak_out = topic.peak_out_mbps or Decimal(0)
+    if side == WRITE:
+        peak_out = peak_in  # the replicator reads each record once; consumers read on the read clusters
+    return TopicDemand(
+        name=topic.name,
+        partitions=topic.partitions,
+        peak_in_mbps=peak_in,
+        peak_out_mbps=peak_out,
+        compacted=topic.compacted,
+        retention_ms=topic.retention_ms,
+        retention_bytes=topic.retention_bytes,
+    )
+
+
+def _scaled(topics: list[TopicDemand], *, total_in: Decimal, total_out: Decimal) -> list[TopicDemand]:
+    """Spread an application's stated peaks over its topics in proportion to the inventory's figures."""
+    have_in = sum((topic.peak_in_mbps for topic in topics), Decimal(0))
+    have_out = sum((topic.peak_out_mbps for topic in topics), Decimal(0))
+    scaled = []
+    for topic in topics:
+        share_in = topic.peak_in_mbps / have_in if have_in else Decimal(1) / len(topics)
+        share_out = topic.peak_out_mbps / have_out if have_out else Decimal(1) / len(topics)
+        scaled.append(
+            TopicDemand(
+                name=topic.name,
+                partitions=topic.partitions,
+                peak_in_mbps=(total_in * share_in).quantize(Decimal("0.000001")),
+                peak_out_mbps=(total_out * share_out).quantize(Decimal("0.000001")),
+                compacted=topic.compacted,
+                retention_ms=topic.retention_ms,
+                retention_bytes=topic.retention_bytes,
+            )
+        )
+    return scaled
+
+
+def application_demands(
+    rows: list[selectors.ApplicationDemandRow], *, strategy: str, accounts: dict[int, AwsAccount]
+) -> dict[str, list[ApplicationDemand]]:
+    """Packing input per side ("" for segregated; write and read for write/read)."""
+    sides = [""] if strategy == MigrationPlan.Strategy.SEGREGATED else [WRITE, READ]
+    demands: dict[str, list[ApplicationDemand]] = {side: [] for side in sides}
+    for row in rows:
+        application = row.application
+        if not row.topics:
+            continue
+        for side in sides:
+            topics = [_topic_demand(topic, side=side) for topic in row.topics]
+            if row.throughput_from == "requirements":
+                out = row.peak_in_mbps if side == WRITE else row.peak_out_mbps
+                topics = _scaled(topics, total_in=row.peak_in_mbps, total_out=out)
+            if application.retention_hours:
+                topics = [
+                    replace(topic, retention_ms=application.retention_hours * 3_600_000) for topic in topics
+                ]
+            segment = ""
+            if side == READ:
+                segment = "read"
+            elif side == WRITE:
+                segment = "write"
+            demands[side].append(
+                ApplicationDemand(
+                    name=application.name,
+                    team=application.team.slug if application.team else UNCLAIMED,
+                    topics=tuple(topics),
+                    client_connections=application.client_connections,
+                    consumer_groups=0 if side == WRITE else len(row.consumer_groups),
+                    time_sensitive=application.latency_class == Application.Latency.TIME_SENSITIVE,
+                    contains_pii=application.contains_pii,
+                    tolerates_duplicates=application.tolerates_duplicates,
+                    account=_team_account(application.team_id, accounts)
+                    if strategy == MigrationPlan.Strategy.SEGREGATED
+                    else "",
+                    segment=segment,
+                )
+            )
+    return demands
+
+
+# --- Computing a plan ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    monolith: Monolith
+    strategy: str
+    headroom_percent: int
+    separate_latency_classes: bool
+    backup_region: str
+
+
+def _options(plan: PlanInput, side: str, tool: str) -> PackingOptions:
+    # MSK Replicator's 83 compacted partitions sit on every target it writes; MirrorMaker 2 on Connect keeps
+    # Connect's internal topics (31 compacted partitions) on the cluster its workers attach to (a target).
+    # On the write side of write/read, MSK Replicator feeds the read clusters from the write clusters.
+    if side == READ:
+        reserved = replication_compacted_partitions(replicator=True)
+    else:
+        reserved = replication_compacted_partitions(
+            replicator=tool == MSK_REPLICATOR, connect=tool != MSK_REPLICATOR
+        )
+    return PackingOptions(
+        headroom_percent=plan.headroom_percent,
+        separate_latency_classes=plan.separate_latency_classes,
+        separate_teams=plan.strategy == MigrationPlan.Strategy.SEGREGATED,
+        reserved_compacted_partitions=reserved,
+    )
+
+
+def _group_dict(group: ConstraintGroup) -> dict:
+    return {
+        "account": group.account,
+        "contains_pii": group.contains_pii,
+        "latency": group.latency,
+        "team": group.team,
+        "segment": group.segment,
+        "label": group.label,
+    }
+
+
+def _cluster_dict(key: str, side: str, cluster, monolith: Monolith) -> dict:
+    team = cluster.group.team
+    base = f"{monolith.name}-{team or side or 'shared'}".lower().replace("_", "-")[:50]
+    return {
+        "key": key,
+        "name": f"{base}-{cluster.number}",
+        "side": side,
+        "group": _group_dict(cluster.group),
+        "applications": list(cluster.applications),
+        "topics": list(cluster.topics),
+        "load": [
+            {
+                "quota": load.quota,
+                "label": load.label,
+                "unit": load.unit,
+                "used": str(load.used),
+                "reserved": str(load.reserved),
+                "capacity": str(load.capacity),
+                "budget": str(load.budget),
+                "percent": str(load.percent),
+            }
+            for load in cluster.load
+        ],
+        "storage_gib": str(cluster.storage_gib),
+        "cost": cluster.cost.as_dict() if cluster.cost else None,
+        "monthly_usd": str(cluster.cost.total) if cluster.cost else "0",
+    }
+
+
+def _flags(rows, strategy: str) -> list[dict]:
+    """What plain replication cannot do (migration.md §0.4, §1.1): named in the plan, never silently copied."""
+    flags = []
+    for row in rows:
+        application = row.application
+        if not application.tolerates_duplicates:
+            flags.append(
+                {
+                    "application": application.name,
+                    "job": "exactly-once",
+                    "message": (
+                        f"{application.name} cannot tolerate duplicates, and MSK Replicator and MirrorMaker 2 are "
+                        "at-least-once: move it with an exactly-once stream job (e.g. Apache Flink with "
+                        "transactional writes) instead of plain replication."
+                    ),
+                }
+            )
+        if application.contains_pii and strategy == MigrationPlan.Strategy.WRITE_READ:
+            flags.append(
+                {
+                    "application": application.name,
+                    "job": "masking",
+                    "message": (
+                        f"{application.name} carries PII: its read clusters must not carry the sensitive fields, "
+                        "so feed them with a masking stream job (e.g. Apache Flink) rather than MSK Replicator."
+                    ),
+                }
+            )
+    return flags
+
+
+def _cost_split(clusters: list[dict], rows, monolith: Monolith) -> list[dict]:
+    """Each team's monthly cost after the split beside its share of the monolith's cost.
+
+    A cluster's cost goes to its applications' teams by their share of its throughput (in + out), or of its
+    partitions when nothing flows. The monolith's cost (entered by admins) is shared the same way over all
+    applications."""
+    by_app = {row.application.name: row for row in rows}
+
+    def weight(row) -> Decimal:
+        return row.peak_in_mbps + row.peak_out_mbps
+
+    def team_of(row) -> str:
+        return row.application.team.slug if row.application.team else UNCLAIMED
+
+    after: dict[str, Decimal] = {}
+    for cluster in clusters:
+        members = [by_app[name] for name in cluster["applications"] if name in by_app]
+        total = Decimal(cluster["monthly_usd"])
+        weights = [weight(row) for row in members]
+        if not any(weights):
+            weights = [Decimal(row.partitions) for row in members]
+        all_weight = sum(weights, Decimal(0))
+        for row, w in zip(members, weights, strict=True):
+            share = total * w / all_weight if all_weight else total / len(members)
+            after[team_of(row)] = after.get(team_of(row), Decimal(0)) + share
+    monolith_cost = monolith.monthly_cost_usd
+    weights = {row.application.name: weight(row) for row in rows}
+    if not any(weights.values()):
+        weights = {row.application.name: Decimal(row.partitions) for row in rows}
+    all_weight = sum(weights.values(), Decimal(0))
+    before: dict[str, Decimal] = {}
+    for row in rows:
+        if monolith_cost is not None and all_weight:
+            before[team_of(row)] = (
+                before.get(team_of(row), Decimal(0))
+                + monolith_cost * weights[row.application.name] / all_weight
+            )
+    return [
+        {
+            "team": team,
+            "after_usd": str(money(after.get(team, Decimal(0)))),
+            "monolith_share_usd": str(money(before[team])) if team in before else None,
+        }
+        for team in sorted(set(after) | set(before))
+    ]
+
+
+def _backup(clusters: list[dict], plan: PlanInput) -> dict | None:
+    """Replicas of the write clusters only (the seed's lighter DR footprint) in another region, apart."""
+    if not plan.backup_region:
+        return None
+    rates = rates_for(plan.backup_region)
+    total = Decimal(0)
+    copies = 0
+    for cluster in clusters:
+        if cluster["side"] == READ:
+            continue
+        load = {entry["quota"]: Decimal(entry["used"]) for entry in cluster["load"]}
+        estimate = monthly_estimate(
+            rates,
+            clusters=1,
+            partitions=int(load["partitions"]),
+            in_mbps=load["ingress"],
+            storage_gib=Decimal(cluster["storage_gib"]),
+        )
+        total += estimate.total
+        copies += 1
+    return {"region": plan.backup_region, "clusters": copies, "monthly_usd": str(total)}
+
+
+def compute(
+    plan: PlanInput, snapshot, *, assignment: dict[str, str] | None = None, base: dict | None = None
+) -> dict:
+    """The plan's result. Without `assignment`, packed from scratch; with it (application -> cluster key of
+    `base`), the same clusters as `base` with the applications where `assignment` puts them, every budget and
+    constraint checked: a move that breaks one raises ValidationError listing why."""
+    monolith = plan.monolith
+    rows = selectors.application_rows(monolith, snapshot)
+    settings_row = PlatformSettings.current()
+    quotas = ClusterQuotas.from_settings(settings_row)
+    accounts = {account.team_id: account for account in AwsAccount.objects.filter(ownership="team")}
+    platform_account = AwsAccount.objects.filter(ownership="platform").order_by("pk").first()
+    tool, tool_why = replication_tool(monolith, platform_account)
+    rates = rates_for(monolith.region)
+    demands = application_demands(rows, strategy=plan.strategy, accounts=accounts)
+    existing = dict(
+        Cluster.objects.exclude(status=Cluster.Status.DELETED)
+        .filter(region=monolith.region)
+        .values("account__account_id")
+        .annotate(n=Count("pk"))
+        .values_list("account__account_id", "n")
+    )
+    existing[""] = existing.pop(platform_account.account_id, 0) if platform_account else 0
+
+    clusters, unplaceable, warnings, groups, accounts_text = [], [], [], [], []
+    for side, side_demands in demands.items():
+        options = _options(plan, side, tool)
+        if assignment is None:
+            packed = plan_packing(side_demands, quotas, options, rates=rates, existing_clusters=existing)
+            for cluster in packed.clusters:
+                clusters.append(
+                    _cluster_dict(f"{side[:1] or 'c'}{len(clusters) + 1}", side, cluster, monolith)
+                )
+            unplaceable += [
+                {"application": item.application, "side": side, "reasons": list(item.reasons)}
+                for item in packed.unplaceable
+            ]
+            groups += [
+                {
+                    "label": summary.group.label,
+                    "side": side,
+                    "clusters": summary.clusters,
+                    "lower_bound": summary.lower_bound,
+                    "method": summary.method,
+                }
+                for summary in packed.groups
+            ]
+            accounts_text += [account.sentence() for account in packed.accounts]
+            warnings += [
+                {
+                    "application": warning.application,
+                    "topic": warning.topic,
+                    "partitions": warning.partitions,
+                    "partitions_needed": warning.partitions_needed,
+                    "message": warning.message,
+                }
+                for warning in packed.partition_warnings
+                if side != READ  # the same topics on both sides: say it once
+            ]
+        else:
+            clusters += _reassigned(side, side_demands, base, assignment, quotas, options, rates, monolith)
+            unplaceable += [item for item in base["unplaceable"] if item["side"] == side]
+            warnings = base["partition_warnings"]
+            groups = base["groups"]
+            accounts_text = base["accounts"]
+    if assignment is None:  # names unique within the plan: <monolith>-<team or side>-<n>
+        counts: dict[str, int] = {}
+        for cluster in clusters:
+            base = cluster["name"].rsplit("-", 1)[0]
+            counts[base] = counts.get(base, 0) + 1
+            cluster["name"] = f"{base}-{counts[base]}"
+    total = sum((Decimal(cluster["monthly_usd"]) for cluster in clusters), Decimal(0))
+    unowned = [row.application.name for row in rows if row.application.team_id is None]
+    no_figures = [
+        f"{row.application.name}: {', '.join(row.missing_throughput)}"
+        for row in rows
+        if row.missing_throughput
+    ]
+    return {
+        "region": monolith.region,
+        "clusters": clusters,
+        "unplaceable": unplaceable,
+        "partition_warnings": warnings,
+        "flags": _flags(rows, plan.strategy),
+        "groups": groups,
+        "accounts": accounts_text,
+        "teams": _cost_split(clusters, rows, monolith),
+        "total_usd": str(total),
+        "monolith_usd": str(monolith.monthly_cost_usd) if monolith.monthly_cost_usd is not None else None,
+        "backup": _backup(clusters, plan),
+        "replication": {"tool": tool, "why": tool_why},
+        "unowned_applications": unowned,
+        "topics_without_throughput": no_figures,
+        "snapshot": snapshot.number,
+    }
+
+
+def _group_of(data: dict) -> ConstraintGroup:
+    return ConstraintGroup(
+        account=data["account"],
+        contains_pii=data["contains_pii"],
+        latency=data["latency"],
+        team=data["team"],
+        segment=data["segment"],
+    )
+
+
+def _reassigned(side, side_demands, base, assignment, quotas, options, rates, monolith) -> list[dict]:
+    capacity, reserved, budget = (
+        capacity_vector(quotas),
+        reserved_vector(options),
+        budget_vector(quotas, options),
+    )
+    by_name = {demand.name: demand for demand in side_demands}
+    errors = []
+    result = []
+    for cluster in (c for c in base["clusters"] if c["side"] == side):
+        group = _group_of(cluster["group"])
+        members = sorted(
+            name for name, key in assignment.items() if key == cluster["key"] and name in by_name
+        )
+        for name in members:
+            wanted = constraint_group(by_name[name], options)
+            if wanted != group:
+                errors.append(
+                    f"{name} cannot go to {cluster['name']}: that cluster is for {group.label}, "
+                    f"{name} needs {wanted.label}."
+                )
+        used = [sum(by_name[name].vector[dim] for name in members) for dim in range(len(QUOTAS))]
+        for dim, quota in enumerate(QUOTAS):
+            if used[dim] > budget[dim]:
+                errors.append(
+                    f"{cluster['name']} would carry {quota.phrase(used[dim])}, above the "
+                    f"{quota.phrase(budget[dim])} its {options.headroom_percent} % headroom allows."
+                )
+        if not members:
+            continue  # an emptied cluster is dropped from the plan
+        planned = planned_cluster(
+            group, 0, [by_name[name] for name in members], capacity, reserved, budget, rates
+        )
+        data = _cluster_dict(cluster["key"], side, planned, monolith)
+        data["name"] = cluster["name"]
+        result.append(data)
+    if errors:
+        raise ValidationError(errors)
+    return result
+
+
+# --- Versions --------------------------------------------------------------------------------------------------
+
+
+def _require_admin(actor) -> None:
+    if not access.can_manage_migration(actor):
+        raise NotAllowed("Only platform admins make and change migration plans.")
+
+
+def _save(
+    *, actor, monolith: Monolith, snapshot, inputs: dict, result: dict, based_on=None, moves=None, note=""
+) -> MigrationPlan:
+    with transaction.atomic():
+        Monolith.objects.select_for_update().get(pk=monolith.pk)
+        version = (monolith.plans.aggregate(v=Max("version"))["v"] or 0) + 1
+        plan = MigrationPlan.objects.create(
+            monolith=monolith,
+            version=version,
+            based_on=based_on,
+            snapshot=snapshot,
+            result=result,
+            moves=moves or {},
+            change_note=note[:300],
+            created_by=actor,
+            **inputs,
+        )
+        events.record(
+            monolith,
+            "plan.created",
+            actor=actor,
+            obj=plan,
+            to_status=plan.status,
+            details={
+                "version": version,
+                "based_on": based_on.version if based_on else None,
+                "clusters": len(result["clusters"]),
+                "monthly_usd": result["total_usd"],
+                "note": note[:300],
+            },
+        )
+    return plan
+
+
+def create_plan(
+    *,
+    actor,
+    monolith_id: int,
+    strategy: str = MigrationPlan.Strategy.SEGREGATED,
+    headroom_percent: int = 70,
+    separate_latency_classes: bool = True,
+    backup_region: str = "",
+) -> MigrationPlan:
+    _require_admin(actor)
+    monolith = Monolith.objects.get(pk=monolith_id)
+    snapshot = selectors.latest_snapshot(monolith)
+    if snapshot is None:
+        raise ValidationError("Read the inventory or upload a CSV file before planning.")
+    inputs = {
+        "strategy": strategy,
+        "headroom_percent": headroom_percent,
+        "separate_latency_classes": separate_latency_classes,
+        "backup_region": backup_region,
+    }
+    probe = MigrationPlan(monolith=monolith, version=1, snapshot=snapshot, created_by=actor, **inputs)
+    probe.full_clean(exclude=["version", "result"], validate_unique=False, validate_constraints=False)
+    result = compute(PlanInput(monolith=monolith, **inputs), snapshot)
+    return _save(actor=actor, monolith=monolith, snapshot=snapshot, inputs=inputs, result=result)
+
+
+def _inputs(plan: MigrationPlan) -> dict:
+    return {
+        "strategy": plan.strategy,
+        "headroom_percent": plan.headroom_percent,
+        "separate_latency_classes": plan.separate_latency_classes,
+        "backup_region": plan.backup_region,
+    }
+
+
+def assignment_of(plan: MigrationPlan) -> dict[str, str]:
+    """application -> cluster key, per side (write/read plans place an application on both: keyed by side)."""
+    return {
+        f"{cluster['side']}:{name}": cluster["key"]
+        for cluster in plan.result["clusters"]
+        for name in cluster["applications"]
+    }
+
+
+def check_move(plan: MigrationPlan, *, application: str, to_cluster: str) -> dict:
+    """The plan as it would be after the move, or ValidationError: what the htmx preview shows live."""
+    target = next((c for c in plan.result["clusters"] if c["key"] == to_cluster), None)
+    if target is None:
+        raise ValidationError(f"This plan has no cluster {to_cluster}.")
+    side = target["side"]
+    assignment = {
+        key.split(":", 1)[1]: value
+        for key, value in assignment_of(plan).items()
+        if key.startswith(f"{side}:")
+    }
+    if application not in assignment:
+        raise ValidationError(f"{application} is not placed on a {side or 'planned'} cluster of this plan.")
+    if assignment[application] == to_cluster:
+        raise ValidationError(f"{application} is already on {target['name']}.")
+    assignment[application] = to_cluster
+    result = dict(plan.result)
+    moved = compute(
+        PlanInput(monolith=plan.monolith, **_inputs(plan)),
+        plan.snapshot,
+        assignment=assignment,
+        base={**plan.result, "clusters": [c for c in plan.result["clusters"] if c["side"] == side]},
+    )
+    result["clusters"] = [c for c in plan.result["clusters"] if c["side"] != side] + moved["clusters"]
+    result["clusters"].sort(key=lambda c: (c["side"] != WRITE, int(c["key"][1:])))
+    result["total_usd"] = str(sum((Decimal(c["monthly_usd"]) for c in result["clusters"]), Decimal(0)))
+    rows = selectors.application_rows(plan.monolith, plan.snapshot)
+    result["teams"] = _cost_split(result["clusters"], rows, plan.monolith)
+    result["backup"] = _backup(result["clusters"], PlanInput(monolith=plan.monolith, **_inputs(plan)))
+    return result
+
+
+def move_application(
+    *, actor, plan_id: int, application: str, to_cluster: str, note: str = ""
+) -> MigrationPlan:
+    """An admin moves an application to another planned cluster: the next version, based on this one."""
+    _require_admin(actor)
+    plan = MigrationPlan.objects.select_related("monolith", "snapshot").get(pk=plan_id)
+    result = check_move(plan, application=application, to_cluster=to_cluster)
+    target = next(c for c in plan.result["clusters"] if c["key"] == to_cluster)
+    note = note.strip() or f"Moved {application} to {target['name']}"
+    return _save(
+        actor=actor,
+        monolith=plan.monolith,
+        snapshot=plan.snapshot,
+        inputs=_inputs(plan),
+        result=result,
+        based_on=plan,
+        moves={**plan.moves, application: to_cluster},
+        note=note,
+    )
+
+
+def accept_plan(*, actor, plan_id: int) -> MigrationPlan:
+    """Draft -> accepted (compare-and-set); a previously accepted version of the monolith is superseded."""
+    _require_admin(actor)
+    plan = MigrationPlan.objects.select_related("monolith").get(pk=plan_id)
+    if plan.result.get("unplaceable"):
+        raise ValidationError("Applications that fit no cluster must be split or the headroom raised first.")
+    with transaction.atomic():
+        Monolith.objects.select_for_update().get(pk=plan.monolith_id)
+        if not MigrationPlan.objects.filter(pk=plan.pk, status=MigrationPlan.Status.DRAFT).update(
+            status=MigrationPlan.Status.ACCEPTED
+        ):
+            plan.refresh_from_db()
+            raise ValidationError(
+                f"Version {plan.version} is {plan.get_status_display().lower()}, not a draft."
+            )
+        previous = MigrationPlan.objects.filter(
+            monolith=plan.monolith, status=MigrationPlan.Status.ACCEPTED
+        ).exclude(pk=plan.pk)
+        for old in previous:
+            MigrationPlan.objects.filter(pk=old.pk, status=MigrationPlan.Status.ACCEPTED).update(
+                status=MigrationPlan.Status.SUPERSEDED
+            )
+            events.record(
+                plan.monolith,
+                "plan.superseded",
+                actor=actor,
+                obj=old,
+                from_status="accepted",
+                to_status="superseded",
+            )
+        events.record(
+            plan.monolith, "plan.accepted", actor=actor, obj=plan, from_status="draft", to_status="accepted"
+        )
+    plan.refresh_from_db()
+    return plan
+
+
+# --- Comparing versions -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanComparison:
+    older: MigrationPlan
+    newer: MigrationPlan
+    clusters: tuple[int, int]
+    monthly_usd: tuple[str, str]
+    moved: list[str]  # sentences
+    teams: list[tuple[str, str, str]]  # team, older, newer
+
+
+def compare_plans(older: MigrationPlan, newer: MigrationPlan) -> PlanComparison:
+    def where(plan):
+        return {
+            (cluster["side"], name): cluster["name"]
+            for cluster in plan.result["clusters"]
+            for name in cluster["applications"]
+        }
+
+    before, after = where(older), where(newer)
+    moved = [
+        f"{name}{f' ({side})' if side else ''}: {before.get((side, name), 'not placed')} → {after.get((side, name), 'not placed')}"
+        for side, name in sorted(set(before) | set(after))
+        if before.get((side, name)) != after.get((side, name))
+    ]
+    old_teams = {row["team"]: row["after_usd"] for row in older.result["teams"]}
+    new_teams = {row["team"]: row["after_usd"] for row in newer.result["teams"]}
+    teams = [
+        (team, usd(old_teams.get(team)), usd(new_teams.get(team)))
+        for team in sorted(set(old_teams) | set(new_teams))
+        if old_teams.get(team) != new_teams.get(team)
+    ]
+    return PlanComparison(
+        older=older,
+        newer=newer,
+        clusters=(len(older.result["clusters"]), len(newer.result["clusters"])),
+        monthly_usd=(usd(older.result["total_usd"]), usd(newer.result["total_usd"])),
+        moved=moved,
+        teams=teams,
+    )

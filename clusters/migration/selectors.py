@@ -1,0 +1,257 @@
+"""Reads for the migration assistant's pages: the newest inventory, what changed since the one before, the
+topics nobody owns yet, and applications with the demand they bring to a plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Prefetch
+
+from clusters.migration.models import (
+    Application,
+    ApplicationClaim,
+    ApplicationTopic,
+    InventorySnapshot,
+    InventoryTopic,
+    MigrationPlan,
+    Monolith,
+)
+from portal import access
+
+
+def monoliths_visible_to(user):
+    return Monolith.objects.all() if access.can_view_migration(user) else Monolith.objects.none()
+
+
+def latest_snapshot(monolith: Monolith) -> InventorySnapshot | None:
+    return monolith.snapshots.order_by("-number").first()
+
+
+@dataclass
+class InventoryChanges:
+    """What changed between two snapshots of one monolith."""
+
+    before: InventorySnapshot | None
+    after: InventorySnapshot
+    topics_added: list[str] = field(default_factory=list)
+    topics_removed: list[str] = field(default_factory=list)
+    topics_changed: list[tuple[str, list[str]]] = field(default_factory=list)  # (topic, sentences)
+    groups_added: list[str] = field(default_factory=list)
+    groups_removed: list[str] = field(default_factory=list)
+
+    @property
+    def nothing(self) -> bool:
+        return not (
+            self.topics_added
+            or self.topics_removed
+            or self.topics_changed
+            or self.groups_added
+            or self.groups_removed
+        )
+
+
+_WATCHED_CONFIGS = (
+    "cleanup.policy",
+    "retention.ms",
+    "retention.bytes",
+    "max.message.bytes",
+    "compression.type",
+)
+
+
+def inventory_changes(after: InventorySnapshot, before: InventorySnapshot | None = None) -> InventoryChanges:
+    """Compare a snapshot with the one before it (by default the previous number)."""
+    if before is None:
+        before = after.monolith.snapshots.filter(number__lt=after.number).order_by("-number").first()
+    changes = InventoryChanges(before=before, after=after)
+    new_topics = {topic.name: topic for topic in after.topics.all()}
+    new_groups = set(after.groups.values_list("group_id", flat=True))
+    if before is None:
+        changes.topics_added = sorted(new_topics)
+        changes.groups_added = sorted(new_groups)
+        return changes
+    old_topics = {topic.name: topic for topic in before.topics.all()}
+    old_groups = set(before.groups.values_list("group_id", flat=True))
+    changes.topics_added = sorted(set(new_topics) - set(old_topics))
+    changes.topics_removed = sorted(set(old_topics) - set(new_topics))
+    for name in sorted(set(new_topics) & set(old_topics)):
+        new, old = new_topics[name], old_topics[name]
+        sentences = []
+        if new.partitions != old.partitions:
+            sentences.append(f"partitions {old.partitions} → {new.partitions}")
+        for key in _WATCHED_CONFIGS:
+            was, now = old.configs.get(key), new.configs.get(key)
+            if was != now and (was is not None or now is not None) and after.source == before.source:
+                sentences.append(f"{key} {was or '(unset)'} → {now or '(unset)'}")
+        if new.retention_ms != old.retention_ms and not any(s.startswith("retention.ms") for s in sentences):
+            sentences.append(f"retention {old.retention_ms} → {new.retention_ms} ms")
+        if sentences:
+            changes.topics_changed.append((name, sentences))
+    changes.groups_added = sorted(new_groups - old_groups)
+    changes.groups_removed = sorted(old_groups - new_groups)
+    return changes
+
+
+@dataclass(frozen=True)
+class UnclaimedTopic:
+    topic: str
+    application: str  # "" when no application holds it yet
+    pending_claim: str  # the team waiting for a decision, if any
+
+
+def unclaimed_topics(monolith: Monolith) -> list[UnclaimedTopic]:
+    """Topics of the newest snapshot whose application no team owns yet: the list to chase."""
+    snapshot = latest_snapshot(monolith)
+    if snapshot is None:
+        return []
+    links = {
+        link.topic: link.application
+        for link in ApplicationTopic.objects.filter(monolith=monolith).select_related("application")
+    }
+    pending = dict(
+        ApplicationClaim.objects.filter(
+            application__monolith=monolith, status=ApplicationClaim.Status.PENDING
+        ).values_list("application_id", "team__name")
+    )
+    rows = []
+    for name in snapshot.topics.order_by("name").values_list("name", flat=True):
+        application = links.get(name)
+        if application is None or application.team_id is None:
+            rows.append(
+                UnclaimedTopic(
+                    topic=name,
+                    application=application.name if application else "",
+                    pending_claim=pending.get(application.pk, "") if application else "",
+                )
+            )
+    return rows
+
+
+@dataclass
+class ApplicationDemandRow:
+    """An application with the figures a plan packs: its requirements where the team gave them, else the
+    newest inventory's figures for its topics."""
+
+    application: Application
+    topics: list[InventoryTopic]
+    consumer_groups: list[str]
+    peak_in_mbps: Decimal
+    peak_out_mbps: Decimal
+    throughput_from: str  # "requirements" or "inventory"
+    missing_throughput: list[str]  # topics without any figure (counted as 0)
+
+    @property
+    def partitions(self) -> int:
+        return sum(topic.partitions for topic in self.topics)
+
+
+def application_rows(
+    monolith: Monolith, snapshot: InventorySnapshot | None = None
+) -> list[ApplicationDemandRow]:
+    snapshot = snapshot or latest_snapshot(monolith)
+    if snapshot is None:
+        return []
+    topics = {topic.name: topic for topic in snapshot.topics.all()}
+    readers: dict[str, list[str]] = {}
+    for group in snapshot.groups.all():
+        for topic in group.topics:
+            readers.setdefault(topic, []).append(group.group_id)
+    applications = (
+        monolith.applications.select_related("team", "suggested_team")
+        .prefetch_related(Prefetch("topic_links", queryset=ApplicationTopic.objects.order_by("topic")))
+        .order_by("name")
+    )
+    rows = []
+    for application in applications:
+        mine = [topics[link.topic] for link in application.topic_links.all() if link.topic in topics]
+        missing = [topic.name for topic in mine if topic.peak_in_mbps is None]
+        inventory_in = sum((topic.peak_in_mbps or Decimal(0) for topic in mine), Decimal(0))
+        inventory_out = sum((topic.peak_out_mbps or Decimal(0) for topic in mine), Decimal(0))
+        stated = application.peak_in_mbps is not None or application.peak_out_mbps is not None
+        rows.append(
+            ApplicationDemandRow(
+                application=application,
+                topics=mine,
+                consumer_groups=sorted({group for topic in mine for group in readers.get(topic.name, [])}),
+                peak_in_mbps=application.peak_in_mbps
+                if application.peak_in_mbps is not None
+                else inventory_in,
+                peak_out_mbps=application.peak_out_mbps
+                if application.peak_out_mbps is not None
+                else inventory_out,
+                throughput_from="requirements" if stated else "inventory",
+                missing_throughput=[] if stated else missing,
+            )
+        )
+    return rows
+
+
+def plans_of(monolith: Monolith):
+    return MigrationPlan.objects.filter(monolith=monolith).select_related("created_by").order_by("-version")
+
+
+def pending_claims(monolith: Monolith):
+    return (
+        ApplicationClaim.objects.filter(
+            application__monolith=monolith, status=ApplicationClaim.Status.PENDING
+        )
+        .select_related("application", "team", "claimed_by")
+        .order_by("created_at")
+    )
+
+
+@dataclass
+class CutoverRow:
+    cutover: object
+    last_event: object  # MigrationEvent of the current step (who, when), or None
+    peak_mbps: Decimal
+
+
+@dataclass
+class CutoverBoard:
+    rows: list[CutoverRow]
+    remaining_mbps: Decimal  # in + out still on the monolith
+    total_mbps: Decimal
+    remaining_cost_usd: Decimal | None  # the monolith's cost × the share of traffic still on it
+
+    @property
+    def remaining_percent(self) -> Decimal:
+        return (
+            (self.remaining_mbps * 100 / self.total_mbps).quantize(Decimal("0.1"))
+            if self.total_mbps
+            else Decimal(0)
+        )
+
+
+def cutover_board(plan: MigrationPlan) -> CutoverBoard:
+    from clusters.migration.models import Cutover, MigrationEvent
+
+    rows_by_app = {row.application.pk: row for row in application_rows(plan.monolith, plan.snapshot)}
+    cutovers = list(
+        Cutover.objects.filter(plan=plan).select_related("application__team").order_by("position")
+    )
+    latest = {}
+    for event in MigrationEvent.objects.filter(
+        object_type="cutover", object_id__in=[str(c.pk) for c in cutovers]
+    ).order_by("id"):
+        latest[event.object_id] = event
+    rows, remaining = [], Decimal(0)
+    total = sum((row.peak_in_mbps + row.peak_out_mbps for row in rows_by_app.values()), Decimal(0))
+    moved = Decimal(0)
+    for item in cutovers:
+        demand = rows_by_app.get(item.application_id)
+        peak = demand.peak_in_mbps + demand.peak_out_mbps if demand else Decimal(0)
+        if item.step == Cutover.Step.DONE:
+            moved += peak
+        rows.append(CutoverRow(item, latest.get(str(item.pk)), peak))
+    remaining = total - moved
+    cost = plan.monolith.monthly_cost_usd
+    return CutoverBoard(
+        rows=rows,
+        remaining_mbps=remaining,
+        total_mbps=total,
+        remaining_cost_usd=(cost * remaining / total).quantize(Decimal("0.01"))
+        if cost is not None and total
+        else cost,
+    )

@@ -1,0 +1,555 @@
+"""HTML pages of the migration assistant. Thin: parse with `forms`, call one service or selector, render.
+
+Who may do what comes from `portal.access`: everyone signed in sees the inventory and plans (members to find
+and claim their applications); members claim for their teams and state their applications' requirements;
+platform admins register, read, plan and decide; money in a plan follows the cost rule (members see their
+teams' figures, admins and finance all).
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from clusters.migration import cutover, execution, forms, inventory, planning, replication, selectors
+from clusters.migration.models import Application, ApplicationClaim, Cutover, MigrationPlan, Monolith
+from clusters.migration.tasks import read_monolith_inventory
+from portal import access
+from portal.dispatch import enqueue_on_commit
+from portal.errors import NotAllowed, PortalError
+from portal.htmx import is_htmx_partial
+
+
+def _require_viewer(request: HttpRequest) -> None:
+    if not access.can_view_migration(request.user):
+        raise PermissionDenied("Sign in to see the migration.")
+
+
+def _require_admin(request: HttpRequest) -> None:
+    if not access.can_manage_migration(request.user):
+        raise PermissionDenied("Only platform admins do this.")
+
+
+def _monolith(request: HttpRequest, pk: int) -> Monolith:
+    _require_viewer(request)
+    return get_object_or_404(selectors.monoliths_visible_to(request.user), pk=pk)
+
+
+def _errors(exc: ValidationError) -> list[str]:
+    return [
+        message
+        for messages_ in getattr(exc, "message_dict", {"": exc.messages}).values()
+        for message in messages_
+    ]
+
+
+@login_required
+@require_GET
+def monolith_list(request: HttpRequest) -> HttpResponse:
+    _require_viewer(request)
+    return render(
+        request,
+        "migration/monolith_list.html",
+        {
+            "monoliths": selectors.monoliths_visible_to(request.user).order_by("name"),
+            "is_admin": access.can_manage_migration(request.user),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def monolith_register(request: HttpRequest) -> HttpResponse:
+    _require_admin(request)
+    form = forms.MonolithForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        try:
+            monolith = inventory.register_monolith(actor=request.user, **fields)
+        except ValidationError as exc:
+            for field, problems in exc.message_dict.items():
+                for problem in problems:
+                    form.add_error(field if field in form.fields else None, problem)
+        else:
+            messages.success(
+                request, f"{monolith.name} is registered. Read its inventory or upload a CSV file next."
+            )
+            return redirect("migration:monolith-detail", pk=monolith.pk)
+    return render(request, "migration/monolith_register.html", {"form": form})
+
+
+@login_required
+@require_GET
+def monolith_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    monolith = _monolith(request, pk)
+    snapshot = selectors.latest_snapshot(monolith)
+    changes = selectors.inventory_changes(snapshot) if snapshot else None
+    return render(
+        request,
+        "migration/monolith_detail.html",
+        {
+            "monolith": monolith,
+            "snapshot": snapshot,
+            "topics": snapshot.topics.all() if snapshot else [],
+            "groups": snapshot.groups.all() if snapshot else [],
+            "changes": changes,
+            "is_admin": access.can_manage_migration(request.user),
+            "csv_form": forms.CsvUploadForm(),
+            "cost_form": forms.CostForm(initial={"monthly_cost_usd": monolith.monthly_cost_usd}),
+            "sees_costs": access.sees_all_costs(request.user),
+            "csv_columns": inventory.CSV_COLUMNS,
+        },
+    )
+
+
+@login_required
+@require_POST
+def inventory_read(request: HttpRequest, pk: int) -> HttpResponse:
+    monolith = _monolith(request, pk)
+    _require_admin(request)
+    newest = selectors.latest_snapshot(monolith)
+    enqueue_on_commit(read_monolith_inventory, monolith.pk, request.user.pk, newest.number if newest else 0)
+    messages.success(
+        request,
+        "The portal is reading the cluster now (topics, configs, consumer groups, offsets); reload in a minute. "
+        "The throughput estimate needs two readings some time apart.",
+    )
+    return redirect("migration:monolith-detail", pk=monolith.pk)
+
+
+@login_required
+@require_POST
+def inventory_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    monolith = _monolith(request, pk)
+    _require_admin(request)
+    form = forms.CsvUploadForm(request.POST, request.FILES)
+    row_errors = []
+    if form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            snapshot = inventory.import_csv(
+                actor=request.user, monolith_id=monolith.pk, content=upload.read(), filename=upload.name
+            )
+        except inventory.CsvRejected as exc:
+            row_errors = exc.row_errors
+        else:
+            messages.success(
+                request, f"Imported {snapshot.topics.count()} topics as inventory #{snapshot.number}."
+            )
+            return redirect("migration:monolith-detail", pk=monolith.pk)
+    return render(
+        request,
+        "migration/csv_rejected.html",
+        {"monolith": monolith, "form": form, "row_errors": row_errors, "csv_columns": inventory.CSV_COLUMNS},
+        status=400,
+    )
+
+
+@login_required
+@require_POST
+def monolith_cost(request: HttpRequest, pk: int) -> HttpResponse:
+    monolith = _monolith(request, pk)
+    _require_admin(request)
+    form = forms.CostForm(request.POST)
+    if form.is_valid():
+        inventory.set_monolith_cost(
+            actor=request.user,
+            monolith_id=monolith.pk,
+            monthly_cost_usd=form.cleaned_data["monthly_cost_usd"],
+        )
+        messages.success(
+            request, "The monolith's monthly cost is saved; new plan versions compare against it."
+        )
+    else:
+        messages.error(request, "Enter the monthly cost in USD, 0 or more.")
+    return redirect("migration:monolith-detail", pk=monolith.pk)
+
+
+@login_required
+@require_POST
+def applications_discover(request: HttpRequest, pk: int) -> HttpResponse:
+    monolith = _monolith(request, pk)
+    _require_admin(request)
+    try:
+        found = inventory.discover_applications(actor=request.user, monolith_id=monolith.pk)
+    except ValidationError as exc:
+        messages.error(request, " ".join(_errors(exc)))
+    else:
+        messages.success(request, f"{len(found)} new application{'s' if len(found) != 1 else ''} found.")
+    return redirect("migration:applications", pk=monolith.pk)
+
+
+@login_required
+@require_GET
+def applications(request: HttpRequest, pk: int) -> HttpResponse:
+    monolith = _monolith(request, pk)
+    teams = access.teams_visible_to(request.user).filter(pk__in=access.member_team_ids(request.user))
+    rows = selectors.application_rows(monolith)
+    for row in rows:
+        row.can_edit = access.can_edit_application(request.user, row.application)
+    return render(
+        request,
+        "migration/applications.html",
+        {
+            "monolith": monolith,
+            "rows": rows,
+            "unclaimed": selectors.unclaimed_topics(monolith),
+            "pending": selectors.pending_claims(monolith),
+            "claim_teams": teams if not access.is_finance(request.user) else teams.none(),
+            "is_admin": access.can_manage_migration(request.user),
+        },
+    )
+
+
+@login_required
+@require_POST
+def application_claim(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_viewer(request)
+    application = get_object_or_404(Application, pk=pk)
+    teams = access.teams_visible_to(request.user).filter(pk__in=access.member_team_ids(request.user))
+    form = forms.ClaimForm(request.POST, teams=teams)
+    if not form.is_valid():
+        raise PermissionDenied("You can only claim applications for teams you are a member of.")
+    try:
+        inventory.claim_application(
+            actor=request.user,
+            application_id=application.pk,
+            team=form.cleaned_data["team"],
+            note=form.cleaned_data["note"],
+        )
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from exc
+    except ValidationError as exc:
+        messages.error(request, " ".join(_errors(exc)))
+    else:
+        messages.success(request, f"Claim for {application.name} sent; a platform admin decides.")
+    return redirect("migration:applications", pk=application.monolith_id)
+
+
+@login_required
+@require_POST
+def claim_decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
+    _require_admin(request)
+    claim = get_object_or_404(ApplicationClaim, pk=pk)
+    if decision not in ("approve", "reject"):
+        raise Http404
+    form = forms.DecisionForm(request.POST)
+    form.is_valid()
+    try:
+        inventory.decide_claim(
+            actor=request.user,
+            claim_id=claim.pk,
+            approve=decision == "approve",
+            reason=form.cleaned_data.get("reason", ""),
+        )
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from exc
+    except ValidationError as exc:
+        messages.error(request, " ".join(_errors(exc)))
+    else:
+        messages.success(request, f"Claim {decision}d.")
+    return redirect("migration:applications", pk=claim.application.monolith_id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def application_requirements(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_viewer(request)
+    application = get_object_or_404(Application.objects.select_related("monolith", "team"), pk=pk)
+    if not access.can_edit_application(request.user, application):
+        raise PermissionDenied(
+            "Only the owning team's members and platform admins set an application's needs."
+        )
+    form = forms.RequirementsForm(request.POST or None, instance=Application.objects.get(pk=pk))
+    if request.method == "POST" and form.is_valid():
+        values = {name: form.cleaned_data[name] for name in forms.RequirementsForm.Meta.fields}
+        try:
+            inventory.update_requirements(actor=request.user, application_id=application.pk, **values)
+        except ValidationError as exc:
+            for problem in _errors(exc):
+                form.add_error(None, problem)
+        else:
+            messages.success(request, f"Requirements of {application.name} saved.")
+            return redirect("migration:applications", pk=application.monolith_id)
+    return render(request, "migration/requirements.html", {"application": application, "form": form})
+
+
+# --- Plans ---------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def plans(request: HttpRequest, pk: int) -> HttpResponse:
+    monolith = _monolith(request, pk)
+    form = forms.PlanForm(request.POST or None)
+    if request.method == "POST":
+        _require_admin(request)
+        if form.is_valid():
+            try:
+                plan = planning.create_plan(actor=request.user, monolith_id=monolith.pk, **form.cleaned_data)
+            except ValidationError as exc:
+                for problem in _errors(exc):
+                    form.add_error(None, problem)
+            else:
+                messages.success(request, f"Plan version {plan.version} computed.")
+                return redirect("migration:plan-detail", pk=plan.pk)
+    return render(
+        request,
+        "migration/plans.html",
+        {
+            "monolith": monolith,
+            "plans": selectors.plans_of(monolith),
+            "form": form,
+            "is_admin": access.can_manage_migration(request.user),
+        },
+    )
+
+
+def _plan(request: HttpRequest, pk: int) -> MigrationPlan:
+    _require_viewer(request)
+    return get_object_or_404(MigrationPlan.objects.select_related("monolith", "snapshot", "based_on"), pk=pk)
+
+
+def _plan_for_user(plan_result: dict, user) -> dict:
+    """Money per the cost rule: admins and finance see all; members their teams' clusters and rows."""
+    if access.sees_all_costs(user):
+        return {**plan_result, "money_visible": True}
+    mine = set(access.teams_visible_to(user).values_list("slug", flat=True))
+    clusters = [
+        {**cluster, "cost_visible": cluster["group"]["team"] in mine} for cluster in plan_result["clusters"]
+    ]
+    teams = [row for row in plan_result["teams"] if row["team"] in mine]
+    return {**plan_result, "clusters": clusters, "teams": teams, "money_visible": False}
+
+
+@login_required
+@require_GET
+def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    plan = _plan(request, pk)
+    is_admin = access.can_manage_migration(request.user)
+    return render(
+        request,
+        "migration/plan_detail.html",
+        {
+            "plan": plan,
+            "monolith": plan.monolith,
+            "result": _plan_for_user(plan.result, request.user),
+            "move_form": forms.MoveForm(plan=plan) if is_admin else None,
+            "is_admin": is_admin,
+            "versions": selectors.plans_of(plan.monolith).exclude(pk=plan.pk),
+            "filing_teams": access.teams_visible_to(request.user).filter(
+                pk__in=access.member_team_ids(request.user)
+            )
+            if plan.status == MigrationPlan.Status.ACCEPTED and not access.is_finance(request.user)
+            else [],
+        },
+    )
+
+
+@login_required
+@require_POST
+def plan_move(request: HttpRequest, pk: int) -> HttpResponse:
+    """POST: save the move as the next version. With htmx (`check`), only validate and preview it live."""
+    plan = _plan(request, pk)
+    _require_admin(request)
+    form = forms.MoveForm(request.POST, plan=plan)
+    preview, errors = None, []
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            if is_htmx_partial(request) or request.POST.get("check"):
+                preview = planning.check_move(
+                    plan, application=data["application"], to_cluster=data["to_cluster"]
+                )
+            else:
+                new = planning.move_application(
+                    actor=request.user,
+                    plan_id=plan.pk,
+                    application=data["application"],
+                    to_cluster=data["to_cluster"],
+                    note=data["note"],
+                )
+                messages.success(request, f"Version {new.version} saved: {new.change_note}.")
+                return redirect("migration:plan-detail", pk=new.pk)
+        except ValidationError as exc:
+            errors = _errors(exc)
+    else:
+        errors = [f"{field}: {' '.join(problems)}" for field, problems in form.errors.items()]
+    context = {"plan": plan, "errors": errors, "preview": preview, "form": form}
+    if is_htmx_partial(request):
+        return render(request, "migration/_move_check.html", context)
+    for error in errors:
+        messages.error(request, error)
+    return redirect("migration:plan-detail", pk=plan.pk)
+
+
+@login_required
+@require_POST
+def plan_accept(request: HttpRequest, pk: int) -> HttpResponse:
+    plan = _plan(request, pk)
+    _require_admin(request)
+    try:
+        planning.accept_plan(actor=request.user, plan_id=plan.pk)
+    except ValidationError as exc:
+        messages.error(request, " ".join(_errors(exc)))
+    except PortalError as exc:
+        raise PermissionDenied(exc.message) from exc
+    else:
+        messages.success(request, f"Version {plan.version} is the accepted plan.")
+    return redirect("migration:plan-detail", pk=plan.pk)
+
+
+@login_required
+@require_GET
+def plan_compare(request: HttpRequest, pk: int) -> HttpResponse:
+    newer = _plan(request, pk)
+    try:
+        other = int(request.GET.get("with", ""))
+    except ValueError as exc:
+        raise Http404 from exc
+    older = get_object_or_404(MigrationPlan, monolith=newer.monolith, version=other)
+    comparison = planning.compare_plans(older, newer)
+    if not access.sees_all_costs(request.user):
+        mine = set(access.teams_visible_to(request.user).values_list("slug", flat=True))
+        comparison = planning.PlanComparison(
+            older=comparison.older,
+            newer=comparison.newer,
+            clusters=comparison.clusters,
+            monthly_usd=("—", "—"),
+            moved=comparison.moved,
+            teams=[row for row in comparison.teams if row[0] in mine],
+        )
+    return render(
+        request, "migration/plan_compare.html", {"comparison": comparison, "monolith": newer.monolith}
+    )
+
+
+@login_required
+@require_POST
+def plan_file_requests(request: HttpRequest, pk: int) -> HttpResponse:
+    """A team member turns the accepted plan's clusters for their team into cluster requests."""
+    plan = _plan(request, pk)
+    teams = access.teams_visible_to(request.user).filter(pk__in=access.member_team_ids(request.user))
+    form = forms.ClaimForm(request.POST, teams=teams)
+    if not form.is_valid() or access.is_finance(request.user):
+        raise PermissionDenied("You can only file requests for teams you are a member of.")
+    try:
+        filed = execution.file_cluster_requests(
+            actor=request.user, plan_id=plan.pk, team=form.cleaned_data["team"]
+        )
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from exc
+    except ValidationError as exc:
+        messages.error(request, " ".join(_errors(exc)))
+    else:
+        for item in filed:
+            if item.request is not None and not item.note:
+                messages.success(
+                    request,
+                    f"{item.cluster}: request #{item.request.pk} filed; a platform admin approves it.",
+                )
+            else:
+                messages.info(request, f"{item.cluster}: {item.note}")
+        if not filed:
+            messages.info(request, "This plan has no cluster for that team.")
+    return redirect("migration:plan-detail", pk=plan.pk)
+
+
+# --- Cutover -------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def cutovers(request: HttpRequest, pk: int) -> HttpResponse:
+    plan = _plan(request, pk)
+    if request.method == "POST":
+        _require_admin(request)
+        try:
+            created = cutover.start_cutovers(actor=request.user, plan_id=plan.pk)
+        except ValidationError as exc:
+            messages.error(request, " ".join(_errors(exc)))
+        else:
+            messages.success(
+                request, f"{len(created)} application{'s' if len(created) != 1 else ''} ready to cut over."
+            )
+        return redirect("migration:cutovers", pk=plan.pk)
+    return render(
+        request,
+        "migration/cutovers.html",
+        {
+            "plan": plan,
+            "monolith": plan.monolith,
+            "board": selectors.cutover_board(plan),
+            "is_admin": access.can_manage_migration(request.user),
+            "sees_costs": access.sees_all_costs(request.user),
+            "consumer_settings": cutover.CONSUMER_SETTINGS,
+            "duplicate_warning": cutover.DUPLICATE_WARNING,
+        },
+    )
+
+
+def _cutover(request: HttpRequest, pk: int) -> Cutover:
+    _require_viewer(request)
+    return get_object_or_404(Cutover.objects.select_related("application__monolith", "plan"), pk=pk)
+
+
+@login_required
+@require_GET
+def cutover_gate(request: HttpRequest, pk: int) -> HttpResponse:
+    """htmx: does the next step's precondition hold right now?"""
+    item = _cutover(request, pk)
+    _require_admin(request)
+    following = cutover.next_step(item.step)
+    gate = cutover.check_gate(item, following) if following else None
+    label = Cutover.Step(following).label if following else ""
+    return render(request, "migration/_gate.html", {"item": item, "gate": gate, "following": label})
+
+
+@login_required
+@require_POST
+def cutover_step(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    item = _cutover(request, pk)
+    _require_admin(request)
+    expected = request.POST.get("expected_step", "")
+    if expected not in Cutover.Step.values or action not in ("advance", "rollback"):
+        raise Http404
+    try:
+        if action == "advance":
+            cutover.advance(actor=request.user, cutover_id=item.pk, expected_step=expected)
+        else:
+            cutover.rollback(
+                actor=request.user,
+                cutover_id=item.pk,
+                expected_step=expected,
+                reason=request.POST.get("reason", ""),
+            )
+    except ValidationError as exc:
+        messages.error(request, f"{item.application.name}: " + " ".join(_errors(exc)))
+    else:
+        messages.success(request, f"{item.application.name}: step recorded.")
+    return redirect("migration:cutovers", pk=item.plan_id)
+
+
+@login_required
+@require_GET
+def mm2_properties(request: HttpRequest, pk: int) -> HttpResponse:
+    """The MirrorMaker 2 configuration of one application of a plan, to run on the platform's own Connect."""
+    item = _cutover(request, pk)
+    _require_admin(request)
+    cluster = cutover.target_cluster(item)
+    topics, groups = cutover.topics_and_groups(item)
+    text = replication.mm2_properties(
+        item.application.monolith,
+        target_bootstrap=cluster.bootstrap_brokers
+        if cluster
+        else "<bootstrap of " + item.target_cluster + ">",
+        topics=topics,
+        groups=groups,
+    )
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="mm2-{item.application.name}.properties"'
+    return response

@@ -1,0 +1,175 @@
+"""Steps 2 and 3: requirements feed a plan; every version is kept, moves are checked, versions compare."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from clusters.migration import inventory, planning
+from clusters.migration.models import Application, MigrationPlan
+from portal.errors import NotAllowed
+
+HEADER = "topic,partitions,retention_ms,peak_in_mbps,peak_out_mbps,application,team,consumer_groups\n"
+FILE = HEADER + "".join(
+    [
+        "orders.created,12,604800000,30,60,orders,team-a,billing;shipping\n",
+        "orders.audit,3,-1,1,1,orders,team-a,audit\n",
+        "payments.events,6,604800000,20,40,payments,team-a,ledger\n",
+        "customers.pii,6,604800000,5,10,customers,team-a,crm\n",
+        "clicks.raw,4,86400000,60,120,clicks,team-b,analytics\n",  # 15 MB/s per partition: too hot
+        "search.index,24,86400000,40,40,search,team-b,indexer\n",
+        "tiny.events,1,86400000,1,1,tiny,team-b,\n",
+    ]
+)
+
+
+@pytest.fixture
+def owned(monolith, admin, second_admin, member_a, member_b, team_a, team_b):
+    inventory.import_csv(actor=admin, monolith_id=monolith.pk, content=FILE.encode(), filename="legacy.csv")
+    inventory.discover_applications(actor=admin, monolith_id=monolith.pk)
+    for application in monolith.applications.all():
+        team, member = (team_a, member_a) if application.suggested_team == team_a else (team_b, member_b)
+        claim = inventory.claim_application(actor=member, application_id=application.pk, team=team)
+        inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
+    customers = monolith.applications.get(name="customers")
+    inventory.update_requirements(actor=member_a, application_id=customers.pk, contains_pii=True)
+    payments = monolith.applications.get(name="payments")
+    inventory.update_requirements(
+        actor=member_a, application_id=payments.pk, tolerates_duplicates=False, latency_class="time_sensitive"
+    )
+    inventory.set_monolith_cost(actor=admin, monolith_id=monolith.pk, monthly_cost_usd=Decimal("12000"))
+    monolith.refresh_from_db()
+    return monolith
+
+
+def _where(plan) -> dict[str, str]:
+    return {name: cluster["key"] for cluster in plan.result["clusters"] for name in cluster["applications"]}
+
+
+def test_segregated_plan_keeps_teams_pii_and_latency_apart_under_headroom(owned, admin):
+    plan = planning.create_plan(actor=admin, monolith_id=owned.pk, backup_region="us-west-2")
+    result = plan.result
+    apps = {app.name: app for app in owned.applications.select_related("team")}
+    for cluster in result["clusters"]:
+        members = [apps[name] for name in cluster["applications"]]
+        assert len({app.team_id for app in members}) == 1
+        assert len({app.contains_pii for app in members}) == 1
+        assert len({app.latency_class for app in members}) == 1
+        for load in cluster["load"]:
+            assert Decimal(load["used"]) - Decimal(load["reserved"]) <= Decimal(load["budget"])
+        assert Decimal(cluster["monthly_usd"]) > 0
+    assert sorted(_where(plan)) == sorted(apps)
+    # Self-managed monolith: MirrorMaker 2, whose Connect internal topics take 31 compacted partitions.
+    assert result["replication"]["tool"] == planning.MM2_CONNECT
+    assert {
+        load["reserved"]
+        for c in result["clusters"]
+        for load in c["load"]
+        if load["quota"] == "compacted_partitions"
+    } == {"31"}
+    assert [flag["job"] for flag in result["flags"]] == ["exactly-once"]
+    assert "payments cannot tolerate duplicates" in result["flags"][0]["message"]
+    warning = next(w for w in result["partition_warnings"] if w["topic"] == "clicks.raw")
+    assert warning["partitions_needed"] == 12  # ⌈60/5⌉
+    teams = {row["team"]: row for row in result["teams"]}
+    assert sum(Decimal(row["after_usd"]) for row in teams.values()) == pytest.approx(
+        Decimal(result["total_usd"]), abs=Decimal("0.05")
+    )
+    assert sum(Decimal(row["monolith_share_usd"]) for row in teams.values()) == pytest.approx(
+        Decimal(12000), abs=Decimal("0.05")
+    )
+    assert result["backup"]["region"] == "us-west-2" and Decimal(result["backup"]["monthly_usd"]) > 0
+    assert plan.version == 1 and plan.status == MigrationPlan.Status.DRAFT
+
+
+def test_write_read_plan_flags_pii_for_masking_and_reserves_replicator_partitions_on_read_clusters(
+    owned, admin
+):
+    result = planning.create_plan(actor=admin, monolith_id=owned.pk, strategy="write_read").result
+    sides = {cluster["side"] for cluster in result["clusters"]}
+    assert sides == {"write", "read"}
+    read_reserved = {
+        load["reserved"]
+        for c in result["clusters"]
+        if c["side"] == "read"
+        for load in c["load"]
+        if load["quota"] == "compacted_partitions"
+    }
+    assert read_reserved == {"83"}
+    assert ("customers", "masking") in {(flag["application"], flag["job"]) for flag in result["flags"]}
+    assert result["backup"] is None
+
+
+def test_moving_an_application_makes_a_new_version_and_checks_it(owned, admin):
+    # At 40 %, a cluster takes 80 MB/s in: team B's clicks (60) and search (40) need two clusters.
+    first = planning.create_plan(
+        actor=admin, monolith_id=owned.pk, headroom_percent=40, separate_latency_classes=False
+    )
+    where = _where(first)
+    assert where["clicks"] != where["search"]
+    with pytest.raises(ValidationError, match="cannot go to"):  # PII never shares with non-PII
+        planning.move_application(
+            actor=admin, plan_id=first.pk, application="orders", to_cluster=where["customers"]
+        )
+    with pytest.raises(ValidationError, match="team team-b"):  # segregated: teams apart
+        planning.check_move(first, application="orders", to_cluster=where["search"])
+    with pytest.raises(ValidationError, match="above the 80 MB/s of ingress its 40 % headroom allows"):
+        planning.check_move(first, application="search", to_cluster=where["clicks"])
+    assert MigrationPlan.objects.count() == 1  # refused moves save nothing
+
+    target = where["search"] if where["tiny"] == where["clicks"] else where["clicks"]
+    second = planning.move_application(actor=admin, plan_id=first.pk, application="tiny", to_cluster=target)
+    assert second.version == 2 and second.based_on == first and second.moves == {"tiny": target}
+    assert _where(second)["tiny"] == target
+    moved_to = next(c for c in second.result["clusters"] if c["key"] == target)
+    ingress = next(load for load in moved_to["load"] if load["quota"] == "ingress")
+    before = next(c for c in first.result["clusters"] if c["key"] == target)
+    assert (
+        Decimal(ingress["used"])
+        == Decimal(next(x["used"] for x in before["load"] if x["quota"] == "ingress")) + 1
+    )
+    comparison = planning.compare_plans(first, second)
+    assert len(comparison.moved) == 1 and comparison.moved[0].startswith("tiny:")
+    first.refresh_from_db()
+    assert _where(first)["tiny"] == where["tiny"]  # the old version is unchanged
+
+
+def test_accepting_is_compare_and_set_and_supersedes_the_previous_accepted_version(owned, admin):
+    first = planning.create_plan(actor=admin, monolith_id=owned.pk)
+    second = planning.create_plan(actor=admin, monolith_id=owned.pk, headroom_percent=60)
+    planning.accept_plan(actor=admin, plan_id=first.pk)
+    with pytest.raises(ValidationError, match="accepted, not a draft"):
+        planning.accept_plan(actor=admin, plan_id=first.pk)
+    planning.accept_plan(actor=admin, plan_id=second.pk)
+    first.refresh_from_db()
+    assert first.status == MigrationPlan.Status.SUPERSEDED
+
+
+def test_members_neither_plan_nor_edit_other_teams_requirements(owned, member_a, member_b):
+    with pytest.raises(NotAllowed):
+        planning.create_plan(actor=member_a, monolith_id=owned.pk)
+    orders = Application.objects.get(name="orders")
+    with pytest.raises(NotAllowed):
+        inventory.update_requirements(actor=member_b, application_id=orders.pk, contains_pii=True)
+
+
+def test_stated_requirements_override_the_inventory_figures(owned, admin, member_b):
+    clicks = Application.objects.get(name="clicks")
+    inventory.update_requirements(
+        actor=member_b, application_id=clicks.pk, peak_in_mbps=Decimal(120), peak_out_mbps=Decimal(150)
+    )
+    plan = planning.create_plan(actor=admin, monolith_id=owned.pk)
+    cluster = next(c for c in plan.result["clusters"] if "clicks" in c["applications"])
+    load = {entry["quota"]: Decimal(entry["used"]) for entry in cluster["load"]}
+    assert load["ingress"] >= 120 and load["egress"] >= 150
+    warning = next(w for w in plan.result["partition_warnings"] if w["topic"] == "clicks.raw")
+    assert warning["partitions_needed"] == 24  # ⌈120/5⌉
+
+    inventory.update_requirements(actor=member_b, application_id=clicks.pk, peak_in_mbps=Decimal(150))
+    plan = planning.create_plan(actor=admin, monolith_id=owned.pk)
+    unplaceable = next(item for item in plan.result["unplaceable"] if item["application"] == "clicks")
+    assert any("ingress" in reason for reason in unplaceable["reasons"])
+    with pytest.raises(ValidationError, match="fit no cluster"):
+        planning.accept_plan(actor=admin, plan_id=plan.pk)

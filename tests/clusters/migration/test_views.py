@@ -1,0 +1,306 @@
+"""The migration pages per role: who sees what, who may act, and that nobody decides their own claim."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from clusters.migration import inventory, planning
+from clusters.migration.models import Application, ApplicationClaim, MigrationPlan, Monolith
+from tests.clusters.migration.test_planning import FILE
+from tests.conftest import client_for
+
+VIEWERS = ["member_a", "member_b", "admin", "finance"]
+
+
+@pytest.fixture
+def world(monolith, admin, member_a, member_b, team_a, team_b):
+    inventory.import_csv(actor=admin, monolith_id=monolith.pk, content=FILE.encode())
+    inventory.discover_applications(actor=admin, monolith_id=monolith.pk)
+    orders = Application.objects.get(name="orders")
+    claim = inventory.claim_application(actor=member_a, application_id=orders.pk, team=team_a)
+    inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
+    clicks = Application.objects.get(name="clicks")
+    claim = inventory.claim_application(actor=member_b, application_id=clicks.pk, team=team_b)
+    inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
+    inventory.set_monolith_cost(actor=admin, monolith_id=monolith.pk, monthly_cost_usd=Decimal("9000"))
+    plan = planning.create_plan(actor=admin, monolith_id=monolith.pk)
+    return {"monolith": monolith, "plan": plan, "orders": orders, "clicks": clicks}
+
+
+def _pages(world):
+    monolith, plan = world["monolith"], world["plan"]
+    return [
+        reverse("migration:monolith-list"),
+        reverse("migration:monolith-detail", args=[monolith.pk]),
+        reverse("migration:applications", args=[monolith.pk]),
+        reverse("migration:plans", args=[monolith.pk]),
+        reverse("migration:plan-detail", args=[plan.pk]),
+    ]
+
+
+@pytest.mark.parametrize("persona", ["anonymous", *VIEWERS])
+def test_every_signed_in_role_reads_the_pages_and_anonymous_is_sent_to_sign_in(world, personas, persona):
+    client = client_for(personas[persona])
+    for url in _pages(world):
+        response = client.get(url)
+        if persona == "anonymous":
+            assert response.status_code == 302 and "/login/" in response["Location"]
+        else:
+            assert response.status_code == 200, url
+
+
+@pytest.mark.parametrize("persona", ["member_a", "member_b", "finance"])
+def test_only_admins_register_read_upload_plan_move_and_accept(world, personas, persona):
+    monolith, plan = world["monolith"], world["plan"]
+    client = client_for(personas[persona])
+    posts = [
+        (
+            reverse("migration:monolith-register"),
+            {"name": "x", "security_protocol": "PLAINTEXT", "region": "us-east-1"},
+        ),
+        (reverse("migration:inventory-read", args=[monolith.pk]), {}),
+        (reverse("migration:inventory-upload", args=[monolith.pk]), {}),
+        (reverse("migration:monolith-cost", args=[monolith.pk]), {"monthly_cost_usd": "1"}),
+        (reverse("migration:applications-discover", args=[monolith.pk]), {}),
+        (
+            reverse("migration:plans", args=[monolith.pk]),
+            {"strategy": "segregated", "headroom_percent": "70"},
+        ),
+        (reverse("migration:plan-move", args=[plan.pk]), {"application": "orders", "to_cluster": "c1"}),
+        (reverse("migration:plan-accept", args=[plan.pk]), {}),
+    ]
+    for url, data in posts:
+        assert client.post(url, data).status_code == 403, url
+    assert client.get(reverse("migration:monolith-register")).status_code == 403
+    assert MigrationPlan.objects.count() == 1 and Monolith.objects.count() == 1
+
+
+def test_admin_registers_uploads_and_plans_through_the_pages(world, admin, team_a):
+    client = client_for(admin)
+    response = client.post(
+        reverse("migration:monolith-register"),
+        {
+            "name": "second",
+            "bootstrap": "10.0.0.1:9096",
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_username": "portal",
+            "password_env": "SECOND_KAFKA_PASSWORD",
+            "region": "eu-west-1",
+        },
+    )
+    second = Monolith.objects.get(name="second")
+    assert response.status_code == 302 and second.password_env == "SECOND_KAFKA_PASSWORD"
+
+    bad = SimpleUploadedFile("bad.csv", FILE.replace("orders.audit,3", "orders.audit,0").encode())
+    response = client.post(reverse("migration:inventory-upload", args=[second.pk]), {"file": bad})
+    assert response.status_code == 400 and "partitions must be a whole number" in response.content.decode()
+    assert not second.snapshots.exists()
+    good = SimpleUploadedFile("good.csv", FILE.encode())
+    assert (
+        client.post(reverse("migration:inventory-upload", args=[second.pk]), {"file": good}).status_code
+        == 302
+    )
+    assert second.snapshots.count() == 1
+
+    response = client.post(
+        reverse("migration:plans", args=[second.pk]),
+        {"strategy": "write_read", "headroom_percent": "70", "backup_region": "us-west-2"},
+    )
+    plan = second.plans.get()
+    assert response.status_code == 302 and plan.strategy == "write_read" and plan.backup_region == "us-west-2"
+    page = client.get(reverse("migration:plan-detail", args=[plan.pk])).content.decode()
+    assert "Backup region us-west-2" in page and "$" in page
+
+
+def test_live_move_check_shows_why_a_move_is_refused_and_saving_makes_a_version(world, admin):
+    plan = world["plan"]
+    client = client_for(admin)
+    where = {name: c["key"] for c in plan.result["clusters"] for name in c["applications"]}
+    url = reverse("migration:plan-move", args=[plan.pk])
+    response = client.post(
+        url, {"application": "orders", "to_cluster": where["clicks"]}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    assert "not possible" in response.content.decode() and "team team-b" in response.content.decode()
+    assert MigrationPlan.objects.count() == 1
+    response = client.post(url, {"application": "orders", "to_cluster": where["clicks"]})
+    assert response.status_code == 302 and MigrationPlan.objects.count() == 1  # refused: no version
+
+
+def test_members_see_their_teams_money_only(world, member_b, finance):
+    plan = world["plan"]
+    page = client_for(member_b).get(reverse("migration:plan-detail", args=[plan.pk])).content.decode()
+    team_a_row = next(row for row in plan.result["teams"] if row["team"] == "team-a")
+    from billing.pricing import usd
+
+    assert usd(team_a_row["after_usd"]) not in page
+    assert "All planned clusters" not in page
+    page = client_for(finance).get(reverse("migration:plan-detail", args=[plan.pk])).content.decode()
+    assert usd(team_a_row["after_usd"]) in page and "All planned clusters" in page
+
+
+def test_claims_through_the_pages_follow_four_eyes(world, member_a, member_b, team_a, admin, finance):
+    search = Application.objects.get(name="search")
+    url = reverse("migration:application-claim", args=[search.pk])
+    assert client_for(member_b).post(url, {"team": team_a.pk}).status_code == 403  # not b's team
+    assert client_for(finance).post(url, {"team": team_a.pk}).status_code == 403
+    assert client_for(member_a).post(url, {"team": team_a.pk}).status_code == 302
+    claim = ApplicationClaim.objects.get(application=search, status="pending")
+    decide = reverse("migration:claim-decide", args=[claim.pk, "approve"])
+    assert client_for(member_a).post(decide).status_code == 403
+    assert client_for(admin).post(decide).status_code == 302
+    search.refresh_from_db()
+    assert search.team == team_a
+
+
+def test_requirements_are_edited_by_the_owning_team_only(world, member_a, member_b):
+    url = reverse("migration:application-requirements", args=[world["orders"].pk])
+    assert client_for(member_b).get(url).status_code == 403
+    assert client_for(member_b).post(url, {"latency_class": "time_sensitive"}).status_code == 403
+    response = client_for(member_a).post(
+        url,
+        {
+            "latency_class": "time_sensitive",
+            "contains_pii": "on",
+            "client_connections": "40",
+            "peak_in_mbps": "",
+        },
+    )
+    assert response.status_code == 302
+    orders = Application.objects.get(pk=world["orders"].pk)
+    assert (
+        orders.contains_pii
+        and orders.client_connections == 40
+        and orders.tolerates_duplicates is False  # unticked
+    )
+
+
+def test_filing_from_the_accepted_plan_page_is_for_the_teams_members(
+    world, member_a, member_b, finance, team_a, admin, network_profile
+):
+    from clusters.models import Request
+
+    plan = world["plan"]
+    url = reverse("migration:plan-file-requests", args=[plan.pk])
+    planning.accept_plan(actor=admin, plan_id=plan.pk)
+    assert client_for(member_b).post(url, {"team": team_a.pk}).status_code == 403
+    assert client_for(finance).post(url, {"team": team_a.pk}).status_code == 403
+    assert not Request.objects.exists()
+    assert client_for(member_a).post(url, {"team": team_a.pk}).status_code == 302
+    assert Request.objects.filter(team=team_a, requested_by=member_a).exists()
+
+
+def test_cutover_page_per_role(world, personas, admin, member_a, finance):
+    from clusters.migration.models import Cutover
+
+    plan = world["plan"]
+    planning.accept_plan(actor=admin, plan_id=plan.pk)
+    url = reverse("migration:cutovers", args=[plan.pk])
+    for persona in ("member_a", "member_b", "finance"):
+        assert client_for(personas[persona]).post(url).status_code == 403
+    assert not Cutover.objects.exists()
+    assert client_for(admin).post(url).status_code == 302
+    item = Cutover.objects.order_by("position").first()
+    for persona in VIEWERS:
+        assert client_for(personas[persona]).get(url).status_code == 200
+    step = reverse("migration:cutover-step", args=[item.pk, "advance"])
+    assert client_for(member_a).post(step, {"expected_step": "replicating"}).status_code == 403
+    assert client_for(member_a).get(reverse("migration:cutover-gate", args=[item.pk])).status_code == 403
+    gate = client_for(admin).get(reverse("migration:cutover-gate", args=[item.pk]), HTTP_HX_REQUEST="true")
+    assert "is not active yet" in gate.content.decode()  # no target cluster exists: blocked, with the reason
+    assert client_for(admin).post(step, {"expected_step": "replicating"}).status_code == 302
+    item.refresh_from_db()
+    assert item.step == "replicating"
+    page = client_for(admin).get(url).content.decode()
+    assert "Still on the monolith" in page and "100.0 %" in page
+
+
+def test_mm2_configuration_download_is_for_admins_and_parses_back(world, admin, member_a):
+    from clusters.migration import cutover as cutover_service
+    from clusters.migration import replication
+    from clusters.migration.models import Cutover
+
+    plan = planning.accept_plan(actor=admin, plan_id=world["plan"].pk)
+    cutover_service.start_cutovers(actor=admin, plan_id=plan.pk)
+    item = Cutover.objects.get(application__name="orders")
+    url = reverse("migration:cutover-mm2", args=[item.pk])
+    assert client_for(member_a).get(url).status_code == 403
+    response = client_for(admin).get(url)
+    assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
+    props = replication.parse_properties(response.content.decode())
+    assert props["monolith->serverless.topics"] == r"orders\.audit,orders\.created"
+    assert props["monolith->serverless.groups"] == "audit,billing,shipping"
+
+
+# Every URL name of the migration pages and the test above that checks it per role (the authorization matrix
+# in tests/test_authz_matrix.py exempts the namespace and points here).
+COVERED = {
+    "monolith-list": "test_every_signed_in_role_reads_the_pages_and_anonymous_is_sent_to_sign_in",
+    "monolith-detail": "test_every_signed_in_role_reads_the_pages_and_anonymous_is_sent_to_sign_in",
+    "applications": "test_every_signed_in_role_reads_the_pages_and_anonymous_is_sent_to_sign_in",
+    "plans": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "plan-detail": "test_every_signed_in_role_reads_the_pages_and_anonymous_is_sent_to_sign_in",
+    "monolith-register": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "inventory-read": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "inventory-upload": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "monolith-cost": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "applications-discover": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "plan-move": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "plan-accept": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "application-claim": "test_claims_through_the_pages_follow_four_eyes",
+    "claim-decide": "test_claims_through_the_pages_follow_four_eyes",
+    "application-requirements": "test_requirements_are_edited_by_the_owning_team_only",
+    "plan-file-requests": "test_filing_from_the_accepted_plan_page_is_for_the_teams_members",
+    "cutovers": "test_cutover_page_per_role",
+    "cutover-gate": "test_cutover_page_per_role",
+    "cutover-step": "test_cutover_page_per_role",
+    "cutover-mm2": "test_mm2_configuration_download_is_for_admins_and_parses_back",
+    "plan-compare": "test_plan_compare_per_role",
+}
+
+
+def test_every_migration_url_is_covered_per_role():
+    from clusters.migration import urls
+
+    assert {pattern.name for pattern in urls.urlpatterns} == set(COVERED)
+    assert all(name in globals() for name in COVERED.values())
+
+
+@pytest.mark.parametrize("persona", ["anonymous", *VIEWERS])
+def test_plan_compare_per_role(world, personas, persona, admin):
+    first = world["plan"]
+    second = planning.create_plan(actor=admin, monolith_id=world["monolith"].pk, headroom_percent=50)
+    response = client_for(personas[persona]).get(
+        reverse("migration:plan-compare", args=[second.pk]), {"with": first.version}
+    )
+    if persona == "anonymous":
+        assert response.status_code == 302
+        return
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "v1 and v2" in page
+    assert ("Monthly cost: $" in page) == (persona in ("admin", "finance"))
+    bad = client_for(personas[persona]).get(
+        reverse("migration:plan-compare", args=[second.pk]), {"with": "x"}
+    )
+    assert bad.status_code == 404
+
+
+def test_reject_claim_needs_a_reason_on_the_page(world, member_a, team_a, admin):
+    search = Application.objects.get(name="search")
+    inventory.claim_application(actor=member_a, application_id=search.pk, team=team_a)
+    claim = ApplicationClaim.objects.get(application=search, status="pending")
+    url = reverse("migration:claim-decide", args=[claim.pk, "reject"])
+    response = client_for(admin).post(url, {"reason": ""}, follow=True)
+    assert "Say why the claim is rejected" in response.content.decode()
+    assert client_for(admin).post(url, {"reason": "It is search's"}).status_code == 302
+    claim.refresh_from_db()
+    assert claim.status == "rejected" and claim.reason == "It is search's"
+    assert (
+        client_for(admin).post(reverse("migration:claim-decide", args=[claim.pk, "maybe"])).status_code == 404
+    )

@@ -60,7 +60,7 @@ test-fast: setup-test
 
 # The browser tour of the demo (every role, desktop and phone width), keeping a PNG of every page.
 screenshots: setup-test
-	PORTAL_SCREENSHOTS=var/screenshots DJANGO_SETTINGS_MODULE=tests.settings $(PY) -m pytest tests/browser/test_tour.py -q
+	PORTAL_SCREENSHOTS=var/screenshots DJANGO_SETTINGS_MODULE=tests.settings $(PY) -m pytest tests/system/browser/test_tour.py -q
 
 # Static checks, the first step of `make test`: ruff (lint, and format with no `# fmt: skip`), bandit
 # (high severity), models without migrations, and the import layers (`make lint-imports`).

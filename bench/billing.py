@@ -18,7 +18,7 @@ boto3 clients through an assumed role, with MSK_PROVIDER=aws. Figures, all measu
 Seeding: one `AWS/Kafka` datapoint per topic, day and metric (BytesInPerSec and BytesOutPerSec at 12:00
 UTC), i.e. 2 × T × days datapoints, 1000 per PutMetricData: over HTTP for the first size, then straight
 into moto's backend (botocore's client-side validation alone costs ~0.2 s per 1000). Per-minute,
-per-partition samples (the exact Sum × 60 arithmetic) are covered by tests/aws/test_cloudwatch_usage.py;
+per-partition samples (the exact Sum × 60 arithmetic) are covered by tests/clusters/integrations/aws/test_cloudwatch_usage.py;
 GetMetricData returns one Sum per day either way, so the calls and the bytes read back are the same.
 
 Harness, not product: moto's own GetMetricData scans every stored datapoint for every query and every
@@ -271,7 +271,13 @@ def seed(pairs, days, *, over_http: bool) -> tuple[int, int, float]:
     """1000 datapoints a PutMetricData: over HTTP from a boto3 client acting as the role, or (for speed:
     botocore's client-side validation costs ~0.2 s per 1000) straight into the moto backend's
     put_metric_data, the function moto's HTTP handler calls. Returns (datapoints, calls, seconds)."""
-    from tests.aws.cloudwatch_harness import NAMESPACE, PUT_LIMIT, datum, put_datapoints, seeding_client
+    from tests.clusters.integrations.aws.cloudwatch_harness import (
+        NAMESPACE,
+        PUT_LIMIT,
+        datum,
+        put_datapoints,
+        seeding_client,
+    )
 
     noon = dt.time(12, tzinfo=None if not over_http else dt.UTC)  # moto keeps naive UTC timestamps
     data = (

@@ -31,7 +31,7 @@ from django.conf import settings  # noqa: E402
 
 from clusters.integrations import kafka_admin  # noqa: E402
 from clusters.providers.base import AccountRef, ClusterEndpoint, TopicSpec  # noqa: E402
-from tests.kafka.broker import session_broker  # noqa: E402
+from tests.clusters.integrations.kafka.broker import session_broker  # noqa: E402
 
 
 def _figures(label: str, seconds: list[float]) -> None:

@@ -7,14 +7,14 @@ detaches its transport) and then closes it. Closing the channel restores the una
 AttributeError ('NoneType' object has no attribute 'hostname'); that is not a connection error, so the
 worker dies with "Unrecoverable error" instead of reconnecting. The same happens when a task that was
 running at that moment finishes after the worker reconnected: its ack goes to the old, closed channel.
-Both were seen in tests/provisioning/test_redis_outage.py whenever Redis went away mid-task.
+Both were seen in tests/clusters/provisioning/test_redis_outage.py whenever Redis went away mid-task.
 
 Here the restore, ack and reject are skipped when the channel's transport is detached: there is no Redis
 to reach through it. The messages stay in Redis's unacked set and go back to the queue after the visibility timeout, or were lost
 with Redis; either way beat re-dispatches the work (reconcile) and the notifications.
 
 File system (`make run`): kombu writes a message file in place, so the worker can pick up a file that is
-still empty and dies with "Unrecoverable error: JSONDecodeError" (seen in tests/test_sqlite_burst.py).
+still empty and dies with "Unrecoverable error: JSONDecodeError" (seen in tests/system/test_sqlite_burst.py).
 Here a message is written under a name the worker ignores and renamed into place when complete.
 """
 

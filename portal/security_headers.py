@@ -4,7 +4,7 @@ this runs, are left alone):
 - Content-Security-Policy (settings.CONTENT_SECURITY_POLICY): scripts and styles only from the portal's
   own static files, no inline script, no eval, no framing. The templates keep to it (htmx's own inline
   indicator style is switched off in base.html; Swagger UI loads its start script from a URL);
-  tests/browser/test_content_security_policy.py loads every main page as each role and fails on any
+  tests/system/browser/test_content_security_policy.py loads every main page as each role and fails on any
   violation the browser reports.
 - Cache-Control: no-store (unless the view chose its own): pages and API answers carry people's names,
   teams' costs and request details, which must not stay in shared or browser caches.

@@ -26,9 +26,9 @@ make_user = builders.user
 # and Celery queue (named after its pid in tests/settings.py; SQLite files too), processes started by
 # tests listen on free ports and keep their files under tmp_path.
 SHARED_PROCESSES = {
-    "tests/browser/": "browser",
-    "tests/kafka/test_kafka_admin.py": "kafka-broker",
-    "tests/aws/test_topics_e2e.py": "kafka-broker",
+    "tests/system/browser/": "browser",
+    "tests/clusters/integrations/kafka/test_kafka_admin.py": "kafka-broker",
+    "tests/clusters/integrations/aws/test_topics_e2e.py": "kafka-broker",
 }
 
 
@@ -127,8 +127,8 @@ def cluster_a(team_a, network_profile):
 
 @pytest.fixture(scope="session")
 def kafka_broker():
-    """The real Kafka 2.3 test broker (tests/kafka/broker.py), started once per session on first use."""
-    from tests.kafka.broker import session_broker
+    """The real Kafka 2.3 test broker (tests/clusters/integrations/kafka/broker.py), started once per session on first use."""
+    from tests.clusters.integrations.kafka.broker import session_broker
 
     with session_broker() as broker:
         yield broker

@@ -1,4 +1,4 @@
-"""moto in server mode over HTTP, and the harness that fills its gaps: shared by tests/aws/ and bench/.
+"""moto in server mode over HTTP, and the harness that fills its gaps: shared by tests/clusters/integrations/aws/ and bench/.
 
 - `moto_server()`: a ThreadedMotoServer on a free 127.0.0.1 port for as long as the `with` lasts;
 - `DUMMY_CREDENTIALS` / `AWS_VARIABLES_TO_CLEAR`: the environment boto3 needs to reach it and nothing else;

@@ -1,5 +1,5 @@
 """Step 5 gates and transitions, with the offset reads faked at the adapter seam (the real two-broker run is
-tests/kafka/test_migration_cutover.py)."""
+tests/clusters/integrations/kafka/test_migration_cutover.py)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,102 @@
+"""Notifications whose task was lost (the broker was down when the request changed) are sent again by
+beat, once, after PROVISIONING_REDISPATCH_SECONDS and within NOTIFICATION_RESEND_MAX_AGE_SECONDS.
+
+Losing them here: the on-commit callbacks that would publish the notification tasks are captured and
+never run, which leaves the database exactly as a failed publish does (see test_broker_down.py for the
+publish itself failing)."""
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.utils import timezone
+
+from clusters.models import AutoApprovalRule, SentNotification
+from clusters.requests import services
+from clusters.requests.notifications import lost_notifications, resend_lost_notifications
+from tests.clusters.requests.test_workflow import submit_topic
+
+pytestmark = pytest.mark.django_db
+
+
+def _later(seconds: float = 1) -> timezone.datetime:
+    return timezone.now() + timedelta(seconds=settings.PROVISIONING_REDISPATCH_SECONDS + seconds)
+
+
+@pytest.fixture
+def broker_down(django_capture_on_commit_callbacks):
+    """Every notification published on commit in the block is lost (the callbacks never run)."""
+
+    def lose():
+        return django_capture_on_commit_callbacks(execute=False)
+
+    return lose
+
+
+def test_a_lost_decision_is_sent_once_after_the_redispatch_window(
+    member_a, admin, team_a, cluster_a, broker_down
+):
+    with broker_down() as callbacks:
+        request = submit_topic(member_a, team_a, cluster_a)
+        services.approve_request(request_id=request.pk, actor=admin)
+    assert callbacks and not mail.outbox  # the sends were due, none happened
+
+    assert lost_notifications() == []  # too young: its task may still be on its way
+    # "Approval needed" is not worth sending any more: the request was decided meanwhile.
+    assert lost_notifications(_later()) == [(request.pk, "approved")]
+    assert resend_lost_notifications(now=_later()) == 1  # eager in tests: sent at once
+    assert [(m.to, m.subject) for m in mail.outbox] == [
+        (["member_a@example.com"], f"[MSK portal] Request #{request.pk} approved: {request.summary}")
+    ]
+    assert resend_lost_notifications(now=_later(60)) == 0
+    assert len(mail.outbox) == 1
+    assert SentNotification.objects.filter(request=request).count() == 1
+
+
+def test_a_request_still_waiting_gets_its_approval_needed_mail(
+    member_a, admin, team_a, cluster_a, broker_down
+):
+    with broker_down():
+        request = submit_topic(member_a, team_a, cluster_a)
+    assert lost_notifications(_later()) == [(request.pk, "submitted")]
+    resend_lost_notifications(now=_later())
+    assert [m.to for m in mail.outbox] == [["admin@example.com"]]
+    assert "Approval needed" in mail.outbox[0].subject
+
+
+def test_rejections_are_resent_cancellations_notify_nobody(member_a, admin, team_a, cluster_a, broker_down):
+    with broker_down():
+        rejected = submit_topic(member_a, team_a, cluster_a)
+        services.reject_request(request_id=rejected.pk, actor=admin, reason="Too big.")
+        cancelled = submit_topic(member_a, team_a, cluster_a, name="other")
+        services.cancel_request(request_id=cancelled.pk, actor=member_a)
+    assert lost_notifications(_later()) == [(rejected.pk, "rejected")]
+
+
+def test_auto_approved_requests_only_announce_the_approval(member_a, admin, team_a, cluster_a, broker_down):
+    AutoApprovalRule.objects.create(
+        name="small dev topics", kind="topic.create", environment="dev", max_partitions=6
+    )
+    with broker_down():
+        request = submit_topic(member_a, team_a, cluster_a)
+    assert request.approved_by_rule_id
+    assert lost_notifications(_later()) == [(request.pk, "approved")]
+
+
+def test_notifications_already_sent_are_not_resent(
+    member_a, admin, team_a, cluster_a, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        request = submit_topic(member_a, team_a, cluster_a)
+        services.approve_request(request_id=request.pk, actor=admin)
+    assert len(mail.outbox) == 2
+    assert lost_notifications(_later()) == []
+
+
+def test_old_events_do_not_mail_everyone(member_a, admin, team_a, cluster_a, broker_down):
+    with broker_down():
+        request = submit_topic(member_a, team_a, cluster_a)
+    max_age = settings.NOTIFICATION_RESEND_MAX_AGE_SECONDS
+    assert lost_notifications(timezone.now() + timedelta(seconds=max_age - 1)) == [(request.pk, "submitted")]
+    assert lost_notifications(timezone.now() + timedelta(seconds=max_age + 1)) == []

@@ -1,0 +1,107 @@
+"""The migration assistant walked through in a real browser: inventory from a file, applications found and
+claimed, the claim approved by an admin, a plan computed, a move refused live (htmx), the plan accepted, the
+team's cluster requests filed, and the cutover board with its first gate blocked until the cluster is live."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from clusters.migration import inventory
+from clusters.migration.models import Monolith
+from clusters.models import Request
+from tests.system.browser.test_request_flow import sign_in, sign_out
+
+pytestmark = pytest.mark.browser
+
+
+def _keep(page: Page, name: str) -> None:
+    """With PORTAL_SCREENSHOTS set (make screenshots), keep a full-page PNG of the step."""
+    if folder := os.environ.get("PORTAL_SCREENSHOTS"):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"migration-{name}.png"), full_page=True)
+
+
+FILE = (
+    "topic,partitions,retention_ms,peak_in_mbps,peak_out_mbps,application,team,consumer_groups\n"
+    "orders.created,12,604800000,30,60,orders,team-a,billing;shipping\n"
+    "clicks.raw,4,86400000,60,120,clicks,team-b,analytics\n"
+)
+
+
+def test_migration_from_inventory_to_cutover(
+    page: Page, live_server, admin, member_a, team_a, team_b, network_profile
+):
+    page.set_default_timeout(15_000)
+    monolith = inventory.register_monolith(
+        actor=admin, name="legacy", bootstrap="", security_protocol=Monolith.Security.PLAINTEXT
+    )
+
+    # 1. Inventory from a file, then applications found in it.
+    sign_in(page, live_server, admin.username)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Migration").click()
+    page.get_by_role("link", name="legacy").click()
+    page.get_by_label("File").set_input_files(
+        files=[{"name": "legacy.csv", "mimeType": "text/csv", "buffer": FILE.encode()}]
+    )
+    page.get_by_role("button", name="Upload CSV").click()
+    expect(page.get_by_text("Imported 2 topics as inventory #1.")).to_be_visible()
+    expect(page.get_by_role("table", name=re.compile("Topics"))).to_contain_text("orders.created")
+    _keep(page, "inventory")
+    page.get_by_role("link", name="2. Applications and requirements").click()
+    page.get_by_role("button", name="Find applications in the newest inventory").click()
+    expect(page.get_by_text("2 new applications found.")).to_be_visible()
+    sign_out(page, live_server)
+
+    # 2. A member claims the application the file says is theirs.
+    sign_in(page, live_server, member_a.username)
+    page.goto(f"{live_server.url}/migration/{monolith.pk}/applications/")
+    page.get_by_role("button", name="Claim orders").click()
+    expect(page.get_by_text("Claim for orders sent; a platform admin decides.")).to_be_visible()
+    sign_out(page, live_server)
+
+    # 3. An admin approves the claim and computes a plan.
+    sign_in(page, live_server, admin.username)
+    page.goto(f"{live_server.url}/migration/{monolith.pk}/applications/")
+    page.get_by_role("button", name="Approve Team A for orders").click()
+    expect(page.get_by_text("Claim approved.")).to_be_visible()
+    page.get_by_role("link", name="3. Plans").click()
+    page.get_by_role("button", name="Compute the plan").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Plan v1")
+    expect(page.get_by_role("table", name="Planned clusters")).to_contain_text("orders")
+
+    # A move across teams is refused as soon as it is chosen (htmx), before anything is saved.
+    page.get_by_label("Application").select_option("orders")
+    other = next(c for c in monolith.plans.get().result["clusters"] if "clicks" in c["applications"])
+    page.get_by_label("To cluster").select_option(other["key"])
+    expect(page.locator("#move-check")).to_contain_text("This move is not possible")
+    expect(page.locator("#move-check")).to_contain_text("team team-a")
+    _keep(page, "plan")
+    page.get_by_role("button", name="Accept this version").click()
+    expect(page.get_by_text("Version 1 is the accepted plan.")).to_be_visible()
+    sign_out(page, live_server)
+
+    # 4. The member files the team's clusters as ordinary requests.
+    sign_in(page, live_server, member_a.username)
+    page.goto(f"{live_server.url}/migration/{monolith.pk}/plans/")
+    page.get_by_role("link", name="v1").click()
+    page.get_by_role("button", name="File the cluster requests").click()
+    expect(page.get_by_text(re.compile(r"request #\d+ filed"))).to_be_visible()
+    assert Request.objects.filter(team=team_a, status="submitted").count() == 1
+    sign_out(page, live_server)
+
+    # 5. The admin starts the cutover: the first gate waits for the new cluster to be live.
+    sign_in(page, live_server, admin.username)
+    page.goto(f"{live_server.url}/migration/{monolith.pk}/plans/")
+    page.get_by_role("link", name="v1").click()
+    page.get_by_role("link", name="Cutover of this plan").click()
+    page.get_by_role("button", name="Start cutovers for every application of this plan").click()
+    table = page.get_by_role("table", name="Applications and their step")
+    expect(table).to_contain_text("orders")
+    expect(table).to_contain_text("is not active yet")
+    expect(page.get_by_text(re.compile(r"Still on the monolith: 100\.0 %"))).to_be_visible()
+    _keep(page, "cutover")

@@ -230,10 +230,10 @@ def test_a_burst_of_requests_and_approvals_on_sqlite_never_locks_and_loses_nothi
         "WHERE t.name LIKE '%.burst-%' AND e.to_status = 'creating' GROUP BY t.name",
     )
     assert len(created) == REQUESTS - grants and {count for _, count in created} == {1}, created[:5]
-    in_msk = _query(db, "SELECT count(*) FROM clusters_localmsktopic WHERE name LIKE '%.burst-%'")
+    in_msk = _query(db, "SELECT count(*) FROM local_msk_localmsktopic WHERE name LIKE '%.burst-%'")
     assert in_msk == [(REQUESTS - grants,)]
     policies = _query(
-        db, "SELECT count(*) FROM clusters_localmskgrant WHERE principal_arn LIKE '%:role/burst-%'"
+        db, "SELECT count(*) FROM local_msk_localmskgrant WHERE principal_arn LIKE '%:role/burst-%'"
     )
     assert policies == [(grants,)]
     expected_subjects = {

@@ -15,6 +15,8 @@ using the plugin and service execution role the admin registered on the monolith
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -45,8 +47,10 @@ def choose_tool(monolith, cluster) -> str:
 
 
 def replication_name(item: Cutover) -> str:
-    """Stable and unique per application: the name the task adopts after a lost answer."""
-    return f"mig-{item.application.monolith.name}-{item.application.name}"[:64]
+    """Stable and unique per application: the name the task adopts after a lost answer. MSK Replicator
+    names allow letters, digits and hyphens only; long names keep the cutover's id to stay unique."""
+    name = re.sub(r"[^0-9A-Za-z-]+", "-", f"mig-{item.application.monolith.name}-{item.application.name}")
+    return name if len(name) <= 64 else f"{name[:54]}-c{item.pk}"
 
 
 def _missing_settings(tool: str, monolith, cluster) -> list[str]:

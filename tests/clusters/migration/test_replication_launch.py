@@ -322,3 +322,14 @@ def test_registering_checks_the_mm2_settings(admin, client):
     assert page.status_code == 302
     saved = Monolith.objects.get(name="other")
     assert (saved.mm2_plugin_arn, saved.mm2_plugin_revision, saved.connect_role_arn) == (PLUGIN, 1, ROLE)
+
+
+def test_names_are_valid_for_aws_and_unique_per_application(orders):
+    assert replication_launch.replication_name(orders) == "mig-legacy-orders"
+    orders.application.name = "Orders_v2.events " + "x" * 80
+    name = replication_launch.replication_name(orders)
+    assert (
+        len(name) <= 64
+        and name.endswith(f"-c{orders.pk}")
+        and name.startswith("mig-legacy-Orders-v2-events-x")
+    )

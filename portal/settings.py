@@ -340,6 +340,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "clusters.tasks.resend_lost_notifications",
         "schedule": float(PROVISIONING_REDISPATCH_SECONDS),
     },
+    # Migration replications still being created by AWS are reconciled (and lost starts resumed) this often.
+    "migration-resume-replications": {
+        "task": "clusters.migration.tasks.resume_replications",
+        "schedule": float(PROVISIONING_REDISPATCH_SECONDS),
+    },
     "clusters-drift": {
         "task": "clusters.tasks.detect_drift",
         "schedule": float(DRIFT_INTERVAL_SECONDS),

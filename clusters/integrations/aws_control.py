@@ -438,6 +438,19 @@ def find_replicator(account: AccountRef, name: str) -> ReplicatorState | None:
     return None
 
 
+def describe_replicator(account: AccountRef, arn: str) -> ReplicatorState:
+    """DescribeReplicator: its state now (CREATING, RUNNING, UPDATING, DELETING, FAILED)."""
+    with translated(account, f"describe the replicator {arn}"):
+        response = kafka_client(account).describe_replicator(ReplicatorArn=arn)
+    failure = (response.get("StateInfo") or {}).get("Message") or ""
+    return ReplicatorState(
+        name=response.get("ReplicatorName", ""),
+        arn=arn,
+        state=response.get("ReplicatorState", ""),
+        message=failure,
+    )
+
+
 def delete_replicator(account: AccountRef, arn: str) -> None:
     try:
         with translated(account, f"delete the replicator {arn}"):
@@ -526,6 +539,19 @@ def find_mirror_connector(account: AccountRef, name: str) -> ReplicatorState | N
                         name=name, arn=info["connectorArn"], state=info.get("connectorState", "")
                     )
     return None
+
+
+def describe_mirror_connector(account: AccountRef, arn: str) -> ReplicatorState:
+    """DescribeConnector: its state now (CREATING, RUNNING, UPDATING, DELETING, FAILED)."""
+    with translated(account, f"describe the MSK Connect connector {arn}"):
+        response = client(account, "kafkaconnect").describe_connector(connectorArn=arn)
+    failure = (response.get("stateDescription") or {}).get("message") or ""
+    return ReplicatorState(
+        name=response.get("connectorName", ""),
+        arn=arn,
+        state=response.get("connectorState", ""),
+        message=failure,
+    )
 
 
 def delete_mirror_connector(account: AccountRef, arn: str) -> None:

@@ -106,6 +106,7 @@ class ReplicatorState:
     name: str
     arn: str
     state: str
+    message: str = ""  # why it failed, when AWS says
 
 
 @dataclass(frozen=True, slots=True)

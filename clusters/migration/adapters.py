@@ -79,10 +79,15 @@ def monolith_offsets(monolith: Monolith, topics: list[str]):
     return kafka_admin.partition_offsets(monolith_endpoint(monolith), topics, monolith_auth(monolith))
 
 
+def cluster_account(cluster) -> AccountRef:
+    """Where calls about a planned cluster go: its account and region, through the role assumed there."""
+    return account_region_ref(cluster.account, cluster.region)
+
+
 def cluster_endpoint_and_auth(cluster) -> tuple[ClusterEndpoint, KafkaAuth]:
     """A planned cluster once it is live: MSK IAM with the role the portal assumes in its account."""
     endpoint = ClusterEndpoint(
-        account=account_region_ref(cluster.account, cluster.region),
+        account=cluster_account(cluster),
         arn=cluster.arn,
         bootstrap_brokers=cluster.bootstrap_brokers,
     )

@@ -9,6 +9,14 @@ from clusters.models import REGION_CHOICES
 
 
 class MonolithForm(forms.ModelForm):
+    # Only MirrorMaker 2 on MSK Connect uses it; left empty it is the plugin's first revision.
+    mm2_plugin_revision = forms.IntegerField(
+        label="MirrorMaker 2 plugin revision", min_value=1, required=False, initial=1
+    )
+
+    def clean_mm2_plugin_revision(self) -> int:
+        return self.cleaned_data["mm2_plugin_revision"] or 1
+
     class Meta:
         model = Monolith
         fields = [
@@ -23,6 +31,9 @@ class MonolithForm(forms.ModelForm):
             "kafka_version",
             "region",
             "monthly_cost_usd",
+            "mm2_plugin_arn",
+            "mm2_plugin_revision",
+            "connect_role_arn",
         ]
 
 

@@ -73,6 +73,12 @@ def register_monolith(*, actor, **fields) -> Monolith:
         errors.setdefault("aws_account", []).append("MSK IAM signs in through a registered AWS account.")
     if monolith.msk_cluster_arn and not monolith.msk_cluster_arn.startswith("arn:aws:kafka:"):
         errors.setdefault("msk_cluster_arn", []).append("An MSK cluster ARN starts with arn:aws:kafka:.")
+    if monolith.mm2_plugin_arn and not monolith.mm2_plugin_arn.startswith("arn:aws:kafkaconnect:"):
+        errors.setdefault("mm2_plugin_arn", []).append(
+            "An MSK Connect custom plugin ARN starts with arn:aws:kafkaconnect:."
+        )
+    if monolith.connect_role_arn and not monolith.connect_role_arn.startswith("arn:aws:iam::"):
+        errors.setdefault("connect_role_arn", []).append("A role ARN starts with arn:aws:iam::.")
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():

@@ -76,6 +76,21 @@ class Monolith(models.Model):
         blank=True,
         validators=[MinValueValidator(Decimal(0))],
     )
+    # MirrorMaker 2 on MSK Connect (used when MSK Replicator cannot be): registered once per monolith by an
+    # admin, because the plugin and the role that may read this monolith are specific to it.
+    mm2_plugin_arn = models.CharField(
+        "MirrorMaker 2 plugin ARN (MSK Connect)",
+        max_length=2048,
+        blank=True,
+        help_text="The MSK Connect custom plugin holding MirrorMaker 2 and aws-msk-iam-auth.",
+    )
+    mm2_plugin_revision = models.PositiveIntegerField("MirrorMaker 2 plugin revision", default=1)
+    connect_role_arn = models.CharField(
+        "MSK Connect service execution role ARN",
+        max_length=2048,
+        blank=True,
+        help_text="The role MSK Connect workers use to write to the new clusters with IAM.",
+    )
     registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -311,6 +326,39 @@ class Cutover(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application}: {self.get_step_display()}"
+
+
+class Replication(models.Model):
+    """Replication of one application's topics from the monolith to its target cluster, recorded before any
+    call goes out (intent first): the MSK Replicator, or MirrorMaker 2's source and checkpoint connectors on
+    MSK Connect. `resources` maps each part to its ARN once created or adopted by name."""
+
+    class Tool(models.TextChoices):
+        REPLICATOR = "replicator", "MSK Replicator"
+        MM2 = "mm2", "MirrorMaker 2 on MSK Connect"
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        CREATING = "creating", "Creating"
+        RUNNING = "running", "Running"
+        FAILED = "failed", "Failed"
+
+    cutover = models.OneToOneField(Cutover, on_delete=models.PROTECT, related_name="replication")
+    tool = models.CharField(max_length=12, choices=Tool.choices)
+    name = models.CharField(max_length=100, unique=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.REQUESTED)
+    resources = models.JSONField(default=dict, blank=True)  # part -> ARN
+    reason = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.get_status_display()}"
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return ("replicator",) if self.tool == self.Tool.REPLICATOR else ("source", "checkpoint")
 
 
 class MigrationEvent(AppendOnlyModel):

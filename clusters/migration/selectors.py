@@ -229,7 +229,9 @@ def cutover_board(plan: MigrationPlan) -> CutoverBoard:
 
     rows_by_app = {row.application.pk: row for row in application_rows(plan.monolith, plan.snapshot)}
     cutovers = list(
-        Cutover.objects.filter(plan=plan).select_related("application__team").order_by("position")
+        Cutover.objects.filter(plan=plan)
+        .select_related("application__team", "replication")
+        .order_by("position")
     )
     latest = {}
     for event in MigrationEvent.objects.filter(

@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from clusters.providers.base import TransientError
+from clusters.provisioning.tasks import _PROVISIONING
 
 
 @shared_task(
@@ -21,3 +22,31 @@ def read_monolith_inventory(monolith_id: int, actor_id: int | None, after_number
         return None
     actor = User.objects.filter(pk=actor_id).first() if actor_id else None
     return inventory.take_inventory(monolith_id=monolith_id, actor=actor).pk
+
+
+# The same retry policy as the clusters' provisioning tasks: late ack, backoff on transient AWS errors.
+_AWS_WORK = _PROVISIONING
+
+
+@shared_task(name="clusters.migration.tasks.start_replication", **_AWS_WORK)
+def start_replication(replication_id: int) -> str:
+    """Adopt or create the replication's parts by name, then reconcile once (idempotent; see
+    clusters/migration/replication_launch.py)."""
+    from clusters.migration import replication_launch
+
+    return replication_launch.start(replication_id).status
+
+
+@shared_task(name="clusters.migration.tasks.resume_replications")
+def resume_replications() -> int:
+    """Beat: look again at replications AWS is still creating, and start those whose task was lost."""
+    from django.conf import settings
+
+    from clusters.migration import replication_launch
+
+    ids = replication_launch.replications_to_resume(
+        lost_after_seconds=settings.PROVISIONING_REDISPATCH_SECONDS
+    )
+    for replication_id in ids:
+        start_replication.delay(replication_id)
+    return len(ids)

@@ -26,6 +26,7 @@ urlpatterns = [
     path("plans/<int:pk>/cutover/", views.cutovers, name="cutovers"),
     path("cutovers/<int:pk>/mm2.properties", views.mm2_properties, name="cutover-mm2"),
     path("cutovers/<int:pk>/gate/", views.cutover_gate, name="cutover-gate"),
+    path("cutovers/<int:pk>/replicate/", views.cutover_replicate, name="cutover-replicate"),
     path("cutovers/<int:pk>/<str:action>/", views.cutover_step, name="cutover-step"),
     path("plans/<int:pk>/compare/", views.plan_compare, name="plan-compare"),
 ]

@@ -15,7 +15,16 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from clusters.migration import cutover, execution, forms, inventory, planning, replication, selectors
+from clusters.migration import (
+    cutover,
+    execution,
+    forms,
+    inventory,
+    planning,
+    replication,
+    replication_launch,
+    selectors,
+)
 from clusters.migration.models import Application, ApplicationClaim, Cutover, MigrationPlan, Monolith
 from clusters.migration.tasks import read_monolith_inventory
 from portal import access
@@ -531,6 +540,21 @@ def cutover_step(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         messages.error(request, f"{item.application.name}: " + " ".join(_errors(exc)))
     else:
         messages.success(request, f"{item.application.name}: step recorded.")
+    return redirect("migration:cutovers", pk=item.plan_id)
+
+
+@login_required
+@require_POST
+def cutover_replicate(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start replicating one application's topics (recorded now, created by a task)."""
+    item = _cutover(request, pk)
+    _require_admin(request)
+    try:
+        row = replication_launch.request_replication(actor=request.user, cutover_id=item.pk)
+    except ValidationError as exc:
+        messages.error(request, f"{item.application.name}: " + " ".join(_errors(exc)))
+    else:
+        messages.success(request, f"{item.application.name}: {row.get_tool_display()} is being started.")
     return redirect("migration:cutovers", pk=item.plan_id)
 
 

@@ -261,6 +261,7 @@ COVERED = {
     "cutover-step": "test_cutover_page_per_role",
     "cutover-mm2": "test_mm2_configuration_download_is_for_admins_and_parses_back",
     "plan-compare": "test_plan_compare_per_role",
+    "cutover-replicate": "test_start_replication_button_per_role",
 }
 
 
@@ -268,7 +269,10 @@ def test_every_migration_url_is_covered_per_role():
     from clusters.migration import urls
 
     assert {pattern.name for pattern in urls.urlpatterns} == set(COVERED)
-    assert all(name in globals() for name in COVERED.values())
+    from tests.clusters.migration import test_replication_launch
+
+    tests_here = {*globals(), *vars(test_replication_launch)}
+    assert all(name in tests_here for name in COVERED.values())
 
 
 @pytest.mark.parametrize("persona", ["anonymous", *VIEWERS])

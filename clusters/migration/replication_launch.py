@@ -1,0 +1,293 @@
+"""Starting replication for one application of an accepted plan, exactly once (docs/migration.md, "Replication").
+
+Intent first, as for clusters: an admin's click records a `Replication` row (status `requested`) and an event,
+and enqueues `tasks.start_replication` on commit. The task moves it to `creating` by compare-and-set, then for
+each part (the MSK Replicator, or MirrorMaker 2's source and checkpoint connectors) finds it by name and
+adopts it, else creates it, and records the ARN. A crash between the create call and the record is healed by
+the next delivery, which finds the part by name. `reconcile` reads the parts' states and moves the row to
+`running` when all run or `failed` when one failed. No network call happens inside a transaction; transient
+AWS errors (throttling, 5xx) propagate so Celery retries the task with backoff.
+
+Which tool (shared/reference/migration.md decision table): MSK Replicator when the monolith is MSK in the same
+account as the target cluster; otherwise MirrorMaker 2 on MSK Connect with `replication.connector_configs`,
+using the plugin and service execution role the admin registered on the monolith.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from clusters.migration import adapters, cutover, events, replication
+from clusters.migration.models import Cutover, MigrationPlan, Replication
+from clusters.providers.base import (
+    NameConflict,
+    ProviderError,
+    ReplicatorSpec,
+    ReplicatorState,
+    TransientError,
+)
+from portal import access
+from portal.errors import NotAllowed
+
+Status = Replication.Status
+
+
+def _require_admin(actor) -> None:
+    if not access.can_manage_migration(actor):
+        raise NotAllowed("Only platform admins start replication off the monolith.")
+
+
+def choose_tool(monolith, cluster) -> str:
+    same_account = monolith.aws_account_id is not None and monolith.aws_account_id == cluster.account_id
+    return Replication.Tool.REPLICATOR if monolith.is_msk and same_account else Replication.Tool.MM2
+
+
+def replication_name(item: Cutover) -> str:
+    """Stable and unique per application: the name the task adopts after a lost answer. MSK Replicator
+    names allow letters, digits and hyphens only; long names keep the cutover's id to stay unique."""
+    name = re.sub(r"[^0-9A-Za-z-]+", "-", f"mig-{item.application.monolith.name}-{item.application.name}")
+    return name if len(name) <= 64 else f"{name[:54]}-c{item.pk}"
+
+
+def _missing_settings(tool: str, monolith, cluster) -> list[str]:
+    if tool == Replication.Tool.REPLICATOR:
+        if not cluster.account.replicator_role_arn:
+            return [f"The account {cluster.account} has no MSK Replicator service role registered."]
+        return []
+    missing = []
+    if not monolith.mm2_plugin_arn:
+        missing.append(f"{monolith.name} has no MirrorMaker 2 plugin ARN registered.")
+    if not monolith.connect_role_arn:
+        missing.append(f"{monolith.name} has no MSK Connect service execution role registered.")
+    return missing
+
+
+def request_replication(*, actor, cutover_id: int) -> Replication:
+    """Record the intent to replicate this application and enqueue the task on commit. A failed replication
+    is requested again by the same call (compare-and-set failed → requested)."""
+    from clusters.migration import tasks
+
+    _require_admin(actor)
+    item = Cutover.objects.select_related("application__monolith", "plan").get(pk=cutover_id)
+    monolith = item.application.monolith
+    if item.plan.status != MigrationPlan.Status.ACCEPTED:
+        raise ValidationError("Replication follows the accepted plan.")
+    if item.step != Cutover.Step.REPLICATING:
+        raise ValidationError(f"{item.application.name} is past replication ({item.get_step_display()}).")
+    cluster = cutover.target_cluster(item)
+    if cluster is None:
+        raise ValidationError(f"The target cluster {item.target_cluster} is not live yet.")
+    tool = choose_tool(monolith, cluster)
+    missing = _missing_settings(tool, monolith, cluster)
+    if missing:
+        raise ValidationError(missing)
+    with transaction.atomic():
+        existing = Replication.objects.select_for_update().filter(cutover=item).first()
+        if existing is not None and existing.status != Status.FAILED:
+            raise ValidationError(
+                f"Replication for {item.application.name} is already {existing.get_status_display().lower()}."
+            )
+        if existing is None:
+            row = Replication.objects.create(
+                cutover=item, tool=tool, name=replication_name(item), requested_by=actor
+            )
+            from_status = ""
+        else:
+            row, from_status = existing, existing.status
+            row.status, row.tool, row.reason = Status.REQUESTED, tool, ""
+            row.requested_by, row.status_changed_at = actor, timezone.now()
+            row.save(update_fields=["status", "tool", "reason", "requested_by", "status_changed_at"])
+        events.record(
+            monolith,
+            "replication.requested",
+            actor=actor,
+            obj=row,
+            from_status=from_status,
+            to_status=Status.REQUESTED,
+            team=item.application.team,
+            details={"application": item.application.name, "tool": tool, "target": cluster.name},
+        )
+        transaction.on_commit(lambda: tasks.start_replication.delay(row.pk))
+    return row
+
+
+def _move(row: Replication, *, from_status: str, to_status: str, reason: str = "", details=None) -> bool:
+    """Compare-and-set on the status the caller saw; False when another worker moved it first."""
+    with transaction.atomic():
+        moved = Replication.objects.filter(pk=row.pk, status=from_status).update(
+            status=to_status, reason=reason, status_changed_at=timezone.now()
+        )
+        if moved:
+            events.record(
+                row.cutover.application.monolith,
+                f"replication.{to_status}",
+                actor=None,
+                obj=row,
+                from_status=from_status,
+                to_status=to_status,
+                reason=reason,
+                details=details,
+            )
+    row.refresh_from_db()
+    return bool(moved)
+
+
+def _record_part(row: Replication, part: str, state: ReplicatorState, *, adopted: bool) -> None:
+    with transaction.atomic():
+        locked = Replication.objects.select_for_update().get(pk=row.pk)
+        if locked.status != Status.CREATING:
+            return
+        locked.resources = {**locked.resources, part: state.arn}
+        locked.save(update_fields=["resources"])
+        events.record(
+            locked.cutover.application.monolith,
+            "replication.adopted" if adopted else "replication.created",
+            actor=None,
+            obj=locked,
+            details={"part": part, "arn": state.arn, "state": state.state},
+        )
+    row.refresh_from_db()
+
+
+def _part_name(row: Replication, part: str) -> str:
+    return row.name if part == "replicator" else f"{row.name}-{part}"
+
+
+def _create_part(row: Replication, part: str, cluster, account) -> ReplicatorState:
+    monolith = row.cutover.application.monolith
+    topics, groups = cutover.topics_and_groups(row.cutover)
+    profile = cluster.network_profile
+    subnets, groups_sg = tuple(profile.subnet_ids), tuple(profile.security_group_ids)
+    tags = {"migration": monolith.name, "application": row.cutover.application.name}
+    if part == "replicator":
+        spec = ReplicatorSpec(
+            name=row.name,
+            source_arn=monolith.msk_cluster_arn,
+            target_arn=cluster.arn,
+            topics=tuple(topics),
+            subnet_ids=subnets,
+            security_group_ids=groups_sg,
+            service_execution_role_arn=cluster.account.replicator_role_arn,
+            tags=tags,
+        )
+        return adapters.aws_control.create_replicator(account, spec)
+    name = _part_name(row, part)
+    config = replication.connector_configs(
+        monolith, target_bootstrap=cluster.bootstrap_brokers, topics=topics, groups=groups
+    )[part]
+    return adapters.aws_control.create_mirror_connector(
+        account,
+        name=name,
+        connector_configuration={**config, "name": name},
+        target_bootstrap=cluster.bootstrap_brokers,
+        subnet_ids=subnets,
+        security_group_ids=groups_sg,
+        plugin_arn=monolith.mm2_plugin_arn,
+        plugin_revision=monolith.mm2_plugin_revision,
+        service_execution_role_arn=monolith.connect_role_arn,
+        tags=tags,
+    )
+
+
+def _find_part(row: Replication, part: str, account) -> ReplicatorState | None:
+    if part == "replicator":
+        return adapters.aws_control.find_replicator(account, row.name)
+    return adapters.aws_control.find_mirror_connector(account, _part_name(row, part))
+
+
+def _load(replication_id: int) -> Replication:
+    return Replication.objects.select_related(
+        "cutover__application__monolith", "cutover__plan", "cutover__application__team"
+    ).get(pk=replication_id)
+
+
+def start(replication_id: int) -> Replication:
+    """The task's work: adopt or create every part, then reconcile once. Idempotent; raises TransientError
+    for Celery to retry; any other AWS refusal moves the row to failed with AWS's words."""
+    row = _load(replication_id)
+    if row.status == Status.REQUESTED:
+        _move(row, from_status=Status.REQUESTED, to_status=Status.CREATING)
+    if row.status != Status.CREATING:
+        return row
+    cluster = cutover.target_cluster(row.cutover)
+    if cluster is None:
+        _move(
+            row,
+            from_status=Status.CREATING,
+            to_status=Status.FAILED,
+            reason="The target cluster is not live.",
+        )
+        return row
+    account = adapters.cluster_account(cluster)
+    try:
+        for part in row.parts:
+            if part in row.resources:
+                continue
+            state, adopted = _find_part(row, part, account), True
+            if state is None:
+                try:
+                    state, adopted = _create_part(row, part, cluster, account), False
+                except NameConflict:
+                    # Someone created it between our look-up and our call: adopt it.
+                    state = _find_part(row, part, account)
+                    if state is None:
+                        raise TransientError(
+                            f"{_part_name(row, part)} exists but cannot be found yet."
+                        ) from None
+            _record_part(row, part, state, adopted=adopted)
+    except TransientError:
+        raise
+    except ProviderError as exc:
+        _move(row, from_status=Status.CREATING, to_status=Status.FAILED, reason=str(exc))
+        return row
+    return reconcile(row.pk)
+
+
+def reconcile(replication_id: int) -> Replication:
+    """Read each part's state: all RUNNING → running; any FAILED → failed with AWS's message; else it
+    stays creating and beat looks again (`replications_to_resume`)."""
+    row = _load(replication_id)
+    if row.status != Status.CREATING or set(row.parts) - set(row.resources):
+        return row
+    cluster = cutover.target_cluster(row.cutover)
+    if cluster is None:
+        return row
+    account = adapters.cluster_account(cluster)
+    states = {}
+    for part in row.parts:
+        describe = (
+            adapters.aws_control.describe_replicator
+            if part == "replicator"
+            else adapters.aws_control.describe_mirror_connector
+        )
+        states[part] = describe(account, row.resources[part])
+    details = {part: state.state for part, state in states.items()}
+    failed = [
+        f"{part}: {state.message or 'FAILED'}" for part, state in states.items() if state.state == "FAILED"
+    ]
+    if failed:
+        _move(
+            row,
+            from_status=Status.CREATING,
+            to_status=Status.FAILED,
+            reason="; ".join(failed),
+            details=details,
+        )
+    elif all(state.state == "RUNNING" for state in states.values()):
+        _move(row, from_status=Status.CREATING, to_status=Status.RUNNING, details=details)
+    return row
+
+
+def replications_to_resume(*, lost_after_seconds: int) -> list[int]:
+    """For beat: every replication AWS is still creating (to reconcile), and requested ones whose task was
+    lost (older than `lost_after_seconds`). `start` is idempotent, so both simply run it again."""
+    lost_before = timezone.now() - timezone.timedelta(seconds=lost_after_seconds)
+    return list(
+        Replication.objects.filter(status=Status.CREATING)
+        .union(Replication.objects.filter(status=Status.REQUESTED, status_changed_at__lt=lost_before))
+        .values_list("pk", flat=True)
+    )

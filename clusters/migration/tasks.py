@@ -1,7 +1,7 @@
 from celery import shared_task
 
 from clusters.providers.base import TransientError
-from clusters.provisioning.tasks import _PROVISIONING
+from clusters.provisioning.tasks import AWS_TASK_OPTIONS
 
 
 @shared_task(
@@ -24,11 +24,8 @@ def read_monolith_inventory(monolith_id: int, actor_id: int | None, after_number
     return inventory.take_inventory(monolith_id=monolith_id, actor=actor).pk
 
 
-# The same retry policy as the clusters' provisioning tasks: late ack, backoff on transient AWS errors.
-_AWS_WORK = _PROVISIONING
-
-
-@shared_task(name="clusters.migration.tasks.start_replication", **_AWS_WORK)
+# The provisioning tasks' policy: late ack, backoff on transient AWS errors.
+@shared_task(name="clusters.migration.tasks.start_replication", **AWS_TASK_OPTIONS)
 def start_replication(replication_id: int) -> str:
     """Adopt or create the replication's parts by name, then reconcile once (idempotent; see
     clusters/migration/replication_launch.py)."""

@@ -10,7 +10,7 @@ from clusters.integrations.errors import TransientError
 # Tasks take ids, are idempotent (the services re-check state), acknowledge late so a
 # killed worker's task is delivered again, and retry transient provider errors with backoff. Each imports
 # its module when it runs (steps dispatch tasks, so a module-level import would be circular).
-_PROVISIONING = {
+AWS_TASK_OPTIONS = {
     "acks_late": True,
     "autoretry_for": (TransientError,),
     "retry_backoff": 2,
@@ -20,56 +20,56 @@ _PROVISIONING = {
 }
 
 
-@shared_task(name="clusters.tasks.provision_cluster", **_PROVISIONING)
+@shared_task(name="clusters.tasks.provision_cluster", **AWS_TASK_OPTIONS)
 def provision_cluster(cluster_id: int) -> None:
     from clusters.provisioning import steps
 
     steps.provision_cluster(cluster_id)
 
 
-@shared_task(name="clusters.tasks.provision_topic", **_PROVISIONING)
+@shared_task(name="clusters.tasks.provision_topic", **AWS_TASK_OPTIONS)
 def provision_topic(topic_id: int) -> None:
     from clusters.provisioning import steps
 
     steps.provision_topic(topic_id)
 
 
-@shared_task(name="clusters.tasks.apply_grant", **_PROVISIONING)
+@shared_task(name="clusters.tasks.apply_grant", **AWS_TASK_OPTIONS)
 def apply_grant(grant_id: int) -> None:
     from clusters.provisioning import steps
 
     steps.apply_grant(grant_id)
 
 
-@shared_task(name="clusters.tasks.provision_replicator", **_PROVISIONING)
+@shared_task(name="clusters.tasks.provision_replicator", **AWS_TASK_OPTIONS)
 def provision_replicator(replicator_id: int) -> None:
     from clusters.provisioning import steps
 
     steps.provision_replicator(replicator_id)
 
 
-@shared_task(name="clusters.tasks.update_topic", **_PROVISIONING)
+@shared_task(name="clusters.tasks.update_topic", **AWS_TASK_OPTIONS)
 def update_topic(topic_id: int) -> None:
     from clusters.provisioning import steps
 
     steps.update_topic(topic_id)
 
 
-@shared_task(name="clusters.tasks.delete_topic", **_PROVISIONING)
+@shared_task(name="clusters.tasks.delete_topic", **AWS_TASK_OPTIONS)
 def delete_topic(topic_id: int) -> None:
     from clusters.provisioning import steps
 
     steps.delete_topic(topic_id)
 
 
-@shared_task(name="clusters.tasks.revoke_grant", **_PROVISIONING)
+@shared_task(name="clusters.tasks.revoke_grant", **AWS_TASK_OPTIONS)
 def revoke_grant(grant_id: int) -> None:
     from clusters.provisioning import steps
 
     steps.revoke_grant(grant_id)
 
 
-@shared_task(name="clusters.tasks.decommission_cluster", **_PROVISIONING)
+@shared_task(name="clusters.tasks.decommission_cluster", **AWS_TASK_OPTIONS)
 def decommission_cluster(cluster_id: int) -> None:
     from clusters.provisioning import steps
 

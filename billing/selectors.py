@@ -67,11 +67,9 @@ def default_finance_month() -> dt.date:
     return last if ChargebackRun.objects.filter(month=last).exists() else current_month()
 
 
-def line_list(*, user, run: ChargebackRun, team_slug: str | None = None):
-    lines = access.chargeback_lines_visible_to(user).filter(run=run)
-    if team_slug:
-        lines = lines.filter(team__slug=team_slug)
-    return lines.order_by("position")
+def line_list(*, user, run: ChargebackRun):
+    """The run's lines the user may see, in order (`billing.filters.LineFilterSet` narrows them)."""
+    return access.chargeback_lines_visible_to(user).filter(run=run).order_by("position")
 
 
 # --- A month's costs per team: the one source of every page's figures ---------------------------------

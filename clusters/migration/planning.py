@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Count, Max
 
 from billing.pricing import money, monthly_estimate, usd
-from billing.selectors import rates_for
+from billing.rates import rates_for
 from clusters.migration import events, selectors
 from clusters.migration.models import Application, MigrationPlan, Monolith
 from clusters.migration.packing import (

@@ -18,7 +18,7 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from billing.pricing import CostEstimate, monthly_estimate, stored_gib_estimate
-from billing.selectors import rates_for
+from billing.rates import rates_for
 from clusters import provisioning, rules
 from clusters.models import (
     AccessGrant,

@@ -361,6 +361,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.collect_and_compute",
         "schedule": crontab(hour=BILLING_HOUR_UTC, minute=15),
     },
+    # Idempotency keys older than IDEMPOTENCY_RETENTION_HOURS are deleted once a day.
+    "requests-forget-idempotency-keys": {
+        "task": "clusters.requests.tasks.forget_old_idempotency_keys",
+        "schedule": crontab(hour=4, minute=30),
+    },
 }
 # Sent once when beat starts (a schedule counts its first interval from the start): the heartbeat, so
 # /healthz reports a running worker at once, the drift check, so admins see drift from the start, and the
@@ -411,6 +416,9 @@ KAFKA_SSL_CA_LOCATION = env_str("KAFKA_SSL_CA_LOCATION")
 # A create repeated with the same Idempotency-Key while the first attempt still runs waits this long for
 # its answer, then gets 409 with Retry-After.
 IDEMPOTENCY_WAIT_SECONDS = env_int("IDEMPOTENCY_WAIT_SECONDS", 10)
+# A key (and the answer it replays) is kept this long after its first attempt, then forgotten by beat's
+# daily clean-up: the same key afterwards files a new request. Default 24 hours.
+IDEMPOTENCY_RETENTION_HOURS = env_int("IDEMPOTENCY_RETENTION_HOURS", 24)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "portal.api.authentication.ApiTokenAuthentication",

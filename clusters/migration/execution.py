@@ -113,10 +113,15 @@ def _mbps(value) -> Decimal:
     return Decimal(value or 0).quantize(Decimal("0.01"), rounding=ROUND_CEILING)
 
 
-def _request_note(request: Request) -> str:
+def _status(request: Request) -> str:
+    """Where a request stands, in words (the item's note when the page links the request)."""
     if request.status == Request.Status.SUBMITTED:
-        return f"request #{request.pk} waits for approval"
-    return f"request #{request.pk} {request.get_status_display().lower()}"
+        return "waits for approval"
+    return request.get_status_display().lower()
+
+
+def _request_note(request: Request) -> str:
+    return f"request #{request.pk} {_status(request)}"
 
 
 class _World:
@@ -244,7 +249,7 @@ def _cluster_items(plan, team, world: _World, teams_of: dict[str, str]) -> list[
         label = f"{Cluster.Kind(kind).label.split(' (')[0]} {name}"
         request = world.cluster_requests.get(name)
         if request is not None:
-            items.append(Item(CLUSTER, name, label, REQUESTED, request, _request_note(request)))
+            items.append(Item(CLUSTER, name, label, REQUESTED, request, _status(request)))
             continue
         if name in world.clusters:
             items.append(Item(CLUSTER, name, label, REQUESTED, None, "already in the inventory"))
@@ -403,7 +408,7 @@ def _topic_items(plan, team, row, planned, world: _World, other_slugs: list[str]
             continue
         waiting = world.topic_requests.get((cluster.pk, name))
         if waiting is not None:
-            items.append(Item(TOPIC, planned["name"], label, REQUESTED, waiting, _request_note(waiting)))
+            items.append(Item(TOPIC, planned["name"], label, REQUESTED, waiting, _status(waiting)))
             continue
         what = (
             f"{name} of {row.application.name}, under its monolith name (replication keeps names), with the "
@@ -463,7 +468,7 @@ def _access_items(plan, team, row, placement, world: _World) -> list[Item]:
                 items.append(Item(ACCESS, planned["name"], label, REQUESTED, None, "granted already"))
                 continue
             if (request := world.access_requests.get(key)) is not None:
-                items.append(Item(ACCESS, planned["name"], label, REQUESTED, request, _request_note(request)))
+                items.append(Item(ACCESS, planned["name"], label, REQUESTED, request, _status(request)))
                 continue
             what = f"{right} on {name} ({application.name}) for {arn} on {target.name}, as on the monolith."
 
@@ -522,9 +527,7 @@ def file_requests(*, actor, plan_id: int, team: Team) -> list[Item]:
             except ValidationError as exc:
                 done[_key(item)] = Item(item.kind, item.cluster, item.label, REFUSED, None, _messages(exc))
                 continue
-            done[_key(item)] = Item(
-                item.kind, item.cluster, item.label, FILED, request, _request_note(request)
-            )
+            done[_key(item)] = Item(item.kind, item.cluster, item.label, FILED, request, _status(request))
             progressed = progressed or request.status == Request.Status.APPROVED
         if not progressed:
             break

@@ -15,15 +15,16 @@ from tests import builders
 ROLE = "arn:aws:iam::123456789012:role/billing"
 
 
-def _kept(actor, team, cluster, name):
+def _kept(actor, team, cluster, name, *, name_as_is=True):
+    one = Decimal(1)
     return services.prepare_topic_create(
         actor=actor,
         team=team,
         cluster=cluster,
         name=name,
-        name_as_is=True,
-        expected_in_mbps=Decimal(1),
-        expected_out_mbps=Decimal(1),
+        name_as_is=name_as_is,
+        expected_in_mbps=one,
+        expected_out_mbps=one,
     )
 
 
@@ -32,14 +33,7 @@ def test_a_kept_name_is_the_full_name_and_still_meets_the_platform_rules(member_
     assert prepared.payload["name"] == "orders.created" and prepared.payload["name_as_is"] is True
     assert "name kept as is" in prepared.summary
     # Without it, the convention builds the name, as for every form and API request.
-    plain = services.prepare_topic_create(
-        actor=member_a,
-        team=team_a,
-        cluster=cluster_a,
-        name="orders.created",
-        expected_in_mbps=Decimal(1),
-        expected_out_mbps=Decimal(1),
-    )
+    plain = _kept(member_a, team_a, cluster_a, "orders.created", name_as_is=False)
     assert plain.payload["name"] == "team-a.orders.created" and "name_as_is" not in plain.payload
     refused = {
         "team-b.orders": "team team-b's namespace “team-b.”",

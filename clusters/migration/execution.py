@@ -130,6 +130,7 @@ class _World:
     def __init__(self, plan: MigrationPlan):
         self.plan = plan
         self.region = plan.result["region"]
+        self.template = PlatformSettings.current().topic_name_template
         self.rows = selectors.application_rows(plan.monolith, plan.snapshot)
         self.owners = {
             cluster["name"]: owner_team_slug(cluster, plan, self.rows) for cluster in plan.result["clusters"]
@@ -152,8 +153,15 @@ class _World:
         ids = [cluster.pk for cluster in self.clusters.values()]
         self.topics = {
             (topic.cluster_id, topic.name): topic
-            for topic in Topic.objects.filter(cluster_id__in=ids).exclude(status=Topic.Status.DELETED)
+            for topic in Topic.objects.filter(cluster_id__in=ids)
+            .exclude(status=Topic.Status.DELETED)
+            .select_related("team")
         }
+        self.topic_created_by = {}  # topic id -> the request that created it
+        for request in Request.objects.filter(
+            kind=Request.Kind.TOPIC_CREATE, topic_id__in=[topic.pk for topic in self.topics.values()]
+        ).order_by("-pk"):
+            self.topic_created_by[request.topic_id] = request
         self.topic_requests = {
             (request.cluster_id, request.payload.get("name")): request
             for request in Request.objects.filter(
@@ -377,12 +385,11 @@ def _topic_settings(inventory_topic, application) -> dict:
 def _topic_items(plan, team, row, planned, world: _World, other_slugs: list[str]) -> list[Item]:
     items = []
     cluster, why = world.cluster_or_wait(planned["name"])
-    quotas_template = PlatformSettings.current().topic_name_template
     write_side = planned["side"] == "write"
     for inventory_topic in row.topics:
         name = inventory_topic.name
         label = f"Topic {name}"
-        if error := rules.kept_topic_name_error(name, template=quotas_template, other_team_slugs=other_slugs):
+        if error := rules.kept_topic_name_error(name, template=world.template, other_team_slugs=other_slugs):
             items.append(Item(TOPIC, planned["name"], label, REFUSED, None, error))
             continue
         in_mbps = _mbps(inventory_topic.peak_in_mbps)
@@ -404,7 +411,8 @@ def _topic_items(plan, team, row, planned, world: _World, other_slugs: list[str]
             state = REQUESTED if existing.team_id == team.pk else REFUSED
             owned = "" if existing.team_id == team.pk else f", owned by {existing.team.name}"
             note = f"on {cluster.name} already ({existing.get_status_display().lower()}{owned})"
-            items.append(Item(TOPIC, planned["name"], label, state, existing.requests.first(), note))
+            request = world.topic_created_by.get(existing.pk)
+            items.append(Item(TOPIC, planned["name"], label, state, request, note))
             continue
         waiting = world.topic_requests.get((cluster.pk, name))
         if waiting is not None:

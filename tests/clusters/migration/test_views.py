@@ -178,6 +178,17 @@ def test_requirements_are_edited_by_the_owning_team_only(world, member_a, member
         and orders.client_connections == 40
         and orders.tolerates_duplicates is False  # unticked
     )
+    bad = {
+        "latency_class": "time_insensitive",
+        "client_connections": "1",
+        "consumer_roles": "arn:aws:iam::1:role/x",
+    }
+    response = client_for(member_a).post(url, bad)
+    assert response.status_code == 200
+    assert "Line 1: an IAM role ARN, a space, then its consumer group." in response.content.decode()
+    good = {**bad, "consumer_roles": "arn:aws:iam::123456789012:role/billing billing"}
+    assert client_for(member_a).post(url, good).status_code == 302
+    assert Application.objects.get(pk=world["orders"].pk).consumer_roles.endswith("role/billing billing")
 
 
 def test_filing_from_the_accepted_plan_page_is_for_the_teams_members(

@@ -82,8 +82,9 @@ class RequirementsForm(forms.ModelForm):
         help_texts = {"peak_in_mbps": "Empty: the inventory's figures for its topics."}
         widgets = {
             "producers": forms.Textarea(attrs={"rows": 2}),
-            "producer_roles": forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
-            "consumer_roles": forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
+            # Wide enough for a role ARN and a group on one line (width: auto on desktops, full on phones).
+            "producer_roles": forms.Textarea(attrs={"rows": 3, "cols": 72, "spellcheck": "false"}),
+            "consumer_roles": forms.Textarea(attrs={"rows": 3, "cols": 72, "spellcheck": "false"}),
         }
 
 

@@ -162,11 +162,11 @@ class _World:
             kind=Request.Kind.TOPIC_CREATE, topic_id__in=[topic.pk for topic in self.topics.values()]
         ).order_by("-pk"):
             self.topic_created_by[request.topic_id] = request
-        self.topic_requests = {
+        self.topic_requests = {  # waiting, or approved (and its topic deleted since: not filed again)
             (request.cluster_id, request.payload.get("name")): request
             for request in Request.objects.filter(
-                kind=Request.Kind.TOPIC_CREATE, cluster_id__in=ids, status=Request.Status.SUBMITTED
-            )
+                kind=Request.Kind.TOPIC_CREATE, cluster_id__in=ids, status__in=_LIVE_REQUEST
+            ).order_by("pk")
         }
         self.grants = set(
             AccessGrant.objects.filter(cluster_id__in=ids)

@@ -310,3 +310,28 @@ def test_principals_are_checked_when_declared(owned, member_a):  # noqa: F811
     errors = excinfo.value.message_dict
     assert errors["producer_roles"] == ["Line 2: “12345” is not an AWS account id: 12 digits 0–9."]
     assert errors["consumer_roles"] == ["Line 1: an IAM role ARN, a space, then its consumer group."]
+
+
+def test_an_object_removed_after_approval_is_not_requested_again(
+    owned,  # noqa: F811
+    admin,
+    member_a,
+    team_a,
+    network_profile,
+):
+    """Approved once is requested: a topic deleted since (or a grant revoked) was someone's decision."""
+    plan = _accept(admin, owned)
+    execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    _approve_all(admin)
+    execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    _approve_all(admin)
+    Topic.objects.filter(name="orders.audit").update(status=Topic.Status.DELETED)
+    count = Request.objects.count()
+    items = {
+        item.label: item for item in execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    }
+    assert Request.objects.count() == count
+    assert (
+        items["Topic orders.audit"].state == execution.REQUESTED
+        and items["Topic orders.audit"].note == "approved"
+    )

@@ -90,16 +90,16 @@ class Item:
 
 def owner_team_slug(cluster: dict, plan: MigrationPlan, rows=None) -> str:
     """Segregated: the cluster's team. Write/read: the team with the most peak throughput (in + out, as the
-    plan counts it: requirements, else the inventory) on it; ties by name. `rows`: the plan's application rows,
-    when the caller has them."""
+    plan counts it: requirements, else the inventory) on it, ties by name; unclaimed applications count for
+    nobody ("" only when no team has one there). `rows`: the plan's application rows, when the caller has them."""
     if cluster["group"]["team"]:
         return cluster["group"]["team"]
     if rows is None:
         rows = selectors.application_rows(plan.monolith, plan.snapshot)
     weights: dict[str, Decimal] = {}
     for row in rows:
-        if row.application.name in cluster["applications"]:
-            slug = row.application.team.slug if row.application.team else ""
+        if row.application.name in cluster["applications"] and row.application.team is not None:
+            slug = row.application.team.slug
             weights[slug] = weights.get(slug, Decimal(0)) + row.peak_in_mbps + row.peak_out_mbps
     return min(weights, key=lambda slug: (-weights[slug], slug)) if weights else ""
 

@@ -335,3 +335,23 @@ def test_an_object_removed_after_approval_is_not_requested_again(
         items["Topic orders.audit"].state == execution.REQUESTED
         and items["Topic orders.audit"].note == "approved"
     )
+
+
+def test_a_shared_cluster_is_filed_by_the_busiest_claimed_team_not_by_nobody(
+    owned,  # noqa: F811
+    admin,
+    team_a,
+    network_profile,
+):
+    """An unclaimed application carrying most of a write cluster's traffic must not leave it without a filer."""
+    Application.objects.filter(name__in=["clicks", "search"]).update(
+        team=None
+    )  # team B's busiest, unclaimed now
+    plan = _accept(admin, owned, strategy="write_read")
+    shared = next(
+        c for c in plan.result["clusters"] if c["side"] == "write" and "orders" in c["applications"]
+    )
+    assert set(shared["applications"]) >= {"clicks", "search", "orders"}  # 260 MB/s in + out unclaimed
+    assert execution.owner_team_slug(shared, plan) == "team-a"  # orders: 92 MB/s, the busiest claimed one
+    filed = next(i for i in execution.plan_items(plan, team_a) if i.cluster == shared["name"])
+    assert filed.label == f"Write cluster {shared['name']}" and filed.state == "ready"

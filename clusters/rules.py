@@ -117,6 +117,24 @@ def topic_namespace(template: str, *, team_slug: str) -> str:
     return template.split("{name}", 1)[0].format(team=team_slug)
 
 
+def kept_topic_name_error(name: str, *, template: str, other_team_slugs: Iterable[str]) -> str | None:
+    """A topic name kept as it is rather than built from the naming convention (a monolith's topic moving
+    with replication, which keeps names): Kafka's rule on the whole name, never a name Kafka and MSK keep
+    for themselves ('__…'), and never inside another team's namespace, whose prefix grants would reach it."""
+    if error := topic_name_error(name):
+        return error
+    if name.startswith("__"):
+        return f"“{name}” starts with “__”, which Kafka and MSK keep for their own topics."
+    for slug in sorted(other_team_slugs):
+        namespace = topic_namespace(template, team_slug=slug)
+        if namespace and name.startswith(namespace):
+            return (
+                f"“{name}” lies in team {slug}'s namespace “{namespace}”: that team's prefix grants would reach "
+                "it. Rename the topic on the monolith first, or let that team own it."
+            )
+    return None
+
+
 def suggested_partitions(in_mbps: Decimal | float, out_mbps: Decimal | float) -> int:
     """max(⌈in/5⌉, ⌈out/10⌉), at least 1: a Serverless partition takes 5 MB/s in and 10 MB/s out."""
     return max(

@@ -75,10 +75,17 @@ class RequirementsForm(forms.ModelForm):
             "tolerates_duplicates",
             "client_connections",
             "producers",
+            "producer_roles",
+            "consumer_roles",
         ]
         labels = {"peak_in_mbps": "Peak MB/s in", "peak_out_mbps": "Peak MB/s out (all consumers)"}
         help_texts = {"peak_in_mbps": "Empty: the inventory's figures for its topics."}
-        widgets = {"producers": forms.Textarea(attrs={"rows": 2})}
+        widgets = {
+            "producers": forms.Textarea(attrs={"rows": 2}),
+            # Wide enough for a role ARN and a group on one line (width: auto on desktops, full on phones).
+            "producer_roles": forms.Textarea(attrs={"rows": 3, "cols": 72, "spellcheck": "false"}),
+            "consumer_roles": forms.Textarea(attrs={"rows": 3, "cols": 72, "spellcheck": "false"}),
+        }
 
 
 class PlanForm(forms.Form):

@@ -622,6 +622,8 @@ REQUIREMENT_FIELDS = (
     "tolerates_duplicates",
     "client_connections",
     "producers",
+    "producer_roles",
+    "consumer_roles",
 )
 
 

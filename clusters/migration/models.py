@@ -11,12 +11,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from clusters import rules
 from clusters.models import REGION_CHOICES, AwsAccount
 from portal.models import AppendOnlyModel, Team
 
@@ -24,6 +26,45 @@ ENV_VAR_NAME = RegexValidator(
     r"^[A-Z_][A-Z0-9_]{0,99}$",
     "The name of an environment variable: capital letters, digits and underscores, e.g. MONOLITH_PASSWORD.",
 )
+
+
+def role_lines(text: str) -> list[list[str]]:
+    """The non-empty lines of a principals field, each split on white space."""
+    return [line.split() for line in (text or "").splitlines() if line.strip()]
+
+
+def _check_lines(text: str, *, words: int, shape: str, extra=None) -> None:
+    """Each line: `words` words, the first an IAM role ARN (the portal's rule, `rules.validate_role_arn`);
+    `extra(line)` says what else is wrong with a line, or None. All problems at once, by line."""
+    errors = []
+    for number, line in enumerate(role_lines(text), start=1):
+        if len(line) != words:
+            errors.append(f"Line {number}: {shape}")
+            continue
+        try:
+            rules.validate_role_arn(line[0])
+        except ValidationError as exc:
+            errors.append(f"Line {number}: {' '.join(exc.messages)}")
+        if extra is not None and (error := extra(line)):
+            errors.append(f"Line {number}: {error}")
+    if errors:
+        raise ValidationError(errors)
+
+
+def validate_producer_roles(text: str) -> None:
+    """One IAM role ARN per line."""
+    _check_lines(text, words=1, shape="one IAM role ARN per line, nothing else.")
+
+
+def validate_consumer_roles(text: str) -> None:
+    """Per line an IAM role ARN and the consumer group it reads with (the same group id as on the monolith:
+    translated offsets are kept per group), e.g. `arn:aws:iam::123456789012:role/billing billing`."""
+    _check_lines(
+        text,
+        words=2,
+        shape="an IAM role ARN, a space, then its consumer group.",
+        extra=lambda line: rules.group_prefix_error(line[1]),
+    )
 
 
 class Monolith(models.Model):
@@ -208,6 +249,22 @@ class Application(models.Model):
     tolerates_duplicates = models.BooleanField(default=True)
     client_connections = models.PositiveIntegerField(default=0)
     producers = models.TextField("Producers (declared by the team)", blank=True)
+    # The principals that get access on the new clusters when the plan is filed (docs/migration.md, "Execute").
+    producer_roles = models.TextField(
+        "Producer IAM roles",
+        blank=True,
+        validators=[validate_producer_roles],
+        help_text="One IAM role ARN per line: they get produce access to the application's topics on its "
+        "write (or own) cluster.",
+    )
+    consumer_roles = models.TextField(
+        "Consumer IAM roles and groups",
+        blank=True,
+        validators=[validate_consumer_roles],
+        help_text="Per line an IAM role ARN, a space and the consumer group it reads with (the same group id "
+        "as on the monolith): they get consume access on the cluster the plan puts the application's "
+        "consumers on.",
+    )
     requirements_updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -350,11 +350,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "move_form": forms.MoveForm(plan=plan) if is_admin else None,
             "is_admin": is_admin,
             "versions": selectors.plans_of(plan.monolith).exclude(pk=plan.pk),
-            "filing_teams": access.teams_visible_to(request.user).filter(
-                pk__in=access.member_team_ids(request.user)
-            )
-            if plan.status == MigrationPlan.Status.ACCEPTED and not access.is_finance(request.user)
-            else [],
+            "filings": execution.filing_overview(plan, request.user),
         },
     )
 
@@ -440,31 +436,40 @@ def plan_compare(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def plan_file_requests(request: HttpRequest, pk: int) -> HttpResponse:
-    """A team member turns the accepted plan's clusters for their team into cluster requests."""
+    """A team member turns the accepted plan's clusters, topics and access for their team into requests."""
     plan = _plan(request, pk)
     teams = access.teams_visible_to(request.user).filter(pk__in=access.member_team_ids(request.user))
     form = forms.ClaimForm(request.POST, teams=teams)
     if not form.is_valid() or access.is_finance(request.user):
         raise PermissionDenied("You can only file requests for teams you are a member of.")
     try:
-        filed = execution.file_cluster_requests(
-            actor=request.user, plan_id=plan.pk, team=form.cleaned_data["team"]
-        )
+        items = execution.file_requests(actor=request.user, plan_id=plan.pk, team=form.cleaned_data["team"])
     except NotAllowed as exc:
         raise PermissionDenied(exc.message) from exc
     except ValidationError as exc:
         messages.error(request, " ".join(_errors(exc)))
     else:
-        for item in filed:
-            if item.request is not None and not item.note:
-                messages.success(
-                    request,
-                    f"{item.cluster}: request #{item.request.pk} filed; a platform admin approves it.",
-                )
-            else:
-                messages.info(request, f"{item.cluster}: {item.note}")
-        if not filed:
-            messages.info(request, "This plan has no cluster for that team.")
+        filed = [item for item in items if item.state == execution.FILED]
+        refused = [item for item in items if item.state == execution.REFUSED]
+        waiting = sum(1 for item in items if item.state == execution.WAITING)
+        if filed:
+            messages.success(
+                request,
+                f"{len(filed)} request{'s' if len(filed) != 1 else ''} filed; a platform admin other than you "
+                "approves them: "
+                + "; ".join(item.label for item in filed[:10])
+                + ("; …" if len(filed) > 10 else "."),
+            )
+        for item in refused[:10]:
+            messages.error(request, f"{item.label}: {item.note}")
+        if waiting:
+            messages.info(
+                request, f"{waiting} waiting for something to be approved or running first: see below."
+            )
+        if not items:
+            messages.info(request, "This plan has nothing for that team.")
+        elif not (filed or refused or waiting):
+            messages.info(request, "Nothing new to file: everything is requested already.")
     return redirect("migration:plan-detail", pk=plan.pk)
 
 

@@ -178,6 +178,17 @@ def test_requirements_are_edited_by_the_owning_team_only(world, member_a, member
         and orders.client_connections == 40
         and orders.tolerates_duplicates is False  # unticked
     )
+    bad = {
+        "latency_class": "time_insensitive",
+        "client_connections": "1",
+        "consumer_roles": "arn:aws:iam::1:role/x",
+    }
+    response = client_for(member_a).post(url, bad)
+    assert response.status_code == 200
+    assert "Line 1: an IAM role ARN, a space, then its consumer group." in response.content.decode()
+    good = {**bad, "consumer_roles": "arn:aws:iam::123456789012:role/billing billing"}
+    assert client_for(member_a).post(url, good).status_code == 302
+    assert Application.objects.get(pk=world["orders"].pk).consumer_roles.endswith("role/billing billing")
 
 
 def test_filing_from_the_accepted_plan_page_is_for_the_teams_members(
@@ -193,6 +204,26 @@ def test_filing_from_the_accepted_plan_page_is_for_the_teams_members(
     assert not Request.objects.exists()
     assert client_for(member_a).post(url, {"team": team_a.pk}).status_code == 302
     assert Request.objects.filter(team=team_a, requested_by=member_a).exists()
+
+
+def test_the_accepted_plan_page_lists_each_team_s_requests_to_whom_may_see_them(
+    world, member_a, member_b, finance, admin, team_a, network_profile
+):
+    plan = planning.accept_plan(actor=admin, plan_id=world["plan"].pk)
+    url = reverse("migration:plan-detail", args=[plan.pk])
+    a_table, b_table = "Requests of Team A from this plan", "Requests of Team B from this plan"
+    page = client_for(member_a).get(url).content.decode()
+    assert a_table in page and b_table not in page and "File Team A's requests" in page
+    page = client_for(member_b).get(url).content.decode()
+    assert b_table in page and a_table not in page
+    assert "needs 12 partitions, not 4" in page  # clicks.raw, before anything is filed
+    for persona in (admin, finance):  # both see every team's list; neither is in a team, so no button
+        page = client_for(persona).get(url).content.decode()
+        assert a_table in page and b_table in page and "File Team" not in page
+    client_for(member_a).post(reverse("migration:plan-file-requests", args=[plan.pk]), {"team": team_a.pk})
+    page = client_for(member_a).get(url).content.decode()
+    request = plan.monolith.events.filter(action="plan.requests_filed").get().details["requests"][0]
+    assert f'href="/requests/{request}/">Request #{request}</a>: waits for approval' in page
 
 
 def test_cutover_page_per_role(world, personas, admin, member_a, finance):

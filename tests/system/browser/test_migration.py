@@ -1,6 +1,6 @@
 """The migration assistant walked through in a real browser: inventory from a file, applications found and
-claimed, the claim approved by an admin, a plan computed, a move refused live (htmx), the plan accepted, the
-team's cluster requests filed, and the cutover board with its first gate blocked until the cluster is live."""
+claimed, the claim approved by an admin, a plan computed, a move refused live (htmx), the plan accepted with
+what the rules refuse listed, the team's requests filed, and the cutover board with its first gate blocked until the cluster is live."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ FILE = (
 
 
 def test_migration_from_inventory_to_cutover(
-    page: Page, live_server, admin, member_a, team_a, team_b, network_profile
+    page: Page, live_server, admin, member_a, member_b, team_a, team_b, network_profile
 ):
     page.set_default_timeout(15_000)
     monolith = inventory.register_monolith(
@@ -63,11 +63,15 @@ def test_migration_from_inventory_to_cutover(
     page.get_by_role("button", name="Claim orders").click()
     expect(page.get_by_text("Claim for orders sent; a platform admin decides.")).to_be_visible()
     sign_out(page, live_server)
+    clicks = monolith.applications.get(name="clicks")
+    inventory.claim_application(actor=member_b, application_id=clicks.pk, team=team_b)
 
     # 3. An admin approves the claim and computes a plan.
     sign_in(page, live_server, admin.username)
     page.goto(f"{live_server.url}/migration/{monolith.pk}/applications/")
     page.get_by_role("button", name="Approve Team A for orders").click()
+    expect(page.get_by_text("Claim approved.")).to_be_visible()
+    page.get_by_role("button", name="Approve Team B for clicks").click()
     expect(page.get_by_text("Claim approved.")).to_be_visible()
     page.get_by_role("link", name="3. Plans").click()
     page.get_by_role("button", name="Compute the plan").click()
@@ -83,14 +87,31 @@ def test_migration_from_inventory_to_cutover(
     _keep(page, "plan")
     page.get_by_role("button", name="Accept this version").click()
     expect(page.get_by_text("Version 1 is the accepted plan.")).to_be_visible()
+    # Before anything is filed the admin sees what the rules refuse, team by team: clicks.raw is too hot
+    # for its 4 partitions, and replication keeps partition counts.
+    team_b_items = page.get_by_role("table", name="Requests of Team B from this plan")
+    expect(team_b_items.get_by_role("row", name=re.compile("Topic clicks.raw"))).to_contain_text("Refused")
+    expect(team_b_items).to_contain_text("needs 12 partitions, not 4")
+    expect(page.get_by_role("button", name=re.compile("File .* requests"))).to_have_count(0)  # not in a team
+    _keep(page, "plan-accepted")
     sign_out(page, live_server)
 
-    # 4. The member files the team's clusters as ordinary requests.
+    # 4. The member files the team's share as ordinary requests: the cluster now, its topics once approved.
     sign_in(page, live_server, member_a.username)
     page.goto(f"{live_server.url}/migration/{monolith.pk}/plans/")
     page.get_by_role("link", name="v1").click()
-    page.get_by_role("button", name="File the cluster requests").click()
-    expect(page.get_by_text(re.compile(r"request #\d+ filed"))).to_be_visible()
+    expect(page.get_by_role("table", name="Requests of Team B from this plan")).to_have_count(0)
+    page.get_by_role("button", name="File Team A's requests").click()
+    expect(
+        page.get_by_text(re.compile(r"1 request filed; a platform admin other than you approves"))
+    ).to_be_visible()
+    items = page.get_by_role("table", name="Requests of Team A from this plan")
+    row = items.get_by_role("row", name=re.compile("Topic orders.created"))
+    expect(row).to_contain_text("Waiting")
+    expect(row).to_contain_text(
+        re.compile(r"Waits for cluster legacy-team-a-1: request #\d+ waits for approval")
+    )
+    _keep(page, "plan-filed")
     assert Request.objects.filter(team=team_a, status="submitted").count() == 1
     sign_out(page, live_server)
 

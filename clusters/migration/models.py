@@ -101,6 +101,15 @@ class Monolith(models.Model):
     def is_msk(self) -> bool:
         return bool(self.msk_cluster_arn)
 
+    @property
+    def login_label(self) -> str:
+        """How the portal logs in, in one plain phrase: "SASL/SCRAM-SHA-512 over TLS", "TLS, no login"."""
+        Security = self.Security
+        if self.security_protocol in (Security.SASL_SSL, Security.SASL_PLAINTEXT):
+            transport = "over TLS" if self.security_protocol == Security.SASL_SSL else "without TLS"
+            return f"SASL/{self.sasl_mechanism or '(no mechanism)'} {transport}"
+        return self.get_security_protocol_display()
+
 
 class InventorySnapshot(models.Model):
     """One reading of the monolith's topics and consumer groups, from the cluster or from a CSV file."""

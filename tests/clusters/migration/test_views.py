@@ -308,3 +308,26 @@ def test_reject_claim_needs_a_reason_on_the_page(world, member_a, team_a, admin)
     assert (
         client_for(admin).post(reverse("migration:claim-decide", args=[claim.pk, "maybe"])).status_code == 404
     )
+
+
+@pytest.mark.parametrize(
+    ("security", "mechanism", "shown"),
+    [
+        ("SASL_SSL", "SCRAM-SHA-512", "SASL/SCRAM-SHA-512 over TLS"),
+        ("SASL_PLAINTEXT", "PLAIN", "SASL/PLAIN without TLS"),
+        ("SSL", "", "TLS, no login"),
+    ],
+)
+def test_the_login_reads_as_one_plain_phrase(admin, member_a, security, mechanism, shown):
+    sasl = {"sasl_username": "portal", "password_env": "LEGACY_PASSWORD"} if mechanism else {}
+    monolith = inventory.register_monolith(
+        actor=admin,
+        name="old",
+        bootstrap="10.0.0.1:9096",
+        security_protocol=security,
+        sasl_mechanism=mechanism,
+        **sasl,
+    )
+    for url in (reverse("migration:monolith-list"), reverse("migration:monolith-detail", args=[monolith.pk])):
+        page = client_for(member_a).get(url).content.decode()
+        assert shown in page and "((" not in page and ") (" not in page, url

@@ -8,7 +8,30 @@ from clusters.migration.models import Application, MigrationPlan, Monolith
 from clusters.models import REGION_CHOICES
 
 
+class IdListField(forms.CharField):
+    """Ids separated by commas or spaces ("subnet-0a…, subnet-0b…"), as a list; the service checks each."""
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list | tuple) else value
+
+    def to_python(self, value) -> list[str]:
+        text = super().to_python(value) or ""
+        return [part for part in text.replace(",", " ").split() if part]
+
+
 class MonolithForm(forms.ModelForm):
+    subnet_ids = IdListField(
+        label=Monolith._meta.get_field("subnet_ids").verbose_name.capitalize(),
+        required=False,
+        max_length=2000,
+        help_text=Monolith._meta.get_field("subnet_ids").help_text,
+    )
+    security_group_ids = IdListField(
+        label=Monolith._meta.get_field("security_group_ids").verbose_name.capitalize(),
+        required=False,
+        max_length=2000,
+        help_text=Monolith._meta.get_field("security_group_ids").help_text,
+    )
     # Only MirrorMaker 2 on MSK Connect uses it; left empty it is the plugin's first revision.
     mm2_plugin_revision = forms.IntegerField(
         label="MirrorMaker 2 plugin revision", min_value=1, required=False, initial=1
@@ -28,6 +51,8 @@ class MonolithForm(forms.ModelForm):
             "password_env",
             "aws_account",
             "msk_cluster_arn",
+            "subnet_ids",
+            "security_group_ids",
             "kafka_version",
             "region",
             "monthly_cost_usd",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from clusters.migration.inventory import EDITABLE_SETTINGS
 from clusters.migration.models import Application, MigrationPlan, Monolith
 from clusters.models import REGION_CHOICES
 
@@ -17,6 +18,18 @@ class IdListField(forms.CharField):
     def to_python(self, value) -> list[str]:
         text = super().to_python(value) or ""
         return [part for part in text.replace(",", " ").split() if part]
+
+
+class ForgetOnError(forms.TextInput):
+    """A text input that does not show a refused value back: whatever was typed into the password's
+    variable name by mistake (the password itself, say) is not echoed into the page."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.refused = False
+
+    def get_context(self, name, value, attrs):
+        return super().get_context(name, None if self.refused else value, attrs)
 
 
 class MonolithForm(forms.ModelForm):
@@ -40,26 +53,24 @@ class MonolithForm(forms.ModelForm):
     def clean_mm2_plugin_revision(self) -> int:
         return self.cleaned_data["mm2_plugin_revision"] or 1
 
+    def add_error(self, field, error):
+        """Every error passes here, the form's own and the service's."""
+        super().add_error(field, error)
+        if "password_env" in self.errors:
+            self.fields["password_env"].widget.refused = True
+
     class Meta:
         model = Monolith
-        fields = [
-            "name",
-            "bootstrap",
-            "security_protocol",
-            "sasl_mechanism",
-            "sasl_username",
-            "password_env",
-            "aws_account",
-            "msk_cluster_arn",
-            "subnet_ids",
-            "security_group_ids",
-            "kafka_version",
-            "region",
-            "monthly_cost_usd",
-            "mm2_plugin_arn",
-            "mm2_plugin_revision",
-            "connect_role_arn",
-        ]
+        fields = ["name", *EDITABLE_SETTINGS, "monthly_cost_usd"]
+        widgets = {"password_env": ForgetOnError}
+
+
+class MonolithSettingsForm(MonolithForm):
+    """The monolith's connection and replication settings after registration: everything but its name
+    (replications and planned clusters are named after it) and its cost (its own form)."""
+
+    class Meta(MonolithForm.Meta):
+        fields = list(EDITABLE_SETTINGS)
 
 
 class CsvUploadForm(forms.Form):

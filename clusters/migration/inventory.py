@@ -109,6 +109,59 @@ def register_monolith(*, actor, **fields) -> Monolith:
     return monolith
 
 
+# What an admin may change after registration. The name stays: replications and planned clusters are named
+# after it, and the portal adopts them by name.
+EDITABLE_SETTINGS = (
+    "bootstrap",
+    "security_protocol",
+    "sasl_mechanism",
+    "sasl_username",
+    "password_env",
+    "aws_account",
+    "msk_cluster_arn",
+    "subnet_ids",
+    "security_group_ids",
+    "kafka_version",
+    "region",
+    "mm2_plugin_arn",
+    "mm2_plugin_revision",
+    "connect_role_arn",
+)
+
+
+def _shown(value) -> str | list:
+    if isinstance(value, list):
+        return value
+    return "" if value is None else str(value)
+
+
+def update_monolith(*, actor, monolith_id: int, **fields) -> Monolith:
+    """An admin changes the monolith's connection or replication settings, checked as at registration; the
+    event lists each changed field before and after (there is no password among them to show)."""
+    _require_admin(actor)
+    unknown = set(fields) - set(EDITABLE_SETTINGS)
+    if unknown:
+        raise ValidationError(f"These settings cannot be changed here: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        monolith = Monolith.objects.select_for_update().get(pk=monolith_id)
+        before = {name: getattr(monolith, name) for name in fields}
+        for name, value in fields.items():
+            setattr(monolith, name, value)
+        errors = _settings_errors(monolith)
+        if errors:
+            raise ValidationError(errors)
+        changed = {
+            name: {"before": _shown(before[name]), "after": _shown(getattr(monolith, name))}
+            for name in fields
+            if before[name] != getattr(monolith, name)
+        }
+        if not changed:
+            return monolith
+        monolith.save(update_fields=list(changed))
+        events.record(monolith, "monolith.updated", actor=actor, details={"changed": changed})
+    return monolith
+
+
 def set_monolith_cost(*, actor, monolith_id: int, monthly_cost_usd: Decimal) -> Monolith:
     _require_admin(actor)
     if monthly_cost_usd is None or monthly_cost_usd < 0:

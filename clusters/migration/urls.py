@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.monolith_list, name="monolith-list"),
     path("new/", views.monolith_register, name="monolith-register"),
     path("<int:pk>/", views.monolith_detail, name="monolith-detail"),
+    path("<int:pk>/edit/", views.monolith_edit, name="monolith-edit"),
     path("<int:pk>/read/", views.inventory_read, name="inventory-read"),
     path("<int:pk>/upload/", views.inventory_upload, name="inventory-upload"),
     path("<int:pk>/cost/", views.monolith_cost, name="monolith-cost"),

@@ -92,6 +92,27 @@ def monolith_register(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
+def monolith_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """An admin changes the connection and replication settings after registration."""
+    monolith = _monolith(request, pk)
+    _require_admin(request)
+    form = forms.MonolithSettingsForm(request.POST or None, instance=Monolith.objects.get(pk=monolith.pk))
+    if request.method == "POST" and form.is_valid():
+        fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        try:
+            inventory.update_monolith(actor=request.user, monolith_id=monolith.pk, **fields)
+        except ValidationError as exc:
+            for field, problems in exc.message_dict.items():
+                for problem in problems:
+                    form.add_error(field if field in form.fields else None, problem)
+        else:
+            messages.success(request, f"The settings of {monolith.name} are saved.")
+            return redirect("migration:monolith-detail", pk=monolith.pk)
+    return render(request, "migration/monolith_edit.html", {"monolith": monolith, "form": form})
+
+
+@login_required
 @require_GET
 def monolith_detail(request: HttpRequest, pk: int) -> HttpResponse:
     monolith = _monolith(request, pk)

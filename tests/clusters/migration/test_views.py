@@ -246,6 +246,7 @@ COVERED = {
     "plans": "test_only_admins_register_read_upload_plan_move_and_accept",
     "plan-detail": "test_every_signed_in_role_reads_the_pages_and_anonymous_is_sent_to_sign_in",
     "monolith-register": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "monolith-edit": "test_only_admins_edit_the_monolith_settings",
     "inventory-read": "test_only_admins_register_read_upload_plan_move_and_accept",
     "inventory-upload": "test_only_admins_register_read_upload_plan_move_and_accept",
     "monolith-cost": "test_only_admins_register_read_upload_plan_move_and_accept",
@@ -331,3 +332,81 @@ def test_the_login_reads_as_one_plain_phrase(admin, member_a, security, mechanis
     for url in (reverse("migration:monolith-list"), reverse("migration:monolith-detail", args=[monolith.pk])):
         page = client_for(member_a).get(url).content.decode()
         assert shown in page and "((" not in page and ") (" not in page, url
+
+
+SETTINGS = {
+    "bootstrap": "10.0.0.9:9096",
+    "security_protocol": "SASL_SSL",
+    "sasl_mechanism": "SCRAM-SHA-512",
+    "sasl_username": "portal",
+    "password_env": "LEGACY_KAFKA_PASSWORD",
+    "region": "eu-west-1",
+    "mm2_plugin_arn": "arn:aws:kafkaconnect:eu-west-1:123456789012:custom-plugin/mm2/abcd",
+    "mm2_plugin_revision": "3",
+    "connect_role_arn": "arn:aws:iam::123456789012:role/msk-connect-mm2",
+}
+
+
+@pytest.mark.parametrize("persona", ["anonymous", "member_a", "member_b", "finance", "admin"])
+def test_only_admins_edit_the_monolith_settings(monolith, personas, persona):
+    url = reverse("migration:monolith-edit", args=[monolith.pk])
+    client = client_for(personas[persona])
+    get, post = client.get(url), client.post(url, SETTINGS)
+    monolith.refresh_from_db()
+    if persona == "admin":
+        assert get.status_code == 200 and "Save the settings" in get.content.decode()
+        assert post.status_code == 302 and monolith.bootstrap == "10.0.0.9:9096"
+        assert client.get(reverse("migration:monolith-edit", args=[monolith.pk + 99])).status_code == 404
+        detail = client.get(reverse("migration:monolith-detail", args=[monolith.pk])).content.decode()
+        assert url in detail
+        return
+    expected = 302 if persona == "anonymous" else 403
+    assert (get.status_code, post.status_code) == (expected, expected)
+    assert monolith.bootstrap == "127.0.0.1:1" and not monolith.events.filter(action="monolith.updated")
+    if persona != "anonymous":
+        detail = client.get(reverse("migration:monolith-detail", args=[monolith.pk])).content.decode()
+        assert url not in detail
+
+
+def test_settings_set_only_at_registration_can_be_changed_later_and_each_change_is_recorded(monolith, admin):
+    from portal.models import AuditEvent
+
+    client = client_for(admin)
+    response = client.post(reverse("migration:monolith-edit", args=[monolith.pk]), SETTINGS)
+    assert response.status_code == 302
+    monolith.refresh_from_db()
+    assert (monolith.login_label, monolith.password_env, monolith.region) == (
+        "SASL/SCRAM-SHA-512 over TLS",
+        "LEGACY_KAFKA_PASSWORD",
+        "eu-west-1",
+    )
+    assert (monolith.mm2_plugin_arn, monolith.mm2_plugin_revision) == (SETTINGS["mm2_plugin_arn"], 3)
+    event = monolith.events.get(action="monolith.updated")
+    assert event.actor == admin
+    assert event.details["changed"]["bootstrap"] == {"before": "127.0.0.1:1", "after": "10.0.0.9:9096"}
+    assert event.details["changed"]["security_protocol"] == {"before": "PLAINTEXT", "after": "SASL_SSL"}
+    assert "name" not in event.details["changed"] and "monthly_cost_usd" not in event.details["changed"]
+    assert AuditEvent.objects.filter(action="migration.monolith.updated", actor=admin).exists()
+    # Saving the same settings again changes nothing and records nothing.
+    client.post(reverse("migration:monolith-edit", args=[monolith.pk]), SETTINGS)
+    assert monolith.events.filter(action="monolith.updated").count() == 1
+
+
+def test_refused_settings_say_why_and_a_password_typed_by_mistake_is_not_shown_back(monolith, admin):
+    url = reverse("migration:monolith-edit", args=[monolith.pk])
+    response = client_for(admin).post(
+        url, {**SETTINGS, "sasl_mechanism": "", "password_env": "hunter2-Secret!", "subnet_ids": "subnet-1"}
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "capital letters, digits and underscores" in page and "hunter2" not in page
+    response = client_for(admin).post(url, {**SETTINGS, "sasl_mechanism": ""})
+    assert "SASL needs a mechanism" in response.content.decode()
+    assert 'value="LEGACY_KAFKA_PASSWORD"' in response.content.decode()  # a valid name is kept
+    response = client_for(admin).post(
+        url, {**SETTINGS, "msk_cluster_arn": "cluster/x", "subnet_ids": "subnet-1"}
+    )
+    page = response.content.decode()
+    assert "An MSK cluster ARN starts with arn:aws:kafka:." in page and "Not subnet ids: subnet-1" in page
+    monolith.refresh_from_db()
+    assert monolith.security_protocol == "PLAINTEXT" and not monolith.events.filter(action="monolith.updated")

@@ -130,18 +130,59 @@ class PlanForm(forms.Form):
     )
 
 
-class MoveForm(forms.Form):
-    application = forms.ChoiceField()
-    to_cluster = forms.ChoiceField(label="To cluster")
-    note = forms.CharField(
+def _note() -> forms.CharField:
+    return forms.CharField(
         required=False, max_length=300, widget=forms.TextInput, label="Why (kept with the version)"
     )
 
+
+def _cluster_choices(plan: MigrationPlan) -> list[tuple[str, str]]:
+    return [
+        (cluster["key"], f"{cluster['name']} ({cluster['group']['label']})")
+        for cluster in plan.result.get("clusters", [])
+    ]
+
+
+class MoveForm(forms.Form):
+    application = forms.ChoiceField()
+    to_cluster = forms.ChoiceField(label="To cluster")
+    note = _note()
+
     def __init__(self, *args, plan: MigrationPlan, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, auto_id="move_%s", **kwargs)  # beside the merge form on one page
         clusters = plan.result.get("clusters", [])
         names = sorted({name for cluster in clusters for name in cluster["applications"]})
         self.fields["application"].choices = [(name, name) for name in names]
-        self.fields["to_cluster"].choices = [
-            (cluster["key"], f"{cluster['name']} ({cluster['group']['label']})") for cluster in clusters
-        ]
+        self.fields["to_cluster"].choices = _cluster_choices(plan)
+
+
+class SplitForm(forms.Form):
+    """Which applications of one planned cluster go to a new cluster beside it."""
+
+    applications = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple,
+        label="Applications that go to the new cluster",
+        error_messages={"required": "Choose the applications that go to the new cluster."},
+    )
+    note = _note()
+
+    def __init__(self, *args, cluster: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["applications"].choices = [(name, name) for name in cluster["applications"]]
+
+
+class MergeForm(forms.Form):
+    """Two planned clusters of the same constraint group become one (the second keeps its name)."""
+
+    cluster = forms.ChoiceField(
+        label="Merge cluster", error_messages={"required": "Choose the cluster that goes away."}
+    )
+    into = forms.ChoiceField(
+        label="Into cluster", error_messages={"required": "Choose the cluster that takes its applications."}
+    )
+    note = _note()
+
+    def __init__(self, *args, plan: MigrationPlan, **kwargs):
+        super().__init__(*args, auto_id="merge_%s", **kwargs)
+        choices = [("", "Choose a cluster"), *_cluster_choices(plan)]
+        self.fields["cluster"].choices = self.fields["into"].choices = choices

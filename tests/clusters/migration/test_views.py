@@ -252,6 +252,8 @@ COVERED = {
     "monolith-cost": "test_only_admins_register_read_upload_plan_move_and_accept",
     "applications-discover": "test_only_admins_register_read_upload_plan_move_and_accept",
     "plan-move": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "plan-split": "test_only_admins_split_and_merge_planned_clusters",
+    "plan-merge": "test_only_admins_split_and_merge_planned_clusters",
     "plan-accept": "test_only_admins_register_read_upload_plan_move_and_accept",
     "application-claim": "test_claims_through_the_pages_follow_four_eyes",
     "claim-decide": "test_claims_through_the_pages_follow_four_eyes",
@@ -410,3 +412,112 @@ def test_refused_settings_say_why_and_a_password_typed_by_mistake_is_not_shown_b
     assert "An MSK cluster ARN starts with arn:aws:kafka:." in page and "Not subnet ids: subnet-1" in page
     monolith.refresh_from_db()
     assert monolith.security_protocol == "PLAINTEXT" and not monolith.events.filter(action="monolith.updated")
+
+
+def _shared(plan) -> dict:
+    """The world's planned cluster of the applications no team claimed: customers, payments, search, tiny."""
+    return next(c for c in plan.result["clusters"] if "search" in c["applications"])
+
+
+@pytest.mark.parametrize("persona", ["anonymous", "member_a", "member_b", "finance", "admin"])
+def test_only_admins_split_and_merge_planned_clusters(world, personas, persona):
+    plan = world["plan"]
+    shared = _shared(plan)
+    split = reverse("migration:plan-split", args=[plan.pk, shared["key"]])
+    merge = reverse("migration:plan-merge", args=[plan.pk])
+    client = client_for(personas[persona])
+    detail = client.get(reverse("migration:plan-detail", args=[plan.pk])).content.decode()
+    answers = [
+        client.get(split),
+        client.post(split, {"applications": ["tiny"]}),
+        client.post(split, {"applications": ["tiny"]}, HTTP_HX_REQUEST="true"),
+        client.post(merge, {"cluster": shared["key"], "into": shared["key"]}, HTTP_HX_REQUEST="true"),
+    ]
+    if persona == "anonymous":
+        assert all(a.status_code == 302 and "/login/" in a["Location"] for a in answers)
+    elif persona != "admin":
+        assert [a.status_code for a in answers] == [403] * 4
+        assert split not in detail and merge not in detail
+    else:
+        assert split in detail and merge in detail
+        assert answers[0].status_code == 200 and "Split legacy-unclaimed-" in answers[0].content.decode()
+        assert answers[1].status_code == 302
+        assert [a.status_code for a in answers[2:]] == [200, 200]
+        missing = reverse("migration:plan-split", args=[plan.pk, "c99"])
+        assert client.get(missing).status_code == 404
+        assert client.get(reverse("migration:plan-split", args=[plan.pk + 99, "c1"])).status_code == 404
+    assert MigrationPlan.objects.count() == (2 if persona == "admin" else 1)
+
+
+def test_the_split_form_answers_live_with_the_loads_per_quota_and_saves_only_when_asked(world, admin):
+    plan = world["plan"]
+    shared = _shared(plan)
+    url = reverse("migration:plan-split", args=[plan.pk, shared["key"]])
+    client = client_for(admin)
+    page = client.get(url).content.decode()
+    assert 'hx-post="' + url + '"' in page and 'value="search"' in page and 'value="orders"' not in page
+
+    live = client.post(url, {"applications": ["search"]}, HTTP_HX_REQUEST="true")
+    fragment = live.content.decode()
+    assert live.status_code == 200 and "<html" not in fragment
+    assert "It fits." in fragment and '<span class="badge">new</span>' in fragment
+    assert "Ingress: 40 of 200 MB/s (20.0 %)" in fragment  # search alone on the new cluster
+    assert "Ingress: 26 of 200 MB/s (13.0 %, was 33.0 %)" in fragment  # the others stay
+    assert "After it: 4 clusters" in fragment and "a month (now 3, $" in fragment
+    everything = {"applications": ["customers", "payments", "search", "tiny"]}
+    refused = client.post(url, everything, HTTP_HX_REQUEST="true")
+    assert (
+        "not possible" in refused.content.decode()
+        and "Leave at least one application" in refused.content.decode()
+    )
+    nothing = client.post(url, {}, HTTP_HX_REQUEST="true")
+    assert "Choose the applications that go to the new cluster." in nothing.content.decode()
+    # Without JavaScript, "Check without saving" shows the same answer in the page.
+    checked = client.post(url, {"applications": ["search"], "check": "1"})
+    assert checked.status_code == 200 and "It fits." in checked.content.decode()
+    assert MigrationPlan.objects.count() == 1
+
+    saved = client.post(url, {"applications": ["search"], "note": "search grows fast"})
+    new = MigrationPlan.objects.get(version=2)
+    assert saved.status_code == 302 and saved["Location"] == reverse("migration:plan-detail", args=[new.pk])
+    assert new.change_note == "search grows fast" and new.based_on == plan
+    compare = client.get(reverse("migration:plan-compare", args=[new.pk]), {"with": 1}).content.decode()
+    assert "Only in v2: legacy-unclaimed-" in compare and "search: legacy-unclaimed-" in compare
+
+
+def test_the_merge_form_answers_live_and_names_the_rule_a_merge_would_break(world, admin):
+    customers = Application.objects.get(name="customers")
+    inventory.update_requirements(actor=admin, application_id=customers.pk, contains_pii=True)
+    plan = planning.create_plan(actor=admin, monolith_id=world["monolith"].pk)
+    client = client_for(admin)
+    where = {name: c["key"] for c in plan.result["clusters"] for name in c["applications"]}
+    split = planning.split_cluster(
+        actor=admin, plan_id=plan.pk, cluster=where["search"], applications=["tiny"]
+    )
+    url = reverse("migration:plan-merge", args=[split.pk])
+    where_now = {name: c["key"] for c in split.result["clusters"] for name in c["applications"]}
+
+    refused = client.post(
+        url, {"cluster": where["customers"], "into": where["search"]}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "not possible" in refused and "PII never shares a cluster" in refused
+    refused = client.post(url, {"cluster": where["clicks"], "into": where["search"]}, HTTP_HX_REQUEST="true")
+    assert "keeps teams apart (team-b, unclaimed)" in refused.content.decode()
+    half = client.post(url, {"cluster": where["clicks"]}, HTTP_HX_REQUEST="true").content.decode()
+    assert "Into cluster: Choose the cluster that takes its applications." in half
+
+    live = client.post(
+        url, {"cluster": where_now["tiny"], "into": where_now["search"]}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert (
+        "It fits." in live and "goes away" in live and "Ingress: 61 of 200 MB/s (30.5 %, was 30.0 %)" in live
+    )
+    versions = MigrationPlan.objects.count()
+    saved = client.post(url, {"cluster": where_now["tiny"], "into": where_now["search"]})
+    merged = MigrationPlan.objects.get(version=versions + 1)
+    assert saved.status_code == 302 and merged.change_note.startswith("Merged legacy-unclaimed-")
+    assert len(merged.result["clusters"]) == len(plan.result["clusters"])
+    # A refused merge without htmx goes back to the plan with the reasons, and saves nothing.
+    back = client.post(url, {"cluster": where["customers"], "into": where["search"]}, follow=True)
+    assert "PII never shares a cluster" in back.content.decode()
+    assert MigrationPlan.objects.count() == versions + 1

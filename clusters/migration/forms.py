@@ -34,13 +34,13 @@ class ForgetOnError(forms.TextInput):
 
 class MonolithForm(forms.ModelForm):
     subnet_ids = IdListField(
-        label=Monolith._meta.get_field("subnet_ids").verbose_name.capitalize(),
+        label=Monolith._meta.get_field("subnet_ids").verbose_name,
         required=False,
         max_length=2000,
         help_text=Monolith._meta.get_field("subnet_ids").help_text,
     )
     security_group_ids = IdListField(
-        label=Monolith._meta.get_field("security_group_ids").verbose_name.capitalize(),
+        label=Monolith._meta.get_field("security_group_ids").verbose_name,
         required=False,
         max_length=2000,
         help_text=Monolith._meta.get_field("security_group_ids").help_text,
@@ -63,6 +63,11 @@ class MonolithForm(forms.ModelForm):
         model = Monolith
         fields = ["name", *EDITABLE_SETTINGS, "monthly_cost_usd"]
         widgets = {"password_env": ForgetOnError}
+        labels = {
+            "sasl_mechanism": "SASL mechanism",
+            "sasl_username": "SASL user name",
+            "aws_account": "AWS account",
+        }
 
 
 class MonolithSettingsForm(MonolithForm):
@@ -175,10 +180,10 @@ class MergeForm(forms.Form):
     """Two planned clusters of the same constraint group become one (the second keeps its name)."""
 
     cluster = forms.ChoiceField(
-        label="Merge cluster", error_messages={"required": "Choose the cluster that goes away."}
+        label="Cluster that goes away", error_messages={"required": "Choose the cluster that goes away."}
     )
     into = forms.ChoiceField(
-        label="Into cluster", error_messages={"required": "Choose the cluster that takes its applications."}
+        label="Merge into", error_messages={"required": "Choose the cluster that takes its applications."}
     )
     note = _note()
 

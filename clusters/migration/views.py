@@ -391,7 +391,9 @@ def _form_errors(form) -> list[str]:
     ]
 
 
-def _plan_edit(request: HttpRequest, plan: MigrationPlan, form, *, check, save, page=None) -> HttpResponse:
+def _plan_edit(
+    request: HttpRequest, plan: MigrationPlan, form, *, kind: str, check, save, page=None
+) -> HttpResponse:
     """One answer for every plan edit. With htmx, or the "check" button, only validate and show the result
     live: the loads per quota and costs of the clusters it changes, or every violation; nothing is saved.
     Otherwise save the next version and open it. `page` renders the edit's own page again on errors (split);
@@ -412,6 +414,7 @@ def _plan_edit(request: HttpRequest, plan: MigrationPlan, form, *, check, save, 
     else:
         errors = _form_errors(form)
     check_context = {
+        "kind": kind,
         "plan": plan,
         "edit": edit,
         "errors": errors,
@@ -430,7 +433,7 @@ def _plan_edit(request: HttpRequest, plan: MigrationPlan, form, *, check, save, 
     return redirect("migration:plan-detail", pk=plan.pk)
 
 
-def _plan_form_edit(form_class, check, save):
+def _plan_form_edit(kind: str, form_class, check, save):
     """The view of an edit made from the plan page: moving an application, merging two clusters."""
 
     @login_required
@@ -438,14 +441,15 @@ def _plan_form_edit(form_class, check, save):
     def view(request: HttpRequest, pk: int) -> HttpResponse:
         plan = _plan(request, pk)
         _require_admin(request)
-        return _plan_edit(request, plan, form_class(request.POST, plan=plan), check=check, save=save)
+        form = form_class(request.POST, plan=plan)
+        return _plan_edit(request, plan, form, kind=kind, check=check, save=save)
 
     view.__doc__ = f"{save.__doc__} With htmx, checked live."
     return view
 
 
-plan_move = _plan_form_edit(forms.MoveForm, planning.check_move, planning.move_application)
-plan_merge = _plan_form_edit(forms.MergeForm, planning.check_merge, planning.merge_clusters)
+plan_move = _plan_form_edit("move", forms.MoveForm, planning.check_move, planning.move_application)
+plan_merge = _plan_form_edit("merge", forms.MergeForm, planning.check_merge, planning.merge_clusters)
 
 
 @login_required
@@ -469,6 +473,7 @@ def plan_split(request: HttpRequest, pk: int, key: str) -> HttpResponse:
         request,
         plan,
         form,
+        kind="split",
         check=lambda plan, applications: planning.check_split(plan, cluster=key, applications=applications),
         save=lambda applications, **rest: planning.split_cluster(
             cluster=key, applications=applications, **rest

@@ -461,8 +461,8 @@ def test_the_split_form_answers_live_with_the_loads_per_quota_and_saves_only_whe
     fragment = live.content.decode()
     assert live.status_code == 200 and "<html" not in fragment
     assert "It fits." in fragment and '<span class="badge">new</span>' in fragment
-    assert "Ingress: 40 of 200 MB/s (20.0 %)" in fragment  # search alone on the new cluster
-    assert "Ingress: 26 of 200 MB/s (13.0 %, was 33.0 %)" in fragment  # the others stay
+    assert "Ingress: 40 of 200 MB/s (20.0&nbsp;%)" in fragment  # search alone on the new cluster
+    assert "Ingress: 26 of 200 MB/s (13.0&nbsp;%, was 33.0&nbsp;%)" in fragment  # the others stay
     assert "After it: 4 clusters" in fragment and "a month (now 3, $" in fragment
     everything = {"applications": ["customers", "payments", "search", "tiny"]}
     refused = client.post(url, everything, HTTP_HX_REQUEST="true")
@@ -504,13 +504,15 @@ def test_the_merge_form_answers_live_and_names_the_rule_a_merge_would_break(worl
     refused = client.post(url, {"cluster": where["clicks"], "into": where["search"]}, HTTP_HX_REQUEST="true")
     assert "keeps teams apart (team-b, unclaimed)" in refused.content.decode()
     half = client.post(url, {"cluster": where["clicks"]}, HTTP_HX_REQUEST="true").content.decode()
-    assert "Into cluster: Choose the cluster that takes its applications." in half
+    assert "Merge into: Choose the cluster that takes its applications." in half
 
     live = client.post(
         url, {"cluster": where_now["tiny"], "into": where_now["search"]}, HTTP_HX_REQUEST="true"
     ).content.decode()
     assert (
-        "It fits." in live and "goes away" in live and "Ingress: 61 of 200 MB/s (30.5 %, was 30.0 %)" in live
+        "It fits." in live
+        and "goes away" in live
+        and "Ingress: 61 of 200 MB/s (30.5&nbsp;%, was 30.0&nbsp;%)" in live
     )
     versions = MigrationPlan.objects.count()
     saved = client.post(url, {"cluster": where_now["tiny"], "into": where_now["search"]})

@@ -129,15 +129,15 @@ EDITABLE_SETTINGS = (
 )
 
 
-def _shown(value) -> str | list:
+def _shown(value) -> str:
     if isinstance(value, list):
-        return value
-    return "" if value is None else str(value)
+        return ", ".join(value) or "(none)"
+    return "(none)" if value in (None, "") else str(value)
 
 
 def update_monolith(*, actor, monolith_id: int, **fields) -> Monolith:
     """An admin changes the monolith's connection or replication settings, checked as at registration; the
-    event lists each changed field before and after (there is no password among them to show)."""
+    event lists each changed field as [before, after] (there is no password among them to show)."""
     _require_admin(actor)
     unknown = set(fields) - set(EDITABLE_SETTINGS)
     if unknown:
@@ -151,14 +151,14 @@ def update_monolith(*, actor, monolith_id: int, **fields) -> Monolith:
         if errors:
             raise ValidationError(errors)
         changed = {
-            name: {"before": _shown(before[name]), "after": _shown(getattr(monolith, name))}
+            name: [_shown(before[name]), _shown(getattr(monolith, name))]
             for name in fields
             if before[name] != getattr(monolith, name)
         }
         if not changed:
             return monolith
         monolith.save(update_fields=list(changed))
-        events.record(monolith, "monolith.updated", actor=actor, details={"changed": changed})
+        events.record(monolith, "monolith.updated", actor=actor, details={"changes": changed})
     return monolith
 
 

@@ -384,11 +384,19 @@ def test_settings_set_only_at_registration_can_be_changed_later_and_each_change_
     )
     assert (monolith.mm2_plugin_arn, monolith.mm2_plugin_revision) == (SETTINGS["mm2_plugin_arn"], 3)
     event = monolith.events.get(action="monolith.updated")
+    changes = event.details["changes"]
     assert event.actor == admin
-    assert event.details["changed"]["bootstrap"] == {"before": "127.0.0.1:1", "after": "10.0.0.9:9096"}
-    assert event.details["changed"]["security_protocol"] == {"before": "PLAINTEXT", "after": "SASL_SSL"}
-    assert "name" not in event.details["changed"] and "monthly_cost_usd" not in event.details["changed"]
-    assert AuditEvent.objects.filter(action="migration.monolith.updated", actor=admin).exists()
+    assert changes["bootstrap"] == ["127.0.0.1:1", "10.0.0.9:9096"]
+    assert changes["security_protocol"] == ["PLAINTEXT", "SASL_SSL"]
+    assert changes["sasl_mechanism"] == ["(none)", "SCRAM-SHA-512"]
+    assert "name" not in changes and "monthly_cost_usd" not in changes
+    audit = AuditEvent.objects.get(action="migration.monolith.updated", actor=admin)
+    from portal.audit_wording import action_label, detail_phrases
+
+    assert action_label(audit.action) == "Monolith settings changed"
+    (words,) = detail_phrases(audit)  # key order is the database's (PostgreSQL's jsonb sorts them)
+    assert "bootstrap 127.0.0.1:1 → 10.0.0.9:9096" in words.lower()
+    assert "security_protocol PLAINTEXT → SASL_SSL" in words
     # Saving the same settings again changes nothing and records nothing.
     client.post(reverse("migration:monolith-edit", args=[monolith.pk]), SETTINGS)
     assert monolith.events.filter(action="monolith.updated").count() == 1

@@ -463,9 +463,9 @@ def plan_split(request: HttpRequest, pk: int, key: str) -> HttpResponse:
         raise Http404("This plan has no such cluster.")
     form = forms.SplitForm(request.POST if request.method == "POST" else None, cluster=cluster)
 
-    def page(check_context: dict, status: int = 200) -> HttpResponse:
+    def page(check_context: dict) -> HttpResponse:
         context = {**check_context, "monolith": plan.monolith, "cluster": cluster, "form": form}
-        return render(request, "migration/plan_split.html", context, status=status)
+        return render(request, "migration/plan_split.html", context)
 
     if request.method == "GET":
         return page({"plan": plan})

@@ -257,6 +257,24 @@ def validate_role_arn(value: str) -> None:
         raise ValidationError(error)
 
 
+def vpc_id_errors(subnet_ids, security_group_ids) -> dict[str, str]:
+    """Field errors for plain lists of subnet and security group ids, e.g. the VPC through which MSK Replicator
+    reaches an MSK cluster the portal did not make (no availability zones known, so no zone rule)."""
+    errors: dict[str, str] = {}
+    for field, ids, pattern, example in (
+        ("subnet_ids", subnet_ids, _SUBNET_RE, "subnet-0123456789abcdef0"),
+        ("security_group_ids", security_group_ids, _SECURITY_GROUP_RE, "sg-0123456789abcdef0"),
+    ):
+        bad = [str(value) for value in ids if not pattern.fullmatch(str(value))]
+        if bad:
+            errors[field] = (
+                f"Not {field.removesuffix('_ids').replace('_', ' ')} ids: {', '.join(bad)} (like {example})."
+            )
+        elif len(set(ids)) != len(ids):
+            errors[field] = "Each id once."
+    return errors
+
+
 def network_errors(subnets, security_group_ids, region: str) -> dict[str, str]:
     """Field errors for a network profile: ≥ 2 subnets in ≥ 2 availability zones of the region."""
     errors: dict[str, str] = {}

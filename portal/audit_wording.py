@@ -39,6 +39,7 @@ ACTION_WORDS = {
     "billing.budget.alert": "Budget alert",
     "migration.monolith.registered": "Monolith registered for migration",
     "migration.monolith.cost_set": "Monolith's monthly cost set",
+    "migration.monolith.updated": "Monolith settings changed",
     "migration.inventory.read": "Monolith inventory read",
     "migration.inventory.imported": "Monolith inventory imported from a file",
     "migration.applications.found": "Applications found in the inventory",

@@ -89,13 +89,23 @@ class GrantSpec:
 
 @dataclass(frozen=True)
 class ReplicatorSpec:
+    """An MSK Replicator from `source_arn` to `target_arn`. Each cluster is reached through its own VPC
+    (subnets and security groups). `topics` and `consumer_groups` are exact names; the adapter turns them
+    into the regular expressions CreateReplicator takes. `consumer_groups=None` copies every group (a read
+    cluster mirroring its whole write cluster). `starting_position` is EARLIEST or LATEST; empty leaves MSK's
+    default (LATEST)."""
+
     name: str
     source_arn: str
     target_arn: str
     topics: tuple[str, ...]
-    subnet_ids: tuple[str, ...]
-    security_group_ids: tuple[str, ...]
+    source_subnet_ids: tuple[str, ...]
+    source_security_group_ids: tuple[str, ...]
+    target_subnet_ids: tuple[str, ...]
+    target_security_group_ids: tuple[str, ...]
     service_execution_role_arn: str
+    consumer_groups: tuple[str, ...] | None = None
+    starting_position: str = ""
     tags: dict[str, str] = field(default_factory=dict)
 
 

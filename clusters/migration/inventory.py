@@ -20,6 +20,7 @@ from django.db.models import Max
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
+from clusters import rules
 from clusters.migration import adapters, events
 from clusters.migration.models import (
     Application,
@@ -46,39 +47,55 @@ def _require_admin(actor) -> None:
 # --- Registering -------------------------------------------------------------------------------------
 
 
-def register_monolith(*, actor, **fields) -> Monolith:
-    """An admin registers the monolith. `fields` are Monolith's; there is no password field to give."""
-    _require_admin(actor)
-    monolith = Monolith(registered_by=actor, **fields)
-    errors = {}
+def _settings_errors(monolith: Monolith) -> dict[str, list[str]]:
+    """Every problem with a monolith's connection and replication settings, per field, in words."""
+    errors: dict[str, list[str]] = {}
     try:
         monolith.full_clean()
     except ValidationError as exc:
         errors = exc.message_dict
+
+    def add(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
     Security = Monolith.Security
     if monolith.security_protocol in (Security.SASL_SSL, Security.SASL_PLAINTEXT):
         if not monolith.sasl_mechanism:
-            errors.setdefault("sasl_mechanism", []).append(
-                "SASL needs a mechanism: SCRAM-SHA-512, -256 or PLAIN."
-            )
+            add("sasl_mechanism", "SASL needs a mechanism: SCRAM-SHA-512, -256 or PLAIN.")
         if not monolith.sasl_username:
-            errors.setdefault("sasl_username", []).append("SASL needs a user name.")
+            add("sasl_username", "SASL needs a user name.")
         if not monolith.password_env:
-            errors.setdefault("password_env", []).append(
-                "Name the environment variable that holds the password on the portal's workers."
+            add(
+                "password_env",
+                "Name the environment variable that holds the password on the portal's workers.",
             )
     elif monolith.sasl_mechanism or monolith.password_env:
-        errors.setdefault("sasl_mechanism", []).append("Only SASL logins use a mechanism and a password.")
+        add("sasl_mechanism", "Only SASL logins use a mechanism and a password.")
     if monolith.security_protocol == Security.MSK_IAM and monolith.aws_account is None:
-        errors.setdefault("aws_account", []).append("MSK IAM signs in through a registered AWS account.")
+        add("aws_account", "MSK IAM signs in through a registered AWS account.")
     if monolith.msk_cluster_arn and not monolith.msk_cluster_arn.startswith("arn:aws:kafka:"):
-        errors.setdefault("msk_cluster_arn", []).append("An MSK cluster ARN starts with arn:aws:kafka:.")
+        add("msk_cluster_arn", "An MSK cluster ARN starts with arn:aws:kafka:.")
     if monolith.mm2_plugin_arn and not monolith.mm2_plugin_arn.startswith("arn:aws:kafkaconnect:"):
-        errors.setdefault("mm2_plugin_arn", []).append(
-            "An MSK Connect custom plugin ARN starts with arn:aws:kafkaconnect:."
-        )
+        add("mm2_plugin_arn", "An MSK Connect custom plugin ARN starts with arn:aws:kafkaconnect:.")
     if monolith.connect_role_arn and not monolith.connect_role_arn.startswith("arn:aws:iam::"):
-        errors.setdefault("connect_role_arn", []).append("A role ARN starts with arn:aws:iam::.")
+        add("connect_role_arn", "A role ARN starts with arn:aws:iam::.")
+    if not isinstance(monolith.subnet_ids, list) or not isinstance(monolith.security_group_ids, list):
+        add("subnet_ids", "List the subnet and security group ids, separated by commas.")
+        return errors
+    for field, message in rules.vpc_id_errors(monolith.subnet_ids, monolith.security_group_ids).items():
+        add(field, message)
+    if (monolith.subnet_ids or monolith.security_group_ids) and not monolith.msk_cluster_arn:
+        add(
+            "subnet_ids", "Subnets and security groups are for an MSK monolith: give its MSK cluster ARN too."
+        )
+    return errors
+
+
+def register_monolith(*, actor, **fields) -> Monolith:
+    """An admin registers the monolith. `fields` are Monolith's; there is no password field to give."""
+    _require_admin(actor)
+    monolith = Monolith(registered_by=actor, **fields)
+    errors = _settings_errors(monolith)
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
@@ -89,6 +106,59 @@ def register_monolith(*, actor, **fields) -> Monolith:
             actor=actor,
             details={"bootstrap": monolith.bootstrap, "security": monolith.security_protocol},
         )
+    return monolith
+
+
+# What an admin may change after registration. The name stays: replications and planned clusters are named
+# after it, and the portal adopts them by name.
+EDITABLE_SETTINGS = (
+    "bootstrap",
+    "security_protocol",
+    "sasl_mechanism",
+    "sasl_username",
+    "password_env",
+    "aws_account",
+    "msk_cluster_arn",
+    "subnet_ids",
+    "security_group_ids",
+    "kafka_version",
+    "region",
+    "mm2_plugin_arn",
+    "mm2_plugin_revision",
+    "connect_role_arn",
+)
+
+
+def _shown(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(value) or "(none)"
+    return "(none)" if value in (None, "") else str(value)
+
+
+def update_monolith(*, actor, monolith_id: int, **fields) -> Monolith:
+    """An admin changes the monolith's connection or replication settings, checked as at registration; the
+    event lists each changed field as [before, after] (there is no password among them to show)."""
+    _require_admin(actor)
+    unknown = set(fields) - set(EDITABLE_SETTINGS)
+    if unknown:
+        raise ValidationError(f"These settings cannot be changed here: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        monolith = Monolith.objects.select_for_update().get(pk=monolith_id)
+        before = {name: getattr(monolith, name) for name in fields}
+        for name, value in fields.items():
+            setattr(monolith, name, value)
+        errors = _settings_errors(monolith)
+        if errors:
+            raise ValidationError(errors)
+        changed = {
+            name: [_shown(before[name]), _shown(getattr(monolith, name))]
+            for name in fields
+            if before[name] != getattr(monolith, name)
+        }
+        if not changed:
+            return monolith
+        monolith.save(update_fields=list(changed))
+        events.record(monolith, "monolith.updated", actor=actor, details={"changes": changed})
     return monolith
 
 

@@ -105,6 +105,21 @@ class Monolith(models.Model):
         help_text="For an MSK monolith: the account it runs in (MSK Replicator needs the same account).",
     )
     msk_cluster_arn = models.CharField("MSK cluster ARN", max_length=2048, blank=True)
+    # MSK Replicator reaches each cluster through a VPC of its own: for the source, the monolith's.
+    subnet_ids = models.JSONField(
+        "Subnets of the MSK monolith",
+        default=list,
+        blank=True,
+        help_text="For an MSK monolith copied by MSK Replicator: subnet ids through which it reaches the "
+        "monolith (the cluster's client subnets), separated by commas.",
+    )
+    security_group_ids = models.JSONField(
+        "Security groups of the MSK monolith",
+        default=list,
+        blank=True,
+        help_text="Security groups that may reach the monolith's brokers, separated by commas. Empty: the "
+        "VPC's default security group.",
+    )
     kafka_version = models.CharField(max_length=20, blank=True)
     region = models.CharField(
         "Region of the new clusters", max_length=20, choices=REGION_CHOICES, default="us-east-1"
@@ -141,6 +156,15 @@ class Monolith(models.Model):
     @property
     def is_msk(self) -> bool:
         return bool(self.msk_cluster_arn)
+
+    @property
+    def login_label(self) -> str:
+        """How the portal logs in, in one plain phrase: "SASL/SCRAM-SHA-512 over TLS", "TLS, no login"."""
+        Security = self.Security
+        if self.security_protocol in (Security.SASL_SSL, Security.SASL_PLAINTEXT):
+            transport = "over TLS" if self.security_protocol == Security.SASL_SSL else "without TLS"
+            return f"SASL/{self.sasl_mechanism or '(no mechanism)'} {transport}"
+        return self.get_security_protocol_display()
 
 
 class InventorySnapshot(models.Model):

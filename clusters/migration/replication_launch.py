@@ -55,9 +55,15 @@ def replication_name(item: Cutover) -> str:
 
 def _missing_settings(tool: str, monolith, cluster) -> list[str]:
     if tool == Replication.Tool.REPLICATOR:
+        missing = []
         if not cluster.account.replicator_role_arn:
-            return [f"The account {cluster.account} has no MSK Replicator service role registered."]
-        return []
+            missing.append(f"The account {cluster.account} has no MSK Replicator service role registered.")
+        if not monolith.subnet_ids:
+            missing.append(
+                f"{monolith.name} has no subnets registered: MSK Replicator reaches the monolith through its "
+                "own VPC (edit the monolith to add them)."
+            )
+        return missing
     missing = []
     if not monolith.mm2_plugin_arn:
         missing.append(f"{monolith.name} has no MirrorMaker 2 plugin ARN registered.")
@@ -164,13 +170,19 @@ def _create_part(row: Replication, part: str, cluster, account) -> ReplicatorSta
     subnets, groups_sg = tuple(profile.subnet_ids), tuple(profile.security_group_ids)
     tags = {"migration": monolith.name, "application": row.cutover.application.name}
     if part == "replicator":
+        # Only this application's topics and consumer groups, from the start of the monolith's topics
+        # (migration.md §1.2: EARLIEST, identical names, offset sync); each cluster through its own VPC.
         spec = ReplicatorSpec(
             name=row.name,
             source_arn=monolith.msk_cluster_arn,
             target_arn=cluster.arn,
             topics=tuple(topics),
-            subnet_ids=subnets,
-            security_group_ids=groups_sg,
+            consumer_groups=tuple(groups),
+            starting_position="EARLIEST",
+            source_subnet_ids=tuple(monolith.subnet_ids),
+            source_security_group_ids=tuple(monolith.security_group_ids),
+            target_subnet_ids=subnets,
+            target_security_group_ids=groups_sg,
             service_execution_role_arn=cluster.account.replicator_role_arn,
             tags=tags,
         )

@@ -8,6 +8,8 @@ teams' figures, admins and finance all).
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -89,6 +91,27 @@ def monolith_register(request: HttpRequest) -> HttpResponse:
             )
             return redirect("migration:monolith-detail", pk=monolith.pk)
     return render(request, "migration/monolith_register.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def monolith_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """An admin changes the connection and replication settings after registration."""
+    monolith = _monolith(request, pk)
+    _require_admin(request)
+    form = forms.MonolithSettingsForm(request.POST or None, instance=Monolith.objects.get(pk=monolith.pk))
+    if request.method == "POST" and form.is_valid():
+        fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        try:
+            inventory.update_monolith(actor=request.user, monolith_id=monolith.pk, **fields)
+        except ValidationError as exc:
+            for field, problems in exc.message_dict.items():
+                for problem in problems:
+                    form.add_error(field if field in form.fields else None, problem)
+        else:
+            messages.success(request, f"The settings of {monolith.name} are saved.")
+            return redirect("migration:monolith-detail", pk=monolith.pk)
+    return render(request, "migration/monolith_edit.html", {"monolith": monolith, "form": form})
 
 
 @login_required
@@ -348,6 +371,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "monolith": plan.monolith,
             "result": _plan_for_user(plan.result, request.user),
             "move_form": forms.MoveForm(plan=plan) if is_admin else None,
+            "merge_form": forms.MergeForm(plan=plan) if is_admin else None,
             "is_admin": is_admin,
             "versions": selectors.plans_of(plan.monolith).exclude(pk=plan.pk),
             "filings": execution.filing_overview(plan, request.user),
@@ -355,41 +379,103 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
-@require_POST
-def plan_move(request: HttpRequest, pk: int) -> HttpResponse:
-    """POST: save the move as the next version. With htmx (`check`), only validate and preview it live."""
-    plan = _plan(request, pk)
-    _require_admin(request)
-    form = forms.MoveForm(request.POST, plan=plan)
-    preview, errors = None, []
+def _form_errors(form) -> list[str]:
+    return [
+        problem if field == "__all__" else f"{form.fields[field].label or field}: {problem}"
+        for field, problems in form.errors.items()
+        for problem in problems
+    ]
+
+
+def _plan_edit(
+    request: HttpRequest, plan: MigrationPlan, form, *, kind: str, check, save, page=None
+) -> HttpResponse:
+    """One answer for every plan edit. With htmx, or the "check" button, only validate and show the result
+    live: the loads per quota and costs of the clusters it changes, or every violation; nothing is saved.
+    Otherwise save the next version and open it. `page` renders the edit's own page again on errors (split);
+    without it the errors go back to the plan page as messages."""
+    edit, errors = None, []
+    checking = is_htmx_partial(request) or bool(request.POST.get("check"))
     if form.is_valid():
-        data = form.cleaned_data
+        values = {name: value for name, value in form.cleaned_data.items() if name != "note"}
         try:
-            if is_htmx_partial(request) or request.POST.get("check"):
-                preview = planning.check_move(
-                    plan, application=data["application"], to_cluster=data["to_cluster"]
-                )
+            if checking:
+                edit = check(plan, **values)
             else:
-                new = planning.move_application(
-                    actor=request.user,
-                    plan_id=plan.pk,
-                    application=data["application"],
-                    to_cluster=data["to_cluster"],
-                    note=data["note"],
-                )
+                new = save(actor=request.user, plan_id=plan.pk, note=form.cleaned_data["note"], **values)
                 messages.success(request, f"Version {new.version} saved: {new.change_note}.")
                 return redirect("migration:plan-detail", pk=new.pk)
         except ValidationError as exc:
             errors = _errors(exc)
     else:
-        errors = [f"{field}: {' '.join(problems)}" for field, problems in form.errors.items()]
-    context = {"plan": plan, "errors": errors, "preview": preview, "form": form}
+        errors = _form_errors(form)
+    check_context = {
+        "kind": kind,
+        "plan": plan,
+        "edit": edit,
+        "errors": errors,
+        "changed": edit.preview(plan) if edit else [],
+    }
     if is_htmx_partial(request):
-        return render(request, "migration/_move_check.html", context)
+        return render(request, "migration/_edit_check.html", check_context)
+    if page is not None:
+        return page(check_context)
     for error in errors:
         messages.error(request, error)
+    if edit is not None:
+        messages.info(
+            request, f"{edit.note}: this fits. Nothing is saved until you save it as a new version."
+        )
     return redirect("migration:plan-detail", pk=plan.pk)
+
+
+def _plan_form_edit(kind: str, form_class, check, save):
+    """The view of an edit made from the plan page: moving an application, merging two clusters."""
+
+    @login_required
+    @require_POST
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        plan = _plan(request, pk)
+        _require_admin(request)
+        form = form_class(request.POST, plan=plan)
+        return _plan_edit(request, plan, form, kind=kind, check=check, save=save)
+
+    view.__doc__ = f"{save.__doc__} With htmx, checked live."
+    return view
+
+
+plan_move = _plan_form_edit("move", forms.MoveForm, planning.check_move, planning.move_application)
+plan_merge = _plan_form_edit("merge", forms.MergeForm, planning.check_merge, planning.merge_clusters)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def plan_split(request: HttpRequest, pk: int, key: str) -> HttpResponse:
+    """Choose which applications of one planned cluster go to a new cluster beside it; checked live."""
+    plan = _plan(request, pk)
+    _require_admin(request)
+    cluster = next((c for c in plan.result["clusters"] if c["key"] == key), None)
+    if cluster is None:
+        raise Http404("This plan has no such cluster.")
+    form = forms.SplitForm(request.POST if request.method == "POST" else None, cluster=cluster)
+
+    def page(check_context: dict) -> HttpResponse:
+        context = {**check_context, "monolith": plan.monolith, "cluster": cluster, "form": form}
+        return render(request, "migration/plan_split.html", context)
+
+    if request.method == "GET":
+        return page({"plan": plan})
+    return _plan_edit(
+        request,
+        plan,
+        form,
+        kind="split",
+        check=lambda plan, applications: planning.check_split(plan, cluster=key, applications=applications),
+        save=lambda applications, **rest: planning.split_cluster(
+            cluster=key, applications=applications, **rest
+        ),
+        page=page,
+    )
 
 
 @login_required
@@ -420,13 +506,8 @@ def plan_compare(request: HttpRequest, pk: int) -> HttpResponse:
     comparison = planning.compare_plans(older, newer)
     if not access.sees_all_costs(request.user):
         mine = set(access.teams_visible_to(request.user).values_list("slug", flat=True))
-        comparison = planning.PlanComparison(
-            older=comparison.older,
-            newer=comparison.newer,
-            clusters=comparison.clusters,
-            monthly_usd=("—", "—"),
-            moved=comparison.moved,
-            teams=[row for row in comparison.teams if row[0] in mine],
+        comparison = dataclasses.replace(
+            comparison, monthly_usd=("—", "—"), teams=[row for row in comparison.teams if row[0] in mine]
         )
     return render(
         request, "migration/plan_compare.html", {"comparison": comparison, "monolith": newer.monolith}

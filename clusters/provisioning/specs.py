@@ -59,8 +59,10 @@ def replicator_spec(replicator: Replicator) -> ReplicatorSpec:
         source_arn=source.arn,
         target_arn=read.arn,
         topics=tuple(replicator.topics),
-        subnet_ids=tuple(read.network_profile.subnet_ids),
-        security_group_ids=tuple(read.network_profile.security_group_ids),
+        source_subnet_ids=tuple(source.network_profile.subnet_ids),
+        source_security_group_ids=tuple(source.network_profile.security_group_ids),
+        target_subnet_ids=tuple(read.network_profile.subnet_ids),
+        target_security_group_ids=tuple(read.network_profile.security_group_ids),
         service_execution_role_arn=read.account.replicator_role_arn,
         tags={
             "team": read.team.slug,

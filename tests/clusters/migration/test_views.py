@@ -277,11 +277,14 @@ COVERED = {
     "plans": "test_only_admins_register_read_upload_plan_move_and_accept",
     "plan-detail": "test_every_signed_in_role_reads_the_pages_and_anonymous_is_sent_to_sign_in",
     "monolith-register": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "monolith-edit": "test_only_admins_edit_the_monolith_settings",
     "inventory-read": "test_only_admins_register_read_upload_plan_move_and_accept",
     "inventory-upload": "test_only_admins_register_read_upload_plan_move_and_accept",
     "monolith-cost": "test_only_admins_register_read_upload_plan_move_and_accept",
     "applications-discover": "test_only_admins_register_read_upload_plan_move_and_accept",
     "plan-move": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "plan-split": "test_only_admins_split_and_merge_planned_clusters",
+    "plan-merge": "test_only_admins_split_and_merge_planned_clusters",
     "plan-accept": "test_only_admins_register_read_upload_plan_move_and_accept",
     "application-claim": "test_claims_through_the_pages_follow_four_eyes",
     "claim-decide": "test_claims_through_the_pages_follow_four_eyes",
@@ -339,3 +342,223 @@ def test_reject_claim_needs_a_reason_on_the_page(world, member_a, team_a, admin)
     assert (
         client_for(admin).post(reverse("migration:claim-decide", args=[claim.pk, "maybe"])).status_code == 404
     )
+
+
+@pytest.mark.parametrize(
+    ("security", "mechanism", "shown"),
+    [
+        ("SASL_SSL", "SCRAM-SHA-512", "SASL/SCRAM-SHA-512 over TLS"),
+        ("SASL_PLAINTEXT", "PLAIN", "SASL/PLAIN without TLS"),
+        ("SSL", "", "TLS, no login"),
+    ],
+)
+def test_the_login_reads_as_one_plain_phrase(admin, member_a, security, mechanism, shown):
+    sasl = {"sasl_username": "portal", "password_env": "LEGACY_PASSWORD"} if mechanism else {}
+    monolith = inventory.register_monolith(
+        actor=admin,
+        name="old",
+        bootstrap="10.0.0.1:9096",
+        security_protocol=security,
+        sasl_mechanism=mechanism,
+        **sasl,
+    )
+    for url in (reverse("migration:monolith-list"), reverse("migration:monolith-detail", args=[monolith.pk])):
+        page = client_for(member_a).get(url).content.decode()
+        assert shown in page and "((" not in page and ") (" not in page, url
+
+
+SETTINGS = {
+    "bootstrap": "10.0.0.9:9096",
+    "security_protocol": "SASL_SSL",
+    "sasl_mechanism": "SCRAM-SHA-512",
+    "sasl_username": "portal",
+    "password_env": "LEGACY_KAFKA_PASSWORD",
+    "region": "eu-west-1",
+    "mm2_plugin_arn": "arn:aws:kafkaconnect:eu-west-1:123456789012:custom-plugin/mm2/abcd",
+    "mm2_plugin_revision": "3",
+    "connect_role_arn": "arn:aws:iam::123456789012:role/msk-connect-mm2",
+}
+
+
+@pytest.mark.parametrize("persona", ["anonymous", "member_a", "member_b", "finance", "admin"])
+def test_only_admins_edit_the_monolith_settings(monolith, personas, persona):
+    url = reverse("migration:monolith-edit", args=[monolith.pk])
+    client = client_for(personas[persona])
+    get, post = client.get(url), client.post(url, SETTINGS)
+    monolith.refresh_from_db()
+    if persona == "admin":
+        assert get.status_code == 200 and "Save the settings" in get.content.decode()
+        assert post.status_code == 302 and monolith.bootstrap == "10.0.0.9:9096"
+        assert client.get(reverse("migration:monolith-edit", args=[monolith.pk + 99])).status_code == 404
+        detail = client.get(reverse("migration:monolith-detail", args=[monolith.pk])).content.decode()
+        assert url in detail
+        return
+    expected = 302 if persona == "anonymous" else 403
+    assert (get.status_code, post.status_code) == (expected, expected)
+    assert monolith.bootstrap == "127.0.0.1:1" and not monolith.events.filter(action="monolith.updated")
+    if persona != "anonymous":
+        detail = client.get(reverse("migration:monolith-detail", args=[monolith.pk])).content.decode()
+        assert url not in detail
+
+
+def test_settings_set_only_at_registration_can_be_changed_later_and_each_change_is_recorded(monolith, admin):
+    from portal.models import AuditEvent
+
+    client = client_for(admin)
+    response = client.post(reverse("migration:monolith-edit", args=[monolith.pk]), SETTINGS)
+    assert response.status_code == 302
+    monolith.refresh_from_db()
+    assert (monolith.login_label, monolith.password_env, monolith.region) == (
+        "SASL/SCRAM-SHA-512 over TLS",
+        "LEGACY_KAFKA_PASSWORD",
+        "eu-west-1",
+    )
+    assert (monolith.mm2_plugin_arn, monolith.mm2_plugin_revision) == (SETTINGS["mm2_plugin_arn"], 3)
+    event = monolith.events.get(action="monolith.updated")
+    changes = event.details["changes"]
+    assert event.actor == admin
+    assert changes["bootstrap"] == ["127.0.0.1:1", "10.0.0.9:9096"]
+    assert changes["security_protocol"] == ["PLAINTEXT", "SASL_SSL"]
+    assert changes["sasl_mechanism"] == ["(none)", "SCRAM-SHA-512"]
+    assert "name" not in changes and "monthly_cost_usd" not in changes
+    audit = AuditEvent.objects.get(action="migration.monolith.updated", actor=admin)
+    from portal.audit_wording import action_label, detail_phrases
+
+    assert action_label(audit.action) == "Monolith settings changed"
+    (words,) = detail_phrases(audit)  # key order is the database's (PostgreSQL's jsonb sorts them)
+    assert "bootstrap 127.0.0.1:1 → 10.0.0.9:9096" in words.lower()
+    assert "security_protocol PLAINTEXT → SASL_SSL" in words
+    # Saving the same settings again changes nothing and records nothing.
+    client.post(reverse("migration:monolith-edit", args=[monolith.pk]), SETTINGS)
+    assert monolith.events.filter(action="monolith.updated").count() == 1
+
+
+def test_refused_settings_say_why_and_a_password_typed_by_mistake_is_not_shown_back(monolith, admin):
+    url = reverse("migration:monolith-edit", args=[monolith.pk])
+    response = client_for(admin).post(
+        url, {**SETTINGS, "sasl_mechanism": "", "password_env": "hunter2-Secret!", "subnet_ids": "subnet-1"}
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "capital letters, digits and underscores" in page and "hunter2" not in page
+    response = client_for(admin).post(url, {**SETTINGS, "sasl_mechanism": ""})
+    assert "SASL needs a mechanism" in response.content.decode()
+    assert 'value="LEGACY_KAFKA_PASSWORD"' in response.content.decode()  # a valid name is kept
+    response = client_for(admin).post(
+        url, {**SETTINGS, "msk_cluster_arn": "cluster/x", "subnet_ids": "subnet-1"}
+    )
+    page = response.content.decode()
+    assert "An MSK cluster ARN starts with arn:aws:kafka:." in page and "Not subnet ids: subnet-1" in page
+    monolith.refresh_from_db()
+    assert monolith.security_protocol == "PLAINTEXT" and not monolith.events.filter(action="monolith.updated")
+
+
+def _shared(plan) -> dict:
+    """The world's planned cluster of the applications no team claimed: customers, payments, search, tiny."""
+    return next(c for c in plan.result["clusters"] if "search" in c["applications"])
+
+
+@pytest.mark.parametrize("persona", ["anonymous", "member_a", "member_b", "finance", "admin"])
+def test_only_admins_split_and_merge_planned_clusters(world, personas, persona):
+    plan = world["plan"]
+    shared = _shared(plan)
+    split = reverse("migration:plan-split", args=[plan.pk, shared["key"]])
+    merge = reverse("migration:plan-merge", args=[plan.pk])
+    client = client_for(personas[persona])
+    detail = client.get(reverse("migration:plan-detail", args=[plan.pk])).content.decode()
+    answers = [
+        client.get(split),
+        client.post(split, {"applications": ["tiny"]}),
+        client.post(split, {"applications": ["tiny"]}, HTTP_HX_REQUEST="true"),
+        client.post(merge, {"cluster": shared["key"], "into": shared["key"]}, HTTP_HX_REQUEST="true"),
+    ]
+    if persona == "anonymous":
+        assert all(a.status_code == 302 and "/login/" in a["Location"] for a in answers)
+    elif persona != "admin":
+        assert [a.status_code for a in answers] == [403] * 4
+        assert split not in detail and merge not in detail
+    else:
+        assert split in detail and merge in detail
+        assert answers[0].status_code == 200 and "Split legacy-unclaimed-" in answers[0].content.decode()
+        assert answers[1].status_code == 302
+        assert [a.status_code for a in answers[2:]] == [200, 200]
+        missing = reverse("migration:plan-split", args=[plan.pk, "c99"])
+        assert client.get(missing).status_code == 404
+        assert client.get(reverse("migration:plan-split", args=[plan.pk + 99, "c1"])).status_code == 404
+    assert MigrationPlan.objects.count() == (2 if persona == "admin" else 1)
+
+
+def test_the_split_form_answers_live_with_the_loads_per_quota_and_saves_only_when_asked(world, admin):
+    plan = world["plan"]
+    shared = _shared(plan)
+    url = reverse("migration:plan-split", args=[plan.pk, shared["key"]])
+    client = client_for(admin)
+    page = client.get(url).content.decode()
+    assert 'hx-post="' + url + '"' in page and 'value="search"' in page and 'value="orders"' not in page
+
+    live = client.post(url, {"applications": ["search"]}, HTTP_HX_REQUEST="true")
+    fragment = live.content.decode()
+    assert live.status_code == 200 and "<html" not in fragment
+    assert "It fits." in fragment and '<span class="badge">new</span>' in fragment
+    assert "Ingress: 40 of 200 MB/s (20.0&nbsp;%)" in fragment  # search alone on the new cluster
+    assert "Ingress: 26 of 200 MB/s (13.0&nbsp;%, was 33.0&nbsp;%)" in fragment  # the others stay
+    assert "After it: 4 clusters" in fragment and "a month (now 3, $" in fragment
+    everything = {"applications": ["customers", "payments", "search", "tiny"]}
+    refused = client.post(url, everything, HTTP_HX_REQUEST="true")
+    assert (
+        "not possible" in refused.content.decode()
+        and "Leave at least one application" in refused.content.decode()
+    )
+    nothing = client.post(url, {}, HTTP_HX_REQUEST="true")
+    assert "Choose the applications that go to the new cluster." in nothing.content.decode()
+    # Without JavaScript, "Check without saving" shows the same answer in the page.
+    checked = client.post(url, {"applications": ["search"], "check": "1"})
+    assert checked.status_code == 200 and "It fits." in checked.content.decode()
+    assert MigrationPlan.objects.count() == 1
+
+    saved = client.post(url, {"applications": ["search"], "note": "search grows fast"})
+    new = MigrationPlan.objects.get(version=2)
+    assert saved.status_code == 302 and saved["Location"] == reverse("migration:plan-detail", args=[new.pk])
+    assert new.change_note == "search grows fast" and new.based_on == plan
+    compare = client.get(reverse("migration:plan-compare", args=[new.pk]), {"with": 1}).content.decode()
+    assert "Only in v2: legacy-unclaimed-" in compare and "search: legacy-unclaimed-" in compare
+
+
+def test_the_merge_form_answers_live_and_names_the_rule_a_merge_would_break(world, admin):
+    customers = Application.objects.get(name="customers")
+    inventory.update_requirements(actor=admin, application_id=customers.pk, contains_pii=True)
+    plan = planning.create_plan(actor=admin, monolith_id=world["monolith"].pk)
+    client = client_for(admin)
+    where = {name: c["key"] for c in plan.result["clusters"] for name in c["applications"]}
+    split = planning.split_cluster(
+        actor=admin, plan_id=plan.pk, cluster=where["search"], applications=["tiny"]
+    )
+    url = reverse("migration:plan-merge", args=[split.pk])
+    where_now = {name: c["key"] for c in split.result["clusters"] for name in c["applications"]}
+
+    refused = client.post(
+        url, {"cluster": where["customers"], "into": where["search"]}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "not possible" in refused and "PII never shares a cluster" in refused
+    refused = client.post(url, {"cluster": where["clicks"], "into": where["search"]}, HTTP_HX_REQUEST="true")
+    assert "keeps teams apart (team-b, unclaimed)" in refused.content.decode()
+    half = client.post(url, {"cluster": where["clicks"]}, HTTP_HX_REQUEST="true").content.decode()
+    assert "Merge into: Choose the cluster that takes its applications." in half
+
+    live = client.post(
+        url, {"cluster": where_now["tiny"], "into": where_now["search"]}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert (
+        "It fits." in live
+        and "goes away" in live
+        and "Ingress: 61 of 200 MB/s (30.5&nbsp;%, was 30.0&nbsp;%)" in live
+    )
+    versions = MigrationPlan.objects.count()
+    saved = client.post(url, {"cluster": where_now["tiny"], "into": where_now["search"]})
+    merged = MigrationPlan.objects.get(version=versions + 1)
+    assert saved.status_code == 302 and merged.change_note.startswith("Merged legacy-unclaimed-")
+    assert len(merged.result["clusters"]) == len(plan.result["clusters"])
+    # A refused merge without htmx goes back to the plan with the reasons, and saves nothing.
+    back = client.post(url, {"cluster": where["customers"], "into": where["search"]}, follow=True)
+    assert "PII never shares a cluster" in back.content.decode()
+    assert MigrationPlan.objects.count() == versions + 1

@@ -116,8 +116,10 @@ def test_local_replicator_needs_both_clusters_active(write_cluster, platform_acc
         source_arn=write_cluster.arn,
         target_arn="arn:aws:kafka:us-east-1:1:cluster/no/1",
         topics=("t",),
-        subnet_ids=(),
-        security_group_ids=(),
+        source_subnet_ids=(),
+        source_security_group_ids=(),
+        target_subnet_ids=(),
+        target_security_group_ids=(),
         service_execution_role_arn="",
     )
     with pytest.raises(ProviderError, match="both clusters active"):

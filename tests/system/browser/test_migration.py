@@ -126,3 +126,117 @@ def test_migration_from_inventory_to_cutover(
     expect(table).to_contain_text("is not active yet")
     expect(page.get_by_text(re.compile(r"Still on the monolith: 100\.0 %"))).to_be_visible()
     _keep(page, "cutover")
+
+
+EDIT_FILE = (
+    "topic,partitions,retention_ms,peak_in_mbps,peak_out_mbps,application,team,consumer_groups\n"
+    "orders.created,12,604800000,30,60,orders,team-a,billing;shipping\n"
+    "payments.events,6,604800000,20,40,payments,team-a,ledger\n"
+    "refunds.events,3,604800000,5,10,refunds,team-a,ledger\n"
+    "customers.pii,6,604800000,5,10,customers,team-a,crm\n"
+)
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_plan_edits_are_checked_live_and_the_monolith_settings_edited(
+    browser, live_server, admin, member_a, team_a, width
+):
+    """Split a planned cluster and merge it back with the live check (htmx) at desktop and phone width, then
+    compare the versions and edit the monolith's settings; every page fits the screen and passes axe."""
+    from clusters.migration import planning
+    from tests.system.browser.test_tour import WIDTHS, Findings, check_page
+
+    monolith = inventory.register_monolith(
+        actor=admin, name="legacy", bootstrap="10.0.0.1:9096", security_protocol=Monolith.Security.PLAINTEXT
+    )
+    inventory.import_csv(actor=admin, monolith_id=monolith.pk, content=EDIT_FILE.encode())
+    inventory.discover_applications(actor=admin, monolith_id=monolith.pk)
+    for application in monolith.applications.all():
+        claim = inventory.claim_application(actor=member_a, application_id=application.pk, team=team_a)
+        inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
+    customers = monolith.applications.get(name="customers")
+    inventory.update_requirements(actor=admin, application_id=customers.pk, contains_pii=True)
+    plan = planning.create_plan(actor=admin, monolith_id=monolith.pk)
+    shared = next(c for c in plan.result["clusters"] if "orders" in c["applications"])
+    pii = next(c for c in plan.result["clusters"] if "customers" in c["applications"])
+    assert sorted(shared["applications"]) == ["orders", "payments", "refunds"]
+
+    findings = Findings()
+    context = browser.new_context(viewport=WIDTHS[width], bypass_csp=True)  # bypass: to inject axe only
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        sign_in(page, live_server, admin.username)
+        page.goto(f"{live_server.url}/migration/plans/{plan.pk}/")
+        check_page(page, f"{width} plan", findings, None, "")
+        page.get_by_role("link", name=f"Split {shared['name']}").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(f"Split {shared['name']}")
+
+        # Ticking an application answers at once with both clusters' loads; nothing is saved yet.
+        page.get_by_label("payments").check()
+        check = page.locator("#split-check")
+        expect(check).to_contain_text("It fits.")
+        expect(check).to_contain_text("Ingress: 20 of 200 MB/s (10.0 %)")
+        expect(check).to_contain_text("was 27.5 %")
+        page.get_by_label("orders").check()
+        page.get_by_label("refunds").check()
+        expect(check).to_contain_text("This split is not possible")
+        expect(check).to_contain_text("Leave at least one application")
+        page.get_by_label("orders").uncheck()
+        page.get_by_label("refunds").uncheck()
+        expect(check).to_contain_text("It fits.")
+        check_page(page, f"{width} split", findings, None, "")
+        _keep(page, f"{width}-split")
+        assert monolith.plans.count() == 1
+        page.get_by_role("button", name="Save as a new version").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Plan v2")
+        expect(page.get_by_text(f"Version 2 saved: Split {shared['name']}: payments")).to_be_visible()
+
+        # Merging the PII cluster is refused in words; merging the new cluster back fits.
+        second = monolith.plans.get(version=2)
+        new = next(c for c in second.result["clusters"] if "payments" in c["applications"])
+        page.get_by_label("Cluster that goes away").select_option(pii["key"])
+        page.get_by_label("Merge into").select_option(shared["key"])
+        merge = page.locator("#merge-check")
+        expect(merge).to_contain_text("This merge is not possible")
+        expect(merge).to_contain_text("PII never shares a cluster with data that is not PII.")
+        page.get_by_label("Cluster that goes away").select_option(new["key"])
+        expect(merge).to_contain_text("It fits.")
+        expect(merge).to_contain_text(f"{new['name']} goes away.")
+        check_page(page, f"{width} merge", findings, None, "")
+        _keep(page, f"{width}-merge")
+        page.locator("#merge-check").locator("xpath=..").get_by_role(
+            "button", name="Save as a new version"
+        ).click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Plan v3")
+
+        # Versions compare: v3 against v2 has the split-off cluster only in v2.
+        page.get_by_label("Compare with").select_option("2")
+        page.get_by_role("button", name="Compare").click()
+        expect(page.get_by_text(f"Only in v2: {new['name']}")).to_be_visible()
+        check_page(page, f"{width} compare", findings, None, "")
+        _keep(page, f"{width}-compare")
+
+        # The monolith's settings after registration.
+        page.goto(f"{live_server.url}/migration/{monolith.pk}/")
+        page.get_by_role("link", name="Edit the connection and replication settings").click()
+        page.get_by_label("Security protocol").select_option("SASL_SSL")
+        page.get_by_label("SASL mechanism").select_option("SCRAM-SHA-512")
+        page.get_by_label("SASL user name").fill("portal")
+        page.get_by_label("Password environment variable").fill("not a name!")
+        page.get_by_role("button", name="Save the settings").click()
+        expect(page.get_by_text("capital letters, digits and underscores")).to_be_visible()
+        expect(page.get_by_label("Password environment variable")).to_have_value("")
+        check_page(page, f"{width} settings", findings, None, "")
+        _keep(page, f"{width}-settings")
+        page.get_by_label("Password environment variable").fill("LEGACY_KAFKA_PASSWORD")
+        page.get_by_role("button", name="Save the settings").click()
+        expect(page.get_by_text("The settings of legacy are saved.")).to_be_visible()
+        expect(page.get_by_text("SASL/SCRAM-SHA-512 over TLS")).to_be_visible()
+        page.get_by_role("link", name="Migration", exact=True).first.click()
+        check_page(page, f"{width} monoliths", findings, None, "")
+        _keep(page, f"{width}-monoliths")
+    finally:
+        context.close()
+    assert not findings.overflow, findings.report()
+    assert not findings.axe_blocking, findings.report()

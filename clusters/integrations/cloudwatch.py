@@ -13,6 +13,10 @@ Observability (recent points, every few minutes): `metric_points` reads per-topi
 consumer group × topic `MaxOffsetLag`, `SumOffsetLag`, `EstimatedMaxTimeLag` (Maximum), in calls of at most
 500 queries read page by page with botocore's paginator; `consumer_group_topics` finds the groups with
 ListMetrics (paginated; moto lists a metric once per datapoint, AWS once, so pairs are de-duplicated).
+
+Migration (MSK Replicator's own lag signal, shared/reference/migration.md §1.2, §2): `replicator_lag` reads
+per topic the newest 1-minute `MessageLag` (Sum: source messages the replicator has not consumed yet) and
+`ReplicationLatency` (Maximum, ms), dimensions `ReplicatorName` + `Topic`, in the target's region.
 """
 
 from __future__ import annotations
@@ -21,7 +25,14 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time
 
 from clusters.integrations import aws_control
-from clusters.integrations.records import AccountRef, GroupTopic, MetricPoint, MetricSeries, TopicDayBytes
+from clusters.integrations.records import (
+    AccountRef,
+    GroupTopic,
+    MetricPoint,
+    MetricSeries,
+    ReplicatorTopicLag,
+    TopicDayBytes,
+)
 
 NAMESPACE = "AWS/Kafka"
 METRIC_NAMES = {"bytes_in": "BytesInPerSec", "bytes_out": "BytesOutPerSec"}
@@ -148,3 +159,57 @@ def consumer_group_topics(account: AccountRef, cluster_names: Sequence[str]) -> 
                 ):
                     found.add(GroupTopic(dims["Cluster Name"], dims["Consumer Group"], dims["Topic"]))
     return sorted(found, key=lambda pair: (pair.cluster_name, pair.topic, pair.consumer_group))
+
+
+# --- Migration: MSK Replicator's own lag per topic ---------------------------------------------------
+
+REPLICATOR_METRICS = {"MessageLag": "Sum", "ReplicationLatency": "Maximum"}
+
+
+def replicator_lag(
+    account: AccountRef, replicator_name: str, topics: Sequence[str], start: datetime, end: datetime
+) -> dict[str, ReplicatorTopicLag]:
+    """Per topic, the newest 1-minute MessageLag and ReplicationLatency in [start, end); a topic or metric
+    without any datapoint there stays None. ⌈2·len(topics)/500⌉ GetMetricData calls, plus extra pages."""
+    wanted = [(topic, metric) for topic in topics for metric in REPLICATOR_METRICS]
+    newest: dict[tuple[str, str], tuple[datetime, float]] = {}
+    paginator = aws_control.client(account, "cloudwatch").get_paginator("get_metric_data")
+    for offset in range(0, len(wanted), MAX_QUERIES_PER_CALL):
+        batch = wanted[offset : offset + MAX_QUERIES_PER_CALL]
+        queries = [
+            {
+                "Id": f"q{index}",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": NAMESPACE,
+                        "MetricName": metric,
+                        "Dimensions": [
+                            {"Name": "ReplicatorName", "Value": replicator_name},
+                            {"Name": "Topic", "Value": topic},
+                        ],
+                    },
+                    "Period": SAMPLE_SECONDS,
+                    "Stat": REPLICATOR_METRICS[metric],
+                },
+                "ReturnData": True,
+            }
+            for index, (topic, metric) in enumerate(batch)
+        ]
+        with aws_control.translated(
+            account, f"read the CloudWatch metrics of the replicator {replicator_name}"
+        ):
+            for page in paginator.paginate(MetricDataQueries=queries, StartTime=start, EndTime=end):
+                for result in page.get("MetricDataResults", []):
+                    key = batch[int(result["Id"][1:])]
+                    for stamp, value in zip(
+                        result.get("Timestamps", []), result.get("Values", []), strict=False
+                    ):
+                        stamp = stamp.astimezone(UTC)
+                        if key not in newest or stamp > newest[key][0]:
+                            newest[key] = (stamp, value)
+    lags = {}
+    for topic in topics:
+        lag_at, lag = newest.get((topic, "MessageLag"), (None, None))
+        latency_at, latency = newest.get((topic, "ReplicationLatency"), (None, None))
+        lags[topic] = ReplicatorTopicLag(topic, lag, lag_at, latency, latency_at)
+    return lags

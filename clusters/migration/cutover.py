@@ -5,12 +5,15 @@ stop replication), with a gate before every step.
 
 - **verified**: for every topic of the application, the target has the same partitions and, per partition,
   the records on the target (end − start) are within `threshold` of the monolith's (MM2 and MSK Replicator
-  keep partition numbers: shared/reference/migration.md §2);
+  keep partition numbers: shared/reference/migration.md §2); and where the tool has its own lag signal (MSK
+  Replicator's `MessageLag` in CloudWatch, source messages it has not consumed yet), that signal is fresh
+  (at most `LAG_SIGNAL_MAX_AGE` old) and within `threshold` per partition. MirrorMaker 2 on MSK Connect
+  publishes no lag metric to CloudWatch, so there the end offsets are the check;
 - **consumers moved**: every consumer group of the application has a translated offset on the target for
   every partition of its topics (the consumer then starts there with `auto.offset.reset=earliest`, and
   must tolerate duplicates: translation is at-least-once);
 - **producers moved**: lag is 0, the target holds exactly as many records per partition as the monolith
-  (producers were stopped on the monolith and replication caught up);
+  (producers were stopped on the monolith and replication caught up), and MSK Replicator's `MessageLag` is 0;
 - **done**: replication for these topics is stopped and the monolith's topics are recorded as migrated.
 
 A step is taken by compare-and-set on the step the person saw, by an admin, with who and when in the
@@ -21,13 +24,16 @@ reason. The gates read offsets over the network first and only then open the tra
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.timesince import timesince
 
+from clusters.integrations.records import ReplicatorTopicLag
 from clusters.migration import adapters, events, selectors
-from clusters.migration.models import Cutover, MigrationPlan
+from clusters.migration.models import Cutover, MigrationPlan, Replication
 from clusters.models import Cluster
 from clusters.providers.base import ProviderError
 from portal import access
@@ -35,6 +41,10 @@ from portal.errors import NotAllowed
 
 Step = Cutover.Step
 DEFAULT_THRESHOLD = 100  # records per partition: MM2's offset.lag.max default granularity (migration.md §1.3)
+# MSK Replicator's MessageLag is read over the last LAG_SIGNAL_WINDOW; its newest minute counts only when it
+# is at most LAG_SIGNAL_MAX_AGE old (CloudWatch shows a minute a few minutes late; older is not "now").
+LAG_SIGNAL_WINDOW = timedelta(minutes=15)
+LAG_SIGNAL_MAX_AGE = timedelta(minutes=10)
 
 CONSUMER_SETTINGS = (
     "group.id=<the same group id as on the monolith>\n"
@@ -138,7 +148,77 @@ def check_gate(cutover: Cutover, to_step: str, *, threshold: int = DEFAULT_THRES
     except ProviderError as exc:
         return Gate(False, [f"Could not read offsets: {exc}"])
     allowed = threshold if to_step == Step.VERIFIED else 0
-    return _compare(topics, source, target, allowed)
+    offsets = _compare(topics, source, target, allowed)
+    partitions = {topic: len(source[topic][1]) for topic in topics if topic in source}
+    tool = _tool_lag(cutover, cluster, partitions, allowed)
+    return Gate(offsets.holds and tool.holds, offsets.reasons + tool.reasons, offsets.figures + tool.figures)
+
+
+def _tool_lag(cutover: Cutover, cluster: Cluster, partitions: dict[str, int], allowed: int) -> Gate:
+    """The replication tool's own lag signal, where it has one (migration.md §2): MSK Replicator's."""
+    replication = Replication.objects.filter(cutover=cutover).first()
+    if replication is None:
+        return Gate(
+            True, figures=["Replication was not started by the portal: the end offsets are the check"]
+        )
+    if replication.tool != Replication.Tool.REPLICATOR:
+        return Gate(
+            True,
+            figures=[
+                "MirrorMaker 2 on MSK Connect publishes no lag to CloudWatch: the end offsets are the check"
+            ],
+        )
+    now = timezone.now()
+    try:
+        lags = adapters.replicator_lag(
+            cluster, replication.name, list(partitions), now - LAG_SIGNAL_WINDOW, now
+        )
+    except ProviderError as exc:
+        return Gate(False, [f"Could not read MSK Replicator's lag from CloudWatch: {exc}"])
+    return tool_lag_gate(lags, partitions, allowed, now=now)
+
+
+def tool_lag_gate(
+    lags: dict[str, ReplicatorTopicLag], partitions: dict[str, int], allowed: int, *, now: datetime
+) -> Gate:
+    """MSK Replicator's MessageLag per topic (source messages it has not consumed yet) holds when its newest
+    minute is at most LAG_SIGNAL_MAX_AGE old and within `allowed` messages per partition of the topic (0 before
+    producers move). A topic without any datapoint in the window blocks: nothing says it is caught up."""
+    gate = Gate(True)
+    window = round(LAG_SIGNAL_WINDOW.total_seconds() / 60)
+    for topic, count in partitions.items():
+        lag = lags.get(topic)
+        if lag is None or lag.message_lag is None or lag.lag_at is None:
+            gate.reasons.append(
+                f"{topic}: MSK Replicator reported no MessageLag in the last {window} minutes (it reports once "
+                "it runs and reads the topic)."
+            )
+            continue
+        age = now - lag.lag_at
+        figure = (
+            f"{topic}: MSK Replicator MessageLag {lag.message_lag:,.0f} as of {lag.lag_at:%H:%M} UTC "
+            f"({timesince(lag.lag_at, now)} ago)"
+        )
+        if lag.latency_ms is not None:
+            figure += f", ReplicationLatency up to {lag.latency_ms:,.0f} ms"
+        gate.figures.append(figure)
+        limit = allowed * count
+        if age > LAG_SIGNAL_MAX_AGE:
+            gate.reasons.append(
+                f"{topic}: MSK Replicator's newest MessageLag is {timesince(lag.lag_at, now)} old; a fresh one "
+                f"(at most {round(LAG_SIGNAL_MAX_AGE.total_seconds() / 60)} minutes old) is needed."
+            )
+        elif lag.message_lag > limit:
+            gate.reasons.append(
+                f"{topic}: MSK Replicator has {lag.message_lag:,.0f} messages left to read from the monolith"
+                + (
+                    f", more than {limit:,} ({allowed} per partition)."
+                    if allowed
+                    else " (lag must be 0 before producers move)."
+                )
+            )
+    gate.holds = not gate.reasons
+    return gate
 
 
 def _compare(topics, source, target, allowed: int) -> Gate:

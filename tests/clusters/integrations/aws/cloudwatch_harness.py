@@ -72,6 +72,18 @@ def lag_datum(
     }
 
 
+def replicator_datum(replicator: str, topic: str, metric_name: str, when: dt.datetime, value: float) -> dict:
+    """One per-minute MSK Replicator sample (AWS/Kafka, dimensions ReplicatorName + Topic): MessageLag is a
+    count of source messages not yet consumed, ReplicationLatency milliseconds."""
+    return {
+        "MetricName": metric_name,
+        "Dimensions": [{"Name": "ReplicatorName", "Value": replicator}, {"Name": "Topic", "Value": topic}],
+        "Timestamp": when,
+        "Value": float(value),
+        "Unit": "Milliseconds" if metric_name == "ReplicationLatency" else "Count",
+    }
+
+
 def put_datapoints(client, data: Iterable[dict]) -> int:
     """PutMetricData in calls of at most 1000 datapoints; returns the number of calls."""
     calls, batch = 0, []

@@ -93,6 +93,19 @@ def inventory_changes(after: InventorySnapshot, before: InventorySnapshot | None
     return changes
 
 
+def inventory_topics(snapshot: InventorySnapshot) -> list[InventoryTopic]:
+    """The snapshot's topics, each with `migrated`: its application link once its cutover is done (replication
+    stopped, moved to `migrated_to`), else None."""
+    migrated = {
+        link.topic: link
+        for link in ApplicationTopic.objects.filter(monolith=snapshot.monolith, migrated_at__isnull=False)
+    }
+    topics = list(snapshot.topics.all())
+    for topic in topics:
+        topic.migrated = migrated.get(topic.name)
+    return topics
+
+
 @dataclass(frozen=True)
 class UnclaimedTopic:
     topic: str
@@ -206,6 +219,7 @@ class CutoverRow:
     cutover: object
     last_event: object  # MigrationEvent of the current step (who, when), or None
     peak_mbps: Decimal
+    migrated_topics: list = field(default_factory=list)  # ApplicationTopic rows marked migrated
 
 
 @dataclass
@@ -231,6 +245,13 @@ def cutover_board(plan: MigrationPlan) -> CutoverBoard:
     cutovers = list(
         Cutover.objects.filter(plan=plan)
         .select_related("application__team", "replication")
+        .prefetch_related(
+            Prefetch(
+                "application__topic_links",
+                queryset=ApplicationTopic.objects.filter(migrated_at__isnull=False).order_by("topic"),
+                to_attr="migrated_links",
+            )
+        )
         .order_by("position")
     )
     latest = {}
@@ -246,7 +267,7 @@ def cutover_board(plan: MigrationPlan) -> CutoverBoard:
         peak = demand.peak_in_mbps + demand.peak_out_mbps if demand else Decimal(0)
         if item.step == Cutover.Step.DONE:
             moved += peak
-        rows.append(CutoverRow(item, latest.get(str(item.pk)), peak))
+        rows.append(CutoverRow(item, latest.get(str(item.pk)), peak, item.application.migrated_links))
     remaining = total - moved
     cost = plan.monolith.monthly_cost_usd
     return CutoverBoard(

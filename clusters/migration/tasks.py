@@ -34,16 +34,28 @@ def start_replication(replication_id: int) -> str:
     return replication_launch.start(replication_id).status
 
 
+@shared_task(name="clusters.migration.tasks.stop_replication", **AWS_TASK_OPTIONS)
+def stop_replication(replication_id: int) -> str:
+    """Delete the replication's parts and record it stopped (idempotent; see
+    clusters/migration/replication_launch.py)."""
+    from clusters.migration import replication_launch
+
+    return replication_launch.stop(replication_id).status
+
+
 @shared_task(name="clusters.migration.tasks.resume_replications")
 def resume_replications() -> int:
-    """Beat: look again at replications AWS is still creating, and start those whose task was lost."""
+    """Beat: look again at replications AWS is still creating, start those whose task was lost, and stop
+    again those whose stop was lost or refused."""
     from django.conf import settings
 
     from clusters.migration import replication_launch
 
-    ids = replication_launch.replications_to_resume(
-        lost_after_seconds=settings.PROVISIONING_REDISPATCH_SECONDS
-    )
+    lost_after = settings.PROVISIONING_REDISPATCH_SECONDS
+    ids = replication_launch.replications_to_resume(lost_after_seconds=lost_after)
     for replication_id in ids:
         start_replication.delay(replication_id)
-    return len(ids)
+    stopping = replication_launch.replications_to_stop(lost_after_seconds=lost_after)
+    for replication_id in stopping:
+        stop_replication.delay(replication_id)
+    return len(ids) + len(stopping)

@@ -103,7 +103,7 @@ def monolith_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "monolith": monolith,
             "snapshot": snapshot,
-            "topics": snapshot.topics.all() if snapshot else [],
+            "topics": selectors.inventory_topics(snapshot) if snapshot else [],
             "groups": snapshot.groups.all() if snapshot else [],
             "changes": changes,
             "is_admin": access.can_manage_migration(request.user),

@@ -20,7 +20,7 @@ from django.db.models import Max
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
-from clusters.migration import adapters, events
+from clusters.migration import adapters, events, selectors
 from clusters.migration.models import (
     Application,
     ApplicationClaim,
@@ -183,8 +183,11 @@ def estimate_throughput(
 _WINDOWS = re.compile(r"highest of (\d+) window")
 
 
-def take_inventory(*, monolith_id: int, actor=None) -> InventorySnapshot:
-    """Read the monolith through the Kafka admin adapter and keep it as the next snapshot."""
+def take_inventory(*, monolith_id: int, actor=None, after_number: int | None = None) -> InventorySnapshot:
+    """Read the monolith through the Kafka admin adapter and keep it as the next snapshot. With
+    `after_number` (the newest snapshot when the reading was asked for) at most one snapshot is written per
+    request: when a newer one exists by the time this one is written (a duplicate delivery ran alongside),
+    that one is returned and nothing is written. `actor` None: the schedule (beat)."""
     if actor is not None:
         _require_admin(actor)
     monolith = Monolith.objects.select_related("aws_account").get(pk=monolith_id)
@@ -214,6 +217,8 @@ def take_inventory(*, monolith_id: int, actor=None) -> InventorySnapshot:
     with transaction.atomic():
         Monolith.objects.select_for_update().get(pk=monolith.pk)
         number = (monolith.snapshots.aggregate(n=Max("number"))["n"] or 0) + 1
+        if after_number is not None and number > after_number + 1:
+            return monolith.snapshots.get(number=number - 1)
         snapshot = InventorySnapshot.objects.create(
             monolith=monolith,
             number=number,
@@ -289,6 +294,7 @@ def take_inventory(*, monolith_id: int, actor=None) -> InventorySnapshot:
                 )
             )
         InventoryGroup.objects.bulk_create(groups)
+        _keep_changes(snapshot)
         events.record(
             monolith,
             "inventory.read",
@@ -297,6 +303,18 @@ def take_inventory(*, monolith_id: int, actor=None) -> InventorySnapshot:
             details={"topics": len(rows), "consumer_groups": len(groups), "number": number},
         )
     return snapshot
+
+
+def _keep_changes(snapshot: InventorySnapshot) -> None:
+    """Compare the new snapshot with the one before it once, now, and keep the result for the page."""
+    snapshot.changes = selectors.inventory_changes(snapshot).as_record()
+    snapshot.save(update_fields=["changes"])
+
+
+def record_read_failure(*, monolith_id: int, actor=None, reason: str) -> None:
+    """A reading that failed for good (wrong password, unreachable, access denied): in the monolith's log,
+    so its page says so (a scheduled reading has nobody else to tell)."""
+    events.record(Monolith.objects.get(pk=monolith_id), "inventory.read_failed", actor=actor, reason=reason)
 
 
 # --- From a CSV file ------------------------------------------------------------------------------------
@@ -446,6 +464,7 @@ def import_csv(*, actor, monolith_id: int, content: bytes, filename: str = "") -
             InventoryGroup(snapshot=snapshot, group_id=group, topics=sorted(topics))
             for group, topics in sorted(readers.items())
         )
+        _keep_changes(snapshot)
         events.record(
             monolith,
             "inventory.imported",

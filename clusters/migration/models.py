@@ -119,6 +119,9 @@ class InventorySnapshot(models.Model):
     cluster_id = models.CharField(max_length=100, blank=True)
     brokers = models.PositiveIntegerField(default=0)
     filename = models.CharField(max_length=200, blank=True)
+    # What changed against the snapshot before it, kept when written (selectors.InventoryChanges.as_record):
+    # the page lists the last readings' changes without comparing thousands of topics again.
+    changes = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["monolith", "-number"]

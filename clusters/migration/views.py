@@ -8,6 +8,7 @@ teams' figures, admins and finance all).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -96,7 +97,7 @@ def monolith_register(request: HttpRequest) -> HttpResponse:
 def monolith_detail(request: HttpRequest, pk: int) -> HttpResponse:
     monolith = _monolith(request, pk)
     snapshot = selectors.latest_snapshot(monolith)
-    changes = selectors.inventory_changes(snapshot) if snapshot else None
+    history = selectors.recent_changes(monolith)
     return render(
         request,
         "migration/monolith_detail.html",
@@ -105,7 +106,10 @@ def monolith_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "snapshot": snapshot,
             "topics": selectors.inventory_topics(snapshot) if snapshot else [],
             "groups": snapshot.groups.all() if snapshot else [],
-            "changes": changes,
+            "changes": history[0] if history else None,
+            "earlier_changes": history[1:],
+            "read_failure": selectors.last_read_failure(monolith),
+            "reread_minutes": round(settings.MIGRATION_INVENTORY_INTERVAL_SECONDS / 60),
             "is_admin": access.can_manage_migration(request.user),
             "csv_form": forms.CsvUploadForm(),
             "cost_form": forms.CostForm(initial={"monthly_cost_usd": monolith.monthly_cost_usd}),

@@ -329,6 +329,9 @@ OBSERVABILITY_COARSE_DAYS = env_int("OBSERVABILITY_COARSE_DAYS", 60)
 # Migration assistant: beat re-reads every monolith the portal has read from the cluster before (the
 # throughput estimate needs readings some time apart; the page lists what changed). Default one hour.
 MIGRATION_INVENTORY_INTERVAL_SECONDS = env_int("MIGRATION_INVENTORY_INTERVAL_SECONDS", 3600)
+# An MSK monolith's throughput is read from CloudWatch: the highest 5-minute average over the hours before
+# each reading (at most 1512: 5-minute data is kept 63 days). Default one day.
+MIGRATION_MSK_METRICS_HOURS = env_int("MIGRATION_MSK_METRICS_HOURS", 24)
 CELERY_BEAT_SCHEDULE = {
     "portal-heartbeat": {
         "task": "portal.tasks.record_heartbeat",

@@ -113,3 +113,10 @@ def replicator_lag(cluster, replicator_name: str, topics: list[str], start: date
     """MSK Replicator's own lag per topic, from CloudWatch in the target cluster's account and region
     (the replicator runs there: same account, target region)."""
     return cloudwatch.replicator_lag(cluster_account(cluster), replicator_name, topics, start, end)
+
+
+def monolith_topic_peaks(
+    monolith: Monolith, cluster_name: str, topics: list[str], start: datetime, end: datetime
+):
+    """An MSK monolith's per-topic peak bytes in and out from CloudWatch, in its own account and region."""
+    return cloudwatch.topic_peaks(monolith_account(monolith), cluster_name, topics, start, end)

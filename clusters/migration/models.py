@@ -122,6 +122,9 @@ class InventorySnapshot(models.Model):
     # What changed against the snapshot before it, kept when written (selectors.InventoryChanges.as_record):
     # the page lists the last readings' changes without comparing thousands of topics again.
     changes = models.JSONField(default=dict, blank=True)
+    # An MSK monolith whose throughput could not be read from CloudWatch this time, and why (the topics then
+    # carry the end-offset estimate).
+    throughput_note = models.CharField(max_length=1000, blank=True)
 
     class Meta:
         ordering = ["monolith", "-number"]

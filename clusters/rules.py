@@ -236,6 +236,17 @@ def arn_account_id(arn: str) -> str:
     return parts[4] if len(parts) == 6 else ""
 
 
+def msk_cluster_name(arn: str) -> str:
+    """The cluster name in an MSK cluster ARN, `arn:<partition>:kafka:<region>:<account>:cluster/<name>/<uuid>`
+    (Provisioned and Serverless alike): CloudWatch's `Cluster Name` dimension. Empty when it is not one."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "kafka":
+        return ""
+    kind, _, rest = parts[5].partition("/")
+    name = rest.split("/", 1)[0]
+    return name if kind == "cluster" and "/" in rest and name else ""
+
+
 def principal_arn_error(arn: str, *, region: str = "") -> str | None:
     """What is wrong with a role ARN; with `region`, also a partition other than the region's."""
     try:

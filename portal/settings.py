@@ -326,6 +326,12 @@ OBSERVABILITY_INTERVAL_SECONDS = env_int("OBSERVABILITY_INTERVAL_SECONDS", 300)
 OBSERVABILITY_WINDOW_MINUTES = env_int("OBSERVABILITY_WINDOW_MINUTES", 20)
 OBSERVABILITY_FINE_DAYS = env_int("OBSERVABILITY_FINE_DAYS", 2)
 OBSERVABILITY_COARSE_DAYS = env_int("OBSERVABILITY_COARSE_DAYS", 60)
+# Migration assistant: beat re-reads every monolith the portal has read from the cluster before (the
+# throughput estimate needs readings some time apart; the page lists what changed). Default one hour.
+MIGRATION_INVENTORY_INTERVAL_SECONDS = env_int("MIGRATION_INVENTORY_INTERVAL_SECONDS", 3600)
+# An MSK monolith's throughput is read from CloudWatch: the highest 5-minute average over the hours before
+# each reading (at most 1512: 5-minute data is kept 63 days). Default one day.
+MIGRATION_MSK_METRICS_HOURS = env_int("MIGRATION_MSK_METRICS_HOURS", 24)
 CELERY_BEAT_SCHEDULE = {
     "portal-heartbeat": {
         "task": "portal.tasks.record_heartbeat",
@@ -344,6 +350,10 @@ CELERY_BEAT_SCHEDULE = {
     "migration-resume-replications": {
         "task": "clusters.migration.tasks.resume_replications",
         "schedule": float(PROVISIONING_REDISPATCH_SECONDS),
+    },
+    "migration-read-inventories": {
+        "task": "clusters.migration.tasks.read_inventories",
+        "schedule": float(MIGRATION_INVENTORY_INTERVAL_SECONDS),
     },
     "clusters-drift": {
         "task": "clusters.tasks.detect_drift",

@@ -5,13 +5,22 @@ stop replication), with a gate before every step.
 
 - **verified**: for every topic of the application, the target has the same partitions and, per partition,
   the records on the target (end − start) are within `threshold` of the monolith's (MM2 and MSK Replicator
-  keep partition numbers: shared/reference/migration.md §2);
+  keep partition numbers: shared/reference/migration.md §2); and where the tool has its own lag signal (MSK
+  Replicator's `MessageLag` in CloudWatch, source messages it has not consumed yet), that signal is fresh
+  (at most `LAG_SIGNAL_MAX_AGE` old) and within `threshold` per partition. MirrorMaker 2 on MSK Connect
+  publishes no lag metric to CloudWatch, so there the end offsets are the check;
 - **consumers moved**: every consumer group of the application has a translated offset on the target for
   every partition of its topics (the consumer then starts there with `auto.offset.reset=earliest`, and
   must tolerate duplicates: translation is at-least-once);
 - **producers moved**: lag is 0, the target holds exactly as many records per partition as the monolith
-  (producers were stopped on the monolith and replication caught up);
-- **done**: replication for these topics is stopped and the monolith's topics are recorded as migrated.
+  (producers were stopped on the monolith and replication caught up), and MSK Replicator's `MessageLag` is 0;
+- **done**: replication for these topics is stopped and the monolith's topics are recorded as migrated. When
+  the portal started the replication, ticking "done" records the stop in the same transaction as the step
+  (running/failed → stopping, intent first) and enqueues `tasks.stop_replication` on commit, which deletes
+  the replicator or both connectors (`replication_launch.stop`); the gate waits while the replication is
+  still being started. "done" is final: replication is stopped, so going back would need replication the
+  other way (a deleted MSK Replicator restarts from the latest offsets: migration.md §1.2, §3), and
+  rollback from it is refused.
 
 A step is taken by compare-and-set on the step the person saw, by an admin, with who and when in the
 append-only log; a gate that does not hold refuses the step and says why. Rollback goes one step back, with a
@@ -21,20 +30,28 @@ reason. The gates read offsets over the network first and only then open the tra
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.timesince import timesince
 
+from clusters.integrations.records import ReplicatorTopicLag
 from clusters.migration import adapters, events, selectors
-from clusters.migration.models import Cutover, MigrationPlan
+from clusters.migration.models import ApplicationTopic, Cutover, MigrationPlan, Replication
 from clusters.models import Cluster
 from clusters.providers.base import ProviderError
 from portal import access
+from portal.dispatch import enqueue_on_commit
 from portal.errors import NotAllowed
 
 Step = Cutover.Step
 DEFAULT_THRESHOLD = 100  # records per partition: MM2's offset.lag.max default granularity (migration.md §1.3)
+# MSK Replicator's MessageLag is read over the last LAG_SIGNAL_WINDOW; its newest minute counts only when it
+# is at most LAG_SIGNAL_MAX_AGE old (CloudWatch shows a minute a few minutes late; older is not "now").
+LAG_SIGNAL_WINDOW = timedelta(minutes=15)
+LAG_SIGNAL_MAX_AGE = timedelta(minutes=10)
 
 CONSUMER_SETTINGS = (
     "group.id=<the same group id as on the monolith>\n"
@@ -120,12 +137,7 @@ def topics_and_groups(cutover: Cutover) -> tuple[list[str], list[str]]:
 def check_gate(cutover: Cutover, to_step: str, *, threshold: int = DEFAULT_THRESHOLD) -> Gate:
     """Does the precondition of `to_step` hold now? Reads offsets from the monolith and the target."""
     if to_step == Step.DONE:
-        return Gate(
-            True,
-            figures=[
-                "Confirm that replication of these topics is stopped (MM2 topics regex or the replicator)."
-            ],
-        )
+        return _stop_gate(cutover)
     cluster = target_cluster(cutover)
     if cluster is None:
         return Gate(False, [f"The target cluster {cutover.target_cluster} is not active yet."])
@@ -138,7 +150,153 @@ def check_gate(cutover: Cutover, to_step: str, *, threshold: int = DEFAULT_THRES
     except ProviderError as exc:
         return Gate(False, [f"Could not read offsets: {exc}"])
     allowed = threshold if to_step == Step.VERIFIED else 0
-    return _compare(topics, source, target, allowed)
+    offsets = _compare(topics, source, target, allowed)
+    partitions = {topic: len(source[topic][1]) for topic in topics if topic in source}
+    tool = _tool_lag(cutover, cluster, partitions, allowed)
+    return Gate(offsets.holds and tool.holds, offsets.reasons + tool.reasons, offsets.figures + tool.figures)
+
+
+STOPPABLE = (Replication.Status.RUNNING, Replication.Status.FAILED)
+STOPPED = (Replication.Status.STOPPING, Replication.Status.STOPPED)
+
+
+def _stop_gate(cutover: Cutover) -> Gate:
+    """ "done" stops the replication the portal started; one still being started must run or fail first."""
+    replication = Replication.objects.filter(cutover=cutover).first()
+    if replication is None:
+        return Gate(
+            True,
+            figures=[
+                "Replication was not started by the portal: stop it yourself first (drop these topics from the "
+                "MirrorMaker 2 topics regex); ticking marks the topics migrated and cannot be rolled back"
+            ],
+        )
+    if replication.status in (Replication.Status.REQUESTED, Replication.Status.CREATING):
+        return Gate(
+            False,
+            [
+                f"{replication.get_tool_display()} {replication.name} is still being started "
+                f"({replication.get_status_display().lower()}): stop it once it runs or has failed."
+            ],
+        )
+    parts = (
+        "deletes the replicator"
+        if replication.tool == Replication.Tool.REPLICATOR
+        else "deletes its source and checkpoint connectors"
+    )
+    return Gate(
+        True,
+        figures=[
+            f"Ticking stops {replication.get_tool_display()} {replication.name} ({parts}) and marks the topics "
+            "migrated; it cannot be rolled back (a deleted replicator restarts from the latest offsets)"
+        ],
+    )
+
+
+def _finish(actor, cutover: Cutover) -> None:
+    """Inside the transaction that moves the cutover to done: record the stop of the replication (intent
+    first: running, or failed with parts that may exist, → stopping by compare-and-set before any delete
+    call; the task is enqueued on commit) and mark the application's topics migrated."""
+    from clusters.migration import tasks
+
+    monolith, now = cutover.application.monolith, timezone.now()
+    replication = Replication.objects.filter(cutover=cutover).first()
+    if replication is not None and replication.status not in STOPPED:
+        if not Replication.objects.filter(pk=replication.pk, status__in=STOPPABLE).update(
+            status=Replication.Status.STOPPING, reason="", status_changed_at=now
+        ):
+            raise ValidationError(
+                f"{replication.name} is {replication.get_status_display().lower()}: stop it once it runs."
+            )
+        events.record(
+            monolith,
+            "replication.stopping",
+            actor=actor,
+            obj=replication,
+            from_status=replication.status,
+            to_status=Replication.Status.STOPPING,
+            team=cutover.application.team,
+            details={"application": cutover.application.name, "tool": replication.tool},
+        )
+        enqueue_on_commit(tasks.stop_replication, replication.pk)
+    links = ApplicationTopic.objects.filter(application=cutover.application, migrated_at__isnull=True)
+    names = sorted(links.values_list("topic", flat=True))
+    links.update(migrated_at=now, migrated_to=cutover.target_cluster)
+    events.record(
+        monolith,
+        "topics.migrated",
+        actor=actor,
+        obj=cutover.application,
+        team=cutover.application.team,
+        details={"application": cutover.application.name, "topics": names, "to": cutover.target_cluster},
+    )
+
+
+def _tool_lag(cutover: Cutover, cluster: Cluster, partitions: dict[str, int], allowed: int) -> Gate:
+    """The replication tool's own lag signal, where it has one (migration.md §2): MSK Replicator's."""
+    replication = Replication.objects.filter(cutover=cutover).first()
+    if replication is None:
+        return Gate(
+            True, figures=["Replication was not started by the portal: the end offsets are the check"]
+        )
+    if replication.tool != Replication.Tool.REPLICATOR:
+        return Gate(
+            True,
+            figures=[
+                "MirrorMaker 2 on MSK Connect publishes no lag to CloudWatch: the end offsets are the check"
+            ],
+        )
+    now = timezone.now()
+    try:
+        lags = adapters.replicator_lag(
+            cluster, replication.name, list(partitions), now - LAG_SIGNAL_WINDOW, now
+        )
+    except ProviderError as exc:
+        return Gate(False, [f"Could not read MSK Replicator's lag from CloudWatch: {exc}"])
+    return tool_lag_gate(lags, partitions, allowed, now=now)
+
+
+def tool_lag_gate(
+    lags: dict[str, ReplicatorTopicLag], partitions: dict[str, int], allowed: int, *, now: datetime
+) -> Gate:
+    """MSK Replicator's MessageLag per topic (source messages it has not consumed yet) holds when its newest
+    minute is at most LAG_SIGNAL_MAX_AGE old and within `allowed` messages per partition of the topic (0 before
+    producers move). A topic without any datapoint in the window blocks: nothing says it is caught up."""
+    gate = Gate(True)
+    window = round(LAG_SIGNAL_WINDOW.total_seconds() / 60)
+    for topic, count in partitions.items():
+        lag = lags.get(topic)
+        if lag is None or lag.message_lag is None or lag.lag_at is None:
+            gate.reasons.append(
+                f"{topic}: MSK Replicator reported no MessageLag in the last {window} minutes (it reports once "
+                "it runs and reads the topic)."
+            )
+            continue
+        age = now - lag.lag_at
+        figure = (
+            f"{topic}: MSK Replicator MessageLag {lag.message_lag:,.0f} as of {lag.lag_at:%H:%M} UTC "
+            f"({timesince(lag.lag_at, now)} ago)"
+        )
+        if lag.latency_ms is not None:
+            figure += f", ReplicationLatency up to {lag.latency_ms:,.0f} ms"
+        gate.figures.append(figure)
+        limit = allowed * count
+        if age > LAG_SIGNAL_MAX_AGE:
+            gate.reasons.append(
+                f"{topic}: MSK Replicator's newest MessageLag is {timesince(lag.lag_at, now)} old; a fresh one "
+                f"(at most {round(LAG_SIGNAL_MAX_AGE.total_seconds() / 60)} minutes old) is needed."
+            )
+        elif lag.message_lag > limit:
+            gate.reasons.append(
+                f"{topic}: MSK Replicator has {lag.message_lag:,.0f} messages left to read from the monolith"
+                + (
+                    f", more than {limit:,} ({allowed} per partition)."
+                    if allowed
+                    else " (lag must be 0 before producers move)."
+                )
+            )
+    gate.holds = not gate.reasons
+    return gate
 
 
 def _compare(topics, source, target, allowed: int) -> Gate:
@@ -223,6 +381,8 @@ def advance(*, actor, cutover_id: int, expected_step: str, threshold: int = DEFA
                 f"Someone else moved {cutover.application.name} to “{cutover.get_step_display()}” meanwhile."
             )
         cutover.refresh_from_db()
+        if to_step == Step.DONE:
+            _finish(actor, cutover)
         events.record(
             cutover.application.monolith,
             f"cutover.{to_step}",
@@ -238,8 +398,15 @@ def advance(*, actor, cutover_id: int, expected_step: str, threshold: int = DEFA
 
 def rollback(*, actor, cutover_id: int, expected_step: str, reason: str) -> Cutover:
     """One step back, with the reason recorded. Before producers moved this is safe (consumers go back to
-    their old offsets on the monolith and re-read: duplicates, not loss); after, it needs reverse replication."""
+    their old offsets on the monolith and re-read: duplicates, not loss); after, it needs reverse replication.
+    Never from done: replication is stopped (see the module's docstring)."""
     _require_admin(actor)
+    if expected_step == Step.DONE:
+        raise ValidationError(
+            "This application is migrated: its replication is stopped and its topics are marked migrated, so "
+            "it cannot step back. Going back needs replication from the new cluster to the monolith (a "
+            "deleted MSK Replicator restarts from the latest offsets), i.e. a new migration."
+        )
     if not reason.strip():
         raise ValidationError({"reason": ["Say why the step is rolled back."]})
     cutover = Cutover.objects.select_related("application__monolith").get(pk=cutover_id)

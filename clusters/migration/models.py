@@ -184,6 +184,12 @@ class InventorySnapshot(models.Model):
     cluster_id = models.CharField(max_length=100, blank=True)
     brokers = models.PositiveIntegerField(default=0)
     filename = models.CharField(max_length=200, blank=True)
+    # What changed against the snapshot before it, kept when written (selectors.InventoryChanges.as_record):
+    # the page lists the last readings' changes without comparing thousands of topics again.
+    changes = models.JSONField(default=dict, blank=True)
+    # An MSK monolith whose throughput could not be read from CloudWatch this time, and why (the topics then
+    # carry the end-offset estimate).
+    throughput_note = models.CharField(max_length=1000, blank=True)
 
     class Meta:
         ordering = ["monolith", "-number"]
@@ -300,11 +306,15 @@ class Application(models.Model):
 
 
 class ApplicationTopic(models.Model):
-    """A monolith topic belongs to at most one application (enforced here, not only in code)."""
+    """A monolith topic belongs to at most one application (enforced here, not only in code). Once its
+    application's cutover is done the topic is marked migrated: replication stopped, its readers and writers
+    on the new cluster (`migrated_to`); the monolith keeps it until someone decommissions it there."""
 
     monolith = models.ForeignKey(Monolith, on_delete=models.CASCADE, related_name="+")
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="topic_links")
     topic = models.CharField(max_length=249)
+    migrated_at = models.DateTimeField(null=True, blank=True)
+    migrated_to = models.CharField(max_length=100, blank=True)  # the plan's cluster key
 
     class Meta:
         ordering = ["topic"]
@@ -412,7 +422,10 @@ class Cutover(models.Model):
 class Replication(models.Model):
     """Replication of one application's topics from the monolith to its target cluster, recorded before any
     call goes out (intent first): the MSK Replicator, or MirrorMaker 2's source and checkpoint connectors on
-    MSK Connect. `resources` maps each part to its ARN once created or adopted by name."""
+    MSK Connect. `resources` maps each part to its ARN once created or adopted by name.
+
+    requested → creating → running (or failed, requested again); at the cutover's last step running/failed →
+    stopping (recorded with the step, before any delete call) → stopped (every part deleted)."""
 
     class Tool(models.TextChoices):
         REPLICATOR = "replicator", "MSK Replicator"
@@ -423,6 +436,8 @@ class Replication(models.Model):
         CREATING = "creating", "Creating"
         RUNNING = "running", "Running"
         FAILED = "failed", "Failed"
+        STOPPING = "stopping", "Stopping"
+        STOPPED = "stopped", "Stopped"
 
     cutover = models.OneToOneField(Cutover, on_delete=models.PROTECT, related_name="replication")
     tool = models.CharField(max_length=12, choices=Tool.choices)

@@ -1,4 +1,5 @@
-"""Starting replication for one application of an accepted plan, exactly once (docs/migration.md, "Replication").
+"""Starting replication for one application of an accepted plan, exactly once, and stopping it at the end of its
+cutover (docs/migration.md, "Replication").
 
 Intent first, as for clusters: an admin's click records a `Replication` row (status `requested`) and an event,
 and enqueues `tasks.start_replication` on commit. The task moves it to `creating` by compare-and-set, then for
@@ -7,6 +8,13 @@ adopts it, else creates it, and records the ARN. A crash between the create call
 the next delivery, which finds the part by name. `reconcile` reads the parts' states and moves the row to
 `running` when all run or `failed` when one failed. No network call happens inside a transaction; transient
 AWS errors (throttling, 5xx) propagate so Celery retries the task with backoff.
+
+Stopping is intent first too: the cutover's last step records `stopping` in its own transaction
+(`cutover._finish`) and enqueues `tasks.stop_replication`; `stop` deletes each part, by the ARN it recorded or
+else by the name (so a part whose create answer was lost is not left running), skips one AWS already deletes,
+and moves the row to `stopped`. Deleting what is already gone is not an error, so a redelivered or re-run task
+is harmless; beat restarts a `stopping` row whose task was lost. A refusal (e.g. access denied) keeps it
+`stopping` with AWS's words as the reason, and beat tries again.
 
 Which tool (shared/reference/migration.md decision table): MSK Replicator when the monolith is MSK in the same
 account as the target cluster; otherwise MirrorMaker 2 on MSK Connect with `replication.connector_configs`,
@@ -23,6 +31,7 @@ from django.utils import timezone
 
 from clusters.migration import adapters, cutover, events, replication
 from clusters.migration.models import Cutover, MigrationPlan, Replication
+from clusters.models import Cluster
 from clusters.providers.base import (
     NameConflict,
     ProviderError,
@@ -302,4 +311,76 @@ def replications_to_resume(*, lost_after_seconds: int) -> list[int]:
         Replication.objects.filter(status=Status.CREATING)
         .union(Replication.objects.filter(status=Status.REQUESTED, status_changed_at__lt=lost_before))
         .values_list("pk", flat=True)
+    )
+
+
+# --- Stopping, at the end of the cutover -----------------------------------------------------------------
+
+
+def _delete_part(part: str):
+    return (
+        adapters.aws_control.delete_replicator
+        if part == "replicator"
+        else adapters.aws_control.delete_mirror_connector
+    )
+
+
+def _stop_refused(row: Replication, reason: str) -> None:
+    """A permanent refusal: the row stays stopping (beat tries again) with AWS's words, logged once each."""
+    with transaction.atomic():
+        locked = Replication.objects.select_for_update().get(pk=row.pk)
+        if locked.status != Status.STOPPING or locked.reason == reason:
+            return
+        locked.reason = reason
+        locked.save(update_fields=["reason"])
+        events.record(
+            locked.cutover.application.monolith,
+            "replication.stop_refused",
+            actor=None,
+            obj=locked,
+            reason=reason,
+        )
+    row.refresh_from_db()
+
+
+def stop(replication_id: int) -> Replication:
+    """The stop task's work: delete every part, then stopping → stopped. Idempotent; raises TransientError
+    for Celery to retry; any other refusal stays stopping with the reason (beat runs it again)."""
+    row = _load(replication_id)
+    if row.status != Status.STOPPING:
+        return row
+    cluster = Cluster.objects.filter(name=row.cutover.target_cluster).select_related("account").first()
+    if cluster is None:
+        _stop_refused(row, f"The target cluster {row.cutover.target_cluster} is not in the inventory.")
+        return row
+    account = adapters.cluster_account(cluster)
+    outcome = {}
+    try:
+        for part in row.parts:
+            state = _find_part(row, part, account)
+            arn = state.arn if state is not None else row.resources.get(part)
+            if arn is None:
+                outcome[part] = "never created"
+            elif state is not None and state.state == "DELETING":
+                outcome[part] = "already deleting"
+            else:
+                _delete_part(part)(account, arn)  # an ARN already gone is not an error
+                outcome[part] = "deleted"
+    except TransientError:
+        raise
+    except ProviderError as exc:
+        _stop_refused(row, str(exc))
+        return row
+    _move(row, from_status=Status.STOPPING, to_status=Status.STOPPED, details=outcome)
+    return row
+
+
+def replications_to_stop(*, lost_after_seconds: int) -> list[int]:
+    """For beat: replications recorded as stopping longer ago than `lost_after_seconds` (task lost, or AWS
+    refused): `stop` is idempotent, so it simply runs again."""
+    lost_before = timezone.now() - timezone.timedelta(seconds=lost_after_seconds)
+    return list(
+        Replication.objects.filter(status=Status.STOPPING, status_changed_at__lt=lost_before).values_list(
+            "pk", flat=True
+        )
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -119,16 +120,19 @@ def monolith_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def monolith_detail(request: HttpRequest, pk: int) -> HttpResponse:
     monolith = _monolith(request, pk)
     snapshot = selectors.latest_snapshot(monolith)
-    changes = selectors.inventory_changes(snapshot) if snapshot else None
+    history = selectors.recent_changes(monolith)
     return render(
         request,
         "migration/monolith_detail.html",
         {
             "monolith": monolith,
             "snapshot": snapshot,
-            "topics": snapshot.topics.all() if snapshot else [],
+            "topics": selectors.inventory_topics(snapshot) if snapshot else [],
             "groups": snapshot.groups.all() if snapshot else [],
-            "changes": changes,
+            "changes": history[0] if history else None,
+            "earlier_changes": history[1:],
+            "read_failure": selectors.last_read_failure(monolith),
+            "reread_minutes": round(settings.MIGRATION_INVENTORY_INTERVAL_SECONDS / 60),
             "is_admin": access.can_manage_migration(request.user),
             "csv_form": forms.CsvUploadForm(),
             "cost_form": forms.CostForm(initial={"monthly_cost_usd": monolith.monthly_cost_usd}),

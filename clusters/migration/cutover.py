@@ -194,30 +194,28 @@ def _stop_gate(cutover: Cutover) -> Gate:
 
 
 def _finish(actor, cutover: Cutover) -> None:
-    """Inside the transaction that moves the cutover to done: record the stop of the replication (intent
-    first: running, or failed with parts that may exist, → stopping by compare-and-set before any delete
-    call; the task is enqueued on commit) and mark the application's topics migrated."""
+    """Inside the transaction that moves the cutover to done, before its step: record the stop of the
+    replication (intent first: running, or failed with parts that may exist, → stopping by compare-and-set
+    before any delete call; the task is enqueued on commit) and mark the application's topics migrated."""
     from clusters.migration import tasks
 
     monolith, now = cutover.application.monolith, timezone.now()
-    replication = Replication.objects.filter(cutover=cutover).first()
+    replication = Replication.objects.select_for_update().filter(cutover=cutover).first()
     if replication is not None and replication.status not in STOPPED:
-        if not Replication.objects.filter(pk=replication.pk, status__in=STOPPABLE).update(
-            status=Replication.Status.STOPPING, reason="", status_changed_at=now
+        if replication.status not in STOPPABLE or not events.move(
+            monolith,
+            replication,
+            "replication.stopping",
+            from_status=replication.status,
+            to_status=Replication.Status.STOPPING,
+            actor=actor,
+            team=cutover.application.team,
+            details={"application": cutover.application.name, "tool": replication.tool},
+            fields={"reason": "", "status_changed_at": now},
         ):
             raise ValidationError(
                 f"{replication.name} is {replication.get_status_display().lower()}: stop it once it runs."
             )
-        events.record(
-            monolith,
-            "replication.stopping",
-            actor=actor,
-            obj=replication,
-            from_status=replication.status,
-            to_status=Replication.Status.STOPPING,
-            team=cutover.application.team,
-            details={"application": cutover.application.name, "tool": replication.tool},
-        )
         enqueue_on_commit(tasks.stop_replication, replication.pk)
     links = ApplicationTopic.objects.filter(application=cutover.application, migrated_at__isnull=True)
     names = sorted(links.values_list("topic", flat=True))
@@ -362,6 +360,27 @@ def next_step(step: str) -> str | None:
     return Cutover.ORDER[index + 1] if index + 1 < len(Cutover.ORDER) else None
 
 
+def _move(actor, cutover: Cutover, action: str, *, from_step: str, to_step: str, reason="", details) -> None:
+    """Compare-and-set the step the person saw, with its event; refused when someone else moved it meanwhile."""
+    if not events.move(
+        cutover.application.monolith,
+        cutover,
+        action,
+        status_field="step",
+        from_status=from_step,
+        to_status=to_step,
+        actor=actor,
+        reason=reason,
+        team=cutover.application.team,
+        details=details,
+        fields={"step_changed_at": timezone.now()},
+    ):
+        cutover.refresh_from_db()
+        raise ValidationError(
+            f"Someone else moved {cutover.application.name} to “{cutover.get_step_display()}” meanwhile."
+        )
+
+
 def advance(*, actor, cutover_id: int, expected_step: str, threshold: int = DEFAULT_THRESHOLD) -> Cutover:
     """Tick the next step: refused unless its gate holds now and nobody else moved the cutover meanwhile."""
     _require_admin(actor)
@@ -372,25 +391,15 @@ def advance(*, actor, cutover_id: int, expected_step: str, threshold: int = DEFA
     gate = check_gate(cutover, to_step, threshold=threshold)  # network: before the transaction
     if not gate.holds:
         raise ValidationError(gate.reasons)
-    with transaction.atomic():
-        if not Cutover.objects.filter(pk=cutover.pk, step=expected_step).update(
-            step=to_step, step_changed_at=timezone.now()
-        ):
-            cutover.refresh_from_db()
-            raise ValidationError(
-                f"Someone else moved {cutover.application.name} to “{cutover.get_step_display()}” meanwhile."
-            )
-        cutover.refresh_from_db()
+    with transaction.atomic():  # a step that loses the race takes back the stop recorded by _finish
         if to_step == Step.DONE:
             _finish(actor, cutover)
-        events.record(
-            cutover.application.monolith,
+        _move(
+            actor,
+            cutover,
             f"cutover.{to_step}",
-            actor=actor,
-            obj=cutover,
-            from_status=expected_step,
-            to_status=to_step,
-            team=cutover.application.team,
+            from_step=expected_step,
+            to_step=to_step,
             details={"application": cutover.application.name, "checks": gate.figures},
         )
     return cutover
@@ -413,25 +422,13 @@ def rollback(*, actor, cutover_id: int, expected_step: str, reason: str) -> Cuto
     index = Cutover.ORDER.index(expected_step)
     if index == 0:
         raise ValidationError("Nothing to roll back: replication has only started.")
-    to_step = Cutover.ORDER[index - 1]
-    with transaction.atomic():
-        if not Cutover.objects.filter(pk=cutover.pk, step=expected_step).update(
-            step=to_step, step_changed_at=timezone.now()
-        ):
-            cutover.refresh_from_db()
-            raise ValidationError(
-                f"Someone else moved {cutover.application.name} to “{cutover.get_step_display()}” meanwhile."
-            )
-        cutover.refresh_from_db()
-        events.record(
-            cutover.application.monolith,
-            "cutover.rolled_back",
-            actor=actor,
-            obj=cutover,
-            from_status=expected_step,
-            to_status=to_step,
-            reason=reason.strip(),
-            team=cutover.application.team,
-            details={"application": cutover.application.name},
-        )
+    _move(
+        actor,
+        cutover,
+        "cutover.rolled_back",
+        from_step=expected_step,
+        to_step=Cutover.ORDER[index - 1],
+        reason=reason.strip(),
+        details={"application": cutover.application.name},
+    )
     return cutover

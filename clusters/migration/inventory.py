@@ -737,27 +737,16 @@ def decide_claim(*, actor, claim_id: int, approve: bool, reason: str = "") -> Ap
     if not approve and not reason.strip():
         raise ValidationError({"reason": ["Say why the claim is rejected; the team reads this."]})
     to_status = ApplicationClaim.Status.APPROVED if approve else ApplicationClaim.Status.REJECTED
-    now = timezone.now()
     with transaction.atomic():
-        changed = ApplicationClaim.objects.filter(pk=claim.pk, status=ApplicationClaim.Status.PENDING).update(
-            status=to_status, decided_by=actor, decided_at=now, reason=reason.strip()
-        )
-        if not changed:
-            claim.refresh_from_db()
-            raise ValidationError(f"This claim was already {claim.get_status_display().lower()}.")
         application = Application.objects.select_for_update().get(pk=claim.application_id)
         previous_team = application.team.slug if application.team else ""
-        if approve:
-            application.team = claim.team
-            application.save(update_fields=["team"])
-        claim.refresh_from_db()
-        events.record(
+        if not events.move(
             application.monolith,
+            claim,
             f"claim.{to_status}",
-            actor=actor,
-            obj=claim,
             from_status=ApplicationClaim.Status.PENDING,
             to_status=to_status,
+            actor=actor,
             reason=reason.strip(),
             team=claim.team,
             details={
@@ -765,7 +754,14 @@ def decide_claim(*, actor, claim_id: int, approve: bool, reason: str = "") -> Ap
                 "team": claim.team.slug,
                 "previous_team": previous_team,
             },
-        )
+            fields={"decided_by": actor, "decided_at": timezone.now(), "reason": reason.strip()},
+        ):
+            claim.refresh_from_db()
+            raise ValidationError(f"This claim was already {claim.get_status_display().lower()}.")
+        if approve:
+            application.team = claim.team
+            application.save(update_fields=["team"])
+    claim.refresh_from_db()
     return claim
 
 

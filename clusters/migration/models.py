@@ -1,8 +1,10 @@
 """What the migration assistant keeps: the registered monolith, its inventory snapshots, the applications
 found in it and the teams' claims on them, plan versions, and each application's cutover.
 
-Workflow objects (claims, plans, cutovers) have one status field changed by compare-and-set in the services
-and an append-only `MigrationEvent` row per change. Secrets are never stored: a monolith names the
+Workflow objects (claims, plans, cutovers, replications) have one status field (a cutover's is `step`) and a
+`TRANSITIONS` table `{from: {to}}`; the services change it only by compare-and-set through
+`clusters.migration.events.move` (`portal.transitions.move`), which refuses a move the table does not list
+and writes an append-only `MigrationEvent` row per change. Secrets are never stored: a monolith names the
 environment variable that holds its password.
 """
 
@@ -330,6 +332,12 @@ class ApplicationClaim(models.Model):
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
 
+    TRANSITIONS = {
+        Status.PENDING: {Status.APPROVED, Status.REJECTED},
+        Status.APPROVED: set(),
+        Status.REJECTED: set(),
+    }
+
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="claims")
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
     claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -368,6 +376,12 @@ class MigrationPlan(models.Model):
         ACCEPTED = "accepted", "Accepted"
         SUPERSEDED = "superseded", "Superseded"
 
+    TRANSITIONS = {
+        Status.DRAFT: {Status.ACCEPTED},
+        Status.ACCEPTED: {Status.SUPERSEDED},  # when another version is accepted
+        Status.SUPERSEDED: set(),
+    }
+
     monolith = models.ForeignKey(Monolith, on_delete=models.CASCADE, related_name="plans")
     version = models.PositiveIntegerField()
     based_on = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -404,6 +418,14 @@ class Cutover(models.Model):
         DONE = "done", "Replication stopped, topics migrated"
 
     ORDER = [Step.REPLICATING, Step.VERIFIED, Step.CONSUMERS_MOVED, Step.PRODUCERS_MOVED, Step.DONE]
+    # One step forward, or back (a rollback) except from done: replication is stopped then.
+    TRANSITIONS = {
+        Step.REPLICATING: {Step.VERIFIED},
+        Step.VERIFIED: {Step.CONSUMERS_MOVED, Step.REPLICATING},
+        Step.CONSUMERS_MOVED: {Step.PRODUCERS_MOVED, Step.VERIFIED},
+        Step.PRODUCERS_MOVED: {Step.DONE, Step.CONSUMERS_MOVED},
+        Step.DONE: set(),
+    }
 
     plan = models.ForeignKey(MigrationPlan, on_delete=models.PROTECT, related_name="cutovers")
     application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="cutover")
@@ -438,6 +460,15 @@ class Replication(models.Model):
         FAILED = "failed", "Failed"
         STOPPING = "stopping", "Stopping"
         STOPPED = "stopped", "Stopped"
+
+    TRANSITIONS = {
+        Status.REQUESTED: {Status.CREATING},
+        Status.CREATING: {Status.RUNNING, Status.FAILED},
+        Status.RUNNING: {Status.STOPPING},
+        Status.FAILED: {Status.REQUESTED, Status.STOPPING},  # requested again by an admin; the cutover's end
+        Status.STOPPING: {Status.STOPPED},
+        Status.STOPPED: set(),
+    }
 
     cutover = models.OneToOneField(Cutover, on_delete=models.PROTECT, related_name="replication")
     tool = models.CharField(max_length=12, choices=Tool.choices)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -832,33 +833,21 @@ def accept_plan(*, actor, plan_id: int) -> MigrationPlan:
     plan = MigrationPlan.objects.select_related("monolith").get(pk=plan_id)
     if plan.result.get("unplaceable"):
         raise ValidationError("Applications that fit no cluster must be split or the headroom raised first.")
+    Status, move = MigrationPlan.Status, partial(events.move, plan.monolith, actor=actor)
+    # The monolith's lock orders acceptances; superseding first keeps the log's order (superseded, then
+    # accepted), and a refused acceptance takes it back with the transaction.
     with transaction.atomic():
         Monolith.objects.select_for_update().get(pk=plan.monolith_id)
-        if not MigrationPlan.objects.filter(pk=plan.pk, status=MigrationPlan.Status.DRAFT).update(
-            status=MigrationPlan.Status.ACCEPTED
-        ):
+        previous = MigrationPlan.objects.filter(monolith=plan.monolith, status=Status.ACCEPTED).exclude(
+            pk=plan.pk
+        )
+        for old in previous:
+            move(old, "plan.superseded", from_status=Status.ACCEPTED, to_status=Status.SUPERSEDED)
+        if not move(plan, "plan.accepted", from_status=Status.DRAFT, to_status=Status.ACCEPTED):
             plan.refresh_from_db()
             raise ValidationError(
                 f"Version {plan.version} is {plan.get_status_display().lower()}, not a draft."
             )
-        previous = MigrationPlan.objects.filter(
-            monolith=plan.monolith, status=MigrationPlan.Status.ACCEPTED
-        ).exclude(pk=plan.pk)
-        for old in previous:
-            MigrationPlan.objects.filter(pk=old.pk, status=MigrationPlan.Status.ACCEPTED).update(
-                status=MigrationPlan.Status.SUPERSEDED
-            )
-            events.record(
-                plan.monolith,
-                "plan.superseded",
-                actor=actor,
-                obj=old,
-                from_status="accepted",
-                to_status="superseded",
-            )
-        events.record(
-            plan.monolith, "plan.accepted", actor=actor, obj=plan, from_status="draft", to_status="accepted"
-        )
     plan.refresh_from_db()
     return plan
 

@@ -132,23 +132,19 @@ def request_replication(*, actor, cutover_id: int) -> Replication:
 
 def _move(row: Replication, *, from_status: str, to_status: str, reason: str = "", details=None) -> bool:
     """Compare-and-set on the status the caller saw; False when another worker moved it first."""
-    with transaction.atomic():
-        moved = Replication.objects.filter(pk=row.pk, status=from_status).update(
-            status=to_status, reason=reason, status_changed_at=timezone.now()
-        )
-        if moved:
-            events.record(
-                row.cutover.application.monolith,
-                f"replication.{to_status}",
-                actor=None,
-                obj=row,
-                from_status=from_status,
-                to_status=to_status,
-                reason=reason,
-                details=details,
-            )
+    moved = events.move(
+        row.cutover.application.monolith,
+        row,
+        f"replication.{to_status}",
+        from_status=from_status,
+        to_status=to_status,
+        actor=None,
+        reason=reason,
+        details=details,
+        fields={"reason": reason, "status_changed_at": timezone.now()},
+    )
     row.refresh_from_db()
-    return bool(moved)
+    return moved
 
 
 def _record_part(row: Replication, part: str, state: ReplicatorState, *, adopted: bool) -> None:

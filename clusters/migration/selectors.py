@@ -299,12 +299,28 @@ def pending_claims(monolith: Monolith):
     )
 
 
+def consumers_cluster_name(plan: MigrationPlan, application: str) -> str:
+    """The planned cluster an application's consumers move to: in a write/read plan its read cluster (where
+    the plan files its consumers' access), else its own cluster; "" when the plan places it nowhere."""
+    reads_apart = plan.strategy == MigrationPlan.Strategy.WRITE_READ
+    return next(
+        (
+            cluster["name"]
+            for cluster in plan.result.get("clusters", [])
+            if (cluster["side"] == "read") == reads_apart and application in cluster["applications"]
+        ),
+        "",
+    )
+
+
 @dataclass
 class CutoverRow:
     cutover: object
     last_event: object  # MigrationEvent of the current step (who, when), or None
     peak_mbps: Decimal
     migrated_topics: list = field(default_factory=list)  # ApplicationTopic rows marked migrated
+    consumers_cluster: str = ""  # where its consumers move (write/read: its read cluster)
+    consumer_settings: str = ""  # filled by `cutover.board`: the settings for that cluster
 
 
 @dataclass
@@ -352,7 +368,15 @@ def cutover_board(plan: MigrationPlan) -> CutoverBoard:
         peak = demand.peak_in_mbps + demand.peak_out_mbps if demand else Decimal(0)
         if item.step == Cutover.Step.DONE:
             moved += peak
-        rows.append(CutoverRow(item, latest.get(str(item.pk)), peak, item.application.migrated_links))
+        rows.append(
+            CutoverRow(
+                item,
+                latest.get(str(item.pk)),
+                peak,
+                item.application.migrated_links,
+                consumers_cluster_name(plan, item.application.name),
+            )
+        )
     remaining = total - moved
     cost = plan.monolith.monthly_cost_usd
     return CutoverBoard(

@@ -321,6 +321,7 @@ class CutoverRow:
     migrated_topics: list = field(default_factory=list)  # ApplicationTopic rows marked migrated
     consumers_cluster: str = ""  # where its consumers move (write/read: its read cluster)
     consumer_settings: str = ""  # filled by `cutover.board`: the settings for that cluster
+    flags: list = field(default_factory=list)  # the plan's "not plain replication" flags for this application
 
 
 @dataclass
@@ -375,6 +376,7 @@ def cutover_board(plan: MigrationPlan) -> CutoverBoard:
                 peak,
                 item.application.migrated_links,
                 consumers_cluster_name(plan, item.application.name),
+                flags=[f for f in plan.result.get("flags", []) if f["application"] == item.application.name],
             )
         )
     remaining = total - moved

@@ -265,3 +265,41 @@ def test_the_cutover_page_shows_the_consumer_settings_for_the_read_cluster(
     assert f"<summary>Consumer settings for {read}</summary>" in page
     assert "bootstrap.servers=b-1.read.example:9098\nsecurity.protocol=SASL_SSL" in page
     assert "auto.offset.reset=earliest" in page and "The consumer must tolerate duplicates." in page
+
+
+def test_the_board_shows_each_step_with_who_and_why_and_the_monolith_shrinking(started, admin, fake):
+    """Issue 13 §5: every application's step, who ticked it when, a rollback's reason, the plan's flags, and
+    the monolith's remaining traffic and cost falling as applications finish."""
+    from django.urls import reverse
+
+    from tests.conftest import client_for
+
+    orders, plan = started["orders"], started["plan"]
+    client, url = client_for(admin), reverse("migration:cutovers", args=[plan.pk])
+    page = client.get(url).content.decode()
+    # 429 MB/s in + out on the monolith (the file's peaks), $12,000 a month: nothing has moved yet.
+    assert "<strong>100.0 %</strong> of its traffic (429.0 of 429.0 MB/s in + out)" in page
+    assert "about $12,000.00 a month of its cost" in page
+    assert page.count('<span class="badge">Replicating</span>') == len(started["cutovers"])
+    assert "<strong>Exactly-once job:</strong> payments cannot tolerate duplicates" in page
+
+    fake.target = fake.source
+    cutover.advance(actor=admin, cutover_id=orders.pk, expected_step="replicating")
+    step = reverse("migration:cutover-step", args=[orders.pk, "rollback"])
+    refused = client.post(step, {"expected_step": "verified", "reason": " "}, follow=True).content.decode()
+    assert "orders: Say why the step is rolled back." in refused
+    client.post(step, {"expected_step": "verified", "reason": "Latency SLO missed"})
+    page = client.get(url).content.decode()
+    assert "admin, " in page and ": “Latency SLO missed”" in page
+
+    fake.groups = {
+        g: {"orders.created": dict.fromkeys(range(12), 1000), "orders.audit": {0: 50, 1: 50, 2: 50}}
+        for g in ("billing", "shipping", "audit")
+    }
+    for expected in ("replicating", "verified", "consumers_moved", "producers_moved"):
+        cutover.advance(actor=admin, cutover_id=orders.pk, expected_step=expected)
+    page = client.get(url).content.decode()
+    # orders (31 in + 61 out) is off the monolith: 337 of 429 MB/s and 337/429 of its cost remain.
+    assert "<strong>78.6 %</strong> of its traffic (337.0 of 429.0 MB/s in + out)" in page
+    assert "about $9,426.57 a month of its cost" in page
+    assert '<span class="badge">Replication stopped, topics migrated</span>' in page

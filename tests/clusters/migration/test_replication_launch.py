@@ -308,7 +308,9 @@ def test_an_application_that_cannot_take_duplicates_is_not_replicated_plainly(or
     inventory.update_requirements(
         actor=member_a, application_id=orders.application_id, tolerates_duplicates=False
     )
-    with pytest.raises(ValidationError, match=r"orders cannot tolerate duplicates .* exactly-once stream job"):
+    with pytest.raises(
+        ValidationError, match=r"orders cannot tolerate duplicates .* exactly-once stream job"
+    ):
         replication_launch.request_replication(actor=admin, cutover_id=orders.pk)
     assert not Replication.objects.exists()
     inventory.update_requirements(

@@ -365,7 +365,8 @@ def _compare(topics, source, target, allowed: int, *, read_cluster: str = "") ->
         late = [f"{partition} ({gap})" for partition, gap in behind if abs(gap) > allowed]
         if late:
             gate.reasons.append(
-                f"{topic}: partitions {', '.join(late)} differ by more than {allowed} record{'s' if allowed != 1 else ''}"
+                f"{topic}{f' on the read cluster {read_cluster}' if read_cluster else ''}: partitions "
+                f"{', '.join(late)} differ by more than {allowed} record{'s' if allowed != 1 else ''}"
                 + (" (lag must be 0 before producers move)" if allowed == 0 else "")
                 + "."
             )

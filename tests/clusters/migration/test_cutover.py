@@ -202,7 +202,8 @@ def test_write_read_consumers_move_to_the_read_cluster_and_producers_to_the_writ
     }
     per_cluster["groups"] |= _translated(read)
     with pytest.raises(
-        ValidationError, match=r"orders\.created: partitions .* differ by more than 100 records"
+        ValidationError,
+        match=rf"orders\.created on the read cluster {read}: partitions .* differ by more than 100 records",
     ):
         cutover.advance(actor=admin, cutover_id=orders.pk, expected_step="verified")
     per_cluster["clusters"][read] = {
@@ -281,7 +282,11 @@ def test_the_board_shows_each_step_with_who_and_why_and_the_monolith_shrinking(s
     assert "<strong>100.0 %</strong> of its traffic (429.0 of 429.0 MB/s in + out)" in page
     assert "about $12,000.00 a month of its cost" in page
     assert page.count('<span class="badge">Replicating</span>') == len(started["cutovers"])
-    assert "<strong>Exactly-once job:</strong> payments cannot tolerate duplicates" in page
+    flagged = (
+        'payments<p class="muted">Needs an exactly-once stream job, not plain replication (see the plan)</p>'
+    )
+    assert f'<td data-label="Application">{flagged}</td>' in page
+    assert '<td data-label="Application">orders</td>' in page
 
     fake.target = fake.source
     cutover.advance(actor=admin, cutover_id=orders.pk, expected_step="replicating")

@@ -9,11 +9,16 @@ stop replication), with a gate before every step.
   Replicator's `MessageLag` in CloudWatch, source messages it has not consumed yet), that signal is fresh
   (at most `LAG_SIGNAL_MAX_AGE` old) and within `threshold` per partition. MirrorMaker 2 on MSK Connect
   publishes no lag metric to CloudWatch, so there the end offsets are the check;
-- **consumers moved**: every consumer group of the application has a translated offset on the target for
-  every partition of its topics (the consumer then starts there with `auto.offset.reset=earliest`, and
-  must tolerate duplicates: translation is at-least-once);
-- **producers moved**: lag is 0, the target holds exactly as many records per partition as the monolith
-  (producers were stopped on the monolith and replication caught up), and MSK Replicator's `MessageLag` is 0;
+- **consumers moved**: every consumer group of the application has a translated offset for every partition
+  of its topics on the cluster its consumers move to (the consumer then starts there with
+  `auto.offset.reset=earliest`, and must tolerate duplicates: translation is at-least-once). That cluster is
+  the target, except in a write/read plan: there consumers read from the application's **read cluster**
+  (where the plan files their access), fed from the write cluster by MSK Replicator, so the gate also
+  compares the read cluster's replicated topics with the monolith (partitions, records per partition within
+  `threshold`) and reads the translated offsets there;
+- **producers moved**: lag is 0, the target (the write cluster in a write/read plan) holds exactly as many
+  records per partition as the monolith (producers were stopped on the monolith and replication caught up),
+  and MSK Replicator's `MessageLag` is 0;
 - **done**: replication for these topics is stopped and the monolith's topics are recorded as migrated. When
   the portal started the replication, ticking "done" records the stop in the same transaction as the step
   (running/failed → stopping, intent first) and enqueues `tasks.stop_replication` on commit, which deletes
@@ -56,7 +61,7 @@ LAG_SIGNAL_MAX_AGE = timedelta(minutes=10)
 CONSUMER_SETTINGS = (
     "group.id=<the same group id as on the monolith>\n"
     "auto.offset.reset=earliest\n"
-    "bootstrap.servers=<the new cluster's bootstrap>\n"
+    "bootstrap.servers={bootstrap}\n"
     "security.protocol=SASL_SSL\n"
     "sasl.mechanism=AWS_MSK_IAM\n"
     "sasl.jaas.config=software.amazon.msk.auth.iam.IAMLoginModule required;\n"
@@ -112,17 +117,50 @@ def start_cutovers(*, actor, plan_id: int) -> list[Cutover]:
                     obj=cutover,
                     to_status=cutover.step,
                     team=application.team,
-                    details={"application": name, "target": placed[name]},
+                    details={
+                        "application": name,
+                        "target": placed[name],
+                        "consumers": selectors.consumers_cluster_name(plan, name),
+                    },
                 )
     return created
 
 
+def _active(name: str) -> Cluster | None:
+    return Cluster.objects.filter(name=name, status=Cluster.Status.ACTIVE).select_related("account").first()
+
+
 def target_cluster(cutover: Cutover) -> Cluster | None:
-    return (
-        Cluster.objects.filter(name=cutover.target_cluster, status=Cluster.Status.ACTIVE)
-        .select_related("account")
-        .first()
+    """The live cluster replication from the monolith writes to and producers move to."""
+    return _active(cutover.target_cluster)
+
+
+def consumers_cluster_name(cutover: Cutover) -> str:
+    """Where the application's consumers move: its read cluster in a write/read plan, else the target."""
+    return selectors.consumers_cluster_name(cutover.plan, cutover.application.name)
+
+
+def consumer_settings(bootstrap: str) -> str:
+    """The consumer's settings for the cluster it moves to (Java client names, MSK IAM)."""
+    return CONSUMER_SETTINGS.format(bootstrap=bootstrap)
+
+
+def board(plan: MigrationPlan) -> selectors.CutoverBoard:
+    """The cutover page's board; each row carries the consumer settings for the cluster its consumers move
+    to (write/read: the read cluster), with that cluster's bootstrap once it is live."""
+    result = selectors.cutover_board(plan)
+    names = {row.consumers_cluster for row in result.rows}
+    live = dict(
+        Cluster.objects.filter(name__in=names, status=Cluster.Status.ACTIVE).values_list(
+            "name", "bootstrap_brokers"
+        )
     )
+    for row in result.rows:
+        bootstrap = (
+            live.get(row.consumers_cluster) or f"<bootstrap of {row.consumers_cluster}, once it is active>"
+        )
+        row.consumer_settings = consumer_settings(bootstrap)
+    return result
 
 
 def topics_and_groups(cutover: Cutover) -> tuple[list[str], list[str]]:
@@ -144,7 +182,7 @@ def check_gate(cutover: Cutover, to_step: str, *, threshold: int = DEFAULT_THRES
     topics, groups = topics_and_groups(cutover)
     try:
         if to_step == Step.CONSUMERS_MOVED:
-            return _groups_translated(cluster, topics, groups)
+            return _consumers_gate(cutover, cluster, topics, groups, threshold)
         source = adapters.monolith_offsets(cutover.application.monolith, topics)
         target = adapters.cluster_offsets(cluster, topics)
     except ProviderError as exc:
@@ -297,19 +335,21 @@ def tool_lag_gate(
     return gate
 
 
-def _compare(topics, source, target, allowed: int) -> Gate:
+def _compare(topics, source, target, allowed: int, *, read_cluster: str = "") -> Gate:
+    """Per partition, records (end − start) on the monolith against the target, or the named read cluster."""
+    who = f"read cluster {read_cluster}" if read_cluster else "target"
     gate = Gate(True)
     for topic in topics:
         if topic not in source:
             gate.reasons.append(f"{topic} is not on the monolith any more.")
             continue
         if topic not in target:
-            gate.reasons.append(f"{topic} does not exist on the target yet.")
+            gate.reasons.append(f"{topic} does not exist on the {who} yet.")
             continue
         (src_start, src_end), (dst_start, dst_end) = source[topic], target[topic]
         if len(src_end) != len(dst_end):
             gate.reasons.append(
-                f"{topic} has {len(src_end)} partitions on the monolith and {len(dst_end)} on the target."
+                f"{topic} has {len(src_end)} partitions on the monolith and {len(dst_end)} on the {who}."
             )
             continue
         behind = [
@@ -320,12 +360,13 @@ def _compare(topics, source, target, allowed: int) -> Gate:
         ]
         worst = max((gap for _, gap in behind), default=0)
         gate.figures.append(
-            f"{topic}: target behind by at most {worst} record{'s' if worst != 1 else ''} per partition"
+            f"{topic}: {who} behind by at most {worst} record{'s' if worst != 1 else ''} per partition"
         )
         late = [f"{partition} ({gap})" for partition, gap in behind if abs(gap) > allowed]
         if late:
             gate.reasons.append(
-                f"{topic}: partitions {', '.join(late)} differ by more than {allowed} record{'s' if allowed != 1 else ''}"
+                f"{topic}{f' on the read cluster {read_cluster}' if read_cluster else ''}: partitions "
+                f"{', '.join(late)} differ by more than {allowed} record{'s' if allowed != 1 else ''}"
                 + (" (lag must be 0 before producers move)" if allowed == 0 else "")
                 + "."
             )
@@ -333,11 +374,38 @@ def _compare(topics, source, target, allowed: int) -> Gate:
     return gate
 
 
-def _groups_translated(cluster, topics, groups) -> Gate:
+def _consumers_gate(cutover: Cutover, target: Cluster, topics, groups, threshold: int) -> Gate:
+    """Consumers move to the target, or in a write/read plan to the read cluster: there the replicated topics
+    must match the monolith's (within `threshold` records per partition) and every group have its offsets."""
+    name = consumers_cluster_name(cutover)
+    if name == target.name:
+        return _groups_translated(target, topics, groups)
+    if not name:
+        return Gate(
+            False, [f"Plan v{cutover.plan.version} puts {cutover.application.name} on no read cluster."]
+        )
+    read = _active(name)
+    if read is None:
+        return Gate(False, [f"The read cluster {name}, where the consumers move, is not active yet."])
+    source = adapters.monolith_offsets(cutover.application.monolith, topics)
+    offsets = adapters.cluster_offsets(read, topics)
+    replicated = _compare(topics, source, offsets, threshold, read_cluster=read.name)
+    # Every partition the monolith has, whether or not the read cluster has the topic yet.
+    translated = _groups_translated(read, topics, groups, partitions=source)
+    return Gate(
+        replicated.holds and translated.holds,
+        replicated.reasons + translated.reasons,
+        replicated.figures + translated.figures,
+    )
+
+
+def _groups_translated(cluster, topics, groups, *, partitions=None) -> Gate:
+    """Every group has a committed offset on `cluster` for every partition of its topics (counted in
+    `partitions`, offsets per topic; by default the cluster's own)."""
     gate = Gate(True)
     if not groups:
         gate.figures.append("No consumer group reads these topics on the monolith.")
-    target_partitions = adapters.cluster_offsets(cluster, topics)
+    target_partitions = adapters.cluster_offsets(cluster, topics) if partitions is None else partitions
     for group in groups:
         committed = adapters.cluster_group_offsets(cluster, group)
         for topic in topics:
@@ -346,10 +414,12 @@ def _groups_translated(cluster, topics, groups) -> Gate:
             missing = [str(p) for p in range(count) if p not in have]
             if missing:
                 gate.reasons.append(
-                    f"Group {group} has no translated offset on {topic} partitions {', '.join(missing)} yet."
+                    f"Group {group} has no translated offset on {topic} partitions {', '.join(missing)} on "
+                    f"{cluster.name} yet."
                 )
         gate.figures.append(
-            f"Group {group}: translated offsets on {sum(len(v) for v in committed.values())} partitions"
+            f"Group {group}: translated offsets on {sum(len(v) for v in committed.values())} partitions of "
+            f"{cluster.name}"
         )
     gate.holds = not gate.reasons
     return gate

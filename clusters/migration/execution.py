@@ -4,7 +4,9 @@ A member files, in one step (`file_requests`), everything of the plan that is th
 
 - **clusters**: the team's write and dedicated clusters, opened to the other teams whose applications the plan
   places on them; its read clusters once their write cluster is active and carries the topics they copy, each
-  with that write cluster as its source (the portal's MSK Replicator feeds it, as for any read cluster);
+  with that write cluster as its source (the portal's MSK Replicator feeds it, as for any read cluster). A read
+  cluster of PII applications is refused with the reason: the plan names a masking stream job to feed it, and
+  MSK Replicator would copy the sensitive fields as they are;
 - **topics**: every monolith topic of the team's applications, on its write or dedicated cluster, under its
   monolith name (replication keeps names; docs/migration.md, "Topics"), with the monolith's partitions and
   settings;
@@ -136,6 +138,11 @@ class _World:
             cluster["name"]: owner_team_slug(cluster, plan, self.rows) for cluster in plan.result["clusters"]
         }
         names = [cluster["name"] for cluster in plan.result["clusters"]]
+        self.masked = {  # PII read clusters: fed by a masking job, not by the portal's MSK Replicator
+            cluster["name"]
+            for cluster in plan.result["clusters"]
+            if cluster["side"] == "read" and cluster["group"]["contains_pii"]
+        }
         self.clusters = {
             cluster.name: cluster
             for cluster in Cluster.objects.filter(name__in=names, region=self.region)
@@ -205,6 +212,11 @@ class _World:
         request = self.cluster_requests.get(name)
         if request is not None:
             return None, f"Waits for cluster {name}: {_request_note(request)}."
+        if name in self.masked:
+            return (
+                None,
+                f"Waits for read cluster {name}, fed by a masking stream job the portal does not run.",
+            )
         owner = self.owners.get(name, "")
         filer = f"team {owner}" if owner else "its team"
         return None, f"Waits for cluster {name}: not requested yet ({filer} files it from this plan)."
@@ -264,6 +276,9 @@ def _cluster_items(plan, team, world: _World, teams_of: dict[str, str]) -> list[
             continue
         others = sorted({teams_of.get(app, "") for app in planned["applications"]} - {"", team.slug})
         source, topics = None, []
+        if side == "read" and planned["group"]["contains_pii"]:
+            items.append(Item(CLUSTER, name, label, REFUSED, None, _masking_note(planned)))
+            continue
         if side == "read":
             sources = sorted(
                 {
@@ -301,6 +316,15 @@ def _cluster_items(plan, team, world: _World, teams_of: dict[str, str]) -> list[
                 continue
         items.append(_cluster_item(plan, team, planned, kind, label, others, source, topics, world))
     return items
+
+
+def _masking_note(planned: dict) -> str:
+    return (
+        f"Its applications ({', '.join(planned['applications'])}) carry PII, and a read cluster must not carry "
+        "the sensitive fields: the plan names a masking stream job (e.g. Apache Flink) to feed it, which the "
+        "portal does not run. MSK Replicator would copy the records as they are, so this read cluster is not "
+        "filed; an admin sets up the masking job and its cluster."
+    )
 
 
 def _network(planned: dict, region: str) -> tuple[AwsAccount | None, NetworkProfile | None]:

@@ -93,6 +93,12 @@ def request_replication(*, actor, cutover_id: int) -> Replication:
         raise ValidationError("Replication follows the accepted plan.")
     if item.step != Cutover.Step.REPLICATING:
         raise ValidationError(f"{item.application.name} is past replication ({item.get_step_display()}).")
+    if not item.application.tolerates_duplicates:
+        raise ValidationError(
+            f"{item.application.name} cannot tolerate duplicates (its requirements say so), and MSK Replicator "
+            "and MirrorMaker 2 are at-least-once: move it with the exactly-once stream job the plan names, "
+            "or, if its consumers can take duplicates after all, its team changes that requirement first."
+        )
     cluster = cutover.target_cluster(item)
     if cluster is None:
         raise ValidationError(f"The target cluster {item.target_cluster} is not live yet.")

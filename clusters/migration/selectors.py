@@ -39,6 +39,7 @@ class InventoryChanges:
     topics_changed: list[tuple[str, list[str]]] = field(default_factory=list)  # (topic, sentences)
     groups_added: list[str] = field(default_factory=list)
     groups_removed: list[str] = field(default_factory=list)
+    groups_changed: list[tuple[str, list[str]]] = field(default_factory=list)  # (group, sentences)
 
     @property
     def nothing(self) -> bool:
@@ -48,6 +49,7 @@ class InventoryChanges:
             or self.topics_changed
             or self.groups_added
             or self.groups_removed
+            or self.groups_changed
         )
 
     @property
@@ -59,11 +61,19 @@ class InventoryChanges:
             (self.topics_changed, "topic changed", "topics changed"),
             (self.groups_added, "new consumer group", "new consumer groups"),
             (self.groups_removed, "consumer group gone", "consumer groups gone"),
+            (self.groups_changed, "consumer group changed", "consumer groups changed"),
         )
         parts = [f"{len(items)} {one if len(items) == 1 else many}" for items, one, many in counts if items]
         return ", ".join(parts) or "nothing changed"
 
-    _LISTS = ("topics_added", "topics_removed", "topics_changed", "groups_added", "groups_removed")
+    _LISTS = (
+        "topics_added",
+        "topics_removed",
+        "topics_changed",
+        "groups_added",
+        "groups_removed",
+        "groups_changed",
+    )
 
     def as_record(self) -> dict:
         """What `InventorySnapshot.changes` keeps (JSON), written with the snapshot."""
@@ -76,6 +86,7 @@ class InventoryChanges:
         record = after.changes
         changes = cls(before=before, after=after, **{name: list(record.get(name, [])) for name in cls._LISTS})
         changes.topics_changed = [(name, sentences) for name, sentences in changes.topics_changed]
+        changes.groups_changed = [(name, sentences) for name, sentences in changes.groups_changed]
         return changes
 
 
@@ -97,13 +108,13 @@ def inventory_changes(after: InventorySnapshot, before: InventorySnapshot | None
         before = after.monolith.snapshots.filter(number__lt=after.number).order_by("-number").first()
     changes = InventoryChanges(before=before, after=after)
     new_topics = {topic.name: topic for topic in after.topics.only(*_COMPARED)}
-    new_groups = set(after.groups.values_list("group_id", flat=True))
+    new_groups = dict(after.groups.values_list("group_id", "topics"))
     if before is None:
         changes.topics_added = sorted(new_topics)
         changes.groups_added = sorted(new_groups)
         return changes
     old_topics = {topic.name: topic for topic in before.topics.only(*_COMPARED)}
-    old_groups = set(before.groups.values_list("group_id", flat=True))
+    old_groups = dict(before.groups.values_list("group_id", "topics"))
     changes.topics_added = sorted(set(new_topics) - set(old_topics))
     changes.topics_removed = sorted(set(old_topics) - set(new_topics))
     for name in sorted(set(new_topics) & set(old_topics)):
@@ -119,8 +130,14 @@ def inventory_changes(after: InventorySnapshot, before: InventorySnapshot | None
             sentences.append(f"retention {old.retention_ms} → {new.retention_ms} ms")
         if sentences:
             changes.topics_changed.append((name, sentences))
-    changes.groups_added = sorted(new_groups - old_groups)
-    changes.groups_removed = sorted(old_groups - new_groups)
+    changes.groups_added = sorted(set(new_groups) - set(old_groups))
+    changes.groups_removed = sorted(set(old_groups) - set(new_groups))
+    for group in sorted(set(new_groups) & set(old_groups)):
+        now, was = set(new_groups[group]), set(old_groups[group])
+        sentences = [f"now reads {topic}" for topic in sorted(now - was)]
+        sentences += [f"no longer reads {topic}" for topic in sorted(was - now)]
+        if sentences:
+            changes.groups_changed.append((group, sentences))
     return changes
 
 
@@ -299,12 +316,29 @@ def pending_claims(monolith: Monolith):
     )
 
 
+def consumers_cluster_name(plan: MigrationPlan, application: str) -> str:
+    """The planned cluster an application's consumers move to: in a write/read plan its read cluster (where
+    the plan files its consumers' access), else its own cluster; "" when the plan places it nowhere."""
+    reads_apart = plan.strategy == MigrationPlan.Strategy.WRITE_READ
+    return next(
+        (
+            cluster["name"]
+            for cluster in plan.result.get("clusters", [])
+            if (cluster["side"] == "read") == reads_apart and application in cluster["applications"]
+        ),
+        "",
+    )
+
+
 @dataclass
 class CutoverRow:
     cutover: object
     last_event: object  # MigrationEvent of the current step (who, when), or None
     peak_mbps: Decimal
     migrated_topics: list = field(default_factory=list)  # ApplicationTopic rows marked migrated
+    consumers_cluster: str = ""  # where its consumers move (write/read: its read cluster)
+    consumer_settings: str = ""  # filled by `cutover.board`: the settings for that cluster
+    flags: list = field(default_factory=list)  # the plan's "not plain replication" flags for this application
 
 
 @dataclass
@@ -352,7 +386,16 @@ def cutover_board(plan: MigrationPlan) -> CutoverBoard:
         peak = demand.peak_in_mbps + demand.peak_out_mbps if demand else Decimal(0)
         if item.step == Cutover.Step.DONE:
             moved += peak
-        rows.append(CutoverRow(item, latest.get(str(item.pk)), peak, item.application.migrated_links))
+        rows.append(
+            CutoverRow(
+                item,
+                latest.get(str(item.pk)),
+                peak,
+                item.application.migrated_links,
+                consumers_cluster_name(plan, item.application.name),
+                flags=[f for f in plan.result.get("flags", []) if f["application"] == item.application.name],
+            )
+        )
     remaining = total - moved
     cost = plan.monolith.monthly_cost_usd
     return CutoverBoard(

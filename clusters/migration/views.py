@@ -582,10 +582,9 @@ def cutovers(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "plan": plan,
             "monolith": plan.monolith,
-            "board": selectors.cutover_board(plan),
+            "board": cutover.board(plan),
             "is_admin": access.can_manage_migration(request.user),
             "sees_costs": access.sees_all_costs(request.user),
-            "consumer_settings": cutover.CONSUMER_SETTINGS,
             "duplicate_warning": cutover.DUPLICATE_WARNING,
         },
     )

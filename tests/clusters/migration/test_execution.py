@@ -215,6 +215,49 @@ def test_write_read_plan_files_read_clusters_once_their_write_cluster_runs(
     )
 
 
+def test_a_pii_read_cluster_is_not_fed_by_plain_replication(
+    owned,  # noqa: F811
+    admin,
+    member_a,
+    team_a,
+    network_profile,
+):
+    """The write/read plan names a masking job for customers (PII): its read cluster is not filed with MSK
+    Replicator copying the sensitive fields; its consumers' access says what it waits for."""
+    _declare_principals(member_a, "customers")
+    plan = _accept(admin, owned, strategy="write_read")
+    assert ("customers", "masking") in {(flag["application"], flag["job"]) for flag in plan.result["flags"]}
+    read = next(
+        c for c in plan.result["clusters"] if c["side"] == "read" and "customers" in c["applications"]
+    )
+    write = next(
+        c for c in plan.result["clusters"] if c["side"] == "write" and "customers" in c["applications"]
+    )
+    execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    _approve_all(admin)
+    Cluster.objects.filter(name=write["name"]).update(status=Cluster.Status.ACTIVE)
+    execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    _approve_all(admin)
+
+    items = {
+        item.label: item for item in execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    }
+    refused = items[f"Read cluster {read['name']}"]
+    assert refused.state == execution.REFUSED
+    assert "carry PII" in refused.note and "masking stream job" in refused.note
+    assert not Request.objects.filter(payload__name=read["name"]).exists()
+    assert all("customers.pii" not in replicator.topics for replicator in Replicator.objects.all())
+    consume = items[f"Consume as billing on customers.pii for {CONSUMER}"]
+    assert consume.state == execution.WAITING
+    assert (
+        consume.note
+        == f"Waits for read cluster {read['name']}, fed by a masking stream job the portal does not run."
+    )
+    assert (
+        items[f"Produce on customers.pii for {PRODUCER}"].state == execution.FILED
+    )  # the write side as usual
+
+
 def test_a_shared_write_cluster_is_opened_to_the_teams_the_plan_puts_on_it(
     owned,  # noqa: F811
     admin,

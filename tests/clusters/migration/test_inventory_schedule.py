@@ -120,3 +120,21 @@ def test_each_readings_changes_are_the_existing_diff_kept_when_written(read_once
         "2 new topics, 1 new consumer group",
     )
     assert InventorySnapshot.objects.count() == 2
+
+
+def test_a_consumer_group_reading_other_topics_is_a_change(read_once, readings, personas):
+    """Which topics a group reads decides which application it moves with: a reading says when that changed."""
+    readings.topics["orders.refunds"] = (2, 5)
+    readings.groups = {"billing": ["orders.created", "orders.refunds"]}
+    tasks.read_inventories.apply()
+    readings.groups = {"billing": ["orders.refunds"]}
+    tasks.read_inventories.apply()
+    newest, second = selectors.recent_changes(read_once)[:2]
+    assert second.groups_changed == [("billing", ["now reads orders.refunds"])]
+    assert newest.groups_changed == [("billing", ["no longer reads orders.created"])]
+    assert newest.summary == "1 consumer group changed" and not newest.nothing
+    page = client_for(personas["member_a"]).get(reverse("migration:monolith-detail", args=[read_once.pk]))
+    text = page.content.decode()
+    assert "Consumer group billing: no longer reads orders.created" in text
+    assert "Since inventory #2" in text
+    assert "against #1: 1 new topic, 1 consumer group changed" in text

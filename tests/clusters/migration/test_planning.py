@@ -302,3 +302,51 @@ def test_write_read_clusters_merge_only_within_their_side(owned, admin):
     read = next(c for c in plan.result["clusters"] if c["side"] == "read")
     with pytest.raises(ValidationError, match="only clusters of one side merge"):
         planning.check_merge(plan, cluster=write["key"], into=read["key"])
+
+
+def _reserved_compacted(result) -> set[str]:
+    return {
+        load["reserved"]
+        for cluster in result["clusters"]
+        for load in cluster["load"]
+        if load["quota"] == "compacted_partitions"
+    }
+
+
+def test_segregated_clusters_go_to_a_teams_registered_account(owned, admin, team_a, platform_account):
+    from tests import builders
+
+    builders.aws_account("210987654321", name="Team A", ownership="team", team=team_a)
+    apps = {app.name: app for app in owned.applications.select_related("team")}
+    result = planning.create_plan(actor=admin, monolith_id=owned.pk).result
+    for cluster in result["clusters"]:
+        team = {apps[name].team.slug for name in cluster["applications"]}
+        assert cluster["group"]["account"] == ("210987654321" if team == {"team-a"} else "")
+    # Write/read clusters are the platform's: one write side, read sides per consumer class.
+    result = planning.create_plan(actor=admin, monolith_id=owned.pk, strategy="write_read").result
+    assert {cluster["group"]["account"] for cluster in result["clusters"]} == {""}
+
+
+def test_an_msk_monolith_in_the_platforms_account_plans_for_msk_replicator(owned, admin, platform_account):
+    from clusters.migration.models import Monolith
+    from tests import builders
+
+    Monolith.objects.filter(pk=owned.pk).update(
+        msk_cluster_arn="arn:aws:kafka:us-east-1:123456789012:cluster/legacy/abc",
+        aws_account=platform_account,
+    )
+    result = planning.create_plan(actor=admin, monolith_id=owned.pk).result
+    assert result["replication"]["tool"] == planning.MSK_REPLICATOR
+    assert _reserved_compacted(result) == {"83"}  # MSK Replicator's share of 120 on every target
+
+    other = builders.aws_account("210987654321", name="Elsewhere")
+    Monolith.objects.filter(pk=owned.pk).update(aws_account=other)
+    result = planning.create_plan(actor=admin, monolith_id=owned.pk).result
+    assert result["replication"]["tool"] == planning.MM2_CONNECT
+    assert "another AWS account" in result["replication"]["why"]
+    assert _reserved_compacted(result) == {"31"}  # Connect's internal topics
+    # Write/read with MirrorMaker 2: Connect's 31 on the write clusters, MSK Replicator's 83 on the read ones.
+    result = planning.create_plan(actor=admin, monolith_id=owned.pk, strategy="write_read").result
+    for side, reserved in (("write", {"31"}), ("read", {"83"})):
+        clusters = [cluster for cluster in result["clusters"] if cluster["side"] == side]
+        assert _reserved_compacted({"clusters": clusters}) == reserved, side

@@ -300,6 +300,25 @@ def test_requests_are_refused_without_settings_a_live_target_or_an_admin(orders,
     assert not Replication.objects.exists() and not MigrationEvent.objects.filter(object_type="replication")
 
 
+def test_an_application_that_cannot_take_duplicates_is_not_replicated_plainly(orders, admin, member_a):
+    """The plan names an exactly-once stream job for it (issue 13, §2): the portal does not start an
+    at-least-once tool instead, until its team says it tolerates duplicates after all."""
+    from clusters.migration import inventory
+
+    inventory.update_requirements(
+        actor=member_a, application_id=orders.application_id, tolerates_duplicates=False
+    )
+    with pytest.raises(
+        ValidationError, match=r"orders cannot tolerate duplicates .* exactly-once stream job"
+    ):
+        replication_launch.request_replication(actor=admin, cutover_id=orders.pk)
+    assert not Replication.objects.exists()
+    inventory.update_requirements(
+        actor=member_a, application_id=orders.application_id, tolerates_duplicates=True
+    )
+    assert replication_launch.request_replication(actor=admin, cutover_id=orders.pk).status == "requested"
+
+
 @pytest.mark.parametrize("persona", ["anonymous", "member_a", "member_b", "finance", "admin"])
 def test_start_replication_button_per_role(orders, personas, persona, django_capture_on_commit_callbacks):
     url = reverse("migration:cutover-replicate", args=[orders.pk])

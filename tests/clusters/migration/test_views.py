@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from clusters.migration import inventory, planning
 from clusters.migration.models import Application, ApplicationClaim, MigrationPlan, Monolith
-from tests.clusters.migration.test_planning import FILE
+from tests.clusters.migration.test_planning import FILE, owned  # noqa: F401  (fixture)
 from tests.conftest import client_for
 
 VIEWERS = ["member_a", "member_b", "admin", "finance"]
@@ -142,6 +142,47 @@ def test_members_see_their_teams_money_only(world, member_b, finance):
     assert "All planned clusters" not in page
     page = client_for(finance).get(reverse("migration:plan-detail", args=[plan.pk])).content.decode()
     assert usd(team_a_row["after_usd"]) in page and "All planned clusters" in page
+
+
+def test_the_plan_page_names_flags_hot_topics_team_costs_and_the_backup_region_apart(owned, admin):  # noqa: F811
+    """Issue 13 §2-3 on the page: the stream jobs plain replication cannot replace, topics needing more
+    partitions, each team's cost after the split beside its share of the monolith's, the backup apart."""
+    from billing.pricing import usd
+
+    plan = planning.create_plan(
+        actor=admin, monolith_id=owned.pk, strategy="write_read", backup_region="us-west-2"
+    )
+    result = plan.result
+    page = client_for(admin).get(reverse("migration:plan-detail", args=[plan.pk])).content.decode()
+    assert "<h2>Not plain replication</h2>" in page
+    assert "<strong>exactly-once job:</strong> payments cannot tolerate duplicates" in page
+    assert "<strong>masking job:</strong> customers carries PII" in page
+    assert "<code>clicks.raw</code> (clicks): 4 → 12. Topic clicks.raw (clicks) has 4 partitions" in page
+    # The backup region holds replicas of the write clusters only, and is not in the total.
+    writes = sum(1 for cluster in result["clusters"] if cluster["side"] == "write")
+    assert result["backup"]["clusters"] == writes
+    assert (
+        f"Backup region us-west-2 ({writes} replicas of the write clusters): "
+        f"{usd(result['backup']['monthly_usd'])} a month, apart." in page
+    )
+    assert Decimal(result["total_usd"]) == sum(Decimal(c["monthly_usd"]) for c in result["clusters"])
+    assert f"<strong>{usd(result['total_usd'])}</strong> a month, against $12,000.00 for the monolith" in page
+    for row in result["teams"]:
+        assert (
+            f'<td data-label="After the split">{usd(row["after_usd"])}</td>'
+            f'<td data-label="Share of the monolith">{usd(row["monolith_share_usd"])}</td>'
+        ) in page
+
+
+def test_the_applications_page_lists_the_topics_to_chase(world, member_b, personas):
+    search = Application.objects.get(name="search")
+    inventory.claim_application(actor=member_b, application_id=search.pk, team=search.suggested_team)
+    url = reverse("migration:applications", args=[world["monolith"].pk])
+    for persona in VIEWERS:
+        page = client_for(personas[persona]).get(url).content.decode()
+        assert "<h2>Unclaimed topics (4)</h2>" in page
+        assert "<li><code>search.index</code> in search (claim by Team B waiting)</li>" in page
+        assert "<code>orders.created</code> in" not in page  # claimed and approved
 
 
 def test_claims_through_the_pages_follow_four_eyes(world, member_a, member_b, team_a, admin, finance):

@@ -73,10 +73,24 @@ def test_migration_from_inventory_to_cutover(
     expect(page.get_by_text("Claim approved.")).to_be_visible()
     page.get_by_role("button", name="Approve Team B for clicks").click()
     expect(page.get_by_text("Claim approved.")).to_be_visible()
+    sign_out(page, live_server)
+
+    # The owning team states its requirements: orders cannot take duplicates, so the plan names a stream job.
+    sign_in(page, live_server, member_a.username)
+    page.goto(f"{live_server.url}/migration/{monolith.pk}/applications/")
+    page.get_by_role("link", name="Requirements of orders").click()
+    page.get_by_label("Tolerates duplicates").uncheck()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Requirements of orders saved.")).to_be_visible()
+    _keep(page, "requirements")
+    sign_out(page, live_server)
+    sign_in(page, live_server, admin.username)
+    page.goto(f"{live_server.url}/migration/{monolith.pk}/applications/")
     page.get_by_role("link", name="3. Plans").click()
     page.get_by_role("button", name="Compute the plan").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Plan v1")
     expect(page.get_by_role("table", name="Planned clusters")).to_contain_text("orders")
+    expect(page.get_by_text("exactly-once job: orders cannot tolerate duplicates")).to_be_visible()
 
     # A move across teams is refused as soon as it is chosen (htmx), before anything is saved.
     page.get_by_label("Application").select_option("orders")
@@ -125,7 +139,32 @@ def test_migration_from_inventory_to_cutover(
     expect(table).to_contain_text("orders")
     expect(table).to_contain_text("is not active yet")
     expect(page.get_by_text(re.compile(r"Still on the monolith: 100\.0 %"))).to_be_visible()
+    expect(table).to_contain_text("Needs an exactly-once stream job, not plain replication")
     _keep(page, "cutover")
+
+
+def _owned_by_team_a(file: str, admin, member_a, team_a) -> Monolith:
+    """A monolith inventoried from `file`, its applications found and all claimed by team A (approved)."""
+    monolith = inventory.register_monolith(
+        actor=admin, name="legacy", bootstrap="10.0.0.1:9096", security_protocol=Monolith.Security.PLAINTEXT
+    )
+    inventory.import_csv(actor=admin, monolith_id=monolith.pk, content=file.encode())
+    inventory.discover_applications(actor=admin, monolith_id=monolith.pk)
+    for application in monolith.applications.all():
+        claim = inventory.claim_application(actor=member_a, application_id=application.pk, team=team_a)
+        inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
+    return monolith
+
+
+def _admin_at(browser, live_server, admin, width: str):
+    """A browser context at that width (CSP bypassed only to inject axe), signed in as `admin`."""
+    from tests.system.browser.test_tour import WIDTHS
+
+    context = browser.new_context(viewport=WIDTHS[width], bypass_csp=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    sign_in(page, live_server, admin.username)
+    return context, page
 
 
 EDIT_FILE = (
@@ -144,16 +183,9 @@ def test_plan_edits_are_checked_live_and_the_monolith_settings_edited(
     """Split a planned cluster and merge it back with the live check (htmx) at desktop and phone width, then
     compare the versions and edit the monolith's settings; every page fits the screen and passes axe."""
     from clusters.migration import planning
-    from tests.system.browser.test_tour import WIDTHS, Findings, check_page
+    from tests.system.browser.test_tour import Findings, check_page
 
-    monolith = inventory.register_monolith(
-        actor=admin, name="legacy", bootstrap="10.0.0.1:9096", security_protocol=Monolith.Security.PLAINTEXT
-    )
-    inventory.import_csv(actor=admin, monolith_id=monolith.pk, content=EDIT_FILE.encode())
-    inventory.discover_applications(actor=admin, monolith_id=monolith.pk)
-    for application in monolith.applications.all():
-        claim = inventory.claim_application(actor=member_a, application_id=application.pk, team=team_a)
-        inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
+    monolith = _owned_by_team_a(EDIT_FILE, admin, member_a, team_a)
     customers = monolith.applications.get(name="customers")
     inventory.update_requirements(actor=admin, application_id=customers.pk, contains_pii=True)
     plan = planning.create_plan(actor=admin, monolith_id=monolith.pk)
@@ -162,11 +194,8 @@ def test_plan_edits_are_checked_live_and_the_monolith_settings_edited(
     assert sorted(shared["applications"]) == ["orders", "payments", "refunds"]
 
     findings = Findings()
-    context = browser.new_context(viewport=WIDTHS[width], bypass_csp=True)  # bypass: to inject axe only
-    page = context.new_page()
-    page.set_default_timeout(15_000)
+    context, page = _admin_at(browser, live_server, admin, width)
     try:
-        sign_in(page, live_server, admin.username)
         page.goto(f"{live_server.url}/migration/plans/{plan.pk}/")
         check_page(page, f"{width} plan", findings, None, "")
         page.get_by_role("link", name=f"Split {shared['name']}").click()
@@ -236,6 +265,85 @@ def test_plan_edits_are_checked_live_and_the_monolith_settings_edited(
         page.get_by_role("link", name="Migration", exact=True).first.click()
         check_page(page, f"{width} monoliths", findings, None, "")
         _keep(page, f"{width}-monoliths")
+    finally:
+        context.close()
+    assert not findings.overflow, findings.report()
+    assert not findings.axe_blocking, findings.report()
+
+
+WRITE_READ_FILE = (
+    "topic,partitions,retention_ms,peak_in_mbps,peak_out_mbps,application,team,consumer_groups\n"
+    "orders.created,12,604800000,30,60,orders,team-a,billing;shipping\n"
+    "payments.events,6,604800000,20,40,payments,team-a,ledger\n"
+)
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_a_write_read_cutover_moves_consumers_to_the_read_cluster(
+    browser, live_server, admin, member_a, team_a, network_profile, monkeypatch, width
+):
+    """Step 5 of a write/read plan in the browser: the board names where producers and consumers go, the
+    consumer settings carry the read cluster's bootstrap, the gate reads the read cluster, a step is ticked
+    and rolled back with its reason; the page fits the screen and passes axe."""
+    from clusters.migration import adapters, cutover, planning
+    from tests import builders
+    from tests.system.browser.test_tour import Findings, check_page
+
+    monolith = _owned_by_team_a(WRITE_READ_FILE, admin, member_a, team_a)
+    payments = monolith.applications.get(name="payments")
+    inventory.update_requirements(actor=member_a, application_id=payments.pk, tolerates_duplicates=False)
+    plan = planning.create_plan(actor=admin, monolith_id=monolith.pk, strategy="write_read")
+    plan = planning.accept_plan(actor=admin, plan_id=plan.pk)
+    cutover.start_cutovers(actor=admin, plan_id=plan.pk)
+    side = {c["side"]: c["name"] for c in plan.result["clusters"] if "orders" in c["applications"]}
+    for kind, name in (("write", side["write"]), ("read", side["read"])):
+        builders.cluster(
+            team_a,
+            network_profile,
+            name,
+            kind=kind,
+            environment="prod",
+            bootstrap_brokers=f"b-1.{kind}.example:9098",
+        )
+    # The two clusters answer at the adapter seam: the write cluster has caught up, the read cluster not yet.
+    source = {"orders.created": ((0,) * 12, (1000,) * 12)}
+    answers = {side["write"]: source, side["read"]: {"orders.created": ((0,) * 12, (700,) * 12)}}
+    monkeypatch.setattr(adapters, "monolith_offsets", lambda monolith, topics: source)
+    monkeypatch.setattr(adapters, "cluster_offsets", lambda cluster, topics: answers[cluster.name])
+    monkeypatch.setattr(adapters, "cluster_group_offsets", lambda cluster, group: {})
+
+    findings = Findings()
+    context, page = _admin_at(browser, live_server, admin, width)
+    try:
+        page.goto(f"{live_server.url}/migration/plans/{plan.pk}/cutover/")
+        table = page.get_by_role("table", name="Applications and their step")
+        orders = table.get_by_role("row").filter(
+            has=page.get_by_role("button", name="Tick the next step for orders")
+        )
+        expect(table).to_contain_text(f"producers: {side['write']}")
+        expect(table).to_contain_text(f"consumers: {side['read']}")
+        expect(table).to_contain_text("Needs an exactly-once stream job, not plain replication")
+        expect(orders).to_contain_text("Ready for “Replication verified”")
+        check_page(page, f"{width} cutover", findings, None, "")
+        orders.get_by_role("button", name="Tick the next step for orders").click()
+        expect(page.get_by_text("orders: step recorded.")).to_be_visible()
+
+        # Consumers move to the read cluster: its settings, and a gate that reads it.
+        orders.get_by_text(f"Consumer settings for {side['read']}").click()
+        expect(orders).to_contain_text("bootstrap.servers=b-1.read.example:9098")
+        expect(orders).to_contain_text("auto.offset.reset=earliest")
+        expect(orders).to_contain_text("The consumer must tolerate duplicates.")
+        expect(orders).to_contain_text(
+            f"orders.created on the read cluster {side['read']}: partitions 0 (300)"
+        )
+        check_page(page, f"{width} cutover verified", findings, None, "")
+        _keep(page, f"{width}-cutover-write-read")
+
+        orders.get_by_label("Reason").fill("Read cluster still catching up")
+        orders.get_by_role("button", name="Roll back one step").click()
+        expect(page.get_by_text("orders: step recorded.")).to_be_visible()
+        expect(orders).to_contain_text("admin, ")
+        expect(orders).to_contain_text("“Read cluster still catching up”")
     finally:
         context.close()
     assert not findings.overflow, findings.report()

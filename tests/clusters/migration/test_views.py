@@ -174,6 +174,30 @@ def test_the_plan_page_names_flags_hot_topics_team_costs_and_the_backup_region_a
         ) in page
 
 
+def test_the_plan_page_names_the_tool_feeding_each_planned_cluster(owned, admin, team_a, platform_account):  # noqa: F811
+    """An MSK monolith in the platform's account: team-a's clusters sit in team-a's own account, where
+    MirrorMaker 2 feeds them; the others, in the platform's account, get MSK Replicator."""
+    import re
+
+    from tests import builders
+
+    builders.aws_account("210987654321", name="Team A", ownership="team", team=team_a)
+    Monolith.objects.filter(pk=owned.pk).update(
+        msk_cluster_arn="arn:aws:kafka:us-east-1:123456789012:cluster/legacy/abc",
+        aws_account=platform_account,
+    )
+    plan = planning.create_plan(actor=admin, monolith_id=owned.pk)
+    page = client_for(admin).get(reverse("migration:plan-detail", args=[plan.pk])).content.decode()
+    assert '<th scope="col">Fed by</th>' in page
+    for cluster in plan.result["clusters"]:
+        row = re.search(rf"<td data-label=\"Cluster\">{cluster['name']}</td>.*?</tr>", page, re.S).group(0)
+        team_a_account = cluster["group"]["account"] == "210987654321"
+        expected = "MirrorMaker 2 on MSK Connect" if team_a_account else "MSK Replicator"
+        assert f'<td data-label="Fed by">{expected}, from the monolith</td>' in row, cluster["name"]
+        assert (", 31 for replication" if team_a_account else ", 83 for replication") in row
+    assert "MirrorMaker 2 on MSK Connect copies it to clusters in other accounts" in page
+
+
 def test_the_applications_page_lists_the_topics_to_chase(world, member_b, personas):
     search = Application.objects.get(name="search")
     inventory.claim_application(actor=member_b, application_id=search.pk, team=search.suggested_team)

@@ -235,7 +235,7 @@ def test_the_applications_page_offers_a_claim_only_where_one_can_be_made(
     assert "Claim<span" not in orders
     assert "<button" not in _action_cell(page, "clicks")  # its own team's: nothing to claim
     search_cell = _action_cell(page, "search")
-    assert '<p class="muted">Claim by Team B waiting for an admin</p>' in search_cell
+    assert '<div class="muted">Claim by Team B waiting for an admin</div>' in search_cell
     assert "<button" not in search_cell
     assert 'Claim<span class="visually-hidden"> tiny</span></button>' in _action_cell(page, "tiny")
 

@@ -702,12 +702,22 @@ def assign_topic(*, actor, monolith_id: int, topic: str, application_name: str) 
 
 
 def claim_application(*, actor, application_id: int, team: Team, note: str = "") -> ApplicationClaim:
-    """A member claims an application for their team; an admin other than them decides."""
+    """A member claims an application for their team; an admin other than them decides. Claiming one another
+    team owns asks to take it over: approved, it changes owner (the event keeps the previous one). One claim
+    waits per application: another is refused, naming the team whose claim waits."""
     if not access.can_act_for_team(actor, team):
         raise NotAllowed("You can only claim applications for teams you are a member of.")
-    application = Application.objects.select_related("monolith").get(pk=application_id)
+    application = Application.objects.select_related("monolith", "team").get(pk=application_id)
     if application.team_id == team.pk:
         raise ValidationError({"team": [f"{team.name} already owns {application.name}."]})
+    waiting = (
+        ApplicationClaim.objects.filter(application=application, status=ApplicationClaim.Status.PENDING)
+        .select_related("team")
+        .first()
+    )
+    if waiting is not None:
+        raise ValidationError({"team": [_claim_waiting(application, waiting.team)]})
+    owner = {"owner": application.team.slug} if application.team else {}
     try:
         with transaction.atomic():
             claim = ApplicationClaim.objects.create(
@@ -720,13 +730,24 @@ def claim_application(*, actor, application_id: int, team: Team, note: str = "")
                 obj=claim,
                 to_status=claim.status,
                 team=team,
-                details={"application": application.name, "team": team.slug},
+                details={"application": application.name, "team": team.slug, **owner},
             )
-    except IntegrityError as exc:
+    except IntegrityError as exc:  # a claim made between the check above and this one
+        waiting = ApplicationClaim.objects.filter(
+            application=application, status=ApplicationClaim.Status.PENDING
+        ).first()
         raise ValidationError(
-            {"team": [f"{application.name} already has a claim waiting for an admin."]}
+            {"team": [_claim_waiting(application, waiting.team if waiting else None)]}
         ) from exc
     return claim
+
+
+def _claim_waiting(application: Application, team: Team | None) -> str:
+    by = f" by {team.name}" if team else ""
+    return (
+        f"{application.name} already has a claim waiting for an admin{by}: a new claim can be made once it is "
+        "decided."
+    )
 
 
 def decide_claim(*, actor, claim_id: int, approve: bool, reason: str = "") -> ApplicationClaim:

@@ -159,6 +159,14 @@ class Monolith(models.Model):
     def is_msk(self) -> bool:
         return bool(self.msk_cluster_arn)
 
+    def replication_tool(self, account_id: int | None) -> str:
+        """The tool that copies this monolith into a Serverless cluster of the AWS account `account_id` (its
+        primary key; migration.md §1.1): MSK Replicator when the monolith is MSK in that same registered
+        account (Replicator works within one account only), else MirrorMaker 2 on MSK Connect. The one rule,
+        used by the plan (what it reserves on each planned cluster) and by starting replication."""
+        same_account = self.aws_account_id is not None and self.aws_account_id == account_id
+        return Replication.Tool.REPLICATOR if self.is_msk and same_account else Replication.Tool.MM2
+
     @property
     def login_label(self) -> str:
         """How the portal logs in, in one plain phrase: "SASL/SCRAM-SHA-512 over TLS", "TLS, no login"."""

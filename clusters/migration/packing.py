@@ -7,7 +7,8 @@ Pure: frozen dataclasses in, frozen dataclasses out; no Django models, no I/O. T
 headroom × (quota − reserved) on six quotas: ingress 200 MB/s, egress 400 MB/s, 2,400 partitions, 120
 compacted partitions, 3,000 client connections and 500 consumer groups. *Reserved* is what replication
 itself keeps on each target (MSK Replicator: 83 compacted partitions; Kafka Connect: 31), which counts
-toward the partitions too. Headroom applies to what is left after the reservation: the reservation does
+toward the partitions too; it depends on the tool feeding the cluster, so it is given per account
+(`PackingOptions.reserved_by_account`) and each constraint group is packed, and bounded, with its own. Headroom applies to what is left after the reservation: the reservation does
 not grow, the applications' peaks might. Clusters per account and region (10) is a quota on the plan,
 not on a cluster: `PackingPlan.accounts` says when the plan needs more.
 
@@ -234,12 +235,22 @@ class PackingOptions:
     separate_teams: bool = False  # the segregated strategy: clusters per team
     # Compacted partitions replication keeps on every planned cluster (quotas.replication_compacted_partitions).
     reserved_compacted_partitions: int = 0
+    # Accounts whose clusters another tool feeds, with that tool's reservation: in a segregated plan a cluster
+    # in a team's own account gets MirrorMaker 2 where the platform's get MSK Replicator (same account only).
+    # Given as a mapping; kept as sorted (account, reserved) pairs so that the options stay hashable.
+    reserved_by_account: Mapping[str, int] | tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.headroom_percent, bool) or not 1 <= self.headroom_percent <= 100:
             raise ValueError("The headroom target is a whole percentage from 1 to 100.")
-        if self.reserved_compacted_partitions < 0:
+        pairs = tuple(sorted(dict(self.reserved_by_account).items()))
+        object.__setattr__(self, "reserved_by_account", pairs)
+        if self.reserved_compacted_partitions < 0 or any(reserved < 0 for _, reserved in pairs):
             raise ValueError("Reserved compacted partitions cannot be negative.")
+
+    def reserved_for(self, account: str) -> int:
+        """The compacted partitions replication keeps on each cluster of this account."""
+        return dict(self.reserved_by_account).get(account, self.reserved_compacted_partitions)
 
 
 # --- Output ------------------------------------------------------------------------------------------
@@ -321,6 +332,7 @@ class GroupSummary:
     volume_bound: int  # max over quotas of ⌈Σ demand / budget⌉ (issue 13's bound)
     large_item_bound: int  # applications above half of one quota's budget: no two share
     method: str  # which candidate won and what the improvement pass did
+    reserved_compacted_partitions: int = 0  # what replication keeps on each of its clusters (bounds use it)
 
     @property
     def lower_bound(self) -> int:
@@ -395,14 +407,14 @@ def capacity_vector(quotas: ClusterQuotas) -> Vector:
     )
 
 
-def reserved_vector(options: PackingOptions) -> Vector:
-    reserved = options.reserved_compacted_partitions
+def reserved_vector(options: PackingOptions, account: str = "") -> Vector:
+    reserved = options.reserved_for(account)
     return (0, 0, reserved, reserved, 0, 0)  # compacted partitions are partitions too
 
 
-def budget_vector(quotas: ClusterQuotas, options: PackingOptions) -> Vector:
-    """What applications may use on one cluster: headroom × (quota − reserved), rounded down."""
-    capacity, reserved = capacity_vector(quotas), reserved_vector(options)
+def budget_vector(quotas: ClusterQuotas, options: PackingOptions, account: str = "") -> Vector:
+    """What applications may use on one cluster of `account`: headroom × (quota − reserved), rounded down."""
+    capacity, reserved = capacity_vector(quotas), reserved_vector(options, account)
     if reserved[COMPACTED] > capacity[COMPACTED]:
         raise ValueError(
             f"Replication would keep {reserved[COMPACTED]} compacted partitions on every cluster, "
@@ -448,11 +460,7 @@ def plan_packing(
     options = options or PackingOptions()
     applications = sorted(applications, key=lambda app: app.name)
     _check_unique(applications)
-    capacity, reserved, budget = (
-        capacity_vector(quotas),
-        reserved_vector(options),
-        budget_vector(quotas, options),
-    )
+    capacity = capacity_vector(quotas)
 
     groups: dict[ConstraintGroup, list[ApplicationDemand]] = {}
     for application in applications:
@@ -462,6 +470,11 @@ def plan_packing(
     unplaceable: list[Unplaceable] = []
     summaries: list[GroupSummary] = []
     for group in sorted(groups):
+        # The reservation, and so the budget and the lower bounds, are those of the tool feeding this group.
+        reserved, budget = (
+            reserved_vector(options, group.account),
+            budget_vector(quotas, options, group.account),
+        )
         placeable = []
         for application in groups[group]:
             reasons = _why_it_cannot_fit(application, capacity, reserved, budget, options.headroom_percent)
@@ -480,7 +493,14 @@ def plan_packing(
             )
         summaries.append(
             GroupSummary(
-                group, len(placeable), len(groups[group]) - len(placeable), len(bins), volume, large, method
+                group,
+                len(placeable),
+                len(groups[group]) - len(placeable),
+                len(bins),
+                volume,
+                large,
+                method,
+                reserved[COMPACTED],
             )
         )
 

@@ -20,7 +20,7 @@ from django.db.models import Count, Max
 from billing.pricing import money, monthly_estimate, usd
 from billing.rates import rates_for
 from clusters.migration import events, selectors
-from clusters.migration.models import Application, MigrationPlan, Monolith
+from clusters.migration.models import Application, MigrationPlan, Monolith, Replication
 from clusters.migration.packing import (
     QUOTAS,
     ApplicationDemand,
@@ -34,7 +34,12 @@ from clusters.migration.packing import (
     planned_cluster,
     reserved_vector,
 )
-from clusters.migration.quotas import ClusterQuotas, replication_compacted_partitions
+from clusters.migration.quotas import (
+    CONNECT_INTERNAL_COMPACTED_PARTITIONS,
+    REPLICATOR_COMPACTED_PARTITIONS,
+    ClusterQuotas,
+    replication_compacted_partitions,
+)
 from clusters.models import AwsAccount, Cluster, PlatformSettings
 from portal import access
 from portal.errors import NotAllowed
@@ -42,27 +47,68 @@ from portal.errors import NotAllowed
 WRITE, READ = "write", "read"
 UNCLAIMED = "unclaimed"
 
-# --- Replication tool (shared/reference/migration.md §1.1) ----------------------------------------------
+# --- Replication tool, per planned cluster (shared/reference/migration.md §1.1) ------------------------------
 
-MSK_REPLICATOR, MM2_CONNECT, MM2_FILE = "msk_replicator", "mm2_msk_connect", "mm2_file"
+REPLICATOR, MM2 = Replication.Tool.REPLICATOR, Replication.Tool.MM2
+MONOLITH = "the monolith"
 
 
-def replication_tool(monolith: Monolith, platform_account: AwsAccount | None) -> tuple[str, str]:
-    """Which tool copies the monolith's topics to Serverless, and why (migration.md §0, §1.1)."""
-    if monolith.is_msk and monolith.aws_account_id and platform_account is not None:
-        if monolith.aws_account_id == platform_account.pk:
-            return MSK_REPLICATOR, (
-                "The monolith is MSK in the platform's own AWS account: MSK Replicator copies it to Serverless "
-                "(starting position earliest, identical topic names, consumer-group offset sync)."
-            )
-        return MM2_CONNECT, (
-            "The monolith is MSK but in another AWS account; MSK Replicator works within one account only, so "
-            "MirrorMaker 2 on MSK Connect copies it."
+@dataclass(frozen=True)
+class Feed:
+    """What copies data into a planned cluster: the tool, the compacted partitions it keeps there, and why."""
+
+    tool: str  # a Replication.Tool value
+    source: str  # "the monolith" or "its write cluster"
+    why: str
+
+    @property
+    def reserved(self) -> int:
+        return replication_compacted_partitions(replicator=self.tool == REPLICATOR, connect=self.tool == MM2)
+
+    @property
+    def label(self) -> str:
+        return f"{Replication.Tool(self.tool).label}, from {self.source}"
+
+    def as_dict(self) -> dict:
+        return {"tool": self.tool, "label": self.label, "reserved_compacted_partitions": self.reserved}
+
+
+def feed(monolith: Monolith, account: AwsAccount | None, *, side: str) -> Feed:
+    """The tool feeding a planned cluster in `account` (None: no account registered for it). A read cluster
+    is fed by the portal's MSK Replicator from its write cluster; any other cluster from the monolith by the
+    tool `Monolith.replication_tool` chooses, the rule starting replication uses too."""
+    if side == READ:
+        return Feed(
+            REPLICATOR,
+            "its write cluster",
+            "Read clusters are fed from their write cluster by MSK Replicator "
+            f"({REPLICATOR_COMPACTED_PARTITIONS} compacted partitions each).",
         )
-    return MM2_CONNECT, (
-        "The monolith is not MSK: MSK Replicator cannot copy a self-managed cluster into Serverless, so "
-        "MirrorMaker 2 does (on MSK Connect, or from a downloaded configuration on the platform's own Connect)."
-    )
+    tool = monolith.replication_tool(account.pk if account else None)
+    connect = f"Connect's internal topics: {CONNECT_INTERNAL_COMPACTED_PARTITIONS} compacted partitions each"
+    if tool == REPLICATOR:
+        why = (
+            f"The monolith is MSK in the account {account}: MSK Replicator copies it to the clusters there "
+            "(starting position earliest, identical topic names, consumer-group offset sync; "
+            f"{REPLICATOR_COMPACTED_PARTITIONS} compacted partitions each)."
+        )
+    elif monolith.is_msk and monolith.aws_account_id:
+        why = (
+            f"The monolith is MSK in the account {monolith.aws_account}; MSK Replicator works within one account "
+            f"only, so MirrorMaker 2 on MSK Connect copies it to clusters in other accounts ({connect})."
+        )
+    elif monolith.is_msk:
+        why = (
+            "The monolith's AWS account is not registered, so MSK Replicator (same account only) cannot be used: "
+            f"MirrorMaker 2 on MSK Connect copies it ({connect})."
+        )
+    else:
+        why = (
+            "The monolith is not MSK: MSK Replicator cannot copy a self-managed cluster into Serverless, so "
+            "MirrorMaker 2 does (on MSK Connect, or from a downloaded configuration on the platform's own "
+            f"Connect; {connect})."
+        )
+    return Feed(tool, MONOLITH, why)
 
 
 # --- Demands -------------------------------------------------------------------------------------------------
@@ -166,21 +212,15 @@ class PlanInput:
     backup_region: str
 
 
-def _options(plan: PlanInput, side: str, tool: str) -> PackingOptions:
-    # MSK Replicator's 83 compacted partitions sit on every target it writes; MirrorMaker 2 on Connect keeps
-    # Connect's internal topics (31 compacted partitions) on the cluster its workers attach to (a target).
-    # On the write side of write/read, MSK Replicator feeds the read clusters from the write clusters.
-    if side == READ:
-        reserved = replication_compacted_partitions(replicator=True)
-    else:
-        reserved = replication_compacted_partitions(
-            replicator=tool == MSK_REPLICATOR, connect=tool != MSK_REPLICATOR
-        )
+def _options(plan: PlanInput, feeds: dict[str, Feed]) -> PackingOptions:
+    """One side's packing options: each account's clusters reserve what the tool feeding them keeps there
+    (MSK Replicator 83 compacted partitions, MirrorMaker 2 on Connect 31; `feeds`: account -> its feed)."""
     return PackingOptions(
         headroom_percent=plan.headroom_percent,
         separate_latency_classes=plan.separate_latency_classes,
         separate_teams=plan.strategy == MigrationPlan.Strategy.SEGREGATED,
-        reserved_compacted_partitions=reserved,
+        reserved_compacted_partitions=feeds[""].reserved,
+        reserved_by_account={account: item.reserved for account, item in feeds.items()},
     )
 
 
@@ -195,7 +235,7 @@ def _group_dict(group: ConstraintGroup) -> dict:
     }
 
 
-def _cluster_dict(key: str, side: str, cluster, monolith: Monolith) -> dict:
+def _cluster_dict(key: str, side: str, cluster, monolith: Monolith, fed_by: Feed) -> dict:
     team = cluster.group.team
     base = f"{monolith.name}-{team or side or 'shared'}".lower().replace("_", "-")[:50]
     return {
@@ -203,6 +243,7 @@ def _cluster_dict(key: str, side: str, cluster, monolith: Monolith) -> dict:
         "name": f"{base}-{cluster.number}",
         "side": side,
         "group": _group_dict(cluster.group),
+        "replication": fed_by.as_dict(),
         "applications": list(cluster.applications),
         "topics": list(cluster.topics),
         "load": [
@@ -343,7 +384,6 @@ def compute(
     quotas = ClusterQuotas.from_settings(settings_row)
     accounts = {account.team_id: account for account in AwsAccount.objects.filter(ownership="team")}
     platform_account = AwsAccount.objects.filter(ownership="platform").order_by("pk").first()
-    tool, tool_why = replication_tool(monolith, platform_account)
     rates = rates_for(monolith.region)
     demands = application_demands(rows, strategy=plan.strategy, accounts=accounts)
     existing = dict(
@@ -355,15 +395,28 @@ def compute(
     )
     existing[""] = existing.pop(platform_account.account_id, 0) if platform_account else 0
 
+    by_number = {account.account_id: account for account in accounts.values()}
+
+    def side_feeds(side: str, side_demands: list[ApplicationDemand]) -> dict[str, Feed]:
+        """account -> what feeds that account's clusters on this side ("" = the platform's account)."""
+        numbers = {""} | {demand.account for demand in side_demands}
+        if base is not None:
+            numbers |= {c["group"]["account"] for c in base["clusters"] if c["side"] == side}
+        return {
+            number: feed(monolith, by_number.get(number) if number else platform_account, side=side)
+            for number in sorted(numbers)
+        }
+
     clusters, unplaceable, warnings, groups, accounts_text = [], [], [], [], []
+    feeds_by_side: dict[str, dict[str, Feed]] = {}
     for side, side_demands in demands.items():
-        options = _options(plan, side, tool)
+        feeds = feeds_by_side[side] = side_feeds(side, side_demands)
+        options = _options(plan, feeds)
         if assignment is None:
             packed = plan_packing(side_demands, quotas, options, rates=rates, existing_clusters=existing)
             for cluster in packed.clusters:
-                clusters.append(
-                    _cluster_dict(f"{side[:1] or 'c'}{len(clusters) + 1}", side, cluster, monolith)
-                )
+                key = f"{side[:1] or 'c'}{len(clusters) + 1}"
+                clusters.append(_cluster_dict(key, side, cluster, monolith, feeds[cluster.group.account]))
             unplaceable += [
                 {"application": item.application, "side": side, "reasons": list(item.reasons)}
                 for item in packed.unplaceable
@@ -374,6 +427,7 @@ def compute(
                     "side": side,
                     "clusters": summary.clusters,
                     "lower_bound": summary.lower_bound,
+                    "reserved_compacted_partitions": summary.reserved_compacted_partitions,
                     "method": summary.method,
                 }
                 for summary in packed.groups
@@ -391,7 +445,9 @@ def compute(
                 if side != READ  # the same topics on both sides: say it once
             ]
         else:
-            clusters += _reassigned(side, side_demands, base, assignment, quotas, options, rates, monolith)
+            clusters += _reassigned(
+                side, side_demands, base, assignment, quotas, options, rates, monolith, feeds
+            )
             unplaceable += [item for item in base["unplaceable"] if item["side"] == side]
             warnings = base["partition_warnings"]
             groups = base["groups"]
@@ -421,11 +477,25 @@ def compute(
         "total_usd": str(total),
         "monolith_usd": str(monolith.monthly_cost_usd) if monolith.monthly_cost_usd is not None else None,
         "backup": _backup(clusters, plan),
-        "replication": {"tool": tool, "why": tool_why},
+        "replication": _replication_summary(clusters, feeds_by_side),
         "unowned_applications": unowned,
         "topics_without_throughput": no_figures,
         "snapshot": snapshot.number,
     }
+
+
+def _replication_summary(clusters: list[dict], feeds_by_side: dict[str, dict[str, Feed]]) -> dict:
+    """The plan's replication in one place: the tool the monolith is copied with ("mixed" when the planned
+    clusters' accounts differ in it) and why, one sentence per tool the plan's clusters use."""
+    used: list[Feed] = []
+    for cluster in clusters:
+        fed_by = feeds_by_side[cluster["side"]][cluster["group"]["account"]]
+        if fed_by not in used:
+            used.append(fed_by)
+    if not used:  # nothing planned yet: what would feed a cluster in the platform's account
+        used = [feeds_by_side[WRITE if WRITE in feeds_by_side else ""][""]]
+    tools = {fed_by.tool for fed_by in used if fed_by.source == MONOLITH}
+    return {"tool": tools.pop() if len(tools) == 1 else "mixed", "why": " ".join(f.why for f in used)}
 
 
 def _group_of(data: dict) -> ConstraintGroup:
@@ -438,17 +508,17 @@ def _group_of(data: dict) -> ConstraintGroup:
     )
 
 
-def _reassigned(side, side_demands, base, assignment, quotas, options, rates, monolith) -> list[dict]:
-    capacity, reserved, budget = (
-        capacity_vector(quotas),
-        reserved_vector(options),
-        budget_vector(quotas, options),
-    )
+def _reassigned(side, side_demands, base, assignment, quotas, options, rates, monolith, feeds) -> list[dict]:
+    capacity = capacity_vector(quotas)
     by_name = {demand.name: demand for demand in side_demands}
     errors = []
     result = []
     for cluster in (c for c in base["clusters"] if c["side"] == side):
         group = _group_of(cluster["group"])
+        reserved, budget = (
+            reserved_vector(options, group.account),
+            budget_vector(quotas, options, group.account),
+        )
         members = sorted(
             name for name, key in assignment.items() if key == cluster["key"] and name in by_name
         )
@@ -471,7 +541,7 @@ def _reassigned(side, side_demands, base, assignment, quotas, options, rates, mo
         planned = planned_cluster(
             group, 0, [by_name[name] for name in members], capacity, reserved, budget, rates
         )
-        data = _cluster_dict(cluster["key"], side, planned, monolith)
+        data = _cluster_dict(cluster["key"], side, planned, monolith, feeds[group.account])
         data["name"] = cluster["name"]
         result.append(data)
     if errors:

@@ -50,11 +50,6 @@ def _require_admin(actor) -> None:
         raise NotAllowed("Only platform admins start replication off the monolith.")
 
 
-def choose_tool(monolith, cluster) -> str:
-    same_account = monolith.aws_account_id is not None and monolith.aws_account_id == cluster.account_id
-    return Replication.Tool.REPLICATOR if monolith.is_msk and same_account else Replication.Tool.MM2
-
-
 def replication_name(item: Cutover) -> str:
     """Stable and unique per application: the name the task adopts after a lost answer. MSK Replicator
     names allow letters, digits and hyphens only; long names keep the cutover's id to stay unique."""
@@ -102,7 +97,7 @@ def request_replication(*, actor, cutover_id: int) -> Replication:
     cluster = cutover.target_cluster(item)
     if cluster is None:
         raise ValidationError(f"The target cluster {item.target_cluster} is not live yet.")
-    tool = choose_tool(monolith, cluster)
+    tool = monolith.replication_tool(cluster.account_id)
     missing = _missing_settings(tool, monolith, cluster)
     if missing:
         raise ValidationError(missing)

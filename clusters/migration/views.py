@@ -224,9 +224,15 @@ def applications_discover(request: HttpRequest, pk: int) -> HttpResponse:
 def applications(request: HttpRequest, pk: int) -> HttpResponse:
     monolith = _monolith(request, pk)
     teams = access.teams_visible_to(request.user).filter(pk__in=access.member_team_ids(request.user))
+    teams = list(teams) if not access.is_finance(request.user) else []
+    pending = list(selectors.pending_claims(monolith))
+    waiting = {claim.application_id: claim for claim in pending}
     rows = selectors.application_rows(monolith)
     for row in rows:
         row.can_edit = access.can_edit_application(request.user, row.application)
+        # One claim waits per application; an owned one is asked for as a takeover, by the user's other teams.
+        row.pending_claim = waiting.get(row.application.pk)
+        row.claim_teams = [team for team in teams if team.pk != row.application.team_id]
     return render(
         request,
         "migration/applications.html",
@@ -234,8 +240,7 @@ def applications(request: HttpRequest, pk: int) -> HttpResponse:
             "monolith": monolith,
             "rows": rows,
             "unclaimed": selectors.unclaimed_topics(monolith),
-            "pending": selectors.pending_claims(monolith),
-            "claim_teams": teams if not access.is_finance(request.user) else teams.none(),
+            "pending": pending,
             "is_admin": access.can_manage_migration(request.user),
         },
     )
@@ -245,7 +250,7 @@ def applications(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def application_claim(request: HttpRequest, pk: int) -> HttpResponse:
     _require_viewer(request)
-    application = get_object_or_404(Application, pk=pk)
+    application = get_object_or_404(Application.objects.select_related("team"), pk=pk)
     teams = access.teams_visible_to(request.user).filter(pk__in=access.member_team_ids(request.user))
     form = forms.ClaimForm(request.POST, teams=teams)
     if not form.is_valid():
@@ -262,7 +267,12 @@ def application_claim(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(_errors(exc)))
     else:
-        messages.success(request, f"Claim for {application.name} sent; a platform admin decides.")
+        asked = (
+            f"Request to take over {application.name} from {application.team.name}"
+            if application.team
+            else (f"Claim for {application.name}")
+        )
+        messages.success(request, f"{asked} sent; a platform admin decides.")
     return redirect("migration:applications", pk=application.monolith_id)
 
 

@@ -9,6 +9,7 @@ consumer groups), means at 20-60 % of the peaks, and PII and time-sensitive appl
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from decimal import Decimal
 
 from clusters.migration.packing import ApplicationDemand, PackingOptions, TopicDemand
@@ -103,7 +104,10 @@ def uniform_applications(
 
 def contract_instances(count: int = 100):
     """Issue 13's "100 random instances": (seed, applications, options), each with its own size (20-600
-    applications), number of teams, headroom, strategy options and replication reservation."""
+    applications), number of teams, headroom, strategy options and replication reservation. Where teams are
+    kept apart (the segregated strategy), about half the teams have an account of their own whose clusters
+    another tool feeds, with that tool's reservation (a team account's MirrorMaker 2 beside the platform's
+    MSK Replicator, or the other way round)."""
     for seed in range(count):
         rng = random.Random(seed)
         applications = realistic_applications(rng.randint(20, 600), seed=seed, teams=rng.randint(1, 15))
@@ -113,4 +117,14 @@ def contract_instances(count: int = 100):
             separate_teams=rng.random() < 0.3,
             reserved_compacted_partitions=rng.choice([0, 31, 83]),
         )
+        if options.separate_teams:
+            accounts = random.Random(f"accounts-{seed}")  # its own draws: the instance above stays as it was
+            own = {
+                team: f"acct-{team}"
+                for team in sorted({application.team for application in applications})
+                if accounts.random() < 0.5
+            }
+            applications = [replace(a, account=own.get(a.team, "")) for a in applications]
+            other = 31 if options.reserved_compacted_partitions == 83 else 83
+            options = replace(options, reserved_by_account=dict.fromkeys(own.values(), other))
         yield seed, applications, options

@@ -58,6 +58,44 @@ def test_one_pending_claim_at_a_time_and_a_decision_happens_once(
     assert orders.team is None
 
 
+def test_a_second_claim_is_refused_naming_the_team_whose_claim_waits(
+    orders, member_a, member_b, team_a, team_b
+):
+    inventory.claim_application(actor=member_a, application_id=orders.pk, team=team_a)
+    with pytest.raises(ValidationError) as refused:
+        inventory.claim_application(actor=member_b, application_id=orders.pk, team=team_b)
+    assert refused.value.message_dict == {
+        "team": [
+            "orders already has a claim waiting for an admin by Team A: a new claim can be made once it is "
+            "decided."
+        ]
+    }
+    assert ApplicationClaim.objects.filter(application=orders).count() == 1
+
+
+def test_another_team_asks_to_take_over_an_owned_application_and_an_admin_decides(
+    orders, member_a, member_b, team_a, team_b, admin
+):
+    """Claiming an application another team owns is a takeover request: it waits for an admin like any claim,
+    its event names the current owner, and approved it changes owner (the decision keeps the previous one)."""
+    claim = inventory.claim_application(actor=member_a, application_id=orders.pk, team=team_a)
+    inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
+    with pytest.raises(ValidationError, match="Team A already owns orders"):
+        inventory.claim_application(actor=member_a, application_id=orders.pk, team=team_a)
+    takeover = inventory.claim_application(
+        actor=member_b, application_id=orders.pk, team=team_b, note="We run it since March"
+    )
+    submitted = MigrationEvent.objects.filter(action="claim.submitted", object_id=str(takeover.pk)).get()
+    assert submitted.details == {"application": "orders", "team": "team-b", "owner": "team-a"}
+    orders.refresh_from_db()
+    assert orders.team == team_a  # until an admin decides
+    inventory.decide_claim(actor=admin, claim_id=takeover.pk, approve=True)
+    orders.refresh_from_db()
+    assert orders.team == team_b
+    approved = MigrationEvent.objects.filter(action="claim.approved", object_id=str(takeover.pk)).get()
+    assert approved.details["previous_team"] == "team-a"
+
+
 def test_rejection_needs_a_reason(orders, member_a, team_a, admin):
     claim = inventory.claim_application(actor=member_a, application_id=orders.pk, team=team_a)
     with pytest.raises(ValidationError, match="Say why"):

@@ -62,7 +62,7 @@ def test_segregated_plan_keeps_teams_pii_and_latency_apart_under_headroom(owned,
         assert Decimal(cluster["monthly_usd"]) > 0
     assert sorted(_where(plan)) == sorted(apps)
     # Self-managed monolith: MirrorMaker 2, whose Connect internal topics take 31 compacted partitions.
-    assert result["replication"]["tool"] == planning.MM2_CONNECT
+    assert result["replication"]["tool"] == planning.MM2
     assert {
         load["reserved"]
         for c in result["clusters"]
@@ -336,17 +336,105 @@ def test_an_msk_monolith_in_the_platforms_account_plans_for_msk_replicator(owned
         aws_account=platform_account,
     )
     result = planning.create_plan(actor=admin, monolith_id=owned.pk).result
-    assert result["replication"]["tool"] == planning.MSK_REPLICATOR
+    assert result["replication"]["tool"] == planning.REPLICATOR
     assert _reserved_compacted(result) == {"83"}  # MSK Replicator's share of 120 on every target
 
     other = builders.aws_account("210987654321", name="Elsewhere")
     Monolith.objects.filter(pk=owned.pk).update(aws_account=other)
     result = planning.create_plan(actor=admin, monolith_id=owned.pk).result
-    assert result["replication"]["tool"] == planning.MM2_CONNECT
-    assert "another AWS account" in result["replication"]["why"]
+    assert result["replication"]["tool"] == planning.MM2
+    assert "within one account only" in result["replication"]["why"]
     assert _reserved_compacted(result) == {"31"}  # Connect's internal topics
     # Write/read with MirrorMaker 2: Connect's 31 on the write clusters, MSK Replicator's 83 on the read ones.
     result = planning.create_plan(actor=admin, monolith_id=owned.pk, strategy="write_read").result
     for side, reserved in (("write", {"31"}), ("read", {"83"})):
         clusters = [cluster for cluster in result["clusters"] if cluster["side"] == side]
         assert _reserved_compacted({"clusters": clusters}) == reserved, side
+
+
+def _by_team(result, apps) -> dict[str, list[dict]]:
+    clusters: dict[str, list[dict]] = {}
+    for cluster in result["clusters"]:
+        (team,) = {apps[name].team.slug for name in cluster["applications"]}
+        clusters.setdefault(team, []).append(cluster)
+    return clusters
+
+
+def test_each_planned_cluster_reserves_for_the_tool_that_will_feed_it(owned, admin, team_a, platform_account):
+    """An MSK monolith in the platform's account: MSK Replicator feeds the clusters there, but a segregated
+    plan puts team-a's clusters in team-a's own account, where only MirrorMaker 2 can (Replicator is same-account
+    only). So team-a's clusters keep Connect's 31 compacted partitions, not Replicator's 83, and its 30-partition
+    compacted topic fits (62 at 70 % of 120 − 31), where it would not beside Replicator (25)."""
+    from clusters.migration.models import InventoryTopic, Monolith, Replication
+    from tests import builders
+
+    team_account = builders.aws_account("210987654321", name="Team A", ownership="team", team=team_a)
+    Monolith.objects.filter(pk=owned.pk).update(
+        msk_cluster_arn="arn:aws:kafka:us-east-1:123456789012:cluster/legacy/abc",
+        aws_account=platform_account,
+    )
+    InventoryTopic.objects.filter(snapshot__monolith=owned, name="orders.created").update(
+        partitions=30, compacted=True
+    )
+    owned.refresh_from_db()
+    apps = {app.name: app for app in owned.applications.select_related("team")}
+    result = planning.create_plan(actor=admin, monolith_id=owned.pk).result
+    assert result["unplaceable"] == []
+    clusters = _by_team(result, apps)
+    for team, account, tool, reserved in (
+        ("team-a", team_account, Replication.Tool.MM2, "31"),
+        ("team-b", platform_account, Replication.Tool.REPLICATOR, "83"),
+    ):
+        # The tool starting replication chooses for a cluster in that account (replication_launch).
+        assert owned.replication_tool(account.pk) == tool
+        for cluster in clusters[team]:
+            assert cluster["replication"]["tool"] == tool, team
+            assert cluster["replication"]["reserved_compacted_partitions"] == int(reserved)
+            assert _reserved_compacted({"clusters": [cluster]}) == {reserved}, team
+    assert any("orders" in cluster["applications"] for cluster in clusters["team-a"])
+    # The lower bound of each constraint group is computed with that group's reservation.
+    reserved_by_group = {group["label"]: group["reserved_compacted_partitions"] for group in result["groups"]}
+    assert {reserved for label, reserved in reserved_by_group.items() if "team-a" in label} == {31}
+    assert {reserved for label, reserved in reserved_by_group.items() if "team-b" in label} == {83}
+    assert result["replication"]["tool"] == "mixed"
+    why = result["replication"]["why"]
+    assert "MSK Replicator copies it to the clusters there" in why
+    assert "MirrorMaker 2 on MSK Connect copies it to clusters in other accounts" in why
+
+
+def test_an_msk_monolith_in_a_teams_account_is_copied_by_msk_replicator_to_that_teams_clusters(
+    owned, admin, team_a, platform_account
+):
+    from clusters.migration.models import Monolith, Replication
+    from tests import builders
+
+    team_account = builders.aws_account("210987654321", name="Team A", ownership="team", team=team_a)
+    Monolith.objects.filter(pk=owned.pk).update(
+        msk_cluster_arn="arn:aws:kafka:us-east-1:210987654321:cluster/legacy/abc", aws_account=team_account
+    )
+    apps = {app.name: app for app in owned.applications.select_related("team")}
+    clusters = _by_team(planning.create_plan(actor=admin, monolith_id=owned.pk).result, apps)
+    assert {c["replication"]["tool"] for c in clusters["team-a"]} == {Replication.Tool.REPLICATOR}
+    assert {c["replication"]["tool"] for c in clusters["team-b"]} == {Replication.Tool.MM2}
+    assert _reserved_compacted({"clusters": clusters["team-a"]}) == {"83"}
+    assert _reserved_compacted({"clusters": clusters["team-b"]}) == {"31"}
+
+
+def test_an_edited_version_keeps_each_clusters_own_reservation(owned, admin, team_a, platform_account):
+    """Moves are checked against the budget of the tool feeding the target cluster (planning._reassigned)."""
+    from clusters.migration.models import Monolith
+    from tests import builders
+
+    builders.aws_account("210987654321", name="Team A", ownership="team", team=team_a)
+    Monolith.objects.filter(pk=owned.pk).update(
+        msk_cluster_arn="arn:aws:kafka:us-east-1:123456789012:cluster/legacy/abc",
+        aws_account=platform_account,
+    )
+    plan = planning.create_plan(actor=admin, monolith_id=owned.pk, separate_latency_classes=False)
+    apps = {app.name: app for app in owned.applications.select_related("team")}
+    clusters = _by_team(plan.result, apps)
+    source = clusters["team-a"][0]
+    edit = planning.check_split(plan, cluster=source["key"], applications=source["applications"][:1])
+    new = next(c for c in edit.result["clusters"] if c["key"] == edit.touched[1])
+    assert new["replication"]["tool"] == "mm2"
+    assert _reserved_compacted({"clusters": [new]}) == {"31"}

@@ -174,6 +174,30 @@ def test_the_plan_page_names_flags_hot_topics_team_costs_and_the_backup_region_a
         ) in page
 
 
+def test_the_plan_page_names_the_tool_feeding_each_planned_cluster(owned, admin, team_a, platform_account):  # noqa: F811
+    """An MSK monolith in the platform's account: team-a's clusters sit in team-a's own account, where
+    MirrorMaker 2 feeds them; the others, in the platform's account, get MSK Replicator."""
+    import re
+
+    from tests import builders
+
+    builders.aws_account("210987654321", name="Team A", ownership="team", team=team_a)
+    Monolith.objects.filter(pk=owned.pk).update(
+        msk_cluster_arn="arn:aws:kafka:us-east-1:123456789012:cluster/legacy/abc",
+        aws_account=platform_account,
+    )
+    plan = planning.create_plan(actor=admin, monolith_id=owned.pk)
+    page = client_for(admin).get(reverse("migration:plan-detail", args=[plan.pk])).content.decode()
+    assert '<th scope="col">Fed by</th>' in page
+    for cluster in plan.result["clusters"]:
+        row = re.search(rf"<td data-label=\"Cluster\">{cluster['name']}</td>.*?</tr>", page, re.S).group(0)
+        team_a_account = cluster["group"]["account"] == "210987654321"
+        expected = "MirrorMaker 2 on MSK Connect" if team_a_account else "MSK Replicator"
+        assert f'<td data-label="Fed by">{expected}, from the monolith</td>' in row, cluster["name"]
+        assert (", 31 for replication" if team_a_account else ", 83 for replication") in row
+    assert "MirrorMaker 2 on MSK Connect copies it to clusters in other accounts" in page
+
+
 def test_the_applications_page_lists_the_topics_to_chase(world, member_b, personas):
     search = Application.objects.get(name="search")
     inventory.claim_application(actor=member_b, application_id=search.pk, team=search.suggested_team)
@@ -183,6 +207,57 @@ def test_the_applications_page_lists_the_topics_to_chase(world, member_b, person
         assert "<h2>Unclaimed topics (4)</h2>" in page
         assert "<li><code>search.index</code> in search (claim by Team B waiting)</li>" in page
         assert "<code>orders.created</code> in" not in page  # claimed and approved
+
+
+def _action_cell(page: str, application: str) -> str:
+    import re
+
+    table = page[page.index("<h2>Applications") :]
+    row = re.search(rf'<td data-label="Application">{application}</td>.*?</tr>', table, re.S).group(0)
+    return row[row.rindex("<td") :]
+
+
+def test_the_applications_page_offers_a_claim_only_where_one_can_be_made(
+    world, member_a, member_b, team_a, team_b, admin, finance
+):
+    """orders is team-a's, clicks team-b's (world); search gets team-b's pending claim; tiny is free.
+    Nobody is offered a plain "Claim" on an owned application or one with a claim waiting: another team is
+    offered to ask to take it over, naming the owner; the owner's members and a waiting claim get words."""
+    search = Application.objects.get(name="search")
+    inventory.claim_application(actor=member_b, application_id=search.pk, team=team_b)
+    url = reverse("migration:applications", args=[world["monolith"].pk])
+
+    page = client_for(member_b).get(url).content.decode()
+    orders = _action_cell(page, "orders")
+    assert 'Ask to take over<span class="visually-hidden"> orders</span> from Team A</button>' in orders
+    assert '<label>Why <input name="note" maxlength="500"></label>' in orders
+    assert f'<option value="{team_b.pk}"' in orders and f'<option value="{team_a.pk}"' not in orders
+    assert "Claim<span" not in orders
+    assert "<button" not in _action_cell(page, "clicks")  # its own team's: nothing to claim
+    search_cell = _action_cell(page, "search")
+    assert '<div class="muted">Claim by Team B waiting for an admin</div>' in search_cell
+    assert "<button" not in search_cell
+    assert 'Claim<span class="visually-hidden"> tiny</span></button>' in _action_cell(page, "tiny")
+
+    page = client_for(member_a).get(url).content.decode()
+    assert "<button" not in _action_cell(page, "orders")
+    assert "from Team B</button>" in _action_cell(page, "clicks")
+    assert "Claim by Team B waiting for an admin" in _action_cell(page, "search")
+    for persona in (admin, finance):  # members of no team: nothing to claim for, nothing offered
+        page = client_for(persona).get(url).content.decode()
+        assert "Ask to take over" not in page and "Claim<span" not in page
+
+    # Through the page: a claim on search while team-b's waits is refused in words; a takeover is asked.
+    claim_url = reverse("migration:application-claim", args=[search.pk])
+    response = client_for(member_a).post(claim_url, {"team": team_a.pk}, follow=True)
+    assert "search already has a claim waiting for an admin by Team B" in response.content.decode()
+    assert ApplicationClaim.objects.filter(application=search).count() == 1
+    orders_url = reverse("migration:application-claim", args=[world["orders"].pk])
+    response = client_for(member_b).post(orders_url, {"team": team_b.pk, "note": "ours now"}, follow=True)
+    page = response.content.decode()
+    assert "Request to take over orders from Team A sent; a platform admin decides." in page
+    assert 'Team B <span class="muted">(taking over from Team A)</span>' in page
+    assert "Claim by Team B waiting for an admin" in _action_cell(page, "orders")
 
 
 def test_claims_through_the_pages_follow_four_eyes(world, member_a, member_b, team_a, admin, finance):

@@ -135,15 +135,16 @@ def tour_pages(role: str, demo: dict) -> list[str]:
 
 
 def _migration(role: str) -> list[str]:
-    """The demo monolith's pages (issue 13): inventory, applications, plans, the plan with its costs, and for
-    alice (Payments) the requirements of payments-core; every signed-in role reads them."""
+    """The demo monolith's pages (issue 13): inventory, applications, plans, the accepted plan with its costs
+    and what each team files, its cutover page, and for alice (Payments) the requirements of payments-core;
+    every signed-in role reads them."""
     from clusters.migration import demo as migration_demo
     from clusters.migration.models import Monolith
 
     monolith = Monolith.objects.get(name=migration_demo.NAME)
     plan = monolith.plans.order_by("-version").first()
     pages = [f"/migration/{monolith.pk}/{page}" for page in ("", "applications/", "plans/")]
-    pages.append(f"/migration/plans/{plan.pk}/")
+    pages += [f"/migration/plans/{plan.pk}/", f"/migration/plans/{plan.pk}/cutover/"]
     if role == "alice":
         core = monolith.applications.get(name="payments-core")
         pages.append(f"/migration/applications/{core.pk}/requirements/")

@@ -850,4 +850,6 @@ def _in_units(value: int, quota: Quota) -> Decimal:
 
 
 def _decimal_text(value: Decimal) -> str:
+    """At most two decimals: a peak spread over topics is exact to 10^-6 MB/s, which nobody reads."""
+    value = Decimal(value).quantize(Decimal("0.01"))
     return f"{value.normalize():,f}" if value != value.to_integral_value() else f"{value:,.0f}"

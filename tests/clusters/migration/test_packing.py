@@ -273,6 +273,11 @@ def test_topics_too_hot_for_their_partitions_are_reported_and_packed_at_the_part
     assert plan.clusters[0].quota("partitions").used == 6 + 1
 
 
+def test_a_peak_spread_over_topics_is_written_with_at_most_two_decimals():
+    plan = plan_packing([app("spread", ingress="59.433962", egress="118.867924", partitions=1)], QUOTAS)
+    assert "a peak of 59.43 MB/s in and 118.87 MB/s out" in plan.partition_warnings[0].message
+
+
 def test_egress_per_partition_can_be_what_needs_more_partitions():
     plan = plan_packing([app("fanout", ingress=4, egress="40.5", partitions=1)], QUOTAS)
     assert plan.partition_warnings[0].partitions_needed == 5  # ⌈40.5 / 10⌉; ingress alone needs 1

@@ -415,18 +415,23 @@ _CLUSTER_KINDS = (Kind.CLUSTER_CREATE, Kind.CLUSTER_DECOMMISSION)
 _ACCESS_KINDS = (Kind.ACCESS_GRANT, Kind.ACCESS_REVOKE)
 
 
-def open_request_rows(ids: list[int]) -> list[RequestRow]:
-    """Rows of a list page, by primary key: only the columns a row shows, as plain tuples (a page of 50
+def open_request_rows(requests: QuerySet[Request]) -> list[RequestRow]:
+    """Rows of these requests, in their order: only the columns a row shows, as plain tuples (a page of 50
     model instances with their related team and user costs more than the rest of the query). The
     approval queue's rows as they are: submitted requests have set nothing in motion yet."""
-    return [RequestRow(*values) for values in Request.objects.filter(pk__in=ids).values_list(*_ROW_COLUMNS)]
+    return [RequestRow(*values) for values in requests.values_list(*_ROW_COLUMNS)]
 
 
-def request_rows(ids: list[int]) -> list[RequestRow]:
+def request_rows(requests: QuerySet[Request]) -> list[RequestRow]:
     """Rows of the request list: each approved request also says where its work is (`work_stage`)."""
-    rows = open_request_rows(ids)
+    rows = open_request_rows(requests)
     work = _work_of([row for row in rows if row.status == Request.Status.APPROVED])
     return [replace(row, work=work[row.pk]) if work.get(row.pk) else row for row in rows]
+
+
+def one_request_row(pk: int) -> RequestRow:
+    """One request as a list row (a queue row answering an inline decision)."""
+    return request_rows(Request.objects.filter(pk=pk))[0]
 
 
 def _work_of(rows: list[RequestRow]) -> dict[int, str]:
@@ -485,10 +490,11 @@ def _work_of(rows: list[RequestRow]) -> dict[int, str]:
 
 
 class KeyPaginator(Paginator):
-    """Sorts and slices only primary keys, then loads the page's rows by key (`load(ids)`).
+    """Sorts and slices only primary keys, and loads the page's rows by key in the same query
+    (`load(requests)` gets the page's requests, in order: `WHERE id IN (SELECT id … ORDER BY … LIMIT 50)`).
 
     Sorting 10,000 narrow (created_at, id) pairs is cheaper than sorting 10,000 joined rows; the number of
-    queries is fixed (count, keys, rows) whatever the number of requests.
+    queries is fixed (the count and the rows) whatever the number of requests.
     """
 
     def __init__(self, object_list, per_page, *, load, count: int | None = None, **kwargs):
@@ -503,9 +509,11 @@ class KeyPaginator(Paginator):
         top = bottom + self.per_page
         if top + self.orphans >= self.count:
             top = self.count
-        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
-        rows = {row.pk: row for row in self.load(ids)} if ids else {}
-        return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
+        rows = []
+        if top > bottom:
+            keys = self.object_list.values("pk")[bottom:top]
+            rows = self.load(self.object_list.filter(pk__in=keys))
+        return self._get_page(rows, number, self)
 
 
 def request_list(*, user: User) -> QuerySet[Request]:
@@ -554,9 +562,9 @@ def open_request_count() -> int:
 
 def cluster_requests(*, user: User, cluster: Cluster, limit: int = 20) -> list[RequestRow]:
     """The latest requests on a cluster that the user may see."""
-    ids = access.requests_visible_to(user).filter(cluster=cluster).order_by(*SORTS["newest"])
-    rows = {row.pk: row for row in request_rows(list(ids.values_list("pk", flat=True)[:limit]))}
-    return sorted(rows.values(), key=lambda row: (row.created_at, row.pk), reverse=True)
+    return request_rows(
+        access.requests_visible_to(user).filter(cluster=cluster).order_by(*SORTS["newest"])[:limit]
+    )
 
 
 # --- Request documents, for reading ---------------------------------------------------------------

@@ -38,7 +38,7 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
         **lists.page_context(
             request,
             requests.qs,
-            load=lambda ids: selectors.with_decision_rights(request.user, selectors.open_request_rows(ids)),
+            load=lambda page: selectors.with_decision_rights(request.user, selectors.open_request_rows(page)),
             # Unfiltered, the queue is every submitted request (admins see all): the number the
             # navigation's badge counts anyway, so the pager does not count them a second time.
             count=None if requests.narrows() else open_approvals_count(request),
@@ -83,7 +83,9 @@ def _decision_response(
     if is_htmx_partial(request):
         context = {**decision_context(request, obj, error=error, reject_form=reject_form), "ok": ok}
         if request.POST.get("fragment") == "row":
-            context["req"] = selectors.with_decision_rights(request.user, selectors.request_rows([obj.pk]))[0]
+            context["req"] = selectors.with_decision_rights(
+                request.user, [selectors.one_request_row(obj.pk)]
+            )[0]
             context["back_url"] = request.POST.get("next", "")
             if reject_form is not None:  # the reason the admin typed stays, with what is wrong with it
                 context["reason_errors"] = reject_form.errors.get("reason", ())

@@ -2,7 +2,6 @@ from django.conf import settings
 
 from clusters import selectors as request_selectors
 from portal import access
-from portal.models import Team
 
 
 def navigation(request):
@@ -22,11 +21,7 @@ def navigation(request):
             ),
             "sees_all_costs": access.sees_all_costs(user),
             # Members: a "Costs" link per team of theirs (finance and admins use the finance page).
-            "cost_teams": _once_per_request(
-                request,
-                "cost_teams",
-                lambda: list(Team.objects.filter(pk__in=access.member_team_ids(user)).order_by("name")),
-            ),
+            "cost_teams": lambda: access.member_teams(user),
             "open_approvals": (
                 (lambda: open_approvals_count(request)) if access.is_platform_admin(user) else None
             ),

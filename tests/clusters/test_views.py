@@ -697,6 +697,22 @@ def test_a_list_page_reads_its_rows_with_their_keys_in_one_query(name, admin, me
     assert shown == expected
 
 
+def test_a_members_teams_are_read_once_per_page(member_a, team_a, team_b):
+    """The access check, the navigation's cost links and the filter's team choices share one query."""
+    Membership.objects.create(team=team_b, user=member_a)
+    client = client_for(member_a)
+    url = reverse("clusters:request-list")
+    client.get(url)
+    on_teams = [
+        sql for sql in _queries(client, url) if '"portal_team"' in sql or '"portal_membership"' in sql
+    ]
+    assert len(on_teams) == 1
+    body = client.get(url).content.decode()
+    for team in (team_a, team_b):
+        assert f'<option value="{team.slug}">{team.name}</option>' in body
+        assert reverse("billing:team-costs", args=[team.slug]) in body
+
+
 @pytest.fixture
 def make_admin(db):
     def make(username: str) -> User:

@@ -83,14 +83,14 @@ def _decision_response(
     if is_htmx_partial(request):
         context = {**decision_context(request, obj, error=error, reject_form=reject_form), "ok": ok}
         if request.POST.get("fragment") == "row":
-            context["req"] = selectors.with_decision_rights(
+            context["rows"] = selectors.with_decision_rights(
                 request.user, [selectors.one_request_row(obj.pk)]
-            )[0]
+            )
             context["back_url"] = request.POST.get("next", "")
             if reject_form is not None:  # the reason the admin typed stays, with what is wrong with it
                 context["reason_errors"] = reject_form.errors.get("reason", ())
                 context["reason_value"] = reject_form["reason"].value() or ""
-            template = "clusters/_queue_row.html"
+            template = "clusters/_queue_rows.html"
         else:
             template = "clusters/_decision_panel.html"
         return _with_approval_counts(request, render(request, template, context, status=status))

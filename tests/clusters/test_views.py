@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.messages import get_messages
 from django.db import connection
+from django.test.signals import template_rendered
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -695,6 +696,27 @@ def test_a_list_page_reads_its_rows_with_their_keys_in_one_query(name, admin, me
         body = client.get(url, {"page": page}).content.decode()
         shown += re.findall(r"Topic (bulk-\d+)<", body)
     assert shown == expected
+
+
+@pytest.mark.parametrize("name", ["clusters:request-list", "clusters:approval-queue"])
+def test_a_list_page_renders_its_rows_in_one_loop(name, admin, member_a, team_a):
+    """No template per row: an include costs more than the rest of a row (see bench/pages.py)."""
+    client = client_for(member_a if name == "clusters:request-list" else admin)
+    url = reverse(name)
+
+    def templates_rendered() -> list[str]:
+        rendered = []
+        template_rendered.connect(receiver := lambda sender, **kwargs: rendered.append(sender.name))
+        try:
+            assert client.get(url).status_code == 200
+        finally:
+            template_rendered.disconnect(receiver)
+        return rendered
+
+    _bulk_requests(team_a, member_a, 2)
+    few = templates_rendered()
+    _bulk_requests(team_a, member_a, 48)
+    assert templates_rendered() == few
 
 
 def test_a_members_teams_are_read_once_per_page(member_a, team_a, team_b):

@@ -35,6 +35,7 @@ from clusters.provisioning import REDISPATCH_NOTE
 from clusters.requests import limits
 from portal import access
 from portal.models import Team, User
+from portal.selectors import count_per_team
 
 Kind = Request.Kind
 
@@ -850,33 +851,23 @@ class TeamCounts:
     open_requests: int | None  # None: the user does not see requests (finance)
 
 
-def team_counts(*, user: User, teams: list[Team]) -> list[TeamCounts]:
-    """Live clusters and open requests per team: two grouped queries whatever the number of teams."""
-    ids = [team.pk for team in teams]
-    clusters = dict(
-        Cluster.objects.filter(team_id__in=ids)
-        .exclude(status=Cluster.Status.DELETED)
-        .order_by()
-        .values_list("team_id")
-        .annotate(n=Count("pk"))
+def team_counts(*, user: User, teams: QuerySet[Team], limit: int) -> list[TeamCounts]:
+    """The first `limit` of these teams with their live clusters and open requests, counted in the same
+    query (a subquery per count)."""
+    teams = teams.annotate(
+        live_clusters=count_per_team(Cluster.objects.exclude(status=Cluster.Status.DELETED))
     )
     sees_requests = not access.is_finance(user)
-    open_requests = {}
     if sees_requests:
-        open_requests = dict(
-            access.requests_visible_to(user)
-            .filter(team_id__in=ids, status=Request.Status.SUBMITTED)
-            .order_by()
-            .values_list("team_id")
-            .annotate(n=Count("pk"))
-        )
+        submitted = access.requests_visible_to(user).filter(status=Request.Status.SUBMITTED)
+        teams = teams.annotate(open_requests=count_per_team(submitted))
     return [
         TeamCounts(
             team=team,
-            clusters=clusters.get(team.pk, 0),
-            open_requests=open_requests.get(team.pk, 0) if sees_requests else None,
+            clusters=team.live_clusters,
+            open_requests=team.open_requests if sees_requests else None,
         )
-        for team in teams
+        for team in teams[:limit]
     ]
 
 

@@ -7,7 +7,7 @@ costs the same number of queries whether there are ten requests or ten thousand.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.paginator import Paginator
@@ -325,10 +325,11 @@ def work_label(kind: str, stage: str) -> str:
     }.get(stage, "")
 
 
-@dataclass(frozen=True)
+@dataclass
 class RequestRow:
     """One line of the request list or the approval queue: plain values, no model instances. Who or what
-    decided, and why, only when loaded `with_decisions` (pages of the lists do not show it)."""
+    decided, and why, only when loaded `with_decisions` (pages of the lists do not show it). Not frozen:
+    the selectors below mark a page's rows in place (a copy per row costs more than the marks)."""
 
     pk: int
     kind: str
@@ -382,14 +383,10 @@ def request_status_label(status: str) -> str:
 
 def with_decision_rights(user: User, rows: list[RequestRow]) -> list[RequestRow]:
     """The rows, each saying whether this user may decide on it (`portal.access`, four-eyes)."""
-    return [
-        replace(
-            row,
-            can_decide=access.can_decide_request(user, row),
-            is_own_open=access.is_own_open_request(user, row),
-        )
-        for row in rows
-    ]
+    for row in rows:
+        row.can_decide = access.can_decide_request(user, row)
+        row.is_own_open = access.is_own_open_request(user, row)
+    return rows
 
 
 _ROW_COLUMNS = (
@@ -428,7 +425,9 @@ def request_rows(requests: QuerySet[Request], *, with_decisions: bool = False) -
     """Rows of the request list: each approved request also says where its work is (`work_stage`)."""
     rows = open_request_rows(requests, with_decisions=with_decisions)
     work = _work_of([row for row in rows if row.status == Request.Status.APPROVED])
-    return [replace(row, work=work[row.pk]) if work.get(row.pk) else row for row in rows]
+    for row in rows:
+        row.work = work.get(row.pk, "")
+    return rows
 
 
 def one_request_row(pk: int) -> RequestRow:
@@ -454,23 +453,7 @@ def _work_of(rows: list[RequestRow]) -> dict[int, str]:
             )
         }
     if topic_ids:
-        topic_grants = AccessGrant.objects.filter(topic_id=OuterRef("pk"))
-        last_step = (
-            ProvisioningEvent.objects.filter(topic_id=OuterRef("pk"))
-            .exclude(note__startswith=REDISPATCH_NOTE)
-            .order_by("-created_at")
-            .values("created_at")[:1]
-        )
-        topics = {
-            pk: rest
-            for pk, *rest in Topic.objects.filter(pk__in=topic_ids)
-            .annotate(
-                grants_failed=Exists(topic_grants.filter(status=AccessGrant.Status.FAILED)),
-                grants_pending=Exists(topic_grants.filter(status=AccessGrant.Status.PENDING)),
-                last_step=Subquery(last_step),
-            )
-            .values_list("pk", "status", "grants_failed", "grants_pending", "last_step")
-        }
+        topics = {topic["pk"]: topic for topic in _topic_work(topic_ids, {row.kind for row in rows})}
     if grant_ids:
         grants = dict(AccessGrant.objects.filter(pk__in=grant_ids).values_list("pk", "status"))
     work = {}
@@ -482,13 +465,37 @@ def _work_of(rows: list[RequestRow]) -> dict[int, str]:
         elif row.kind in _ACCESS_KINDS:
             statuses = [grants.get(row.grant_id)]
         else:
-            status, failed, pending, last = topics.get(row.topic_id, (None, False, False, None))
-            statuses = [status]
+            topic = topics.get(row.topic_id, {})
+            statuses = [topic.get("status")]
             if row.kind == Kind.TOPIC_CREATE:
-                statuses += ["failed" if failed else None, "pending" if pending else None]
-            applied = bool(last and row.decided_at and last > row.decided_at)
+                statuses += [
+                    "failed" if topic.get("grants_failed") else None,
+                    "pending" if topic.get("grants_pending") else None,
+                ]
+            if row.kind == Kind.TOPIC_UPDATE:
+                last = topic.get("last_step")
+                applied = bool(last and row.decided_at and last > row.decided_at)
         work[row.pk] = work_stage(row.kind, statuses, change_applied=applied)
     return work
+
+
+def _topic_work(topic_ids: set[int], kinds: set[str]):
+    """The topics' statuses, with what the kinds of request on them need besides: a creation whether a
+    grant on the topic failed or waits, a change when a step was last logged on it (each subquery only
+    when a row needs it: they cost more to build than the rest of the query)."""
+    annotations = {}
+    if Kind.TOPIC_CREATE in kinds:
+        grants = AccessGrant.objects.filter(topic_id=OuterRef("pk"))
+        annotations["grants_failed"] = Exists(grants.filter(status=AccessGrant.Status.FAILED))
+        annotations["grants_pending"] = Exists(grants.filter(status=AccessGrant.Status.PENDING))
+    if Kind.TOPIC_UPDATE in kinds:
+        annotations["last_step"] = Subquery(
+            ProvisioningEvent.objects.filter(topic_id=OuterRef("pk"))
+            .exclude(note__startswith=REDISPATCH_NOTE)
+            .order_by("-created_at")
+            .values("created_at")[:1]
+        )
+    return Topic.objects.filter(pk__in=topic_ids).annotate(**annotations).values("pk", "status", *annotations)
 
 
 class KeyPaginator(Paginator):

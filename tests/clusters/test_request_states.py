@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -110,6 +112,18 @@ def test_removals_say_removing_until_gone(member_a, admin, team_a, cluster_a):
     assert '<span class="status work-moving">Removing</span>' in _row(client, request)
     Topic.objects.filter(pk=topic.pk).update(status=Topic.Status.DELETED)
     assert "work-done" in _row(client, request)
+
+
+def test_a_page_of_topic_creations_reads_no_provisioning_steps(member_a, admin, team_a, cluster_a):
+    """When a step was last logged on a topic matters to a topic change only: without one on the page,
+    the query of the topics' work has no subquery for it."""
+    services.approve_request(request_id=submit_topic(member_a, team_a, cluster_a, name="new").pk, actor=admin)
+    client = client_for(member_a)
+    client.get(reverse("clusters:request-list"))
+    with CaptureQueriesContext(connection) as queries:
+        client.get(reverse("clusters:request-list"))
+    on_topics = [q["sql"] for q in queries.captured_queries if 'FROM "clusters_topic"' in q["sql"]]
+    assert len(on_topics) == 1 and "clusters_provisioningevent" not in on_topics[0]
 
 
 def test_topic_change_is_applying_until_the_worker_logs_it(member_a, admin, team_a, cluster_a):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.http import Http404
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
@@ -569,6 +569,28 @@ def open_request_count() -> int:
     return Request.objects.filter(status=Request.Status.SUBMITTED).count()
 
 
+@dataclass(frozen=True)
+class AdminCounts:
+    """What an admin's menu counts: requests waiting for a decision, open drift findings."""
+
+    open_requests: int
+    open_drift: int
+
+
+def admin_counts() -> AdminCounts:
+    """Both of the admin menu's counts in one query (two COUNTs, UNION ALL): on every page an admin opens."""
+
+    def counted(rows: QuerySet, what: str) -> QuerySet:
+        return rows.order_by().values(what=Value(what)).annotate(n=Count("pk")).values_list("what", "n")
+
+    counts = dict(
+        counted(Request.objects.filter(status=Request.Status.SUBMITTED), "open_requests").union(
+            counted(DriftFinding.objects.filter(resolved_at__isnull=True), "open_drift"), all=True
+        )
+    )
+    return AdminCounts(open_requests=counts.get("open_requests", 0), open_drift=counts.get("open_drift", 0))
+
+
 def cluster_requests(*, user: User, cluster: Cluster, limit: int = 20) -> list[RequestRow]:
     """The latest requests on a cluster that the user may see."""
     return request_rows(
@@ -914,11 +936,6 @@ def open_drift(limit: int = 100) -> list:
     return list(
         DriftFinding.objects.filter(resolved_at__isnull=True).select_related("cluster", "account")[:limit]
     )
-
-
-def open_drift_count() -> int:
-    """Open drift findings: one COUNT, for the navigation badge."""
-    return DriftFinding.objects.filter(resolved_at__isnull=True).count()
 
 
 def drift_finding_get(*, user: User, pk: int) -> DriftFinding:

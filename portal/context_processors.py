@@ -26,9 +26,7 @@ def navigation(request):
                 (lambda: open_approvals_count(request)) if access.is_platform_admin(user) else None
             ),
             "open_drift": (
-                _once_per_request(request, "open_drift", request_selectors.open_drift_count)
-                if access.is_platform_admin(user)
-                else None
+                (lambda: _admin_counts(request).open_drift) if access.is_platform_admin(user) else None
             ),
         },
     }
@@ -38,7 +36,12 @@ def open_approvals_count(request) -> int:
     """Requests waiting for an admin, counted once per request: the navigation's badge and the pager of
     the (unfiltered) approval queue show the same number, and on a long queue the count is the costliest
     query of the page."""
-    return _cached(request, "open_approvals", request_selectors.open_request_count)
+    return _admin_counts(request).open_requests
+
+
+def _admin_counts(request):
+    """Both badges of an admin's menu, read together once per request (`admin_counts`)."""
+    return _cached(request, "admin_counts", request_selectors.admin_counts)
 
 
 def _once_per_request(request, name: str, compute):

@@ -12,7 +12,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clusters import selectors
-from clusters.models import AccessGrant, AutoApprovalRule, ProvisioningEvent, Request, Topic
+from clusters.models import (
+    AccessGrant,
+    AutoApprovalRule,
+    DriftFinding,
+    ProvisioningEvent,
+    Request,
+    Topic,
+)
 from clusters.requests import services
 from clusters.selectors import WORK_DONE, WORK_FAILED, WORK_MOVING, work_stage
 from clusters.templatetags.clusters_tags import request_people
@@ -215,6 +222,28 @@ def test_shared_cluster_links_the_owner_team_only_for_those_who_may_open_it(
     assert "<dd>Team A</dd>" in as_other_team and f'href="{team_a_page}"' not in as_other_team
     assert f'<a href="{team_b_page}">Team B</a>' in as_other_team
     assert client_for(member_b).get(team_a_page).status_code == 404  # the link it no longer gets
+
+
+def test_an_admins_menu_reads_its_two_counts_in_one_query(member_a, admin, team_a, cluster_a):
+    submit_topic(member_a, team_a, cluster_a, name="one")
+    submit_topic(member_a, team_a, cluster_a, name="two")
+    for n, resolved_at in enumerate((None, None, timezone.now())):
+        DriftFinding.objects.create(
+            account=cluster_a.account,
+            region="us-east-1",
+            arn=f"arn:{n}",
+            kind="unknown",
+            detail="x",
+            resolved_at=resolved_at,
+        )
+    client = client_for(admin)
+    client.get(reverse("portal:team-list"))
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("portal:team-list")).content.decode()
+    assert 'id="approvals-count" class="approvals-count"> <span class="badge count">2<' in page
+    assert '<span class="badge count">2<span class="visually-hidden"> open</span>' in page  # drift
+    counting = [q["sql"] for q in queries.captured_queries if "clusters_driftfinding" in q["sql"]]
+    assert len(counting) == 1 and "clusters_request" in counting[0]
 
 
 def test_inline_decision_carries_the_new_approvals_count(member_a, admin, team_a, cluster_a):

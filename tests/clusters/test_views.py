@@ -689,7 +689,7 @@ def test_a_list_page_reads_its_rows_with_their_keys_in_one_query(name, admin, me
     url = reverse(name)
     client.get(url)
     on_requests = [sql for sql in _queries(client, url) if 'FROM "clusters_request"' in sql]
-    assert len(on_requests) == 2 and "COUNT(*)" in on_requests[0]
+    assert len(on_requests) == 2 and "COUNT(" in on_requests[0]
     # Nor who decided (a page does not show it): two joins fewer halve PostgreSQL's planning of the rows.
     assert "clusters_autoapprovalrule" not in on_requests[1] and "decided_by_id" not in on_requests[1]
     expected = [f"bulk-{i}" for i in (range(60) if newest_first else reversed(range(60)))]

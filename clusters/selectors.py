@@ -7,7 +7,7 @@ costs the same number of queries whether there are ten requests or ten thousand.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.paginator import Paginator
@@ -353,6 +353,15 @@ class RequestRow:
     work: str = ""  # approved requests: moving, done or failed (see work_stage)
     can_decide: bool = False  # the viewer may approve or reject it (`with_decision_rights`)
     is_own_open: bool = False  # the viewer is an admin who filed it: someone else must decide
+    links: dict[str, str] = field(default_factory=dict)  # its pages' URLs (`clusters.views.lists.with_links`)
+
+    def __getitem__(self, name: str):
+        """Templates look a name up as a key before they try an attribute, and an object that is not
+        subscriptable costs them a raised exception per lookup: a page of rows makes about a thousand."""
+        try:
+            return self.__dict__[name]
+        except KeyError:
+            return getattr(self, name)  # the labels below
 
     @property
     def work_label(self) -> str:

@@ -12,8 +12,6 @@ import json
 
 from django import template
 from django.urls import reverse
-from django.utils.html import escape
-from django.utils.safestring import SafeString
 
 from clusters import selectors
 from portal import access
@@ -47,23 +45,6 @@ def utc_minute(value) -> str:
     if not value:
         return ""
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
-
-
-# --- Long tables ------------------------------------------------------------------------------------
-
-_PK = 2_147_483_647  # a placeholder id: reverse() once per URL name and render, then put each row's id in
-
-
-@register.simple_tag(takes_context=True)
-def pk_url(context, name: str, pk: int) -> SafeString:
-    """`{% url name pk %}` for a URL whose only argument is an id, at the cost of a string join: long
-    tables ask for two or three per row, and reverse() costs more than the rest of a row. Escaped once,
-    like `{% url %}`'s, so a row that shows it twice does not escape it twice."""
-    patterns = context.render_context.dicts[0].setdefault("pk_url", {})  # shared by the rows' includes
-    if name not in patterns:
-        patterns[name] = reverse(name, args=[_PK]).split(str(_PK), 1)
-    head, tail = patterns[name]
-    return escape(f"{head}{int(pk)}{tail}")
 
 
 @register.filter

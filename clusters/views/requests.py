@@ -30,7 +30,13 @@ def request_list(request: HttpRequest) -> HttpResponse:
     )
     context = {
         "form": requests.form,
-        **lists.page_context(request, requests.qs, load=selectors.request_rows),
+        **lists.page_context(
+            request,
+            requests.qs,
+            load=lambda page: lists.with_links(
+                selectors.request_rows(page), detail="clusters:request-detail"
+            ),
+        ),
         "sees_all": access.is_platform_admin(request.user),
         "can_request": selectors.can_file_requests(request.user),
     }

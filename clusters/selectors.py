@@ -14,7 +14,6 @@ from django.core.paginator import Paginator
 from django.db.models import (
     CharField,
     Count,
-    Exists,
     Func,
     IntegerField,
     OuterRef,
@@ -488,10 +487,7 @@ def _work_of(rows: list[RequestRow]) -> dict[int, str]:
             topic = topics.get(row.topic_id, {})
             statuses = [topic.get("status")]
             if row.kind == Kind.TOPIC_CREATE:
-                statuses += [
-                    "failed" if topic.get("grants_failed") else None,
-                    "pending" if topic.get("grants_pending") else None,
-                ]
+                statuses.append(topic.get("grants_waiting"))
             if row.kind == Kind.TOPIC_UPDATE:
                 last = topic.get("last_step")
                 applied = bool(last and row.decided_at and last > row.decided_at)
@@ -505,9 +501,14 @@ def _topic_work(topic_ids: set[int], kinds: set[str]):
     when a row needs it: they cost more to build than the rest of the query)."""
     annotations = {}
     if Kind.TOPIC_CREATE in kinds:
-        grants = AccessGrant.objects.filter(topic_id=OuterRef("pk"))
-        annotations["grants_failed"] = Exists(grants.filter(status=AccessGrant.Status.FAILED))
-        annotations["grants_pending"] = Exists(grants.filter(status=AccessGrant.Status.PENDING))
+        # "failed" if a grant on the topic failed, else "pending" if one waits ("failed" < "pending").
+        annotations["grants_waiting"] = Subquery(
+            AccessGrant.objects.filter(
+                topic_id=OuterRef("pk"), status__in=(AccessGrant.Status.FAILED, AccessGrant.Status.PENDING)
+            )
+            .order_by("status")
+            .values("status")[:1]
+        )
     if Kind.TOPIC_UPDATE in kinds:
         annotations["last_step"] = Subquery(
             ProvisioningEvent.objects.filter(topic_id=OuterRef("pk"))

@@ -102,7 +102,13 @@ def test_topic_request_waits_for_the_grants_it_created(member_a, admin, team_a, 
     assert "work-moving" in _row(client, request)
     AccessGrant.objects.filter(pk=grant.pk).update(status=AccessGrant.Status.FAILED)
     assert "work-failed" in _row(client, request)
+    waiting = AccessGrant.objects.create(
+        cluster=cluster_a, team=team_a, topic_id=request.topic_id, principal_arn=PRINCIPAL, can_consume=True
+    )
+    assert "work-failed" in _row(client, request)  # a failed grant outweighs one that waits
     AccessGrant.objects.filter(pk=grant.pk).update(status=AccessGrant.Status.APPLIED)
+    assert "work-moving" in _row(client, request)
+    AccessGrant.objects.filter(pk=waiting.pk).update(status=AccessGrant.Status.APPLIED)
     assert "work-done" in _row(client, request)
 
 

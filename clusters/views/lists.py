@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import escape
+from django.utils.safestring import SafeString
 
 from clusters import selectors
 
@@ -31,7 +32,10 @@ def with_links(rows: list[selectors.RequestRow], **names: str) -> list[selectors
     """The rows, each with `links[key]`, the escaped URL of the view `names[key]` for its id (`detail=
     "clusters:request-detail"`): reverse() once per name, then a string join per row, where a `{% url %}`
     per row and link cost more than the rest of the row."""
-    patterns = {key: reverse(name, args=[_ID]).split(str(_ID), 1) for key, name in names.items()}
-    for row in rows:
-        row.links = {key: escape(f"{head}{row.pk}{tail}") for key, (head, tail) in patterns.items()}
+    patterns = {
+        key: [escape(part) for part in reverse(name, args=[_ID]).split(str(_ID), 1)]
+        for key, name in names.items()
+    }
+    for row in rows:  # escaped parts around an integer: escaped as a whole
+        row.links = {key: SafeString(f"{head}{int(row.pk)}{tail}") for key, (head, tail) in patterns.items()}
     return rows

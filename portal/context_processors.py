@@ -1,15 +1,47 @@
+from functools import cache
+
 from django.conf import settings
+from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils.html import escape
 
 from clusters import selectors as request_selectors
 from portal import access
 
+# The header's links, by the name base.html reads them as (`{{ menu.teams }}`).
+MENU = {
+    "dashboard": "portal:dashboard",
+    "teams": "portal:team-list",
+    "requests": "clusters:request-list",
+    "new_request": "clusters:request-new",
+    "approvals": "clusters:approval-queue",
+    "clusters": "clusters:cluster-list",
+    "traffic": "observability:fleet",
+    "drift": "clusters:drift-list",
+    "finance": "billing:finance",
+    "migration": "migration:monolith-list",
+    "audit": "portal:audit-list",
+    "tokens": "portal:token-list",
+    "api_docs": "api-docs",
+    "admin": "admin:index",
+    "logout": "logout",
+}
+
+
+@cache
+def _menu(script_prefix: str, urlconf: str) -> dict[str, str]:
+    """The header's links, escaped, reversed once per process (script prefix and URLconf) rather than
+    16 `{% url %}` on every page."""
+    return {key: escape(reverse(name, urlconf=urlconf)) for key, name in MENU.items()}
+
 
 def navigation(request):
     user = getattr(request, "user", None)
+    menu = _menu(get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
     if user is None or not user.is_authenticated:
-        return {"oidc_enabled": settings.OIDC_ENABLED}
+        return {"oidc_enabled": settings.OIDC_ENABLED, "menu": menu}
     return {
         "oidc_enabled": settings.OIDC_ENABLED,
+        "menu": menu,
         "nav": {
             "is_platform_admin": access.is_platform_admin(user),
             "is_finance": access.is_finance(user),

@@ -408,7 +408,7 @@ def with_decision_rights(user: User, rows: list[RequestRow]) -> list[RequestRow]
     return rows
 
 
-_ROW_COLUMNS = (
+ROW_COLUMNS = (
     "pk",
     "kind",
     "status",
@@ -432,21 +432,29 @@ _CLUSTER_KINDS = (Kind.CLUSTER_CREATE, Kind.CLUSTER_DECOMMISSION)
 _ACCESS_KINDS = (Kind.ACCESS_GRANT, Kind.ACCESS_REVOKE)
 
 
+def rows_of(values) -> list[RequestRow]:
+    """Rows from tuples of `ROW_COLUMNS` (and `DECISION_COLUMNS`)."""
+    return [RequestRow(*row) for row in values]
+
+
 def open_request_rows(requests: QuerySet[Request], *, with_decisions: bool = False) -> list[RequestRow]:
     """Rows of these requests, in their order: only the columns a row shows, as plain tuples (a page of 50
     model instances with their related team and user costs more than the rest of the query). The
     approval queue's rows as they are: submitted requests have set nothing in motion yet."""
-    columns = (*_ROW_COLUMNS, *_DECISION_COLUMNS) if with_decisions else _ROW_COLUMNS
-    return [RequestRow(*values) for values in requests.values_list(*columns)]
+    columns = (*ROW_COLUMNS, *_DECISION_COLUMNS) if with_decisions else ROW_COLUMNS
+    return rows_of(requests.values_list(*columns))
 
 
-def request_rows(requests: QuerySet[Request], *, with_decisions: bool = False) -> list[RequestRow]:
+def with_work(rows: list[RequestRow]) -> list[RequestRow]:
     """Rows of the request list: each approved request also says where its work is (`work_stage`)."""
-    rows = open_request_rows(requests, with_decisions=with_decisions)
     work = _work_of([row for row in rows if row.status == Request.Status.APPROVED])
     for row in rows:
         row.work = work.get(row.pk, "")
     return rows
+
+
+def request_rows(requests: QuerySet[Request], *, with_decisions: bool = False) -> list[RequestRow]:
+    return with_work(open_request_rows(requests, with_decisions=with_decisions))
 
 
 def one_request_row(pk: int) -> RequestRow:
@@ -520,35 +528,53 @@ def _topic_work(topic_ids: set[int], kinds: set[str]):
 
 
 class KeyPaginator(Paginator):
-    """Sorts and slices only primary keys, and loads the page's rows by key in the same query
-    (`load(requests)` gets the page's requests, in order: `WHERE id IN (SELECT id … ORDER BY … LIMIT 50)`).
+    """Pages of requests in one query each: the page's rows (`ROW_COLUMNS`, made into rows by
+    `build(values)`) by their sorted keys, `WHERE id IN (SELECT id … ORDER BY … LIMIT 50)`, and, when the
+    count is not known yet, the count of all as a scalar subquery of the same query.
 
     Sorting 10,000 narrow (created_at, id) pairs is cheaper than sorting 10,000 joined rows; the number of
-    queries is fixed (the count and the rows) whatever the number of requests.
+    queries is fixed (one) whatever the number of requests. A page number past the end, or below 1, costs
+    a COUNT and a second try (Django's `get_page`: the last page).
     """
 
-    def __init__(self, object_list, per_page, *, load, count: int | None = None, **kwargs):
+    def __init__(self, object_list, per_page, *, build, count: int | None = None, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
-        self.load = load
-        if count is not None:  # known already (see views.approvals): no COUNT query
+        self.build = build
+        if count is not None:  # known already (see views.approvals): no COUNT
             self.count = count
+
+    def get_page(self, number):
+        if "count" in self.__dict__:
+            return super().get_page(number)
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            number = 1  # as Django's get_page
+        if number >= 1:
+            rows, count = self._rows(number, count=True)
+            if rows or number == 1:  # (no rows on page 1: no requests at all)
+                self.count = count or 0
+                return self._get_page(rows, number, self)
+        return super().get_page(number)
 
     def page(self, number):
         number = self.validate_number(number)
+        return self._get_page(self._rows(number)[0], number, self)
+
+    def _rows(self, number: int, *, count: bool = False) -> tuple[list, int | None]:
         bottom = (number - 1) * self.per_page
-        top = bottom + self.per_page
-        if top + self.orphans >= self.count:
-            top = self.count
-        rows = []
-        if top > bottom:
-            keys = self.object_list.values("pk")[bottom:top]
-            rows = self.load(self.object_list.filter(pk__in=keys))
-        return self._get_page(rows, number, self)
+        keys = self.object_list.values("pk")[bottom : bottom + self.per_page]
+        page = self.object_list.filter(pk__in=keys)
+        if not count:
+            return self.build(page.values_list(*ROW_COLUMNS)), None
+        counted = self.object_list.order_by().values(n=Func("pk", function="COUNT"))
+        values = list(page.annotate(of_all=Subquery(counted)).values_list(*ROW_COLUMNS, "of_all"))
+        return self.build([row[:-1] for row in values]), (values[0][-1] if values else None)
 
 
 def request_list(*, user: User) -> QuerySet[Request]:
     """Requests the user may see (their teams'; all for admins), newest first. Filter it with
-    `clusters.filters.RequestFilterSet`, page it with `KeyPaginator(…, load=request_rows)`."""
+    `clusters.filters.RequestFilterSet`, page it with `KeyPaginator`."""
     return access.requests_visible_to(user).order_by(*SORTS["newest"])
 
 

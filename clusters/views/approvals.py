@@ -38,7 +38,7 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
         **lists.page_context(
             request,
             requests.qs,
-            load=lambda page: _queue_rows(request, selectors.open_request_rows(page)),
+            build=lambda values: _queue_rows(request, selectors.rows_of(values)),
             # Unfiltered, the queue is every submitted request (admins see all): the number the
             # navigation's badge counts anyway, so the pager does not count them a second time.
             count=None if requests.narrows() else open_approvals_count(request),

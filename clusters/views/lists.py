@@ -20,10 +20,10 @@ def query_without_page(request: HttpRequest) -> str:
     return query.urlencode()
 
 
-def page_context(request: HttpRequest, requests, *, load, count: int | None = None) -> dict:
-    """The asked-for page of `requests` (rows loaded by key with `load`; `count` when already known) and
-    the query its links keep."""
-    paginator = selectors.KeyPaginator(requests, PAGE_SIZE, load=load, count=count)
+def page_context(request: HttpRequest, requests, *, build, count: int | None = None) -> dict:
+    """The asked-for page of `requests` (its rows made by `build` from `selectors.ROW_COLUMNS`; `count`
+    when already known) and the query its links keep."""
+    paginator = selectors.KeyPaginator(requests, PAGE_SIZE, build=build, count=count)
     page = paginator.get_page(request.GET.get("page"))
     return {"page": page, "query": query_without_page(request)}
 

@@ -33,8 +33,8 @@ def request_list(request: HttpRequest) -> HttpResponse:
         **lists.page_context(
             request,
             requests.qs,
-            load=lambda page: lists.with_links(
-                selectors.request_rows(page), detail="clusters:request-detail"
+            build=lambda values: lists.with_links(
+                selectors.with_work(selectors.rows_of(values)), detail="clusters:request-detail"
             ),
         ),
         "sees_all": access.is_platform_admin(request.user),

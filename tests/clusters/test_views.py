@@ -681,17 +681,21 @@ def test_member_request_list_query_count_is_constant(member_a, team_a):
 
 @pytest.mark.parametrize("name", ["clusters:request-list", "clusters:approval-queue"])
 def test_a_list_page_reads_its_rows_with_their_keys_in_one_query(name, admin, member_a, team_a):
-    """The count, then the page's rows: the sorted keys are a subquery of the rows' query, not a query of
-    their own (one round trip fewer), and the rows keep the list's order on every page."""
+    """The page's rows in one query: the sorted keys are a subquery of it, and so is the count of all when
+    it is not known yet (the request list; the queue's is the count of the admin's menu). The rows keep the
+    list's order on every page."""
     _bulk_requests(team_a, member_a, 60, minutes_apart=1)
     newest_first = name == "clusters:request-list"
     client = client_for(member_a if newest_first else admin)  # (an admin's menu counts open requests)
     url = reverse(name)
     client.get(url)
     on_requests = [sql for sql in _queries(client, url) if 'FROM "clusters_request"' in sql]
-    assert len(on_requests) == 2 and "COUNT(" in on_requests[0]
+    if newest_first:
+        assert len(on_requests) == 1 and "COUNT(" in on_requests[0] and "LIMIT 50" in on_requests[0]
+    else:
+        assert len(on_requests) == 2 and "COUNT(" in on_requests[0]
     # Nor who decided (a page does not show it): two joins fewer halve PostgreSQL's planning of the rows.
-    assert "clusters_autoapprovalrule" not in on_requests[1] and "decided_by_id" not in on_requests[1]
+    assert "clusters_autoapprovalrule" not in on_requests[-1] and "decided_by_id" not in on_requests[-1]
     expected = [f"bulk-{i}" for i in (range(60) if newest_first else reversed(range(60)))]
     shown = []
     for page in (1, 2):
@@ -721,6 +725,24 @@ def test_a_list_page_renders_its_rows_in_one_loop(name, admin, member_a, team_a)
     assert templates_rendered() == few
 
 
+def test_the_request_list_pages_as_djangos_paginator_does(member_a, team_a, member_b):
+    """One query reads a page and the count; a page number past the end or below 1 still answers the
+    last page, one that is not a number the first, and an empty list says so."""
+    _bulk_requests(team_a, member_a, 60, minutes_apart=1)
+    client = client_for(member_a)
+    url = reverse("clusters:request-list")
+
+    def shown(page) -> tuple[list[str], str]:
+        body = client.get(url, {"page": page}).content.decode()
+        return re.findall(r"Topic (bulk-\d+)<", body), re.search(r"Page \d+ of \d+ \(\d+ in all\)", body)[0]
+
+    assert shown(1) == ([f"bulk-{i}" for i in range(50)], "Page 1 of 2 (60 in all)")
+    last = ([f"bulk-{i}" for i in range(50, 60)], "Page 2 of 2 (60 in all)")
+    assert shown(2) == last and shown(9) == last and shown(0) == last and shown(-3) == last
+    assert shown("x") == shown(1)
+    assert "No requests yet." in client_for(member_b).get(url).content.decode()
+
+
 def test_a_members_teams_are_read_once_per_page(member_a, team_a, team_b):
     """The access check, the navigation's cost links and the filter's team choices share one query."""
     Membership.objects.create(team=team_b, user=member_a)
@@ -728,7 +750,9 @@ def test_a_members_teams_are_read_once_per_page(member_a, team_a, team_b):
     url = reverse("clusters:request-list")
     client.get(url)
     on_teams = [
-        sql for sql in _queries(client, url) if '"portal_team"' in sql or '"portal_membership"' in sql
+        sql
+        for sql in _queries(client, url)
+        if 'FROM "portal_team"' in sql or 'FROM "portal_membership"' in sql
     ]
     assert len(on_teams) == 1
     body = client.get(url).content.decode()

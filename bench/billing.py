@@ -7,9 +7,10 @@ One stand-in for AWS: moto in server mode over HTTP (ThreadedMotoServer), reache
 boto3 clients through an assumed role, with MSK_PROVIDER=aws. Figures, all measured in this one run:
 1. GetMetricData calls made by `collect_usage` vs the bound ⌈2T/500⌉, and vs a naive loop written here
    (one GetMetricData call per topic per metric, same client, same moto): calls and wall time;
-2. `compute_run` time and CSV generation time (ChargebackLine rows streamed with `.iterator()` through
-   portal.csv_export.csv_lines) at 1k vs 10k topics, and their ratios;
-3. tracemalloc peak while streaming 10k vs 100k ChargebackLine rows as CSV (rows created directly);
+2. `compute_run` time and CSV generation time (the product's lines CSV, billing.exports.export(run, "lines"):
+   ChargebackLine rows streamed with `.iterator()` through portal.csv_export.csv_lines) at 1k vs 10k topics,
+   and their ratios;
+3. tracemalloc peak while streaming 10k vs 100k ChargebackLine rows as that CSV (rows created directly);
 4. `compute_run` at scale: time and tracemalloc peak at 10,000 and 100,000 topics (the scale on paper in
    docs/), with their ratios, which must be ~10x (linear). The topics past the last `--topics` size get
    their daily usage rows written straight into TopicDailyUsage (what collect_usage would store); the
@@ -70,33 +71,6 @@ MONTH = dt.date(2026, 9, 1)  # 30 days
 TOPICS_PER_CLUSTER = 100
 TEAMS = 20
 NAIVE_BUDGET_SECONDS = 60
-CSV_COLUMNS = (
-    "month",
-    "team",
-    "cost_center",
-    "cluster",
-    "topic",
-    "charge_type",
-    "quantity",
-    "unit",
-    "unit_price_usd",
-    "cost_usd",
-    "allocation_basis",
-    "allocation_ratio",
-)
-LINE_FIELDS = (
-    "team_name",
-    "cost_center",
-    "cluster_name",
-    "topic_name",
-    "charge_type",
-    "quantity",
-    "unit",
-    "unit_price_usd",
-    "cost_usd",
-    "allocation_basis",
-    "allocation_ratio",
-)
 
 
 # --- The stand-in: moto, with an indexed GetMetricData evaluation ------------------------------------
@@ -461,25 +435,20 @@ def measure_reads(total: int, pairs_all, days) -> dict:
 # --- 2. Chargeback and CSV -------------------------------------------------------------------------
 
 
-def csv_rows(run):
-    from billing.models import ChargebackLine
+def lines_csv(run):
+    """The run's lines CSV as the product writes it: billing.exports (rows from `.iterator()`) through
+    portal.csv_export.csv_lines, one text per CSV line, header first."""
+    from billing.exports import export
+    from portal.csv_export import csv_lines
 
-    label = run.label
-    for row in (
-        ChargebackLine.objects.filter(run=run)
-        .order_by("position")
-        .values_list(*LINE_FIELDS)
-        .iterator(chunk_size=2000)
-    ):
-        yield (label, *row)
+    csv = export(run, "lines")
+    return csv_lines(csv.header, csv.rows)
 
 
 def stream_csv(run) -> tuple[int, int]:
-    """Every line of the run through csv_lines, as a streaming response would; returns (lines, bytes)."""
-    from portal.csv_export import csv_lines
-
+    """Every line of the run's CSV, as a streaming response would; returns (lines, bytes)."""
     lines = size = 0
-    for text in csv_lines(CSV_COLUMNS, csv_rows(run)):
+    for text in lines_csv(run):
         lines += 1
         size += len(text)
     return lines - 1, size
@@ -554,13 +523,11 @@ def make_lines(month: dt.date, count: int):
 def peak_streaming(run) -> tuple[int, int]:
     """tracemalloc peak while every line is generated and handed on (counted, then dropped, as a
     streaming response hands each chunk to the socket)."""
-    from portal.csv_export import csv_lines
-
     lines = size = 0
     tracemalloc.start()
     tracemalloc.reset_peak()
     try:
-        for text in csv_lines(CSV_COLUMNS, csv_rows(run)):
+        for text in lines_csv(run):
             lines += 1
             size += len(text)
         return lines - 1, tracemalloc.get_traced_memory()[1]
@@ -789,7 +756,7 @@ def report_reads_and_charges(sizes, reads, charges) -> None:
     print("   own Python: " + ", ".join(f"{t:,} topics {r['naive_wall']:.1f} s" for t, r in reads.items()))
 
     print()
-    print("2. Chargeback compute_run and CSV (ChargebackLine .iterator() → csv_lines)")
+    print("2. Chargeback compute_run and lines CSV (billing.exports: ChargebackLine .iterator() → csv_lines)")
     print(f"{'topics':>8} {'lines':>7} {'compute s':>10} {'csv s':>7} {'csv MB':>7} {'total USD':>12}")
     for total, c in charges.items():
         print(

@@ -1,5 +1,5 @@
 """The migration assistant on a large monolith: CSV import, application discovery, a plan version in both
-strategies, a live move check and the plan page, at two inventory sizes (ratios in one run).
+strategies, the live move, split and merge checks and the plan page, at two inventory sizes (ratios in one run).
 
     .venv/bin/python bench/migration.py [--topics 1000,5000]
 
@@ -91,6 +91,14 @@ def run(topics: int) -> dict[str, float]:
     with contextlib.suppress(ValidationError):  # a refused move is as good a measure as an accepted one
         planning.check_move(plan, application=source["applications"][0], to_cluster=target["key"])
     figures["move check"] = time.perf_counter() - start
+    biggest = max(plan.result["clusters"], key=lambda cluster: len(cluster["applications"]))
+    start = time.perf_counter()
+    planning.check_split(plan, cluster=biggest["key"], applications=biggest["applications"][::2])
+    figures["split check"] = time.perf_counter() - start
+    start = time.perf_counter()
+    with contextlib.suppress(ValidationError):  # quotas may refuse it: still the whole check
+        planning.check_merge(plan, cluster=source["key"], into=target["key"])
+    figures["merge check"] = time.perf_counter() - start
     client = Client()
     client.force_login(admin)
     start = time.perf_counter()

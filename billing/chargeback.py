@@ -15,20 +15,16 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from billing import allocation, metering
+from billing import allocation, budgets, metering
 from billing.allocation import ClusterRef, ClusterUsage, Payer, TopicUsage
-from billing.models import BudgetAlert, ChargebackLine, ChargebackRun, TopicDailyUsage
+from billing.inventory import clusters_alive, payer, platform_payer, topics_alive
+from billing.models import ChargebackLine, ChargebackRun, TopicDailyUsage
 from billing.months import first_of_month, month_bounds, next_month
-from billing.selectors import rates_for
-from billing.sums import DecimalSum
-from billing.usage import clusters_alive, topics_alive
-from clusters.models import PlatformSettings, Replicator, Topic, TopicPartitionChange
+from billing.rates import rates_for
+from clusters.models import Replicator, Topic, TopicPartitionChange
 from portal import audit
-from portal.dispatch import enqueue_on_commit
-from portal.models import Team
 
 logger = logging.getLogger(__name__)
-BUDGET_THRESHOLDS = (80, 100)
 LINE_BATCH = 2000
 USAGE_CHUNK = 5000
 BYTES_IN = str(TopicDailyUsage.Metric.BYTES_IN)  # a plain str: compared once per row of traffic
@@ -38,15 +34,6 @@ class ChargebackError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
-
-
-def _payer(team: Team) -> Payer:
-    return Payer(team.name, team.cost_center, team.pk)
-
-
-def platform_payer() -> Payer:
-    team = PlatformSettings.current().platform_team
-    return _payer(team) if team else Payer("Platform (unassigned)")
 
 
 def _int_config(configs: dict, key: str) -> int | None:
@@ -144,7 +131,7 @@ def build_usage(month: dt.date, until: dt.datetime | None = None) -> list[Cluste
                 cluster.account.account_id,
                 cluster.environment,
             ),
-            team=_payer(cluster.team),
+            team=payer(cluster.team),
             shared=bool(cluster.shared_with.all()),
             cluster_hours=metering.level_hours(
                 metering.lifetime_changes(cluster.active_since, cluster.deleted_at), start, until
@@ -157,18 +144,18 @@ def build_usage(month: dt.date, until: dt.datetime | None = None) -> list[Cluste
         if topic.team_id != by_id[topic.cluster_id].team_id:
             usages[topic.cluster_id].shared = True
         candidates[(topic.cluster_id, topic.name)].append(
-            _candidate(topic.name, _payer(topic.team), history[topic.pk], topic.configs, (0, topic.pk))
+            _candidate(topic.name, payer(topic.team), history[topic.pk], topic.configs, (0, topic.pk))
         )
     for replicator in replicators:
         read_cluster = by_id[replicator.read_cluster_id]
         for name in replicator.topics:
             for source in source_topics.get((replicator.source_cluster_id, name), []):
                 # Replicated partitions exist on the read cluster while both it and the source topic do.
-                on_read = clip_to_lifetime(
+                on_read = metering.clip_to_lifetime(
                     history[source.pk], read_cluster.active_since, read_cluster.deleted_at
                 )
                 candidates[(read_cluster.pk, name)].append(
-                    _candidate(name, _payer(read_cluster.team), on_read, source.configs, (1, source.pk))
+                    _candidate(name, payer(read_cluster.team), on_read, source.configs, (1, source.pk))
                 )
     for named in candidates.values():
         named.sort(key=lambda candidate: candidate.order)
@@ -243,23 +230,6 @@ def _storage_window_days(configs: dict) -> int:
     return max(1, -(-(retention_ms or allocation.DEFAULT_RETENTION_MS) // 86_400_000))
 
 
-def clip_to_lifetime(changes, alive_from, alive_until):
-    """A topic's partition history limited to a cluster's lifetime."""
-    if alive_from is None:
-        return []
-    clipped, level_at_start = [], 0
-    for when, level in changes:
-        if when <= alive_from:
-            level_at_start = level
-        elif alive_until is None or when < alive_until:
-            clipped.append((when, level))
-    if level_at_start:
-        clipped.insert(0, (alive_from, level_at_start))
-    if alive_until is not None:
-        clipped.append((alive_until, 0))
-    return clipped
-
-
 def compute_lines(
     month: dt.date, *, until: dt.datetime | None = None, actual_costs: dict[int, Decimal] | None = None
 ) -> list[allocation.Line]:
@@ -314,7 +284,7 @@ def compute_run(month: dt.date, *, actor=None, now: dt.datetime | None = None) -
                 "metered_until": until.isoformat(),
             },
         )
-        _check_budgets(run)  # on the metered lines only: never on a forecast
+        budgets.record_crossed(run)  # on the metered lines only: never on a forecast
     return run
 
 
@@ -360,37 +330,3 @@ def finalize_run(*, run_id: int, actor) -> ChargebackRun:
             details={"month": run.label, "total_usd": str(run.total_usd)},
         )
     return run
-
-
-def _check_budgets(run: ChargebackRun) -> None:
-    """Record (once) each budget threshold a team crossed this month and alert its contact on commit."""
-    from billing import tasks
-
-    spent = dict(
-        run.lines.filter(team__monthly_budget_usd__isnull=False)
-        .values_list("team_id")
-        .annotate(total=DecimalSum("cost_usd"))
-        .order_by()
-    )
-    for team in Team.objects.filter(pk__in=list(spent)):
-        for threshold in BUDGET_THRESHOLDS:
-            if team.monthly_budget_usd and spent[team.pk] * 100 >= team.monthly_budget_usd * threshold:
-                alert, created = BudgetAlert.objects.get_or_create(
-                    team=team,
-                    month=run.month,
-                    threshold_percent=threshold,
-                    defaults={"spent_usd": spent[team.pk], "budget_usd": team.monthly_budget_usd},
-                )
-                if created:
-                    audit.record(
-                        "billing.budget.alert",
-                        actor=None,
-                        obj=alert,
-                        team=team,
-                        details={
-                            "month": run.label,
-                            "threshold_percent": threshold,
-                            "spent_usd": str(spent[team.pk]),
-                        },
-                    )
-                    enqueue_on_commit(tasks.send_budget_alert, alert.pk)

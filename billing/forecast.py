@@ -31,13 +31,12 @@ from django.db.models import Min, Q, Sum
 
 from billing import allocation, metering
 from billing.allocation import ClusterRef, ClusterUsage, Payer, TopicUsage
-from billing.chargeback import clip_to_lifetime, platform_payer
+from billing.inventory import clusters_alive, payer, platform_payer, topics_alive
 from billing.metering import HOUR
 from billing.models import ChargebackLine, TopicDailyUsage
 from billing.months import month_bounds
-from billing.selectors import rates_for
+from billing.rates import rates_for
 from billing.sums import DecimalSum
-from billing.usage import clusters_alive, topics_alive
 from clusters.models import Cluster, Replicator, Topic, TopicPartitionChange
 from portal.models import Team
 
@@ -119,10 +118,6 @@ def _cluster_ref(cluster) -> ClusterRef:
     return ClusterRef(cluster.pk, cluster.name, cluster.arn, cluster.region, account, cluster.environment)
 
 
-def _payer(team) -> Payer:
-    return Payer(team.name, team.cost_center, team.pk)
-
-
 def _remaining_usage(forecast: Forecast, end: dt.datetime, alive) -> list[ClusterUsage]:
     month, until, today = forecast.month, forecast.metered_until, forecast.today
     start = month_bounds(month)[0]
@@ -131,7 +126,7 @@ def _remaining_usage(forecast: Forecast, end: dt.datetime, alive) -> list[Cluste
         cluster.pk: cluster
         for cluster in alive.select_related("team", "account").prefetch_related("shared_with").order_by("pk")
     }
-    payers = {team.pk: _payer(team) for team in Team.objects.all()}
+    payers = {team.pk: payer(team) for team in Team.objects.all()}
     # Every topic of the month on these clusters (a name deleted and created again has several) as plain
     # values, and the sources of the read clusters' replicated topics.
     topics = list(
@@ -229,7 +224,7 @@ def _remaining_usage(forecast: Forecast, end: dt.datetime, alive) -> list[Cluste
         for name in replicator.topics:
             source = sources.get((replicator.source_cluster_id, name))
             # Replicated partitions exist on the read cluster while both it and the source topic do.
-            changes = clip_to_lifetime(
+            changes = metering.clip_to_lifetime(
                 history[source] if source else [], read_cluster.active_since, read_cluster.deleted_at
             )
             month_partition_hours[(read_cluster.pk, name)] += metering.level_hours(changes, start, end)

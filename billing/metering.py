@@ -54,6 +54,24 @@ def lifetime_changes(active_since: dt.datetime | None, deleted_at: dt.datetime |
     return changes
 
 
+def clip_to_lifetime(changes, alive_from, alive_until):
+    """A topic's partition history limited to a cluster's lifetime (a source topic's partitions as they are
+    replicated on a read cluster)."""
+    if alive_from is None:
+        return []
+    clipped, level_at_start = [], 0
+    for when, level in changes:
+        if when <= alive_from:
+            level_at_start = level
+        elif alive_until is None or when < alive_until:
+            clipped.append((when, level))
+    if level_at_start:
+        clipped.insert(0, (alive_from, level_at_start))
+    if alive_until is not None:
+        clipped.append((alive_until, 0))
+    return clipped
+
+
 def charged_segments(
     changes: Iterable[tuple[dt.datetime, int]],
 ) -> list[tuple[dt.datetime, dt.datetime | None, int]]:

@@ -1,4 +1,4 @@
-"""Billing reads: rate cards, chargeback runs, per-team breakdowns, trends and budgets. No writes here.
+"""Billing reads: chargeback runs, per-team breakdowns, trends and budgets. No writes here.
 
 Every function that returns costs takes the user and goes through `portal.access`, so a member only ever
 reads their own teams' lines.
@@ -9,35 +9,22 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from django.http import Http404
 from django.utils import timezone
 
-from billing import metering, trends
-from billing.models import BudgetAlert, ChargebackLine, ChargebackRun, RateCard
+from billing import forecast, metering, trends
+from billing.forecast import Forecast
+from billing.models import BudgetAlert, ChargebackLine, ChargebackRun
 from billing.months import current_month, first_of_month, months_back, previous_month
-from billing.pricing import LIST_PRICES, Rates
 from billing.sums import DecimalSum
 from portal import access
 from portal.models import Team
-
-if TYPE_CHECKING:
-    from billing.forecast import Forecast
 
 ZERO = Decimal("0.00")
 TREND_MONTHS = 12
 CHARGE_LABELS = dict(ChargebackLine.ChargeType.choices)
 BASIS_LABELS = dict(ChargebackLine.Basis.choices)
-
-
-def rates_for(region: str, on: dt.date | None = None) -> Rates:
-    """The rate card in force in `region` on `on` (today by default), else the list prices."""
-    day = on or timezone.now().date()
-    card = RateCard.objects.filter(region=region, effective_from__lte=day).order_by("-effective_from").first()
-    if card is None:
-        return LIST_PRICES
-    return Rates(card.cluster_hour, card.partition_hour, card.gib_in, card.gib_out, card.gib_month)
 
 
 # --- Runs -------------------------------------------------------------------------------------------
@@ -67,11 +54,9 @@ def default_finance_month() -> dt.date:
     return last if ChargebackRun.objects.filter(month=last).exists() else current_month()
 
 
-def line_list(*, user, run: ChargebackRun, team_slug: str | None = None):
-    lines = access.chargeback_lines_visible_to(user).filter(run=run)
-    if team_slug:
-        lines = lines.filter(team__slug=team_slug)
-    return lines.order_by("position")
+def line_list(*, user, run: ChargebackRun):
+    """The run's lines the user may see, in order (`billing.filters.LineFilterSet` narrows them)."""
+    return access.chargeback_lines_visible_to(user).filter(run=run).order_by("position")
 
 
 # --- A month's costs per team: the one source of every page's figures ---------------------------------
@@ -160,8 +145,6 @@ def _payer_key(payer) -> tuple:
 def month_forecast(*, user, run: ChargebackRun | None, team: Team | None = None):
     """The rest of the run's month, from where its month to date stops (`metered_until`),
     and its lines of the payers the user may see: (forecast, lines); (None, ()) before a first run."""
-    from billing import forecast
-
     if run is None or run.computed_at is None:
         return None, ()
     until = run.metered_until or metering.metered_until(run.month, run.computed_at)

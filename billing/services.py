@@ -1,4 +1,5 @@
-"""Billing writes: the daily collect-and-compute cycle and budget alerts (chargeback runs: chargeback.py)."""
+"""Billing writes: the daily collect-and-compute cycle and what people (and the system) do to a month's run
+(the runs themselves: chargeback.py; the AWS bill: reconciliation.py; budget alerts: budgets.py)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,14 @@ import datetime as dt
 from django.conf import settings
 from django.utils import timezone
 
+from billing import reconciliation
 from billing.chargeback import ChargebackError, compute_run, finalize_run
-from billing.models import BudgetAlert, ChargebackRun
+from billing.models import ChargebackRun
 from billing.months import first_of_month, previous_month
-from billing.pricing import usd
 from billing.usage import collect_usage
 from clusters.providers.base import TransientError
 from portal import access
 from portal.errors import Conflict, NotAllowed
-from portal.links import absolute_url
-from portal.messages_once import send_once
 
 
 def daily_billing(*, today: dt.date | None = None) -> dict:
@@ -48,40 +47,6 @@ def daily_billing(*, today: dt.date | None = None) -> dict:
     return report
 
 
-def send_budget_alert(alert_id: int) -> None:
-    alert = BudgetAlert.objects.select_related("team").get(pk=alert_id)
-    if alert.sent_at is not None:
-        return  # a redelivered task (a twin still running is caught by the claim below)
-    team = alert.team
-    recipients = sorted(
-        {
-            team.contact_email,
-            *team.memberships.filter(user__is_active=True).values_list("user__email", flat=True),
-        }
-        - {""}
-    )
-    spent, budget = usd(alert.spent_usd), usd(alert.budget_usd)
-    subject = (
-        f"[MSK portal] {team.name} reached {alert.threshold_percent} % of its {alert.month:%B %Y} budget "
-        f"({spent} of {budget})"
-    )
-    link = absolute_url("billing:team-costs", team.slug)
-    body = (
-        f"{team.name} has spent {spent} of its {budget} monthly budget for "
-        f"{alert.month:%B %Y} (month to date, provisional).\n\nDetails: {link}\n"
-    )
-    # Setting sent_at (compare-and-set) is the claim: a twin waits on the row, then finds it set.
-    send_once(
-        lambda: (
-            BudgetAlert.objects.filter(pk=alert.pk, sent_at__isnull=True).update(sent_at=timezone.now()) == 1
-        ),
-        subject=subject,
-        body=body,
-        recipients=recipients,
-        link=link,
-    )
-
-
 # --- Chargeback runs, as people (and the system) act on them ------------------------------------------
 
 
@@ -97,8 +62,6 @@ def recompute_month(*, month: dt.date, actor) -> ChargebackRun:
 
 def fetch_actual_costs(*, month: dt.date, actor):
     """Read the month's MSK bill from Cost Explorer for every cluster in the run (finance and admins)."""
-    from billing import reconciliation
-
     if not access.can_recompute_chargeback(actor):
         raise NotAllowed("Only finance and platform admins read the AWS bill.")
     run = ChargebackRun.objects.filter(month=first_of_month(month), computed_at__isnull=False).first()
@@ -109,8 +72,6 @@ def fetch_actual_costs(*, month: dt.date, actor):
 
 def set_scaling(*, month: dt.date, enabled: bool, actor) -> ChargebackRun:
     """Finance scales shared clusters' lines to the AWS bill (or stops doing so) on a provisional month."""
-    from billing import reconciliation
-
     if not access.can_finalize_chargeback(actor):
         raise NotAllowed("Only finance scales allocations to the AWS bill.")
     run = ChargebackRun.objects.filter(month=first_of_month(month)).first()

@@ -6,7 +6,11 @@ import datetime as dt
 
 from celery import shared_task
 
+from billing import services
+from billing.budgets import send_budget_alert  # defined beside what enqueues it (a chargeback run)
 from clusters.providers.base import TransientError
+
+__all__ = ["collect_and_compute", "send_budget_alert"]
 
 
 @shared_task(
@@ -19,20 +23,5 @@ from clusters.providers.base import TransientError
 )
 def collect_and_compute(today_iso: str | None = None) -> dict:
     """Daily: month-to-date showback, and in the first days of a month the previous month's close."""
-    from billing import services
-
     today = dt.date.fromisoformat(today_iso) if today_iso else None
     return services.daily_billing(today=today)
-
-
-@shared_task(
-    name="billing.tasks.send_budget_alert",
-    acks_late=True,
-    autoretry_for=(OSError,),
-    retry_backoff=True,
-    max_retries=5,
-)
-def send_budget_alert(alert_id: int) -> None:
-    from billing import services
-
-    services.send_budget_alert(alert_id)

@@ -12,11 +12,11 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from django.db.models import Q
 from django.utils import timezone
 
+from billing.inventory import clusters_alive, topics_alive
 from billing.models import TopicDailyUsage
-from clusters.models import Cluster, Replicator, Topic, TopicPartitionChange
+from clusters.models import Cluster, Replicator
 from clusters.providers import account_ref, get_provider
 from clusters.providers.base import ProviderError
 
@@ -35,22 +35,6 @@ class CollectionResult:
 
 def _as_datetime(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-
-
-def clusters_alive(start: dt.datetime, end: dt.datetime):
-    """Clusters that were active at some moment in [start, end)."""
-    return (
-        Cluster.objects.filter(active_since__lt=end)
-        .filter(Q(deleted_at__isnull=True) | Q(deleted_at__gt=start))
-        .exclude(arn="")
-    )
-
-
-def topics_alive(clusters, start: dt.datetime, end: dt.datetime):
-    """Topics that existed at some moment in [start, end), by their partition history."""
-    gone_before = TopicPartitionChange.objects.filter(partitions=0, changed_at__lte=start).values("topic_id")
-    started = TopicPartitionChange.objects.filter(changed_at__lt=end).values("topic_id")
-    return Topic.objects.filter(cluster__in=clusters, pk__in=started).exclude(pk__in=gone_before)
 
 
 def _metric_targets(start: dt.datetime, end: dt.datetime) -> dict[tuple, list[tuple[Cluster, str]]]:

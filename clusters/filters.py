@@ -1,6 +1,6 @@
 """The filters of the request lists, defined once for the HTML filter bar, the REST API and its OpenAPI
 parameters (django-filter FilterSets; the API reads them through DjangoFilterBackend, drf-spectacular
-documents their parameters from them)."""
+documents their parameters from them). The pieces every list shares are in `portal.filterbar`."""
 
 from __future__ import annotations
 
@@ -11,15 +11,7 @@ from django.db.models import Q
 from clusters.models import Environment, Request
 from clusters.selectors import SORTS
 from portal import access
-from portal.filterbar import FilterBarMixin
-
-
-class FilterBarForm(FilterBarMixin, forms.Form):
-    """The form of a FilterSet, rendered as the filter bar (`_filter_bar.html`)."""
-
-
-class SlugFilter(django_filters.CharFilter):
-    field_class = forms.SlugField  # a value that cannot be a slug never reaches the database
+from portal.filterbar import FilterBarForm, GivenNotEmptyForm, SlugFilter
 
 
 class RequestFilterSet(django_filters.FilterSet):
@@ -97,19 +89,9 @@ class ApprovalFilterSet(RequestFilterSet):
         return requests.order_by(*SORTS.get(value, SORTS["oldest"]))
 
 
-class _GivenNotEmptyForm(FilterBarForm):
-    """API parameters: one given empty (`?status=`) is refused rather than read as "not given"."""
-
-    def clean(self):
-        for name in self.fields:
-            if self.data.get(name) == "":
-                self.add_error(name, "Leave the parameter out or choose a value.")
-        return super().clean()
-
-
 class RequestApiFilterSet(RequestFilterSet):
     """`RequestFilterSet` for GET /api/v1/requests/ (400 with the errors for a parameter that does not
     parse, or is given empty)."""
 
     class Meta(RequestFilterSet.Meta):
-        form = _GivenNotEmptyForm
+        form = GivenNotEmptyForm

@@ -117,6 +117,24 @@ def topic_namespace(template: str, *, team_slug: str) -> str:
     return template.split("{name}", 1)[0].format(team=team_slug)
 
 
+def kept_topic_name_error(name: str, *, template: str, other_team_slugs: Iterable[str]) -> str | None:
+    """A topic name kept as it is rather than built from the naming convention (a monolith's topic moving
+    with replication, which keeps names): Kafka's rule on the whole name, never a name Kafka and MSK keep
+    for themselves ('__…'), and never inside another team's namespace, whose prefix grants would reach it."""
+    if error := topic_name_error(name):
+        return error
+    if name.startswith("__"):
+        return f"“{name}” starts with “__”, which Kafka and MSK keep for their own topics."
+    for slug in sorted(other_team_slugs):
+        namespace = topic_namespace(template, team_slug=slug)
+        if namespace and name.startswith(namespace):
+            return (
+                f"“{name}” lies in team {slug}'s namespace “{namespace}”: that team's prefix grants would reach "
+                "it. Rename the topic on the monolith first, or let that team own it."
+            )
+    return None
+
+
 def suggested_partitions(in_mbps: Decimal | float, out_mbps: Decimal | float) -> int:
     """max(⌈in/5⌉, ⌈out/10⌉), at least 1: a Serverless partition takes 5 MB/s in and 10 MB/s out."""
     return max(
@@ -218,6 +236,17 @@ def arn_account_id(arn: str) -> str:
     return parts[4] if len(parts) == 6 else ""
 
 
+def msk_cluster_name(arn: str) -> str:
+    """The cluster name in an MSK cluster ARN, `arn:<partition>:kafka:<region>:<account>:cluster/<name>/<uuid>`
+    (Provisioned and Serverless alike): CloudWatch's `Cluster Name` dimension. Empty when it is not one."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "kafka":
+        return ""
+    kind, _, rest = parts[5].partition("/")
+    name = rest.split("/", 1)[0]
+    return name if kind == "cluster" and "/" in rest and name else ""
+
+
 def principal_arn_error(arn: str, *, region: str = "") -> str | None:
     """What is wrong with a role ARN; with `region`, also a partition other than the region's."""
     try:
@@ -237,6 +266,24 @@ def validate_role_arn(value: str) -> None:
     """Model-field validator (accounts' roles): the same rule as for principals."""
     if error := principal_arn_error(value):
         raise ValidationError(error)
+
+
+def vpc_id_errors(subnet_ids, security_group_ids) -> dict[str, str]:
+    """Field errors for plain lists of subnet and security group ids, e.g. the VPC through which MSK Replicator
+    reaches an MSK cluster the portal did not make (no availability zones known, so no zone rule)."""
+    errors: dict[str, str] = {}
+    for field, ids, pattern, example in (
+        ("subnet_ids", subnet_ids, _SUBNET_RE, "subnet-0123456789abcdef0"),
+        ("security_group_ids", security_group_ids, _SECURITY_GROUP_RE, "sg-0123456789abcdef0"),
+    ):
+        bad = [str(value) for value in ids if not pattern.fullmatch(str(value))]
+        if bad:
+            errors[field] = (
+                f"Not {field.removesuffix('_ids').replace('_', ' ')} ids: {', '.join(bad)} (like {example})."
+            )
+        elif len(set(ids)) != len(ids):
+            errors[field] = "Each id once."
+    return errors
 
 
 def network_errors(subnets, security_group_ids, region: str) -> dict[str, str]:

@@ -788,6 +788,8 @@ _PAYLOAD_LABELS = {
     "consume": "Consume",
     "consumer_group_prefix": "Consumer-group prefix",
     "other_teams_topics": "Other teams' live topics (when filed)",
+    "share_with": "Opened to teams",
+    "name_as_is": "Name kept as is (not built from the naming convention)",
 }
 # Values people type or that name a thing in Kafka or AWS: shown as code.
 _PAYLOAD_LITERAL = {

@@ -39,6 +39,7 @@ ACTION_WORDS = {
     "billing.budget.alert": "Budget alert",
     "migration.monolith.registered": "Monolith registered for migration",
     "migration.monolith.cost_set": "Monolith's monthly cost set",
+    "migration.monolith.updated": "Monolith settings changed",
     "migration.inventory.read": "Monolith inventory read",
     "migration.inventory.imported": "Monolith inventory imported from a file",
     "migration.applications.found": "Applications found in the inventory",
@@ -57,6 +58,10 @@ ACTION_WORDS = {
     "migration.cutover.producers_moved": "Cutover: producers moved",
     "migration.cutover.done": "Cutover: topics migrated",
     "migration.cutover.rolled_back": "Cutover step rolled back",
+    "migration.replication.stopping": "Replication being stopped",
+    "migration.replication.stopped": "Replication stopped",
+    "migration.replication.stop_refused": "AWS refused to stop replication",
+    "migration.topics.migrated": "Monolith topics marked migrated",
 }
 
 # The audit page's "What" filter: the code prefixes worth choosing, in words.

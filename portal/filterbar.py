@@ -1,6 +1,9 @@
-"""Filter bars: the GET forms above the long lists (requests, approvals, audit trail, billing month).
+"""Filter bars: the GET forms above the long lists (requests, approvals, audit trail, billing month), and
+the pieces every list's django-filter FilterSet shares (`clusters/filters.py`, `portal/filters.py`,
+`billing/filters.py`): the bar's form, a slug filter, and the API's form that refuses a parameter given
+empty.
 
-`_filter_bar.html` renders them. It does not go through Django's widget templates, which render every
+`_filter_bar.html` renders the bars. It does not go through Django's widget templates, which render every
 <option> of a <select> as a template of its own (several milliseconds for a bar of a few selects): the
 mixin hands the partial each field's name, label, value and options, still with a <label> per field and
 the submitted values kept.
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import django_filters
 from django import forms
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
@@ -50,7 +54,7 @@ class FilterBarMixin:
             fields.append(
                 BarField(
                     name=name,
-                    label=field.label or name.replace("_", " ").capitalize(),
+                    label=self._label(name),
                     kind=kind,
                     value=value,
                     options=options,
@@ -60,6 +64,18 @@ class FilterBarMixin:
             )
         return fields
 
+    def filter_errors(self) -> list[str]:
+        """What is wrong with the submitted filters, one "Label: message" each (`_filter_errors.html`
+        shows them above the list they did not narrow)."""
+        return [
+            f"{self._label(name)}: {message}" if name in self.fields else message
+            for name, messages in self.errors.items()
+            for message in messages
+        ]
+
+    def _label(self, name: str) -> str:
+        return self.fields[name].label or name.replace("_", " ").capitalize()
+
     def render_bar(self) -> SafeString:
         return render_to_string("_filter_bar.html", {"fields": self.bar_fields()})
 
@@ -68,3 +84,34 @@ class FilterBarMixin:
 
     def __str__(self) -> str:
         return self.render_bar()
+
+
+class FilterBarForm(FilterBarMixin, forms.Form):
+    """The form of a FilterSet, rendered as the filter bar (`_filter_bar.html`). A value that does not
+    parse is left out of the filtering and named by `filter_errors()`."""
+
+
+class GivenNotEmptyForm(FilterBarForm):
+    """API parameters: one given empty (`?team=`) is refused rather than read as "not given"."""
+
+    def clean(self):
+        for name in self.fields:
+            if self.data.get(name) == "":
+                self.add_error(name, "Leave the parameter out or choose a value.")
+        return super().clean()
+
+
+class SlugFilter(django_filters.CharFilter):
+    """A team's (or other object's) slug: a value that cannot be a slug never reaches the database."""
+
+    field_class = forms.SlugField
+
+    # In the words of the API's input serializers (`portal.api.input.PLAIN_MESSAGES`).
+    MESSAGES = {
+        "invalid": "Use only letters, digits, hyphens and underscores.",
+        "max_length": "At most %(limit_value)d characters.",
+    }
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("error_messages", self.MESSAGES)
+        super().__init__(*args, **kwargs)

@@ -4,8 +4,7 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 
-from portal import audit_wording, login_throttle
-from portal.filterbar import FilterBarMixin
+from portal import login_throttle
 from portal.models import Team, User
 
 
@@ -44,23 +43,6 @@ class ApiTokenForm(forms.Form):
         if not name:
             raise forms.ValidationError("Give the token a name.")
         return name
-
-
-class AuditFilterForm(FilterBarMixin, forms.Form):
-    # Groups of actions in words; any other dotted code (a link to one exact action) is offered too.
-    action = forms.ChoiceField(required=False, label="What", choices=audit_wording.ACTION_GROUPS)
-    team = forms.SlugField(required=False, max_length=40)
-    actor = forms.CharField(required=False, max_length=150, label="Who")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        code = str(self.data.get("action", "")) if self.is_bound else ""
-        known = {value for value, _ in audit_wording.ACTION_GROUPS}
-        if code not in known and len(code) <= 100 and audit_wording.ACTION_CODE.match(code):
-            self.fields["action"].choices = [
-                *audit_wording.ACTION_GROUPS,
-                (code, audit_wording.action_label(code)),
-            ]
 
 
 class ThrottledSignIn:

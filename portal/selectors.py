@@ -27,10 +27,9 @@ def team_members(*, team: Team) -> QuerySet[Membership]:
     return Membership.objects.filter(team=team).select_related("user").order_by("user__username")
 
 
-def membership_list(*, user: User, team_slug: str | None = None) -> QuerySet[Membership]:
+def membership_list(*, user: User) -> QuerySet[Membership]:
+    """The memberships the user may see (`portal.filters.MembershipFilterSet` narrows them)."""
     memberships = access.memberships_visible_to(user).select_related("team", "user")
-    if team_slug:
-        memberships = memberships.filter(team__slug=team_slug)
     return memberships.order_by("team__name", "user__username", "pk")
 
 
@@ -38,23 +37,9 @@ def api_token_list(*, user: User) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(user=user).order_by("-created_at")
 
 
-@dataclass(frozen=True)
-class AuditFilters:
-    action: str = ""
-    team: str = ""
-    actor: str = ""
-
-
-def audit_event_list(*, user: User, filters: AuditFilters | None = None) -> QuerySet[AuditEvent]:
-    events = access.audit_events_visible_to(user).select_related("team")
-    if filters:
-        if filters.action:
-            events = events.filter(action__startswith=filters.action)
-        if filters.team:
-            events = events.filter(team__slug=filters.team)
-        if filters.actor:
-            events = events.filter(actor_label=filters.actor)
-    return events.order_by("-created_at", "-id")
+def audit_event_list(*, user: User) -> QuerySet[AuditEvent]:
+    """The events the user may see, newest first (`portal.filters.AuditFilterSet` narrows them)."""
+    return access.audit_events_visible_to(user).select_related("team").order_by("-created_at", "-id")
 
 
 DASHBOARD_TEAMS = 50  # team cards on the dashboard

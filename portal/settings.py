@@ -326,6 +326,12 @@ OBSERVABILITY_INTERVAL_SECONDS = env_int("OBSERVABILITY_INTERVAL_SECONDS", 300)
 OBSERVABILITY_WINDOW_MINUTES = env_int("OBSERVABILITY_WINDOW_MINUTES", 20)
 OBSERVABILITY_FINE_DAYS = env_int("OBSERVABILITY_FINE_DAYS", 2)
 OBSERVABILITY_COARSE_DAYS = env_int("OBSERVABILITY_COARSE_DAYS", 60)
+# Migration assistant: beat re-reads every monolith the portal has read from the cluster before (the
+# throughput estimate needs readings some time apart; the page lists what changed). Default one hour.
+MIGRATION_INVENTORY_INTERVAL_SECONDS = env_int("MIGRATION_INVENTORY_INTERVAL_SECONDS", 3600)
+# An MSK monolith's throughput is read from CloudWatch: the highest 5-minute average over the hours before
+# each reading (at most 1512: 5-minute data is kept 63 days). Default one day.
+MIGRATION_MSK_METRICS_HOURS = env_int("MIGRATION_MSK_METRICS_HOURS", 24)
 CELERY_BEAT_SCHEDULE = {
     "portal-heartbeat": {
         "task": "portal.tasks.record_heartbeat",
@@ -345,6 +351,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "clusters.migration.tasks.resume_replications",
         "schedule": float(PROVISIONING_REDISPATCH_SECONDS),
     },
+    "migration-read-inventories": {
+        "task": "clusters.migration.tasks.read_inventories",
+        "schedule": float(MIGRATION_INVENTORY_INTERVAL_SECONDS),
+    },
     "clusters-drift": {
         "task": "clusters.tasks.detect_drift",
         "schedule": float(DRIFT_INTERVAL_SECONDS),
@@ -360,6 +370,11 @@ CELERY_BEAT_SCHEDULE = {
     "billing-daily": {
         "task": "billing.tasks.collect_and_compute",
         "schedule": crontab(hour=BILLING_HOUR_UTC, minute=15),
+    },
+    # Idempotency keys older than IDEMPOTENCY_RETENTION_HOURS are deleted once a day.
+    "requests-forget-idempotency-keys": {
+        "task": "clusters.requests.tasks.forget_old_idempotency_keys",
+        "schedule": crontab(hour=4, minute=30),
     },
 }
 # Sent once when beat starts (a schedule counts its first interval from the start): the heartbeat, so
@@ -411,6 +426,9 @@ KAFKA_SSL_CA_LOCATION = env_str("KAFKA_SSL_CA_LOCATION")
 # A create repeated with the same Idempotency-Key while the first attempt still runs waits this long for
 # its answer, then gets 409 with Retry-After.
 IDEMPOTENCY_WAIT_SECONDS = env_int("IDEMPOTENCY_WAIT_SECONDS", 10)
+# A key (and the answer it replays) is kept this long after its first attempt, then forgotten by beat's
+# daily clean-up: the same key afterwards files a new request. Default 24 hours.
+IDEMPOTENCY_RETENTION_HOURS = env_int("IDEMPOTENCY_RETENTION_HOURS", 24)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "portal.api.authentication.ApiTokenAuthentication",

@@ -19,7 +19,8 @@ from clusters.observability import selectors as observability_selectors
 from portal import access, demo, selectors, services
 from portal.csv_export import streaming_csv_response
 from portal.errors import PortalError
-from portal.forms import AddMemberForm, ApiTokenForm, AuditFilterForm, SignInForm, TeamEditForm, TeamForm
+from portal.filters import AuditFilterSet
+from portal.forms import AddMemberForm, ApiTokenForm, SignInForm, TeamEditForm, TeamForm
 from portal.health import check_broker, check_database, check_worker
 from portal.htmx import is_htmx_partial
 from portal.models import Membership
@@ -164,20 +165,19 @@ def member_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     return redirect("portal:team-detail", slug=team.slug)
 
 
-def _audit_filters(request: HttpRequest) -> tuple[AuditFilterForm, selectors.AuditFilters]:
-    form = AuditFilterForm(request.GET or None)
-    if form.is_valid():
-        return form, selectors.AuditFilters(**form.cleaned_data)
-    return form, selectors.AuditFilters()
+def _audit_events(request: HttpRequest) -> AuditFilterSet:
+    """The events the user may see, narrowed by the filters that parse (the others are named on the page)."""
+    return AuditFilterSet(
+        request.GET or None, queryset=selectors.audit_event_list(user=request.user), request=request
+    )
 
 
 @login_required
 @require_GET
 def audit_list(request: HttpRequest) -> HttpResponse:
-    form, filters = _audit_filters(request)
-    events = selectors.audit_event_list(user=request.user, filters=filters)
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
-    context = {"form": form, "page": page, "query": request.GET.urlencode()}
+    events = _audit_events(request)
+    page = Paginator(events.qs, 50).get_page(request.GET.get("page"))
+    context = {"form": events.form, "page": page, "query": request.GET.urlencode()}
     template = "portal/_audit_table.html" if is_htmx_partial(request) else "portal/audit_list.html"
     return render(request, template, context)
 
@@ -185,8 +185,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def audit_export(request: HttpRequest) -> HttpResponse:
-    _, filters = _audit_filters(request)
-    events = selectors.audit_event_list(user=request.user, filters=filters)
+    events = _audit_events(request).qs
     rows = (
         (
             event.created_at.isoformat(),

@@ -18,6 +18,7 @@ PASSWORD = "correct-horse-battery-staple"
 PLATFORM_ACCOUNT_ID = "123456789012"
 VPC_ID = "vpc-0123456789abcdef0"
 SECURITY_GROUP_ID = "sg-0123456789abcdef0"
+APP_ROLE_ARN = "arn:aws:iam::123456789012:role/app"  # the application role topics grant access to
 # Every setting of a new topic the request form asks for, as Kafka names them.
 TOPIC_CONFIGS = {
     "retention.ms": 604800000,
@@ -130,7 +131,7 @@ def topic(cluster: Cluster, name: str = "team-a.existing", **fields) -> Topic:
     return Topic.objects.create(cluster=cluster, name=name, **{**defaults, **fields})
 
 
-def grant(topic: Topic, principal_arn: str = "arn:aws:iam::123456789012:role/app", **fields) -> AccessGrant:
+def grant(topic: Topic, principal_arn: str = APP_ROLE_ARN, **fields) -> AccessGrant:
     """An APPLIED produce grant on `topic` for `principal_arn`, owned by the topic's team."""
     defaults = {"team": topic.team, "can_produce": True, "status": AccessGrant.Status.APPLIED}
     return AccessGrant.objects.create(
@@ -178,3 +179,28 @@ def cluster_request(actor: User, team: Team, network: NetworkProfile, name: str,
         **{**defaults, **fields},
     )
     return services.submit_request(actor=actor, prepared=prepared)
+
+
+def produce_access(principal_arn: str = APP_ROLE_ARN) -> list:
+    """The access entries of a topic request that let `principal_arn` produce (and not consume)."""
+    from clusters.requests import services
+
+    return [services.AccessInput(principal_arn, produce=True, consume=False)]
+
+
+def submit(actor: User, prepared):
+    """`actor` submits a prepared request (any `services.prepare_*` result)."""
+    from clusters.requests import services
+
+    return services.submit_request(actor=actor, prepared=prepared)
+
+
+def approve(request, admin: User, capture, *, run_tasks: bool = True):
+    """`admin` approves the submitted `request`. `capture` is pytest-django's django_capture_on_commit_callbacks:
+    the tasks the approval enqueues on commit run at once (Celery is eager in tests), or, with
+    `run_tasks=False`, are lost, as when the broker is down at commit."""
+    from clusters.requests import services
+
+    with capture(execute=run_tasks):
+        services.approve_request(request_id=request.pk, actor=admin)
+    return request

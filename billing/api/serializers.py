@@ -1,7 +1,6 @@
 from rest_framework import serializers
 
 from billing.models import ChargebackLine, ChargebackRun
-from portal.api.input import QueryInput
 
 
 class RunOutput(serializers.ModelSerializer):
@@ -40,7 +39,3 @@ class LineOutput(serializers.ModelSerializer):
             "allocation_basis",
             "allocation_ratio",
         ]
-
-
-class LineFilterInput(QueryInput):
-    team = serializers.SlugField(required=False, help_text="Only this team's lines (its slug)")

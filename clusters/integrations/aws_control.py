@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -381,36 +382,68 @@ def tag_cluster(account: AccountRef, arn: str, tags: dict[str, str]) -> None:
 # --- MSK Replicator (read clusters fed from write clusters) -----------------------------------------
 
 
+# CreateReplicator takes regular expressions, at most 249 characters for a topic and 256 for a group.
+_TOPIC_PATTERN_MAX, _GROUP_PATTERN_MAX = 249, 256
+
+
+def _exact_patterns(names, *, what: str, limit: int) -> list[str]:
+    """Each name as a regular expression that matches it and nothing else ("orders.created" would also
+    match "ordersXcreated"). Java's regex, which MSK Replicator uses, accepts Python's escapes."""
+    patterns = [re.escape(name) for name in sorted(names)]
+    too_long = [name for name, pattern in zip(sorted(names), patterns, strict=True) if len(pattern) > limit]
+    if too_long:
+        raise ProviderError(
+            f"MSK Replicator cannot match the {what} {', '.join(too_long)} exactly: escaped for its regular "
+            f"expressions the name is longer than the {limit} characters it accepts."
+        )
+    return patterns
+
+
 def create_replicator(account: AccountRef, spec: ReplicatorSpec) -> ReplicatorState:
-    """CreateReplicator: the chosen topics with their configs, consumer groups with offset sync."""
+    """CreateReplicator: the chosen topics with their configs, consumer groups with offset sync; each
+    cluster through its own VPC."""
     if not spec.service_execution_role_arn:
         raise ProviderError(
             f"Account {account.account_id} has no MSK Replicator service role registered: an admin must add it "
             "to the account before read clusters can be fed."
         )
-    vpc = {"SubnetIds": list(spec.subnet_ids), "SecurityGroupIds": list(spec.security_group_ids)}
+    topics = _exact_patterns(spec.topics, what="topic", limit=_TOPIC_PATTERN_MAX)
+    groups = (
+        [".*"]
+        if spec.consumer_groups is None
+        else _exact_patterns(spec.consumer_groups, what="consumer group", limit=_GROUP_PATTERN_MAX)
+    )
+    topic_replication = {
+        "TopicsToReplicate": topics,
+        "CopyTopicConfigurations": True,
+        "CopyAccessControlListsForTopics": False,  # Serverless has no Kafka ACLs
+        "DetectAndCopyNewTopics": False,
+        "TopicNameConfiguration": {"Type": "IDENTICAL"},
+    }
+    if spec.starting_position:
+        topic_replication["StartingPosition"] = {"Type": spec.starting_position}
     with translated(account, f"create the replicator {spec.name}"):
         response = kafka_client(account).create_replicator(
             ReplicatorName=spec.name,
             ServiceExecutionRoleArn=spec.service_execution_role_arn,
             KafkaClusters=[
-                {"AmazonMskCluster": {"MskClusterArn": spec.source_arn}, "VpcConfig": vpc},
-                {"AmazonMskCluster": {"MskClusterArn": spec.target_arn}, "VpcConfig": vpc},
+                {
+                    "AmazonMskCluster": {"MskClusterArn": spec.source_arn},
+                    "VpcConfig": _vpc(spec.source_subnet_ids, spec.source_security_group_ids),
+                },
+                {
+                    "AmazonMskCluster": {"MskClusterArn": spec.target_arn},
+                    "VpcConfig": _vpc(spec.target_subnet_ids, spec.target_security_group_ids),
+                },
             ],
             ReplicationInfoList=[
                 {
                     "SourceKafkaClusterArn": spec.source_arn,
                     "TargetKafkaClusterArn": spec.target_arn,
                     "TargetCompressionType": "NONE",
-                    "TopicReplication": {
-                        "TopicsToReplicate": list(spec.topics),
-                        "CopyTopicConfigurations": True,
-                        "CopyAccessControlListsForTopics": False,  # Serverless has no Kafka ACLs
-                        "DetectAndCopyNewTopics": False,
-                        "TopicNameConfiguration": {"Type": "IDENTICAL"},
-                    },
+                    "TopicReplication": topic_replication,
                     "ConsumerGroupReplication": {
-                        "ConsumerGroupsToReplicate": [".*"],
+                        "ConsumerGroupsToReplicate": groups,
                         "DetectAndCopyNewConsumerGroups": True,
                         "SynchroniseConsumerGroupOffsets": True,
                     },
@@ -423,6 +456,13 @@ def create_replicator(account: AccountRef, spec: ReplicatorSpec) -> ReplicatorSt
         arn=response["ReplicatorArn"],
         state=response.get("ReplicatorState", "CREATING"),
     )
+
+
+def _vpc(subnet_ids, security_group_ids) -> dict:
+    vpc: dict[str, list[str]] = {"SubnetIds": list(subnet_ids)}
+    if security_group_ids:  # none given: the VPC's default security group
+        vpc["SecurityGroupIds"] = list(security_group_ids)
+    return vpc
 
 
 def find_replicator(account: AccountRef, name: str) -> ReplicatorState | None:

@@ -1,7 +1,7 @@
 """The values the outside systems are asked for and answer with, in our words: where a call goes
 (`AccountRef`), what to create (`ClusterSpec`, `TopicSpec`, `GrantSpec`, `ReplicatorSpec`) and what MSK,
 Kafka and CloudWatch report (`ClusterState`, `ReplicatorState`, `TopicDayBytes`, `MetricPoint`,
-`GroupTopic`).
+`GroupTopic`, `ReplicatorTopicLag`, `TopicPeak`).
 """
 
 from __future__ import annotations
@@ -89,13 +89,23 @@ class GrantSpec:
 
 @dataclass(frozen=True)
 class ReplicatorSpec:
+    """An MSK Replicator from `source_arn` to `target_arn`. Each cluster is reached through its own VPC
+    (subnets and security groups). `topics` and `consumer_groups` are exact names; the adapter turns them
+    into the regular expressions CreateReplicator takes. `consumer_groups=None` copies every group (a read
+    cluster mirroring its whole write cluster). `starting_position` is EARLIEST or LATEST; empty leaves MSK's
+    default (LATEST)."""
+
     name: str
     source_arn: str
     target_arn: str
     topics: tuple[str, ...]
-    subnet_ids: tuple[str, ...]
-    security_group_ids: tuple[str, ...]
+    source_subnet_ids: tuple[str, ...]
+    source_security_group_ids: tuple[str, ...]
+    target_subnet_ids: tuple[str, ...]
+    target_security_group_ids: tuple[str, ...]
     service_execution_role_arn: str
+    consumer_groups: tuple[str, ...] | None = None
+    starting_position: str = ""
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -148,3 +158,31 @@ class GroupTopic:
     cluster_name: str
     consumer_group: str
     topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicatorTopicLag:
+    """What MSK Replicator reports about one topic (CloudWatch `AWS/Kafka`, dimensions ReplicatorName and
+    Topic): the newest 1-minute `MessageLag` Sum, i.e. source messages the replicator has not consumed yet
+    (not source vs target), and the newest 1-minute `ReplicationLatency` Maximum in milliseconds, each with
+    the start of its minute. None: no datapoint in the window read."""
+
+    topic: str
+    message_lag: float | None = None
+    lag_at: datetime | None = None
+    latency_ms: float | None = None
+    latency_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TopicPeak:
+    """A topic's highest `period`-second average of `BytesInPerSec` and `BytesOutPerSec` (bytes/s, all
+    partitions and brokers together) in a window, from CloudWatch: None when CloudWatch lists no such series
+    for the topic. `brokers`: how many per-broker series were summed (MSK Provisioned publishes per-topic
+    bytes per broker); 0 when the topic's own series was read (MSK Serverless)."""
+
+    topic: str
+    peak_in: float | None
+    peak_out: float | None
+    brokers: int
+    period: int

@@ -7,8 +7,13 @@ services to clusters.requests, account_region_ref to clusters.providers); only t
 from __future__ import annotations
 
 import os
+from datetime import datetime
 
-from clusters.integrations import aws_control, kafka_admin  # noqa: F401  (re-exported for the assistant's modules)
+from clusters.integrations import (  # noqa: F401  (re-exported for the assistant's modules)
+    aws_control,
+    cloudwatch,
+    kafka_admin,
+)
 from clusters.integrations.kafka_admin import ClusterInventory, KafkaAuth
 from clusters.migration.models import Monolith
 from clusters.providers import account_region_ref
@@ -102,3 +107,16 @@ def cluster_offsets(cluster, topics: list[str]):
 def cluster_group_offsets(cluster, group_id: str):
     endpoint, auth = cluster_endpoint_and_auth(cluster)
     return kafka_admin.committed_offsets(endpoint, group_id, auth)
+
+
+def replicator_lag(cluster, replicator_name: str, topics: list[str], start: datetime, end: datetime):
+    """MSK Replicator's own lag per topic, from CloudWatch in the target cluster's account and region
+    (the replicator runs there: same account, target region)."""
+    return cloudwatch.replicator_lag(cluster_account(cluster), replicator_name, topics, start, end)
+
+
+def monolith_topic_peaks(
+    monolith: Monolith, cluster_name: str, topics: list[str], start: datetime, end: datetime
+):
+    """An MSK monolith's per-topic peak bytes in and out from CloudWatch, in its own account and region."""
+    return cloudwatch.topic_peaks(monolith_account(monolith), cluster_name, topics, start, end)

@@ -4,11 +4,47 @@ from __future__ import annotations
 
 from django import forms
 
+from clusters.migration.inventory import EDITABLE_SETTINGS
 from clusters.migration.models import Application, MigrationPlan, Monolith
 from clusters.models import REGION_CHOICES
 
 
+class IdListField(forms.CharField):
+    """Ids separated by commas or spaces ("subnet-0a…, subnet-0b…"), as a list; the service checks each."""
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list | tuple) else value
+
+    def to_python(self, value) -> list[str]:
+        text = super().to_python(value) or ""
+        return [part for part in text.replace(",", " ").split() if part]
+
+
+class ForgetOnError(forms.TextInput):
+    """A text input that does not show a refused value back: whatever was typed into the password's
+    variable name by mistake (the password itself, say) is not echoed into the page."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.refused = False
+
+    def get_context(self, name, value, attrs):
+        return super().get_context(name, None if self.refused else value, attrs)
+
+
 class MonolithForm(forms.ModelForm):
+    subnet_ids = IdListField(
+        label=Monolith._meta.get_field("subnet_ids").verbose_name,
+        required=False,
+        max_length=2000,
+        help_text=Monolith._meta.get_field("subnet_ids").help_text,
+    )
+    security_group_ids = IdListField(
+        label=Monolith._meta.get_field("security_group_ids").verbose_name,
+        required=False,
+        max_length=2000,
+        help_text=Monolith._meta.get_field("security_group_ids").help_text,
+    )
     # Only MirrorMaker 2 on MSK Connect uses it; left empty it is the plugin's first revision.
     mm2_plugin_revision = forms.IntegerField(
         label="MirrorMaker 2 plugin revision", min_value=1, required=False, initial=1
@@ -17,24 +53,29 @@ class MonolithForm(forms.ModelForm):
     def clean_mm2_plugin_revision(self) -> int:
         return self.cleaned_data["mm2_plugin_revision"] or 1
 
+    def add_error(self, field, error):
+        """Every error passes here, the form's own and the service's."""
+        super().add_error(field, error)
+        if "password_env" in self.errors:
+            self.fields["password_env"].widget.refused = True
+
     class Meta:
         model = Monolith
-        fields = [
-            "name",
-            "bootstrap",
-            "security_protocol",
-            "sasl_mechanism",
-            "sasl_username",
-            "password_env",
-            "aws_account",
-            "msk_cluster_arn",
-            "kafka_version",
-            "region",
-            "monthly_cost_usd",
-            "mm2_plugin_arn",
-            "mm2_plugin_revision",
-            "connect_role_arn",
-        ]
+        fields = ["name", *EDITABLE_SETTINGS, "monthly_cost_usd"]
+        widgets = {"password_env": ForgetOnError}
+        labels = {
+            "sasl_mechanism": "SASL mechanism",
+            "sasl_username": "SASL user name",
+            "aws_account": "AWS account",
+        }
+
+
+class MonolithSettingsForm(MonolithForm):
+    """The monolith's connection and replication settings after registration: everything but its name
+    (replications and planned clusters are named after it) and its cost (its own form)."""
+
+    class Meta(MonolithForm.Meta):
+        fields = list(EDITABLE_SETTINGS)
 
 
 class CsvUploadForm(forms.Form):
@@ -75,10 +116,17 @@ class RequirementsForm(forms.ModelForm):
             "tolerates_duplicates",
             "client_connections",
             "producers",
+            "producer_roles",
+            "consumer_roles",
         ]
         labels = {"peak_in_mbps": "Peak MB/s in", "peak_out_mbps": "Peak MB/s out (all consumers)"}
         help_texts = {"peak_in_mbps": "Empty: the inventory's figures for its topics."}
-        widgets = {"producers": forms.Textarea(attrs={"rows": 2})}
+        widgets = {
+            "producers": forms.Textarea(attrs={"rows": 2}),
+            # Wide enough for a role ARN and a group on one line (width: auto on desktops, full on phones).
+            "producer_roles": forms.Textarea(attrs={"rows": 3, "cols": 72, "spellcheck": "false"}),
+            "consumer_roles": forms.Textarea(attrs={"rows": 3, "cols": 72, "spellcheck": "false"}),
+        }
 
 
 class PlanForm(forms.Form):
@@ -94,18 +142,59 @@ class PlanForm(forms.Form):
     )
 
 
-class MoveForm(forms.Form):
-    application = forms.ChoiceField()
-    to_cluster = forms.ChoiceField(label="To cluster")
-    note = forms.CharField(
+def _note() -> forms.CharField:
+    return forms.CharField(
         required=False, max_length=300, widget=forms.TextInput, label="Why (kept with the version)"
     )
 
+
+def _cluster_choices(plan: MigrationPlan) -> list[tuple[str, str]]:
+    return [
+        (cluster["key"], f"{cluster['name']} ({cluster['group']['label']})")
+        for cluster in plan.result.get("clusters", [])
+    ]
+
+
+class MoveForm(forms.Form):
+    application = forms.ChoiceField()
+    to_cluster = forms.ChoiceField(label="To cluster")
+    note = _note()
+
     def __init__(self, *args, plan: MigrationPlan, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, auto_id="move_%s", **kwargs)  # beside the merge form on one page
         clusters = plan.result.get("clusters", [])
         names = sorted({name for cluster in clusters for name in cluster["applications"]})
         self.fields["application"].choices = [(name, name) for name in names]
-        self.fields["to_cluster"].choices = [
-            (cluster["key"], f"{cluster['name']} ({cluster['group']['label']})") for cluster in clusters
-        ]
+        self.fields["to_cluster"].choices = _cluster_choices(plan)
+
+
+class SplitForm(forms.Form):
+    """Which applications of one planned cluster go to a new cluster beside it."""
+
+    applications = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple,
+        label="Applications that go to the new cluster",
+        error_messages={"required": "Choose the applications that go to the new cluster."},
+    )
+    note = _note()
+
+    def __init__(self, *args, cluster: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["applications"].choices = [(name, name) for name in cluster["applications"]]
+
+
+class MergeForm(forms.Form):
+    """Two planned clusters of the same constraint group become one (the second keeps its name)."""
+
+    cluster = forms.ChoiceField(
+        label="Cluster that goes away", error_messages={"required": "Choose the cluster that goes away."}
+    )
+    into = forms.ChoiceField(
+        label="Merge into", error_messages={"required": "Choose the cluster that takes its applications."}
+    )
+    note = _note()
+
+    def __init__(self, *args, plan: MigrationPlan, **kwargs):
+        super().__init__(*args, auto_id="merge_%s", **kwargs)
+        choices = [("", "Choose a cluster"), *_cluster_choices(plan)]
+        self.fields["cluster"].choices = self.fields["into"].choices = choices

@@ -11,16 +11,19 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
-from clusters.migration import adapters, events
+from clusters import rules
+from clusters.integrations.records import TopicPeak
+from clusters.migration import adapters, events, selectors
 from clusters.migration.models import (
     Application,
     ApplicationClaim,
@@ -30,6 +33,7 @@ from clusters.migration.models import (
     InventoryTopic,
     Monolith,
 )
+from clusters.providers.base import ProviderError
 from portal import access
 from portal.errors import NotAllowed
 from portal.models import Team
@@ -46,39 +50,55 @@ def _require_admin(actor) -> None:
 # --- Registering -------------------------------------------------------------------------------------
 
 
-def register_monolith(*, actor, **fields) -> Monolith:
-    """An admin registers the monolith. `fields` are Monolith's; there is no password field to give."""
-    _require_admin(actor)
-    monolith = Monolith(registered_by=actor, **fields)
-    errors = {}
+def _settings_errors(monolith: Monolith) -> dict[str, list[str]]:
+    """Every problem with a monolith's connection and replication settings, per field, in words."""
+    errors: dict[str, list[str]] = {}
     try:
         monolith.full_clean()
     except ValidationError as exc:
         errors = exc.message_dict
+
+    def add(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
     Security = Monolith.Security
     if monolith.security_protocol in (Security.SASL_SSL, Security.SASL_PLAINTEXT):
         if not monolith.sasl_mechanism:
-            errors.setdefault("sasl_mechanism", []).append(
-                "SASL needs a mechanism: SCRAM-SHA-512, -256 or PLAIN."
-            )
+            add("sasl_mechanism", "SASL needs a mechanism: SCRAM-SHA-512, -256 or PLAIN.")
         if not monolith.sasl_username:
-            errors.setdefault("sasl_username", []).append("SASL needs a user name.")
+            add("sasl_username", "SASL needs a user name.")
         if not monolith.password_env:
-            errors.setdefault("password_env", []).append(
-                "Name the environment variable that holds the password on the portal's workers."
+            add(
+                "password_env",
+                "Name the environment variable that holds the password on the portal's workers.",
             )
     elif monolith.sasl_mechanism or monolith.password_env:
-        errors.setdefault("sasl_mechanism", []).append("Only SASL logins use a mechanism and a password.")
+        add("sasl_mechanism", "Only SASL logins use a mechanism and a password.")
     if monolith.security_protocol == Security.MSK_IAM and monolith.aws_account is None:
-        errors.setdefault("aws_account", []).append("MSK IAM signs in through a registered AWS account.")
+        add("aws_account", "MSK IAM signs in through a registered AWS account.")
     if monolith.msk_cluster_arn and not monolith.msk_cluster_arn.startswith("arn:aws:kafka:"):
-        errors.setdefault("msk_cluster_arn", []).append("An MSK cluster ARN starts with arn:aws:kafka:.")
+        add("msk_cluster_arn", "An MSK cluster ARN starts with arn:aws:kafka:.")
     if monolith.mm2_plugin_arn and not monolith.mm2_plugin_arn.startswith("arn:aws:kafkaconnect:"):
-        errors.setdefault("mm2_plugin_arn", []).append(
-            "An MSK Connect custom plugin ARN starts with arn:aws:kafkaconnect:."
-        )
+        add("mm2_plugin_arn", "An MSK Connect custom plugin ARN starts with arn:aws:kafkaconnect:.")
     if monolith.connect_role_arn and not monolith.connect_role_arn.startswith("arn:aws:iam::"):
-        errors.setdefault("connect_role_arn", []).append("A role ARN starts with arn:aws:iam::.")
+        add("connect_role_arn", "A role ARN starts with arn:aws:iam::.")
+    if not isinstance(monolith.subnet_ids, list) or not isinstance(monolith.security_group_ids, list):
+        add("subnet_ids", "List the subnet and security group ids, separated by commas.")
+        return errors
+    for field, message in rules.vpc_id_errors(monolith.subnet_ids, monolith.security_group_ids).items():
+        add(field, message)
+    if (monolith.subnet_ids or monolith.security_group_ids) and not monolith.msk_cluster_arn:
+        add(
+            "subnet_ids", "Subnets and security groups are for an MSK monolith: give its MSK cluster ARN too."
+        )
+    return errors
+
+
+def register_monolith(*, actor, **fields) -> Monolith:
+    """An admin registers the monolith. `fields` are Monolith's; there is no password field to give."""
+    _require_admin(actor)
+    monolith = Monolith(registered_by=actor, **fields)
+    errors = _settings_errors(monolith)
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
@@ -89,6 +109,59 @@ def register_monolith(*, actor, **fields) -> Monolith:
             actor=actor,
             details={"bootstrap": monolith.bootstrap, "security": monolith.security_protocol},
         )
+    return monolith
+
+
+# What an admin may change after registration. The name stays: replications and planned clusters are named
+# after it, and the portal adopts them by name.
+EDITABLE_SETTINGS = (
+    "bootstrap",
+    "security_protocol",
+    "sasl_mechanism",
+    "sasl_username",
+    "password_env",
+    "aws_account",
+    "msk_cluster_arn",
+    "subnet_ids",
+    "security_group_ids",
+    "kafka_version",
+    "region",
+    "mm2_plugin_arn",
+    "mm2_plugin_revision",
+    "connect_role_arn",
+)
+
+
+def _shown(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(value) or "(none)"
+    return "(none)" if value in (None, "") else str(value)
+
+
+def update_monolith(*, actor, monolith_id: int, **fields) -> Monolith:
+    """An admin changes the monolith's connection or replication settings, checked as at registration; the
+    event lists each changed field as [before, after] (there is no password among them to show)."""
+    _require_admin(actor)
+    unknown = set(fields) - set(EDITABLE_SETTINGS)
+    if unknown:
+        raise ValidationError(f"These settings cannot be changed here: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        monolith = Monolith.objects.select_for_update().get(pk=monolith_id)
+        before = {name: getattr(monolith, name) for name in fields}
+        for name, value in fields.items():
+            setattr(monolith, name, value)
+        errors = _settings_errors(monolith)
+        if errors:
+            raise ValidationError(errors)
+        changed = {
+            name: [_shown(before[name]), _shown(getattr(monolith, name))]
+            for name in fields
+            if before[name] != getattr(monolith, name)
+        }
+        if not changed:
+            return monolith
+        monolith.save(update_fields=list(changed))
+        events.record(monolith, "monolith.updated", actor=actor, details={"changes": changed})
     return monolith
 
 
@@ -181,10 +254,62 @@ def estimate_throughput(
 
 
 _WINDOWS = re.compile(r"highest of (\d+) window")
+MAX_METRICS_HOURS = 1512  # 63 days: CloudWatch keeps 5-minute data that long
 
 
-def take_inventory(*, monolith_id: int, actor=None) -> InventorySnapshot:
-    """Read the monolith through the Kafka admin adapter and keep it as the next snapshot."""
+def _mbps(bytes_per_second: float) -> Decimal:
+    return (Decimal(str(bytes_per_second)) / Decimal(10**6)).quantize(Decimal("0.000001"))
+
+
+def exact_throughput(peak: TopicPeak, *, cluster_name: str, start: datetime, end: datetime) -> Estimate:
+    """An MSK monolith's topic as CloudWatch measured it: the highest 5-minute average of BytesInPerSec and of
+    BytesOutPerSec (each its own highest) in the window, with the window in words."""
+    where = (
+        f"summed over {peak.brokers} broker{pluralize(peak.brokers)}"
+        if peak.brokers
+        else "the topic's own series"
+    )
+    hours = round((end - start).total_seconds() / 3600)
+    basis = (
+        f"Exact, from CloudWatch: highest {peak.period // 60}-minute average of BytesInPerSec and of "
+        f"BytesOutPerSec (AWS/Kafka, cluster {cluster_name}, {where}) in the {hours} h from "
+        f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
+        + ("; no BytesOutPerSec: nobody read it." if peak.peak_out is None else ".")
+    )
+    return Estimate(_mbps(peak.peak_in or 0.0), _mbps(peak.peak_out or 0.0), basis)
+
+
+def _exact_peaks(monolith: Monolith, topics: list[str], end: datetime) -> tuple[dict, str, str, datetime]:
+    """For an MSK monolith, the per-topic peaks CloudWatch has (network: call outside transactions), the
+    cluster name, the window's start, and why there are none when there are none ("" for other monoliths)."""
+    start = end - timedelta(hours=min(settings.MIGRATION_MSK_METRICS_HOURS, MAX_METRICS_HOURS))
+    name = rules.msk_cluster_name(monolith.msk_cluster_arn)
+    if not monolith.is_msk:
+        return {}, name, "", start
+    if monolith.aws_account_id is None:
+        return {}, name, "CloudWatch was not read: the MSK monolith has no AWS account registered.", start
+    if not name:
+        return {}, name, f"CloudWatch was not read: {monolith.msk_cluster_arn} names no MSK cluster.", start
+    try:
+        peaks = adapters.monolith_topic_peaks(monolith, name, topics, start, end)
+    except ProviderError as exc:
+        return {}, name, f"CloudWatch could not be read: {exc}"[:1000], start
+    if not peaks:
+        return (
+            {},
+            name,
+            f"CloudWatch lists no per-topic BytesInPerSec for the cluster {name} in the last two weeks (an MSK "
+            "Provisioned cluster may need a per-topic monitoring level, e.g. PER_TOPIC_PER_BROKER).",
+            start,
+        )
+    return peaks, name, "", start
+
+
+def take_inventory(*, monolith_id: int, actor=None, after_number: int | None = None) -> InventorySnapshot:
+    """Read the monolith through the Kafka admin adapter and keep it as the next snapshot. With
+    `after_number` (the newest snapshot when the reading was asked for) at most one snapshot is written per
+    request: when a newer one exists by the time this one is written (a duplicate delivery ran alongside),
+    that one is returned and nothing is written. `actor` None: the schedule (beat)."""
     if actor is not None:
         _require_admin(actor)
     monolith = Monolith.objects.select_related("aws_account").get(pk=monolith_id)
@@ -196,6 +321,9 @@ def take_inventory(*, monolith_id: int, actor=None) -> InventorySnapshot:
     before = {topic.name: topic for topic in previous.topics.all()} if previous else {}
 
     inventory = adapters.read_monolith(monolith)  # network: outside any transaction
+    exact, cluster_name, throughput_note, window_start = _exact_peaks(
+        monolith, [topic.name for topic in inventory.topics], inventory.read_at
+    )
     ranges = {}
     for topic in inventory.topics:
         if topic.partitions:
@@ -214,6 +342,8 @@ def take_inventory(*, monolith_id: int, actor=None) -> InventorySnapshot:
     with transaction.atomic():
         Monolith.objects.select_for_update().get(pk=monolith.pk)
         number = (monolith.snapshots.aggregate(n=Max("number"))["n"] or 0) + 1
+        if after_number is not None and number > after_number + 1:
+            return monolith.snapshots.get(number=number - 1)
         snapshot = InventorySnapshot.objects.create(
             monolith=monolith,
             number=number,
@@ -222,6 +352,7 @@ def take_inventory(*, monolith_id: int, actor=None) -> InventorySnapshot:
             taken_by=actor,
             cluster_id=inventory.cluster_id,
             brokers=inventory.brokers,
+            throughput_note=throughput_note,
         )
         rows = []
         for topic in inventory.topics:
@@ -231,15 +362,28 @@ def take_inventory(*, monolith_id: int, actor=None) -> InventorySnapshot:
             if bytes_per_record is None and old is not None:
                 bytes_per_record = old.bytes_per_record
             old_windows = int(m.group(1)) if old and (m := _WINDOWS.search(old.throughput_basis)) else 0
+            # Only an earlier estimate carries into this one (never an exact CloudWatch figure).
+            old_estimate = old is not None and old.throughput_basis.startswith("Estimate")
             estimate, _ = estimate_throughput(
                 end_offsets=list(topic.end_offsets),
                 previous_end_offsets=list(old.end_offsets) if old else None,
                 seconds=seconds,
                 bytes_per_record=bytes_per_record,
                 groups=readers.get(topic.name, 0),
-                previous_peak_in=old.peak_in_mbps if old else None,
+                previous_peak_in=old.peak_in_mbps if old_estimate else None,
                 previous_windows=old_windows,
             )
+            peak = exact.get(topic.name)
+            if peak is not None and peak.peak_in is not None:
+                estimate = exact_throughput(
+                    peak, cluster_name=cluster_name, start=window_start, end=inventory.read_at
+                )
+            elif exact:
+                estimate = Estimate(
+                    estimate.peak_in_mbps,
+                    estimate.peak_out_mbps,
+                    "No CloudWatch bytes for this topic; " + estimate.basis,
+                )
             policy = topic.configs.get("cleanup.policy", "delete")
             rows.append(
                 InventoryTopic(
@@ -289,6 +433,7 @@ def take_inventory(*, monolith_id: int, actor=None) -> InventorySnapshot:
                 )
             )
         InventoryGroup.objects.bulk_create(groups)
+        _keep_changes(snapshot)
         events.record(
             monolith,
             "inventory.read",
@@ -297,6 +442,18 @@ def take_inventory(*, monolith_id: int, actor=None) -> InventorySnapshot:
             details={"topics": len(rows), "consumer_groups": len(groups), "number": number},
         )
     return snapshot
+
+
+def _keep_changes(snapshot: InventorySnapshot) -> None:
+    """Compare the new snapshot with the one before it once, now, and keep the result for the page."""
+    snapshot.changes = selectors.inventory_changes(snapshot).as_record()
+    snapshot.save(update_fields=["changes"])
+
+
+def record_read_failure(*, monolith_id: int, actor=None, reason: str) -> None:
+    """A reading that failed for good (wrong password, unreachable, access denied): in the monolith's log,
+    so its page says so (a scheduled reading has nobody else to tell)."""
+    events.record(Monolith.objects.get(pk=monolith_id), "inventory.read_failed", actor=actor, reason=reason)
 
 
 # --- From a CSV file ------------------------------------------------------------------------------------
@@ -446,6 +603,7 @@ def import_csv(*, actor, monolith_id: int, content: bytes, filename: str = "") -
             InventoryGroup(snapshot=snapshot, group_id=group, topics=sorted(topics))
             for group, topics in sorted(readers.items())
         )
+        _keep_changes(snapshot)
         events.record(
             monolith,
             "inventory.imported",
@@ -579,27 +737,16 @@ def decide_claim(*, actor, claim_id: int, approve: bool, reason: str = "") -> Ap
     if not approve and not reason.strip():
         raise ValidationError({"reason": ["Say why the claim is rejected; the team reads this."]})
     to_status = ApplicationClaim.Status.APPROVED if approve else ApplicationClaim.Status.REJECTED
-    now = timezone.now()
     with transaction.atomic():
-        changed = ApplicationClaim.objects.filter(pk=claim.pk, status=ApplicationClaim.Status.PENDING).update(
-            status=to_status, decided_by=actor, decided_at=now, reason=reason.strip()
-        )
-        if not changed:
-            claim.refresh_from_db()
-            raise ValidationError(f"This claim was already {claim.get_status_display().lower()}.")
         application = Application.objects.select_for_update().get(pk=claim.application_id)
         previous_team = application.team.slug if application.team else ""
-        if approve:
-            application.team = claim.team
-            application.save(update_fields=["team"])
-        claim.refresh_from_db()
-        events.record(
+        if not events.move(
             application.monolith,
+            claim,
             f"claim.{to_status}",
-            actor=actor,
-            obj=claim,
             from_status=ApplicationClaim.Status.PENDING,
             to_status=to_status,
+            actor=actor,
             reason=reason.strip(),
             team=claim.team,
             details={
@@ -607,7 +754,14 @@ def decide_claim(*, actor, claim_id: int, approve: bool, reason: str = "") -> Ap
                 "team": claim.team.slug,
                 "previous_team": previous_team,
             },
-        )
+            fields={"decided_by": actor, "decided_at": timezone.now(), "reason": reason.strip()},
+        ):
+            claim.refresh_from_db()
+            raise ValidationError(f"This claim was already {claim.get_status_display().lower()}.")
+        if approve:
+            application.team = claim.team
+            application.save(update_fields=["team"])
+    claim.refresh_from_db()
     return claim
 
 
@@ -622,6 +776,8 @@ REQUIREMENT_FIELDS = (
     "tolerates_duplicates",
     "client_connections",
     "producers",
+    "producer_roles",
+    "consumer_roles",
 )
 
 

@@ -1,8 +1,10 @@
 """What the migration assistant keeps: the registered monolith, its inventory snapshots, the applications
 found in it and the teams' claims on them, plan versions, and each application's cutover.
 
-Workflow objects (claims, plans, cutovers) have one status field changed by compare-and-set in the services
-and an append-only `MigrationEvent` row per change. Secrets are never stored: a monolith names the
+Workflow objects (claims, plans, cutovers, replications) have one status field (a cutover's is `step`) and a
+`TRANSITIONS` table `{from: {to}}`; the services change it only by compare-and-set through
+`clusters.migration.events.move` (`portal.transitions.move`), which refuses a move the table does not list
+and writes an append-only `MigrationEvent` row per change. Secrets are never stored: a monolith names the
 environment variable that holds its password.
 """
 
@@ -11,12 +13,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from clusters import rules
 from clusters.models import REGION_CHOICES, AwsAccount
 from portal.models import AppendOnlyModel, Team
 
@@ -24,6 +28,45 @@ ENV_VAR_NAME = RegexValidator(
     r"^[A-Z_][A-Z0-9_]{0,99}$",
     "The name of an environment variable: capital letters, digits and underscores, e.g. MONOLITH_PASSWORD.",
 )
+
+
+def role_lines(text: str) -> list[list[str]]:
+    """The non-empty lines of a principals field, each split on white space."""
+    return [line.split() for line in (text or "").splitlines() if line.strip()]
+
+
+def _check_lines(text: str, *, words: int, shape: str, extra=None) -> None:
+    """Each line: `words` words, the first an IAM role ARN (the portal's rule, `rules.validate_role_arn`);
+    `extra(line)` says what else is wrong with a line, or None. All problems at once, by line."""
+    errors = []
+    for number, line in enumerate(role_lines(text), start=1):
+        if len(line) != words:
+            errors.append(f"Line {number}: {shape}")
+            continue
+        try:
+            rules.validate_role_arn(line[0])
+        except ValidationError as exc:
+            errors.append(f"Line {number}: {' '.join(exc.messages)}")
+        if extra is not None and (error := extra(line)):
+            errors.append(f"Line {number}: {error}")
+    if errors:
+        raise ValidationError(errors)
+
+
+def validate_producer_roles(text: str) -> None:
+    """One IAM role ARN per line."""
+    _check_lines(text, words=1, shape="one IAM role ARN per line, nothing else.")
+
+
+def validate_consumer_roles(text: str) -> None:
+    """Per line an IAM role ARN and the consumer group it reads with (the same group id as on the monolith:
+    translated offsets are kept per group), e.g. `arn:aws:iam::123456789012:role/billing billing`."""
+    _check_lines(
+        text,
+        words=2,
+        shape="an IAM role ARN, a space, then its consumer group.",
+        extra=lambda line: rules.group_prefix_error(line[1]),
+    )
 
 
 class Monolith(models.Model):
@@ -64,6 +107,21 @@ class Monolith(models.Model):
         help_text="For an MSK monolith: the account it runs in (MSK Replicator needs the same account).",
     )
     msk_cluster_arn = models.CharField("MSK cluster ARN", max_length=2048, blank=True)
+    # MSK Replicator reaches each cluster through a VPC of its own: for the source, the monolith's.
+    subnet_ids = models.JSONField(
+        "Subnets of the MSK monolith",
+        default=list,
+        blank=True,
+        help_text="For an MSK monolith copied by MSK Replicator: subnet ids through which it reaches the "
+        "monolith (the cluster's client subnets), separated by commas.",
+    )
+    security_group_ids = models.JSONField(
+        "Security groups of the MSK monolith",
+        default=list,
+        blank=True,
+        help_text="Security groups that may reach the monolith's brokers, separated by commas. Empty: the "
+        "VPC's default security group.",
+    )
     kafka_version = models.CharField(max_length=20, blank=True)
     region = models.CharField(
         "Region of the new clusters", max_length=20, choices=REGION_CHOICES, default="us-east-1"
@@ -101,6 +159,15 @@ class Monolith(models.Model):
     def is_msk(self) -> bool:
         return bool(self.msk_cluster_arn)
 
+    @property
+    def login_label(self) -> str:
+        """How the portal logs in, in one plain phrase: "SASL/SCRAM-SHA-512 over TLS", "TLS, no login"."""
+        Security = self.Security
+        if self.security_protocol in (Security.SASL_SSL, Security.SASL_PLAINTEXT):
+            transport = "over TLS" if self.security_protocol == Security.SASL_SSL else "without TLS"
+            return f"SASL/{self.sasl_mechanism or '(no mechanism)'} {transport}"
+        return self.get_security_protocol_display()
+
 
 class InventorySnapshot(models.Model):
     """One reading of the monolith's topics and consumer groups, from the cluster or from a CSV file."""
@@ -119,6 +186,12 @@ class InventorySnapshot(models.Model):
     cluster_id = models.CharField(max_length=100, blank=True)
     brokers = models.PositiveIntegerField(default=0)
     filename = models.CharField(max_length=200, blank=True)
+    # What changed against the snapshot before it, kept when written (selectors.InventoryChanges.as_record):
+    # the page lists the last readings' changes without comparing thousands of topics again.
+    changes = models.JSONField(default=dict, blank=True)
+    # An MSK monolith whose throughput could not be read from CloudWatch this time, and why (the topics then
+    # carry the end-offset estimate).
+    throughput_note = models.CharField(max_length=1000, blank=True)
 
     class Meta:
         ordering = ["monolith", "-number"]
@@ -208,6 +281,22 @@ class Application(models.Model):
     tolerates_duplicates = models.BooleanField(default=True)
     client_connections = models.PositiveIntegerField(default=0)
     producers = models.TextField("Producers (declared by the team)", blank=True)
+    # The principals that get access on the new clusters when the plan is filed (docs/migration.md, "Execute").
+    producer_roles = models.TextField(
+        "Producer IAM roles",
+        blank=True,
+        validators=[validate_producer_roles],
+        help_text="One IAM role ARN per line: they get produce access to the application's topics on its "
+        "write (or own) cluster.",
+    )
+    consumer_roles = models.TextField(
+        "Consumer IAM roles and groups",
+        blank=True,
+        validators=[validate_consumer_roles],
+        help_text="Per line an IAM role ARN, a space and the consumer group it reads with (the same group id "
+        "as on the monolith): they get consume access on the cluster the plan puts the application's "
+        "consumers on.",
+    )
     requirements_updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -219,11 +308,15 @@ class Application(models.Model):
 
 
 class ApplicationTopic(models.Model):
-    """A monolith topic belongs to at most one application (enforced here, not only in code)."""
+    """A monolith topic belongs to at most one application (enforced here, not only in code). Once its
+    application's cutover is done the topic is marked migrated: replication stopped, its readers and writers
+    on the new cluster (`migrated_to`); the monolith keeps it until someone decommissions it there."""
 
     monolith = models.ForeignKey(Monolith, on_delete=models.CASCADE, related_name="+")
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="topic_links")
     topic = models.CharField(max_length=249)
+    migrated_at = models.DateTimeField(null=True, blank=True)
+    migrated_to = models.CharField(max_length=100, blank=True)  # the plan's cluster key
 
     class Meta:
         ordering = ["topic"]
@@ -238,6 +331,12 @@ class ApplicationClaim(models.Model):
         PENDING = "pending", "Waiting for an admin"
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
+
+    TRANSITIONS = {
+        Status.PENDING: {Status.APPROVED, Status.REJECTED},
+        Status.APPROVED: set(),
+        Status.REJECTED: set(),
+    }
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="claims")
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
@@ -277,6 +376,12 @@ class MigrationPlan(models.Model):
         ACCEPTED = "accepted", "Accepted"
         SUPERSEDED = "superseded", "Superseded"
 
+    TRANSITIONS = {
+        Status.DRAFT: {Status.ACCEPTED},
+        Status.ACCEPTED: {Status.SUPERSEDED},  # when another version is accepted
+        Status.SUPERSEDED: set(),
+    }
+
     monolith = models.ForeignKey(Monolith, on_delete=models.CASCADE, related_name="plans")
     version = models.PositiveIntegerField()
     based_on = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -313,6 +418,14 @@ class Cutover(models.Model):
         DONE = "done", "Replication stopped, topics migrated"
 
     ORDER = [Step.REPLICATING, Step.VERIFIED, Step.CONSUMERS_MOVED, Step.PRODUCERS_MOVED, Step.DONE]
+    # One step forward, or back (a rollback) except from done: replication is stopped then.
+    TRANSITIONS = {
+        Step.REPLICATING: {Step.VERIFIED},
+        Step.VERIFIED: {Step.CONSUMERS_MOVED, Step.REPLICATING},
+        Step.CONSUMERS_MOVED: {Step.PRODUCERS_MOVED, Step.VERIFIED},
+        Step.PRODUCERS_MOVED: {Step.DONE, Step.CONSUMERS_MOVED},
+        Step.DONE: set(),
+    }
 
     plan = models.ForeignKey(MigrationPlan, on_delete=models.PROTECT, related_name="cutovers")
     application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="cutover")
@@ -331,7 +444,10 @@ class Cutover(models.Model):
 class Replication(models.Model):
     """Replication of one application's topics from the monolith to its target cluster, recorded before any
     call goes out (intent first): the MSK Replicator, or MirrorMaker 2's source and checkpoint connectors on
-    MSK Connect. `resources` maps each part to its ARN once created or adopted by name."""
+    MSK Connect. `resources` maps each part to its ARN once created or adopted by name.
+
+    requested → creating → running (or failed, requested again); at the cutover's last step running/failed →
+    stopping (recorded with the step, before any delete call) → stopped (every part deleted)."""
 
     class Tool(models.TextChoices):
         REPLICATOR = "replicator", "MSK Replicator"
@@ -342,6 +458,17 @@ class Replication(models.Model):
         CREATING = "creating", "Creating"
         RUNNING = "running", "Running"
         FAILED = "failed", "Failed"
+        STOPPING = "stopping", "Stopping"
+        STOPPED = "stopped", "Stopped"
+
+    TRANSITIONS = {
+        Status.REQUESTED: {Status.CREATING},
+        Status.CREATING: {Status.RUNNING, Status.FAILED},
+        Status.RUNNING: {Status.STOPPING},
+        Status.FAILED: {Status.REQUESTED, Status.STOPPING},  # requested again by an admin; the cutover's end
+        Status.STOPPING: {Status.STOPPED},
+        Status.STOPPED: set(),
+    }
 
     cutover = models.OneToOneField(Cutover, on_delete=models.PROTECT, related_name="replication")
     tool = models.CharField(max_length=12, choices=Tool.choices)

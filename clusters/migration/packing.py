@@ -442,7 +442,7 @@ def plan_packing(
 ) -> PackingPlan:
     """Pack applications into planned clusters, group by group. See the module docstring.
 
-    `rates`: the region's rate card (`billing.selectors.rates_for(region)`); without it no cost is given.
+    `rates`: the region's rate card (`billing.rates.rates_for(region)`); without it no cost is given.
     `existing_clusters`: live Serverless clusters per account in this region, for the account quota.
     """
     options = options or PackingOptions()

@@ -9,15 +9,16 @@ a backup region), and checks admins' moves against the same budgets and constrai
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Max
 
 from billing.pricing import money, monthly_estimate, usd
-from billing.selectors import rates_for
+from billing.rates import rates_for
 from clusters.migration import events, selectors
 from clusters.migration.models import Application, MigrationPlan, Monolith
 from clusters.migration.packing import (
@@ -325,13 +326,19 @@ def _backup(clusters: list[dict], plan: PlanInput) -> dict | None:
 
 
 def compute(
-    plan: PlanInput, snapshot, *, assignment: dict[str, str] | None = None, base: dict | None = None
+    plan: PlanInput,
+    snapshot,
+    *,
+    assignment: dict[str, str] | None = None,
+    base: dict | None = None,
+    rows: list | None = None,
 ) -> dict:
     """The plan's result. Without `assignment`, packed from scratch; with it (application -> cluster key of
     `base`), the same clusters as `base` with the applications where `assignment` puts them, every budget and
     constraint checked: a move that breaks one raises ValidationError listing why."""
     monolith = plan.monolith
-    rows = selectors.application_rows(monolith, snapshot)
+    if rows is None:
+        rows = selectors.application_rows(monolith, snapshot)
     settings_row = PlatformSettings.current()
     quotas = ClusterQuotas.from_settings(settings_row)
     accounts = {account.team_id: account for account in AwsAccount.objects.filter(ownership="team")}
@@ -481,7 +488,16 @@ def _require_admin(actor) -> None:
 
 
 def _save(
-    *, actor, monolith: Monolith, snapshot, inputs: dict, result: dict, based_on=None, moves=None, note=""
+    *,
+    actor,
+    monolith: Monolith,
+    snapshot,
+    inputs: dict,
+    result: dict,
+    based_on=None,
+    moves=None,
+    note="",
+    edit="",
 ) -> MigrationPlan:
     with transaction.atomic():
         Monolith.objects.select_for_update().get(pk=monolith.pk)
@@ -509,6 +525,7 @@ def _save(
                 "clusters": len(result["clusters"]),
                 "monthly_usd": result["total_usd"],
                 "note": note[:300],
+                **({"edit": edit} if edit else {}),
             },
         )
     return plan
@@ -558,57 +575,256 @@ def assignment_of(plan: MigrationPlan) -> dict[str, str]:
     }
 
 
-def check_move(plan: MigrationPlan, *, application: str, to_cluster: str) -> dict:
-    """The plan as it would be after the move, or ValidationError: what the htmx preview shows live."""
-    target = next((c for c in plan.result["clusters"] if c["key"] == to_cluster), None)
-    if target is None:
-        raise ValidationError(f"This plan has no cluster {to_cluster}.")
-    side = target["side"]
-    assignment = {
+# --- Editing: move an application, split a cluster, merge two -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanEdit:
+    """What an edit would make of a plan, checked: the next version's result, the clusters it changes (what
+    the live preview shows; a merged-away cluster is in `removed`), where applications go, and a note."""
+
+    kind: str  # move, split, merge
+    result: dict
+    touched: tuple[str, ...]  # cluster keys
+    removed: tuple[str, ...]  # cluster names
+    moves: dict[str, str]
+    note: str
+
+    def preview(self, plan: MigrationPlan) -> list[dict]:
+        """The changed clusters as the preview shows them: each quota's load after the edit beside before
+        (None for a new cluster), and the monthly cost after and before."""
+        old = {cluster["key"]: cluster for cluster in plan.result["clusters"]}
+        rows = []
+        for cluster in (c for key in self.touched for c in self.result["clusters"] if c["key"] == key):
+            was = old.get(cluster["key"])
+            before = {load["quota"]: load for load in was["load"]} if was else {}
+            rows.append(
+                {
+                    "name": cluster["name"],
+                    "new": was is None,
+                    "applications": cluster["applications"],
+                    "loads": [
+                        {**load, "before_percent": before[load["quota"]]["percent"] if was else None}
+                        for load in cluster["load"]
+                    ],
+                    "monthly_usd": cluster["monthly_usd"],
+                    "before_usd": was["monthly_usd"] if was else None,
+                }
+            )
+        return rows
+
+
+def _cluster(plan: MigrationPlan, key: str) -> dict:
+    found = next((c for c in plan.result["clusters"] if c["key"] == key), None)
+    if found is None:
+        raise ValidationError(f"This plan has no cluster {key}.")
+    return found
+
+
+def _side_assignment(plan: MigrationPlan, side: str) -> dict[str, str]:
+    return {
         key.split(":", 1)[1]: value
         for key, value in assignment_of(plan).items()
         if key.startswith(f"{side}:")
     }
+
+
+def _edited(
+    plan: MigrationPlan, *, side: str, assignment: dict[str, str], added: tuple[dict, ...] = ()
+) -> dict:
+    """The plan with one side's applications where `assignment` puts them (application -> cluster key), with
+    `added` clusters joining that side: loads, costs, team costs and the backup region recomputed from the
+    current figures, every budget and constraint checked (ValidationError lists every violation)."""
+    inputs = PlanInput(monolith=plan.monolith, **_inputs(plan))
+    rows = selectors.application_rows(plan.monolith, plan.snapshot)
+    side_clusters = [c for c in plan.result["clusters"] if c["side"] == side] + list(added)
+    edited = compute(
+        inputs,
+        plan.snapshot,
+        assignment=assignment,
+        base={**plan.result, "clusters": side_clusters},
+        rows=rows,
+    )
+    result = dict(plan.result)
+    result["clusters"] = [c for c in plan.result["clusters"] if c["side"] != side] + edited["clusters"]
+    result["clusters"].sort(key=lambda c: (c["side"] != WRITE, int(c["key"][1:])))
+    result["total_usd"] = str(sum((Decimal(c["monthly_usd"]) for c in result["clusters"]), Decimal(0)))
+    result["teams"] = _cost_split(result["clusters"], rows, plan.monolith)
+    result["backup"] = _backup(result["clusters"], inputs)
+    return result
+
+
+def check_move(plan: MigrationPlan, *, application: str, to_cluster: str) -> PlanEdit:
+    """The plan as it would be after the move, or ValidationError: what the htmx preview shows live."""
+    target = _cluster(plan, to_cluster)
+    side = target["side"]
+    assignment = _side_assignment(plan, side)
     if application not in assignment:
         raise ValidationError(f"{application} is not placed on a {side or 'planned'} cluster of this plan.")
     if assignment[application] == to_cluster:
         raise ValidationError(f"{application} is already on {target['name']}.")
+    source = _cluster(plan, assignment[application])
     assignment[application] = to_cluster
-    result = dict(plan.result)
-    moved = compute(
-        PlanInput(monolith=plan.monolith, **_inputs(plan)),
-        plan.snapshot,
-        assignment=assignment,
-        base={**plan.result, "clusters": [c for c in plan.result["clusters"] if c["side"] == side]},
+    result = _edited(plan, side=side, assignment=assignment)
+    emptied = len(source["applications"]) == 1  # an emptied cluster is dropped from the plan
+    return PlanEdit(
+        kind="move",
+        result=result,
+        touched=(to_cluster,) if emptied else (source["key"], to_cluster),
+        removed=(source["name"],) if emptied else (),
+        moves={application: to_cluster},
+        note=f"Moved {application} to {target['name']}",
     )
-    result["clusters"] = [c for c in plan.result["clusters"] if c["side"] != side] + moved["clusters"]
-    result["clusters"].sort(key=lambda c: (c["side"] != WRITE, int(c["key"][1:])))
-    result["total_usd"] = str(sum((Decimal(c["monthly_usd"]) for c in result["clusters"]), Decimal(0)))
-    rows = selectors.application_rows(plan.monolith, plan.snapshot)
-    result["teams"] = _cost_split(result["clusters"], rows, plan.monolith)
-    result["backup"] = _backup(result["clusters"], PlanInput(monolith=plan.monolith, **_inputs(plan)))
-    return result
+
+
+def _lineage(plan: MigrationPlan):
+    """This version and every version it was edited from."""
+    node = plan
+    while node is not None:
+        yield node
+        node = (
+            MigrationPlan.objects.only("result", "moves", "based_on").filter(pk=node.based_on_id).first()
+            if node.based_on_id
+            else None
+        )
+
+
+def _new_cluster(plan: MigrationPlan, source: dict) -> dict:
+    """An empty cluster beside `source` (same side and constraint group) with a key and a name no version this
+    one comes from used, nor a cluster the platform runs: a filed or live cluster is found by its name."""
+    keys, names = set(), set()
+    for version in _lineage(plan):
+        keys |= {c["key"] for c in version.result["clusters"]} | set(version.moves.values())
+        names |= {c["name"] for c in version.result["clusters"]}
+    stem = source["name"].rsplit("-", 1)[0]
+    names |= set(Cluster.objects.filter(name__startswith=f"{stem}-").values_list("name", flat=True))
+    numbers = [
+        int(suffix)
+        for base, _, suffix in (name.rpartition("-") for name in names)
+        if base == stem and suffix.isdigit()
+    ]
+    key_numbers = [int(key[1:]) for key in keys if key[1:].isdigit()]
+    return {
+        "key": f"{source['key'][0]}{max(key_numbers, default=0) + 1}",
+        "name": f"{stem}-{max(numbers, default=0) + 1}",
+        "side": source["side"],
+        "group": source["group"],
+        "applications": [],
+    }
+
+
+def check_split(plan: MigrationPlan, *, cluster: str, applications: list[str]) -> PlanEdit:
+    """The plan with `applications` taken off `cluster` onto a new cluster of the same constraint group."""
+    source = _cluster(plan, cluster)
+    chosen = sorted(set(applications))
+    strangers = [name for name in chosen if name not in source["applications"]]
+    if strangers:
+        raise ValidationError(f"Not on {source['name']}: {', '.join(strangers)}.")
+    if not chosen:
+        raise ValidationError(f"Choose the applications that leave {source['name']} for the new cluster.")
+    if len(chosen) == len(source["applications"]):
+        raise ValidationError(
+            f"Leave at least one application on {source['name']}: moving all of them only renames it."
+        )
+    new = _new_cluster(plan, source)
+    assignment = _side_assignment(plan, source["side"]) | {name: new["key"] for name in chosen}
+    result = _edited(plan, side=source["side"], assignment=assignment, added=(new,))
+    return PlanEdit(
+        kind="split",
+        result=result,
+        touched=(cluster, new["key"]),
+        removed=(),
+        moves={name: new["key"] for name in chosen},
+        note=f"Split {source['name']}: {', '.join(chosen)} to the new {new['name']}",
+    )
+
+
+def _why_apart(one: dict, other: dict, plan: MigrationPlan) -> list[str]:
+    """Why two constraint groups may not share a cluster, in the plan's words."""
+    a, b = one["group"], other["group"]
+    reasons = []
+    if a["contains_pii"] != b["contains_pii"]:
+        reasons.append("PII never shares a cluster with data that is not PII.")
+    if a["latency"] != b["latency"]:
+        reasons.append("This plan keeps time-sensitive applications apart from the others.")
+    if a["team"] != b["team"]:
+        reasons.append(f"A segregated plan keeps teams apart ({a['team']}, {b['team']}).")
+    if a["account"] != b["account"]:
+        reasons.append("They are in different AWS accounts.")
+    if a["segment"] != b["segment"]:
+        reasons.append("They serve different sides or consumer classes.")
+    return reasons
+
+
+def check_merge(plan: MigrationPlan, *, cluster: str, into: str) -> PlanEdit:
+    """The plan with every application of `cluster` on `into`, which must be of the same constraint group;
+    the combined load must stay within every quota's headroom."""
+    source, target = _cluster(plan, cluster), _cluster(plan, into)
+    if cluster == into:
+        raise ValidationError("Choose two different clusters to merge.")
+    if source["side"] != target["side"]:
+        raise ValidationError(
+            f"{source['name']} is a {source['side'] or 'planned'} cluster and {target['name']} a "
+            f"{target['side'] or 'planned'} one: only clusters of one side merge."
+        )
+    apart = _why_apart(source, target, plan)
+    if apart:
+        raise ValidationError([f"{source['name']} and {target['name']} cannot merge.", *apart])
+    assignment = _side_assignment(plan, source["side"])
+    assignment |= {name: into for name in source["applications"]}
+    result = _edited(plan, side=source["side"], assignment=assignment)
+    return PlanEdit(
+        kind="merge",
+        result=result,
+        touched=(into,),
+        removed=(source["name"],),
+        moves={name: into for name in source["applications"]},
+        note=f"Merged {source['name']} into {target['name']}",
+    )
+
+
+def _save_edit(*, actor, plan: MigrationPlan, edit: PlanEdit, note: str) -> MigrationPlan:
+    return _save(
+        actor=actor,
+        monolith=plan.monolith,
+        snapshot=plan.snapshot,
+        inputs=_inputs(plan),
+        result=edit.result,
+        based_on=plan,
+        moves={**plan.moves, **edit.moves},
+        note=note.strip() or edit.note,
+        edit=edit.kind,
+    )
+
+
+def _edit_target(actor, plan_id: int) -> MigrationPlan:
+    _require_admin(actor)
+    return MigrationPlan.objects.select_related("monolith", "snapshot").get(pk=plan_id)
 
 
 def move_application(
     *, actor, plan_id: int, application: str, to_cluster: str, note: str = ""
 ) -> MigrationPlan:
     """An admin moves an application to another planned cluster: the next version, based on this one."""
-    _require_admin(actor)
-    plan = MigrationPlan.objects.select_related("monolith", "snapshot").get(pk=plan_id)
-    result = check_move(plan, application=application, to_cluster=to_cluster)
-    target = next(c for c in plan.result["clusters"] if c["key"] == to_cluster)
-    note = note.strip() or f"Moved {application} to {target['name']}"
-    return _save(
-        actor=actor,
-        monolith=plan.monolith,
-        snapshot=plan.snapshot,
-        inputs=_inputs(plan),
-        result=result,
-        based_on=plan,
-        moves={**plan.moves, application: to_cluster},
-        note=note,
-    )
+    plan = _edit_target(actor, plan_id)
+    edit = check_move(plan, application=application, to_cluster=to_cluster)
+    return _save_edit(actor=actor, plan=plan, edit=edit, note=note)
+
+
+def split_cluster(
+    *, actor, plan_id: int, cluster: str, applications: list[str], note: str = ""
+) -> MigrationPlan:
+    """An admin takes some applications off a planned cluster onto a new one: the next version."""
+    plan = _edit_target(actor, plan_id)
+    edit = check_split(plan, cluster=cluster, applications=applications)
+    return _save_edit(actor=actor, plan=plan, edit=edit, note=note)
+
+
+def merge_clusters(*, actor, plan_id: int, cluster: str, into: str, note: str = "") -> MigrationPlan:
+    """An admin merges one planned cluster into another of the same constraint group: the next version."""
+    plan = _edit_target(actor, plan_id)
+    edit = check_merge(plan, cluster=cluster, into=into)
+    return _save_edit(actor=actor, plan=plan, edit=edit, note=note)
 
 
 def accept_plan(*, actor, plan_id: int) -> MigrationPlan:
@@ -617,33 +833,21 @@ def accept_plan(*, actor, plan_id: int) -> MigrationPlan:
     plan = MigrationPlan.objects.select_related("monolith").get(pk=plan_id)
     if plan.result.get("unplaceable"):
         raise ValidationError("Applications that fit no cluster must be split or the headroom raised first.")
+    Status, move = MigrationPlan.Status, partial(events.move, plan.monolith, actor=actor)
+    # The monolith's lock orders acceptances; superseding first keeps the log's order (superseded, then
+    # accepted), and a refused acceptance takes it back with the transaction.
     with transaction.atomic():
         Monolith.objects.select_for_update().get(pk=plan.monolith_id)
-        if not MigrationPlan.objects.filter(pk=plan.pk, status=MigrationPlan.Status.DRAFT).update(
-            status=MigrationPlan.Status.ACCEPTED
-        ):
+        previous = MigrationPlan.objects.filter(monolith=plan.monolith, status=Status.ACCEPTED).exclude(
+            pk=plan.pk
+        )
+        for old in previous:
+            move(old, "plan.superseded", from_status=Status.ACCEPTED, to_status=Status.SUPERSEDED)
+        if not move(plan, "plan.accepted", from_status=Status.DRAFT, to_status=Status.ACCEPTED):
             plan.refresh_from_db()
             raise ValidationError(
                 f"Version {plan.version} is {plan.get_status_display().lower()}, not a draft."
             )
-        previous = MigrationPlan.objects.filter(
-            monolith=plan.monolith, status=MigrationPlan.Status.ACCEPTED
-        ).exclude(pk=plan.pk)
-        for old in previous:
-            MigrationPlan.objects.filter(pk=old.pk, status=MigrationPlan.Status.ACCEPTED).update(
-                status=MigrationPlan.Status.SUPERSEDED
-            )
-            events.record(
-                plan.monolith,
-                "plan.superseded",
-                actor=actor,
-                obj=old,
-                from_status="accepted",
-                to_status="superseded",
-            )
-        events.record(
-            plan.monolith, "plan.accepted", actor=actor, obj=plan, from_status="draft", to_status="accepted"
-        )
     plan.refresh_from_db()
     return plan
 
@@ -659,6 +863,8 @@ class PlanComparison:
     monthly_usd: tuple[str, str]
     moved: list[str]  # sentences
     teams: list[tuple[str, str, str]]  # team, older, newer
+    added: list[str] = field(default_factory=list)  # clusters only the newer version has
+    removed: list[str] = field(default_factory=list)  # clusters only the older version has
 
 
 def compare_plans(older: MigrationPlan, newer: MigrationPlan) -> PlanComparison:
@@ -668,6 +874,9 @@ def compare_plans(older: MigrationPlan, newer: MigrationPlan) -> PlanComparison:
             for cluster in plan.result["clusters"]
             for name in cluster["applications"]
         }
+
+    def names(plan):
+        return [cluster["name"] for cluster in plan.result["clusters"]]
 
     before, after = where(older), where(newer)
     moved = [
@@ -689,4 +898,6 @@ def compare_plans(older: MigrationPlan, newer: MigrationPlan) -> PlanComparison:
         monthly_usd=(usd(older.result["total_usd"]), usd(newer.result["total_usd"])),
         moved=moved,
         teams=teams,
+        added=sorted(set(names(newer)) - set(names(older))),
+        removed=sorted(set(names(older)) - set(names(newer))),
     )

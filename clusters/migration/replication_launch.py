@@ -1,4 +1,5 @@
-"""Starting replication for one application of an accepted plan, exactly once (docs/migration.md, "Replication").
+"""Starting replication for one application of an accepted plan, exactly once, and stopping it at the end of its
+cutover (docs/migration.md, "Replication").
 
 Intent first, as for clusters: an admin's click records a `Replication` row (status `requested`) and an event,
 and enqueues `tasks.start_replication` on commit. The task moves it to `creating` by compare-and-set, then for
@@ -7,6 +8,13 @@ adopts it, else creates it, and records the ARN. A crash between the create call
 the next delivery, which finds the part by name. `reconcile` reads the parts' states and moves the row to
 `running` when all run or `failed` when one failed. No network call happens inside a transaction; transient
 AWS errors (throttling, 5xx) propagate so Celery retries the task with backoff.
+
+Stopping is intent first too: the cutover's last step records `stopping` in its own transaction
+(`cutover._finish`) and enqueues `tasks.stop_replication`; `stop` deletes each part, by the ARN it recorded or
+else by the name (so a part whose create answer was lost is not left running), skips one AWS already deletes,
+and moves the row to `stopped`. Deleting what is already gone is not an error, so a redelivered or re-run task
+is harmless; beat restarts a `stopping` row whose task was lost. A refusal (e.g. access denied) keeps it
+`stopping` with AWS's words as the reason, and beat tries again.
 
 Which tool (shared/reference/migration.md decision table): MSK Replicator when the monolith is MSK in the same
 account as the target cluster; otherwise MirrorMaker 2 on MSK Connect with `replication.connector_configs`,
@@ -23,6 +31,7 @@ from django.utils import timezone
 
 from clusters.migration import adapters, cutover, events, replication
 from clusters.migration.models import Cutover, MigrationPlan, Replication
+from clusters.models import Cluster
 from clusters.providers.base import (
     NameConflict,
     ProviderError,
@@ -55,9 +64,15 @@ def replication_name(item: Cutover) -> str:
 
 def _missing_settings(tool: str, monolith, cluster) -> list[str]:
     if tool == Replication.Tool.REPLICATOR:
+        missing = []
         if not cluster.account.replicator_role_arn:
-            return [f"The account {cluster.account} has no MSK Replicator service role registered."]
-        return []
+            missing.append(f"The account {cluster.account} has no MSK Replicator service role registered.")
+        if not monolith.subnet_ids:
+            missing.append(
+                f"{monolith.name} has no subnets registered: MSK Replicator reaches the monolith through its "
+                "own VPC (edit the monolith to add them)."
+            )
+        return missing
     missing = []
     if not monolith.mm2_plugin_arn:
         missing.append(f"{monolith.name} has no MirrorMaker 2 plugin ARN registered.")
@@ -78,6 +93,12 @@ def request_replication(*, actor, cutover_id: int) -> Replication:
         raise ValidationError("Replication follows the accepted plan.")
     if item.step != Cutover.Step.REPLICATING:
         raise ValidationError(f"{item.application.name} is past replication ({item.get_step_display()}).")
+    if not item.application.tolerates_duplicates:
+        raise ValidationError(
+            f"{item.application.name} cannot tolerate duplicates (its requirements say so), and MSK Replicator "
+            "and MirrorMaker 2 are at-least-once: move it with the exactly-once stream job the plan names, "
+            "or, if its consumers can take duplicates after all, its team changes that requirement first."
+        )
     cluster = cutover.target_cluster(item)
     if cluster is None:
         raise ValidationError(f"The target cluster {item.target_cluster} is not live yet.")
@@ -117,23 +138,19 @@ def request_replication(*, actor, cutover_id: int) -> Replication:
 
 def _move(row: Replication, *, from_status: str, to_status: str, reason: str = "", details=None) -> bool:
     """Compare-and-set on the status the caller saw; False when another worker moved it first."""
-    with transaction.atomic():
-        moved = Replication.objects.filter(pk=row.pk, status=from_status).update(
-            status=to_status, reason=reason, status_changed_at=timezone.now()
-        )
-        if moved:
-            events.record(
-                row.cutover.application.monolith,
-                f"replication.{to_status}",
-                actor=None,
-                obj=row,
-                from_status=from_status,
-                to_status=to_status,
-                reason=reason,
-                details=details,
-            )
+    moved = events.move(
+        row.cutover.application.monolith,
+        row,
+        f"replication.{to_status}",
+        from_status=from_status,
+        to_status=to_status,
+        actor=None,
+        reason=reason,
+        details=details,
+        fields={"reason": reason, "status_changed_at": timezone.now()},
+    )
     row.refresh_from_db()
-    return bool(moved)
+    return moved
 
 
 def _record_part(row: Replication, part: str, state: ReplicatorState, *, adopted: bool) -> None:
@@ -164,13 +181,19 @@ def _create_part(row: Replication, part: str, cluster, account) -> ReplicatorSta
     subnets, groups_sg = tuple(profile.subnet_ids), tuple(profile.security_group_ids)
     tags = {"migration": monolith.name, "application": row.cutover.application.name}
     if part == "replicator":
+        # Only this application's topics and consumer groups, from the start of the monolith's topics
+        # (migration.md §1.2: EARLIEST, identical names, offset sync); each cluster through its own VPC.
         spec = ReplicatorSpec(
             name=row.name,
             source_arn=monolith.msk_cluster_arn,
             target_arn=cluster.arn,
             topics=tuple(topics),
-            subnet_ids=subnets,
-            security_group_ids=groups_sg,
+            consumer_groups=tuple(groups),
+            starting_position="EARLIEST",
+            source_subnet_ids=tuple(monolith.subnet_ids),
+            source_security_group_ids=tuple(monolith.security_group_ids),
+            target_subnet_ids=subnets,
+            target_security_group_ids=groups_sg,
             service_execution_role_arn=cluster.account.replicator_role_arn,
             tags=tags,
         )
@@ -290,4 +313,76 @@ def replications_to_resume(*, lost_after_seconds: int) -> list[int]:
         Replication.objects.filter(status=Status.CREATING)
         .union(Replication.objects.filter(status=Status.REQUESTED, status_changed_at__lt=lost_before))
         .values_list("pk", flat=True)
+    )
+
+
+# --- Stopping, at the end of the cutover -----------------------------------------------------------------
+
+
+def _delete_part(part: str):
+    return (
+        adapters.aws_control.delete_replicator
+        if part == "replicator"
+        else adapters.aws_control.delete_mirror_connector
+    )
+
+
+def _stop_refused(row: Replication, reason: str) -> None:
+    """A permanent refusal: the row stays stopping (beat tries again) with AWS's words, logged once each."""
+    with transaction.atomic():
+        locked = Replication.objects.select_for_update().get(pk=row.pk)
+        if locked.status != Status.STOPPING or locked.reason == reason:
+            return
+        locked.reason = reason
+        locked.save(update_fields=["reason"])
+        events.record(
+            locked.cutover.application.monolith,
+            "replication.stop_refused",
+            actor=None,
+            obj=locked,
+            reason=reason,
+        )
+    row.refresh_from_db()
+
+
+def stop(replication_id: int) -> Replication:
+    """The stop task's work: delete every part, then stopping → stopped. Idempotent; raises TransientError
+    for Celery to retry; any other refusal stays stopping with the reason (beat runs it again)."""
+    row = _load(replication_id)
+    if row.status != Status.STOPPING:
+        return row
+    cluster = Cluster.objects.filter(name=row.cutover.target_cluster).select_related("account").first()
+    if cluster is None:
+        _stop_refused(row, f"The target cluster {row.cutover.target_cluster} is not in the inventory.")
+        return row
+    account = adapters.cluster_account(cluster)
+    outcome = {}
+    try:
+        for part in row.parts:
+            state = _find_part(row, part, account)
+            arn = state.arn if state is not None else row.resources.get(part)
+            if arn is None:
+                outcome[part] = "never created"
+            elif state is not None and state.state == "DELETING":
+                outcome[part] = "already deleting"
+            else:
+                _delete_part(part)(account, arn)  # an ARN already gone is not an error
+                outcome[part] = "deleted"
+    except TransientError:
+        raise
+    except ProviderError as exc:
+        _stop_refused(row, str(exc))
+        return row
+    _move(row, from_status=Status.STOPPING, to_status=Status.STOPPED, details=outcome)
+    return row
+
+
+def replications_to_stop(*, lost_after_seconds: int) -> list[int]:
+    """For beat: replications recorded as stopping longer ago than `lost_after_seconds` (task lost, or AWS
+    refused): `stop` is idempotent, so it simply runs again."""
+    lost_before = timezone.now() - timezone.timedelta(seconds=lost_after_seconds)
+    return list(
+        Replication.objects.filter(status=Status.STOPPING, status_changed_at__lt=lost_before).values_list(
+            "pk", flat=True
+        )
     )

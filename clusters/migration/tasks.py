@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from clusters.providers.base import TransientError
+from clusters.providers.base import ProviderError, TransientError
 from clusters.provisioning.tasks import AWS_TASK_OPTIONS
 
 
@@ -12,8 +12,10 @@ from clusters.provisioning.tasks import AWS_TASK_OPTIONS
     max_retries=5,
 )
 def read_monolith_inventory(monolith_id: int, actor_id: int | None, after_number: int) -> int | None:
-    """Read the monolith once for a click on "Read the inventory now". Idempotent: a redelivered task finds
-    a snapshot newer than `after_number` (the newest when the click happened) and reads nothing."""
+    """Read the monolith once for a click on "Read the inventory now" (or for the schedule: no actor).
+    Idempotent: a redelivered task finds a snapshot newer than `after_number` (the newest when the reading
+    was asked for) and reads nothing; two deliveries running at once write one snapshot. A refusal that
+    retrying cannot fix is recorded in the monolith's log for its page."""
     from clusters.migration import inventory
     from clusters.migration.models import InventorySnapshot
     from portal.models import User
@@ -21,7 +23,25 @@ def read_monolith_inventory(monolith_id: int, actor_id: int | None, after_number
     if InventorySnapshot.objects.filter(monolith_id=monolith_id, number__gt=after_number).exists():
         return None
     actor = User.objects.filter(pk=actor_id).first() if actor_id else None
-    return inventory.take_inventory(monolith_id=monolith_id, actor=actor).pk
+    try:
+        return inventory.take_inventory(monolith_id=monolith_id, actor=actor, after_number=after_number).pk
+    except TransientError:
+        raise
+    except ProviderError as exc:
+        inventory.record_read_failure(monolith_id=monolith_id, actor=actor, reason=str(exc))
+        return None
+
+
+@shared_task(name="clusters.migration.tasks.read_inventories", acks_late=True, ignore_result=True)
+def read_inventories() -> int:
+    """Beat: one reading task per monolith the portal reads from the cluster, each asked for "newer than
+    the newest snapshot now", so a second fan-out before the readings land reads nothing twice."""
+    from clusters.migration import selectors
+
+    due = selectors.monoliths_to_reread()
+    for monolith_id, newest in due:
+        read_monolith_inventory.delay(monolith_id, None, newest)
+    return len(due)
 
 
 # The provisioning tasks' policy: late ack, backoff on transient AWS errors.
@@ -34,16 +54,28 @@ def start_replication(replication_id: int) -> str:
     return replication_launch.start(replication_id).status
 
 
+@shared_task(name="clusters.migration.tasks.stop_replication", **AWS_TASK_OPTIONS)
+def stop_replication(replication_id: int) -> str:
+    """Delete the replication's parts and record it stopped (idempotent; see
+    clusters/migration/replication_launch.py)."""
+    from clusters.migration import replication_launch
+
+    return replication_launch.stop(replication_id).status
+
+
 @shared_task(name="clusters.migration.tasks.resume_replications")
 def resume_replications() -> int:
-    """Beat: look again at replications AWS is still creating, and start those whose task was lost."""
+    """Beat: look again at replications AWS is still creating, start those whose task was lost, and stop
+    again those whose stop was lost or refused."""
     from django.conf import settings
 
     from clusters.migration import replication_launch
 
-    ids = replication_launch.replications_to_resume(
-        lost_after_seconds=settings.PROVISIONING_REDISPATCH_SECONDS
-    )
+    lost_after = settings.PROVISIONING_REDISPATCH_SECONDS
+    ids = replication_launch.replications_to_resume(lost_after_seconds=lost_after)
     for replication_id in ids:
         start_replication.delay(replication_id)
-    return len(ids)
+    stopping = replication_launch.replications_to_stop(lost_after_seconds=lost_after)
+    for replication_id in stopping:
+        stop_replication.delay(replication_id)
+    return len(ids) + len(stopping)

@@ -8,6 +8,9 @@ teams' figures, admins and finance all).
 
 from __future__ import annotations
 
+import dataclasses
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -92,20 +95,44 @@ def monolith_register(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
+def monolith_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """An admin changes the connection and replication settings after registration."""
+    monolith = _monolith(request, pk)
+    _require_admin(request)
+    form = forms.MonolithSettingsForm(request.POST or None, instance=Monolith.objects.get(pk=monolith.pk))
+    if request.method == "POST" and form.is_valid():
+        fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        try:
+            inventory.update_monolith(actor=request.user, monolith_id=monolith.pk, **fields)
+        except ValidationError as exc:
+            for field, problems in exc.message_dict.items():
+                for problem in problems:
+                    form.add_error(field if field in form.fields else None, problem)
+        else:
+            messages.success(request, f"The settings of {monolith.name} are saved.")
+            return redirect("migration:monolith-detail", pk=monolith.pk)
+    return render(request, "migration/monolith_edit.html", {"monolith": monolith, "form": form})
+
+
+@login_required
 @require_GET
 def monolith_detail(request: HttpRequest, pk: int) -> HttpResponse:
     monolith = _monolith(request, pk)
     snapshot = selectors.latest_snapshot(monolith)
-    changes = selectors.inventory_changes(snapshot) if snapshot else None
+    history = selectors.recent_changes(monolith)
     return render(
         request,
         "migration/monolith_detail.html",
         {
             "monolith": monolith,
             "snapshot": snapshot,
-            "topics": snapshot.topics.all() if snapshot else [],
+            "topics": selectors.inventory_topics(snapshot) if snapshot else [],
             "groups": snapshot.groups.all() if snapshot else [],
-            "changes": changes,
+            "changes": history[0] if history else None,
+            "earlier_changes": history[1:],
+            "read_failure": selectors.last_read_failure(monolith),
+            "reread_minutes": round(settings.MIGRATION_INVENTORY_INTERVAL_SECONDS / 60),
             "is_admin": access.can_manage_migration(request.user),
             "csv_form": forms.CsvUploadForm(),
             "cost_form": forms.CostForm(initial={"monthly_cost_usd": monolith.monthly_cost_usd}),
@@ -348,52 +375,111 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "monolith": plan.monolith,
             "result": _plan_for_user(plan.result, request.user),
             "move_form": forms.MoveForm(plan=plan) if is_admin else None,
+            "merge_form": forms.MergeForm(plan=plan) if is_admin else None,
             "is_admin": is_admin,
             "versions": selectors.plans_of(plan.monolith).exclude(pk=plan.pk),
-            "filing_teams": access.teams_visible_to(request.user).filter(
-                pk__in=access.member_team_ids(request.user)
-            )
-            if plan.status == MigrationPlan.Status.ACCEPTED and not access.is_finance(request.user)
-            else [],
+            "filings": execution.filing_overview(plan, request.user),
         },
     )
 
 
-@login_required
-@require_POST
-def plan_move(request: HttpRequest, pk: int) -> HttpResponse:
-    """POST: save the move as the next version. With htmx (`check`), only validate and preview it live."""
-    plan = _plan(request, pk)
-    _require_admin(request)
-    form = forms.MoveForm(request.POST, plan=plan)
-    preview, errors = None, []
+def _form_errors(form) -> list[str]:
+    return [
+        problem if field == "__all__" else f"{form.fields[field].label or field}: {problem}"
+        for field, problems in form.errors.items()
+        for problem in problems
+    ]
+
+
+def _plan_edit(
+    request: HttpRequest, plan: MigrationPlan, form, *, kind: str, check, save, page=None
+) -> HttpResponse:
+    """One answer for every plan edit. With htmx, or the "check" button, only validate and show the result
+    live: the loads per quota and costs of the clusters it changes, or every violation; nothing is saved.
+    Otherwise save the next version and open it. `page` renders the edit's own page again on errors (split);
+    without it the errors go back to the plan page as messages."""
+    edit, errors = None, []
+    checking = is_htmx_partial(request) or bool(request.POST.get("check"))
     if form.is_valid():
-        data = form.cleaned_data
+        values = {name: value for name, value in form.cleaned_data.items() if name != "note"}
         try:
-            if is_htmx_partial(request) or request.POST.get("check"):
-                preview = planning.check_move(
-                    plan, application=data["application"], to_cluster=data["to_cluster"]
-                )
+            if checking:
+                edit = check(plan, **values)
             else:
-                new = planning.move_application(
-                    actor=request.user,
-                    plan_id=plan.pk,
-                    application=data["application"],
-                    to_cluster=data["to_cluster"],
-                    note=data["note"],
-                )
+                new = save(actor=request.user, plan_id=plan.pk, note=form.cleaned_data["note"], **values)
                 messages.success(request, f"Version {new.version} saved: {new.change_note}.")
                 return redirect("migration:plan-detail", pk=new.pk)
         except ValidationError as exc:
             errors = _errors(exc)
     else:
-        errors = [f"{field}: {' '.join(problems)}" for field, problems in form.errors.items()]
-    context = {"plan": plan, "errors": errors, "preview": preview, "form": form}
+        errors = _form_errors(form)
+    check_context = {
+        "kind": kind,
+        "plan": plan,
+        "edit": edit,
+        "errors": errors,
+        "changed": edit.preview(plan) if edit else [],
+    }
     if is_htmx_partial(request):
-        return render(request, "migration/_move_check.html", context)
+        return render(request, "migration/_edit_check.html", check_context)
+    if page is not None:
+        return page(check_context)
     for error in errors:
         messages.error(request, error)
+    if edit is not None:
+        messages.info(
+            request, f"{edit.note}: this fits. Nothing is saved until you save it as a new version."
+        )
     return redirect("migration:plan-detail", pk=plan.pk)
+
+
+def _plan_form_edit(kind: str, form_class, check, save):
+    """The view of an edit made from the plan page: moving an application, merging two clusters."""
+
+    @login_required
+    @require_POST
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        plan = _plan(request, pk)
+        _require_admin(request)
+        form = form_class(request.POST, plan=plan)
+        return _plan_edit(request, plan, form, kind=kind, check=check, save=save)
+
+    view.__doc__ = f"{save.__doc__} With htmx, checked live."
+    return view
+
+
+plan_move = _plan_form_edit("move", forms.MoveForm, planning.check_move, planning.move_application)
+plan_merge = _plan_form_edit("merge", forms.MergeForm, planning.check_merge, planning.merge_clusters)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def plan_split(request: HttpRequest, pk: int, key: str) -> HttpResponse:
+    """Choose which applications of one planned cluster go to a new cluster beside it; checked live."""
+    plan = _plan(request, pk)
+    _require_admin(request)
+    cluster = next((c for c in plan.result["clusters"] if c["key"] == key), None)
+    if cluster is None:
+        raise Http404("This plan has no such cluster.")
+    form = forms.SplitForm(request.POST if request.method == "POST" else None, cluster=cluster)
+
+    def page(check_context: dict) -> HttpResponse:
+        context = {**check_context, "monolith": plan.monolith, "cluster": cluster, "form": form}
+        return render(request, "migration/plan_split.html", context)
+
+    if request.method == "GET":
+        return page({"plan": plan})
+    return _plan_edit(
+        request,
+        plan,
+        form,
+        kind="split",
+        check=lambda plan, applications: planning.check_split(plan, cluster=key, applications=applications),
+        save=lambda applications, **rest: planning.split_cluster(
+            cluster=key, applications=applications, **rest
+        ),
+        page=page,
+    )
 
 
 @login_required
@@ -424,13 +510,8 @@ def plan_compare(request: HttpRequest, pk: int) -> HttpResponse:
     comparison = planning.compare_plans(older, newer)
     if not access.sees_all_costs(request.user):
         mine = set(access.teams_visible_to(request.user).values_list("slug", flat=True))
-        comparison = planning.PlanComparison(
-            older=comparison.older,
-            newer=comparison.newer,
-            clusters=comparison.clusters,
-            monthly_usd=("—", "—"),
-            moved=comparison.moved,
-            teams=[row for row in comparison.teams if row[0] in mine],
+        comparison = dataclasses.replace(
+            comparison, monthly_usd=("—", "—"), teams=[row for row in comparison.teams if row[0] in mine]
         )
     return render(
         request, "migration/plan_compare.html", {"comparison": comparison, "monolith": newer.monolith}
@@ -440,31 +521,40 @@ def plan_compare(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def plan_file_requests(request: HttpRequest, pk: int) -> HttpResponse:
-    """A team member turns the accepted plan's clusters for their team into cluster requests."""
+    """A team member turns the accepted plan's clusters, topics and access for their team into requests."""
     plan = _plan(request, pk)
     teams = access.teams_visible_to(request.user).filter(pk__in=access.member_team_ids(request.user))
     form = forms.ClaimForm(request.POST, teams=teams)
     if not form.is_valid() or access.is_finance(request.user):
         raise PermissionDenied("You can only file requests for teams you are a member of.")
     try:
-        filed = execution.file_cluster_requests(
-            actor=request.user, plan_id=plan.pk, team=form.cleaned_data["team"]
-        )
+        items = execution.file_requests(actor=request.user, plan_id=plan.pk, team=form.cleaned_data["team"])
     except NotAllowed as exc:
         raise PermissionDenied(exc.message) from exc
     except ValidationError as exc:
         messages.error(request, " ".join(_errors(exc)))
     else:
-        for item in filed:
-            if item.request is not None and not item.note:
-                messages.success(
-                    request,
-                    f"{item.cluster}: request #{item.request.pk} filed; a platform admin approves it.",
-                )
-            else:
-                messages.info(request, f"{item.cluster}: {item.note}")
-        if not filed:
-            messages.info(request, "This plan has no cluster for that team.")
+        filed = [item for item in items if item.state == execution.FILED]
+        refused = [item for item in items if item.state == execution.REFUSED]
+        waiting = sum(1 for item in items if item.state == execution.WAITING)
+        if filed:
+            messages.success(
+                request,
+                f"{len(filed)} request{'s' if len(filed) != 1 else ''} filed; a platform admin other than you "
+                "approves them: "
+                + "; ".join(item.label for item in filed[:10])
+                + ("; …" if len(filed) > 10 else "."),
+            )
+        for item in refused[:10]:
+            messages.error(request, f"{item.label}: {item.note}")
+        if waiting:
+            messages.info(
+                request, f"{waiting} waiting for something to be approved or running first: see below."
+            )
+        if not items:
+            messages.info(request, "This plan has nothing for that team.")
+        elif not (filed or refused or waiting):
+            messages.info(request, "Nothing new to file: everything is requested already.")
     return redirect("migration:plan-detail", pk=plan.pk)
 
 
@@ -492,10 +582,9 @@ def cutovers(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "plan": plan,
             "monolith": plan.monolith,
-            "board": selectors.cutover_board(plan),
+            "board": cutover.board(plan),
             "is_admin": access.can_manage_migration(request.user),
             "sees_costs": access.sees_all_costs(request.user),
-            "consumer_settings": cutover.CONSUMER_SETTINGS,
             "duplicate_warning": cutover.DUPLICATE_WARNING,
         },
     )

@@ -59,9 +59,14 @@ def replicator_spec(replicator: Replicator) -> ReplicatorSpec:
         source_arn=source.arn,
         target_arn=read.arn,
         topics=tuple(replicator.topics),
-        subnet_ids=tuple(read.network_profile.subnet_ids),
-        security_group_ids=tuple(read.network_profile.security_group_ids),
+        source_subnet_ids=tuple(source.network_profile.subnet_ids),
+        source_security_group_ids=tuple(source.network_profile.security_group_ids),
+        target_subnet_ids=tuple(read.network_profile.subnet_ids),
+        target_security_group_ids=tuple(read.network_profile.security_group_ids),
         service_execution_role_arn=read.account.replicator_role_arn,
+        # A read cluster holds what its write cluster holds: MSK's default (LATEST) would leave out every
+        # record written before the replicator started, and consumers moved to it would miss them.
+        starting_position="EARLIEST",
         tags={
             "team": read.team.slug,
             "cost-center": read.team.cost_center,

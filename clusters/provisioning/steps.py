@@ -34,6 +34,22 @@ def _step_failed(model, obj, exc: ProviderError, *, from_status: str) -> None:
     )
 
 
+# The statuses a removal (delete_topic, revoke_grant, decommission_cluster) starts from.
+_REMOVAL_STARTS_FROM = {
+    Topic: (Topic.Status.ACTIVE, Topic.Status.FAILED, Topic.Status.PENDING),
+    AccessGrant: (AccessGrant.Status.APPLIED, AccessGrant.Status.PENDING, AccessGrant.Status.FAILED),
+    Cluster: (Cluster.Status.ACTIVE, Cluster.Status.FAILED, Cluster.Status.PENDING),
+}
+
+
+def _start_removal(model, obj, *, to_status: str, note: str) -> None:
+    """Move the object to `to_status` from whichever status of _REMOVAL_STARTS_FROM it is in (compare-and-set:
+    a twin may win; an object already being removed, or in another status, stays as it is)."""
+    for from_status in _REMOVAL_STARTS_FROM[model]:
+        if obj.status == from_status:
+            move(model, obj, from_status=from_status, to_status=to_status, note=note)
+
+
 def _adopt_or_create(*, find, create) -> tuple[object, bool]:
     """(state, adopted). MSK has no idempotency token: look the resource up by its deterministic name
     first and adopt it; otherwise create it, and if a twin created it meanwhile (NameConflict), adopt it."""
@@ -151,28 +167,31 @@ def apply_grant(grant_id: int) -> None:
     grant = AccessGrant.objects.select_related("cluster__account", "team").get(pk=grant_id)
     if grant.status != AccessGrant.Status.PENDING or grant.cluster.status != Cluster.Status.ACTIVE:
         return
-    if grant.delivery == GrantDelivery.DOCUMENT:
-        # The policy names the cluster's ARN, known now: the team attaches the document itself.
-        move(
-            AccessGrant,
-            grant,
-            from_status=AccessGrant.Status.PENDING,
-            to_status=AccessGrant.Status.APPLIED,
-            note=f"policy document handed to {grant.team.name} to attach to {grant.principal_arn}",
-        )
-        return
-    try:
-        get_provider().apply_grant(account_ref(grant.cluster), grant_spec(grant))
-    except ProviderError as exc:
-        _step_failed(AccessGrant, grant, exc, from_status=AccessGrant.Status.PENDING)
-        return
-    move(
-        AccessGrant,
+    # The policy names the cluster's ARN, known now: a document grant's team attaches it itself.
+    _deliver_grant(
         grant,
+        send=lambda: get_provider().apply_grant(account_ref(grant.cluster), grant_spec(grant)),
         from_status=AccessGrant.Status.PENDING,
         to_status=AccessGrant.Status.APPLIED,
+        document_note=f"policy document handed to {grant.team.name} to attach to {grant.principal_arn}",
         note="policy attached",
     )
+
+
+def _deliver_grant(
+    grant: AccessGrant, *, send, from_status: str, to_status: str, document_note: str, note: str
+) -> None:
+    """One IAM step of a grant: a document grant moves at once (its team attaches or detaches the policy);
+    otherwise `send()` makes the provider call (inside the step's error handling), then it moves."""
+    if grant.delivery == GrantDelivery.DOCUMENT:
+        move(AccessGrant, grant, from_status=from_status, to_status=to_status, note=document_note)
+        return
+    try:
+        send()
+    except ProviderError as exc:
+        _step_failed(AccessGrant, grant, exc, from_status=from_status)
+        return
+    move(AccessGrant, grant, from_status=from_status, to_status=to_status, note=note)
 
 
 def provision_replicator(replicator_id: int) -> None:
@@ -235,9 +254,7 @@ def update_topic(topic_id: int) -> None:
 
 def delete_topic(topic_id: int) -> None:
     topic = Topic.objects.select_related("cluster__account", "team").get(pk=topic_id)
-    for from_status in (Topic.Status.ACTIVE, Topic.Status.FAILED, Topic.Status.PENDING):
-        if topic.status == from_status:
-            move(Topic, topic, from_status=from_status, to_status=Topic.Status.DELETING, note="deleting")
+    _start_removal(Topic, topic, to_status=Topic.Status.DELETING, note="deleting")
     if topic.status != Topic.Status.DELETING:
         return
     if topic.cluster.status == Cluster.Status.ACTIVE:
@@ -254,36 +271,15 @@ def delete_topic(topic_id: int) -> None:
 
 def revoke_grant(grant_id: int) -> None:
     grant = AccessGrant.objects.select_related("cluster__account", "team").get(pk=grant_id)
-    for from_status in (AccessGrant.Status.APPLIED, AccessGrant.Status.PENDING, AccessGrant.Status.FAILED):
-        if grant.status == from_status:
-            move(
-                AccessGrant,
-                grant,
-                from_status=from_status,
-                to_status=AccessGrant.Status.REVOKING,
-                note="removing the policy",
-            )
+    _start_removal(AccessGrant, grant, to_status=AccessGrant.Status.REVOKING, note="removing the policy")
     if grant.status != AccessGrant.Status.REVOKING:
         return
-    if grant.delivery == GrantDelivery.DOCUMENT:
-        move(
-            AccessGrant,
-            grant,
-            from_status=AccessGrant.Status.REVOKING,
-            to_status=AccessGrant.Status.REVOKED,
-            note=f"{grant.team.name} detaches the policy from {grant.principal_arn} itself",
-        )
-        return
-    try:
-        get_provider().remove_grant(account_ref(grant.cluster), grant_spec(grant))
-    except ProviderError as exc:
-        _step_failed(AccessGrant, grant, exc, from_status=AccessGrant.Status.REVOKING)
-        return
-    move(
-        AccessGrant,
+    _deliver_grant(
         grant,
+        send=lambda: get_provider().remove_grant(account_ref(grant.cluster), grant_spec(grant)),
         from_status=AccessGrant.Status.REVOKING,
         to_status=AccessGrant.Status.REVOKED,
+        document_note=f"{grant.team.name} detaches the policy from {grant.principal_arn} itself",
         note="policy removed",
     )
 
@@ -291,15 +287,7 @@ def revoke_grant(grant_id: int) -> None:
 def decommission_cluster(cluster_id: int) -> None:
     """Remove the cluster's grants, then delete it; reconcile marks it deleted once MSK no longer lists it."""
     cluster = Cluster.objects.select_related("account", "team").get(pk=cluster_id)
-    for from_status in (Cluster.Status.ACTIVE, Cluster.Status.FAILED, Cluster.Status.PENDING):
-        if cluster.status == from_status:
-            move(
-                Cluster,
-                cluster,
-                from_status=from_status,
-                to_status=Cluster.Status.DELETING,
-                note="decommissioning",
-            )
+    _start_removal(Cluster, cluster, to_status=Cluster.Status.DELETING, note="decommissioning")
     if cluster.status != Cluster.Status.DELETING:
         return
     for grant_id in cluster.grants.exclude(status=AccessGrant.Status.REVOKED).values_list("pk", flat=True):

@@ -1,16 +1,16 @@
 """Status moves of the workflow objects (clusters, topics, grants, replicators): compare-and-set, each
 move checked against the model's TRANSITIONS table and recorded as a ProvisioningEvent plus an audit
 entry in the same transaction. A move that lost the race (someone else moved the object first) returns
-False and changes nothing.
+False and changes nothing. The compare-and-set itself is `portal.transitions.move`; this module gives it the
+engine's event writer.
 """
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.utils import timezone
 
 from clusters.models import AccessGrant, Cluster, ProvisioningEvent, Replicator, Topic
-from portal import audit
+from portal import audit, transitions
 
 EVENT_KEYS = {Cluster: "cluster", Topic: "topic", AccessGrant: "grant", Replicator: "replicator"}
 
@@ -20,14 +20,8 @@ def move(model, obj, *, from_status: str, to_status: str, note: str = "", actor=
     moved it. A move the model's TRANSITIONS table does not allow is a bug in the caller: ValueError.
 
     `actor` is the person behind the move (an admin's retry); None means the system (a worker, beat)."""
-    if to_status not in model.TRANSITIONS.get(from_status, ()):
-        raise ValueError(f"{model.__name__} may not move from {from_status!r} to {to_status!r}.")
-    with transaction.atomic():
-        updated = model.objects.filter(pk=obj.pk, status=from_status).update(
-            status=to_status, status_changed_at=timezone.now(), **fields
-        )
-        if updated != 1:
-            return False
+
+    def record() -> None:
         ProvisioningEvent.objects.create(
             **{EVENT_KEYS[model]: obj},
             from_status=from_status,
@@ -42,10 +36,16 @@ def move(model, obj, *, from_status: str, to_status: str, note: str = "", actor=
             team=team,
             details={"from": from_status, "note": note},
         )
-    obj.status = to_status
-    for key, value in fields.items():
-        setattr(obj, key, value)
-    return True
+
+    return transitions.move(
+        model,
+        obj,
+        from_status=from_status,
+        to_status=to_status,
+        record=record,
+        status_changed_at=timezone.now(),
+        **fields,
+    )
 
 
 def note_attempt(obj, note: str) -> None:

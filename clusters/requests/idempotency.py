@@ -13,6 +13,10 @@ answer. A repeat with the same key
 
 A key used again with another body (or for another kind of request) is a 409. Failed attempts (400)
 store nothing: a corrected request needs a new key, as its body differs.
+
+Keys do not live for ever: beat deletes each one IDEMPOTENCY_RETENTION_HOURS (default 24) after its
+first attempt (`forget_old_keys`; the claim and the answer commit together, so that is after the answer).
+The same key used after that files a new request.
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.utils import timezone
 
 from clusters.models import IdempotencyKey, Request
 from portal.errors import Conflict, PortalError
@@ -123,3 +129,11 @@ def _replay(claim: IdempotencyKey, print_: str, render: Callable[[Request], dict
         raise IdempotencyKeyReused("This Idempotency-Key was already used for a different request.")
     # Keys stored before answers were kept replay the request as it is now.
     return Answer(json.loads(claim.answer) if claim.answer else render(claim.request), replayed=True)
+
+
+def forget_old_keys(now: datetime | None = None) -> int:
+    """Delete the keys first used more than IDEMPOTENCY_RETENTION_HOURS ago; how many. Running it twice,
+    or two at once, deletes nothing more; a claim still in flight is not committed, so not seen."""
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.IDEMPOTENCY_RETENTION_HOURS)
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

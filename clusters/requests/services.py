@@ -18,7 +18,7 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from billing.pricing import CostEstimate, monthly_estimate, stored_gib_estimate
-from billing.selectors import rates_for
+from billing.rates import rates_for
 from clusters import provisioning, rules
 from clusters.models import (
     AccessGrant,
@@ -132,9 +132,12 @@ def prepare_cluster_create(
     justification: str | None,
     source_cluster: Cluster | None = None,
     replicate_topics: list[str] | None = None,
+    share_with: list[Team] | None = None,
     partial: bool = False,
 ) -> Prepared | None:
-    """`partial`: some fields did not parse (they are None); check the rest, prepare nothing."""
+    """`partial`: some fields did not parse (they are None); check the rest, prepare nothing.
+    `share_with`: other teams the cluster is opened to on approval (they may then request topics on it), as
+    when a migration plan places their applications on it; approvers see them in the request."""
     if team is not None:
         _require_member(actor, team)
     errors: dict[str, str] = {}
@@ -175,6 +178,7 @@ def prepare_cluster_create(
                 errors["replicate_topics"] = "Choose at least one topic to replicate."
     elif kind is not None and kind != Cluster.Kind.READ and (source_cluster is not None or replicate_topics):
         errors["source_cluster"] = "Only read clusters have a source cluster."
+    share_with = sorted({other.slug for other in share_with or [] if team is None or other.pk != team.pk})
     _raise_if(errors)
     if partial:
         return None
@@ -206,6 +210,8 @@ def prepare_cluster_create(
         "replicate_topics": sorted(replicate_topics),
         "tags": {"team": team.slug, "cost-center": team.cost_center, "environment": environment},
     }
+    if share_with:
+        payload["share_with"] = share_with
     summary = f"{Cluster.Kind(kind).label.split(' (')[0]} {name} ({environment}, {region})"
     return Prepared(
         Kind.CLUSTER_CREATE, team, environment, summary, justification.strip(), payload, assessment, cost
@@ -425,6 +431,17 @@ def topic_name_error(*, team: Team | None, cluster: Cluster | None, name: str, q
     return limits.topic_name_clash(cluster, full_name) if cluster is not None else None
 
 
+def kept_topic_name_error(*, team: Team | None, cluster: Cluster | None, name: str, quotas: PlatformSettings):
+    """A full name kept as it is (`prepare_topic_create(name_as_is=True)`): Kafka's rule, no name Kafka keeps
+    for itself, not in another team's namespace, no collision with a live topic or a waiting request."""
+    others = Team.objects.exclude(pk=team.pk) if team is not None else Team.objects.all()
+    if error := rules.kept_topic_name_error(
+        name, template=quotas.topic_name_template, other_team_slugs=others.values_list("slug", flat=True)
+    ):
+        return error
+    return limits.topic_name_clash(cluster, name) if cluster is not None else None
+
+
 def prepare_topic_create(
     *,
     actor: User,
@@ -442,14 +459,18 @@ def prepare_topic_create(
     message_timestamp_type: str | None = "CreateTime",
     justification: str | None = "",
     access_entries: list[AccessInput] | None = None,
+    name_as_is: bool = False,
     partial: bool = False,
 ) -> Prepared | None:
-    """`partial`: some fields did not parse (they are None); check the rest, prepare nothing."""
+    """`partial`: some fields did not parse (they are None); check the rest, prepare nothing.
+    `name_as_is`: `name` is the full name, not built from the naming convention (a monolith's topic that
+    replication copies under its own name: see docs/migration.md, "Topics")."""
     if _given(team, cluster):
         _require_cluster_for_team(actor, team, cluster)
     quotas = PlatformSettings.current()
     errors: dict[str, str | list] = {}
-    if name is not None and (error := topic_name_error(team=team, cluster=cluster, name=name, quotas=quotas)):
+    check_name = kept_topic_name_error if name_as_is else topic_name_error
+    if name is not None and (error := check_name(team=team, cluster=cluster, name=name, quotas=quotas)):
         errors["name"] = error
     if _given(expected_in_mbps, expected_out_mbps):
         if expected_in_mbps < 0 or expected_out_mbps < 0:
@@ -486,7 +507,11 @@ def prepare_topic_create(
     if partial:
         return None
 
-    full_name = rules.full_topic_name(quotas.topic_name_template, team_slug=team.slug, name=name)
+    full_name = (
+        name
+        if name_as_is
+        else rules.full_topic_name(quotas.topic_name_template, team_slug=team.slug, name=name)
+    )
     configs["cleanup.policy"] = cleanup_policy
     assessment = limits.assess_topic_on_cluster(
         cluster=cluster,
@@ -531,11 +556,12 @@ def prepare_topic_create(
             for entry, policy in zip(access_entries, grant_policies, strict=True)
         ],
     }
+    if name_as_is:
+        payload["name_as_is"] = True
     roles = len(access_entries)
     with_access = f" + access for {roles} principal{pluralize(roles)}" if access_entries else ""
-    summary = (
-        f"Topic {full_name} on {cluster.name} ({partitions} partition{pluralize(partitions)}){with_access}"
-    )
+    kept = ", name kept as is" if name_as_is else ""
+    summary = f"Topic {full_name} on {cluster.name} ({partitions} partition{pluralize(partitions)}{kept}){with_access}"
     return Prepared(
         Kind.TOPIC_CREATE,
         team,
@@ -662,6 +688,19 @@ def prepare_topic_delete(*, actor: User, topic: Topic, justification: str) -> Pr
 # --- Access ---------------------------------------------------------------------------------------
 
 
+def replicated_onto(topic: Topic, cluster: Cluster) -> bool:
+    """Is `topic` copied onto the read cluster `cluster` by its replicator (under the same name)? Access to
+    it there is requested on the read cluster, naming the source topic."""
+    if cluster.kind != Cluster.Kind.READ:
+        return False
+    replicator = (
+        Replicator.objects.filter(read_cluster=cluster, source_cluster_id=topic.cluster_id)
+        .exclude(status=Replicator.Status.DELETED)
+        .first()
+    )
+    return replicator is not None and topic.name in replicator.topics
+
+
 def prepare_access_grant(
     *,
     actor: User,
@@ -686,7 +725,7 @@ def prepare_access_grant(
         pass  # did not parse: its own error says so
     elif (topic is None) == (not topic_prefix):
         errors["topic"] = "Choose one topic or give a topic prefix (not both)."
-    elif topic is not None and topic.cluster_id != cluster.pk:
+    elif topic is not None and topic.cluster_id != cluster.pk and not replicated_onto(topic, cluster):
         # The form narrows the list to the chosen cluster; without JavaScript, or over the API, it is said here.
         errors["topic"] = (
             f"{topic.name} is on {topic.cluster.name}, not on {cluster.name}: choose a topic of {cluster.name}."
@@ -949,6 +988,8 @@ def _materialize(request: Request) -> dict:
             latency_class=payload["latency_class"],
         )
         Request.objects.filter(pk=request.pk).update(cluster=cluster)
+        if payload.get("share_with"):
+            cluster.shared_with.set(Team.objects.filter(slug__in=payload["share_with"]))
         if cluster.kind == Cluster.Kind.READ:
             replicator = Replicator.objects.create(
                 read_cluster=cluster,

@@ -1,4 +1,4 @@
-"""The request workflow's Celery tasks (notifications); the provisioning engine's are in
+"""The request workflow's Celery tasks (notifications, the Idempotency-Key clean-up); the provisioning engine's are in
 clusters/provisioning/tasks.py. Their names stay `clusters.tasks.*`, the names they were queued and
 scheduled under before the move, so messages in the broker and the beat schedule still find them.
 """
@@ -26,3 +26,11 @@ def resend_lost_notifications() -> int:
     from clusters.requests.notifications import resend_lost_notifications
 
     return resend_lost_notifications()
+
+
+@shared_task(name="clusters.requests.tasks.forget_old_idempotency_keys", acks_late=True, ignore_result=True)
+def forget_old_idempotency_keys() -> int:
+    """Beat (daily): Idempotency-Keys past IDEMPOTENCY_RETENTION_HOURS are deleted."""
+    from clusters.requests.idempotency import forget_old_keys
+
+    return forget_old_keys()

@@ -182,10 +182,3 @@ class InputSerializer(serializers.Serializer):
                     f"The fields are: {', '.join(accepted)}."
                 ]
         return refused
-
-
-class QueryInput(InputSerializer):
-    """Parses query-string filters. Other parameters (page, page_size) share the query string, so names
-    this serializer does not declare are left to them."""
-
-    refuse_unknown_fields = False

@@ -1,6 +1,5 @@
 from rest_framework import serializers
 
-from portal.api.input import QueryInput
 from portal.models import Membership, Team, User
 
 
@@ -36,7 +35,3 @@ class MembershipSerializer(serializers.ModelSerializer):
     class Meta:
         model = Membership
         fields = ["id", "team", "username", "full_name", "created_at"]
-
-
-class MembershipFilterInput(QueryInput):
-    team = serializers.SlugField(required=False, max_length=40, help_text="Only this team (its slug)")

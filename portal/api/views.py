@@ -1,11 +1,13 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal import access, selectors
 from portal.api.errors import ErrorSerializer
-from portal.api.serializers import MembershipFilterInput, MembershipSerializer, MeSerializer, TeamSerializer
+from portal.api.serializers import MembershipSerializer, MeSerializer, TeamSerializer
+from portal.filters import MembershipFilterSet
 
 ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
 ERRORS_WITH_404 = {**ERRORS, 404: ErrorSerializer}
@@ -47,14 +49,13 @@ class TeamDetailApi(generics.RetrieveAPIView):
 
 class MembershipListApi(generics.ListAPIView):
     serializer_class = MembershipSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = MembershipFilterSet  # `?team=`, and its OpenAPI parameter
 
     def get_queryset(self):
-        filters = MembershipFilterInput(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        return selectors.membership_list(user=self.request.user, team_slug=filters.validated_data.get("team"))
+        return selectors.membership_list(user=self.request.user)
 
     @extend_schema(
-        parameters=[OpenApiParameter("team", str, description="Only this team (its slug)")],
         responses={200: MembershipSerializer(many=True), **LIST_ERRORS},
         summary="Team memberships you can see",
     )

@@ -329,6 +329,20 @@ def test_api_runs_and_lines(october, finance, member_b, token_for):
     assert client.get(reverse("billing-api:run-list"), headers=member_headers).status_code == 403
 
 
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"team": "team a"}, "team: Use only letters, digits, hyphens and underscores."),
+        ({"team": ""}, "team: Leave the parameter out or choose a value."),
+    ],
+)
+def test_api_lines_refuse_a_bad_team_in_the_error_shape(october, finance, token_for, query, message):
+    url = reverse("billing-api:run-lines", kwargs={"month": "2026-10"})
+    response = client_for(None).get(url, query, headers={"Authorization": f"Bearer {token_for(finance)}"})
+    assert response.status_code == 400
+    assert response.json() == {"code": "invalid", "message": message, "field_errors": {"team": [message[6:]]}}
+
+
 # --- Management command -------------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 
-from billing import chargeback, services
+from billing import budgets, chargeback, services
 from billing.models import BudgetAlert, ChargebackLine, ChargebackRun, TopicDailyUsage
 from clusters.models import Cluster, PlatformSettings, TopicPartitionChange
 from portal.models import AuditEvent, Team
@@ -131,7 +131,7 @@ def test_budget_alerts_at_80_and_100_percent_are_sent_once(
         chargeback.compute_run(OCTOBER)
     assert sorted(BudgetAlert.objects.values_list("threshold_percent", flat=True)) == [80, 100]
     assert len(mail.outbox) == 2 and "100 %" in mail.outbox[1].subject
-    services.send_budget_alert(BudgetAlert.objects.get(threshold_percent=100).pk)  # redelivered: not again
+    budgets.send(BudgetAlert.objects.get(threshold_percent=100).pk)  # redelivered: not again
     assert len(mail.outbox) == 2
 
 

@@ -22,7 +22,7 @@ from django.template import Context, Template
 from django.test import override_settings
 from django.urls import reverse
 
-from billing import services
+from billing import budgets
 from billing.models import BudgetAlert, ChargebackLine, ChargebackRun
 from billing.pricing import quantity_text, usd
 from billing.sums import DecimalSum
@@ -230,7 +230,7 @@ def test_budget_alert_mail_and_slack_show_formatted_money(october_by_hand, team_
         spent_usd=Decimal("1105.11"),
         budget_usd=Decimal("1200.00"),
     )
-    services.send_budget_alert(alert.pk)
+    budgets.send(alert.pk)
     [message] = mail.outbox
     assert "(month to date, provisional)" in message.body
     assert "Team A has spent $1,105.11 of its $1,200.00 monthly budget for October 2026" in message.body

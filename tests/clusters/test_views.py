@@ -128,6 +128,12 @@ def test_request_list_filters(request_a, member_a, team_a, cluster):
     assert partial.content.decode().lstrip().startswith('<div id="request-table">')
 
 
+def test_request_list_names_a_filter_that_does_not_parse(request_a, member_a):
+    body = client_for(member_a).get(reverse("clusters:request-list"), {"status": "nope"}).content.decode()
+    assert "Status: Select a valid choice. nope is not one of the available choices." in body
+    assert request_a.summary in body  # the filter is left out
+
+
 def test_request_detail_visibility(request_a, member_a, member_b, admin, finance):
     url = reverse("clusters:request-detail", args=[request_a.pk])
     assert client_for(member_a).get(url).status_code == 200

@@ -1,4 +1,5 @@
-from django.urls import reverse
+import pytest
+from django.urls import resolve, reverse
 
 from portal.models import Team
 from tests.conftest import client_for
@@ -39,6 +40,26 @@ def test_membership_filter_by_team(admin, member_a, member_b, token_for):
     client, headers = _api(admin, token_for)
     body = client.get(reverse("api:membership-list"), {"team": "team-b"}, headers=headers).json()
     assert [m["username"] for m in body["results"]] == ["member_b"]
+    # A team the user does not see matches nothing, as one that does not exist.
+    client, headers = _api(member_a, token_for)
+    for slug in ("team-b", "no-such-team"):
+        body = client.get(reverse("api:membership-list"), {"team": slug}, headers=headers).json()
+        assert body["count"] == 0, slug
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("not a slug!", "team: Use only letters, digits, hyphens and underscores."),
+        ("", "team: Leave the parameter out or choose a value."),
+        ("x" * 41, "team: At most 40 characters."),
+    ],
+)
+def test_membership_filter_refuses_a_bad_team_in_the_error_shape(member_a, token_for, value, message):
+    client, headers = _api(member_a, token_for)
+    response = client.get(reverse("api:membership-list"), {"team": value}, headers=headers)
+    assert response.status_code == 400
+    assert response.json() == {"code": "invalid", "message": message, "field_errors": {"team": [message[6:]]}}
 
 
 def test_errors_have_one_shape(member_b, team_a, token_for):
@@ -124,3 +145,35 @@ def test_schema_generates_without_warnings():
         env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
     )
     assert result.returncode == 0, result.stderr
+
+
+def _filterset_of(path: str):
+    """The FilterSet of the view that answers GET `path` of the schema (None when it has none)."""
+    concrete = path.replace("{month}", "2026-10").replace("{slug}", "team-a")
+    concrete = concrete.replace("{id}", "1").replace("{pk}", "1")
+    return getattr(resolve(concrete).func.cls, "filterset_class", None)
+
+
+def test_every_list_filter_is_a_filterset_and_the_schema_documents_it(client):
+    """No list parses its query string by hand: each query parameter of the schema (beside the pager's)
+    is a filter of the view's FilterSet, with its help text, and each filter is in the schema."""
+    schema = client.get(reverse("api-schema"), {"format": "json"}).json()
+    documented = {}
+    for path, operations in schema["paths"].items():
+        if "get" not in operations:
+            continue
+        query = {
+            parameter["name"]: parameter.get("description", "")
+            for parameter in operations["get"].get("parameters", [])
+            if parameter["in"] == "query" and parameter["name"] not in {"page", "page_size"}
+        }
+        filterset = _filterset_of(path)
+        filters = filterset.base_filters if filterset else {}
+        assert set(query) == set(filters), path
+        for name, description in query.items():
+            help_text = filters[name].extra.get("help_text")
+            assert not help_text or description.startswith(str(help_text)), (path, name)
+        documented[path] = set(query)
+    assert documented["/api/v1/memberships/"] == {"team"}
+    assert documented["/api/v1/billing/runs/{month}/lines/"] == {"team"}
+    assert documented["/api/v1/requests/"] == {"status", "kind", "team"}

@@ -59,6 +59,43 @@ def test_audit_page_filters_and_scopes(member_a, team_a, team_b):
     assert "first" in filtered and "second" not in filtered
 
 
+def test_audit_page_filters_by_team_and_actor(admin, member_a, team_a, team_b):
+    audit.record("portal.alpha.done", actor=admin, team=team_a, details={"n": "by-admin"})
+    audit.record("portal.alpha.done", actor=None, team=team_a, details={"n": "by-system"})
+    audit.record("portal.alpha.done", actor=admin, team=team_b, details={"n": "other-team"})
+    client = client_for(admin)
+    page = client.get(reverse("portal:audit-list"), {"team": "team-a", "actor": "admin"}).content.decode()
+    assert "by-admin" in page and "by-system" not in page and "other-team" not in page
+    assert 'role="alert"' not in page
+
+
+def test_a_filter_that_does_not_parse_is_named_and_left_out(member_a, team_a):
+    """The other filters still narrow the list; the page and its htmx table both say what was wrong."""
+    audit.record("portal.alpha.done", actor=None, team=team_a, details={"n": "first"})
+    audit.record("portal.beta.done", actor=None, team=team_a, details={"n": "second"})
+    client = client_for(member_a)
+    query = {"team": "not a slug!", "action": "portal.alpha"}
+    for headers in ({}, {"HX-Request": "true"}):
+        response = client.get(reverse("portal:audit-list"), query, headers=headers)
+        body = response.content.decode()
+        assert response.status_code == 200
+        assert (
+            '<ul class="errorlist" role="alert"><li>Team: Use only letters, digits, hyphens and underscores. '
+            "This filter is left out.</li></ul>"
+        ) in body
+        assert "first" in body and "second" not in body
+
+
+def test_csv_export_keeps_the_page_filters(member_a, team_a):
+    audit.record("portal.alpha.done", actor=None, team=team_a, details={"n": 1})
+    audit.record("portal.beta.done", actor=None, team=team_a, details={"n": 2})
+    response = client_for(member_a).get(
+        reverse("portal:audit-export"), {"action": "portal.beta", "team": "team-a"}
+    )
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [row["action"] for row in rows] == ["portal.beta.done"]
+
+
 def test_audit_page_answers_htmx_with_the_table_only(member_a, team_a):
     audit.record("portal.alpha.done", actor=None, team=team_a)
     response = client_for(member_a).get(reverse("portal:audit-list"), headers={"HX-Request": "true"})

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.core import mail
 
-from billing import services as billing_services
+from billing import budgets
 from billing.models import BudgetAlert
 from clusters.requests import services
 from portal import slack
@@ -60,7 +60,7 @@ def test_mail_and_slack_links_use_the_portal_base_url(
     alert = BudgetAlert.objects.create(
         team=team_a, month=dt.date(2026, 11, 1), threshold_percent=80, spent_usd=Decimal(80), budget_usd=100
     )
-    billing_services.send_budget_alert(alert.pk)
+    budgets.send(alert.pk)
 
     # Approval needed ×2, approved, rejected, budget alert: each as a mail and a Slack message.
     assert len(mail.outbox) == len(slack_messages) == 5

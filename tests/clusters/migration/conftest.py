@@ -18,3 +18,15 @@ def monolith(admin) -> Monolith:
     return inventory.register_monolith(
         actor=admin, name="legacy", bootstrap="127.0.0.1:1", security_protocol=Monolith.Security.PLAINTEXT
     )
+
+
+@pytest.fixture
+def readings(monkeypatch):
+    """The monolith's answers to the portal's readings (tests/clusters/migration/readings.py)."""
+    from clusters.migration import adapters
+    from tests.clusters.migration.readings import Readings
+
+    fake = Readings()
+    monkeypatch.setattr(adapters, "read_monolith", fake.read)
+    monkeypatch.setattr(adapters, "sample_record_bytes", fake.sample)
+    return fake

@@ -1,50 +1,400 @@
-"""Step 4: the accepted plan becomes ordinary cluster requests, filed by the team, approved by an admin."""
+"""Step 4: the accepted plan becomes ordinary cluster, topic and access requests, filed by each team in one step
+and decided by a platform admin other than the filer."""
 
 from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from clusters.migration import execution, planning
-from clusters.models import Cluster, Request
+from clusters.migration import execution, inventory, planning
+from clusters.migration.models import Application
+from clusters.models import AccessGrant, Cluster, Replicator, Request, Topic
 from clusters.requests import services
 from portal.errors import NotAllowed
+from portal.models import Membership
 from tests.clusters.migration.test_planning import owned  # noqa: F401  (fixture)
 
+PRODUCER = "arn:aws:iam::123456789012:role/orders-writer"
+CONSUMER = "arn:aws:iam::123456789012:role/billing-reader"
 
-@pytest.fixture
-def accepted(owned, admin, network_profile):  # noqa: F811
-    plan = planning.create_plan(actor=admin, monolith_id=owned.pk)
+
+def _accept(admin, monolith, **options):
+    plan = planning.create_plan(actor=admin, monolith_id=monolith.pk, **options)
     return planning.accept_plan(actor=admin, plan_id=plan.pk)
 
 
-def test_a_member_files_the_team_clusters_once_and_an_admin_approves_them(accepted, member_a, team_a, admin):
-    filed = execution.file_cluster_requests(actor=member_a, plan_id=accepted.pk, team=team_a)
-    mine = [c["name"] for c in accepted.result["clusters"] if c["group"]["team"] == "team-a"]
-    assert sorted(item.cluster for item in filed) == sorted(mine)
-    requests = [item.request for item in filed]
-    assert all(
-        r.status == Request.Status.SUBMITTED and r.kind == Request.Kind.CLUSTER_CREATE for r in requests
+def _declare_principals(member, name="orders"):
+    application = Application.objects.get(name=name)
+    inventory.update_requirements(
+        actor=member,
+        application_id=application.pk,
+        producer_roles=PRODUCER,
+        consumer_roles=f"{CONSUMER} billing",
     )
-    assert all(r.requested_by == member_a and r.team == team_a for r in requests)
-    assert all(f"plan v{accepted.version}" in r.justification for r in requests)
-    pii = next(r for r in requests if "customers" in r.justification)
-    assert pii.payload["contains_pii"] is True
-
-    again = execution.file_cluster_requests(actor=member_a, plan_id=accepted.pk, team=team_a)
-    assert {item.note for item in again} == {"already requested"}
-    assert Request.objects.count() == len(mine)
-
-    with pytest.raises(NotAllowed):  # nobody approves their own request: members do not approve at all
-        services.approve_request(request_id=requests[0].pk, actor=member_a)
-    services.approve_request(request_id=requests[0].pk, actor=admin)
-    assert Cluster.objects.filter(name=requests[0].payload["name"]).exists()
 
 
-def test_other_teams_and_draft_plans_file_nothing(owned, accepted, member_b, team_a, admin):  # noqa: F811
-    with pytest.raises(NotAllowed):
-        execution.file_cluster_requests(actor=member_b, plan_id=accepted.pk, team=team_a)
+def _by_state(items, state):
+    return [item for item in items if item.state == state]
+
+
+def _approve_all(admin, **filters):
+    """Every waiting request matching `filters`, approved by `admin` (who filed none of them)."""
+    for request in Request.objects.filter(status=Request.Status.SUBMITTED, **filters):
+        services.approve_request(request_id=request.pk, actor=admin)
+
+
+@pytest.fixture
+def filer(member_a, team_a, second_admin):
+    """An admin who is also in team A: files for the team like any member, and still may not approve."""
+    Membership.objects.create(team=team_a, user=second_admin)
+    return second_admin
+
+
+def test_segregated_plan_becomes_clusters_topics_and_access_approved_by_another_admin(
+    owned,  # noqa: F811
+    admin,
+    filer,
+    member_a,
+    team_a,
+    network_profile,
+):
+    _declare_principals(member_a)
+    plan = _accept(admin, owned)
+
+    first = execution.file_requests(actor=filer, plan_id=plan.pk, team=team_a)
+    clusters = _by_state(first, execution.FILED)
+    mine = sorted(c["name"] for c in plan.result["clusters"] if c["group"]["team"] == "team-a")
+    assert sorted(item.cluster for item in clusters) == mine and {i.kind for i in clusters} == {"cluster"}
+    waiting = _by_state(first, execution.WAITING)
+    assert {item.kind for item in waiting} == {"topic", "access"}
+    assert all("waits for approval" in item.note for item in waiting)
+    for item in clusters:
+        request = item.request
+        assert request.requested_by == filer and request.team == team_a
+        assert f"plan v{plan.version}" in request.justification
+        assert f"/migration/plans/{plan.pk}/" in request.justification
+        with pytest.raises(NotAllowed):  # four eyes: the filer is an admin, and still not the decider
+            services.approve_request(request_id=request.pk, actor=filer)
+    _approve_all(admin)
+
+    second = execution.file_requests(actor=filer, plan_id=plan.pk, team=team_a)
+    topics = {item.label: item.request for item in _by_state(second, execution.FILED)}
+    assert set(topics) == {
+        "Topic orders.created",
+        "Topic orders.audit",
+        "Topic payments.events",
+        "Topic customers.pii",
+    }
+    created = topics["Topic orders.created"]
+    assert created.kind == Request.Kind.TOPIC_CREATE and created.payload["name"] == "orders.created"
+    assert created.payload["name_as_is"] is True and created.payload["partitions"] == 12
+    assert created.payload["configs"]["retention.ms"] == 604800000
+    assert created.cluster.name == next(i.cluster for i in clusters if "1" in i.cluster)
+    assert topics["Topic orders.audit"].payload["configs"]["retention.ms"] == -1
+    assert all("waits for approval" in item.note for item in _by_state(second, execution.WAITING))
+    _approve_all(admin)
+    assert Topic.objects.filter(name="orders.created", team=team_a, status=Topic.Status.PENDING).exists()
+
+    third = execution.file_requests(actor=filer, plan_id=plan.pk, team=team_a)
+    grants = {item.label: item.request for item in _by_state(third, execution.FILED)}
+    assert set(grants) == {
+        f"Produce on orders.created for {PRODUCER}",
+        f"Produce on orders.audit for {PRODUCER}",
+        f"Consume as billing on orders.created for {CONSUMER}",
+        f"Consume as billing on orders.audit for {CONSUMER}",
+    }
+    consume = grants[f"Consume as billing on orders.created for {CONSUMER}"]
+    assert consume.payload["consume"] and consume.payload["consumer_group_prefix"] == "billing"
+    assert consume.payload["policy"]["Statement"][1]["Resource"].endswith("/orders.created")
+    assert not _by_state(third, execution.WAITING)
+    _approve_all(admin)
+    assert AccessGrant.objects.filter(principal_arn=PRODUCER, can_produce=True, team=team_a).count() == 2
+
+    count = Request.objects.count()
+    fourth = execution.file_requests(actor=filer, plan_id=plan.pk, team=team_a)
+    assert Request.objects.count() == count  # filing again files nothing new
+    assert {item.state for item in fourth} == {execution.REQUESTED}
+
+
+def test_filing_twice_before_approval_files_nothing_new(owned, admin, member_a, team_a, network_profile):  # noqa: F811
+    plan = _accept(admin, owned)
+    first = execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    count = Request.objects.count()
+    assert count == len(_by_state(first, execution.FILED)) > 0
+    again = execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    assert Request.objects.count() == count
+    assert not _by_state(again, execution.FILED)
+    requested = _by_state(again, execution.REQUESTED)
+    assert {item.request.pk for item in requested} == set(Request.objects.values_list("pk", flat=True))
+    assert {item.note for item in requested} == {"waits for approval"}
+
+
+def test_a_rule_approval_lets_one_step_file_everything(owned, admin, member_a, team_a, network_profile):  # noqa: F811
+    """What a rule approves at once (rules are written by an admin, never the filer) is filed in the same step."""
+    from clusters.models import AutoApprovalRule
+
+    for kind in (Request.Kind.CLUSTER_CREATE, Request.Kind.TOPIC_CREATE):
+        AutoApprovalRule.objects.create(name=kind, kind=kind, require_headroom=False)
+    _declare_principals(member_a)
+    plan = _accept(admin, owned)
+    items = execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    kinds = {item.kind for item in _by_state(items, execution.FILED)}
+    assert kinds == {"cluster", "topic", "access"}
+    access_requests = Request.objects.filter(kind=Request.Kind.ACCESS_GRANT)
+    assert access_requests.count() == 4 and set(access_requests.values_list("status", flat=True)) == {
+        "submitted"
+    }
+
+
+def test_write_read_plan_files_read_clusters_once_their_write_cluster_runs(
+    owned,  # noqa: F811
+    admin,
+    member_a,
+    team_a,
+    network_profile,
+):
+    _declare_principals(member_a, "payments")
+    plan = _accept(admin, owned, strategy="write_read")
+    write = next(
+        c for c in plan.result["clusters"] if c["side"] == "write" and c["applications"] == ["payments"]
+    )
+    read = next(
+        c for c in plan.result["clusters"] if c["side"] == "read" and c["applications"] == ["payments"]
+    )
+
+    items = {
+        item.label: item for item in execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    }
+    assert items[f"Write cluster {write['name']}"].state == execution.FILED
+    waiting = items[f"Read cluster {read['name']}"]
+    assert waiting.state == execution.WAITING and "waits for approval" in waiting.note
+    _approve_all(admin)
+    items = {
+        item.label: item for item in execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    }
+    waiting = items[f"Read cluster {read['name']}"]
+    assert waiting.state == execution.WAITING
+    assert f"Waits for write cluster {write['name']}, approved, waiting to be provisioned" in waiting.note
+    assert items["Topic payments.events"].state == execution.FILED
+    assert not Request.objects.filter(payload__name=read["name"]).exists()
+
+    Cluster.objects.filter(name=write["name"]).update(status=Cluster.Status.ACTIVE)
+    items = {
+        item.label: item for item in execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    }
+    waiting = items[f"Read cluster {read['name']}"]
+    assert (
+        waiting.state == execution.WAITING and "payments.events" in waiting.note
+    )  # its topic is not approved
+    _approve_all(admin)
+
+    items = {
+        item.label: item for item in execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    }
+    filed = items[f"Read cluster {read['name']}"]
+    assert filed.state == execution.FILED
+    source = Cluster.objects.get(name=write["name"])
+    assert filed.request.payload["kind"] == "read" and filed.request.payload["source_cluster_id"] == source.pk
+    assert filed.request.payload["replicate_topics"] == ["payments.events"]
+    assert items[f"Produce on payments.events for {PRODUCER}"].request.cluster == source
+    consume = items[f"Consume as billing on payments.events for {CONSUMER}"]
+    assert (
+        consume.state == execution.WAITING and read["name"] in consume.note
+    )  # consumers read on the read cluster
+    _approve_all(admin)
+    replicator = Replicator.objects.get(read_cluster__name=read["name"])
+    assert replicator.source_cluster == source and replicator.topics == ["payments.events"]
+
+    items = {
+        item.label: item for item in execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    }
+    consume = items[f"Consume as billing on payments.events for {CONSUMER}"]
+    assert consume.state == execution.FILED and consume.request.cluster.name == read["name"]
+    assert consume.request.payload["policy"]["Statement"][1]["Resource"].startswith(
+        f"arn:aws:kafka:us-east-1:123456789012:topic/{read['name']}/"
+    )
+
+
+def test_a_pii_read_cluster_is_not_fed_by_plain_replication(
+    owned,  # noqa: F811
+    admin,
+    member_a,
+    team_a,
+    network_profile,
+):
+    """The write/read plan names a masking job for customers (PII): its read cluster is not filed with MSK
+    Replicator copying the sensitive fields; its consumers' access says what it waits for."""
+    _declare_principals(member_a, "customers")
+    plan = _accept(admin, owned, strategy="write_read")
+    assert ("customers", "masking") in {(flag["application"], flag["job"]) for flag in plan.result["flags"]}
+    read = next(
+        c for c in plan.result["clusters"] if c["side"] == "read" and "customers" in c["applications"]
+    )
+    write = next(
+        c for c in plan.result["clusters"] if c["side"] == "write" and "customers" in c["applications"]
+    )
+    execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    _approve_all(admin)
+    Cluster.objects.filter(name=write["name"]).update(status=Cluster.Status.ACTIVE)
+    execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    _approve_all(admin)
+
+    items = {
+        item.label: item for item in execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    }
+    refused = items[f"Read cluster {read['name']}"]
+    assert refused.state == execution.REFUSED
+    assert "carry PII" in refused.note and "masking stream job" in refused.note
+    assert not Request.objects.filter(payload__name=read["name"]).exists()
+    assert all("customers.pii" not in replicator.topics for replicator in Replicator.objects.all())
+    consume = items[f"Consume as billing on customers.pii for {CONSUMER}"]
+    assert consume.state == execution.WAITING
+    assert (
+        consume.note
+        == f"Waits for read cluster {read['name']}, fed by a masking stream job the portal does not run."
+    )
+    assert (
+        items[f"Produce on customers.pii for {PRODUCER}"].state == execution.FILED
+    )  # the write side as usual
+
+
+def test_a_shared_write_cluster_is_opened_to_the_teams_the_plan_puts_on_it(
+    owned,  # noqa: F811
+    admin,
+    member_a,
+    member_b,
+    team_a,
+    team_b,
+    network_profile,
+):
+    plan = _accept(admin, owned, strategy="write_read")
+    shared = next(
+        c for c in plan.result["clusters"] if c["side"] == "write" and "orders" in c["applications"]
+    )
+    assert execution.owner_team_slug(shared, plan) == "team-b"  # most throughput on it
+    items = {i.label: i for i in execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)}
+    orders = items["Topic orders.created"]
+    assert orders.state == execution.WAITING and "team team-b files it" in orders.note
+    filed = {i.label: i for i in execution.file_requests(actor=member_b, plan_id=plan.pk, team=team_b)}
+    request = filed[f"Write cluster {shared['name']}"].request
+    assert request.payload["share_with"] == ["team-a"] and "Opened to team-a" in request.justification
+    _approve_all(admin)
+    assert list(Cluster.objects.get(name=shared["name"]).shared_with.all()) == [team_a]
+    items = {i.label: i for i in execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)}
+    assert items["Topic orders.created"].state == execution.FILED
+    assert items["Topic orders.created"].request.team == team_a
+
+
+def test_names_and_roles_the_rules_refuse_are_reported_and_the_rest_is_filed(
+    monolith, admin, member_a, team_a, team_b, network_profile
+):
+    content = (
+        "topic,partitions,retention_ms,peak_in_mbps,peak_out_mbps,application,team,consumer_groups\n"
+        "team-b.borrowed,3,604800000,1,1,ledger,team-a,\n"  # in team B's namespace
+        "__ledger-state,1,604800000,1,1,ledger,team-a,\n"  # a name Kafka keeps for itself
+        "ledger.hot,2,604800000,30,30,ledger,team-a,\n"  # 15 MB/s per partition
+        "ledger.entries,3,604800000,1,1,ledger,team-a,\n"
+    )
+    inventory.import_csv(actor=admin, monolith_id=monolith.pk, content=content.encode())
+    inventory.discover_applications(actor=admin, monolith_id=monolith.pk)
+    ledger = Application.objects.get(name="ledger")
+    claim = inventory.claim_application(actor=member_a, application_id=ledger.pk, team=team_a)
+    inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
+    china = (
+        "arn:aws-cn:iam::123456789012:role/ledger"  # a valid role ARN, in the wrong partition for us-east-1
+    )
+    inventory.update_requirements(actor=member_a, application_id=ledger.pk, producer_roles=china)
+    plan = _accept(admin, monolith)
+
+    before = {item.label: item for item in execution.plan_items(plan, team_a)}
+    assert "team team-b's namespace “team-b.”" in before["Topic team-b.borrowed"].note
+    assert before["Topic team-b.borrowed"].state == execution.REFUSED
+    assert "starts with “__”" in before["Topic __ledger-state"].note
+    assert "needs 6 partitions, not 2" in before["Topic ledger.hot"].note
+    execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    _approve_all(admin)
+    items = {
+        item.label: item for item in execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    }
+    assert items["Topic ledger.entries"].state == execution.FILED
+    refused = _by_state(items.values(), execution.REFUSED)
+    assert len(refused) == 3 + 4  # three topics, and the producer role on each of the four topics
+    assert "the aws partition" in items[f"Produce on ledger.entries for {china}"].note
+    assert Request.objects.filter(kind=Request.Kind.TOPIC_CREATE).count() == 1
+
+
+def test_only_the_team_files_and_only_the_accepted_plan(
+    owned,  # noqa: F811
+    admin,
+    member_b,
+    finance,
+    team_a,
+    network_profile,
+):
+    plan = _accept(admin, owned)
+    for actor in (member_b, finance, admin):  # another team's member, finance, an admin outside the team
+        with pytest.raises(NotAllowed):
+            execution.file_requests(actor=actor, plan_id=plan.pk, team=team_a)
     draft = planning.create_plan(actor=admin, monolith_id=owned.pk)
     with pytest.raises(ValidationError, match="accepted plan"):
-        execution.file_cluster_requests(actor=member_b, plan_id=draft.pk, team=team_a)
+        execution.file_requests(actor=member_b, plan_id=draft.pk, team=team_a)
     assert not Request.objects.exists()
+
+
+def test_principals_are_checked_when_declared(owned, member_a):  # noqa: F811
+    orders = Application.objects.get(name="orders")
+    with pytest.raises(ValidationError) as excinfo:
+        inventory.update_requirements(
+            actor=member_a,
+            application_id=orders.pk,
+            producer_roles=f"{PRODUCER}\narn:aws:iam::12345:role/x",
+            consumer_roles=CONSUMER,
+        )
+    errors = excinfo.value.message_dict
+    assert errors["producer_roles"] == ["Line 2: “12345” is not an AWS account id: 12 digits 0–9."]
+    assert errors["consumer_roles"] == ["Line 1: an IAM role ARN, a space, then its consumer group."]
+
+
+def test_an_object_removed_after_approval_is_not_requested_again(
+    owned,  # noqa: F811
+    admin,
+    member_a,
+    team_a,
+    network_profile,
+):
+    """Approved once is requested: a topic deleted since (or a grant revoked) was someone's decision."""
+    plan = _accept(admin, owned)
+    execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    _approve_all(admin)
+    execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    _approve_all(admin)
+    Topic.objects.filter(name="orders.audit").update(status=Topic.Status.DELETED)
+    count = Request.objects.count()
+    items = {
+        item.label: item for item in execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    }
+    assert Request.objects.count() == count
+    assert (
+        items["Topic orders.audit"].state == execution.REQUESTED
+        and items["Topic orders.audit"].note == "approved"
+    )
+
+
+def test_a_shared_cluster_is_filed_by_the_busiest_claimed_team_not_by_nobody(
+    owned,  # noqa: F811
+    admin,
+    team_a,
+    network_profile,
+):
+    """An unclaimed application carrying most of a write cluster's traffic must not leave it without a filer."""
+    Application.objects.filter(name__in=["clicks", "search"]).update(
+        team=None
+    )  # team B's busiest, unclaimed now
+    plan = _accept(admin, owned, strategy="write_read")
+    shared = next(
+        c for c in plan.result["clusters"] if c["side"] == "write" and "orders" in c["applications"]
+    )
+    assert set(shared["applications"]) >= {"clicks", "search", "orders"}  # 260 MB/s in + out unclaimed
+    assert execution.owner_team_slug(shared, plan) == "team-a"  # orders: 92 MB/s, the busiest claimed one
+    filed = next(i for i in execution.plan_items(plan, team_a) if i.cluster == shared["name"])
+    assert filed.label == f"Write cluster {shared['name']}" and filed.state == "ready"

@@ -173,3 +173,180 @@ def test_stated_requirements_override_the_inventory_figures(owned, admin, member
     assert any("ingress" in reason for reason in unplaceable["reasons"])
     with pytest.raises(ValidationError, match="fit no cluster"):
         planning.accept_plan(actor=admin, plan_id=plan.pk)
+
+
+def _cluster_of(plan, application: str) -> dict:
+    return next(c for c in plan.result["clusters"] if application in c["applications"])
+
+
+def _used(cluster: dict, quota: str) -> Decimal:
+    return next(Decimal(load["used"]) for load in cluster["load"] if load["quota"] == quota)
+
+
+def test_splitting_a_cluster_makes_a_new_version_with_a_new_cluster_of_the_same_kind(owned, admin):
+    first = planning.create_plan(actor=admin, monolith_id=owned.pk)
+    team_b = _cluster_of(first, "search")
+    assert sorted(team_b["applications"]) == ["clicks", "search", "tiny"]
+    assert _used(team_b, "ingress") == 101
+
+    second = planning.split_cluster(
+        actor=admin, plan_id=first.pk, cluster=team_b["key"], applications=["tiny", "search"]
+    )
+    assert (second.version, second.based_on, second.change_note) == (
+        2,
+        first,
+        "Split legacy-team-b-1: search, tiny to the new legacy-team-b-2",
+    )
+    stays, new = _cluster_of(second, "clicks"), _cluster_of(second, "search")
+    assert stays["key"] == team_b["key"] and stays["applications"] == ["clicks"]
+    assert new["name"] == "legacy-team-b-2" and new["applications"] == ["search", "tiny"]
+    assert new["group"] == team_b["group"]  # same constraint group
+    assert (_used(stays, "ingress"), _used(new, "ingress")) == (60, 41)
+    assert new["key"] not in {c["key"] for c in first.result["clusters"]}
+    assert second.moves == {"search": new["key"], "tiny": new["key"]}
+    # Costs recomputed: one more cluster-month, the team's share follows.
+    assert Decimal(second.result["total_usd"]) > Decimal(first.result["total_usd"])
+    team_cost = {row["team"]: Decimal(row["after_usd"]) for row in second.result["teams"]}
+    assert team_cost["team-b"] == pytest.approx(
+        Decimal(stays["monthly_usd"]) + Decimal(new["monthly_usd"]), abs=Decimal("0.05")
+    )
+    event = owned.events.filter(action="plan.created").order_by("-id").first()
+    assert event.details["edit"] == "split" and event.details["based_on"] == 1
+    first.refresh_from_db()
+    assert _cluster_of(first, "search")["key"] == team_b["key"]  # the old version is unchanged
+    comparison = planning.compare_plans(first, second)
+    assert comparison.added == ["legacy-team-b-2"] and comparison.removed == []
+    assert [line.split(":")[0] for line in comparison.moved] == ["search", "tiny"]
+
+
+def test_a_split_needs_some_but_not_all_of_the_clusters_applications(owned, admin, member_b):
+    plan = planning.create_plan(actor=admin, monolith_id=owned.pk)
+    key = _cluster_of(plan, "search")["key"]
+    refusals = [
+        ({"cluster": key, "applications": []}, "Choose the applications that leave legacy-team-b-1"),
+        (
+            {"cluster": key, "applications": ["clicks", "search", "tiny"]},
+            "Leave at least one application on legacy-team-b-1",
+        ),
+        ({"cluster": key, "applications": ["orders"]}, "Not on legacy-team-b-1: orders"),
+        ({"cluster": "c99", "applications": ["tiny"]}, "This plan has no cluster c99"),
+    ]
+    for arguments, message in refusals:
+        with pytest.raises(ValidationError, match=message):
+            planning.split_cluster(actor=admin, plan_id=plan.pk, **arguments)
+    with pytest.raises(NotAllowed):
+        planning.split_cluster(actor=member_b, plan_id=plan.pk, cluster=key, applications=["tiny"])
+    with pytest.raises(NotAllowed):
+        planning.merge_clusters(actor=member_b, plan_id=plan.pk, cluster=key, into=key)
+    assert MigrationPlan.objects.count() == 1
+
+
+def test_merging_keeps_constraint_groups_apart_and_quotas_at_headroom(owned, admin):
+    plan = planning.create_plan(actor=admin, monolith_id=owned.pk, headroom_percent=40)
+    key = {
+        name: _cluster_of(plan, name)["key"]
+        for name in ("orders", "payments", "customers", "clicks", "search")
+    }
+    refusals = [
+        ("customers", "orders", "PII never shares a cluster with data that is not PII"),
+        ("payments", "orders", "keeps time-sensitive applications apart"),
+        ("clicks", "orders", r"keeps teams apart \(team-b, team-a\)"),
+        ("search", "clicks", "above the 80 MB/s of ingress its 40 % headroom allows"),
+        ("orders", "orders", "two different clusters"),
+    ]
+    for cluster, into, message in refusals:
+        with pytest.raises(ValidationError, match=message):
+            planning.check_merge(plan, cluster=key[cluster], into=key[into])
+    assert MigrationPlan.objects.count() == 1
+
+    # Latency classes share when the plan lets them: orders and payments merge, costs recomputed.
+    mixed = planning.create_plan(actor=admin, monolith_id=owned.pk, separate_latency_classes=False)
+    assert _cluster_of(mixed, "orders") == _cluster_of(mixed, "payments")  # packed together already
+    split = planning.split_cluster(
+        actor=admin, plan_id=mixed.pk, cluster=_cluster_of(mixed, "orders")["key"], applications=["payments"]
+    )
+    merged = planning.merge_clusters(
+        actor=admin,
+        plan_id=split.pk,
+        cluster=_cluster_of(split, "payments")["key"],
+        into=_cluster_of(split, "orders")["key"],
+        note="One cluster is enough",
+    )
+    assert merged.change_note == "One cluster is enough" and merged.based_on == split
+    assert len(merged.result["clusters"]) == len(mixed.result["clusters"])
+    assert merged.result["total_usd"] == mixed.result["total_usd"]
+    comparison = planning.compare_plans(split, merged)
+    assert comparison.removed == [_cluster_of(split, "payments")["name"]] and comparison.added == []
+
+
+def test_a_cluster_made_by_a_split_never_takes_a_name_an_earlier_version_or_a_live_cluster_used(
+    owned, admin, team_b, network_profile
+):
+    from tests import builders
+
+    first = planning.create_plan(actor=admin, monolith_id=owned.pk)
+    key = _cluster_of(first, "search")["key"]
+    second = planning.split_cluster(actor=admin, plan_id=first.pk, cluster=key, applications=["tiny"])
+    made = _cluster_of(second, "tiny")
+    third = planning.merge_clusters(actor=admin, plan_id=second.pk, cluster=made["key"], into=key)
+    assert "legacy-team-b-2" not in {c["name"] for c in third.result["clusters"]}
+    builders.cluster(team_b, network_profile, name="legacy-team-b-3")  # filed from some other version
+    fourth = planning.split_cluster(actor=admin, plan_id=third.pk, cluster=key, applications=["tiny"])
+    again = _cluster_of(fourth, "tiny")
+    assert again["name"] == "legacy-team-b-4" and again["key"] != made["key"]
+
+
+def test_write_read_clusters_merge_only_within_their_side(owned, admin):
+    plan = planning.create_plan(actor=admin, monolith_id=owned.pk, strategy="write_read")
+    write = next(c for c in plan.result["clusters"] if c["side"] == "write")
+    read = next(c for c in plan.result["clusters"] if c["side"] == "read")
+    with pytest.raises(ValidationError, match="only clusters of one side merge"):
+        planning.check_merge(plan, cluster=write["key"], into=read["key"])
+
+
+def _reserved_compacted(result) -> set[str]:
+    return {
+        load["reserved"]
+        for cluster in result["clusters"]
+        for load in cluster["load"]
+        if load["quota"] == "compacted_partitions"
+    }
+
+
+def test_segregated_clusters_go_to_a_teams_registered_account(owned, admin, team_a, platform_account):
+    from tests import builders
+
+    builders.aws_account("210987654321", name="Team A", ownership="team", team=team_a)
+    apps = {app.name: app for app in owned.applications.select_related("team")}
+    result = planning.create_plan(actor=admin, monolith_id=owned.pk).result
+    for cluster in result["clusters"]:
+        team = {apps[name].team.slug for name in cluster["applications"]}
+        assert cluster["group"]["account"] == ("210987654321" if team == {"team-a"} else "")
+    # Write/read clusters are the platform's: one write side, read sides per consumer class.
+    result = planning.create_plan(actor=admin, monolith_id=owned.pk, strategy="write_read").result
+    assert {cluster["group"]["account"] for cluster in result["clusters"]} == {""}
+
+
+def test_an_msk_monolith_in_the_platforms_account_plans_for_msk_replicator(owned, admin, platform_account):
+    from clusters.migration.models import Monolith
+    from tests import builders
+
+    Monolith.objects.filter(pk=owned.pk).update(
+        msk_cluster_arn="arn:aws:kafka:us-east-1:123456789012:cluster/legacy/abc",
+        aws_account=platform_account,
+    )
+    result = planning.create_plan(actor=admin, monolith_id=owned.pk).result
+    assert result["replication"]["tool"] == planning.MSK_REPLICATOR
+    assert _reserved_compacted(result) == {"83"}  # MSK Replicator's share of 120 on every target
+
+    other = builders.aws_account("210987654321", name="Elsewhere")
+    Monolith.objects.filter(pk=owned.pk).update(aws_account=other)
+    result = planning.create_plan(actor=admin, monolith_id=owned.pk).result
+    assert result["replication"]["tool"] == planning.MM2_CONNECT
+    assert "another AWS account" in result["replication"]["why"]
+    assert _reserved_compacted(result) == {"31"}  # Connect's internal topics
+    # Write/read with MirrorMaker 2: Connect's 31 on the write clusters, MSK Replicator's 83 on the read ones.
+    result = planning.create_plan(actor=admin, monolith_id=owned.pk, strategy="write_read").result
+    for side, reserved in (("write", {"31"}), ("read", {"83"})):
+        clusters = [cluster for cluster in result["clusters"] if cluster["side"] == side]
+        assert _reserved_compacted({"clusters": clusters}) == reserved, side

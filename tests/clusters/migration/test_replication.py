@@ -82,3 +82,35 @@ def test_plaintext_and_msk_iam_sources(admin):
     assert replication.source_client_settings(plain) == {"security.protocol": "PLAINTEXT"}
     iam = Monolith(name="i", bootstrap="h:9098", security_protocol="MSK_IAM", registered_by=admin)
     assert replication.source_client_settings(iam)["sasl.mechanism"] == "AWS_MSK_IAM"
+
+
+@pytest.mark.parametrize(
+    ("protocol", "mechanism", "expected"),
+    [
+        ("PLAINTEXT", "", ("NONE", False, "")),
+        ("SSL", "", ("NONE", True, "")),
+        ("SASL_SSL", "SCRAM-SHA-512", ("SCRAM-SHA-512", True, "s3cret")),
+        ("SASL_PLAINTEXT", "SCRAM-SHA-256", ("SCRAM-SHA-256", False, "s3cret")),
+        ("MSK_IAM", "", ("AWS_MSK_IAM", True, "")),
+    ],
+)
+def test_the_portal_logs_in_to_the_monolith_as_registered(admin, monkeypatch, protocol, mechanism, expected):
+    """Issue 13 §1: PLAINTEXT, TLS, SASL/SCRAM and MSK IAM; the password only from the named variable."""
+    from clusters.migration import adapters
+
+    monolith = Monolith(
+        name="legacy",
+        bootstrap="10.0.0.5:9096",
+        security_protocol=protocol,
+        sasl_mechanism=mechanism,
+        sasl_username="portal" if mechanism else "",
+        password_env="LEGACY_KAFKA_PASSWORD" if mechanism else "",
+        registered_by=admin,
+    )
+    if mechanism:
+        with pytest.raises(adapters.MissingSecret, match="LEGACY_KAFKA_PASSWORD, which is not set"):
+            adapters.monolith_auth(monolith)
+        monkeypatch.setenv("LEGACY_KAFKA_PASSWORD", "s3cret")
+    auth = adapters.monolith_auth(monolith)
+    assert (auth.mechanism, auth.tls, auth.password) == expected
+    assert "s3cret" not in repr(auth)

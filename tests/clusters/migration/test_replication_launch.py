@@ -15,6 +15,7 @@ from clusters.migration.models import MigrationEvent, Monolith, Replication
 from clusters.models import Cluster
 from portal.errors import NotAllowed
 from tests.clusters.integrations.aws.conftest import aws, moto_url  # noqa: F401  (fixtures)
+from tests.clusters.integrations.aws.test_replicator import create_replicator_request
 from tests.clusters.migration.test_cutover import started  # noqa: F401  (fixture)
 from tests.clusters.migration.test_planning import owned  # noqa: F401  (fixture)
 from tests.conftest import client_for
@@ -216,13 +217,28 @@ def test_a_refusal_fails_with_aws_words_and_can_be_requested_again(orders, admin
     assert _actions(row)[-2:] == ["replication.failed", "replication.requested"]
 
 
-def test_msk_monolith_in_the_targets_account_uses_msk_replicator(orders, admin, kafka, platform_account):
+MONOLITH_SUBNETS = ["subnet-0aaaaaaaaaaaaaaa0", "subnet-0aaaaaaaaaaaaaaa1"]
+MONOLITH_GROUPS = ["sg-0aaaaaaaaaaaaaaa0"]
+
+
+@pytest.fixture
+def msk_monolith(orders, platform_account):
     platform_account.replicator_role_arn = REPLICATOR_ROLE
     platform_account.save()
     Monolith.objects.filter(pk=orders.application.monolith_id).update(
-        aws_account=platform_account, msk_cluster_arn=MONOLITH_ARN
+        aws_account=platform_account,
+        msk_cluster_arn=MONOLITH_ARN,
+        subnet_ids=MONOLITH_SUBNETS,
+        security_group_ids=MONOLITH_GROUPS,
     )
-    row = replication_launch.request_replication(actor=admin, cutover_id=orders.pk)
+    orders.application.monolith.refresh_from_db()
+    return orders
+
+
+def test_msk_monolith_in_the_targets_account_uses_msk_replicator(msk_monolith, admin, kafka, network_profile):
+    """Only orders' topics and consumer groups, each matched exactly, from the earliest offset; the monolith
+    through its own VPC and the target through its network profile's."""
+    row = replication_launch.request_replication(actor=admin, cutover_id=msk_monolith.pk)
     assert row.tool == "replicator"
     kafka.add_response(
         "list_replicators", {"Replicators": []}, expected_params={"ReplicatorNameFilter": "mig-legacy-orders"}
@@ -234,19 +250,21 @@ def test_msk_monolith_in_the_targets_account_uses_msk_replicator(orders, admin, 
             "ReplicatorName": "mig-legacy-orders",
             "ReplicatorState": "CREATING",
         },
-        expected_params={
-            "ReplicatorName": "mig-legacy-orders",
-            "ServiceExecutionRoleArn": REPLICATOR_ROLE,
-            "KafkaClusters": [
-                {"AmazonMskCluster": {"MskClusterArn": MONOLITH_ARN}, "VpcConfig": ANY},
-                {
-                    "AmazonMskCluster": {"MskClusterArn": "arn:aws:kafka:us-east-1:123456789012:cluster/x/y"},
-                    "VpcConfig": ANY,
-                },
-            ],
-            "ReplicationInfoList": ANY,
-            "Tags": {"migration": "legacy", "application": "orders"},
-        },
+        expected_params=create_replicator_request(
+            name="mig-legacy-orders",
+            role=REPLICATOR_ROLE,
+            source=MONOLITH_ARN,
+            target="arn:aws:kafka:us-east-1:123456789012:cluster/x/y",
+            source_vpc={"SubnetIds": MONOLITH_SUBNETS, "SecurityGroupIds": MONOLITH_GROUPS},
+            target_vpc={
+                "SubnetIds": network_profile.subnet_ids,
+                "SecurityGroupIds": network_profile.security_group_ids,
+            },
+            topics=[r"orders\.audit", r"orders\.created"],
+            groups=["audit", "billing", "shipping"],
+            tags={"migration": "legacy", "application": "orders"},
+            starting="EARLIEST",
+        ),
     )
     kafka.add_response(
         "describe_replicator",
@@ -262,6 +280,13 @@ def test_msk_monolith_in_the_targets_account_uses_msk_replicator(orders, admin, 
     assert row.status == "failed" and row.reason == "replicator: Cannot reach the source cluster."
 
 
+def test_msk_replicator_needs_the_monoliths_subnets(msk_monolith, admin):
+    Monolith.objects.filter(pk=msk_monolith.application.monolith_id).update(subnet_ids=[])
+    with pytest.raises(ValidationError, match="legacy has no subnets registered"):
+        replication_launch.request_replication(actor=admin, cutover_id=msk_monolith.pk)
+    assert not Replication.objects.exists()
+
+
 def test_requests_are_refused_without_settings_a_live_target_or_an_admin(orders, admin, member_a):
     with pytest.raises(NotAllowed):
         replication_launch.request_replication(actor=member_a, cutover_id=orders.pk)
@@ -273,6 +298,25 @@ def test_requests_are_refused_without_settings_a_live_target_or_an_admin(orders,
     with pytest.raises(ValidationError, match="not live yet"):
         replication_launch.request_replication(actor=admin, cutover_id=orders.pk)
     assert not Replication.objects.exists() and not MigrationEvent.objects.filter(object_type="replication")
+
+
+def test_an_application_that_cannot_take_duplicates_is_not_replicated_plainly(orders, admin, member_a):
+    """The plan names an exactly-once stream job for it (issue 13, §2): the portal does not start an
+    at-least-once tool instead, until its team says it tolerates duplicates after all."""
+    from clusters.migration import inventory
+
+    inventory.update_requirements(
+        actor=member_a, application_id=orders.application_id, tolerates_duplicates=False
+    )
+    with pytest.raises(
+        ValidationError, match=r"orders cannot tolerate duplicates .* exactly-once stream job"
+    ):
+        replication_launch.request_replication(actor=admin, cutover_id=orders.pk)
+    assert not Replication.objects.exists()
+    inventory.update_requirements(
+        actor=member_a, application_id=orders.application_id, tolerates_duplicates=True
+    )
+    assert replication_launch.request_replication(actor=admin, cutover_id=orders.pk).status == "requested"
 
 
 @pytest.mark.parametrize("persona", ["anonymous", "member_a", "member_b", "finance", "admin"])
@@ -333,3 +377,33 @@ def test_names_are_valid_for_aws_and_unique_per_application(orders):
         and name.endswith(f"-c{orders.pk}")
         and name.startswith("mig-legacy-Orders-v2-events-x")
     )
+
+
+def test_registering_checks_the_monoliths_vpc_for_msk_replicator(admin):
+    from clusters.migration import inventory
+
+    msk = {"name": "msk", "security_protocol": "PLAINTEXT", "msk_cluster_arn": MONOLITH_ARN}
+    with pytest.raises(ValidationError) as refused:
+        inventory.register_monolith(
+            actor=admin, **msk, subnet_ids=["subnet-0aaaaaaaaaaaaaaa0", "vpc-1"], security_group_ids=["sg-x"]
+        )
+    assert refused.value.message_dict == {
+        "subnet_ids": ["Not subnet ids: vpc-1 (like subnet-0123456789abcdef0)."],
+        "security_group_ids": ["Not security group ids: sg-x (like sg-0123456789abcdef0)."],
+    }
+    with pytest.raises(ValidationError, match="for an MSK monolith: give its MSK cluster ARN too"):
+        inventory.register_monolith(
+            actor=admin, name="self-run", security_protocol="PLAINTEXT", subnet_ids=MONOLITH_SUBNETS
+        )
+    page = client_for(admin).post(
+        reverse("migration:monolith-register"),
+        {
+            **msk,
+            "region": "us-east-1",
+            "subnet_ids": " subnet-0aaaaaaaaaaaaaaa0,subnet-0aaaaaaaaaaaaaaa1 ",
+            "security_group_ids": "sg-0aaaaaaaaaaaaaaa0",
+        },
+    )
+    assert page.status_code == 302
+    saved = Monolith.objects.get(name="msk")
+    assert (saved.subnet_ids, saved.security_group_ids) == (MONOLITH_SUBNETS, MONOLITH_GROUPS)

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from clusters.migration import inventory, planning
 from clusters.migration.models import Application, ApplicationClaim, MigrationPlan, Monolith
-from tests.clusters.migration.test_planning import FILE
+from tests.clusters.migration.test_planning import FILE, owned  # noqa: F401  (fixture)
 from tests.conftest import client_for
 
 VIEWERS = ["member_a", "member_b", "admin", "finance"]
@@ -144,6 +144,47 @@ def test_members_see_their_teams_money_only(world, member_b, finance):
     assert usd(team_a_row["after_usd"]) in page and "All planned clusters" in page
 
 
+def test_the_plan_page_names_flags_hot_topics_team_costs_and_the_backup_region_apart(owned, admin):  # noqa: F811
+    """Issue 13 §2-3 on the page: the stream jobs plain replication cannot replace, topics needing more
+    partitions, each team's cost after the split beside its share of the monolith's, the backup apart."""
+    from billing.pricing import usd
+
+    plan = planning.create_plan(
+        actor=admin, monolith_id=owned.pk, strategy="write_read", backup_region="us-west-2"
+    )
+    result = plan.result
+    page = client_for(admin).get(reverse("migration:plan-detail", args=[plan.pk])).content.decode()
+    assert "<h2>Not plain replication</h2>" in page
+    assert "<strong>exactly-once job:</strong> payments cannot tolerate duplicates" in page
+    assert "<strong>masking job:</strong> customers carries PII" in page
+    assert "<code>clicks.raw</code> (clicks): 4 → 12. Topic clicks.raw (clicks) has 4 partitions" in page
+    # The backup region holds replicas of the write clusters only, and is not in the total.
+    writes = sum(1 for cluster in result["clusters"] if cluster["side"] == "write")
+    assert result["backup"]["clusters"] == writes
+    assert (
+        f"Backup region us-west-2 ({writes} replicas of the write clusters): "
+        f"{usd(result['backup']['monthly_usd'])} a month, apart." in page
+    )
+    assert Decimal(result["total_usd"]) == sum(Decimal(c["monthly_usd"]) for c in result["clusters"])
+    assert f"<strong>{usd(result['total_usd'])}</strong> a month, against $12,000.00 for the monolith" in page
+    for row in result["teams"]:
+        assert (
+            f'<td data-label="After the split">{usd(row["after_usd"])}</td>'
+            f'<td data-label="Share of the monolith">{usd(row["monolith_share_usd"])}</td>'
+        ) in page
+
+
+def test_the_applications_page_lists_the_topics_to_chase(world, member_b, personas):
+    search = Application.objects.get(name="search")
+    inventory.claim_application(actor=member_b, application_id=search.pk, team=search.suggested_team)
+    url = reverse("migration:applications", args=[world["monolith"].pk])
+    for persona in VIEWERS:
+        page = client_for(personas[persona]).get(url).content.decode()
+        assert "<h2>Unclaimed topics (4)</h2>" in page
+        assert "<li><code>search.index</code> in search (claim by Team B waiting)</li>" in page
+        assert "<code>orders.created</code> in" not in page  # claimed and approved
+
+
 def test_claims_through_the_pages_follow_four_eyes(world, member_a, member_b, team_a, admin, finance):
     search = Application.objects.get(name="search")
     url = reverse("migration:application-claim", args=[search.pk])
@@ -178,6 +219,17 @@ def test_requirements_are_edited_by_the_owning_team_only(world, member_a, member
         and orders.client_connections == 40
         and orders.tolerates_duplicates is False  # unticked
     )
+    bad = {
+        "latency_class": "time_insensitive",
+        "client_connections": "1",
+        "consumer_roles": "arn:aws:iam::1:role/x",
+    }
+    response = client_for(member_a).post(url, bad)
+    assert response.status_code == 200
+    assert "Line 1: an IAM role ARN, a space, then its consumer group." in response.content.decode()
+    good = {**bad, "consumer_roles": "arn:aws:iam::123456789012:role/billing billing"}
+    assert client_for(member_a).post(url, good).status_code == 302
+    assert Application.objects.get(pk=world["orders"].pk).consumer_roles.endswith("role/billing billing")
 
 
 def test_filing_from_the_accepted_plan_page_is_for_the_teams_members(
@@ -193,6 +245,26 @@ def test_filing_from_the_accepted_plan_page_is_for_the_teams_members(
     assert not Request.objects.exists()
     assert client_for(member_a).post(url, {"team": team_a.pk}).status_code == 302
     assert Request.objects.filter(team=team_a, requested_by=member_a).exists()
+
+
+def test_the_accepted_plan_page_lists_each_team_s_requests_to_whom_may_see_them(
+    world, member_a, member_b, finance, admin, team_a, network_profile
+):
+    plan = planning.accept_plan(actor=admin, plan_id=world["plan"].pk)
+    url = reverse("migration:plan-detail", args=[plan.pk])
+    a_table, b_table = "Requests of Team A from this plan", "Requests of Team B from this plan"
+    page = client_for(member_a).get(url).content.decode()
+    assert a_table in page and b_table not in page and "File Team A's requests" in page
+    page = client_for(member_b).get(url).content.decode()
+    assert b_table in page and a_table not in page
+    assert "needs 12 partitions, not 4" in page  # clicks.raw, before anything is filed
+    for persona in (admin, finance):  # both see every team's list; neither is in a team, so no button
+        page = client_for(persona).get(url).content.decode()
+        assert a_table in page and b_table in page and "File Team" not in page
+    client_for(member_a).post(reverse("migration:plan-file-requests", args=[plan.pk]), {"team": team_a.pk})
+    page = client_for(member_a).get(url).content.decode()
+    request = plan.monolith.events.filter(action="plan.requests_filed").get().details["requests"][0]
+    assert f'href="/requests/{request}/">Request #{request}</a>: waits for approval' in page
 
 
 def test_cutover_page_per_role(world, personas, admin, member_a, finance):
@@ -246,11 +318,14 @@ COVERED = {
     "plans": "test_only_admins_register_read_upload_plan_move_and_accept",
     "plan-detail": "test_every_signed_in_role_reads_the_pages_and_anonymous_is_sent_to_sign_in",
     "monolith-register": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "monolith-edit": "test_only_admins_edit_the_monolith_settings",
     "inventory-read": "test_only_admins_register_read_upload_plan_move_and_accept",
     "inventory-upload": "test_only_admins_register_read_upload_plan_move_and_accept",
     "monolith-cost": "test_only_admins_register_read_upload_plan_move_and_accept",
     "applications-discover": "test_only_admins_register_read_upload_plan_move_and_accept",
     "plan-move": "test_only_admins_register_read_upload_plan_move_and_accept",
+    "plan-split": "test_only_admins_split_and_merge_planned_clusters",
+    "plan-merge": "test_only_admins_split_and_merge_planned_clusters",
     "plan-accept": "test_only_admins_register_read_upload_plan_move_and_accept",
     "application-claim": "test_claims_through_the_pages_follow_four_eyes",
     "claim-decide": "test_claims_through_the_pages_follow_four_eyes",
@@ -308,3 +383,223 @@ def test_reject_claim_needs_a_reason_on_the_page(world, member_a, team_a, admin)
     assert (
         client_for(admin).post(reverse("migration:claim-decide", args=[claim.pk, "maybe"])).status_code == 404
     )
+
+
+@pytest.mark.parametrize(
+    ("security", "mechanism", "shown"),
+    [
+        ("SASL_SSL", "SCRAM-SHA-512", "SASL/SCRAM-SHA-512 over TLS"),
+        ("SASL_PLAINTEXT", "PLAIN", "SASL/PLAIN without TLS"),
+        ("SSL", "", "TLS, no login"),
+    ],
+)
+def test_the_login_reads_as_one_plain_phrase(admin, member_a, security, mechanism, shown):
+    sasl = {"sasl_username": "portal", "password_env": "LEGACY_PASSWORD"} if mechanism else {}
+    monolith = inventory.register_monolith(
+        actor=admin,
+        name="old",
+        bootstrap="10.0.0.1:9096",
+        security_protocol=security,
+        sasl_mechanism=mechanism,
+        **sasl,
+    )
+    for url in (reverse("migration:monolith-list"), reverse("migration:monolith-detail", args=[monolith.pk])):
+        page = client_for(member_a).get(url).content.decode()
+        assert shown in page and "((" not in page and ") (" not in page, url
+
+
+SETTINGS = {
+    "bootstrap": "10.0.0.9:9096",
+    "security_protocol": "SASL_SSL",
+    "sasl_mechanism": "SCRAM-SHA-512",
+    "sasl_username": "portal",
+    "password_env": "LEGACY_KAFKA_PASSWORD",
+    "region": "eu-west-1",
+    "mm2_plugin_arn": "arn:aws:kafkaconnect:eu-west-1:123456789012:custom-plugin/mm2/abcd",
+    "mm2_plugin_revision": "3",
+    "connect_role_arn": "arn:aws:iam::123456789012:role/msk-connect-mm2",
+}
+
+
+@pytest.mark.parametrize("persona", ["anonymous", "member_a", "member_b", "finance", "admin"])
+def test_only_admins_edit_the_monolith_settings(monolith, personas, persona):
+    url = reverse("migration:monolith-edit", args=[monolith.pk])
+    client = client_for(personas[persona])
+    get, post = client.get(url), client.post(url, SETTINGS)
+    monolith.refresh_from_db()
+    if persona == "admin":
+        assert get.status_code == 200 and "Save the settings" in get.content.decode()
+        assert post.status_code == 302 and monolith.bootstrap == "10.0.0.9:9096"
+        assert client.get(reverse("migration:monolith-edit", args=[monolith.pk + 99])).status_code == 404
+        detail = client.get(reverse("migration:monolith-detail", args=[monolith.pk])).content.decode()
+        assert url in detail
+        return
+    expected = 302 if persona == "anonymous" else 403
+    assert (get.status_code, post.status_code) == (expected, expected)
+    assert monolith.bootstrap == "127.0.0.1:1" and not monolith.events.filter(action="monolith.updated")
+    if persona != "anonymous":
+        detail = client.get(reverse("migration:monolith-detail", args=[monolith.pk])).content.decode()
+        assert url not in detail
+
+
+def test_settings_set_only_at_registration_can_be_changed_later_and_each_change_is_recorded(monolith, admin):
+    from portal.models import AuditEvent
+
+    client = client_for(admin)
+    response = client.post(reverse("migration:monolith-edit", args=[monolith.pk]), SETTINGS)
+    assert response.status_code == 302
+    monolith.refresh_from_db()
+    assert (monolith.login_label, monolith.password_env, monolith.region) == (
+        "SASL/SCRAM-SHA-512 over TLS",
+        "LEGACY_KAFKA_PASSWORD",
+        "eu-west-1",
+    )
+    assert (monolith.mm2_plugin_arn, monolith.mm2_plugin_revision) == (SETTINGS["mm2_plugin_arn"], 3)
+    event = monolith.events.get(action="monolith.updated")
+    changes = event.details["changes"]
+    assert event.actor == admin
+    assert changes["bootstrap"] == ["127.0.0.1:1", "10.0.0.9:9096"]
+    assert changes["security_protocol"] == ["PLAINTEXT", "SASL_SSL"]
+    assert changes["sasl_mechanism"] == ["(none)", "SCRAM-SHA-512"]
+    assert "name" not in changes and "monthly_cost_usd" not in changes
+    audit = AuditEvent.objects.get(action="migration.monolith.updated", actor=admin)
+    from portal.audit_wording import action_label, detail_phrases
+
+    assert action_label(audit.action) == "Monolith settings changed"
+    (words,) = detail_phrases(audit)  # key order is the database's (PostgreSQL's jsonb sorts them)
+    assert "bootstrap 127.0.0.1:1 → 10.0.0.9:9096" in words.lower()
+    assert "security_protocol PLAINTEXT → SASL_SSL" in words
+    # Saving the same settings again changes nothing and records nothing.
+    client.post(reverse("migration:monolith-edit", args=[monolith.pk]), SETTINGS)
+    assert monolith.events.filter(action="monolith.updated").count() == 1
+
+
+def test_refused_settings_say_why_and_a_password_typed_by_mistake_is_not_shown_back(monolith, admin):
+    url = reverse("migration:monolith-edit", args=[monolith.pk])
+    response = client_for(admin).post(
+        url, {**SETTINGS, "sasl_mechanism": "", "password_env": "hunter2-Secret!", "subnet_ids": "subnet-1"}
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "capital letters, digits and underscores" in page and "hunter2" not in page
+    response = client_for(admin).post(url, {**SETTINGS, "sasl_mechanism": ""})
+    assert "SASL needs a mechanism" in response.content.decode()
+    assert 'value="LEGACY_KAFKA_PASSWORD"' in response.content.decode()  # a valid name is kept
+    response = client_for(admin).post(
+        url, {**SETTINGS, "msk_cluster_arn": "cluster/x", "subnet_ids": "subnet-1"}
+    )
+    page = response.content.decode()
+    assert "An MSK cluster ARN starts with arn:aws:kafka:." in page and "Not subnet ids: subnet-1" in page
+    monolith.refresh_from_db()
+    assert monolith.security_protocol == "PLAINTEXT" and not monolith.events.filter(action="monolith.updated")
+
+
+def _shared(plan) -> dict:
+    """The world's planned cluster of the applications no team claimed: customers, payments, search, tiny."""
+    return next(c for c in plan.result["clusters"] if "search" in c["applications"])
+
+
+@pytest.mark.parametrize("persona", ["anonymous", "member_a", "member_b", "finance", "admin"])
+def test_only_admins_split_and_merge_planned_clusters(world, personas, persona):
+    plan = world["plan"]
+    shared = _shared(plan)
+    split = reverse("migration:plan-split", args=[plan.pk, shared["key"]])
+    merge = reverse("migration:plan-merge", args=[plan.pk])
+    client = client_for(personas[persona])
+    detail = client.get(reverse("migration:plan-detail", args=[plan.pk])).content.decode()
+    answers = [
+        client.get(split),
+        client.post(split, {"applications": ["tiny"]}),
+        client.post(split, {"applications": ["tiny"]}, HTTP_HX_REQUEST="true"),
+        client.post(merge, {"cluster": shared["key"], "into": shared["key"]}, HTTP_HX_REQUEST="true"),
+    ]
+    if persona == "anonymous":
+        assert all(a.status_code == 302 and "/login/" in a["Location"] for a in answers)
+    elif persona != "admin":
+        assert [a.status_code for a in answers] == [403] * 4
+        assert split not in detail and merge not in detail
+    else:
+        assert split in detail and merge in detail
+        assert answers[0].status_code == 200 and "Split legacy-unclaimed-" in answers[0].content.decode()
+        assert answers[1].status_code == 302
+        assert [a.status_code for a in answers[2:]] == [200, 200]
+        missing = reverse("migration:plan-split", args=[plan.pk, "c99"])
+        assert client.get(missing).status_code == 404
+        assert client.get(reverse("migration:plan-split", args=[plan.pk + 99, "c1"])).status_code == 404
+    assert MigrationPlan.objects.count() == (2 if persona == "admin" else 1)
+
+
+def test_the_split_form_answers_live_with_the_loads_per_quota_and_saves_only_when_asked(world, admin):
+    plan = world["plan"]
+    shared = _shared(plan)
+    url = reverse("migration:plan-split", args=[plan.pk, shared["key"]])
+    client = client_for(admin)
+    page = client.get(url).content.decode()
+    assert 'hx-post="' + url + '"' in page and 'value="search"' in page and 'value="orders"' not in page
+
+    live = client.post(url, {"applications": ["search"]}, HTTP_HX_REQUEST="true")
+    fragment = live.content.decode()
+    assert live.status_code == 200 and "<html" not in fragment
+    assert "It fits." in fragment and '<span class="badge">new</span>' in fragment
+    assert "Ingress: 40 of 200 MB/s (20.0&nbsp;%)" in fragment  # search alone on the new cluster
+    assert "Ingress: 26 of 200 MB/s (13.0&nbsp;%, was 33.0&nbsp;%)" in fragment  # the others stay
+    assert "After it: 4 clusters" in fragment and "a month (now 3, $" in fragment
+    everything = {"applications": ["customers", "payments", "search", "tiny"]}
+    refused = client.post(url, everything, HTTP_HX_REQUEST="true")
+    assert (
+        "not possible" in refused.content.decode()
+        and "Leave at least one application" in refused.content.decode()
+    )
+    nothing = client.post(url, {}, HTTP_HX_REQUEST="true")
+    assert "Choose the applications that go to the new cluster." in nothing.content.decode()
+    # Without JavaScript, "Check without saving" shows the same answer in the page.
+    checked = client.post(url, {"applications": ["search"], "check": "1"})
+    assert checked.status_code == 200 and "It fits." in checked.content.decode()
+    assert MigrationPlan.objects.count() == 1
+
+    saved = client.post(url, {"applications": ["search"], "note": "search grows fast"})
+    new = MigrationPlan.objects.get(version=2)
+    assert saved.status_code == 302 and saved["Location"] == reverse("migration:plan-detail", args=[new.pk])
+    assert new.change_note == "search grows fast" and new.based_on == plan
+    compare = client.get(reverse("migration:plan-compare", args=[new.pk]), {"with": 1}).content.decode()
+    assert "Only in v2: legacy-unclaimed-" in compare and "search: legacy-unclaimed-" in compare
+
+
+def test_the_merge_form_answers_live_and_names_the_rule_a_merge_would_break(world, admin):
+    customers = Application.objects.get(name="customers")
+    inventory.update_requirements(actor=admin, application_id=customers.pk, contains_pii=True)
+    plan = planning.create_plan(actor=admin, monolith_id=world["monolith"].pk)
+    client = client_for(admin)
+    where = {name: c["key"] for c in plan.result["clusters"] for name in c["applications"]}
+    split = planning.split_cluster(
+        actor=admin, plan_id=plan.pk, cluster=where["search"], applications=["tiny"]
+    )
+    url = reverse("migration:plan-merge", args=[split.pk])
+    where_now = {name: c["key"] for c in split.result["clusters"] for name in c["applications"]}
+
+    refused = client.post(
+        url, {"cluster": where["customers"], "into": where["search"]}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "not possible" in refused and "PII never shares a cluster" in refused
+    refused = client.post(url, {"cluster": where["clicks"], "into": where["search"]}, HTTP_HX_REQUEST="true")
+    assert "keeps teams apart (team-b, unclaimed)" in refused.content.decode()
+    half = client.post(url, {"cluster": where["clicks"]}, HTTP_HX_REQUEST="true").content.decode()
+    assert "Merge into: Choose the cluster that takes its applications." in half
+
+    live = client.post(
+        url, {"cluster": where_now["tiny"], "into": where_now["search"]}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert (
+        "It fits." in live
+        and "goes away" in live
+        and "Ingress: 61 of 200 MB/s (30.5&nbsp;%, was 30.0&nbsp;%)" in live
+    )
+    versions = MigrationPlan.objects.count()
+    saved = client.post(url, {"cluster": where_now["tiny"], "into": where_now["search"]})
+    merged = MigrationPlan.objects.get(version=versions + 1)
+    assert saved.status_code == 302 and merged.change_note.startswith("Merged legacy-unclaimed-")
+    assert len(merged.result["clusters"]) == len(plan.result["clusters"])
+    # A refused merge without htmx goes back to the plan with the reasons, and saves nothing.
+    back = client.post(url, {"cluster": where["customers"], "into": where["search"]}, follow=True)
+    assert "PII never shares a cluster" in back.content.decode()
+    assert MigrationPlan.objects.count() == versions + 1

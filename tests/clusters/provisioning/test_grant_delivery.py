@@ -1,39 +1,24 @@
 """Access grants reach IAM one of two ways, an admin setting: a portal-managed inline policy on the
 principal's role, or the approved policy document handed to the team to attach itself."""
 
-from decimal import Decimal
-
 import pytest
 
 from clusters.models import AccessGrant, GrantDelivery, PlatformSettings, ProvisioningEvent
 from clusters.providers.local.models import LocalMskGrant
 from clusters.requests import services
+from tests import builders
 from tests.conftest import client_for
 
 
 def _approve(prepared, member, admin, capture):
-    request = services.submit_request(actor=member, prepared=prepared)
-    with capture(execute=True):
-        services.approve_request(request_id=request.pk, actor=admin)
+    builders.approve(builders.submit(member, prepared), admin, capture)
 
 
 def _topic_with_access(member_a, admin, team_a, cluster, capture):
-    _approve(
-        services.prepare_topic_create(
-            actor=member_a,
-            team=team_a,
-            cluster=cluster,
-            name="orders",
-            expected_in_mbps=Decimal(1),
-            expected_out_mbps=Decimal(1),
-            access_entries=[
-                services.AccessInput("arn:aws:iam::123456789012:role/app", produce=True, consume=False)
-            ],
-        ),
-        member_a,
-        admin,
-        capture,
+    request = builders.topic_request(
+        member_a, cluster, "orders", team=team_a, access_entries=builders.produce_access()
     )
+    builders.approve(request, admin, capture)
     return AccessGrant.objects.get()
 
 

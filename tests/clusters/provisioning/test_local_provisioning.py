@@ -14,32 +14,15 @@ from clusters.providers.base import AccessDenied, TransientError
 from clusters.providers.local.models import LocalMskCluster, LocalMskGrant, LocalMskTopic
 from clusters.providers.local.provider import LocalProvider
 from clusters.requests import services
+from tests import builders
 
 ARN = re.compile(r"^arn:aws:kafka:us-east-1:123456789012:cluster/team-a-new/[0-9a-f-]{36}-s1$")
 
 
 @pytest.fixture
-def approved_cluster(
-    member_a, admin, team_a, platform_account, network_profile, django_capture_on_commit_callbacks
-):
-    prepared = services.prepare_cluster_create(
-        actor=member_a,
-        team=team_a,
-        name="team-a-new",
-        kind="dedicated",
-        environment="dev",
-        account=platform_account,
-        region="us-east-1",
-        network_profile=network_profile,
-        expected_write_mbps=Decimal(5),
-        expected_read_mbps=Decimal(5),
-        contains_pii=False,
-        latency_class="time_insensitive",
-        justification="test",
-    )
-    request = services.submit_request(actor=member_a, prepared=prepared)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.approve_request(request_id=request.pk, actor=admin)
+def approved_cluster(member_a, admin, team_a, network_profile, django_capture_on_commit_callbacks):
+    request = builders.cluster_request(member_a, team_a, network_profile, "team-a-new")
+    builders.approve(request, admin, django_capture_on_commit_callbacks)
     return Cluster.objects.get(name="team-a-new")
 
 
@@ -76,18 +59,9 @@ def test_provisioning_twice_creates_one_cluster(approved_cluster):
 
 
 @override_settings(LOCAL_MSK_CREATE_SECONDS=60)
-def test_a_cluster_created_before_a_crash_is_adopted(cluster_a, platform_account, network_profile, team_a):
+def test_a_cluster_created_before_a_crash_is_adopted(cluster_a, network_profile, team_a):
     # The worker died after MSK accepted the create call but before the ARN was saved.
-    cluster = Cluster.objects.create(
-        name="crashed",
-        team=team_a,
-        kind="dedicated",
-        environment="dev",
-        account=platform_account,
-        region="us-east-1",
-        network_profile=network_profile,
-        status=Cluster.Status.PROVISIONING,
-    )
+    cluster = builders.cluster(team_a, network_profile, "crashed", status=Cluster.Status.PROVISIONING, arn="")
     account = provisioning.account_ref(cluster)
     earlier = LocalProvider().create_cluster(account, provisioning.cluster_spec(cluster))
     provisioning.provision_cluster(cluster.pk)
@@ -98,17 +72,9 @@ def test_a_cluster_created_before_a_crash_is_adopted(cluster_a, platform_account
 
 
 def test_access_denied_fails_with_a_readable_reason_and_admins_can_retry(
-    approved_cluster, admin, monkeypatch, django_capture_on_commit_callbacks
+    approved_cluster, team_a, network_profile, admin, monkeypatch, django_capture_on_commit_callbacks
 ):
-    cluster = Cluster.objects.create(
-        name="denied",
-        team=approved_cluster.team,
-        kind="dedicated",
-        environment="dev",
-        account=approved_cluster.account,
-        region="us-east-1",
-        network_profile=approved_cluster.network_profile,
-    )
+    cluster = builders.cluster(team_a, network_profile, "denied", status=Cluster.Status.PENDING, arn="")
 
     def refuse(self, account, spec):
         raise AccessDenied("The portal cannot assume arn:aws:iam::123456789012:role/msk-portal.")
@@ -125,16 +91,10 @@ def test_access_denied_fails_with_a_readable_reason_and_admins_can_retry(
     assert cluster.status in (Cluster.Status.PROVISIONING, Cluster.Status.ACTIVE) and cluster.arn
 
 
-def test_transient_errors_are_raised_for_retry_and_lost_work_is_redispatched(approved_cluster, monkeypatch):
-    cluster = Cluster.objects.create(
-        name="flaky",
-        team=approved_cluster.team,
-        kind="dedicated",
-        environment="dev",
-        account=approved_cluster.account,
-        region="us-east-1",
-        network_profile=approved_cluster.network_profile,
-    )
+def test_transient_errors_are_raised_for_retry_and_lost_work_is_redispatched(
+    approved_cluster, team_a, network_profile, monkeypatch
+):
+    cluster = builders.cluster(team_a, network_profile, "flaky", status=Cluster.Status.PENDING, arn="")
 
     def throttle(self, account, name):
         raise TransientError("Rate exceeded")
@@ -160,21 +120,16 @@ def test_topics_and_grants_follow_the_cluster(
         provisioning.reconcile()
     approved_cluster.refresh_from_db()
     assert approved_cluster.status == Cluster.Status.ACTIVE
-    prepared = services.prepare_topic_create(
-        actor=member_a,
-        team=team_a,
-        cluster=approved_cluster,
-        name="orders",
+    request = builders.topic_request(
+        member_a,
+        approved_cluster,
+        "orders",
         expected_in_mbps=Decimal(6),
         expected_out_mbps=Decimal(6),
         retention_ms=3_600_000,
-        access_entries=[
-            services.AccessInput("arn:aws:iam::123456789012:role/app", produce=True, consume=False)
-        ],
+        access_entries=builders.produce_access(),
     )
-    request = services.submit_request(actor=member_a, prepared=prepared)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.approve_request(request_id=request.pk, actor=admin)
+    builders.approve(request, admin, django_capture_on_commit_callbacks)
     topic = Topic.objects.get(name="team-a.orders")
     assert topic.status == Topic.Status.ACTIVE
     simulated = LocalMskTopic.objects.get(name="team-a.orders")
@@ -187,18 +142,12 @@ def test_topics_and_grants_follow_the_cluster(
 
 
 def test_a_broken_account_never_blocks_the_others(approved_cluster, team_a, network_profile, monkeypatch):
-    from tests import builders
-
     broken = builders.aws_account("999988887777", name="broken")
     broken_network = builders.network_profile(broken, name="n", security_group_ids=[])
-    stuck = Cluster.objects.create(
-        name="in-broken",
-        team=team_a,
-        kind="dedicated",
-        environment="dev",
-        account=broken,
-        region="us-east-1",
-        network_profile=broken_network,
+    stuck = builders.cluster(
+        team_a,
+        broken_network,
+        "in-broken",
         status=Cluster.Status.PROVISIONING,
         arn="arn:aws:kafka:us-east-1:999988887777:cluster/in-broken/x-s1",
     )
@@ -223,25 +172,17 @@ def test_changes_and_removals_are_carried_out_after_approval(
     member_a, admin, team_a, approved_cluster, django_capture_on_commit_callbacks
 ):
     def approve(prepared):
-        request = services.submit_request(actor=member_a, prepared=prepared)
-        with django_capture_on_commit_callbacks(execute=True):
-            services.approve_request(request_id=request.pk, actor=admin)
+        builders.approve(builders.submit(member_a, prepared), admin, django_capture_on_commit_callbacks)
 
     LocalMskCluster.objects.update(created_at=timezone.now() - timedelta(minutes=5))
     with django_capture_on_commit_callbacks(execute=True):
         provisioning.reconcile()
-    approve(
-        services.prepare_topic_create(
-            actor=member_a,
-            team=team_a,
-            cluster=approved_cluster,
-            name="orders",
-            expected_in_mbps=Decimal(1),
-            expected_out_mbps=Decimal(1),
-            access_entries=[
-                services.AccessInput("arn:aws:iam::123456789012:role/app", produce=True, consume=False)
-            ],
-        )
+    builders.approve(
+        builders.topic_request(
+            member_a, approved_cluster, "orders", access_entries=builders.produce_access()
+        ),
+        admin,
+        django_capture_on_commit_callbacks,
     )
     topic = Topic.objects.get(name="team-a.orders")
     grant = AccessGrant.objects.get(topic=topic)
@@ -290,18 +231,9 @@ def test_changes_and_removals_are_carried_out_after_approval(
 
 
 def test_a_twin_creating_the_cluster_between_lookup_and_create_is_adopted(
-    approved_cluster, team_a, platform_account, network_profile, monkeypatch
+    approved_cluster, team_a, network_profile, monkeypatch
 ):
-    cluster = Cluster.objects.create(
-        name="twin",
-        team=team_a,
-        kind="dedicated",
-        environment="dev",
-        account=platform_account,
-        region="us-east-1",
-        network_profile=network_profile,
-        status=Cluster.Status.PROVISIONING,
-    )
+    cluster = builders.cluster(team_a, network_profile, "twin", status=Cluster.Status.PROVISIONING, arn="")
     twin = LocalProvider().create_cluster(
         provisioning.account_ref(cluster), provisioning.cluster_spec(cluster)
     )

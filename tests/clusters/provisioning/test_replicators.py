@@ -81,6 +81,8 @@ def test_read_cluster_gets_a_replicator_once_both_clusters_are_active(
     assert replicator.status == Replicator.Status.CREATING and replicator.arn
     simulated = LocalMskReplicator.objects.get()
     assert simulated.source_arn == write_cluster.arn and simulated.topics == ["team-a.orders"]
+    # From the write cluster's oldest record, not only what arrives after the replicator starts.
+    assert provisioning.specs.replicator_spec(replicator).starting_position == "EARLIEST"
 
     LocalMskReplicator.objects.update(created_at=timezone.now() - timedelta(minutes=5))
     assert provisioning.reconcile()["replicators_active"] == 1
@@ -116,8 +118,10 @@ def test_local_replicator_needs_both_clusters_active(write_cluster, platform_acc
         source_arn=write_cluster.arn,
         target_arn="arn:aws:kafka:us-east-1:1:cluster/no/1",
         topics=("t",),
-        subnet_ids=(),
-        security_group_ids=(),
+        source_subnet_ids=(),
+        source_security_group_ids=(),
+        target_subnet_ids=(),
+        target_security_group_ids=(),
         service_execution_role_arn="",
     )
     with pytest.raises(ProviderError, match="both clusters active"):

@@ -1,7 +1,6 @@
 """The request page follows what its approval set in motion, polled by htmx until every step is done."""
 
 from datetime import timedelta
-from decimal import Decimal
 
 from django.test import override_settings
 from django.utils import timezone
@@ -9,36 +8,20 @@ from django.utils import timezone
 from clusters import provisioning
 from clusters.models import Request
 from clusters.providers.local.models import LocalMskCluster
-from clusters.requests import services
+from tests import builders
 from tests.conftest import client_for
 
 
 @override_settings(LOCAL_MSK_CREATE_SECONDS=60)
 def test_request_page_shows_provisioning_and_polling_stops_when_done(
-    member_a, member_b, admin, team_a, platform_account, network_profile, django_capture_on_commit_callbacks
+    member_a, member_b, admin, team_a, network_profile, django_capture_on_commit_callbacks
 ):
-    prepared = services.prepare_cluster_create(
-        actor=member_a,
-        team=team_a,
-        name="team-a-progress",
-        kind="dedicated",
-        environment="dev",
-        account=platform_account,
-        region="us-east-1",
-        network_profile=network_profile,
-        expected_write_mbps=Decimal(5),
-        expected_read_mbps=Decimal(5),
-        contains_pii=False,
-        latency_class="time_insensitive",
-        justification="test",
-    )
-    request = services.submit_request(actor=member_a, prepared=prepared)
+    request = builders.cluster_request(member_a, team_a, network_profile, "team-a-progress")
     client = client_for(member_a)
     assert (
         'id="request-progress"' not in client.get(f"/requests/{request.pk}/").content.decode()
     )  # not approved
-    with django_capture_on_commit_callbacks(execute=True):
-        services.approve_request(request_id=request.pk, actor=admin)
+    builders.approve(request, admin, django_capture_on_commit_callbacks)
 
     page = client.get(f"/requests/{request.pk}/").content.decode()
     assert 'id="request-progress"' in page and f"/requests/{request.pk}/progress/" in page  # polling

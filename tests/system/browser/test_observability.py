@@ -7,13 +7,14 @@ import re
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from clusters.models import Request
 from clusters.observability import alerts
 from clusters.observability.collect import floor_point
 from tests.clusters.observability.conftest import STEP, lags, make_topic, rates
 from tests.system.browser.test_request_flow import sign_in
+from tests.system.browser.test_tour import OVERFLOW_JS, WIDTHS
 
 pytestmark = pytest.mark.browser
 
@@ -52,3 +53,41 @@ def test_a_member_goes_from_a_lagging_group_to_a_submitted_partition_request(
     expect(page).to_have_url(re.compile(r"/requests/\d+/$"))
     request = Request.objects.get()
     assert request.kind == "topic.update" and request.topic == topic and request.payload["partitions"] == 2
+
+
+# What a phone shows: every cell of every table on screen, not behind the scroll edge of a table that
+# scrolls sideways (the tour's overflow check accepts a table that scrolls; these pages' tables become cards).
+CELLS_PAST_THE_EDGE_JS = """() => [...document.querySelectorAll('main td, main th')]
+  .filter((cell) => {
+    const rect = cell.getBoundingClientRect();
+    const hiddenHead = cell.closest('thead') && getComputedStyle(cell.closest('thead')).position === 'absolute';
+    return rect.width > 0 && !hiddenHead && rect.right > window.innerWidth + 0.5;
+  })
+  .map((cell) => `${cell.closest('table').id || 'table'}: "${cell.innerText.trim().slice(0, 40)}"`)"""
+
+
+def test_the_traffic_pages_fit_a_phone_screen(browser: Browser, live_server, team_a, member_a, cluster_a):
+    topic = make_topic(cluster_a, team_a, "team-a.payments-refunds", partitions=1)
+    first = floor_point(timezone.now()) - 4 * STEP
+    rates(topic, first, [4.6, 4.7, 4.8, 4.9], [13, 13, 13, 13])
+    lags(topic, "team-a.payments-refunds-reader", first, [3000, 4200, 5400, 6600])
+    alerts.evaluate()
+    context = browser.new_context(viewport=WIDTHS["phone"])
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    past_the_edge = {}
+    try:
+        sign_in(page, live_server, member_a.username)
+        for path in ("/traffic/", f"/clusters/{cluster_a.pk}/traffic/", f"/topics/{topic.pk}/"):
+            page.goto(live_server.url + path)
+            page.locator("main details").evaluate_all(
+                "all => all.forEach((details) => { details.open = true; })"
+            )
+            expect(page.get_by_role("table").first).to_be_visible()
+            overflow = page.evaluate(OVERFLOW_JS)
+            assert overflow["documentScrollWidth"] <= overflow["innerWidth"], (path, overflow)
+            assert not overflow["elements"], (path, overflow["elements"])
+            past_the_edge[path] = page.evaluate(CELLS_PAST_THE_EDGE_JS)
+    finally:
+        context.close()
+    assert not any(past_the_edge.values()), past_the_edge

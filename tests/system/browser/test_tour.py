@@ -114,7 +114,12 @@ def tour_pages(role: str, demo: dict) -> list[str]:
     dedicated, shared = clusters["payments-dev"].pk, clusters["events-write"].pk
     if role == "anonymous":
         return ["/login/"]
-    detail = [f"/teams/{payments.slug}/", f"/clusters/{dedicated}/", f"/clusters/{shared}/"]
+    detail = [
+        f"/teams/{payments.slug}/",
+        f"/clusters/{dedicated}/",
+        f"/clusters/{shared}/",
+        *_migration(role),
+    ]
     if role == "fred":
         return [*detail, f"/billing/teams/{payments.slug}/"]
     requests = [
@@ -127,6 +132,22 @@ def tour_pages(role: str, demo: dict) -> list[str]:
         forms = ["/requests/new/cluster/", "/requests/new/topic/", "/requests/new/access/"]
         return [*detail, *requests, *forms]
     return [*detail, *requests, "/teams/new/", f"/billing/teams/{payments.slug}/"]
+
+
+def _migration(role: str) -> list[str]:
+    """The demo monolith's pages (issue 13): inventory, applications, plans, the plan with its costs, and for
+    alice (Payments) the requirements of payments-core; every signed-in role reads them."""
+    from clusters.migration import demo as migration_demo
+    from clusters.migration.models import Monolith
+
+    monolith = Monolith.objects.get(name=migration_demo.NAME)
+    plan = monolith.plans.order_by("-version").first()
+    pages = [f"/migration/{monolith.pk}/{page}" for page in ("", "applications/", "plans/")]
+    pages.append(f"/migration/plans/{plan.pk}/")
+    if role == "alice":
+        core = monolith.applications.get(name="payments-core")
+        pages.append(f"/migration/applications/{core.pk}/requirements/")
+    return pages
 
 
 def _teams_of(role: str, demo: dict):

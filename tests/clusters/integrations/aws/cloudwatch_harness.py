@@ -44,11 +44,16 @@ def seeding_client(endpoint_url: str, role_arn: str, region: str = "us-east-1"):
     )
 
 
-def datum(cluster: str, topic: str, metric_name: str, when: dt.datetime, value: float) -> dict:
-    """One per-partition, per-minute sample as MSK publishes it (no Partition dimension)."""
+def datum(
+    cluster: str, topic: str, metric_name: str, when: dt.datetime, value: float, broker: str = ""
+) -> dict:
+    """One per-partition, per-minute sample as MSK Serverless publishes it (no Partition dimension); with
+    `broker`, one broker's per-minute sample of the topic as MSK Provisioned publishes it (+ Broker ID)."""
     return {
         "MetricName": metric_name,
-        "Dimensions": [{"Name": "Cluster Name", "Value": cluster}, {"Name": "Topic", "Value": topic}],
+        "Dimensions": [{"Name": "Cluster Name", "Value": cluster}]
+        + ([{"Name": "Broker ID", "Value": broker}] if broker else [])
+        + [{"Name": "Topic", "Value": topic}],
         "Timestamp": when,
         "Value": float(value),
         "Unit": "Bytes/Second",
@@ -69,6 +74,18 @@ def lag_datum(
         "Timestamp": when,
         "Value": float(value),
         "Unit": "Seconds" if metric_name == "EstimatedMaxTimeLag" else "Count",
+    }
+
+
+def replicator_datum(replicator: str, topic: str, metric_name: str, when: dt.datetime, value: float) -> dict:
+    """One per-minute MSK Replicator sample (AWS/Kafka, dimensions ReplicatorName + Topic): MessageLag is a
+    count of source messages not yet consumed, ReplicationLatency milliseconds."""
+    return {
+        "MetricName": metric_name,
+        "Dimensions": [{"Name": "ReplicatorName", "Value": replicator}, {"Name": "Topic", "Value": topic}],
+        "Timestamp": when,
+        "Value": float(value),
+        "Unit": "Milliseconds" if metric_name == "ReplicationLatency" else "Count",
     }
 
 

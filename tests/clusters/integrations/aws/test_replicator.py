@@ -14,49 +14,117 @@ SPEC = ReplicatorSpec(
     source_arn=SOURCE,
     target_arn=TARGET,
     topics=("payments.orders",),
-    subnet_ids=("subnet-0123456789abcdef0", "subnet-0123456789abcdef1"),
-    security_group_ids=("sg-0123456789abcdef0",),
+    source_subnet_ids=("subnet-0aaaaaaaaaaaaaaa0", "subnet-0aaaaaaaaaaaaaaa1"),
+    source_security_group_ids=("sg-0aaaaaaaaaaaaaaa0",),
+    target_subnet_ids=("subnet-0123456789abcdef0", "subnet-0123456789abcdef1"),
+    target_security_group_ids=("sg-0123456789abcdef0",),
     service_execution_role_arn="arn:aws:iam::111122223333:role/msk-replicator",
     tags={"team": "search"},
 )
 
 
+def create_replicator_request(
+    *, name, role, source, target, source_vpc, target_vpc, topics, groups, tags, starting=None
+) -> dict:
+    """CreateReplicator's parameters as the adapter must send them; every value is the caller's."""
+    topic_replication = {
+        "TopicsToReplicate": topics,
+        "CopyTopicConfigurations": True,
+        "CopyAccessControlListsForTopics": False,
+        "DetectAndCopyNewTopics": False,
+        "TopicNameConfiguration": {"Type": "IDENTICAL"},
+    }
+    if starting:
+        topic_replication["StartingPosition"] = {"Type": starting}
+    return {
+        "ReplicatorName": name,
+        "ServiceExecutionRoleArn": role,
+        "KafkaClusters": [
+            {"AmazonMskCluster": {"MskClusterArn": source}, "VpcConfig": source_vpc},
+            {"AmazonMskCluster": {"MskClusterArn": target}, "VpcConfig": target_vpc},
+        ],
+        "ReplicationInfoList": [
+            {
+                "SourceKafkaClusterArn": source,
+                "TargetKafkaClusterArn": target,
+                "TargetCompressionType": "NONE",
+                "TopicReplication": topic_replication,
+                "ConsumerGroupReplication": {
+                    "ConsumerGroupsToReplicate": groups,
+                    "DetectAndCopyNewConsumerGroups": True,
+                    "SynchroniseConsumerGroupOffsets": True,
+                },
+            }
+        ],
+        "Tags": tags,
+    }
+
+
+CREATED = {"ReplicatorArn": REPLICATOR, "ReplicatorName": SPEC.name, "ReplicatorState": "CREATING"}
+SOURCE_VPC = {
+    "SubnetIds": ["subnet-0aaaaaaaaaaaaaaa0", "subnet-0aaaaaaaaaaaaaaa1"],
+    "SecurityGroupIds": ["sg-0aaaaaaaaaaaaaaa0"],
+}
+TARGET_SUBNETS = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+
+
+def spec_request(**varying) -> dict:
+    """The request for SPEC's replicator, with what a test varies."""
+    return create_replicator_request(
+        name="events-read-from-events-write",
+        role="arn:aws:iam::111122223333:role/msk-replicator",
+        source=SOURCE,
+        target=TARGET,
+        source_vpc=SOURCE_VPC,
+        tags={"team": "search"},
+        **varying,
+    )
+
+
 def test_create_replicator_sends_a_valid_request_with_offset_sync(account, kafka_stub):
-    vpc = {"SubnetIds": list(SPEC.subnet_ids), "SecurityGroupIds": list(SPEC.security_group_ids)}
+    """A read cluster mirrors its whole write cluster: every group; each cluster through its own VPC."""
     kafka_stub.add_response(
         "create_replicator",
-        {"ReplicatorArn": REPLICATOR, "ReplicatorName": SPEC.name, "ReplicatorState": "CREATING"},
-        expected_params={
-            "ReplicatorName": SPEC.name,
-            "ServiceExecutionRoleArn": SPEC.service_execution_role_arn,
-            "KafkaClusters": [
-                {"AmazonMskCluster": {"MskClusterArn": SOURCE}, "VpcConfig": vpc},
-                {"AmazonMskCluster": {"MskClusterArn": TARGET}, "VpcConfig": vpc},
-            ],
-            "ReplicationInfoList": [
-                {
-                    "SourceKafkaClusterArn": SOURCE,
-                    "TargetKafkaClusterArn": TARGET,
-                    "TargetCompressionType": "NONE",
-                    "TopicReplication": {
-                        "TopicsToReplicate": ["payments.orders"],
-                        "CopyTopicConfigurations": True,
-                        "CopyAccessControlListsForTopics": False,
-                        "DetectAndCopyNewTopics": False,
-                        "TopicNameConfiguration": {"Type": "IDENTICAL"},
-                    },
-                    "ConsumerGroupReplication": {
-                        "ConsumerGroupsToReplicate": [".*"],
-                        "DetectAndCopyNewConsumerGroups": True,
-                        "SynchroniseConsumerGroupOffsets": True,
-                    },
-                }
-            ],
-            "Tags": {"team": "search"},
-        },
+        CREATED,
+        expected_params=spec_request(
+            target_vpc={"SubnetIds": TARGET_SUBNETS, "SecurityGroupIds": ["sg-0123456789abcdef0"]},
+            topics=[r"payments\.orders"],
+            groups=[".*"],
+        ),
     )
     state = aws_control.create_replicator(account, SPEC)
     assert (state.arn, state.state) == (REPLICATOR, "CREATING")
+
+
+def test_named_groups_and_topics_are_matched_exactly_and_a_name_too_long_to_escape_is_refused(
+    account, kafka_stub
+):
+    import re
+    from dataclasses import replace
+
+    spec = replace(
+        SPEC,
+        topics=("orders.created", "orders-dlq"),
+        consumer_groups=("billing.v2", "ship+ping"),
+        starting_position="EARLIEST",
+        target_security_group_ids=(),
+    )
+    kafka_stub.add_response(
+        "create_replicator",
+        CREATED,
+        expected_params=spec_request(
+            target_vpc={"SubnetIds": TARGET_SUBNETS},  # no security group: the VPC's default
+            topics=[r"orders\-dlq", r"orders\.created"],
+            groups=[r"billing\.v2", r"ship\+ping"],
+            starting="EARLIEST",
+        ),
+    )
+    aws_control.create_replicator(account, spec)
+    # Each pattern matches its own name only.
+    assert re.fullmatch(r"orders\.created", "orders.created")
+    assert not re.fullmatch(r"orders\.created", "ordersXcreated")
+    with pytest.raises(ProviderError, match=r"cannot match the topic .* exactly"):
+        aws_control.create_replicator(account, replace(spec, topics=("a." * 120 + "b",)))
 
 
 def test_find_replicator_matches_the_exact_name(account, kafka_stub):

@@ -1,11 +1,9 @@
-from functools import cache
-
 from django.conf import settings
-from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.html import escape
 
 from clusters import selectors as request_selectors
 from portal import access
+from portal.links import reversed_once
 
 # The header's links, by the name base.html reads them as (`{{ menu.teams }}`).
 MENU = {
@@ -27,16 +25,9 @@ MENU = {
 }
 
 
-@cache
-def _menu(script_prefix: str, urlconf: str) -> dict[str, str]:
-    """The header's links, escaped, reversed once per process (script prefix and URLconf) rather than
-    16 `{% url %}` on every page."""
-    return {key: escape(reverse(name, urlconf=urlconf)) for key, name in MENU.items()}
-
-
 def navigation(request):
     user = getattr(request, "user", None)
-    menu = _menu(get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
+    menu = {key: escape(reversed_once(name)) for key, name in MENU.items()}  # not 16 {% url %}
     if user is None or not user.is_authenticated:
         return {"oidc_enabled": settings.OIDC_ENABLED, "menu": menu}
     return {

@@ -50,7 +50,7 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
         "reason_errors": (),
     }
     template = "clusters/_queue_table.html" if is_htmx_partial(request) else "clusters/approval_queue.html"
-    return render(request, template, context)
+    return lists.render_list(request, template, context)
 
 
 def _queue_rows(request: HttpRequest, rows: list[selectors.RequestRow]) -> list[selectors.RequestRow]:

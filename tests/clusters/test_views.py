@@ -761,7 +761,8 @@ def test_a_list_page_lets_its_rows_go_once_rendered(name, admin, member_a, team_
     gc.disable()
     try:
         assert client.get(reverse(name)).status_code == 200
-        alive = [row for row in gc.get_objects() if isinstance(row, selectors.RequestRow)]
+        # By exact type: isinstance() on a dead weakref.proxy (another test's) raises ReferenceError.
+        alive = [row for row in gc.get_objects() if type(row) is selectors.RequestRow]
     finally:
         gc.enable()
     assert alive == []

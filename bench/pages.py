@@ -2,6 +2,9 @@
 
     .venv/bin/python bench/pages.py [--samples 60]
 
+BENCH_BREAKDOWN=1 also prints each page's median, p95 and slowest time at both sizes; BENCH_SHOW_SQL=1 the
+time of each query of a page (the measured request's).
+
 Runs in a throw-away test database (PostgreSQL when reachable, as in `make test`), through Django's
 test client in one process, so the pages and the baseline are measured under the same conditions.
 The baseline is the smallest authenticated endpoint, GET /api/v1/me/.
@@ -116,6 +119,11 @@ def measure(client: Client, url: str, samples: int) -> tuple[int, float]:
         client.get(url)
         timings.append(time.perf_counter() - start)
     p95 = statistics.quantiles(timings, n=20)[18]
+    if os.environ.get("BENCH_BREAKDOWN"):
+        print(
+            f"  {url:<22} queries {query_count:>2}  median {statistics.median(timings) * 1000:6.2f} ms"
+            f"  p95 {p95 * 1000:6.2f} ms  max {max(timings) * 1000:6.2f} ms"
+        )
     return query_count, p95
 
 
@@ -148,6 +156,8 @@ def main() -> None:
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("ANALYZE")  # what autovacuum does after a bulk load in production
+            if os.environ.get("BENCH_BREAKDOWN"):
+                print(f"{Request.objects.count()} requests:")
             _, baseline_p95 = measure(member_client, baseline_url, args.samples)
             for label, client, url in pages:
                 queries, p95 = measure(client, url, args.samples)

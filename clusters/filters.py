@@ -39,10 +39,7 @@ class RequestFilterSet(django_filters.FilterSet):
         if request is not None:
             user = request.user
             # A callable: the teams are read only when the bar is rendered (never for the API).
-            self.form.fields["team"].widget.choices = lambda: [
-                ("", "any team"),
-                *access.teams_visible_to(user).values_list("slug", "name"),
-            ]
+            self.form.fields["team"].widget.choices = lambda: [("", "any team"), *access.team_choices(user)]
 
 
 class ApprovalFilterSet(RequestFilterSet):

@@ -7,11 +7,22 @@ costs the same number of queries whether there are ten requests or ten thousand.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    CharField,
+    Count,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.http import Http404
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
@@ -35,6 +46,7 @@ from clusters.provisioning import REDISPATCH_NOTE
 from clusters.requests import limits
 from portal import access
 from portal.models import Team, User
+from portal.selectors import count_per_team
 
 Kind = Request.Kind
 
@@ -324,9 +336,11 @@ def work_label(kind: str, stage: str) -> str:
     }.get(stage, "")
 
 
-@dataclass(frozen=True)
+@dataclass
 class RequestRow:
-    """One line of the request list or the approval queue: plain values, no model instances."""
+    """One line of the request list or the approval queue: plain values, no model instances. Who or what
+    decided, and why, only when loaded `with_decisions` (pages of the lists do not show it). Not frozen:
+    the selectors below mark a page's rows in place (a copy per row costs more than the marks)."""
 
     pk: int
     kind: str
@@ -340,16 +354,25 @@ class RequestRow:
     has_warnings: bool
     estimated_monthly_cost: Decimal
     created_at: object  # datetime
-    decided_by: str | None
-    approved_by_rule: str | None
-    decision_reason: str
     decided_at: object  # datetime or None
     cluster_id: int | None
     topic_id: int | None
     grant_id: int | None
+    decided_by: str | None = None
+    approved_by_rule: str | None = None
+    decision_reason: str = ""
     work: str = ""  # approved requests: moving, done or failed (see work_stage)
     can_decide: bool = False  # the viewer may approve or reject it (`with_decision_rights`)
     is_own_open: bool = False  # the viewer is an admin who filed it: someone else must decide
+    links: dict[str, str] = field(default_factory=dict)  # its pages' URLs (`clusters.views.lists.with_links`)
+
+    def __getitem__(self, name: str):
+        """Templates look a name up as a key before they try an attribute, and an object that is not
+        subscriptable costs them a raised exception per lookup: a page of rows makes about a thousand."""
+        try:
+            return self.__dict__[name]
+        except KeyError:
+            return getattr(self, name)  # the labels below
 
     @property
     def work_label(self) -> str:
@@ -380,17 +403,12 @@ def request_status_label(status: str) -> str:
 
 def with_decision_rights(user: User, rows: list[RequestRow]) -> list[RequestRow]:
     """The rows, each saying whether this user may decide on it (`portal.access`, four-eyes)."""
-    return [
-        replace(
-            row,
-            can_decide=access.can_decide_request(user, row),
-            is_own_open=access.is_own_open_request(user, row),
-        )
-        for row in rows
-    ]
+    for row, (can_decide, is_own_open) in zip(rows, access.decision_rights(user, rows), strict=True):
+        row.can_decide, row.is_own_open = can_decide, is_own_open
+    return rows
 
 
-_ROW_COLUMNS = (
+ROW_COLUMNS = (
     "pk",
     "kind",
     "status",
@@ -403,30 +421,45 @@ _ROW_COLUMNS = (
     "has_warnings",
     "estimated_monthly_cost",
     "created_at",
-    "decided_by__username",
-    "approved_by_rule__name",
-    "decision_reason",
     "decided_at",
     "cluster_id",
     "topic_id",
     "grant_id",
 )
+# Two joins more: a query with four joins takes PostgreSQL twice as long to plan as one with two.
+_DECISION_COLUMNS = ("decided_by__username", "approved_by_rule__name", "decision_reason")
 _CLUSTER_KINDS = (Kind.CLUSTER_CREATE, Kind.CLUSTER_DECOMMISSION)
 _ACCESS_KINDS = (Kind.ACCESS_GRANT, Kind.ACCESS_REVOKE)
 
 
-def open_request_rows(ids: list[int]) -> list[RequestRow]:
-    """Rows of a list page, by primary key: only the columns a row shows, as plain tuples (a page of 50
+def rows_of(values) -> list[RequestRow]:
+    """Rows from tuples of `ROW_COLUMNS` (and `DECISION_COLUMNS`)."""
+    return [RequestRow(*row) for row in values]
+
+
+def open_request_rows(requests: QuerySet[Request], *, with_decisions: bool = False) -> list[RequestRow]:
+    """Rows of these requests, in their order: only the columns a row shows, as plain tuples (a page of 50
     model instances with their related team and user costs more than the rest of the query). The
     approval queue's rows as they are: submitted requests have set nothing in motion yet."""
-    return [RequestRow(*values) for values in Request.objects.filter(pk__in=ids).values_list(*_ROW_COLUMNS)]
+    columns = (*ROW_COLUMNS, *_DECISION_COLUMNS) if with_decisions else ROW_COLUMNS
+    return rows_of(requests.values_list(*columns))
 
 
-def request_rows(ids: list[int]) -> list[RequestRow]:
+def with_work(rows: list[RequestRow]) -> list[RequestRow]:
     """Rows of the request list: each approved request also says where its work is (`work_stage`)."""
-    rows = open_request_rows(ids)
     work = _work_of([row for row in rows if row.status == Request.Status.APPROVED])
-    return [replace(row, work=work[row.pk]) if work.get(row.pk) else row for row in rows]
+    for row in rows:
+        row.work = work.get(row.pk, "")
+    return rows
+
+
+def request_rows(requests: QuerySet[Request], *, with_decisions: bool = False) -> list[RequestRow]:
+    return with_work(open_request_rows(requests, with_decisions=with_decisions))
+
+
+def one_request_row(pk: int) -> RequestRow:
+    """One request as a list row, with its decision (a queue row answering an inline decision)."""
+    return request_rows(Request.objects.filter(pk=pk), with_decisions=True)[0]
 
 
 def _work_of(rows: list[RequestRow]) -> dict[int, str]:
@@ -447,23 +480,7 @@ def _work_of(rows: list[RequestRow]) -> dict[int, str]:
             )
         }
     if topic_ids:
-        topic_grants = AccessGrant.objects.filter(topic_id=OuterRef("pk"))
-        last_step = (
-            ProvisioningEvent.objects.filter(topic_id=OuterRef("pk"))
-            .exclude(note__startswith=REDISPATCH_NOTE)
-            .order_by("-created_at")
-            .values("created_at")[:1]
-        )
-        topics = {
-            pk: rest
-            for pk, *rest in Topic.objects.filter(pk__in=topic_ids)
-            .annotate(
-                grants_failed=Exists(topic_grants.filter(status=AccessGrant.Status.FAILED)),
-                grants_pending=Exists(topic_grants.filter(status=AccessGrant.Status.PENDING)),
-                last_step=Subquery(last_step),
-            )
-            .values_list("pk", "status", "grants_failed", "grants_pending", "last_step")
-        }
+        topics = {topic["pk"]: topic for topic in _topic_work(topic_ids, {row.kind for row in rows})}
     if grant_ids:
         grants = dict(AccessGrant.objects.filter(pk__in=grant_ids).values_list("pk", "status"))
     work = {}
@@ -475,42 +492,89 @@ def _work_of(rows: list[RequestRow]) -> dict[int, str]:
         elif row.kind in _ACCESS_KINDS:
             statuses = [grants.get(row.grant_id)]
         else:
-            status, failed, pending, last = topics.get(row.topic_id, (None, False, False, None))
-            statuses = [status]
+            topic = topics.get(row.topic_id, {})
+            statuses = [topic.get("status")]
             if row.kind == Kind.TOPIC_CREATE:
-                statuses += ["failed" if failed else None, "pending" if pending else None]
-            applied = bool(last and row.decided_at and last > row.decided_at)
+                statuses.append(topic.get("grants_waiting"))
+            if row.kind == Kind.TOPIC_UPDATE:
+                last = topic.get("last_step")
+                applied = bool(last and row.decided_at and last > row.decided_at)
         work[row.pk] = work_stage(row.kind, statuses, change_applied=applied)
     return work
 
 
+def _topic_work(topic_ids: set[int], kinds: set[str]):
+    """The topics' statuses, with what the kinds of request on them need besides: a creation whether a
+    grant on the topic failed or waits, a change when a step was last logged on it (each subquery only
+    when a row needs it: they cost more to build than the rest of the query)."""
+    annotations = {}
+    if Kind.TOPIC_CREATE in kinds:
+        # "failed" if a grant on the topic failed, else "pending" if one waits ("failed" < "pending").
+        annotations["grants_waiting"] = Subquery(
+            AccessGrant.objects.filter(
+                topic_id=OuterRef("pk"), status__in=(AccessGrant.Status.FAILED, AccessGrant.Status.PENDING)
+            )
+            .order_by("status")
+            .values("status")[:1]
+        )
+    if Kind.TOPIC_UPDATE in kinds:
+        annotations["last_step"] = Subquery(
+            ProvisioningEvent.objects.filter(topic_id=OuterRef("pk"))
+            .exclude(note__startswith=REDISPATCH_NOTE)
+            .order_by("-created_at")
+            .values("created_at")[:1]
+        )
+    return Topic.objects.filter(pk__in=topic_ids).annotate(**annotations).values("pk", "status", *annotations)
+
+
 class KeyPaginator(Paginator):
-    """Sorts and slices only primary keys, then loads the page's rows by key (`load(ids)`).
+    """Pages of requests in one query each: the page's rows (`ROW_COLUMNS`, made into rows by
+    `build(values)`) by their sorted keys, `WHERE id IN (SELECT id … ORDER BY … LIMIT 50)`, and, when the
+    count is not known yet, the count of all as a scalar subquery of the same query.
 
     Sorting 10,000 narrow (created_at, id) pairs is cheaper than sorting 10,000 joined rows; the number of
-    queries is fixed (count, keys, rows) whatever the number of requests.
+    queries is fixed (one) whatever the number of requests. A page number past the end, or below 1, costs
+    a COUNT and a second try (Django's `get_page`: the last page).
     """
 
-    def __init__(self, object_list, per_page, *, load, count: int | None = None, **kwargs):
+    def __init__(self, object_list, per_page, *, build, count: int | None = None, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
-        self.load = load
-        if count is not None:  # known already (see views.approvals): no COUNT query
+        self.build = build
+        if count is not None:  # known already (see views.approvals): no COUNT
             self.count = count
+
+    def get_page(self, number):
+        if "count" in self.__dict__:
+            return super().get_page(number)
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            number = 1  # as Django's get_page
+        if number >= 1:
+            rows, count = self._rows(number, count=True)
+            if rows or number == 1:  # (no rows on page 1: no requests at all)
+                self.count = count or 0
+                return self._get_page(rows, number, self)
+        return super().get_page(number)
 
     def page(self, number):
         number = self.validate_number(number)
+        return self._get_page(self._rows(number)[0], number, self)
+
+    def _rows(self, number: int, *, count: bool = False) -> tuple[list, int | None]:
         bottom = (number - 1) * self.per_page
-        top = bottom + self.per_page
-        if top + self.orphans >= self.count:
-            top = self.count
-        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
-        rows = {row.pk: row for row in self.load(ids)} if ids else {}
-        return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
+        keys = self.object_list.values("pk")[bottom : bottom + self.per_page]
+        page = self.object_list.filter(pk__in=keys)
+        if not count:
+            return self.build(page.values_list(*ROW_COLUMNS)), None
+        counted = self.object_list.order_by().values(n=Func("pk", function="COUNT"))
+        values = list(page.annotate(of_all=Subquery(counted)).values_list(*ROW_COLUMNS, "of_all"))
+        return self.build([row[:-1] for row in values]), (values[0][-1] if values else None)
 
 
 def request_list(*, user: User) -> QuerySet[Request]:
     """Requests the user may see (their teams'; all for admins), newest first. Filter it with
-    `clusters.filters.RequestFilterSet`, page it with `KeyPaginator(…, load=request_rows)`."""
+    `clusters.filters.RequestFilterSet`, page it with `KeyPaginator`."""
     return access.requests_visible_to(user).order_by(*SORTS["newest"])
 
 
@@ -552,11 +616,35 @@ def open_request_count() -> int:
     return Request.objects.filter(status=Request.Status.SUBMITTED).count()
 
 
+@dataclass(frozen=True)
+class AdminCounts:
+    """What an admin's menu counts: requests waiting for a decision, open drift findings."""
+
+    open_requests: int
+    open_drift: int
+
+
+def admin_counts() -> AdminCounts:
+    """Both of the admin menu's counts in one query (two COUNTs, UNION ALL): on every page an admin opens."""
+
+    def counted(rows: QuerySet, what: str) -> QuerySet:  # (SELECT 'what', COUNT(id) FROM … WHERE …)
+        count = Func("pk", function="COUNT", output_field=IntegerField())
+        return rows.order_by().values_list(Value(what, output_field=CharField()), count)
+
+    counts = dict(
+        counted(Request.objects.filter(status=Request.Status.SUBMITTED), "open_requests").union(
+            counted(DriftFinding.objects.filter(resolved_at__isnull=True), "open_drift"), all=True
+        )
+    )
+    return AdminCounts(open_requests=counts.get("open_requests", 0), open_drift=counts.get("open_drift", 0))
+
+
 def cluster_requests(*, user: User, cluster: Cluster, limit: int = 20) -> list[RequestRow]:
     """The latest requests on a cluster that the user may see."""
-    ids = access.requests_visible_to(user).filter(cluster=cluster).order_by(*SORTS["newest"])
-    rows = {row.pk: row for row in request_rows(list(ids.values_list("pk", flat=True)[:limit]))}
-    return sorted(rows.values(), key=lambda row: (row.created_at, row.pk), reverse=True)
+    return request_rows(
+        access.requests_visible_to(user).filter(cluster=cluster).order_by(*SORTS["newest"])[:limit],
+        with_decisions=True,
+    )
 
 
 # --- Request documents, for reading ---------------------------------------------------------------
@@ -844,33 +932,23 @@ class TeamCounts:
     open_requests: int | None  # None: the user does not see requests (finance)
 
 
-def team_counts(*, user: User, teams: list[Team]) -> list[TeamCounts]:
-    """Live clusters and open requests per team: two grouped queries whatever the number of teams."""
-    ids = [team.pk for team in teams]
-    clusters = dict(
-        Cluster.objects.filter(team_id__in=ids)
-        .exclude(status=Cluster.Status.DELETED)
-        .order_by()
-        .values_list("team_id")
-        .annotate(n=Count("pk"))
+def team_counts(*, user: User, teams: QuerySet[Team], limit: int) -> list[TeamCounts]:
+    """The first `limit` of these teams with their live clusters and open requests, counted in the same
+    query (a subquery per count)."""
+    teams = teams.annotate(
+        live_clusters=count_per_team(Cluster.objects.exclude(status=Cluster.Status.DELETED))
     )
     sees_requests = not access.is_finance(user)
-    open_requests = {}
     if sees_requests:
-        open_requests = dict(
-            access.requests_visible_to(user)
-            .filter(team_id__in=ids, status=Request.Status.SUBMITTED)
-            .order_by()
-            .values_list("team_id")
-            .annotate(n=Count("pk"))
-        )
+        submitted = access.requests_visible_to(user).filter(status=Request.Status.SUBMITTED)
+        teams = teams.annotate(open_requests=count_per_team(submitted))
     return [
         TeamCounts(
             team=team,
-            clusters=clusters.get(team.pk, 0),
-            open_requests=open_requests.get(team.pk, 0) if sees_requests else None,
+            clusters=team.live_clusters,
+            open_requests=team.open_requests if sees_requests else None,
         )
-        for team in teams
+        for team in teams[:limit]
     ]
 
 
@@ -908,11 +986,6 @@ def open_drift(limit: int = 100) -> list:
     return list(
         DriftFinding.objects.filter(resolved_at__isnull=True).select_related("cluster", "account")[:limit]
     )
-
-
-def open_drift_count() -> int:
-    """Open drift findings: one COUNT, for the navigation badge."""
-    return DriftFinding.objects.filter(resolved_at__isnull=True).count()
 
 
 def drift_finding_get(*, user: User, pk: int) -> DriftFinding:

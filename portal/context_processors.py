@@ -1,16 +1,38 @@
 from django.conf import settings
+from django.utils.html import escape
 
 from clusters import selectors as request_selectors
 from portal import access
-from portal.models import Team
+from portal.links import reversed_once
+
+# The header's links, by the name base.html reads them as (`{{ menu.teams }}`).
+MENU = {
+    "dashboard": "portal:dashboard",
+    "teams": "portal:team-list",
+    "requests": "clusters:request-list",
+    "new_request": "clusters:request-new",
+    "approvals": "clusters:approval-queue",
+    "clusters": "clusters:cluster-list",
+    "traffic": "observability:fleet",
+    "drift": "clusters:drift-list",
+    "finance": "billing:finance",
+    "migration": "migration:monolith-list",
+    "audit": "portal:audit-list",
+    "tokens": "portal:token-list",
+    "api_docs": "api-docs",
+    "admin": "admin:index",
+    "logout": "logout",
+}
 
 
 def navigation(request):
     user = getattr(request, "user", None)
+    menu = {key: escape(reversed_once(name)) for key, name in MENU.items()}  # not 16 {% url %}
     if user is None or not user.is_authenticated:
-        return {"oidc_enabled": settings.OIDC_ENABLED}
+        return {"oidc_enabled": settings.OIDC_ENABLED, "menu": menu}
     return {
         "oidc_enabled": settings.OIDC_ENABLED,
+        "menu": menu,
         "nav": {
             "is_platform_admin": access.is_platform_admin(user),
             "is_finance": access.is_finance(user),
@@ -22,18 +44,12 @@ def navigation(request):
             ),
             "sees_all_costs": access.sees_all_costs(user),
             # Members: a "Costs" link per team of theirs (finance and admins use the finance page).
-            "cost_teams": _once_per_request(
-                request,
-                "cost_teams",
-                lambda: list(Team.objects.filter(pk__in=access.member_team_ids(user)).order_by("name")),
-            ),
+            "cost_teams": lambda: access.member_teams(user),
             "open_approvals": (
                 (lambda: open_approvals_count(request)) if access.is_platform_admin(user) else None
             ),
             "open_drift": (
-                _once_per_request(request, "open_drift", request_selectors.open_drift_count)
-                if access.is_platform_admin(user)
-                else None
+                (lambda: _admin_counts(request).open_drift) if access.is_platform_admin(user) else None
             ),
         },
     }
@@ -43,7 +59,12 @@ def open_approvals_count(request) -> int:
     """Requests waiting for an admin, counted once per request: the navigation's badge and the pager of
     the (unfiltered) approval queue show the same number, and on a long queue the count is the costliest
     query of the page."""
-    return _cached(request, "open_approvals", request_selectors.open_request_count)
+    return _admin_counts(request).open_requests
+
+
+def _admin_counts(request):
+    """Both badges of an admin's menu, read together once per request (`admin_counts`)."""
+    return _cached(request, "admin_counts", request_selectors.admin_counts)
 
 
 def _once_per_request(request, name: str, compute):

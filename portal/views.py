@@ -43,7 +43,9 @@ def _apply_model_errors(form, exc: ValidationError) -> None:
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     dashboard = selectors.dashboard(user=request.user)
-    team_rows = cluster_selectors.team_counts(user=request.user, teams=dashboard.teams)
+    team_rows = cluster_selectors.team_counts(
+        user=request.user, teams=selectors.dashboard_teams(user=request.user), limit=selectors.DASHBOARD_TEAMS
+    )
     # The month's costs from the selector the cost pages and the finance page read: the same figures.
     costs = billing_selectors.month_costs(user=request.user, month=months.current_month())
     context = {

@@ -1,7 +1,7 @@
 """Template helpers for the clusters pages and for the pages the `portal` app renders (navigation,
 dashboard, team page), which show clusters and requests without `portal` importing `clusters`.
 
-Rows and filter bars are templates (`clusters/_request_row.html`, `clusters/_queue_row.html`,
+Rows and filter bars are templates (`clusters/_request_table.html`, `clusters/_queue_rows.html`,
 `_filter_bar.html`); the helpers here are small values they need, not HTML built in Python.
 """
 
@@ -45,22 +45,6 @@ def utc_minute(value) -> str:
     if not value:
         return ""
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
-
-
-# --- Long tables ------------------------------------------------------------------------------------
-
-_PK = 2_147_483_647  # a placeholder id: reverse() once per URL name and render, then put each row's id in
-
-
-@register.simple_tag(takes_context=True)
-def pk_url(context, name: str, pk: int) -> str:
-    """`{% url name pk %}` for a URL whose only argument is an id, at the cost of a string join: long
-    tables ask for two or three per row, and reverse() costs more than the rest of a row."""
-    patterns = context.render_context.dicts[0].setdefault("pk_url", {})  # shared by the rows' includes
-    if name not in patterns:
-        patterns[name] = reverse(name, args=[_PK]).split(str(_PK), 1)
-    head, tail = patterns[name]
-    return f"{head}{int(pk)}{tail}"
 
 
 @register.filter

@@ -38,7 +38,7 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
         **lists.page_context(
             request,
             requests.qs,
-            load=lambda ids: selectors.with_decision_rights(request.user, selectors.open_request_rows(ids)),
+            build=lambda values: _queue_rows(request, selectors.rows_of(values)),
             # Unfiltered, the queue is every submitted request (admins see all): the number the
             # navigation's badge counts anyway, so the pager does not count them a second time.
             count=None if requests.narrows() else open_approvals_count(request),
@@ -50,7 +50,17 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
         "reason_errors": (),
     }
     template = "clusters/_queue_table.html" if is_htmx_partial(request) else "clusters/approval_queue.html"
-    return render(request, template, context)
+    return lists.render_list(request, template, context)
+
+
+def _queue_rows(request: HttpRequest, rows: list[selectors.RequestRow]) -> list[selectors.RequestRow]:
+    """Rows of the queue as `_queue_rows.html` shows them: whether the admin may decide, and the links."""
+    return lists.with_links(
+        selectors.with_decision_rights(request.user, rows),
+        detail="clusters:request-detail",
+        approve="clusters:request-approve",
+        reject="clusters:request-reject",
+    )
 
 
 def decision_context(request: HttpRequest, obj: Request, *, error: str = "", reject_form=None) -> dict:
@@ -83,12 +93,12 @@ def _decision_response(
     if is_htmx_partial(request):
         context = {**decision_context(request, obj, error=error, reject_form=reject_form), "ok": ok}
         if request.POST.get("fragment") == "row":
-            context["req"] = selectors.with_decision_rights(request.user, selectors.request_rows([obj.pk]))[0]
+            context["rows"] = _queue_rows(request, [selectors.one_request_row(obj.pk)])
             context["back_url"] = request.POST.get("next", "")
             if reject_form is not None:  # the reason the admin typed stays, with what is wrong with it
                 context["reason_errors"] = reject_form.errors.get("reason", ())
                 context["reason_value"] = reject_form["reason"].value() or ""
-            template = "clusters/_queue_row.html"
+            template = "clusters/_queue_rows.html"
         else:
             template = "clusters/_decision_panel.html"
         return _with_approval_counts(request, render(request, template, context, status=status))

@@ -30,12 +30,18 @@ def request_list(request: HttpRequest) -> HttpResponse:
     )
     context = {
         "form": requests.form,
-        **lists.page_context(request, requests.qs, load=selectors.request_rows),
+        **lists.page_context(
+            request,
+            requests.qs,
+            build=lambda values: lists.with_links(
+                selectors.with_work(selectors.rows_of(values)), detail="clusters:request-detail"
+            ),
+        ),
         "sees_all": access.is_platform_admin(request.user),
         "can_request": selectors.can_file_requests(request.user),
     }
     template = "clusters/_request_table.html" if is_htmx_partial(request) else "clusters/request_list.html"
-    return render(request, template, context)
+    return lists.render_list(request, template, context)
 
 
 @login_required

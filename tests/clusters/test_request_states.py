@@ -6,11 +6,20 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from clusters import selectors
-from clusters.models import AccessGrant, AutoApprovalRule, ProvisioningEvent, Request, Topic
+from clusters.models import (
+    AccessGrant,
+    AutoApprovalRule,
+    DriftFinding,
+    ProvisioningEvent,
+    Request,
+    Topic,
+)
 from clusters.requests import services
 from clusters.selectors import WORK_DONE, WORK_FAILED, WORK_MOVING, work_stage
 from clusters.templatetags.clusters_tags import request_people
@@ -93,7 +102,13 @@ def test_topic_request_waits_for_the_grants_it_created(member_a, admin, team_a, 
     assert "work-moving" in _row(client, request)
     AccessGrant.objects.filter(pk=grant.pk).update(status=AccessGrant.Status.FAILED)
     assert "work-failed" in _row(client, request)
+    waiting = AccessGrant.objects.create(
+        cluster=cluster_a, team=team_a, topic_id=request.topic_id, principal_arn=PRINCIPAL, can_consume=True
+    )
+    assert "work-failed" in _row(client, request)  # a failed grant outweighs one that waits
     AccessGrant.objects.filter(pk=grant.pk).update(status=AccessGrant.Status.APPLIED)
+    assert "work-moving" in _row(client, request)
+    AccessGrant.objects.filter(pk=waiting.pk).update(status=AccessGrant.Status.APPLIED)
     assert "work-done" in _row(client, request)
 
 
@@ -110,6 +125,18 @@ def test_removals_say_removing_until_gone(member_a, admin, team_a, cluster_a):
     assert '<span class="status work-moving">Removing</span>' in _row(client, request)
     Topic.objects.filter(pk=topic.pk).update(status=Topic.Status.DELETED)
     assert "work-done" in _row(client, request)
+
+
+def test_a_page_of_topic_creations_reads_no_provisioning_steps(member_a, admin, team_a, cluster_a):
+    """When a step was last logged on a topic matters to a topic change only: without one on the page,
+    the query of the topics' work has no subquery for it."""
+    services.approve_request(request_id=submit_topic(member_a, team_a, cluster_a, name="new").pk, actor=admin)
+    client = client_for(member_a)
+    client.get(reverse("clusters:request-list"))
+    with CaptureQueriesContext(connection) as queries:
+        client.get(reverse("clusters:request-list"))
+    on_topics = [q["sql"] for q in queries.captured_queries if 'FROM "clusters_topic"' in q["sql"]]
+    assert len(on_topics) == 1 and "clusters_provisioningevent" not in on_topics[0]
 
 
 def test_topic_change_is_applying_until_the_worker_logs_it(member_a, admin, team_a, cluster_a):
@@ -201,6 +228,28 @@ def test_shared_cluster_links_the_owner_team_only_for_those_who_may_open_it(
     assert "<dd>Team A</dd>" in as_other_team and f'href="{team_a_page}"' not in as_other_team
     assert f'<a href="{team_b_page}">Team B</a>' in as_other_team
     assert client_for(member_b).get(team_a_page).status_code == 404  # the link it no longer gets
+
+
+def test_an_admins_menu_reads_its_two_counts_in_one_query(member_a, admin, team_a, cluster_a):
+    submit_topic(member_a, team_a, cluster_a, name="one")
+    submit_topic(member_a, team_a, cluster_a, name="two")
+    for n, resolved_at in enumerate((None, None, timezone.now())):
+        DriftFinding.objects.create(
+            account=cluster_a.account,
+            region="us-east-1",
+            arn=f"arn:{n}",
+            kind="unknown",
+            detail="x",
+            resolved_at=resolved_at,
+        )
+    client = client_for(admin)
+    client.get(reverse("portal:team-list"))
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("portal:team-list")).content.decode()
+    assert 'id="approvals-count" class="approvals-count"> <span class="badge count">2<' in page
+    assert '<span class="badge count">2<span class="visually-hidden"> open</span>' in page  # drift
+    counting = [q["sql"] for q in queries.captured_queries if "clusters_driftfinding" in q["sql"]]
+    assert len(counting) == 1 and "clusters_request" in counting[0]
 
 
 def test_inline_decision_carries_the_new_approvals_count(member_a, admin, team_a, cluster_a):

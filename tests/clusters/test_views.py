@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import gc
 import logging
 import re
 from decimal import Decimal
@@ -9,11 +11,12 @@ from decimal import Decimal
 import pytest
 from django.contrib.messages import get_messages
 from django.db import connection
+from django.test.signals import template_rendered
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from clusters import rules
+from clusters import rules, selectors
 from clusters.models import AccessGrant, Cluster, PlatformSettings, Request, Topic
 from clusters.requests import services
 from portal.models import Membership, User
@@ -630,7 +633,8 @@ def test_queue_filters_search_and_sort(admin, member_a, member_b, team_a, team_b
 # --- Query counts do not grow with the number of requests -----------------------------------------
 
 
-def _bulk_requests(team, user, count: int) -> None:
+def _bulk_requests(team, user, count: int, *, minutes_apart: int = 0) -> None:
+    """`count` submitted topic requests, "Topic bulk-0" the newest when they are `minutes_apart`."""
     now = timezone.now()
     Request.objects.bulk_create(
         Request(
@@ -642,17 +646,21 @@ def _bulk_requests(team, user, count: int) -> None:
             payload={},
             has_warnings=i % 3 == 0,
             estimated_monthly_cost=Decimal(i),
-            created_at=now,
+            created_at=now - dt.timedelta(minutes=i * minutes_apart),
         )
         for i in range(count)
     )
 
 
-def _query_count(client, url) -> int:
+def _queries(client, url) -> list[str]:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
     assert response.status_code == 200
-    return len(queries)
+    return [query["sql"] for query in queries.captured_queries]
+
+
+def _query_count(client, url) -> int:
+    return len(_queries(client, url))
 
 
 @pytest.mark.parametrize("name", ["clusters:request-list", "clusters:approval-queue"])
@@ -676,6 +684,106 @@ def test_member_request_list_query_count_is_constant(member_a, team_a):
     few = _query_count(client, url)
     _bulk_requests(team_a, member_a, 120)
     assert _query_count(client, url) == few
+
+
+@pytest.mark.parametrize("name", ["clusters:request-list", "clusters:approval-queue"])
+def test_a_list_page_reads_its_rows_with_their_keys_in_one_query(name, admin, member_a, team_a):
+    """The page's rows in one query: the sorted keys are a subquery of it, and so is the count of all when
+    it is not known yet (the request list; the queue's is the count of the admin's menu). The rows keep the
+    list's order on every page."""
+    _bulk_requests(team_a, member_a, 60, minutes_apart=1)
+    newest_first = name == "clusters:request-list"
+    client = client_for(member_a if newest_first else admin)  # (an admin's menu counts open requests)
+    url = reverse(name)
+    client.get(url)
+    on_requests = [sql for sql in _queries(client, url) if 'FROM "clusters_request"' in sql]
+    if newest_first:
+        assert len(on_requests) == 1 and "COUNT(" in on_requests[0] and "LIMIT 50" in on_requests[0]
+    else:
+        assert len(on_requests) == 2 and "COUNT(" in on_requests[0]
+    # Nor who decided (a page does not show it): two joins fewer halve PostgreSQL's planning of the rows.
+    assert "clusters_autoapprovalrule" not in on_requests[-1] and "decided_by_id" not in on_requests[-1]
+    expected = [f"bulk-{i}" for i in (range(60) if newest_first else reversed(range(60)))]
+    shown = []
+    for page in (1, 2):
+        body = client.get(url, {"page": page}).content.decode()
+        shown += re.findall(r"Topic (bulk-\d+)<", body)
+    assert shown == expected
+
+
+@pytest.mark.parametrize("name", ["clusters:request-list", "clusters:approval-queue"])
+def test_a_list_page_renders_its_rows_in_one_loop(name, admin, member_a, team_a):
+    """No template per row: an include costs more than the rest of a row (see bench/pages.py)."""
+    client = client_for(member_a if name == "clusters:request-list" else admin)
+    url = reverse(name)
+
+    def templates_rendered() -> list[str]:
+        rendered = []
+        template_rendered.connect(receiver := lambda sender, **kwargs: rendered.append(sender.name))
+        try:
+            assert client.get(url).status_code == 200
+        finally:
+            template_rendered.disconnect(receiver)
+        return rendered
+
+    _bulk_requests(team_a, member_a, 2)
+    few = templates_rendered()
+    _bulk_requests(team_a, member_a, 48)
+    assert templates_rendered() == few
+
+
+def test_the_request_list_pages_as_djangos_paginator_does(member_a, team_a, member_b):
+    """One query reads a page and the count; a page number past the end or below 1 still answers the
+    last page, one that is not a number the first, and an empty list says so."""
+    _bulk_requests(team_a, member_a, 60, minutes_apart=1)
+    client = client_for(member_a)
+    url = reverse("clusters:request-list")
+
+    def shown(page) -> tuple[list[str], str]:
+        body = client.get(url, {"page": page}).content.decode()
+        return re.findall(r"Topic (bulk-\d+)<", body), re.search(r"Page \d+ of \d+ \(\d+ in all\)", body)[0]
+
+    assert shown(1) == ([f"bulk-{i}" for i in range(50)], "Page 1 of 2 (60 in all)")
+    last = ([f"bulk-{i}" for i in range(50, 60)], "Page 2 of 2 (60 in all)")
+    assert shown(2) == last and shown(9) == last and shown(0) == last and shown(-3) == last
+    assert shown("x") == shown(1)
+    assert "No requests yet." in client_for(member_b).get(url).content.decode()
+
+
+@pytest.mark.parametrize("name", ["clusters:request-list", "clusters:approval-queue"])
+def test_a_list_page_lets_its_rows_go_once_rendered(name, admin, member_a, team_a):
+    """Not left to the cyclic garbage collector (a template's context is a reference cycle), whose
+    collections they would slow down."""
+    _bulk_requests(team_a, member_a, 5)
+    client = client_for(member_a if name == "clusters:request-list" else admin)
+    client.get(reverse(name))
+    gc.collect()
+    gc.disable()
+    try:
+        assert client.get(reverse(name)).status_code == 200
+        # By exact type: isinstance() on a dead weakref.proxy (another test's) raises ReferenceError.
+        alive = [row for row in gc.get_objects() if type(row) is selectors.RequestRow]
+    finally:
+        gc.enable()
+    assert alive == []
+
+
+def test_a_members_teams_are_read_once_per_page(member_a, team_a, team_b):
+    """The access check, the navigation's cost links and the filter's team choices share one query."""
+    Membership.objects.create(team=team_b, user=member_a)
+    client = client_for(member_a)
+    url = reverse("clusters:request-list")
+    client.get(url)
+    on_teams = [
+        sql
+        for sql in _queries(client, url)
+        if 'FROM "portal_team"' in sql or 'FROM "portal_membership"' in sql
+    ]
+    assert len(on_teams) == 1
+    body = client.get(url).content.decode()
+    for team in (team_a, team_b):
+        assert f'<option value="{team.slug}">{team.name}</option>' in body
+        assert reverse("billing:team-costs", args=[team.slug]) in body
 
 
 @pytest.fixture

@@ -1,3 +1,5 @@
+import re
+
 from django.urls import reverse
 
 from portal.models import AuditEvent, Membership, Team
@@ -76,3 +78,54 @@ def test_dashboard_has_honest_empty_state(db):
     loner = make_user("loner")
     page = client_for(loner).get(reverse("portal:dashboard")).content.decode()
     assert "You are not a member of any team yet" in page
+
+
+def test_dashboard_cards_count_members_live_clusters_and_open_requests_in_the_teams_query(
+    admin, member_a, member_b, finance, team_a, team_b, network_profile
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from clusters.models import Cluster, Request
+    from tests import builders
+
+    Membership.objects.create(team=team_a, user=builders.user("second_a"))
+    builders.cluster(team_a, network_profile, "team-a-live")
+    builders.cluster(team_a, network_profile, "team-a-gone", status=Cluster.Status.DELETED)
+    for team, status in [
+        (team_a, "submitted"),
+        (team_a, "submitted"),
+        (team_a, "approved"),
+        (team_b, "submitted"),
+    ]:
+        Request.objects.create(
+            kind=Request.Kind.TOPIC_CREATE,
+            team=team,
+            requested_by=member_a if team == team_a else member_b,
+            environment="dev",
+            summary="Topic",
+            payload={},
+            status=status,
+        )
+
+    def card(page: str, team: Team) -> str:
+        start = page.index(f">{team.name}</a></h3>")
+        return re.sub(r"\s+", " ", page[start : page.index("</article>", start)])
+
+    page = client_for(admin).get(reverse("portal:dashboard")).content.decode()
+    a, b = card(page, team_a), card(page, team_b)
+    assert "<dt>Members</dt><dd>2</dd>" in a and "<dt>Members</dt><dd>1</dd>" in b
+    assert ">1</a></dd>" in a.split("<dt>Clusters</dt>")[1][:60]
+    assert "none yet" in b.split("<dt>Clusters</dt>")[1][:60]
+    assert "2 waiting" in a and "1 waiting" in b
+    assert "Open requests" not in card(
+        client_for(finance).get(reverse("portal:dashboard")).content.decode(), team_a
+    )
+
+    client = client_for(member_a)
+    client.get(reverse("portal:dashboard"))
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("portal:dashboard")).content.decode()
+    assert team_b.name not in page and "2 waiting" in card(page, team_a)
+    counting = [query["sql"] for query in queries.captured_queries if '"clusters_request"' in query["sql"]]
+    assert len(counting) == 1 and '"portal_team"."cost_center"' in counting[0]

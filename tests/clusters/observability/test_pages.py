@@ -120,6 +120,20 @@ def test_the_dashboard_puts_what_needs_attention_first_for_the_owning_team_only(
     assert "Needs attention" not in client_for(member_b).get("/").content.decode()
 
 
+def test_the_dashboard_reads_what_needs_attention_in_one_query(world, member_a):
+    """Only the columns it shows (`only`): nothing of an episode, its rule, topic or cluster is read later."""
+    client = client_for(member_a)
+    client.get("/")
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/").content.decode()
+    assert "used 90% of its 3 partitions" in page and "team-a.billing-app" in page
+    reading = [
+        q["sql"] for q in queries.captured_queries if "alert" in q["sql"] or "clusters_topic" in q["sql"]
+    ]
+    assert len(reading) == 1
+    assert '"clusters_topic"."partitions"' not in reading[0] and '"portal_team"' not in reading[0]
+
+
 def test_the_topic_page_reads_the_same_number_of_queries_whatever_the_groups(
     world, member_a, django_assert_num_queries
 ):

@@ -48,6 +48,29 @@ def pytest_xdist_make_scheduler(config, log):
     return SharedProcessScheduling(config, log)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _botocore_data_read_once():
+    """Every boto3 session reads botocore's JSON models again (endpoints.json alone is ~1 MB) into a
+    cache of its own, and tests make many sessions: aws_control's caches are cleared between tests, and
+    it opens a session per assumed role and client. One cache per data path for the whole run instead:
+    the data is the same files, and a session's clients already share what it loaded without changing
+    it. Only the reading is shared; every session, credential and client is still made afresh."""
+    from botocore import loaders, session
+
+    create_loader = session.create_loader
+    caches: dict[str | None, dict] = {}
+
+    def loader_with_shared_cache(search_path_string=None):
+        loader = create_loader(search_path_string)
+        loader._cache = caches.setdefault(search_path_string, {})  # what loaders.instance_cache reads
+        return loader
+
+    assert loaders.create_loader is create_loader  # botocore.session imported it by name
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(session, "create_loader", loader_with_shared_cache)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Sign-in throttle counters of one test must not lock out the personas of the next."""

@@ -1,8 +1,9 @@
 """moto in server mode over HTTP for the AWS control plane (clusters.integrations.aws_control).
 
 One ThreadedMotoServer on 127.0.0.1 serves the whole session; every test starts from an empty moto
-(`/moto-api/reset`), with dummy credentials in the environment, AWS_ENDPOINT_URL pointing at the server
-and aws_control's credential and client caches cleared.
+(`/moto-api/reset`), with dummy credentials in the environment, AWS_ENDPOINT_URL pointing at the server,
+aws_control's credential and client caches cleared, and botocore's waits between attempts skipped
+(moto_harness.retry_waits_skipped: the retries happen, their backoff takes no time).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def moto_url():
 
 @pytest.fixture
 def aws(moto_url, settings, monkeypatch, tmp_path):
-    """An empty moto behind AWS_ENDPOINT_URL, dummy portal credentials, no cached sessions."""
+    """An empty moto behind AWS_ENDPOINT_URL, dummy portal credentials, no cached sessions, no backoff sleeps."""
     for name in moto_harness.AWS_VARIABLES_TO_CLEAR:
         monkeypatch.delenv(name, raising=False)
     for name, value in moto_harness.DUMMY_CREDENTIALS.items():
@@ -35,7 +36,8 @@ def aws(moto_url, settings, monkeypatch, tmp_path):
     settings.AWS_ENDPOINT_URL = moto_url
     moto_harness.reset(moto_url)
     aws_control.clear_caches()
-    yield moto_url
+    with moto_harness.retry_waits_skipped():
+        yield moto_url
     aws_control.clear_caches()
 
 

@@ -8,8 +8,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.test import Client
+from hypothesis import settings
 
 from portal import services
 from portal.models import User
@@ -18,6 +21,19 @@ from tests.builders import PASSWORD  # noqa: F401 - imported from here by tests
 
 # Tests import make_user from here; it is the users' builder.
 make_user = builders.user
+
+
+# Hypothesis profiles, chosen by HYPOTHESIS_PROFILE: "default" (`make test`) runs every property test
+# with the example count it names; "fast" (`make test-fast`, the edit-test loop) with a tenth of it, at
+# least 5, and every explicit @example all the same. Property tests name their count through examples().
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "default")
+settings.register_profile("fast", max_examples=10)
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def examples(count: int) -> int:
+    """A property test's example count under the loaded profile: `count`, or a tenth of it for "fast"."""
+    return max(5, count // 10) if HYPOTHESIS_PROFILE == "fast" else count
 
 
 # Tests that share one expensive process run on one pytest-xdist worker (`make test` runs with

@@ -32,6 +32,7 @@ from schemathesis.checks import (
 from portal import services
 from portal.models import User
 from portal.wsgi import application
+from tests.conftest import examples
 
 SCHEMA_PATH = "/api/schema/?format=json"
 CHECKS = [
@@ -92,7 +93,7 @@ def auth_headers(persona, in_process_requests) -> dict[str, str]:
 
 @schema.parametrize()
 @settings(
-    max_examples=25,
+    max_examples=examples(25),
     deadline=None,
     database=None,
     # One database transaction (the function-scoped `db` fixture) for all examples of a test.

@@ -65,13 +65,17 @@ def register(account_id: str, role_arn: str, name: str, team, *, cluster: str, t
         active_since=dt.datetime(2026, 9, 1, tzinfo=dt.UTC),
         arn=f"arn:aws:kafka:us-east-1:{account_id}:cluster/{cluster}/0d6f5b7e-2b1c-4c55-9f5e-1e2d3c4b5a69-s1",
     )
-    for topic_name, partitions in topics.items():
-        topic = Topic.objects.create(
-            cluster=row, team=team, name=topic_name, partitions=partitions, status=Topic.Status.ACTIVE
+    # In two statements: the 500-topic cases would otherwise spend ~1,000 round trips on the database.
+    created = Topic.objects.bulk_create(
+        Topic(cluster=row, team=team, name=topic_name, partitions=partitions, status=Topic.Status.ACTIVE)
+        for topic_name, partitions in topics.items()
+    )
+    TopicPartitionChange.objects.bulk_create(
+        TopicPartitionChange(
+            topic=topic, partitions=topic.partitions, changed_at=dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
         )
-        TopicPartitionChange.objects.create(
-            topic=topic, partitions=partitions, changed_at=dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
-        )
+        for topic in created
+    )
     return row, AccountRef(
         account_id=account_id, region="us-east-1", role_arn=role_arn, external_id=EXTERNAL_ID
     )

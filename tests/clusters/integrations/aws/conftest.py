@@ -25,7 +25,14 @@ def moto_url():
 
 
 @pytest.fixture
-def aws(moto_url, settings, monkeypatch, tmp_path):
+def retry_waits():
+    """botocore's waits between attempts, counted and skipped for the test (moto_harness.retry_waits_skipped)."""
+    with moto_harness.retry_waits_skipped() as waits:
+        yield waits
+
+
+@pytest.fixture
+def aws(moto_url, retry_waits, settings, monkeypatch, tmp_path):
     """An empty moto behind AWS_ENDPOINT_URL, dummy portal credentials, no cached sessions, no backoff sleeps."""
     for name in moto_harness.AWS_VARIABLES_TO_CLEAR:
         monkeypatch.delenv(name, raising=False)
@@ -36,8 +43,7 @@ def aws(moto_url, settings, monkeypatch, tmp_path):
     settings.AWS_ENDPOINT_URL = moto_url
     moto_harness.reset(moto_url)
     aws_control.clear_caches()
-    with moto_harness.retry_waits_skipped():
-        yield moto_url
+    yield moto_url
     aws_control.clear_caches()
 
 

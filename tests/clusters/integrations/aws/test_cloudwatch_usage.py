@@ -260,7 +260,7 @@ def two_accounts(aws_usage, team_a, settings):
     "status, code", [(400, "Throttling"), (429, None)], ids=["Throttling", "429-no-body"]
 )
 def test_throttling_is_retried_then_transient_and_other_accounts_are_stored(
-    two_accounts, settings, status, code
+    two_accounts, settings, status, code, retry_waits
 ):
     (cluster_one, account_one), (cluster_two, _), seeded = two_accounts
     client = aws_control.client(account_one, "cloudwatch")
@@ -270,6 +270,7 @@ def test_throttling_is_retried_then_transient_and_other_accounts_are_stored(
     result = collect_usage(START, END)
 
     assert faults.attempts == settings.AWS_MAX_ATTEMPTS == 3  # retried by botocore, then given up
+    assert retry_waits.count >= 2 and retry_waits.seconds > 0  # backing off between attempts (not slept)
     assert result.transient is True and len(result.failures) == 1
     assert ACCOUNT_ID in result.failures[0] and "could not read CloudWatch metrics" in result.failures[0]
     assert stored(cluster_one) == {}

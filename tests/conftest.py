@@ -69,6 +69,70 @@ def pytest_xdist_make_scheduler(config, log):
     return SharedProcessScheduling(config, log)
 
 
+# --- Test databases -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_use_migrations,
+    django_db_keepdb,
+    django_db_createdb,
+    django_db_modify_db_settings,
+):
+    """pytest-django's, for "default" alone. pytest-django makes every database that some collected test
+    names, in every xdist worker (each collects them all): the "twin" (tests/twin_database.py, SQLite
+    migrations, ~2 s) in each worker for the one test that uses it. `twin_test_database` makes it in the
+    process that runs that test."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    if not django_db_use_migrations:
+        raise pytest.UsageError("tests/conftest.py makes the test databases with their migrations")
+    verbosity = request.config.option.verbose
+    with django_db_blocker.unblock():
+        made = setup_databases(
+            verbosity=verbosity,
+            interactive=False,
+            keepdb=django_db_keepdb and not django_db_createdb,
+            aliases={"default"},
+            serialized_aliases=set(),
+        )
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(made, verbosity=verbosity)
+
+
+@pytest.fixture(scope="session")
+def twin_test_database(django_db_setup, django_db_blocker):
+    """The "twin" alias's test database, made by the first test of this process that asks for it (tests
+    that name "twin" in django_db(databases=...) must request this fixture: checked at collection)."""
+    from django.db import connections
+
+    from tests import twin_database
+
+    if not twin_database.available():
+        yield
+        return
+    twin = connections["twin"]
+    configured_name = twin.settings_dict["NAME"]
+    with django_db_blocker.unblock():
+        twin.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    yield
+    with django_db_blocker.unblock():
+        twin.creation.destroy_test_db(configured_name, verbosity=0)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        databases = marker.kwargs.get("databases") or () if marker else ()
+        if "twin" in databases and "twin_test_database" not in item.fixturenames:
+            raise pytest.UsageError(f"{item.nodeid} uses the twin database: request twin_test_database")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _botocore_data_read_once():
     """Every boto3 session reads botocore's JSON models again (endpoints.json alone is ~1 MB) into a

@@ -262,6 +262,7 @@ def check_and_describe(world: dict, *, reverse: bool) -> list[tuple]:
 
 
 @pytest.mark.django_db(databases=DATABASES)
+@pytest.mark.usefixtures("twin_test_database")
 @settings(
     max_examples=examples(30),
     deadline=None,

@@ -14,7 +14,7 @@ from clusters.migration import adapters, cutover, replication_launch, tasks
 from clusters.migration.models import MigrationEvent, Monolith, Replication
 from clusters.models import Cluster
 from portal.errors import NotAllowed
-from tests.clusters.integrations.aws.conftest import aws, moto_url, retry_waits  # noqa: F401  (fixtures)
+from tests.clusters.integrations.aws.conftest import aws, moto_url  # noqa: F401  (fixtures)
 from tests.clusters.integrations.aws.test_replicator import create_replicator_request
 from tests.clusters.migration.test_cutover import started  # noqa: F401  (fixture)
 from tests.clusters.migration.test_planning import owned  # noqa: F401  (fixture)

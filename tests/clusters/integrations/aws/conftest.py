@@ -24,16 +24,14 @@ def moto_url():
         yield url
 
 
-@pytest.fixture
-def retry_waits():
-    """botocore's waits between attempts, counted and skipped for the test (moto_harness.retry_waits_skipped)."""
-    with moto_harness.retry_waits_skipped() as waits:
-        yield waits
+_RETRY_WAITS = pytest.StashKey[moto_harness.SkippedWaits]()
 
 
 @pytest.fixture
-def aws(moto_url, retry_waits, settings, monkeypatch, tmp_path):
-    """An empty moto behind AWS_ENDPOINT_URL, dummy portal credentials, no cached sessions, no backoff sleeps."""
+def aws(moto_url, settings, monkeypatch, tmp_path, request):
+    """An empty moto behind AWS_ENDPOINT_URL, dummy portal credentials, no cached sessions, no backoff sleeps.
+
+    Other test packages import it (with moto_url) by name, so it asks only for pytest's own fixtures."""
     for name in moto_harness.AWS_VARIABLES_TO_CLEAR:
         monkeypatch.delenv(name, raising=False)
     for name, value in moto_harness.DUMMY_CREDENTIALS.items():
@@ -43,8 +41,16 @@ def aws(moto_url, retry_waits, settings, monkeypatch, tmp_path):
     settings.AWS_ENDPOINT_URL = moto_url
     moto_harness.reset(moto_url)
     aws_control.clear_caches()
-    yield moto_url
+    with moto_harness.retry_waits_skipped() as waits:
+        request.node.stash[_RETRY_WAITS] = waits
+        yield moto_url
     aws_control.clear_caches()
+
+
+@pytest.fixture
+def retry_waits(aws, request) -> moto_harness.SkippedWaits:
+    """botocore's waits between attempts in this test, counted and skipped (moto_harness.retry_waits_skipped)."""
+    return request.node.stash[_RETRY_WAITS]
 
 
 @pytest.fixture

@@ -54,9 +54,10 @@ test: lint
 	$(PYTEST) $(PYTEST_ARGS)
 
 # The edit-test loop: everything but real processes (worker, devstack, Kafka broker), the browser and
-# the slow tests; no static checks.
+# the slow tests; no static checks. Property tests run a tenth of their examples (the "fast" Hypothesis
+# profile, tests/conftest.py); `make test` runs them all.
 test-fast: setup-test
-	$(PYTEST) -m "not services and not browser and not slow" $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=fast $(PYTEST) -m "not services and not browser and not slow" $(PYTEST_ARGS)
 
 # The browser tour of the demo (every role, desktop and phone width), keeping a PNG of every page.
 screenshots: setup-test

@@ -8,8 +8,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.test import Client
+from hypothesis import Phase, settings
 
 from portal import services
 from portal.models import User
@@ -18,6 +21,24 @@ from tests.builders import PASSWORD  # noqa: F401 - imported from here by tests
 
 # Tests import make_user from here; it is the users' builder.
 make_user = builders.user
+
+
+# Hypothesis profiles, chosen by HYPOTHESIS_PROFILE: "default" (`make test`) runs every property test
+# with the example count it names; "fast" (`make test-fast`, the edit-test loop) with a tenth of it, at
+# least 5, and every explicit @example all the same. Property tests name their count through examples().
+# "fast" reports a failing example as found, without shrinking it: shrinking a property test that builds
+# database rows per example can take Hypothesis's full five minutes; `make test` (or
+# HYPOTHESIS_PROFILE=default) shrinks it, and both replay it first from the example database (.hypothesis/).
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "default")
+settings.register_profile(
+    "fast", max_examples=10, phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target]
+)
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def examples(count: int) -> int:
+    """A property test's example count under the loaded profile: `count`, or a tenth of it for "fast"."""
+    return max(5, count // 10) if HYPOTHESIS_PROFILE == "fast" else count
 
 
 # Tests that share one expensive process run on one pytest-xdist worker (`make test` runs with
@@ -46,6 +67,93 @@ def pytest_xdist_make_scheduler(config, log):
             return next(groups, nodeid)
 
     return SharedProcessScheduling(config, log)
+
+
+# --- Test databases -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_use_migrations,
+    django_db_keepdb,
+    django_db_createdb,
+    django_db_modify_db_settings,
+):
+    """pytest-django's, for "default" alone. pytest-django makes every database that some collected test
+    names, in every xdist worker (each collects them all): the "twin" (tests/twin_database.py, SQLite
+    migrations, ~2 s) in each worker for the one test that uses it. `twin_test_database` makes it in the
+    process that runs that test."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    if not django_db_use_migrations:
+        raise pytest.UsageError("tests/conftest.py makes the test databases with their migrations")
+    verbosity = request.config.option.verbose
+    with django_db_blocker.unblock():
+        made = setup_databases(
+            verbosity=verbosity,
+            interactive=False,
+            keepdb=django_db_keepdb and not django_db_createdb,
+            aliases={"default"},
+            serialized_aliases=set(),
+        )
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(made, verbosity=verbosity)
+
+
+@pytest.fixture(scope="session")
+def twin_test_database(django_db_setup, django_db_blocker):
+    """The "twin" alias's test database, made by the first test of this process that asks for it (tests
+    that name "twin" in django_db(databases=...) must request this fixture: checked at collection)."""
+    from django.db import connections
+
+    from tests import twin_database
+
+    if not twin_database.available():
+        yield
+        return
+    twin = connections["twin"]
+    configured_name = twin.settings_dict["NAME"]
+    with django_db_blocker.unblock():
+        twin.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    yield
+    with django_db_blocker.unblock():
+        twin.creation.destroy_test_db(configured_name, verbosity=0)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        databases = marker.kwargs.get("databases") or () if marker else ()
+        if "twin" in databases and "twin_test_database" not in item.fixturenames:
+            raise pytest.UsageError(f"{item.nodeid} uses the twin database: request twin_test_database")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _botocore_data_read_once():
+    """Every boto3 session reads botocore's JSON models again (endpoints.json alone is ~1 MB) into a
+    cache of its own, and tests make many sessions: aws_control's caches are cleared between tests, and
+    it opens a session per assumed role and client. One cache per data path for the whole run instead:
+    the data is the same files, and a session's clients already share what it loaded without changing
+    it. Only the reading is shared; every session, credential and client is still made afresh."""
+    from botocore import loaders, session
+
+    create_loader = session.create_loader
+    caches: dict[str | None, dict] = {}
+
+    def loader_with_shared_cache(search_path_string=None):
+        loader = create_loader(search_path_string)
+        loader._cache = caches.setdefault(search_path_string, {})  # what loaders.instance_cache reads
+        return loader
+
+    assert loaders.create_loader is create_loader  # botocore.session imported it by name
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(session, "create_loader", loader_with_shared_cache)
+        yield
 
 
 @pytest.fixture(autouse=True)

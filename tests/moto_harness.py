@@ -5,7 +5,8 @@
 - `reset(url)`: an empty moto (every backend), between tests;
 - `ACCOUNT_ID` / `ROLE_ARN` / `EXTERNAL_ID`: the account the portal's role is assumed in;
 - `make_clusters_active(account_id)` and `answer_bootstrap_brokers(client, ...)`: moto never turns a
-  serverless cluster ACTIVE and has no GetBootstrapBrokers; these do both, outside product code.
+  serverless cluster ACTIVE and has no GetBootstrapBrokers; these do both, outside product code;
+- `retry_waits_skipped()`: botocore's waits between attempts (backoff, adaptive rate limiter) take no time.
 
 Imports nothing of the portal's: the portal reaches moto only through settings.AWS_ENDPOINT_URL.
 """
@@ -14,10 +15,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from unittest import mock
 
+from botocore import endpoint
 from botocore.awsrequest import AWSResponse
+from botocore.retries import bucket
 from moto.kafka.models import kafka_backends
 from moto.server import ThreadedMotoServer
 
@@ -92,3 +98,61 @@ def answer_bootstrap_brokers(client, bootstrap_for: Callable[[str], str]) -> Cal
         client.meta.events.unregister("before-call.kafka.GetBootstrapBrokers", answer)
 
     return undo
+
+
+class SkippedWaits:
+    """The seconds botocore would have waited, added to what its retry clocks read instead of slept."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.count = 0
+
+    def sleep(self, seconds: float | None) -> None:
+        self.seconds += seconds or 0
+        self.count += 1
+
+
+class _VirtualClock(bucket.Clock):
+    """botocore's retry clock (adaptive mode's token bucket and rate measure), on the skipped waits."""
+
+    def __init__(self, waits: SkippedWaits) -> None:
+        self.waits = waits
+
+    def sleep(self, amount):
+        self.waits.sleep(amount)
+
+    def current_time(self):
+        return time.time() + self.waits.seconds
+
+
+@contextlib.contextmanager
+def retry_waits_skipped() -> Iterator[SkippedWaits]:
+    """botocore's waits between attempts take no time: the backoff before a retry (botocore.endpoint's
+    time.sleep) and the adaptive rate limiter's wait for a token (TokenBucket) are computed as usual and
+    counted, and the time botocore's retry clocks read moves on by as much. What the tests check, the
+    attempts and what they bring back, is unchanged; the run does not sleep through adaptive mode's
+    backoffs (up to 1 s, 2 s, 4 s … after a throttle) and its 0.5 request/s token rate."""
+    waits = SkippedWaits()
+
+    class Condition(threading.Condition):  # TokenBucket waits for a token with its condition's wait(timeout)
+        def wait(self, timeout=None):
+            waits.sleep(timeout)
+            return False
+
+    class Threading:  # botocore.retries.bucket's `threading`: Lock as is, Condition above
+        Lock = threading.Lock
+
+    Threading.Condition = Condition
+
+    class Time:  # botocore.endpoint's `time`: its sleep() is the backoff before a retry
+        def __getattr__(self, name):
+            return getattr(time, name)
+
+        def sleep(self, seconds):
+            waits.sleep(seconds)
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.object(endpoint, "time", Time()))
+        stack.enter_context(mock.patch.object(bucket, "threading", Threading))
+        stack.enter_context(mock.patch.object(bucket, "Clock", lambda: _VirtualClock(waits)))
+        yield waits

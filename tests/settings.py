@@ -85,7 +85,8 @@ CACHES = {
 
 # A second database of the other engine, "twin", for tests that run one computation on SQLite and on
 # PostgreSQL and compare (tests/twin_database.py routes to it inside `twin_database.on("twin")`). Only
-# tests that ask for it (`django_db(databases=[..., "twin"])`) create it. None when PostgreSQL is down.
+# tests that ask for it (`django_db(databases=[..., "twin"])` and the `twin_test_database` fixture,
+# tests/conftest.py) create it, in the test process that runs them. None when PostgreSQL is down.
 if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["twin"] = {
         "ENGINE": "django.db.backends.sqlite3",

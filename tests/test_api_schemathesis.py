@@ -10,6 +10,10 @@ coverage and fuzzing phases, valid and invalid input) and every response must:
 - answer only with status codes the schema documents;
 - reject input that violates the schema (e.g. a malformed `page_size`) with a 4xx;
 - need the token: the same request without it, or with a made-up one, must get 401/403.
+
+`make test` runs all three phases (the coverage phase alone is ~2,200 boundary, wrong-type, missing-field
+and unexpected-method requests). `make test-fast` (the "fast" Hypothesis profile, tests/conftest.py) runs
+the examples and a tenth of the fuzzing, and leaves the coverage phase to `make test`.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from schemathesis.checks import (
 from portal import services
 from portal.models import User
 from portal.wsgi import application
+from tests.conftest import HYPOTHESIS_PROFILE, examples
 
 SCHEMA_PATH = "/api/schema/?format=json"
 CHECKS = [
@@ -47,6 +52,8 @@ CHECKS = [
 KNOWN_SLUGS = ["team-a", "team-b"]
 
 schema = schemathesis.openapi.from_wsgi(SCHEMA_PATH, application)
+if HYPOTHESIS_PROFILE == "fast":
+    schema.config.phases.update(phases=["examples", "fuzzing"])
 
 
 @schema.hook
@@ -92,7 +99,7 @@ def auth_headers(persona, in_process_requests) -> dict[str, str]:
 
 @schema.parametrize()
 @settings(
-    max_examples=25,
+    max_examples=examples(25),
     deadline=None,
     database=None,
     # One database transaction (the function-scoped `db` fixture) for all examples of a test.

@@ -26,6 +26,7 @@ from billing.pricing import BYTES_PER_GIB, LIST_PRICES, money
 from clusters.models import AwsAccount, Cluster, NetworkProfile, PlatformSettings, Topic, TopicPartitionChange
 from portal.models import Team, User
 from tests import twin_database
+from tests.conftest import examples
 
 MONTH = dt.date(2026, 10, 1)
 START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
@@ -261,8 +262,9 @@ def check_and_describe(world: dict, *, reverse: bool) -> list[tuple]:
 
 
 @pytest.mark.django_db(databases=DATABASES)
+@pytest.mark.usefixtures("twin_test_database")
 @settings(
-    max_examples=30,
+    max_examples=examples(30),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -31,6 +31,7 @@ from clusters.migration.quotas import (
 )
 from clusters.models import PlatformSettings
 from tests.clusters.migration.instances import contract_instances
+from tests.conftest import examples
 
 QUOTAS = ClusterQuotas.from_settings(PlatformSettings())
 
@@ -428,7 +429,9 @@ def budget(options: PackingOptions, account: str) -> dict[str, Decimal]:
     }
 
 
-PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(
+    max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @PROPERTY_SETTINGS

@@ -16,6 +16,7 @@ from hypothesis import assume, event, example, given, settings
 from hypothesis import strategies as st
 
 from clusters import rules
+from tests.conftest import examples
 
 # --- Reference predicates -------------------------------------------------------------------------
 
@@ -105,7 +106,7 @@ def arns_and_regions(draw):
     return f"arn:{partition}:iam::{account}:role/{path}{name}", region
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(arn_in=arns_and_regions())
 @example(arn_in=("arn:aws:iam::１１１１２２２２３３３３:role/x", "us-east-1"))
 @example(arn_in=("arn:aws:iam::111122223333:role/../../admin", "us-east-1"))
@@ -119,7 +120,7 @@ def test_every_accepted_role_arn_is_a_role_iam_can_have(arn_in):
         assert iam_accepts_role_arn(arn, partition=PARTITION_OF_REGION[region]), arn
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     account=st.text(alphabet="0123456789", min_size=12, max_size=12),
     path=st.lists(st.text(alphabet=SAFE, min_size=1, max_size=10), max_size=3),
@@ -170,7 +171,7 @@ names = st.text(alphabet="ab_.-Z9 é١*", max_size=20) | st.sampled_from(
 teams = st.sampled_from(["payments", "team-a", "s"])
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(team=teams, name=names)
 @example(team="payments", name=".")
 @example(team="payments", name="..")
@@ -183,7 +184,7 @@ def test_every_accepted_topic_name_is_one_kafka_accepts(team, name):
         assert any(char.isalnum() for char in name)  # never 'payments..' from a name of dots
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(
     name=st.text(alphabet="ab._", min_size=1, max_size=8),
     others=st.lists(st.text(alphabet="ab._", max_size=8)),
@@ -208,7 +209,7 @@ prefixes = (
 )
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(prefix=prefixes, shared=st.booleans())
 @example(prefix="search", shared=True)
 @example(prefix="s", shared=True)

@@ -1,8 +1,9 @@
 """moto in server mode over HTTP for the AWS control plane (clusters.integrations.aws_control).
 
 One ThreadedMotoServer on 127.0.0.1 serves the whole session; every test starts from an empty moto
-(`/moto-api/reset`), with dummy credentials in the environment, AWS_ENDPOINT_URL pointing at the server
-and aws_control's credential and client caches cleared.
+(`/moto-api/reset`), with dummy credentials in the environment, AWS_ENDPOINT_URL pointing at the server,
+aws_control's credential and client caches cleared, and botocore's waits between attempts skipped
+(moto_harness.retry_waits_skipped: the retries happen, their backoff takes no time).
 """
 
 from __future__ import annotations
@@ -23,9 +24,14 @@ def moto_url():
         yield url
 
 
+_RETRY_WAITS = pytest.StashKey[moto_harness.SkippedWaits]()
+
+
 @pytest.fixture
-def aws(moto_url, settings, monkeypatch, tmp_path):
-    """An empty moto behind AWS_ENDPOINT_URL, dummy portal credentials, no cached sessions."""
+def aws(moto_url, settings, monkeypatch, tmp_path, request):
+    """An empty moto behind AWS_ENDPOINT_URL, dummy portal credentials, no cached sessions, no backoff sleeps.
+
+    Other test packages import it (with moto_url) by name, so it asks only for pytest's own fixtures."""
     for name in moto_harness.AWS_VARIABLES_TO_CLEAR:
         monkeypatch.delenv(name, raising=False)
     for name, value in moto_harness.DUMMY_CREDENTIALS.items():
@@ -35,8 +41,16 @@ def aws(moto_url, settings, monkeypatch, tmp_path):
     settings.AWS_ENDPOINT_URL = moto_url
     moto_harness.reset(moto_url)
     aws_control.clear_caches()
-    yield moto_url
+    with moto_harness.retry_waits_skipped() as waits:
+        request.node.stash[_RETRY_WAITS] = waits
+        yield moto_url
     aws_control.clear_caches()
+
+
+@pytest.fixture
+def retry_waits(aws, request) -> moto_harness.SkippedWaits:
+    """botocore's waits between attempts in this test, counted and skipped (moto_harness.retry_waits_skipped)."""
+    return request.node.stash[_RETRY_WAITS]
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
+from portal.errors import NotAllowed
 from portal.models import AuditEvent, Membership, Team, User
 
 
@@ -253,6 +254,12 @@ def can_view_migration(user) -> bool:
 def can_manage_migration(user) -> bool:
     """Registering the monolith, reading its inventory, importing files, planning, cutover: platform admins."""
     return is_platform_admin(user)
+
+
+def require_migration_manager(user, refusal: str) -> None:
+    """The migration services' guard: `refusal` says what only platform admins may do."""
+    if not can_manage_migration(user):
+        raise NotAllowed(refusal)
 
 
 def can_claim_for(user, team: Team) -> bool:

@@ -49,7 +49,6 @@ from clusters.models import Cluster
 from clusters.providers.base import ProviderError
 from portal import access
 from portal.dispatch import enqueue_on_commit
-from portal.errors import NotAllowed
 
 Step = Cutover.Step
 DEFAULT_THRESHOLD = 100  # records per partition: MM2's offset.lag.max default granularity (migration.md §1.3)
@@ -82,8 +81,7 @@ class Gate:
 
 
 def _require_admin(actor) -> None:
-    if not access.can_manage_migration(actor):
-        raise NotAllowed("Only platform admins move applications off the monolith.")
+    access.require_migration_manager(actor, "Only platform admins move applications off the monolith.")
 
 
 def start_cutovers(*, actor, plan_id: int) -> list[Cutover]:

@@ -43,8 +43,7 @@ RECORDS_SAMPLED_PER_TOPIC = 20
 
 
 def _require_admin(actor) -> None:
-    if not access.can_manage_migration(actor):
-        raise NotAllowed("Only platform admins manage the migration of a monolith.")
+    access.require_migration_manager(actor, "Only platform admins manage the migration of a monolith.")
 
 
 # --- Registering -------------------------------------------------------------------------------------

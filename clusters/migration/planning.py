@@ -42,7 +42,6 @@ from clusters.migration.quotas import (
 )
 from clusters.models import AwsAccount, Cluster, PlatformSettings
 from portal import access
-from portal.errors import NotAllowed
 
 WRITE, READ = "write", "read"
 UNCLAIMED = "unclaimed"
@@ -553,8 +552,7 @@ def _reassigned(side, side_demands, base, assignment, quotas, options, rates, mo
 
 
 def _require_admin(actor) -> None:
-    if not access.can_manage_migration(actor):
-        raise NotAllowed("Only platform admins make and change migration plans.")
+    access.require_migration_manager(actor, "Only platform admins make and change migration plans.")
 
 
 def _save(

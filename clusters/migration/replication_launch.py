@@ -40,14 +40,12 @@ from clusters.providers.base import (
     TransientError,
 )
 from portal import access
-from portal.errors import NotAllowed
 
 Status = Replication.Status
 
 
 def _require_admin(actor) -> None:
-    if not access.can_manage_migration(actor):
-        raise NotAllowed("Only platform admins start replication off the monolith.")
+    access.require_migration_manager(actor, "Only platform admins start replication off the monolith.")
 
 
 def replication_name(item: Cutover) -> str:

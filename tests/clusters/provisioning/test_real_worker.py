@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from clusters.models import Cluster, ProvisioningEvent
 from clusters.requests import services
 from portal.celery import app
+from tests import builders
 from tests.system.test_devstack_process import _database_url
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -90,22 +90,9 @@ def publish_to_broker():
 def test_approved_cluster_request_becomes_active_through_real_processes(
     worker_and_beat, member_a, admin, team_a, platform_account, network_profile, publish_to_broker
 ):
-    prepared = services.prepare_cluster_create(
-        actor=member_a,
-        team=team_a,
-        name="team-a-real",
-        kind="dedicated",
-        environment="dev",
-        account=platform_account,
-        region="us-east-1",
-        network_profile=network_profile,
-        expected_write_mbps=Decimal(1),
-        expected_read_mbps=Decimal(1),
-        contains_pii=False,
-        latency_class="time_insensitive",
-        justification="integration",
+    request = builders.cluster_request(
+        member_a, team_a, network_profile, "team-a-real", justification="integration"
     )
-    request = services.submit_request(actor=member_a, prepared=prepared)
     services.approve_request(request_id=request.pk, actor=admin)  # commits: the task goes to the broker
 
     deadline = time.monotonic() + 120  # generous: CI machines run other test workers beside it

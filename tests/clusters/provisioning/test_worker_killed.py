@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ import pytest
 from clusters.models import Cluster, ProvisioningEvent
 from clusters.providers.local.models import LocalMskCluster
 from clusters.requests import services
+from tests import builders
 from tests.clusters.provisioning.test_real_worker import publish_to_broker  # noqa: F401 - fixture
 from tests.system.test_devstack_process import _database_url
 
@@ -89,22 +89,9 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(
     ]
 
     for n in range(TRIALS):
-        prepared = services.prepare_cluster_create(
-            actor=member_a,
-            team=team_a,
-            name=f"kill-{n}",
-            kind="dedicated",
-            environment="dev",
-            account=platform_account,
-            region="us-east-1",
-            network_profile=network_profile,
-            expected_write_mbps=Decimal(1),
-            expected_read_mbps=Decimal(1),
-            contains_pii=False,
-            latency_class="time_insensitive",
-            justification="fault test",
+        request = builders.cluster_request(
+            member_a, team_a, network_profile, f"kill-{n}", justification="fault test"
         )
-        request = services.submit_request(actor=member_a, prepared=prepared)
         services.approve_request(request_id=request.pk, actor=admin)
 
     rng = random.Random(20261125)

@@ -14,8 +14,6 @@ from django.core.paginator import Paginator
 from django.db.models import (
     CharField,
     Count,
-    Func,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -46,7 +44,7 @@ from clusters.provisioning import REDISPATCH_NOTE
 from clusters.requests import limits
 from portal import access
 from portal.models import Team, User
-from portal.selectors import count_per_team
+from portal.selectors import count_all, count_per_team
 
 Kind = Request.Kind
 
@@ -366,14 +364,6 @@ class RequestRow:
     is_own_open: bool = False  # the viewer is an admin who filed it: someone else must decide
     links: dict[str, str] = field(default_factory=dict)  # its pages' URLs (`clusters.views.lists.with_links`)
 
-    def __getitem__(self, name: str):
-        """Templates look a name up as a key before they try an attribute, and an object that is not
-        subscriptable costs them a raised exception per lookup: a page of rows makes about a thousand."""
-        try:
-            return self.__dict__[name]
-        except KeyError:
-            return getattr(self, name)  # the labels below
-
     @property
     def work_label(self) -> str:
         return work_label(self.kind, self.work)
@@ -567,7 +557,7 @@ class KeyPaginator(Paginator):
         page = self.object_list.filter(pk__in=keys)
         if not count:
             return self.build(page.values_list(*ROW_COLUMNS)), None
-        counted = self.object_list.order_by().values(n=Func("pk", function="COUNT"))
+        counted = self.object_list.order_by().values(n=count_all())
         values = list(page.annotate(of_all=Subquery(counted)).values_list(*ROW_COLUMNS, "of_all"))
         return self.build([row[:-1] for row in values]), (values[0][-1] if values else None)
 
@@ -627,9 +617,8 @@ class AdminCounts:
 def admin_counts() -> AdminCounts:
     """Both of the admin menu's counts in one query (two COUNTs, UNION ALL): on every page an admin opens."""
 
-    def counted(rows: QuerySet, what: str) -> QuerySet:  # (SELECT 'what', COUNT(id) FROM … WHERE …)
-        count = Func("pk", function="COUNT", output_field=IntegerField())
-        return rows.order_by().values_list(Value(what, output_field=CharField()), count)
+    def counted(rows: QuerySet, what: str) -> QuerySet:  # (SELECT 'what', COUNT(*) FROM … WHERE …)
+        return rows.order_by().values_list(Value(what, output_field=CharField()), count_all())
 
     counts = dict(
         counted(Request.objects.filter(status=Request.Status.SUBMITTED), "open_requests").union(

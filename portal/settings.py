@@ -141,6 +141,13 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Only the rows of the long lists, rendered by `clusters.views.rows.render_rows` (why there).
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "clusters.views.rows.environment"},
+    },
 ]
 
 # --- Database -------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Template helpers for the clusters pages and for the pages the `portal` app renders (navigation,
 dashboard, team page), which show clusters and requests without `portal` importing `clusters`.
 
-Rows and filter bars are templates (`clusters/_request_table.html`, `clusters/_queue_rows.html`,
-`_filter_bar.html`); the helpers here are small values they need, not HTML built in Python.
+Tables and filter bars are templates (`clusters/_request_table.html`, `_filter_bar.html`; the long lists'
+rows are Jinja2 templates, `clusters/views/rows.py`); the helpers here are small values they need, not
+HTML built in Python. `utc_minute` serves both engines.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 
 from clusters import forms, selectors
@@ -19,6 +20,7 @@ from clusters.filters import ApprovalFilterSet
 from clusters.models import Request
 from clusters.requests import services
 from clusters.views import lists
+from clusters.views.rows import render_rows
 from portal import access
 from portal.context_processors import open_approvals_count
 from portal.errors import Conflict, NotAllowed
@@ -33,22 +35,16 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
     requests = ApprovalFilterSet(
         request.GET or None, queryset=selectors.approval_queue(user=request.user), request=request
     )
-    context = {
-        "form": requests.form,
-        **lists.page_context(
-            request,
-            requests.qs,
-            build=lambda values: _queue_rows(request, selectors.rows_of(values)),
-            # Unfiltered, the queue is every submitted request (admins see all): the number the
-            # navigation's badge counts anyway, so the pager does not count them a second time.
-            count=None if requests.narrows() else open_approvals_count(request),
-        ),
-        "back_url": request.get_full_path(),
-        # What a row answering an inline decision also shows; a page of the queue has none of it.
-        "ok": "",
-        "error": "",
-        "reason_errors": (),
-    }
+    listing = lists.page_context(
+        request,
+        requests.qs,
+        build=lambda values: _queue_rows(request, selectors.rows_of(values)),
+        # Unfiltered, the queue is every submitted request (admins see all): the number the
+        # navigation's badge counts anyway, so the pager does not count them a second time.
+        count=None if requests.narrows() else open_approvals_count(request),
+    )
+    rows = _queue_rows_html(request, listing["page"].object_list, back_url=request.get_full_path())
+    context = {"form": requests.form, **listing, "rows": rows}
     template = "clusters/_queue_table.html" if is_htmx_partial(request) else "clusters/approval_queue.html"
     return lists.render_list(request, template, context)
 
@@ -60,6 +56,27 @@ def _queue_rows(request: HttpRequest, rows: list[selectors.RequestRow]) -> list[
         detail="clusters:request-detail",
         approve="clusters:request-approve",
         reject="clusters:request-reject",
+    )
+
+
+def _queue_rows_html(
+    request: HttpRequest,
+    rows: list[selectors.RequestRow],
+    *,
+    back_url: str,
+    ok: str = "",
+    error: str = "",
+    reason_errors=(),
+    reason_value: str = "",
+) -> SafeString:
+    """`clusters/_queue_rows.html`: a page of the queue's rows, or the one row answering an inline
+    decision with its message (and, for a refused rejection, the reason typed and what is wrong with it).
+    `back_url` is where a decision made without htmx returns."""
+    context = {"rows": rows, "back_url": back_url, "ok": ok, "error": error}
+    return render_rows(
+        request,
+        "clusters/_queue_rows.html",
+        {**context, "reason_errors": reason_errors, "reason_value": reason_value},
     )
 
 
@@ -91,17 +108,22 @@ def _decision_response(
     Without htmx: back where the form came from, with a flash message."""
     obj = selectors.request_row(user=request.user, pk=pk)
     if is_htmx_partial(request):
-        context = {**decision_context(request, obj, error=error, reject_form=reject_form), "ok": ok}
         if request.POST.get("fragment") == "row":
-            context["rows"] = _queue_rows(request, [selectors.one_request_row(obj.pk)])
-            context["back_url"] = request.POST.get("next", "")
+            reason = {}
             if reject_form is not None:  # the reason the admin typed stays, with what is wrong with it
-                context["reason_errors"] = reject_form.errors.get("reason", ())
-                context["reason_value"] = reject_form["reason"].value() or ""
-            template = "clusters/_queue_rows.html"
+                reason = {
+                    "reason_errors": reject_form.errors.get("reason", ()),
+                    "reason_value": reject_form["reason"].value() or "",
+                }
+            row = _queue_rows(request, [selectors.one_request_row(obj.pk)])
+            html = _queue_rows_html(
+                request, row, back_url=request.POST.get("next", ""), ok=ok, error=error, **reason
+            )
+            response = HttpResponse(html, status=status)
         else:
-            template = "clusters/_decision_panel.html"
-        return _with_approval_counts(request, render(request, template, context, status=status))
+            context = {**decision_context(request, obj, error=error, reject_form=reject_form), "ok": ok}
+            response = render(request, "clusters/_decision_panel.html", context, status=status)
+        return _with_approval_counts(request, response)
     if error:
         messages.error(request, error)
     else:

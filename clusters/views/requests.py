@@ -12,6 +12,7 @@ from clusters import forms, selectors
 from clusters.filters import RequestFilterSet
 from clusters.views import approvals, filing, lists
 from clusters.views.polling import polled_panel
+from clusters.views.rows import render_rows
 from portal import access
 from portal.htmx import is_htmx_partial
 
@@ -28,15 +29,17 @@ def request_list(request: HttpRequest) -> HttpResponse:
     requests = RequestFilterSet(
         request.GET or None, queryset=selectors.request_list(user=request.user), request=request
     )
+    listing = lists.page_context(
+        request,
+        requests.qs,
+        build=lambda values: lists.with_links(
+            selectors.with_work(selectors.rows_of(values)), detail="clusters:request-detail"
+        ),
+    )
     context = {
         "form": requests.form,
-        **lists.page_context(
-            request,
-            requests.qs,
-            build=lambda values: lists.with_links(
-                selectors.with_work(selectors.rows_of(values)), detail="clusters:request-detail"
-            ),
-        ),
+        **listing,
+        "rows": render_rows(request, "clusters/_request_rows.html", {"rows": listing["page"].object_list}),
         "sees_all": access.is_platform_admin(request.user),
         "can_request": selectors.can_file_requests(request.user),
     }

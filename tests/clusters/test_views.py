@@ -20,6 +20,7 @@ from clusters import rules, selectors
 from clusters.models import AccessGrant, Cluster, PlatformSettings, Request, Topic
 from clusters.requests import services
 from portal.models import Membership, User
+from tests import builders
 from tests.conftest import client_for, make_user
 
 HTMX = {"HX-Request": "true"}
@@ -439,6 +440,33 @@ def test_justification_is_escaped(member_a, team_a, cluster):
     )
     body = client_for(member_a).get(response["Location"]).content.decode()
     assert "<script>alert(1)</script>" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+def test_list_rows_escape_what_people_typed(member_a, admin, request_a):
+    """The rows of the request list and the approval queue are Jinja2 templates (clusters/views/rows.py):
+    a summary, requester name, next URL or refused reason with markup in it is shown as text."""
+    Request.objects.filter(pk=request_a.pk).update(summary="<b>bold</b> & <script>alert(1)</script>")
+    User.objects.filter(pk=member_a.pk).update(username='a"<i>')
+    escaped = "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt;"
+    for client, name in (
+        (client_for(member_a), "clusters:request-list"),
+        (client_for(admin), "clusters:approval-queue"),
+    ):
+        body = client.get(reverse(name), {"sort": "newest"} if "queue" in name else {}).content.decode()
+        assert "<script>alert(1)</script>" not in body and escaped in body
+        assert 'a"<i>' not in body and "a&#34;&lt;i&gt;" in body
+    body = client_for(admin).get(reverse("clusters:approval-queue"), {"sort": "newest"}).content.decode()
+    assert 'name="next" value="/approvals/?sort=newest"' in body
+    reason = '"><script>alert(2)</script>'
+    refused = client_for(builders.user("admin2", role=User.Role.PLATFORM_ADMIN)).post(
+        reverse("clusters:request-reject", args=[request_a.pk]),
+        {"fragment": "row", "next": '/approvals/?q="x"', "reason": reason * 200},
+        headers=HTMX,
+    )
+    row = refused.content.decode()
+    assert refused.status_code == 422 and 'aria-invalid="true"' in row
+    assert "<script>alert(2)</script>" not in row and 'value="&#34;&gt;&lt;script&gt;alert(2)' in row
+    assert 'name="next" value="/approvals/?q=&#34;x&#34;"' in row
 
 
 def test_topic_change_and_delete_requests(member_a, topic):

@@ -2,8 +2,9 @@
 
 `prepare_*` validate a request and assess it against quotas without saving (the forms' live preview uses
 them); `submit_request` saves a prepared request; `approve_request`, `reject_request` and
-`cancel_request` move it on. Every transition is a compare-and-set on `Request.status` plus a
-`RequestEvent` row and an audit event, so double clicks, two admins at once and API retries are harmless.
+`cancel_request` move it on. Every transition is a compare-and-set on `Request.status`
+(`portal.transitions.move`, against `Request.TRANSITIONS`) plus a `RequestEvent` row and an audit event, so
+double clicks, two admins at once and API retries are harmless.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from clusters.models import (
     Topic,
 )
 from clusters.requests import limits, policies
-from portal import access, audit
+from portal import access, audit, transitions
 from portal import selectors as portal_selectors
 from portal.dispatch import enqueue_on_commit
 from portal.errors import Conflict, NotAllowed
@@ -1067,25 +1068,24 @@ def _approve(
                     + " ".join(finding.message for finding in assessment.errors)
                 )
             override = _other_teams_override(request, override_reason)
-        updated = Request.objects.filter(pk=request_id, status=Request.Status.SUBMITTED).update(
-            status=Request.Status.APPROVED, decided_by=actor, decided_at=timezone.now(), approved_by_rule=rule
-        )
-        if updated != 1:
+
+        def carry_out() -> None:
+            # Once the move won, in its transaction: the inventory, provisioning on commit, then the event,
+            # which names what was made.
             request.refresh_from_db()
-            raise Conflict(f"Request #{request_id} is already {request.get_status_display().lower()}.")
-        request.refresh_from_db()
-        data = _materialize(request)
-        request.refresh_from_db()
-        provisioning.dispatch_after_approval(request)
-        note = f"approved by rule “{rule.name}”" if rule else override.get("note", "")
-        _record(
-            request,
-            actor=actor,
-            from_status=Request.Status.SUBMITTED,
-            to_status=request.status,
-            note=note,
-            data={**data, **override.get("data", {})},
-        )
+            data = _materialize(request)
+            request.refresh_from_db()
+            provisioning.dispatch_after_approval(request)
+            _record(
+                request,
+                actor=actor,
+                from_status=Request.Status.SUBMITTED,
+                to_status=Request.Status.APPROVED,
+                note=f"approved by rule “{rule.name}”" if rule else override.get("note", ""),
+                data={**data, **override.get("data", {})},
+            )
+
+        _decide(request, Request.Status.APPROVED, actor=actor, record=carry_out, approved_by_rule=rule)
         _notify_on_commit(request.pk, "approved")
     return request
 
@@ -1152,13 +1152,34 @@ def cancel_request(*, request_id: int, actor: User) -> Request:
 
 def _close(request_id: int, *, actor: User, to_status: str, reason: str) -> Request:
     with transaction.atomic():
-        updated = Request.objects.filter(pk=request_id, status=Request.Status.SUBMITTED).update(
-            status=to_status, decided_by=actor, decided_at=timezone.now(), decision_reason=reason
-        )
         request = Request.objects.get(pk=request_id)
-        if updated != 1:
-            raise Conflict(f"Request #{request_id} is already {request.get_status_display().lower()}.")
-        _record(request, actor=actor, from_status=Request.Status.SUBMITTED, to_status=to_status, note=reason)
+        _decide(
+            request,
+            to_status,
+            actor=actor,
+            record=lambda: _record(
+                request, actor=actor, from_status=Request.Status.SUBMITTED, to_status=to_status, note=reason
+            ),
+            decision_reason=reason,
+        )
         if to_status == Request.Status.REJECTED:
             _notify_on_commit(request.pk, "rejected")
     return request
+
+
+def _decide(request: Request, to_status: str, *, actor: User | None, record, **fields) -> None:
+    """Move a submitted request to `to_status`, with who decided and when (and `fields`), calling `record`
+    once the move won, in its transaction. Conflict, with nothing written, when it was decided first."""
+    moved = transitions.move(
+        Request,
+        request,
+        from_status=Request.Status.SUBMITTED,
+        to_status=to_status,
+        record=record,
+        decided_by=actor,
+        decided_at=timezone.now(),
+        **fields,
+    )
+    if not moved:
+        request.refresh_from_db()
+        raise Conflict(f"Request #{request.pk} is already {request.get_status_display().lower()}.")

@@ -9,6 +9,7 @@ from django.db import connection, connections
 from clusters.models import Request, RequestEvent, Topic
 from clusters.requests import services
 from portal.errors import Conflict
+from tests import builders
 from tests.conftest import make_user
 
 
@@ -135,3 +136,28 @@ def test_an_idempotent_twin_that_loses_the_name_check_gets_the_first_answer(memb
     outcomes = _race(submit, submit)
     assert len(set(outcomes)) == 1 and isinstance(outcomes[0], int), outcomes
     assert Request.objects.count() == 1
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_an_approval_that_loses_its_move_to_a_cancel_makes_nothing(member_a, team_a, cluster_a, monkeypatch):
+    """The approval read the request as submitted; the requester's cancel commits before the approval's
+    compare-and-set: the approval is a conflict, with no inventory and no event of its own."""
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent transactions need PostgreSQL")
+    admin = make_user("late-approver", role="platform_admin")
+    request = builders.topic_request(member_a, cluster_a, "late")
+    reassess, cancels = services._reassess, []
+
+    def cancelled_meanwhile(seen):
+        cancels.extend(_race(lambda: services.cancel_request(request_id=seen.pk, actor=member_a)))
+        return reassess(seen)
+
+    monkeypatch.setattr(services, "_reassess", cancelled_meanwhile)
+    with pytest.raises(Conflict, match="already cancelled"):
+        services.approve_request(request_id=request.pk, actor=admin)
+    assert [type(outcome) for outcome in cancels] == [Request]
+    request.refresh_from_db()
+    assert request.status == Request.Status.CANCELLED and request.decided_by == member_a
+    assert not Topic.objects.filter(name="team-a.late").exists()
+    assert list(request.events.values_list("to_status", flat=True)) == ["submitted", "cancelled"]

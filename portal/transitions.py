@@ -1,12 +1,13 @@
-"""The one status move of every workflow object (requests, clusters, topics, grants, replicators; the migration
-assistant's replications, cutovers, plans and claims): a compare-and-set on the object's status field,
-checked against the model's `TRANSITIONS` table `{from: {to}}`, with the model's event writer called in the
-same transaction. A move that lost the race (someone else moved the object first) returns False and writes
-nothing.
+"""The one status move of every workflow object (requests, clusters, topics, grants, replicators, alert
+episodes; the migration assistant's replications, cutovers, plans and claims): a compare-and-set on the
+object's status field, checked against the model's `TRANSITIONS` table `{from: {to}}`, with the model's
+event writer called in the same transaction. A move that lost the race (someone else moved the object first)
+returns False and writes nothing.
 
 Each workflow keeps its own event log and passes its writer: `clusters.provisioning.transitions.move`
 (a `ProvisioningEvent` and an audit entry), `clusters.migration.events.move` (a `MigrationEvent`, mirrored
-in the audit trail), `clusters.requests.services` (a `RequestEvent` and an audit entry).
+in the audit trail), `clusters.requests.services` (a `RequestEvent` and an audit entry),
+`clusters.observability.alerts` (an `AlertEvent`).
 """
 
 from __future__ import annotations

@@ -8,13 +8,14 @@
 - cluster throughput: every point of the last `for_minutes` is above `percent_of_limit` of the cluster's
   ingress or egress quota (Platform settings, 200 / 400 MB/s by default).
 
-An open episode resolves once the subject's latest point no longer meets the rule's threshold (or the
-subject sent nothing for the whole window) — opening needs the condition to hold, clearing needs it to
-stop, so a single dip does not make an episode flap. A missing latest point (collection still catching up)
-keeps the episode open. Opening is an insert guarded by the partial unique constraint "one open episode per
-rule and subject": of two workers evaluating at once, one opens and the other gets IntegrityError and moves
-on. Resolving is a compare-and-set on the status. Each transition writes an AlertEvent and enqueues its
-notification after commit; the notification itself is sent once (`notify.py`).
+An open episode resolves once the subject's latest point no longer meets the rule's threshold (or the subject
+sent nothing for the whole window) — opening needs the condition to hold, clearing needs it to stop, so a
+single dip does not make an episode flap. A missing latest point (collection still catching up) keeps the
+episode open. Opening is an insert guarded by the partial unique constraint "one open episode per rule and
+subject": of two workers evaluating at once, one opens and the other gets IntegrityError and moves on.
+Resolving is a compare-and-set on the status (`portal.transitions.move`, against `AlertEpisode.TRANSITIONS`).
+Each transition writes an AlertEvent and enqueues its notification after commit; the notification itself is
+sent once (`notify.py`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from clusters.observability.models import (
     TopicSample,
 )
 from clusters.observability.words import lag_duration
+from portal import transitions
 
 logger = logging.getLogger(__name__)
 
@@ -144,18 +146,22 @@ def _resolve(rule: AlertRule, key: str, now: datetime, why: str) -> int | None:
         ).first()
         if episode is None:
             return None
-        moved = AlertEpisode.objects.filter(pk=episode.pk, status=AlertEpisode.Status.OPEN).update(
-            status=AlertEpisode.Status.RESOLVED, resolved_at=now
+        moved = transitions.move(
+            AlertEpisode,
+            episode,
+            from_status=AlertEpisode.Status.OPEN,
+            to_status=AlertEpisode.Status.RESOLVED,
+            record=lambda: AlertEvent.objects.create(
+                episode=episode,
+                created_at=now,
+                from_status=AlertEpisode.Status.OPEN,
+                to_status=AlertEpisode.Status.RESOLVED,
+                note=f"The rule was {why}." if why else "Back under the threshold.",
+            ),
+            resolved_at=now,
         )
         if not moved:
             return None  # another worker resolved it first
-        AlertEvent.objects.create(
-            episode=episode,
-            created_at=now,
-            from_status=AlertEpisode.Status.OPEN,
-            to_status=AlertEpisode.Status.RESOLVED,
-            note=f"The rule was {why}." if why else "Back under the threshold.",
-        )
     transaction.on_commit(lambda: _enqueue(episode.pk, "resolved"))
     return episode.pk
 

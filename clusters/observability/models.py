@@ -1,10 +1,11 @@
 """Metric samples, alert rules and alert episodes (registered in the `clusters` app).
 
-Samples hold rates (bytes or messages per second, averaged over the point's period) and lags (the
-maximum over the period). One row per subject, resolution and point start: collecting the same window
-again overwrites, never duplicates. Episodes follow the portal's workflow rule: one status field moved by
-compare-and-set, and an append-only event log; at most one *open* episode per rule and subject, enforced
-by a partial unique constraint so two workers evaluating at once never open (and notify) twice.
+Samples hold rates (bytes or messages per second, averaged over the point's period) and lags (the maximum over
+the period). One row per subject, resolution and point start: collecting the same window again overwrites,
+never duplicates. Episodes follow the portal's workflow rule: one status field moved by compare-and-set
+(`portal.transitions.move`, against `AlertEpisode.TRANSITIONS`), and an append-only event log; at most one
+*open* episode per rule and subject, enforced by a partial unique constraint so two workers evaluating at once
+never open (and notify) twice.
 """
 
 from __future__ import annotations
@@ -127,6 +128,9 @@ class AlertEpisode(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         RESOLVED = "resolved", "Resolved"
+
+    # A resolved episode stays resolved: the condition holding again opens a new episode.
+    TRANSITIONS = {Status.OPEN: {Status.RESOLVED}, Status.RESOLVED: set()}
 
     rule = models.ForeignKey(AlertRule, on_delete=models.PROTECT, related_name="episodes")
     # "topic:12", "group:12:orders-app", "cluster:3": the unique key of an open episode.

@@ -13,6 +13,7 @@ from django.db import connection
 from clusters.models import PlatformSettings
 from clusters.observability import alerts
 from clusters.observability.models import AlertEpisode, AlertEvent, AlertRule
+from portal import transitions
 
 from .conftest import NOW, STEP, lags, make_topic, rates
 
@@ -159,6 +160,35 @@ def test_the_second_opening_of_one_episode_is_refused_by_the_database(
         second = alerts._open(rule, f"topic:{orders.pk}", condition, NOW)
     assert first is not None and second is None
     assert AlertEpisode.objects.count() == 1 and AlertEvent.objects.count() == 1 and len(mail.outbox) == 1
+
+
+def test_a_resolution_that_loses_its_move_writes_and_sends_nothing(
+    orders, monkeypatch, django_capture_on_commit_callbacks
+):
+    """What a second worker meets when it read the episode as open and the first resolved it meanwhile; and a
+    resolved episode never reopens (the condition holding again opens a new one)."""
+    rule = AlertRule.objects.get(kind="topic_throughput")
+    key = f"topic:{orders.pk}"
+    condition = alerts.Condition(
+        cluster_id=orders.cluster_id, team_id=orders.team_id, topic_id=orders.pk, value=90, summary="hot"
+    )
+    move = transitions.move
+
+    def resolved_meanwhile(*args, **kwargs):
+        monkeypatch.setattr(transitions, "move", move)
+        assert alerts._resolve(rule, key, NOW + STEP, "") == episode_id  # the first worker
+        return move(*args, **kwargs)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        episode_id = alerts._open(rule, key, condition, NOW)
+        monkeypatch.setattr(transitions, "move", resolved_meanwhile)
+        assert alerts._resolve(rule, key, NOW + STEP, "switched off") is None
+    assert AlertEvent.objects.filter(to_status="resolved").get().note == "Back under the threshold."
+    assert len(mail.outbox) == 2  # opened, resolved: each once
+    episode = AlertEpisode.objects.get(pk=episode_id)
+    with pytest.raises(ValueError, match="AlertEpisode may not move from 'resolved' to 'open'"):
+        transitions.move(AlertEpisode, episode, from_status="resolved", to_status="open", record=lambda: None)
+    assert AlertEpisode.objects.get(pk=episode_id).status == AlertEpisode.Status.RESOLVED
 
 
 @pytest.mark.django_db(transaction=True)

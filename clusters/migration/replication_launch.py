@@ -76,7 +76,7 @@ def _missing_settings(tool: str, monolith, cluster) -> list[str]:
 
 def request_replication(*, actor, cutover_id: int) -> Replication:
     """Record the intent to replicate this application and enqueue the task on commit. A failed replication
-    is requested again by the same call (compare-and-set failed → requested)."""
+    is requested again by the same call (`events.move` failed → requested); any other is refused."""
     from clusters.migration import tasks
 
     _require_admin(actor)
@@ -99,32 +99,38 @@ def request_replication(*, actor, cutover_id: int) -> Replication:
     missing = _missing_settings(tool, monolith, cluster)
     if missing:
         raise ValidationError(missing)
+    team = item.application.team
+    details = {"application": item.application.name, "tool": tool, "target": cluster.name}
     with transaction.atomic():
-        existing = Replication.objects.select_for_update().filter(cutover=item).first()
-        if existing is not None and existing.status != Status.FAILED:
-            raise ValidationError(
-                f"Replication for {item.application.name} is already {existing.get_status_display().lower()}."
-            )
-        if existing is None:
+        row = Replication.objects.select_for_update().filter(cutover=item).first()
+        if row is None:
             row = Replication.objects.create(
                 cutover=item, tool=tool, name=replication_name(item), requested_by=actor
             )
-            from_status = ""
-        else:
-            row, from_status = existing, existing.status
-            row.status, row.tool, row.reason = Status.REQUESTED, tool, ""
-            row.requested_by, row.status_changed_at = actor, timezone.now()
-            row.save(update_fields=["status", "tool", "reason", "requested_by", "status_changed_at"])
-        events.record(
+            events.record(
+                monolith,
+                "replication.requested",
+                actor=actor,
+                obj=row,
+                to_status=Status.REQUESTED,
+                team=team,
+                details=details,
+            )
+        elif not events.move(
             monolith,
+            row,
             "replication.requested",
-            actor=actor,
-            obj=row,
-            from_status=from_status,
+            from_status=Status.FAILED,
             to_status=Status.REQUESTED,
-            team=item.application.team,
-            details={"application": item.application.name, "tool": tool, "target": cluster.name},
-        )
+            actor=actor,
+            team=team,
+            details=details,
+            fields={"tool": tool, "reason": "", "requested_by": actor, "status_changed_at": timezone.now()},
+        ):
+            row.refresh_from_db()
+            raise ValidationError(
+                f"Replication for {item.application.name} is already {row.get_status_display().lower()}."
+            )
         transaction.on_commit(lambda: tasks.start_replication.delay(row.pk))
     return row
 

@@ -214,7 +214,15 @@ def test_a_refusal_fails_with_aws_words_and_can_be_requested_again(orders, admin
     assert row.status == "failed" and "plugin revision does not exist" in row.reason
     again = replication_launch.request_replication(actor=admin, cutover_id=orders.pk)
     assert (again.pk, again.status, again.reason) == (row.pk, "requested", "")
+    # A second admin's click on the same failed row finds it requested: refused, nothing logged twice.
+    with pytest.raises(ValidationError, match="already requested"):
+        replication_launch.request_replication(actor=admin, cutover_id=orders.pk)
     assert _actions(row)[-2:] == ["replication.failed", "replication.requested"]
+    requested = MigrationEvent.objects.filter(object_type="replication", action="replication.requested")
+    assert list(requested.order_by("id").values_list("from_status", "to_status")) == [
+        ("", "requested"),
+        ("failed", "requested"),
+    ]
 
 
 MONOLITH_SUBNETS = ["subnet-0aaaaaaaaaaaaaaa0", "subnet-0aaaaaaaaaaaaaaa1"]

@@ -9,6 +9,7 @@ teams' figures, admins and finance all).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
@@ -617,6 +618,18 @@ def cutover_gate(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "migration/_gate.html", {"item": item, "gate": gate, "following": label})
 
 
+def _cutover_action(request: HttpRequest, item: Cutover, act: Callable[[], str]) -> HttpResponse:
+    """Run `act`, which returns what it did in words, on one application's cutover; that, or its refusal, is
+    the message on the cutover board."""
+    try:
+        done = act()
+    except ValidationError as exc:
+        messages.error(request, f"{item.application.name}: " + " ".join(_errors(exc)))
+    else:
+        messages.success(request, f"{item.application.name}: {done}")
+    return redirect("migration:cutovers", pk=item.plan_id)
+
+
 @login_required
 @require_POST
 def cutover_step(request: HttpRequest, pk: int, action: str) -> HttpResponse:
@@ -625,7 +638,8 @@ def cutover_step(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     expected = request.POST.get("expected_step", "")
     if expected not in Cutover.Step.values or action not in ("advance", "rollback"):
         raise Http404
-    try:
+
+    def record_step() -> str:
         if action == "advance":
             cutover.advance(actor=request.user, cutover_id=item.pk, expected_step=expected)
         else:
@@ -635,11 +649,9 @@ def cutover_step(request: HttpRequest, pk: int, action: str) -> HttpResponse:
                 expected_step=expected,
                 reason=request.POST.get("reason", ""),
             )
-    except ValidationError as exc:
-        messages.error(request, f"{item.application.name}: " + " ".join(_errors(exc)))
-    else:
-        messages.success(request, f"{item.application.name}: step recorded.")
-    return redirect("migration:cutovers", pk=item.plan_id)
+        return "step recorded."
+
+    return _cutover_action(request, item, record_step)
 
 
 @login_required
@@ -648,13 +660,12 @@ def cutover_replicate(request: HttpRequest, pk: int) -> HttpResponse:
     """Start replicating one application's topics (recorded now, created by a task)."""
     item = _cutover(request, pk)
     _require_admin(request)
-    try:
+
+    def start() -> str:
         row = replication_launch.request_replication(actor=request.user, cutover_id=item.pk)
-    except ValidationError as exc:
-        messages.error(request, f"{item.application.name}: " + " ".join(_errors(exc)))
-    else:
-        messages.success(request, f"{item.application.name}: {row.get_tool_display()} is being started.")
-    return redirect("migration:cutovers", pk=item.plan_id)
+        return f"{row.get_tool_display()} is being started."
+
+    return _cutover_action(request, item, start)
 
 
 @login_required

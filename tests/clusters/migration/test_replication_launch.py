@@ -341,7 +341,10 @@ def test_start_replication_button_per_role(orders, personas, persona, django_cap
     if persona == "admin":
         assert response.status_code == 302 and Replication.objects.get().status == "requested"
         assert len(callbacks) == 1
-        assert "Requested" in client.get(board).content.decode()
+        page = client.get(board).content.decode()
+        assert "Requested" in page and "orders: MirrorMaker 2 on MSK Connect is being started." in page
+        again = client.post(url, follow=True).content.decode()
+        assert "orders: Replication for orders is already requested." in again
     else:
         assert response.status_code == (302 if persona == "anonymous" else 403)
         assert not Replication.objects.exists() and not callbacks

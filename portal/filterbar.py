@@ -3,10 +3,10 @@ the pieces every list's django-filter FilterSet shares (`clusters/filters.py`, `
 `billing/filters.py`): the bar's form, a slug filter, and the API's form that refuses a parameter given
 empty.
 
-`_filter_bar.html` renders the bars. It does not go through Django's widget templates, which render every
-<option> of a <select> as a template of its own (several milliseconds for a bar of a few selects): the
-mixin hands the partial each field's name, label, value and options, still with a <label> per field and
-the submitted values kept.
+`_filter_bar.html`, a Jinja2 template (`portal/jinja.py` says why), renders the bars. It does not go
+through Django's widget templates, which render every <option> of a <select> as a template of its own
+(several milliseconds for a bar of a few selects): the mixin hands the partial each field's name, label,
+value and options, still with a <label> per field and the submitted values kept.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import django_filters
 from django import forms
-from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
+
+from portal import jinja
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class FilterBarMixin:
         return self.fields[name].label or name.replace("_", " ").capitalize()
 
     def render_bar(self) -> SafeString:
-        return render_to_string("_filter_bar.html", {"fields": self.bar_fields()})
+        return jinja.render_partial("_filter_bar.html", {"fields": self.bar_fields()})
 
     def __html__(self) -> str:
         return self.render_bar()

@@ -142,11 +142,17 @@ TEMPLATES = [
         },
     },
     {
-        # Only the rows of the long lists, rendered by `clusters.views.rows.render_rows` (why there).
+        # Only the partials rendered many times a page: list rows and filter bars (why: portal/jinja.py).
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates" / "jinja2"],
         "APP_DIRS": False,
-        "OPTIONS": {"environment": "clusters.views.rows.environment"},
+        "OPTIONS": {
+            "environment": "portal.jinja.environment",
+            "filters": {
+                "usd": "billing.pricing.usd",
+                "utc_minute": "clusters.templatetags.clusters_tags.utc_minute",
+            },
+        },
     },
 ]
 

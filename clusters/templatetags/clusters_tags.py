@@ -1,8 +1,8 @@
 """Template helpers for the clusters pages and for the pages the `portal` app renders (navigation,
 dashboard, team page), which show clusters and requests without `portal` importing `clusters`.
 
-Tables and filter bars are templates (`clusters/_request_table.html`, `_filter_bar.html`; the long lists'
-rows are Jinja2 templates, `clusters/views/rows.py`); the helpers here are small values they need, not
+Tables, rows and filter bars are templates (`clusters/_request_table.html`; the long lists'
+rows and the bars are Jinja2 templates, `portal/jinja.py`); the helpers here are small values they need, not
 HTML built in Python. `utc_minute` serves both engines.
 """
 

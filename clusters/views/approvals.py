@@ -20,8 +20,7 @@ from clusters.filters import ApprovalFilterSet
 from clusters.models import Request
 from clusters.requests import services
 from clusters.views import lists
-from clusters.views.rows import render_rows
-from portal import access
+from portal import access, jinja
 from portal.context_processors import open_approvals_count
 from portal.errors import Conflict, NotAllowed
 from portal.htmx import is_htmx_partial
@@ -72,12 +71,9 @@ def _queue_rows_html(
     """`clusters/_queue_rows.html`: a page of the queue's rows, or the one row answering an inline
     decision with its message (and, for a refused rejection, the reason typed and what is wrong with it).
     `back_url` is where a decision made without htmx returns."""
-    context = {"rows": rows, "back_url": back_url, "ok": ok, "error": error}
-    return render_rows(
-        request,
-        "clusters/_queue_rows.html",
-        {**context, "reason_errors": reason_errors, "reason_value": reason_value},
-    )
+    context = {"rows": rows, "back_url": back_url, "ok": ok, "error": error, "reason_errors": reason_errors}
+    context["reason_value"] = reason_value
+    return jinja.render_partial("clusters/_queue_rows.html", context, request=request)
 
 
 def decision_context(request: HttpRequest, obj: Request, *, error: str = "", reject_form=None) -> dict:

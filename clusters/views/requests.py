@@ -12,8 +12,7 @@ from clusters import forms, selectors
 from clusters.filters import RequestFilterSet
 from clusters.views import approvals, filing, lists
 from clusters.views.polling import polled_panel
-from clusters.views.rows import render_rows
-from portal import access
+from portal import access, jinja
 from portal.htmx import is_htmx_partial
 
 NEW_FORMS = {
@@ -39,7 +38,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
     context = {
         "form": requests.form,
         **listing,
-        "rows": render_rows(request, "clusters/_request_rows.html", {"rows": listing["page"].object_list}),
+        "rows": jinja.render_partial("clusters/_request_rows.html", {"rows": listing["page"].object_list}),
         "sees_all": access.is_platform_admin(request.user),
         "can_request": selectors.can_file_requests(request.user),
     }

@@ -443,7 +443,7 @@ def test_justification_is_escaped(member_a, team_a, cluster):
 
 
 def test_list_rows_escape_what_people_typed(member_a, admin, request_a):
-    """The rows of the request list and the approval queue are Jinja2 templates (clusters/views/rows.py):
+    """The rows of the request list and the approval queue are Jinja2 templates (portal/jinja.py):
     a summary, requester name, next URL or refused reason with markup in it is shown as text."""
     Request.objects.filter(pk=request_a.pk).update(summary="<b>bold</b> & <script>alert(1)</script>")
     User.objects.filter(pk=member_a.pk).update(username='a"<i>')

@@ -18,7 +18,7 @@ from billing.sums import DecimalSum
 from portal import audit
 from portal.dispatch import enqueue_on_commit
 from portal.links import absolute_url
-from portal.messages_once import send_once
+from portal.messages_once import MAIL_TASK_OPTIONS, send_once
 from portal.models import Team
 
 BUDGET_THRESHOLDS = (80, 100)
@@ -93,10 +93,7 @@ def send(alert_id: int) -> None:
 
 @shared_task(
     name="billing.tasks.send_budget_alert",
-    acks_late=True,
-    autoretry_for=(OSError,),
-    retry_backoff=True,
-    max_retries=5,
+    **MAIL_TASK_OPTIONS,
 )
 def send_budget_alert(alert_id: int) -> None:
     send(alert_id)

@@ -17,6 +17,10 @@ from django.db import transaction
 
 from portal import slack
 
+# The Celery options of every task that sends a message through `send_once`: acknowledged once it ran (a worker
+# dying re-delivers it; the claim makes that harmless), retried with backoff while the mail server is away.
+MAIL_TASK_OPTIONS = {"acks_late": True, "autoretry_for": (OSError,), "retry_backoff": True, "max_retries": 5}
+
 
 def send_once(
     claim: Callable[[], bool], *, subject: str, body: str, recipients: Sequence[str], link: str

@@ -18,6 +18,7 @@ from clusters.integrations.kafka_admin import ClusterInventory, KafkaAuth
 from clusters.migration.models import Monolith
 from clusters.providers import account_region_ref
 from clusters.providers.base import AccountRef, ClusterEndpoint, ProviderError
+from clusters.requests import notifications as request_notifications  # noqa: F401
 from clusters.requests import services as request_services  # noqa: F401
 
 # Any account will do for a monolith that is not MSK: the endpoint's account is used only to sign MSK IAM.

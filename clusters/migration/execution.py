@@ -19,6 +19,11 @@ depends on something not yet approved or not yet running waits and says on what;
 refuse is reported in the rule's words and stops nothing else. Filing again files only what is new: an item
 whose object exists, or whose request waits or was approved, is skipped. What a filing makes possible at once
 (a request approved by a rule) is filed in the same step.
+
+Platform admins get one "Approval needed" mail per filing, not one per request: the filing's requests are
+submitted without their own mail, and a digest task (`mail_filing_digest`, enqueued when the filing's event
+commits) names the ones that wait. If that task is lost, beat mails each of them on its own (see
+clusters/requests/notifications.py).
 """
 
 from __future__ import annotations
@@ -29,12 +34,13 @@ from decimal import ROUND_CEILING, Decimal
 from functools import partial
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.template.defaultfilters import pluralize
 
 from clusters import rules
 from clusters.migration import events, selectors
-from clusters.migration.adapters import request_services
-from clusters.migration.models import MigrationPlan, role_lines
+from clusters.migration.adapters import request_notifications, request_services
+from clusters.migration.models import MigrationEvent, MigrationPlan, role_lines
 from clusters.models import (
     AccessGrant,
     AwsAccount,
@@ -46,6 +52,7 @@ from clusters.models import (
     Topic,
 )
 from portal import access
+from portal.dispatch import enqueue_on_commit
 from portal.errors import NotAllowed
 from portal.links import absolute_url
 from portal.models import Team
@@ -555,7 +562,9 @@ def file_requests(*, actor, plan_id: int, team: Team) -> list[Item]:
         progressed = False
         for item in ready:
             try:
-                request = request_services.submit_request(actor=actor, prepared=item.prepare(actor=actor))
+                request = request_services.submit_request(
+                    actor=actor, prepared=item.prepare(actor=actor), notify_approvers=False
+                )
             except ValidationError as exc:
                 done[_key(item)] = Item(item.kind, item.cluster, item.label, REFUSED, None, _messages(exc))
                 continue
@@ -564,10 +573,18 @@ def file_requests(*, actor, plan_id: int, team: Team) -> list[Item]:
         if not progressed:
             break
     result = [done.get(_key(item), item) for item in plan_items(plan, team)]
-    new = [item for item in result if item.state == FILED]
-    refused = [item for item in result if item.state == REFUSED]
     if done:  # something was tried: filed, or refused by a request's own rules
-        events.record(
+        _record_filing(plan, actor, team, result)
+    return result
+
+
+def _record_filing(plan: MigrationPlan, actor, team: Team, result: list[Item]) -> None:
+    """The filing's event, and with it the admins' one mail about the requests that wait (enqueued on commit)."""
+    from clusters.migration import tasks
+
+    new = [item for item in result if item.state == FILED]
+    with transaction.atomic():
+        event = events.record(
             plan.monolith,
             "plan.requests_filed",
             actor=actor,
@@ -576,11 +593,26 @@ def file_requests(*, actor, plan_id: int, team: Team) -> list[Item]:
             details={
                 "requests": [item.request.pk for item in new],
                 "filed": [item.label for item in new],
-                "refused": [f"{item.label}: {item.note}" for item in refused],
+                "refused": [f"{item.label}: {item.note}" for item in result if item.state == REFUSED],
                 "waiting": sum(1 for item in result if item.state == WAITING),
             },
         )
-    return result
+        if any(item.request.status == Request.Status.SUBMITTED for item in new):
+            enqueue_on_commit(tasks.mail_filing_digest, event.pk)
+
+
+def mail_filing_digest(event_id: int) -> int:
+    """The platform admins' one mail about a filing's requests that wait for them (run by the task; a second
+    run sends nothing). Returns how many requests it named."""
+    event = MigrationEvent.objects.select_related("monolith").get(pk=event_id, action="plan.requests_filed")
+    plan = MigrationPlan.objects.get(pk=event.object_id)
+    source = (
+        f"the accepted migration plan v{plan.version} of {event.monolith.name} "
+        f"({absolute_url('migration:plan-detail', plan.pk)})."
+    )
+    return request_notifications.notify_submitted_together(
+        request_ids=event.details["requests"], source=source
+    )
 
 
 def _key(item: Item) -> tuple[str, str, str]:

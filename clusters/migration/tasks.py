@@ -2,6 +2,7 @@ from celery import shared_task
 
 from clusters.providers.base import ProviderError, TransientError
 from clusters.provisioning.tasks import AWS_TASK_OPTIONS
+from portal.messages_once import MAIL_TASK_OPTIONS
 
 
 @shared_task(
@@ -30,6 +31,18 @@ def read_monolith_inventory(monolith_id: int, actor_id: int | None, after_number
     except ProviderError as exc:
         inventory.record_read_failure(monolith_id=monolith_id, actor=actor, reason=str(exc))
         return None
+
+
+@shared_task(
+    name="clusters.migration.tasks.mail_filing_digest",
+    **MAIL_TASK_OPTIONS,
+)
+def mail_filing_digest(event_id: int) -> int:
+    """One "Approval needed" mail to the platform admins per filing from a plan (idempotent: the mail claims
+    each request's notification; see clusters/migration/execution.py)."""
+    from clusters.migration import execution
+
+    return execution.mail_filing_digest(event_id)
 
 
 @shared_task(name="clusters.migration.tasks.read_inventories", acks_late=True, ignore_result=True)

@@ -2,6 +2,8 @@
 
 from celery import shared_task
 
+from portal.messages_once import MAIL_TASK_OPTIONS
+
 
 @shared_task(name="clusters.observability.tasks.collect_all", acks_late=True, ignore_result=True)
 def collect_all() -> int:
@@ -40,10 +42,7 @@ def downsample() -> dict:
 
 @shared_task(
     name="clusters.observability.tasks.notify_episode",
-    acks_late=True,
-    autoretry_for=(OSError,),
-    retry_backoff=True,
-    max_retries=5,
+    **MAIL_TASK_OPTIONS,
 )
 def notify_episode(episode_id: int, event: str) -> None:
     from clusters.observability.notify import notify

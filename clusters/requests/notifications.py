@@ -4,15 +4,23 @@ Notifying events are the request's own history (`RequestEvent`): submitted (appr
 approved it at once), approved and rejected (the requester). Cancelling notifies nobody. A notification is
 sent once per request and event (`SentNotification`); one whose task was lost (the broker was down when
 the request changed) is found by `lost_notifications` and sent again by beat.
+
+Requests filed together (the migration assistant files a plan's hundreds of topics at once) get one
+"Approval needed" digest instead (`notify_submitted_together`): it claims the "submitted" notification of
+every request it names, so neither a second run nor beat mails them again one by one. If the digest itself
+is lost, its requests have no claim and beat mails each of them on its own: more mails, none lost.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from billing.pricing import usd
@@ -22,6 +30,9 @@ from portal.messages_once import send_once
 from portal.models import User
 
 logger = logging.getLogger(__name__)
+
+
+DIGEST_LISTED = 20  # requests a digest names one by one; "and N more" after that
 
 
 def _approver_emails(request: Request) -> list[str]:
@@ -67,6 +78,54 @@ def notify(*, request_id: int, event: str) -> None:
         recipients=recipients,
         link=link,
     )
+
+
+def notify_submitted_together(*, request_ids: list[int], source: str) -> int:
+    """One "Approval needed" mail for requests one person filed together, e.g. from a migration plan
+    (`source` says from what, with a link). It names the requests that still wait for a decision and whose
+    own notification nobody sent yet, and claims each one's (request, "submitted") `SentNotification` in the
+    transaction that sends it: a second run, or beat's `lost_notifications`, then finds them sent. Returns how
+    many it named (0: nothing was sent)."""
+    waiting = (
+        Request.objects.filter(pk__in=request_ids, status=Request.Status.SUBMITTED)
+        .exclude(Exists(SentNotification.objects.filter(request=OuterRef("pk"), event="submitted")))
+        .select_related("team", "requested_by")
+        .order_by("pk")
+    )
+    with transaction.atomic():
+        # A twin run (or beat mailing one of them alone) blocks on these rows until it ends, then finds them.
+        claimed = [
+            request
+            for request in waiting
+            if SentNotification.objects.get_or_create(request=request, event="submitted")[1]
+        ]
+        if not claimed:
+            return 0
+        first, count = claimed[0], len(claimed)
+        teams = ", ".join(sorted({request.team.name for request in claimed}))
+        flagged = sum(1 for request in claimed if request.has_warnings)
+        total = sum((request.estimated_monthly_cost for request in claimed), Decimal(0))
+        lines = [
+            f"- #{request.pk} {request.summary}: {usd(request.estimated_monthly_cost)} per month"
+            + (" (flagged)" if request.has_warnings else "")
+            for request in claimed[:DIGEST_LISTED]
+        ]
+        if count > DIGEST_LISTED:
+            lines.append(f"and {count - DIGEST_LISTED} more.")
+        slugs = sorted({request.team.slug for request in claimed})
+        link = absolute_url("clusters:approval-queue") + (f"?team={slugs[0]}" if len(slugs) == 1 else "")
+        body = (
+            f"{first.requested_by} ({teams}) filed {count} request{pluralize(count)} that wait for approval, "
+            f"from {source}\n\n"
+            f"Estimated cost: {usd(total)} per month in total.\n"
+            f"Flagged (more than the soft limit of a quota): {flagged}.\n\n"
+            + "\n".join(lines)
+            + f"\n\nReview them in the approval queue: {link}\n"
+        )
+        subject = f"[MSK portal] Approval needed: {count} request{pluralize(count)} from {first.requested_by} ({teams})"
+        # Claimed above, in this transaction: it commits once the mail is sent.
+        send_once(lambda: True, subject=subject, body=body, recipients=_approver_emails(first), link=link)
+    return count
 
 
 def lost_notifications(now=None) -> list[tuple[int, str]]:

@@ -830,8 +830,13 @@ def _notify_on_commit(request_id: int, event: str) -> None:
     enqueue_on_commit(notify_request_event, request_id, event)
 
 
-def submit_request(*, actor: User, prepared: Prepared) -> Request:
-    """Save a prepared request (hard quota violations refuse it); auto-approve it if a rule matches."""
+def submit_request(*, actor: User, prepared: Prepared, notify_approvers: bool = True) -> Request:
+    """Save a prepared request (hard quota violations refuse it); auto-approve it if a rule matches.
+
+    `notify_approvers=False`: the caller takes over the approvers' "Approval needed" mail for a request that
+    waits (the migration assistant mails one digest per filing: `notifications.notify_submitted_together`).
+    Nothing is enqueued for it here; if the caller's mail never goes out, beat's `lost_notifications` finds the
+    request like any other whose mail was lost and sends it on its own."""
     if prepared.assessment.errors:
         raise ValidationError(prepared.assessment.field_errors())
     with transaction.atomic():
@@ -865,7 +870,7 @@ def submit_request(*, actor: User, prepared: Prepared) -> Request:
                 to_status=Request.Status.SUBMITTED,
                 note=note,
             )
-        if rule is None:
+        if rule is None and notify_approvers:
             _notify_on_commit(request.pk, "submitted")
     if rule is not None:
         try:
@@ -880,7 +885,8 @@ def submit_request(*, actor: User, prepared: Prepared) -> Request:
                     to_status=Request.Status.SUBMITTED,
                     note=f"not auto-approved: {exc.message}",
                 )
-                _notify_on_commit(request.pk, "submitted")
+                if notify_approvers:
+                    _notify_on_commit(request.pk, "submitted")
         request.refresh_from_db()
     return request
 

@@ -5,13 +5,12 @@ scheduled under before the move, so messages in the broker and the beat schedule
 
 from celery import shared_task
 
+from portal.messages_once import MAIL_TASK_OPTIONS
+
 
 @shared_task(
     name="clusters.tasks.notify_request_event",
-    acks_late=True,
-    autoretry_for=(OSError,),
-    retry_backoff=True,
-    max_retries=5,
+    **MAIL_TASK_OPTIONS,
 )
 def notify_request_event(request_id: int, event: str) -> None:
     """Email (and optionally Slack) the people who need to know about a request's new state."""

@@ -398,3 +398,126 @@ def test_a_shared_cluster_is_filed_by_the_busiest_claimed_team_not_by_nobody(
     assert execution.owner_team_slug(shared, plan) == "team-a"  # orders: 92 MB/s, the busiest claimed one
     filed = next(i for i in execution.plan_items(plan, team_a) if i.cluster == shared["name"])
     assert filed.label == f"Write cluster {shared['name']}" and filed.state == "ready"
+
+
+# --- The admins' one mail per filing ------------------------------------------------------------------------
+
+
+def _ledger_plan(monolith, admin, member_a, team_a, topics: int):
+    """An accepted plan whose one application (team A's ledger) has `topics` small topics on one cluster."""
+    rows = "".join(f"ledger.t{i:03},1,604800000,0.1,0.1,ledger,team-a,\n" for i in range(topics))
+    content = (
+        "topic,partitions,retention_ms,peak_in_mbps,peak_out_mbps,application,team,consumer_groups\n" + rows
+    )
+    inventory.import_csv(actor=admin, monolith_id=monolith.pk, content=content.encode())
+    inventory.discover_applications(actor=admin, monolith_id=monolith.pk)
+    claim = inventory.claim_application(
+        actor=member_a, application_id=Application.objects.get(name="ledger").pk, team=team_a
+    )
+    inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
+    return _accept(admin, monolith)
+
+
+def _later():
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    return timezone.now() + timedelta(seconds=settings.PROVISIONING_REDISPATCH_SECONDS + 1)
+
+
+def _filed_topics():
+    return list(Request.objects.filter(kind=Request.Kind.TOPIC_CREATE).order_by("pk"))
+
+
+def test_filing_many_topics_sends_the_admins_one_mail(
+    monolith, admin, second_admin, member_a, team_a, network_profile, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from clusters.migration.models import MigrationEvent
+    from clusters.requests.notifications import lost_notifications
+
+    plan = _ledger_plan(monolith, admin, member_a, team_a, topics=25)
+    execution.file_requests(
+        actor=member_a, plan_id=plan.pk, team=team_a
+    )  # the cluster (its mail not run here)
+    _approve_all(admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        items = execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    assert len(_by_state(items, execution.FILED)) == 25 == len(_filed_topics())
+
+    assert len(mail.outbox) == 1  # one digest, not 25 "Approval needed" mails
+    digest = mail.outbox[0]
+    assert sorted(digest.to) == ["admin2@example.com", "admin@example.com"]
+    assert digest.subject == "[MSK portal] Approval needed: 25 requests from Alice (Team A)"
+    assert "filed 25 requests that wait for approval" in digest.body
+    assert f"accepted migration plan v{plan.version} of legacy" in digest.body
+    assert f"/migration/plans/{plan.pk}/" in digest.body
+    assert "Estimated cost: $" in digest.body and "per month in total" in digest.body
+    first = _filed_topics()[0]
+    assert f"- #{first.pk} {first.summary}: $" in digest.body
+    assert digest.body.count("\n- #") == 20 and "and 5 more." in digest.body
+    assert (
+        "Review them in the approval queue: http://" in digest.body
+        and "/approvals/?team=team-a\n" in digest.body
+    )
+    assert "Flagged (more than the soft limit of a quota): 0." in digest.body
+
+    # Every request the digest names is claimed: beat does not mail them one by one, and a second run sends nothing.
+    topic_ids = {request.pk for request in _filed_topics()}
+    assert not [lost for lost in lost_notifications(_later()) if lost[0] in topic_ids]
+    event = MigrationEvent.objects.filter(action="plan.requests_filed").first()
+    assert execution.mail_filing_digest(event.pk) == 0
+    from clusters.migration import tasks
+
+    assert tasks.mail_filing_digest.delay(event.pk).get() == 0
+    assert len(mail.outbox) == 1
+
+
+def test_the_digest_names_only_what_waits_for_a_person(
+    monolith, admin, member_a, team_a, network_profile, django_capture_on_commit_callbacks
+):
+    """A request a rule approved at once is not in the admins' mail (the requester hears of the approval)."""
+    from django.core import mail
+
+    from clusters.models import AutoApprovalRule
+
+    AutoApprovalRule.objects.create(name="clusters", kind=Request.Kind.CLUSTER_CREATE, require_headroom=False)
+    plan = _ledger_plan(monolith, admin, member_a, team_a, topics=3)
+    with django_capture_on_commit_callbacks(execute=True):
+        execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    cluster_request = Request.objects.get(kind=Request.Kind.CLUSTER_CREATE)
+    assert cluster_request.status == Request.Status.APPROVED and len(_filed_topics()) == 3
+    digests = [m for m in mail.outbox if "Approval needed" in m.subject]
+    assert len(digests) == 1 and "3 requests" in digests[0].subject
+    assert cluster_request.summary not in digests[0].body
+    assert [m.subject for m in mail.outbox if m not in digests] == [
+        f"[MSK portal] Request #{cluster_request.pk} approved: {cluster_request.summary}"
+    ]
+
+
+def test_a_lost_digest_leaves_each_request_to_beat(
+    monolith, admin, member_a, team_a, network_profile, django_capture_on_commit_callbacks
+):
+    """The digest task never ran (the broker was down): beat mails each waiting request on its own, once."""
+    from django.core import mail
+
+    from clusters.migration.models import MigrationEvent
+    from clusters.requests.notifications import lost_notifications, resend_lost_notifications
+
+    plan = _ledger_plan(monolith, admin, member_a, team_a, topics=3)
+    execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    _approve_all(admin)
+    with django_capture_on_commit_callbacks(execute=False):  # lost
+        execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    assert not mail.outbox
+    topics = [request.pk for request in _filed_topics()]
+    assert [lost for lost in lost_notifications(_later()) if lost[0] in topics] == [
+        (pk, "submitted") for pk in topics
+    ]
+    resend_lost_notifications(now=_later())
+    assert len([m for m in mail.outbox if "Approval needed" in m.subject]) == 3
+    late = MigrationEvent.objects.filter(action="plan.requests_filed").first()  # the newest
+    assert execution.mail_filing_digest(late.pk) == 0  # a late digest finds them mailed

@@ -100,3 +100,44 @@ def test_old_events_do_not_mail_everyone(member_a, admin, team_a, cluster_a, bro
     max_age = settings.NOTIFICATION_RESEND_MAX_AGE_SECONDS
     assert lost_notifications(timezone.now() + timedelta(seconds=max_age - 1)) == [(request.pk, "submitted")]
     assert lost_notifications(timezone.now() + timedelta(seconds=max_age + 1)) == []
+
+
+def test_requests_filed_one_by_one_still_mail_the_approvers_each(
+    member_a, admin, team_a, cluster_a, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = submit_topic(member_a, team_a, cluster_a)
+        second = submit_topic(member_a, team_a, cluster_a, name="other")
+    assert [m.subject for m in mail.outbox] == [
+        f"[MSK portal] Approval needed: #{first.pk} {first.summary}",
+        f"[MSK portal] Approval needed: #{second.pk} {second.summary}",
+    ]
+
+
+def test_a_digest_leaves_out_what_beat_mailed_first(member_a, admin, team_a, cluster_a, broker_down):
+    """Filed without their own mail (`notify_approvers=False`): nothing is enqueued, so beat would find them;
+    a digest claims the rest, and runs once."""
+    from clusters.requests.notifications import notify_submitted_together
+    from tests.clusters.requests.test_workflow import topic
+
+    with broker_down() as callbacks:
+        requests = [
+            services.submit_request(
+                actor=member_a, prepared=topic(member_a, team_a, cluster_a, name=name), notify_approvers=False
+            )
+            for name in ("one", "two", "three")
+        ]
+    assert not callbacks  # the caller took the approvers' mail over
+    ids = [request.pk for request in requests]
+    assert lost_notifications(_later()) == [(pk, "submitted") for pk in ids]
+    from clusters.requests.notifications import notify
+
+    notify(request_id=ids[0], event="submitted")  # beat got to the first one before the digest ran
+    assert notify_submitted_together(request_ids=ids, source="a test.") == 2
+    assert notify_submitted_together(request_ids=ids, source="a test.") == 0
+    assert [m.subject for m in mail.outbox] == [
+        f"[MSK portal] Approval needed: #{ids[0]} {requests[0].summary}",
+        "[MSK portal] Approval needed: 2 requests from Alice (Team A)",
+    ]
+    assert f"#{ids[0]} " not in mail.outbox[1].body and f"- #{ids[2]} " in mail.outbox[1].body
+    assert lost_notifications(_later()) == []

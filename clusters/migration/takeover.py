@@ -171,8 +171,8 @@ def _computed_at(plan: MigrationPlan) -> datetime:
 
 
 def taken_over_since(plan: MigrationPlan) -> dict[str, TakenOver]:
-    """Applications of `plan` another team took over after its placements were computed, newest takeover each:
-    the plan still places them with their previous owner."""
+    """Applications of `plan` another team took over after its placements were computed (and did not give back),
+    newest takeover each: the plan still places them with their previous owner."""
     placed = {name for cluster in plan.result["clusters"] for name in cluster["applications"]}
     events = [
         event
@@ -185,13 +185,17 @@ def taken_over_since(plan: MigrationPlan) -> dict[str, TakenOver]:
     slugs = {event.details[key] for event in events for key in ("team", "previous_team")}
     names = dict(Team.objects.filter(slug__in=slugs).values_list("slug", "name"))
     found: dict[str, TakenOver] = {}
+    planned_with: dict[str, str] = {}  # application -> its owner when the plan was computed
     for event in events:  # oldest first: the newest takeover of an application is the one kept
-        team, previous = event.details["team"], event.details["previous_team"]
-        found[event.details["application"]] = TakenOver(
+        name, team, previous = (
             event.details["application"],
-            names.get(team, team),
-            names.get(previous, previous),
-            event.actor_label,
-            event.created_at,
+            event.details["team"],
+            event.details["previous_team"],
+        )
+        if planned_with.setdefault(name, previous) == team:  # given back to the owner the plan has
+            found.pop(name, None)
+            continue
+        found[name] = TakenOver(
+            name, names.get(team, team), names.get(previous, previous), event.actor_label, event.created_at
         )
     return found

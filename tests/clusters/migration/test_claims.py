@@ -272,3 +272,15 @@ def test_a_takeover_before_anything_was_filed_is_approved_and_the_accepted_plan_
     assert takeover.taken_over_since(fresh) == {}
     fresh = planning.accept_plan(actor=admin, plan_id=fresh.pk)
     assert any(item.label == "Topic orders.created" for item in execution.plan_items(fresh, team_b))
+
+
+def test_a_takeover_given_back_leaves_the_plan_as_it_was(owned, admin, member_a, member_b, team_a, team_b):  # noqa: F811
+    """Taken over after the plan was computed, then given back to the owner the plan has: nothing to redo."""
+    plan = planning.create_plan(actor=admin, monolith_id=owned.pk)
+    inventory.decide_claim(actor=admin, claim_id=_ask_to_take_over(member_b, team_b).pk, approve=True)
+    assert [taken.sentence.split(" (")[0] for taken in takeover.taken_over_since(plan).values()] == [
+        "orders was taken over by Team B from Team A"
+    ]
+    inventory.decide_claim(actor=admin, claim_id=_ask_to_take_over(member_a, team_a).pk, approve=True)
+    assert takeover.taken_over_since(plan) == {}
+    assert planning.accept_plan(actor=admin, plan_id=plan.pk).status == "accepted"

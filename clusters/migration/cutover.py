@@ -43,8 +43,8 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from clusters.integrations.records import ReplicatorTopicLag
-from clusters.migration import adapters, events, selectors
-from clusters.migration.models import ApplicationTopic, Cutover, MigrationPlan, Replication
+from clusters.migration import adapters, events, selectors, takeover
+from clusters.migration.models import Application, ApplicationTopic, Cutover, MigrationPlan, Replication
 from clusters.models import Cluster
 from clusters.providers.base import ProviderError
 from portal import access
@@ -85,7 +85,8 @@ def _require_admin(actor) -> None:
 
 
 def start_cutovers(*, actor, plan_id: int) -> list[Cutover]:
-    """One cutover per application of the accepted plan, smallest first (the least to lose while learning)."""
+    """One cutover per application of the accepted plan, smallest first (the least to lose while learning);
+    none for an application taken over since the plan was computed (it places it with its previous owner)."""
     _require_admin(actor)
     plan = MigrationPlan.objects.select_related("monolith").get(pk=plan_id)
     if plan.status != MigrationPlan.Status.ACCEPTED:
@@ -100,8 +101,17 @@ def start_cutovers(*, actor, plan_id: int) -> list[Cutover]:
     order = sorted(placed, key=lambda name: (rows[name].peak_in_mbps + rows[name].peak_out_mbps, name))
     created = []
     with transaction.atomic():
+        # A takeover approved meanwhile waits for these locks, and then sees the cutovers (takeover.blockers).
+        list(
+            Application.objects.select_for_update().filter(
+                pk__in=[rows[name].application.pk for name in order]
+            )
+        )
+        stale = takeover.taken_over_since(plan)  # placed with their previous owner: a new version first
         for position, name in enumerate(order, start=1):
             application = rows[name].application
+            if name in stale:
+                continue
             cutover, is_new = Cutover.objects.get_or_create(
                 application=application,
                 defaults={"plan": plan, "target_cluster": placed[name], "position": position},

@@ -38,7 +38,7 @@ from django.db import transaction
 from django.template.defaultfilters import pluralize
 
 from clusters import rules
-from clusters.migration import events, selectors
+from clusters.migration import events, selectors, takeover
 from clusters.migration.adapters import request_notifications, request_services
 from clusters.migration.models import MigrationEvent, MigrationPlan, role_lines
 from clusters.models import (
@@ -265,7 +265,14 @@ def _team_slugs(plan: MigrationPlan) -> dict[str, str]:
 # --- Clusters ----------------------------------------------------------------------------------------------
 
 
-def _cluster_items(plan, team, world: _World, teams_of: dict[str, str]) -> list[Item]:
+def _taken_over_note(plan: MigrationPlan, taken: takeover.TakenOver) -> str:
+    return (
+        f"Waits for a new plan version: {taken.sentence} after v{plan.version} was computed, which still places it "
+        f"with {taken.previous_team}. An admin computes and accepts a new version."
+    )
+
+
+def _cluster_items(plan, team, world: _World, teams_of: dict[str, str], stale: dict) -> list[Item]:
     items = []
     placement = _placement(plan)
     for planned in plan.result["clusters"]:
@@ -280,6 +287,10 @@ def _cluster_items(plan, team, world: _World, teams_of: dict[str, str]) -> list[
             continue
         if name in world.clusters:
             items.append(Item(CLUSTER, name, label, REQUESTED, None, "already in the inventory"))
+            continue
+        if all(app in stale for app in planned["applications"]):  # only for applications taken over since
+            note = _taken_over_note(plan, stale[planned["applications"][0]])
+            items.append(Item(CLUSTER, name, label, WAITING, None, note))
             continue
         others = sorted({teams_of.get(app, "") for app in planned["applications"]} - {"", team.slug})
         source, topics = None, []
@@ -536,11 +547,17 @@ def _accepted(plan_id: int) -> MigrationPlan:
 def plan_items(plan: MigrationPlan, team: Team) -> list[Item]:
     """Everything of the plan that is `team`'s to file, and where each stands now. Reads only."""
     world = _World(plan)
-    teams_of = _team_slugs(plan)
+    stale = takeover.taken_over_since(plan)  # placed with their previous owner: not filed from this version
+    teams_of = {name: slug for name, slug in _team_slugs(plan).items() if name not in stale}
     placement = _placement(plan)
     other_slugs = list(Team.objects.exclude(pk=team.pk).values_list("slug", flat=True))
-    items = _cluster_items(plan, team, world, teams_of)
+    items = _cluster_items(plan, team, world, teams_of, stale)
     rows = [row for row in world.rows if row.application.team_id == team.pk]
+    for name in sorted(stale.keys() & {row.application.name for row in rows}):
+        planned = placement.get(("write", name)) or placement.get(("", name))
+        label = f"Topics and access of {name}"
+        items.append(Item(TOPIC, planned["name"], label, WAITING, None, _taken_over_note(plan, stale[name])))
+    rows = [row for row in rows if row.application.name not in stale]
     for row in rows:
         planned = placement.get(("write", row.application.name)) or placement.get(("", row.application.name))
         if planned is not None:

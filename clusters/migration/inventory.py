@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from clusters import rules
 from clusters.integrations.records import TopicPeak
-from clusters.migration import adapters, events, selectors
+from clusters.migration import adapters, events, selectors, takeover
 from clusters.migration.models import (
     Application,
     ApplicationClaim,
@@ -750,7 +750,9 @@ def _claim_waiting(application: Application, team: Team | None) -> str:
 
 
 def decide_claim(*, actor, claim_id: int, approve: bool, reason: str = "") -> ApplicationClaim:
-    """Approve or reject a pending claim (compare-and-set). Never by the person who claimed."""
+    """Approve or reject a pending claim (compare-and-set). Never by the person who claimed. A takeover is
+    approved only while nothing was filed or started for the application in its owner's name
+    (`takeover.blockers`); one the accepted plan places outdates that plan (named in the event)."""
     claim = ApplicationClaim.objects.select_related("application__monolith", "team").get(pk=claim_id)
     if not access.can_decide_claim(actor, claim):
         raise NotAllowed("Claims are decided by a platform admin other than the person who claimed.")
@@ -758,8 +760,22 @@ def decide_claim(*, actor, claim_id: int, approve: bool, reason: str = "") -> Ap
         raise ValidationError({"reason": ["Say why the claim is rejected; the team reads this."]})
     to_status = ApplicationClaim.Status.APPROVED if approve else ApplicationClaim.Status.REJECTED
     with transaction.atomic():
-        application = Application.objects.select_for_update().get(pk=claim.application_id)
+        application = (
+            Application.objects.select_for_update(of=("self",))
+            .select_related("monolith", "team")
+            .get(pk=claim.application_id)
+        )
         previous_team = application.team.slug if application.team else ""
+        outdated = {}
+        takes_over = application.team_id not in (None, claim.team_id)
+        if approve and takes_over:  # where is its migration?
+            if refused := takeover.blockers(application):
+                why = (
+                    f"{claim.team.name} cannot take over {application.name} from {application.team.name} now."
+                )
+                raise ValidationError([why, *refused])
+            if plan := takeover.outdates(application):
+                outdated = {"outdates_plan": plan.version}
         if not events.move(
             application.monolith,
             claim,
@@ -773,6 +789,7 @@ def decide_claim(*, actor, claim_id: int, approve: bool, reason: str = "") -> Ap
                 "application": application.name,
                 "team": claim.team.slug,
                 "previous_team": previous_team,
+                **outdated,
             },
             fields={"decided_by": actor, "decided_at": timezone.now(), "reason": reason.strip()},
         ):

@@ -19,7 +19,7 @@ from django.db.models import Count, Max
 
 from billing.pricing import money, monthly_estimate, usd
 from billing.rates import rates_for
-from clusters.migration import events, selectors
+from clusters.migration import events, selectors, takeover
 from clusters.migration.models import Application, MigrationPlan, Monolith, Replication
 from clusters.migration.packing import (
     QUOTAS,
@@ -896,11 +896,18 @@ def merge_clusters(*, actor, plan_id: int, cluster: str, into: str, note: str = 
 
 
 def accept_plan(*, actor, plan_id: int) -> MigrationPlan:
-    """Draft -> accepted (compare-and-set); a previously accepted version of the monolith is superseded."""
+    """Draft -> accepted (compare-and-set); a previously accepted version of the monolith is superseded. Not a
+    version computed before one of its applications was taken over: it places it with its previous owner."""
     _require_admin(actor)
     plan = MigrationPlan.objects.select_related("monolith").get(pk=plan_id)
     if plan.result.get("unplaceable"):
         raise ValidationError("Applications that fit no cluster must be split or the headroom raised first.")
+    if stale := takeover.taken_over_since(plan):
+        raise ValidationError(
+            f"Version {plan.version} was computed before "
+            + "; ".join(taken.sentence for taken in stale.values())
+            + ": it places them with their previous owners. Compute a new version."
+        )
     Status, move = MigrationPlan.Status, partial(events.move, plan.monolith, actor=actor)
     # The monolith's lock orders acceptances; superseding first keeps the log's order (superseded, then
     # accepted), and a refused acceptance takes it back with the transaction.

@@ -311,7 +311,7 @@ def pending_claims(monolith: Monolith):
         ApplicationClaim.objects.filter(
             application__monolith=monolith, status=ApplicationClaim.Status.PENDING
         )
-        .select_related("application__team", "team", "claimed_by")
+        .select_related("application__team", "application__monolith", "team", "claimed_by")
         .order_by("created_at")
     )
 

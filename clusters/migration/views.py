@@ -28,6 +28,7 @@ from clusters.migration import (
     replication,
     replication_launch,
     selectors,
+    takeover,
 )
 from clusters.migration.models import Application, ApplicationClaim, Cutover, MigrationPlan, Monolith
 from clusters.migration.tasks import read_monolith_inventory
@@ -227,6 +228,15 @@ def applications(request: HttpRequest, pk: int) -> HttpResponse:
     teams = access.teams_visible_to(request.user).filter(pk__in=access.member_team_ids(request.user))
     teams = list(teams) if not access.is_finance(request.user) else []
     pending = list(selectors.pending_claims(monolith))
+    is_admin = access.can_manage_migration(request.user)
+    for claim in pending:  # what the admin deciding a takeover must know before pressing approve
+        takes_over = is_admin and takeover.is_takeover(claim)
+        claim.blockers = takeover.blockers(claim.application) if takes_over else []
+        claim.outdates = (
+            takeover.outdates_note(claim.application, takeover.outdates(claim.application))
+            if takes_over and not claim.blockers
+            else ""
+        )
     waiting = {claim.application_id: claim for claim in pending}
     rows = selectors.application_rows(monolith)
     for row in rows:
@@ -242,7 +252,7 @@ def applications(request: HttpRequest, pk: int) -> HttpResponse:
             "rows": rows,
             "unclaimed": selectors.unclaimed_topics(monolith),
             "pending": pending,
-            "is_admin": access.can_manage_migration(request.user),
+            "is_admin": is_admin,
         },
     )
 
@@ -390,6 +400,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "is_admin": is_admin,
             "versions": selectors.plans_of(plan.monolith).exclude(pk=plan.pk),
             "filings": execution.filing_overview(plan, request.user),
+            "taken_over": list(takeover.taken_over_since(plan).values()),
         },
     )
 
@@ -597,6 +608,7 @@ def cutovers(request: HttpRequest, pk: int) -> HttpResponse:
             "is_admin": access.can_manage_migration(request.user),
             "sees_costs": access.sees_all_costs(request.user),
             "duplicate_warning": cutover.DUPLICATE_WARNING,
+            "taken_over": list(takeover.taken_over_since(plan).values()),
         },
     )
 

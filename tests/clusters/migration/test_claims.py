@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
-from clusters.migration import inventory, selectors
-from clusters.migration.models import ApplicationClaim, MigrationEvent
+from clusters.migration import cutover, execution, inventory, planning, selectors, takeover
+from clusters.migration.models import Application, ApplicationClaim, MigrationEvent, Replication
+from clusters.models import Request
+from clusters.requests import services
 from portal.errors import NotAllowed
 from portal.models import AuditEvent, Membership
+from tests.clusters.migration.test_cutover import fake, started  # noqa: F401  (fixtures)
 from tests.clusters.migration.test_inventory_csv import GOOD
+from tests.clusters.migration.test_planning import owned  # noqa: F401  (fixture)
+from tests.conftest import client_for
 
 
 @pytest.fixture
@@ -124,3 +130,157 @@ def test_migration_events_read_as_words_in_the_audit_trail(orders, member_a, tea
     assert {"migration.claim.submitted", "migration.claim.approved", "migration.inventory.imported"} <= codes
     assert action_label("migration.claim.approved") == "Application claim approved"
     assert action_label("migration.") == "Migration"
+
+
+# --- A takeover against where the application's migration is (clusters/migration/takeover.py) -------------
+
+
+def _ask_to_take_over(member, team, name="orders"):
+    application = Application.objects.get(name=name)
+    return inventory.claim_application(
+        actor=member, application_id=application.pk, team=team, note="ours now"
+    )
+
+
+def test_a_takeover_mid_cutover_is_refused_in_words_and_the_queue_says_why_before_anyone_clicks(
+    started,  # noqa: F811
+    fake,  # noqa: F811
+    admin,
+    member_b,
+    team_a,
+    team_b,
+):
+    """orders' cutover is past its first step and its replication runs: approving a takeover is refused, naming
+    the step and the replication; nothing changes and nothing is logged. The queue shows why instead of Approve."""
+    orders = started["orders"]
+    fake.target = fake.source
+    cutover.advance(actor=admin, cutover_id=orders.pk, expected_step="replicating")
+    Replication.objects.create(
+        cutover=orders,
+        tool=Replication.Tool.MM2,
+        name="mig-legacy-orders",
+        status="running",
+        requested_by=admin,
+    )
+    claim = _ask_to_take_over(member_b, team_b)
+    events_before = MigrationEvent.objects.count()
+
+    with pytest.raises(ValidationError) as refused:
+        inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
+    assert refused.value.messages == [
+        "Team B cannot take over orders from Team A now.",
+        f"Its cutover from plan v{started['plan'].version} is at step “Replication verified” (target "
+        f"{orders.target_cluster}, MirrorMaker 2 on MSK Connect mig-legacy-orders running): it moves Team A's "
+        "clients onto what was filed for Team A, so its owner cannot change mid-way.",
+    ]
+    claim.refresh_from_db()
+    assert claim.status == ApplicationClaim.Status.PENDING and claim.decided_by is None
+    assert Application.objects.get(name="orders").team == team_a
+    assert MigrationEvent.objects.count() == events_before
+
+    page = client_for(admin).get(reverse("migration:applications", args=[claim.application.monolith_id]))
+    html = page.content.decode()
+    assert "Cannot be approved now: the migration of orders is under way for Team A." in html
+    assert "is at step “Replication verified”" in html
+    assert reverse("migration:claim-decide", args=[claim.pk, "approve"]) not in html
+    assert reverse("migration:claim-decide", args=[claim.pk, "reject"]) in html  # rejecting stays possible
+
+    response = client_for(admin).post(
+        reverse("migration:claim-decide", args=[claim.pk, "approve"]), follow=True
+    )
+    assert response.status_code == 200
+    assert "Team B cannot take over orders from Team A now." in response.content.decode()
+    inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=False, reason="Mid-cutover")
+
+
+def test_a_takeover_is_refused_once_requests_were_filed_for_the_owner_naming_them(
+    owned,  # noqa: F811
+    admin,
+    second_admin,
+    member_a,
+    member_b,
+    team_a,
+    team_b,
+    network_profile,
+):
+    plan = planning.accept_plan(
+        actor=admin, plan_id=planning.create_plan(actor=admin, monolith_id=owned.pk).pk
+    )
+    execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)  # clusters
+    for request in Request.objects.filter(status=Request.Status.SUBMITTED):
+        services.approve_request(request_id=request.pk, actor=second_admin)
+    execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)  # topics
+    filed = sorted(
+        Request.objects.filter(
+            kind=Request.Kind.TOPIC_CREATE, payload__name__startswith="orders."
+        ).values_list("pk", flat=True)
+    )
+    claim = _ask_to_take_over(member_b, team_b)
+    with pytest.raises(ValidationError) as refused:
+        inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
+    assert refused.value.messages[1].startswith(
+        f"Requests #{filed[0]}, #{filed[1]} were filed for Team A (its topics and access to them): they stay "
+        "Team A's whoever owns orders."
+    )
+    assert Application.objects.get(name="orders").team == team_a
+
+
+def test_a_takeover_before_anything_was_filed_is_approved_and_the_accepted_plan_needs_a_new_version(
+    owned,  # noqa: F811
+    admin,
+    member_b,
+    team_a,
+    team_b,
+    network_profile,
+):
+    """Approved while nothing was filed for orders: its event names the plan it outdates; that plan files and
+    cuts over nothing of orders, a draft computed before cannot be accepted, and a new version puts it right."""
+    accepted = planning.accept_plan(
+        actor=admin, plan_id=planning.create_plan(actor=admin, monolith_id=owned.pk).pk
+    )
+    earlier_draft = planning.create_plan(actor=admin, monolith_id=owned.pk)
+    claim = _ask_to_take_over(member_b, team_b)
+
+    page = client_for(admin).get(reverse("migration:applications", args=[owned.pk])).content.decode()
+    assert (
+        f"Accepted plan v{accepted.version} places orders with Team A: approving leaves it needing a new "
+        f"version, and nothing of orders is filed or cut over from v{accepted.version}."
+    ) in page
+    assert reverse("migration:claim-decide", args=[claim.pk, "approve"]) in page
+
+    inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
+    assert Application.objects.get(name="orders").team == team_b
+    event = MigrationEvent.objects.get(action="claim.approved", object_id=str(claim.pk))
+    assert event.details["previous_team"] == "team-a" and event.details["outdates_plan"] == accepted.version
+
+    assert list(takeover.taken_over_since(accepted)) == ["orders"]
+    mine = execution.plan_items(accepted, team_b)
+    orders_items = [item for item in mine if "orders" in item.label]
+    assert [(item.label, item.state) for item in orders_items] == [("Topics and access of orders", "waiting")]
+    assert "Waits for a new plan version: orders was taken over by Team B from Team A" in orders_items[0].note
+    assert not any("orders" in item.label for item in execution.plan_items(accepted, team_a))
+    cutovers = cutover.start_cutovers(actor=admin, plan_id=accepted.pk)
+    assert "orders" not in {item.application.name for item in cutovers} and cutovers
+    plan_page = client_for(admin).get(reverse("migration:plan-detail", args=[accepted.pk])).content.decode()
+    assert f"Plan v{accepted.version} needs a new version:" in plan_page
+
+    with pytest.raises(
+        ValidationError, match=f"Version {earlier_draft.version} was computed before orders was"
+    ):
+        planning.accept_plan(actor=admin, plan_id=earlier_draft.pk)
+    fresh = planning.create_plan(actor=admin, monolith_id=owned.pk)
+    assert takeover.taken_over_since(fresh) == {}
+    fresh = planning.accept_plan(actor=admin, plan_id=fresh.pk)
+    assert any(item.label == "Topic orders.created" for item in execution.plan_items(fresh, team_b))
+
+
+def test_a_takeover_given_back_leaves_the_plan_as_it_was(owned, admin, member_a, member_b, team_a, team_b):  # noqa: F811
+    """Taken over after the plan was computed, then given back to the owner the plan has: nothing to redo."""
+    plan = planning.create_plan(actor=admin, monolith_id=owned.pk)
+    inventory.decide_claim(actor=admin, claim_id=_ask_to_take_over(member_b, team_b).pk, approve=True)
+    assert [taken.sentence.split(" (")[0] for taken in takeover.taken_over_since(plan).values()] == [
+        "orders was taken over by Team B from Team A"
+    ]
+    inventory.decide_claim(actor=admin, claim_id=_ask_to_take_over(member_a, team_a).pk, approve=True)
+    assert takeover.taken_over_since(plan) == {}
+    assert planning.accept_plan(actor=admin, plan_id=plan.pk).status == "accepted"

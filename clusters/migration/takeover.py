@@ -1,0 +1,201 @@
+"""When another team may take over an application, checked against where its migration is.
+
+A takeover changes `Application.team`, which the rest of the migration reads as "the team this is done for":
+the plan packs it with its team (segregated: on that team's cluster, in its account), each team files the
+requests of its own applications, and the cutover moves its clients onto what was filed. So:
+
+- **refused** once anything was filed or started for it in the current owner's name: its cutover exists (at
+  any step: the cutover, its replication and the clusters it moves clients to all assume the owner; "done"
+  leaves its topics with the owner), or its topics, or requests for them or for access to them, are on the
+  new clusters for the owner (waiting or approved). `blockers` says which, in words, for the claim queue
+  and for the refusal;
+- **allowed** before that. A plan version computed before the takeover still places the application with
+  its previous owner, so that version needs a new one: `taken_over_since(plan)` lists such applications, which
+  are not filed nor cut over from it, and a version computed before a takeover cannot be accepted. Refusing the
+  takeover until a new version exists instead would go round in circles: a version computed before the
+  takeover is computed with the previous owner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.template.defaultfilters import pluralize
+
+from clusters.migration.models import (
+    Application,
+    ApplicationClaim,
+    Cutover,
+    MigrationEvent,
+    MigrationPlan,
+    Replication,
+)
+from clusters.models import Request, Topic
+from portal.models import Team
+
+_LIVE_REQUEST = (Request.Status.SUBMITTED, Request.Status.APPROVED)
+_SHOWN = 10  # request numbers named in one sentence
+
+
+def is_takeover(claim: ApplicationClaim) -> bool:
+    application = claim.application
+    return application.team_id is not None and application.team_id != claim.team_id
+
+
+def _numbers(requests: list[Request]) -> str:
+    shown = ", ".join(f"#{request.pk}" for request in requests[:_SHOWN])
+    return shown + (f" and {len(requests) - _SHOWN} more" if len(requests) > _SHOWN else "")
+
+
+def _cutover_blocker(application: Application) -> str:
+    item = Cutover.objects.filter(application=application).select_related("plan").first()
+    if item is None:
+        return ""
+    owner = application.team.name
+    if item.step == Cutover.Step.DONE:
+        return (
+            f"{application.name} is migrated: its cutover from plan v{item.plan.version} is done and its topics "
+            f"are on {item.target_cluster} as {owner}'s topics. The migration is over for it; who owns those "
+            "topics is not changed here."
+        )
+    replication = Replication.objects.filter(cutover=item).first()
+    running = (
+        f", {replication.get_tool_display()} {replication.name} {replication.get_status_display().lower()}"
+        if replication is not None
+        else ""
+    )
+    return (
+        f"Its cutover from plan v{item.plan.version} is at step “{item.get_step_display()}” (target "
+        f"{item.target_cluster}{running}): it moves {owner}'s clients onto what was filed for {owner}, so its "
+        "owner cannot change mid-way."
+    )
+
+
+def _filed_blocker(application: Application) -> str:
+    """Its topics, or requests for them or for access to them, on the new clusters in the owner's name. The
+    plan files each monolith topic under its own name for the owning team in the monolith's region."""
+    names = list(application.topic_links.values_list("topic", flat=True))
+    region = application.monolith.region
+    topics = list(
+        Topic.objects.filter(team=application.team, name__in=names, cluster__region=region)
+        .exclude(status__in=Topic.REMOVED)
+        .select_related("cluster")
+    )
+    requests = list(
+        Request.objects.filter(
+            team=application.team,
+            status__in=_LIVE_REQUEST,
+            cluster__region=region,
+            kind=Request.Kind.TOPIC_CREATE,
+        )
+        .filter(payload__name__in=names)
+        .order_by("pk")
+    ) + list(
+        Request.objects.filter(
+            team=application.team,
+            status__in=_LIVE_REQUEST,
+            kind=Request.Kind.ACCESS_GRANT,
+            payload__topic_id__in=[topic.pk for topic in topics],
+        ).order_by("pk")
+    )
+    if not topics and not requests:
+        return ""
+    owner = application.team.name
+    parts = []
+    if requests:
+        parts.append(
+            f"request{pluralize(len(requests))} {_numbers(sorted(requests, key=lambda r: r.pk))} "
+            f"{pluralize(len(requests), 'was,were')} filed for {owner} (its topics and access to them)"
+        )
+    if topics:
+        where = ", ".join(sorted({topic.cluster.name for topic in topics}))
+        parts.append(
+            f"{len(topics)} of its topics {pluralize(len(topics), 'is,are')} on {where} as {owner}'s"
+        )
+    what = "; ".join(parts)
+    return (
+        f"{what[0].upper()}{what[1:]}: they stay {owner}'s whoever owns {application.name}. {owner} cancels what "
+        "waits (or an admin rejects it) and deletes what was created, or this takeover is rejected."
+    )
+
+
+def blockers(application: Application) -> list[str]:
+    """Why `application` cannot change owner now, in words; empty when it may. Reads only."""
+    if application.team_id is None:
+        return []
+    return [reason for reason in (_cutover_blocker(application), _filed_blocker(application)) if reason]
+
+
+def outdates(application: Application) -> MigrationPlan | None:
+    """The accepted plan that places `application`, which a change of owner would leave needing a new version."""
+    plan = MigrationPlan.objects.filter(
+        monolith_id=application.monolith_id, status=MigrationPlan.Status.ACCEPTED
+    ).first()
+    if plan is None or not any(application.name in c["applications"] for c in plan.result["clusters"]):
+        return None
+    return plan
+
+
+def outdates_note(application: Application, plan: MigrationPlan | None) -> str:
+    if plan is None:
+        return ""
+    return (
+        f"Accepted plan v{plan.version} places {application.name} with {application.team.name}: approving leaves "
+        f"it needing a new version, and nothing of {application.name} is filed or cut over from v{plan.version}."
+    )
+
+
+@dataclass(frozen=True)
+class TakenOver:
+    application: str
+    team: str  # names
+    previous_team: str
+    approved_by: str
+    approved_at: datetime
+
+    @property
+    def sentence(self) -> str:
+        return (
+            f"{self.application} was taken over by {self.team} from {self.previous_team} "
+            f"({self.approved_by}, {self.approved_at:%Y-%m-%d %H:%M} UTC)"
+        )
+
+
+def _computed_at(plan: MigrationPlan) -> datetime:
+    """When the placements of `plan` were packed: an edited version keeps those of the version it came from."""
+    node = plan
+    while node.based_on_id:
+        node = MigrationPlan.objects.only("created_at", "based_on").get(pk=node.based_on_id)
+    return node.created_at
+
+
+def taken_over_since(plan: MigrationPlan) -> dict[str, TakenOver]:
+    """Applications of `plan` another team took over after its placements were computed (and did not give back),
+    newest takeover each: the plan still places them with their previous owner."""
+    placed = {name for cluster in plan.result["clusters"] for name in cluster["applications"]}
+    events = [
+        event
+        for event in MigrationEvent.objects.filter(
+            monolith_id=plan.monolith_id, action="claim.approved", created_at__gt=_computed_at(plan)
+        ).order_by("created_at", "id")
+        if event.details.get("application") in placed
+        and event.details.get("previous_team") not in (None, "", event.details.get("team"))
+    ]
+    slugs = {event.details[key] for event in events for key in ("team", "previous_team")}
+    names = dict(Team.objects.filter(slug__in=slugs).values_list("slug", "name"))
+    found: dict[str, TakenOver] = {}
+    planned_with: dict[str, str] = {}  # application -> its owner when the plan was computed
+    for event in events:  # oldest first: the newest takeover of an application is the one kept
+        name, team, previous = (
+            event.details["application"],
+            event.details["team"],
+            event.details["previous_team"],
+        )
+        if planned_with.setdefault(name, previous) == team:  # given back to the owner the plan has
+            found.pop(name, None)
+            continue
+        found[name] = TakenOver(
+            name, names.get(team, team), names.get(previous, previous), event.actor_label, event.created_at
+        )
+    return found

@@ -256,6 +256,11 @@ def can_manage_migration(user) -> bool:
     return is_platform_admin(user)
 
 
+def can_watch_filing(user, team: Team) -> bool:
+    """A filing of a plan's requests (its progress and result): those who may file for the team, and admins."""
+    return can_act_for_team(user, team) or can_manage_migration(user)
+
+
 def require_migration_manager(user, refusal: str) -> None:
     """The migration services' guard: `refusal` says what only platform admins may do."""
     if not can_manage_migration(user):

@@ -364,6 +364,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "clusters.migration.tasks.resume_replications",
         "schedule": float(PROVISIONING_REDISPATCH_SECONDS),
     },
+    # Filings from a plan queued or running with no progress for the re-dispatch window are run again.
+    "migration-requeue-lost-filings": {
+        "task": "clusters.migration.tasks.requeue_lost_filings",
+        "schedule": float(PROVISIONING_REDISPATCH_SECONDS),
+    },
     "migration-read-inventories": {
         "task": "clusters.migration.tasks.read_inventories",
         "schedule": float(MIGRATION_INVENTORY_INTERVAL_SECONDS),

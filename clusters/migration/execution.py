@@ -1,6 +1,7 @@
 """Step 4: an accepted plan becomes cluster, topic and access requests through the portal's normal request flow.
 
-A member files, in one step (`file_requests`), everything of the plan that is their team's and can be filed now:
+A member files, in one step (`file_items`; the button runs it as a job, `clusters.migration.filing`), everything
+of the plan that is their team's and can be filed now:
 
 - **clusters**: the team's write and dedicated clusters, opened to the other teams whose applications the plan
   places on them; its read clusters once their write cluster is active and carries the topics they copy, each
@@ -31,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
-from functools import partial
+from functools import cached_property, partial
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -40,7 +41,7 @@ from django.template.defaultfilters import pluralize
 from clusters import rules
 from clusters.migration import events, selectors, takeover
 from clusters.migration.adapters import request_notifications, request_services
-from clusters.migration.models import MigrationEvent, MigrationPlan, role_lines
+from clusters.migration.models import Filing, MigrationEvent, MigrationPlan, role_lines
 from clusters.models import (
     AccessGrant,
     AwsAccount,
@@ -537,7 +538,7 @@ def _access_items(plan, team, row, placement, world: _World) -> list[Item]:
 # --- The step ----------------------------------------------------------------------------------------------
 
 
-def _accepted(plan_id: int) -> MigrationPlan:
+def accepted_plan(plan_id: int) -> MigrationPlan:
     plan = MigrationPlan.objects.select_related("monolith", "snapshot").get(pk=plan_id)
     if plan.status != MigrationPlan.Status.ACCEPTED:
         raise ValidationError("Only the accepted plan becomes requests.")
@@ -568,14 +569,34 @@ def plan_items(plan: MigrationPlan, team: Team) -> list[Item]:
     return items
 
 
+# progress(done, total, item): `item` just tried (None when a pass starts); `done` of `total` tried so far.
+Progress = Callable[[int, int, "Item | None"], None]
+
+
 def file_requests(*, actor, plan_id: int, team: Team) -> list[Item]:
-    """File what is ready; what that makes ready at once (a rule approved it) is filed in the same step."""
-    plan = _accepted(plan_id)
+    """File what is ready and record the filing (its event, and the admins' digest on commit). The filing job
+    (`clusters.migration.filing`) calls `file_items` and records with its own finish instead."""
+    plan = accepted_plan(plan_id)
+    result, tried = file_items(actor=actor, plan=plan, team=team)
+    if tried:  # something was tried: filed, or refused by a request's own rules
+        record_filing(plan, actor, team, result)
+    return result
+
+
+def file_items(
+    *, actor, plan: MigrationPlan, team: Team, progress: Progress | None = None
+) -> tuple[list, bool]:
+    """File what is ready; what that makes ready at once (a rule approved it) is filed in the same step. Each
+    request commits on its own, so a filing stopped half-way keeps what it filed and filing again files only
+    what is still ready. Returns every item of the team with where it stands, and whether anything was tried."""
     if not access.can_act_for_team(actor, team):
         raise NotAllowed("You can only file requests for teams you are a member of.")
     done: dict[tuple[str, str, str], Item] = {}  # filed or refused in this step
     for _ in range(_MAX_PASSES):
         ready = [item for item in plan_items(plan, team) if item.state == READY and _key(item) not in done]
+        total = len(done) + len(ready)
+        if progress is not None:
+            progress(len(done), total, None)
         progressed = False
         for item in ready:
             try:
@@ -584,18 +605,19 @@ def file_requests(*, actor, plan_id: int, team: Team) -> list[Item]:
                 )
             except ValidationError as exc:
                 done[_key(item)] = Item(item.kind, item.cluster, item.label, REFUSED, None, _messages(exc))
-                continue
-            done[_key(item)] = Item(item.kind, item.cluster, item.label, FILED, request, _status(request))
-            progressed = progressed or request.status == Request.Status.APPROVED
+            else:
+                done[_key(item)] = Item(item.kind, item.cluster, item.label, FILED, request, _status(request))
+                progressed = progressed or request.status == Request.Status.APPROVED
+            if progress is not None:
+                progress(len(done), total, done[_key(item)])
         if not progressed:
             break
-    result = [done.get(_key(item), item) for item in plan_items(plan, team)]
-    if done:  # something was tried: filed, or refused by a request's own rules
-        _record_filing(plan, actor, team, result)
-    return result
+    return [done.get(_key(item), item) for item in plan_items(plan, team)], bool(done)
 
 
-def _record_filing(plan: MigrationPlan, actor, team: Team, result: list[Item]) -> None:
+def record_filing(
+    plan: MigrationPlan, actor, team: Team, result: list[Item], details: dict | None = None
+) -> None:
     """The filing's event, and with it the admins' one mail about the requests that wait (enqueued on commit)."""
     from clusters.migration import tasks
 
@@ -612,6 +634,7 @@ def _record_filing(plan: MigrationPlan, actor, team: Team, result: list[Item]) -
                 "filed": [item.label for item in new],
                 "refused": [f"{item.label}: {item.note}" for item in result if item.state == REFUSED],
                 "waiting": sum(1 for item in result if item.state == WAITING),
+                **(details or {}),
             },
         )
         if any(item.request.status == Request.Status.SUBMITTED for item in new):
@@ -645,8 +668,9 @@ def _messages(exc: ValidationError) -> str:
 @dataclass
 class TeamFiling:
     team: Team
-    items: list[Item]
+    items: list[Item]  # empty while its filing is queued or running: the panel shows the progress instead
     can_file: bool
+    job: Filing | None = None  # its latest filing, for those who may watch it (access.can_watch_filing)
 
     @property
     def count(self) -> dict[str, int]:
@@ -655,6 +679,33 @@ class TeamFiling:
         for item in self.items:
             counts[item.state] += 1
         return counts
+
+    @property
+    def busy(self) -> bool:
+        return self.job is not None and self.job.is_active
+
+    @cached_property
+    def result(self) -> dict[str, list[Item]]:
+        """The latest filing's stored result as items with their requests (one query), by state."""
+        rows = self.job.result if self.job is not None else []
+        requests = Request.objects.in_bulk([row["request"] for row in rows if row["request"]])
+        by_state: dict[str, list[Item]] = {state: [] for state in STATE_LABELS}
+        for row in rows:
+            request = requests.get(row["request"])
+            by_state[row["state"]].append(
+                Item(row["kind"], row["cluster"], row["label"], row["state"], request, row["note"])
+            )
+        return by_state
+
+
+def team_filing(plan: MigrationPlan, team: Team, user) -> TeamFiling:
+    """One team's share of the plan for the page: its latest filing, and where its items stand now (not
+    while a filing is running: it changes them)."""
+    job = None
+    if access.can_watch_filing(user, team):
+        job = Filing.objects.filter(plan=plan, team=team).select_related("requested_by").first()
+    items = [] if job is not None and job.is_active else plan_items(plan, team)
+    return TeamFiling(team, items, access.can_act_for_team(user, team), job)
 
 
 def filing_overview(plan: MigrationPlan, user) -> list[TeamFiling]:
@@ -667,4 +718,4 @@ def filing_overview(plan: MigrationPlan, user) -> list[TeamFiling]:
         owner_team_slug(cluster, plan, rows) for cluster in plan.result["clusters"]
     }
     teams = access.teams_visible_to(user).filter(slug__in=slugs - {""}).order_by("name")
-    return [TeamFiling(team, plan_items(plan, team), access.can_act_for_team(user, team)) for team in teams]
+    return [team_filing(plan, team, user) for team in teams]

@@ -1,7 +1,7 @@
 """What the migration assistant keeps: the registered monolith, its inventory snapshots, the applications
 found in it and the teams' claims on them, plan versions, and each application's cutover.
 
-Workflow objects (claims, plans, cutovers, replications) have one status field (a cutover's is `step`) and a
+Workflow objects (claims, plans, filings, cutovers, replications) have one status field (a cutover's is `step`) and a
 `TRANSITIONS` table `{from: {to}}`; the services change it only by compare-and-set through
 `clusters.migration.events.move` (`portal.transitions.move`), which refuses a move the table does not list
 and writes an append-only `MigrationEvent` row per change. Secrets are never stored: a monolith names the
@@ -494,6 +494,65 @@ class Replication(models.Model):
     @property
     def parts(self) -> tuple[str, ...]:
         return ("replicator",) if self.tool == self.Tool.REPLICATOR else ("source", "checkpoint")
+
+
+class Filing(models.Model):
+    """One press of "File <team>'s requests" on an accepted plan, run by a task (`clusters.migration.filing`):
+    queued → running → done, or failed with the reason. A running filing whose worker died (no progress for
+    PROVISIONING_REDISPATCH_SECONDS) is put back to queued by beat and run again; a rerun files only what is
+    still ready. `attempt` counts the runs: a superseded run stops at its next progress update."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Filing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)  # at most one of these per plan and team
+    TRANSITIONS = {
+        Status.QUEUED: {Status.RUNNING, Status.FAILED},
+        Status.RUNNING: {Status.DONE, Status.FAILED, Status.QUEUED},  # queued again: its worker was lost
+        Status.DONE: set(),
+        Status.FAILED: set(),
+    }
+
+    plan = models.ForeignKey(MigrationPlan, on_delete=models.PROTECT, related_name="filings")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempt = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Last sign of life (queued, started, each item filed): beat treats an active filing quiet for longer
+    # than PROVISIONING_REDISPATCH_SECONDS as lost.
+    touched_at = models.DateTimeField(default=timezone.now)
+    # Progress of the current run: items tried so far of those ready (the total grows when a request a rule
+    # approved makes more ready in the same step).
+    done_count = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    # Request ids filed by any run of this filing, kept item by item: a rerun still shows them as filed.
+    filed_request_ids = models.JSONField(default=list, blank=True)
+    # The result the page shows: per item kind, cluster, label, state, request id and note.
+    result = models.JSONField(default=list, blank=True)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "team"],
+                condition=Q(status__in=["queued", "running"]),
+                name="one_active_filing_per_plan_and_team",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team} filing from {self.plan}: {self.get_status_display()}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
 
 
 class MigrationEvent(AppendOnlyModel):

@@ -45,6 +45,27 @@ def mail_filing_digest(event_id: int) -> int:
     return execution.mail_filing_digest(event_id)
 
 
+@shared_task(name="clusters.migration.tasks.run_filing", acks_late=True, ignore_result=True)
+def run_filing(filing_id: int) -> str:
+    """File a team's requests from the accepted plan for one press, writing progress and the result on the
+    filing (idempotent: a filing not queued is left alone, a rerun files only what is still ready; see
+    clusters/migration/filing.py)."""
+    from clusters.migration import filing
+
+    return filing.run(filing_id)
+
+
+@shared_task(name="clusters.migration.tasks.requeue_lost_filings", acks_late=True, ignore_result=True)
+def requeue_lost_filings() -> int:
+    """Beat: run again the filings queued or running with no progress for PROVISIONING_REDISPATCH_SECONDS
+    (their task was lost or their worker died)."""
+    from django.conf import settings
+
+    from clusters.migration import filing
+
+    return len(filing.requeue_lost(lost_after_seconds=settings.PROVISIONING_REDISPATCH_SECONDS))
+
+
 @shared_task(name="clusters.migration.tasks.read_inventories", acks_late=True, ignore_result=True)
 def read_inventories() -> int:
     """Beat: one reading task per monolith the portal reads from the cluster, each asked for "newer than

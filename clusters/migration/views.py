@@ -17,11 +17,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clusters.migration import (
     cutover,
     execution,
+    filing,
     forms,
     inventory,
     planning,
@@ -30,11 +32,12 @@ from clusters.migration import (
     selectors,
     takeover,
 )
-from clusters.migration.models import Application, ApplicationClaim, Cutover, MigrationPlan, Monolith
+from clusters.migration.models import Application, ApplicationClaim, Cutover, Filing, MigrationPlan, Monolith
 from clusters.migration.tasks import read_monolith_inventory
+from clusters.views.polling import polled_panel
 from portal import access
 from portal.dispatch import enqueue_on_commit
-from portal.errors import NotAllowed, PortalError
+from portal.errors import Conflict, NotAllowed, PortalError
 from portal.htmx import is_htmx_partial
 
 
@@ -543,41 +546,44 @@ def plan_compare(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def plan_file_requests(request: HttpRequest, pk: int) -> HttpResponse:
-    """A team member turns the accepted plan's clusters, topics and access for their team into requests."""
+    """A team member asks for the accepted plan's clusters, topics and access for their team to be filed as
+    requests: the filing runs as a task (`clusters.migration.filing`), and the page shows its progress."""
     plan = _plan(request, pk)
     teams = access.teams_visible_to(request.user).filter(pk__in=access.member_team_ids(request.user))
     form = forms.ClaimForm(request.POST, teams=teams)
     if not form.is_valid() or access.is_finance(request.user):
         raise PermissionDenied("You can only file requests for teams you are a member of.")
+    team = form.cleaned_data["team"]
     try:
-        items = execution.file_requests(actor=request.user, plan_id=plan.pk, team=form.cleaned_data["team"])
+        filing.start(actor=request.user, plan_id=plan.pk, team=team)
     except NotAllowed as exc:
         raise PermissionDenied(exc.message) from exc
+    except Conflict as exc:
+        messages.error(request, exc.message)
     except ValidationError as exc:
         messages.error(request, " ".join(_errors(exc)))
     else:
-        filed = [item for item in items if item.state == execution.FILED]
-        refused = [item for item in items if item.state == execution.REFUSED]
-        waiting = sum(1 for item in items if item.state == execution.WAITING)
-        if filed:
-            messages.success(
-                request,
-                f"{len(filed)} request{'s' if len(filed) != 1 else ''} filed; a platform admin other than you "
-                "approves them: "
-                + "; ".join(item.label for item in filed[:10])
-                + ("; …" if len(filed) > 10 else "."),
-            )
-        for item in refused[:10]:
-            messages.error(request, f"{item.label}: {item.note}")
-        if waiting:
-            messages.info(
-                request, f"{waiting} waiting for something to be approved or running first: see below."
-            )
-        if not items:
-            messages.info(request, "This plan has nothing for that team.")
-        elif not (filed or refused or waiting):
-            messages.info(request, "Nothing new to file: everything is requested already.")
-    return redirect("migration:plan-detail", pk=plan.pk)
+        messages.success(
+            request, f"Filing {team.name}'s requests: how far it got, then the result, show below."
+        )
+    return redirect(f"{reverse('migration:plan-detail', args=[plan.pk])}#filing-{team.pk}")
+
+
+@login_required
+@require_GET
+def filing_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The team's filing panel, polled by htmx while the filing is queued or running (286 once it is done).
+    For those who may file for the team, and admins; anyone else: 404."""
+    _require_viewer(request)
+    job = get_object_or_404(Filing.objects.select_related("team"), pk=pk)
+    if not access.can_watch_filing(request.user, job.team):
+        raise Http404("No such filing.")
+    plan = _plan(request, job.plan_id)
+    if not is_htmx_partial(request):
+        return redirect(f"{reverse('migration:plan-detail', args=[plan.pk])}#filing-{job.team_id}")
+    team_filing = execution.team_filing(plan, job.team, request.user)
+    context = {"filing": team_filing, "plan": plan}
+    return polled_panel(request, "migration/_team_filing.html", context, moving=team_filing.busy)
 
 
 # --- Cutover -------------------------------------------------------------------------------------------------

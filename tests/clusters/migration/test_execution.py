@@ -521,3 +521,181 @@ def test_a_lost_digest_leaves_each_request_to_beat(
     assert len([m for m in mail.outbox if "Approval needed" in m.subject]) == 3
     late = MigrationEvent.objects.filter(action="plan.requests_filed").first()  # the newest
     assert execution.mail_filing_digest(late.pk) == 0  # a late digest finds them mailed
+
+
+# --- The filing job (clusters/migration/filing.py) -----------------------------------------------------------
+
+
+def _press(member_a, plan, team_a, capture):
+    """A press of the button: the filing recorded, its task enqueued on commit but not run (returned)."""
+    from clusters.migration import filing
+
+    with capture(execute=False) as enqueued:
+        job = filing.start(actor=member_a, plan_id=plan.pk, team=team_a)
+    return job, enqueued
+
+
+def _filing_events(job):
+    from clusters.migration.models import MigrationEvent
+
+    return list(
+        MigrationEvent.objects.filter(object_type="filing", object_id=str(job.pk))
+        .order_by("id")
+        .values_list("action", "from_status", "to_status")
+    )
+
+
+def test_the_filing_task_files_writes_its_progress_and_completes_the_record(
+    monolith, admin, member_a, team_a, network_profile, django_capture_on_commit_callbacks, monkeypatch
+):
+    from django.core import mail
+
+    from clusters.migration import filing, tasks
+    from clusters.migration.models import Filing
+
+    plan = _ledger_plan(monolith, admin, member_a, team_a, topics=5)
+    execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)  # the cluster
+    _approve_all(admin)
+    mail.outbox.clear()
+    job, enqueued = _press(member_a, plan, team_a, django_capture_on_commit_callbacks)
+    assert len(enqueued) == 1 and not _filed_topics()  # the press files nothing itself
+
+    seen = []
+    file_items = execution.file_items
+
+    def watched(**kwargs):
+        progress = kwargs.pop("progress")
+
+        def spy(done, total, item):
+            progress(done, total, item)
+            seen.append(Filing.objects.values_list("status", "done_count", "total").get(pk=job.pk))
+
+        return file_items(progress=spy, **kwargs)
+
+    monkeypatch.setattr(filing.execution, "file_items", watched)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.run_filing.delay(job.pk).get() == "done"
+
+    assert seen == [("running", done, 5) for done in range(6)]
+    job.refresh_from_db()
+    topics = _filed_topics()
+    assert (job.status, job.done_count, job.total, job.attempt) == ("done", 5, 5, 1)
+    assert job.started_at and job.finished_at and job.filed_request_ids == [request.pk for request in topics]
+    assert [(row["state"], row["request"]) for row in job.result if row["kind"] == "topic"] == [
+        ("filed", request.pk) for request in topics
+    ]
+    assert _filing_events(job) == [
+        ("filing.queued", "", "queued"),
+        ("filing.running", "queued", "running"),
+        ("filing.done", "running", "done"),
+    ]
+    assert len([m for m in mail.outbox if "Approval needed: 5 requests" in m.subject]) == 1  # the one digest
+
+    # A redelivered task leaves a finished filing alone; a new press files nothing new.
+    assert filing.run(job.pk) == "done"
+    second, enqueued = _press(member_a, plan, team_a, django_capture_on_commit_callbacks)
+    enqueued[0]()
+    second.refresh_from_db()
+    assert second.status == "done" and second.total == 0 and len(_filed_topics()) == 5
+    assert not [row for row in second.result if row["state"] == "filed"]
+
+
+def test_a_second_press_while_the_filing_is_queued_or_running_is_refused(
+    monolith, admin, member_a, team_a, network_profile, django_capture_on_commit_callbacks
+):
+    from clusters.migration import filing
+    from clusters.migration.models import Filing
+    from portal.errors import Conflict
+
+    plan = _ledger_plan(monolith, admin, member_a, team_a, topics=2)
+    job, _ = _press(member_a, plan, team_a, django_capture_on_commit_callbacks)
+    for status in ("queued", "running"):
+        Filing.objects.filter(pk=job.pk).update(status=status)
+        with pytest.raises(Conflict, match="Team A's requests from this plan are being filed already"):
+            filing.start(actor=member_a, plan_id=plan.pk, team=team_a)
+    assert Filing.objects.count() == 1 and not Request.objects.exists()
+    with pytest.raises(NotAllowed):  # and only the team's members press
+        filing.start(actor=admin, plan_id=plan.pk, team=team_a)
+
+
+class _WorkerDied(BaseException):
+    """The worker process ends mid-way (not an error the task could record)."""
+
+
+def test_a_filing_whose_worker_died_is_run_again_by_beat_and_files_nothing_twice(
+    monolith, admin, member_a, team_a, network_profile, django_capture_on_commit_callbacks, monkeypatch
+):
+    from clusters.migration import filing, tasks
+
+    plan = _ledger_plan(monolith, admin, member_a, team_a, topics=5)
+    execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    _approve_all(admin)
+    job, enqueued = _press(member_a, plan, team_a, django_capture_on_commit_callbacks)
+    submit = services.submit_request
+    calls = []
+
+    def dies_after_two(**kwargs):
+        if len(calls) == 2:
+            raise _WorkerDied
+        calls.append(1)
+        return submit(**kwargs)
+
+    monkeypatch.setattr(services, "submit_request", dies_after_two)
+    with pytest.raises(_WorkerDied):
+        enqueued[0]()
+    monkeypatch.setattr(services, "submit_request", submit)
+    job.refresh_from_db()
+    assert (job.status, job.done_count, job.total, len(job.filed_request_ids)) == ("running", 2, 5, 2)
+
+    assert filing.requeue_lost(lost_after_seconds=120) == []  # not lost yet: it moved just now
+    with django_capture_on_commit_callbacks(execute=True):  # beat, later: queued again and run
+        assert filing.requeue_lost(lost_after_seconds=120, now=_later()) == [job.pk]
+    job.refresh_from_db()
+    topics = _filed_topics()
+    assert len(topics) == len({request.payload["name"] for request in topics}) == 5  # no duplicates
+    assert (job.status, job.attempt, job.done_count, job.total) == ("done", 2, 3, 3)  # the rerun's three
+    assert sorted(job.filed_request_ids) == [request.pk for request in topics]
+    assert sum(row["state"] == "filed" for row in job.result) == 5  # the first run's two still show filed
+    assert [event[0] for event in _filing_events(job)] == [
+        "filing.queued",
+        "filing.running",
+        "filing.queued",  # by beat: no progress, its worker was lost
+        "filing.running",
+        "filing.done",
+    ]
+    assert tasks.requeue_lost_filings.delay().get() == 0  # nothing left to pick up
+    from django.conf import settings
+
+    entry = settings.CELERY_BEAT_SCHEDULE["migration-requeue-lost-filings"]
+    assert entry == {
+        "task": tasks.requeue_lost_filings.name,
+        "schedule": settings.PROVISIONING_REDISPATCH_SECONDS,
+    }
+
+
+def test_a_filing_whose_task_was_never_sent_is_sent_by_beat(
+    monolith, admin, member_a, team_a, network_profile, django_capture_on_commit_callbacks
+):
+    from clusters.migration import filing
+
+    plan = _ledger_plan(monolith, admin, member_a, team_a, topics=2)
+    job, _ = _press(member_a, plan, team_a, django_capture_on_commit_callbacks)  # the broker was down
+    with django_capture_on_commit_callbacks(execute=True):
+        assert filing.requeue_lost(lost_after_seconds=120, now=_later()) == [job.pk]
+    job.refresh_from_db()
+    assert job.status == "done" and Request.objects.filter(kind=Request.Kind.CLUSTER_CREATE).count() == 1
+
+
+def test_a_filing_the_plan_no_longer_allows_fails_with_the_reason(
+    monolith, admin, member_a, team_a, network_profile, django_capture_on_commit_callbacks
+):
+    from clusters.migration import filing
+    from clusters.migration.models import MigrationPlan
+
+    plan = _ledger_plan(monolith, admin, member_a, team_a, topics=2)
+    job, _ = _press(member_a, plan, team_a, django_capture_on_commit_callbacks)
+    MigrationPlan.objects.filter(pk=plan.pk).update(status=MigrationPlan.Status.SUPERSEDED)
+    assert filing.run(job.pk) == "failed"
+    job.refresh_from_db()
+    assert job.reason == "Only the accepted plan becomes requests." and job.finished_at
+    assert not Request.objects.exists()

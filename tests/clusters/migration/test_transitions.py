@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 
 from clusters.migration import events, replication_launch
-from clusters.migration.models import ApplicationClaim, Cutover, MigrationEvent, MigrationPlan, Replication
+from clusters.migration.models import (
+    ApplicationClaim,
+    Cutover,
+    Filing,
+    MigrationEvent,
+    MigrationPlan,
+    Replication,
+)
 from tests.clusters.migration.test_cutover import started  # noqa: F401  (fixture)
 from tests.clusters.migration.test_planning import owned  # noqa: F401  (fixture)
 
@@ -15,7 +22,13 @@ Claim, Plan, Step = ApplicationClaim.Status, MigrationPlan.Status, Cutover.Step
 
 @pytest.mark.parametrize(
     "model, states",
-    [(ApplicationClaim, Claim), (MigrationPlan, Plan), (Cutover, Step), (Replication, Replication.Status)],
+    [
+        (ApplicationClaim, Claim),
+        (MigrationPlan, Plan),
+        (Cutover, Step),
+        (Replication, Replication.Status),
+        (Filing, Filing.Status),
+    ],
 )
 def test_every_status_has_a_row_naming_only_statuses_of_its_model(model, states):
     assert set(model.TRANSITIONS) == set(states.values)
@@ -32,7 +45,7 @@ def test_the_cutover_table_is_one_step_forward_or_back_and_nothing_from_done():
 
 
 @pytest.fixture
-def rows(started, admin, member_b, team_b):  # noqa: F811
+def rows(started, admin, member_a, member_b, team_a, team_b):  # noqa: F811
     """One row of each workflow model, with its monolith, its status field, the status it has and one it may
     take."""
     orders, monolith = started["orders"], started["plan"].monolith
@@ -40,7 +53,9 @@ def rows(started, admin, member_b, team_b):  # noqa: F811
     replication = Replication.objects.create(
         cutover=orders, tool=Replication.Tool.MM2, name="mig-legacy-orders", requested_by=admin
     )
+    filing = Filing.objects.create(plan=started["plan"], team=team_a, requested_by=member_a)
     return {
+        "filing": (filing, monolith, "status", Filing.Status.QUEUED, Filing.Status.RUNNING),
         "claim": (claim, monolith, "status", Claim.PENDING, Claim.APPROVED),
         "plan": (started["plan"], monolith, "status", Plan.ACCEPTED, Plan.SUPERSEDED),
         "cutover": (orders, monolith, "step", Step.REPLICATING, Step.VERIFIED),
@@ -67,6 +82,7 @@ REFUSED = {  # a move each table leaves out
     "plan": (Plan.SUPERSEDED, Plan.ACCEPTED),
     "cutover": (Step.DONE, Step.PRODUCERS_MOVED),
     "replication": (Replication.Status.REQUESTED, Replication.Status.RUNNING),
+    "filing": (Filing.Status.DONE, Filing.Status.QUEUED),  # a finished filing stays finished
 }
 
 
@@ -101,7 +117,7 @@ def test_the_replication_task_helper_refuses_a_skipped_step(rows):
     assert replication.status == "requested" and _events(replication) == []
 
 
-@pytest.mark.parametrize("kind", ["claim", "plan", "cutover", "replication"])
+@pytest.mark.parametrize("kind", ["claim", "plan", "cutover", "replication", "filing"])
 def test_two_moves_from_the_same_status_one_wins_and_one_event_is_written(rows, admin, kind):
     """Two workers (or two admins) loaded the row with the same status and both move it: the first
     compare-and-set wins, the second changes nothing and logs nothing."""

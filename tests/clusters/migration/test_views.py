@@ -308,8 +308,11 @@ def test_requirements_are_edited_by_the_owning_team_only(world, member_a, member
 
 
 def test_filing_from_the_accepted_plan_page_is_for_the_teams_members(
-    world, member_a, member_b, finance, team_a, admin, network_profile
+    world, member_a, member_b, finance, team_a, admin, network_profile, django_capture_on_commit_callbacks
 ):
+    """The press only records the filing and enqueues its task on commit: no request is filed in the web
+    request. The task files them; a second press while the filing is queued is refused in words."""
+    from clusters.migration.models import Filing
     from clusters.models import Request
 
     plan = world["plan"]
@@ -317,29 +320,68 @@ def test_filing_from_the_accepted_plan_page_is_for_the_teams_members(
     planning.accept_plan(actor=admin, plan_id=plan.pk)
     assert client_for(member_b).post(url, {"team": team_a.pk}).status_code == 403
     assert client_for(finance).post(url, {"team": team_a.pk}).status_code == 403
-    assert not Request.objects.exists()
-    assert client_for(member_a).post(url, {"team": team_a.pk}).status_code == 302
-    assert Request.objects.filter(team=team_a, requested_by=member_a).exists()
+    assert not Request.objects.exists() and not Filing.objects.exists()
+    with django_capture_on_commit_callbacks(execute=False) as enqueued:
+        response = client_for(member_a).post(url, {"team": team_a.pk})
+    assert response.status_code == 302
+    assert response["Location"] == f"/migration/plans/{plan.pk}/#filing-{team_a.pk}"
+    job = Filing.objects.get()
+    assert (job.status, job.team, job.requested_by, len(enqueued)) == ("queued", team_a, member_a, 1)
+    assert not Request.objects.exists()  # nothing filed in the web request
+
+    again = client_for(member_a).post(url, {"team": team_a.pk}, follow=True)
+    assert (
+        "Team A&#x27;s requests from this plan are being filed already: wait for that filing to finish"
+        in (again.content.decode())
+    )
+    assert Filing.objects.count() == 1
+
+    enqueued[0]()  # the worker runs the task
+    job.refresh_from_db()
+    assert job.status == "done" and Request.objects.filter(team=team_a, requested_by=member_a).exists()
 
 
-def test_the_accepted_plan_page_lists_each_team_s_requests_to_whom_may_see_them(
-    world, member_a, member_b, finance, admin, team_a, network_profile
+def test_the_filing_panel_polls_while_it_runs_and_is_for_the_team_and_admins(
+    world, personas, member_a, team_a, admin, network_profile, django_capture_on_commit_callbacks
 ):
+    from clusters.migration.models import Filing
+
     plan = planning.accept_plan(actor=admin, plan_id=world["plan"].pk)
-    url = reverse("migration:plan-detail", args=[plan.pk])
-    a_table, b_table = "Requests of Team A from this plan", "Requests of Team B from this plan"
-    page = client_for(member_a).get(url).content.decode()
-    assert a_table in page and b_table not in page and "File Team A's requests" in page
-    page = client_for(member_b).get(url).content.decode()
-    assert b_table in page and a_table not in page
-    assert "needs 12 partitions, not 4" in page  # clicks.raw, before anything is filed
-    for persona in (admin, finance):  # both see every team's list; neither is in a team, so no button
-        page = client_for(persona).get(url).content.decode()
-        assert a_table in page and b_table in page and "File Team" not in page
-    client_for(member_a).post(reverse("migration:plan-file-requests", args=[plan.pk]), {"team": team_a.pk})
-    page = client_for(member_a).get(url).content.decode()
-    request = plan.monolith.events.filter(action="plan.requests_filed").get().details["requests"][0]
-    assert f'href="/requests/{request}/">Request #{request}</a>: waits for approval' in page
+    with django_capture_on_commit_callbacks(execute=False) as enqueued:
+        client_for(member_a).post(
+            reverse("migration:plan-file-requests", args=[plan.pk]), {"team": team_a.pk}
+        )
+    job = Filing.objects.get()
+    url = reverse("migration:filing-status", args=[job.pk])
+    for persona in ("member_b", "finance"):  # may not file for team A: the panel is not theirs to see
+        assert client_for(personas[persona]).get(url, HTTP_HX_REQUEST="true").status_code == 404
+    assert client_for(None).get(url).status_code == 302  # to sign in
+
+    panel = client_for(member_a).get(url, HTTP_HX_REQUEST="true")
+    assert panel.status_code == 200 and 'hx-trigger="every 2s"' in panel.content.decode()
+    assert "Filing… queued, waiting for a worker." in panel.content.decode()
+    Filing.objects.filter(pk=job.pk).update(status="running", done_count=3, total=7)
+    for persona in (member_a, admin):
+        panel = client_for(persona).get(url, HTTP_HX_REQUEST="true").content.decode()
+        assert "Filing… 3 of 7" in panel and 'value="3"' in panel and "File Team A" not in panel
+    page = client_for(member_a).get(reverse("migration:plan-detail", args=[plan.pk])).content.decode()
+    assert "Filing… 3 of 7" in page  # without JavaScript: the state on reload
+    assert client_for(member_a).get(url).status_code == 302  # not htmx: to the plan page
+
+    Filing.objects.filter(pk=job.pk).update(status="queued")
+    enqueued[0]()
+    done = client_for(member_a).get(url, HTTP_HX_REQUEST="true")
+    assert done.status_code == 286  # htmx stops polling
+    text = done.content.decode()
+    assert (
+        "hx-trigger" not in text and "1 request filed; a platform admin other than Alice approves it." in text
+    )
+    request = Filing.objects.get().result[0]["request"]
+    assert (
+        f'<a href="/requests/{request}/">Request #{request}</a>: Dedicated team cluster legacy-team-a-1'
+        in text
+    )
+    assert "File Team A's requests</button>" in text  # the button is back
 
 
 def test_cutover_page_per_role(world, personas, admin, member_a, finance):
@@ -406,6 +448,7 @@ COVERED = {
     "claim-decide": "test_claims_through_the_pages_follow_four_eyes",
     "application-requirements": "test_requirements_are_edited_by_the_owning_team_only",
     "plan-file-requests": "test_filing_from_the_accepted_plan_page_is_for_the_teams_members",
+    "filing-status": "test_the_filing_panel_polls_while_it_runs_and_is_for_the_team_and_admins",
     "cutovers": "test_cutover_page_per_role",
     "cutover-gate": "test_cutover_page_per_role",
     "cutover-step": "test_cutover_page_per_role",

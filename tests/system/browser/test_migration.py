@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from clusters.migration import inventory
+from clusters.migration import filing, inventory, tasks
 from clusters.migration.models import Monolith
 from clusters.models import Request
 from tests.system.browser.test_request_flow import sign_in, sign_out
@@ -34,7 +34,7 @@ FILE = (
 
 
 def test_migration_from_inventory_to_cutover(
-    page: Page, live_server, admin, member_a, member_b, team_a, team_b, network_profile
+    page: Page, live_server, admin, member_a, member_b, team_a, team_b, network_profile, monkeypatch
 ):
     page.set_default_timeout(15_000)
     monolith = inventory.register_monolith(
@@ -115,10 +115,20 @@ def test_migration_from_inventory_to_cutover(
     page.goto(f"{live_server.url}/migration/{monolith.pk}/plans/")
     page.get_by_role("link", name="v1").click()
     expect(page.get_by_role("table", name="Requests of Team B from this plan")).to_have_count(0)
+    # The press only queues the filing (its task held here, as if no worker had taken it yet); the panel polls
+    # until a worker has filed, then shows the result and the items as they now stand.
+    held = []
+    monkeypatch.setattr(tasks.run_filing, "apply_async", lambda args, **options: held.append(args))
     page.get_by_role("button", name="File Team A's requests").click()
+    expect(page.get_by_text("Filing… queued, waiting for a worker.")).to_be_visible()
+    expect(page.get_by_role("button", name="File Team A's requests")).to_have_count(0)
+    assert not Request.objects.exists()
+    _keep(page, "plan-filing")
+    assert filing.run(*held[0]) == "done"
     expect(
-        page.get_by_text(re.compile(r"1 request filed; a platform admin other than you approves"))
+        page.get_by_text(re.compile(r"1 request filed; a platform admin other than Alice approves it"))
     ).to_be_visible()
+    expect(page.get_by_role("button", name="File Team A's requests")).to_be_visible()
     items = page.get_by_role("table", name="Requests of Team A from this plan")
     row = items.get_by_role("row", name=re.compile("Topic orders.created"))
     expect(row).to_contain_text("Waiting")

@@ -699,3 +699,24 @@ def test_a_filing_the_plan_no_longer_allows_fails_with_the_reason(
     job.refresh_from_db()
     assert job.reason == "Only the accepted plan becomes requests." and job.finished_at
     assert not Request.objects.exists()
+
+
+def test_a_slow_run_beat_gave_to_a_new_attempt_stops_and_does_not_finish_the_filing(
+    monolith, admin, member_a, team_a, network_profile, django_capture_on_commit_callbacks, monkeypatch
+):
+    from clusters.migration import filing
+    from clusters.migration.models import Filing
+
+    plan = _ledger_plan(monolith, admin, member_a, team_a, topics=2)
+    job, _ = _press(member_a, plan, team_a, django_capture_on_commit_callbacks)
+    file_items = execution.file_items
+
+    def overtaken(**kwargs):  # meanwhile beat requeued it and a new run started: attempt 2
+        Filing.objects.filter(pk=job.pk).update(attempt=2)
+        return file_items(**kwargs)
+
+    monkeypatch.setattr(filing.execution, "file_items", overtaken)
+    assert filing.run(job.pk) == "superseded"
+    job.refresh_from_db()
+    assert (job.status, job.attempt, job.result) == ("running", 2, [])  # left to the newer run
+    assert not Request.objects.exists()  # stopped at its first progress update, before filing anything

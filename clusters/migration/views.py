@@ -564,7 +564,7 @@ def plan_file_requests(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(_errors(exc)))
     else:
         messages.success(
-            request, f"Filing {team.name}'s requests: how far it got, then the result, show below."
+            request, f"Filing {team.name}'s requests in the background: progress, then what was filed, below."
         )
     return redirect(f"{reverse('migration:plan-detail', args=[plan.pk])}#filing-{team.pk}")
 

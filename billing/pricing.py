@@ -147,3 +147,47 @@ def monthly_estimate(
         ("storage", Decimal(storage_gib), "GiB-month", rates.gib_month),
     ]
     return CostEstimate(tuple(_line(*c) for c in candidates if c[1] > 0))
+
+
+def topic_monthly_estimate(
+    rates: Rates,
+    *,
+    partitions: int,
+    in_mbps: Decimal,
+    out_mbps: Decimal,
+    retention_ms: int | None,
+    retention_bytes: int | None,
+) -> CostEstimate:
+    """A topic's month: its partitions, data in and out, and the storage its retention keeps. Topic requests
+    and migration plans price a topic with this one function, so the same topic costs the same in both."""
+    storage = stored_gib_estimate(
+        in_mbps=in_mbps, retention_ms=retention_ms, retention_bytes=retention_bytes, partitions=partitions
+    )
+    return monthly_estimate(
+        rates, partitions=partitions, in_mbps=in_mbps, out_mbps=out_mbps, storage_gib=storage
+    )
+
+
+def combined(estimates: list[CostEstimate]) -> CostEstimate:
+    """Several estimates as one, a line per charge type: quantities and (already rounded) costs added up, so
+    its total is exactly the sum of the estimates' totals. They must be priced at one rate card."""
+    lines: dict[str, CostLine] = {}
+    for estimate in estimates:
+        for line in estimate.lines:
+            have = lines.get(line.charge_type)
+            if have is None:
+                lines[line.charge_type] = line
+                continue
+            if have.unit_price != line.unit_price:
+                raise ValueError(
+                    f"{line.charge_type} is priced at two rates: {have.unit_price}, {line.unit_price}."
+                )
+            lines[line.charge_type] = CostLine(
+                line.charge_type,
+                have.quantity + line.quantity,
+                line.unit,
+                line.unit_price,
+                have.cost + line.cost,
+            )
+    order = ("cluster_hours", "partition_hours", "data_in", "data_out", "storage")
+    return CostEstimate(tuple(sorted(lines.values(), key=lambda line: order.index(line.charge_type))))

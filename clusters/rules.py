@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from django.core.exceptions import ValidationError
 
@@ -133,6 +133,12 @@ def kept_topic_name_error(name: str, *, template: str, other_team_slugs: Iterabl
                 "it. Rename the topic on the monolith first, or let that team own it."
             )
     return None
+
+
+def request_mbps(value: Decimal | int | str | None) -> Decimal:
+    """Throughput as requests and topics keep it, MB/s with two decimals, rounded up so that nothing is
+    planned or requested below its peak (a migration plan prices its topics at exactly this figure)."""
+    return Decimal(value or 0).quantize(Decimal("0.01"), rounding=ROUND_CEILING)
 
 
 def suggested_partitions(in_mbps: Decimal | float, out_mbps: Decimal | float) -> int:

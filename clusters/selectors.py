@@ -778,6 +778,7 @@ _PAYLOAD_LABELS = {
     "consumer_group_prefix": "Consumer-group prefix",
     "other_teams_topics": "Other teams' live topics (when filed)",
     "share_with": "Opened to teams",
+    "estimate_covers": "Estimated cost covers",
     "name_as_is": "Name kept as is (not built from the naming convention)",
 }
 # Values people type or that name a thing in Kafka or AWS: shown as code.

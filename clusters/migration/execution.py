@@ -31,17 +31,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from functools import cached_property, partial
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.template.defaultfilters import pluralize
 
+from billing.pricing import usd
 from clusters import rules
 from clusters.migration import events, selectors, takeover
 from clusters.migration.adapters import request_notifications, request_services
-from clusters.migration.models import Filing, MigrationEvent, MigrationPlan, role_lines
+from clusters.migration.models import Filing, MigrationEvent, MigrationPlan, Replication, role_lines
 from clusters.models import (
     AccessGrant,
     AwsAccount,
@@ -116,11 +117,6 @@ def owner_team_slug(cluster: dict, plan: MigrationPlan, rows=None) -> str:
 
 def _load(cluster: dict, quota: str) -> Decimal:
     return next(Decimal(load["used"]) for load in cluster["load"] if load["quota"] == quota)
-
-
-def _mbps(value) -> Decimal:
-    """Requests keep MB/s with two decimals: round up, so a topic is never planned below its peak."""
-    return Decimal(value or 0).quantize(Decimal("0.01"), rounding=ROUND_CEILING)
 
 
 def _status(request: Request) -> str:
@@ -372,7 +368,7 @@ def _cluster_item(plan, team, planned, kind, label, others, source, topics, worl
     shared = f" Opened to {', '.join(others)}, whose applications the plan puts here." if others else ""
     what = (
         f"{', '.join(planned['applications'])} move here. Planned load at {plan.headroom_percent} % headroom; "
-        f"estimated {planned['monthly_usd']} USD a month.{fed}{shared}"
+        f"{_cost_sentence(planned)}{fed}{shared}"
     )
 
     prepare = partial(
@@ -384,17 +380,61 @@ def _cluster_item(plan, team, planned, kind, label, others, source, topics, worl
         account=account,
         region=world.region,
         network_profile=profile,
-        expected_write_mbps=_mbps(_load(planned, "ingress")),
-        expected_read_mbps=_mbps(_load(planned, "egress")),
+        expected_write_mbps=rules.request_mbps(_load(planned, "ingress")),
+        expected_read_mbps=rules.request_mbps(_load(planned, "egress")),
         contains_pii=planned["group"]["contains_pii"],
         latency_class=latency,
         justification=_justification(plan, what),
         source_cluster=source,
         replicate_topics=list(topics),
         share_with=list(Team.objects.filter(slug__in=others)),
+        estimate_basis=_estimate_basis(plan, planned),
     )
 
     return Item(CLUSTER, planned["name"], label, READY, prepare=prepare)
+
+
+def _cost_sentence(planned: dict) -> str:
+    """The plan's figure for the cluster and how the requests filed from it share it."""
+    total = usd(planned["monthly_usd"])
+    if "cluster_usd" not in planned:  # a plan computed before its figures were split by request
+        return f"estimated {total} a month."
+    if planned["side"] == "read":
+        return f"the plan estimates {total} a month for it, all in this request (its topics are copied in)."
+    count = len(planned["topic_costs"])
+    return (
+        f"the plan estimates {total} a month for it: {usd(planned['cluster_usd'])} in this request and "
+        f"{usd(planned['topics_usd'])} in the requests of its {count} topic{pluralize(count)}."
+    )
+
+
+def _estimate_basis(plan: MigrationPlan, planned: dict):
+    """What the cluster request prices besides its cluster-hours: what the plan put on the cluster that no
+    topic request carries (planning._priced). None for a plan computed before that split: the expected
+    throughput, as before."""
+    priced = planned.get("cluster_priced")
+    if priced is None:
+        return None
+    reserved = int(next(load["reserved"] for load in planned["load"] if load["quota"] == "partitions"))
+    tool = Replication.Tool(planned["replication"]["tool"]).label
+    if planned["side"] == "read":
+        covers = (
+            f"one cluster-month, the {priced['partitions']:,} partitions on it ({reserved} of them the compacted "
+            f"partitions {tool} keeps here) and the data in and out and storage (estimate) of the topics it copies "
+            f"in: all of plan v{plan.version}'s figure for this cluster"
+        )
+    else:
+        covers = (
+            f"one cluster-month and the {reserved} compacted partitions {tool} keeps here; the partitions, data "
+            f"in and out and storage of its topics are in their own requests (plan v{plan.version})"
+        )
+    return request_services.ClusterEstimateBasis(
+        partitions=priced["partitions"],
+        in_mbps=Decimal(priced["in_mbps"]),
+        out_mbps=Decimal(priced["out_mbps"]),
+        storage_gib=Decimal(priced["storage_gib"]),
+        covers=covers,
+    )
 
 
 # --- Topics ------------------------------------------------------------------------------------------------
@@ -435,8 +475,16 @@ def _topic_items(plan, team, row, planned, world: _World, other_slugs: list[str]
         if error := rules.kept_topic_name_error(name, template=world.template, other_team_slugs=other_slugs):
             items.append(Item(TOPIC, planned["name"], label, REFUSED, None, error))
             continue
-        in_mbps = _mbps(inventory_topic.peak_in_mbps)
-        out_mbps = in_mbps if write_side else _mbps(inventory_topic.peak_out_mbps)
+        settings = _topic_settings(inventory_topic, row.application)
+        # The plan's figures for the topic (its estimate of it is this request's, to the cent); a plan computed
+        # before it kept them: the inventory's.
+        figures = planned.get("topic_costs", {}).get(name)
+        if figures is not None:
+            in_mbps, out_mbps = Decimal(figures["in_mbps"]), Decimal(figures["out_mbps"])
+            settings["retention_ms"] = figures["retention_ms"]
+        else:
+            in_mbps = rules.request_mbps(inventory_topic.peak_in_mbps)
+            out_mbps = in_mbps if write_side else rules.request_mbps(inventory_topic.peak_out_mbps)
         needed = rules.suggested_partitions(in_mbps, out_mbps)
         if needed > inventory_topic.partitions:
             note = (
@@ -475,7 +523,7 @@ def _topic_items(plan, team, row, planned, world: _World, other_slugs: list[str]
             expected_in_mbps=in_mbps,
             expected_out_mbps=out_mbps,
             justification=_justification(plan, what),
-            **_topic_settings(inventory_topic, row.application),
+            **settings,
         )
         items.append(Item(TOPIC, planned["name"], label, READY, prepare=prepare))
     return items

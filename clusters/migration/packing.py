@@ -44,6 +44,7 @@ close the packer comes to both.
 **Cost** per planned cluster is `billing.pricing.monthly_estimate` for one cluster-month, its partitions
 (reserved ones included), its applications' mean in/out (the peak when no mean is known: an upper bound)
 and its estimated storage (`stored_gib_estimate`, the same arithmetic as the request forms' estimates).
+A migration plan prices its clusters per request instead (`planning._priced`), so it passes no rates.
 """
 
 from __future__ import annotations

@@ -17,7 +17,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Max
 
-from billing.pricing import money, monthly_estimate, usd
+from billing.pricing import (
+    CostEstimate,
+    Rates,
+    combined,
+    money,
+    monthly_estimate,
+    topic_monthly_estimate,
+    usd,
+)
 from billing.rates import rates_for
 from clusters.migration import events, selectors, takeover
 from clusters.migration.models import Application, MigrationPlan, Monolith, Replication
@@ -41,6 +49,7 @@ from clusters.migration.quotas import (
     replication_compacted_partitions,
 )
 from clusters.models import AwsAccount, Cluster, PlatformSettings
+from clusters.rules import request_mbps
 from portal import access
 
 WRITE, READ = "write", "read"
@@ -119,8 +128,8 @@ def _team_account(team_id: int | None, accounts: dict[int, AwsAccount]) -> str:
 
 
 def _topic_demand(topic, *, side: str) -> TopicDemand:
-    peak_in = topic.peak_in_mbps or Decimal(0)
-    peak_out = topic.peak_out_mbps or Decimal(0)
+    peak_in = request_mbps(topic.peak_in_mbps)  # as its topic request will carry it
+    peak_out = request_mbps(topic.peak_out_mbps)
     if side == WRITE:
         peak_out = peak_in  # the replicator reads each record once; consumers read on the read clusters
     return TopicDemand(
@@ -135,7 +144,8 @@ def _topic_demand(topic, *, side: str) -> TopicDemand:
 
 
 def _scaled(topics: list[TopicDemand], *, total_in: Decimal, total_out: Decimal) -> list[TopicDemand]:
-    """Spread an application's stated peaks over its topics in proportion to the inventory's figures."""
+    """Spread an application's stated peaks over its topics in proportion to the inventory's figures (each
+    rounded up to the hundredth of a MB/s its topic request carries)."""
     have_in = sum((topic.peak_in_mbps for topic in topics), Decimal(0))
     have_out = sum((topic.peak_out_mbps for topic in topics), Decimal(0))
     scaled = []
@@ -146,8 +156,8 @@ def _scaled(topics: list[TopicDemand], *, total_in: Decimal, total_out: Decimal)
             TopicDemand(
                 name=topic.name,
                 partitions=topic.partitions,
-                peak_in_mbps=(total_in * share_in).quantize(Decimal("0.000001")),
-                peak_out_mbps=(total_out * share_out).quantize(Decimal("0.000001")),
+                peak_in_mbps=request_mbps(total_in * share_in),
+                peak_out_mbps=request_mbps(total_out * share_out),
                 compacted=topic.compacted,
                 retention_ms=topic.retention_ms,
                 retention_bytes=topic.retention_bytes,
@@ -234,7 +244,15 @@ def _group_dict(group: ConstraintGroup) -> dict:
     }
 
 
-def _cluster_dict(key: str, side: str, cluster, monolith: Monolith, fed_by: Feed) -> dict:
+def _cluster_dict(
+    key: str,
+    side: str,
+    cluster,
+    members: list[ApplicationDemand],
+    monolith: Monolith,
+    fed_by: Feed,
+    rates: Rates,
+) -> dict:
     team = cluster.group.team
     base = f"{monolith.name}-{team or side or 'shared'}".lower().replace("_", "-")[:50]
     return {
@@ -259,9 +277,80 @@ def _cluster_dict(key: str, side: str, cluster, monolith: Monolith, fed_by: Feed
             for load in cluster.load
         ],
         "storage_gib": str(cluster.storage_gib),
-        "cost": cluster.cost.as_dict() if cluster.cost else None,
-        "monthly_usd": str(cluster.cost.total) if cluster.cost else "0",
+        **_priced(side, cluster, members, rates),
     }
+
+
+def _priced(side: str, cluster, members: list[ApplicationDemand], rates: Rates) -> dict:
+    """A planned cluster's monthly cost as the requests filed from the plan will estimate it, so that its
+    cluster request and its topic requests add up to the plan's figure to the cent (docs/migration.md, "What
+    the plan's figures are"):
+
+    - a write or dedicated cluster's request: one cluster-month and the compacted partitions its replication
+      tool keeps there (no topic request carries those); each of its topics' requests: the topic's partitions,
+      data in and out and storage (`billing.pricing.topic_monthly_estimate`, as every topic request);
+    - a read cluster's request: all of it (cluster-month, partitions, data in and out, storage); nobody
+      files topics on a read cluster, its replicator copies them in.
+
+    Throughput is the peak (the inventory knows no mean), as the requests carry it. `cluster_priced` is what
+    the cluster request prices besides its cluster-hours; `topic_costs` what each topic request carries."""
+    quota = {load.quota: load for load in cluster.load}
+    topics = [topic for member in members for topic in member.topics]
+    if side == READ:
+        priced = {
+            "partitions": int(quota["partitions"].used),
+            "in_mbps": str(sum((topic.peak_in_mbps for topic in topics), Decimal(0))),
+            "out_mbps": str(sum((topic.peak_out_mbps for topic in topics), Decimal(0))),
+            "storage_gib": str(cluster.storage_gib),
+        }
+        topic_estimates: dict[str, tuple[TopicDemand, CostEstimate]] = {}
+    else:
+        priced = {
+            "partitions": int(quota["partitions"].reserved),
+            "in_mbps": "0",
+            "out_mbps": "0",
+            "storage_gib": "0",
+        }
+        topic_estimates = {topic.name: (topic, _topic_estimate(topic, rates)) for topic in topics}
+    own = monthly_estimate(
+        rates,
+        clusters=1,
+        partitions=priced["partitions"],
+        in_mbps=Decimal(priced["in_mbps"]),
+        out_mbps=Decimal(priced["out_mbps"]),
+        storage_gib=Decimal(priced["storage_gib"]),
+    )
+    cost = combined([own] + [estimate for _, estimate in topic_estimates.values()])
+    return {
+        "cost": cost.as_dict(),
+        "monthly_usd": str(cost.total),
+        "cluster_priced": priced,
+        "cluster_usd": str(own.total),
+        "topics_usd": str(cost.total - own.total),
+        "topic_costs": {  # what each topic request carries, and its estimate
+            name: {
+                "partitions": topic.partitions_needed,
+                "in_mbps": str(topic.peak_in_mbps),
+                "out_mbps": str(topic.peak_out_mbps),
+                "retention_ms": topic.retention_ms,
+                "monthly_usd": str(estimate.total),
+            }
+            for name, (topic, estimate) in topic_estimates.items()
+        },
+    }
+
+
+def _topic_estimate(topic: TopicDemand, rates: Rates) -> CostEstimate:
+    """The topic's request's estimate: the partitions it must have to move, its peaks as the request keeps
+    them, its retention."""
+    return topic_monthly_estimate(
+        rates,
+        partitions=topic.partitions_needed,
+        in_mbps=topic.peak_in_mbps,
+        out_mbps=topic.peak_out_mbps,
+        retention_ms=topic.retention_ms,
+        retention_bytes=topic.retention_bytes,
+    )
 
 
 def _flags(rows, strategy: str) -> list[dict]:
@@ -412,10 +501,14 @@ def compute(
         feeds = feeds_by_side[side] = side_feeds(side, side_demands)
         options = _options(plan, feeds)
         if assignment is None:
-            packed = plan_packing(side_demands, quotas, options, rates=rates, existing_clusters=existing)
+            packed = plan_packing(side_demands, quotas, options, existing_clusters=existing)  # priced here
+            by_name = {demand.name: demand for demand in side_demands}
             for cluster in packed.clusters:
                 key = f"{side[:1] or 'c'}{len(clusters) + 1}"
-                clusters.append(_cluster_dict(key, side, cluster, monolith, feeds[cluster.group.account]))
+                members = [by_name[name] for name in cluster.applications]
+                clusters.append(
+                    _cluster_dict(key, side, cluster, members, monolith, feeds[cluster.group.account], rates)
+                )
             unplaceable += [
                 {"application": item.application, "side": side, "reasons": list(item.reasons)}
                 for item in packed.unplaceable
@@ -537,10 +630,9 @@ def _reassigned(side, side_demands, base, assignment, quotas, options, rates, mo
                 )
         if not members:
             continue  # an emptied cluster is dropped from the plan
-        planned = planned_cluster(
-            group, 0, [by_name[name] for name in members], capacity, reserved, budget, rates
-        )
-        data = _cluster_dict(cluster["key"], side, planned, monolith, feeds[group.account])
+        demands = [by_name[name] for name in members]
+        planned = planned_cluster(group, 0, demands, capacity, reserved, budget, None)  # priced by _priced
+        data = _cluster_dict(cluster["key"], side, planned, demands, monolith, feeds[group.account], rates)
         data["name"] = cluster["name"]
         result.append(data)
     if errors:

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
-from billing.pricing import CostEstimate, monthly_estimate, stored_gib_estimate
+from billing.pricing import CostEstimate, monthly_estimate, topic_monthly_estimate
 from billing.rates import rates_for
 from clusters import provisioning, rules
 from clusters.models import (
@@ -104,6 +104,21 @@ def _require_cluster_for_team(actor: User, team: Team, cluster: Cluster) -> None
 # --- Clusters -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ClusterEstimateBasis:
+    """What a cluster request's monthly estimate prices besides its cluster-hours. By default the expected
+    write and read throughput as data in and out. A cluster filed from a migration plan prices what the plan
+    put on it that no topic request carries instead: the compacted partitions its replication tool keeps there
+    (and, on a read cluster, the copied topics' partitions, data in and out and storage), since its topics'
+    own requests price their partitions, data and storage. `covers` says so on the request's page."""
+
+    partitions: int = 0
+    in_mbps: Decimal = Decimal(0)
+    out_mbps: Decimal = Decimal(0)
+    storage_gib: Decimal = Decimal(0)
+    covers: str = ""
+
+
 def cluster_name_error(name: str, *, region: str | None) -> str | None:
     """MSK's naming rule, then (once the region is known) no live cluster of that name there."""
     if error := rules.cluster_name_error(name):
@@ -134,11 +149,14 @@ def prepare_cluster_create(
     source_cluster: Cluster | None = None,
     replicate_topics: list[str] | None = None,
     share_with: list[Team] | None = None,
+    estimate_basis: ClusterEstimateBasis | None = None,
     partial: bool = False,
 ) -> Prepared | None:
     """`partial`: some fields did not parse (they are None); check the rest, prepare nothing.
     `share_with`: other teams the cluster is opened to on approval (they may then request topics on it), as
-    when a migration plan places their applications on it; approvers see them in the request."""
+    when a migration plan places their applications on it; approvers see them in the request.
+    `estimate_basis`: what the estimate prices besides the cluster-hours, when not the expected throughput
+    (a cluster filed from a migration plan; see `ClusterEstimateBasis`)."""
     if team is not None:
         _require_member(actor, team)
     errors: dict[str, str] = {}
@@ -192,8 +210,15 @@ def prepare_cluster_create(
         read_mbps=expected_read_mbps,
         quotas=quotas,
     )
+    if estimate_basis is None:
+        estimate_basis = ClusterEstimateBasis(in_mbps=expected_write_mbps, out_mbps=expected_read_mbps)
     cost = monthly_estimate(
-        rates_for(region), clusters=1, in_mbps=expected_write_mbps, out_mbps=expected_read_mbps
+        rates_for(region),
+        clusters=1,
+        partitions=estimate_basis.partitions,
+        in_mbps=estimate_basis.in_mbps,
+        out_mbps=estimate_basis.out_mbps,
+        storage_gib=estimate_basis.storage_gib,
     )
     payload = {
         "name": name,
@@ -213,6 +238,8 @@ def prepare_cluster_create(
     }
     if share_with:
         payload["share_with"] = share_with
+    if estimate_basis.covers:
+        payload["estimate_covers"] = estimate_basis.covers
     summary = f"{Cluster.Kind(kind).label.split(' (')[0]} {name} ({environment}, {region})"
     return Prepared(
         Kind.CLUSTER_CREATE, team, environment, summary, justification.strip(), payload, assessment, cost
@@ -408,14 +435,13 @@ def _topic_configs(
 def _topic_cost(
     region: str, *, partitions: int, in_mbps: Decimal, out_mbps: Decimal, configs: dict
 ) -> CostEstimate:
-    storage = stored_gib_estimate(
+    return topic_monthly_estimate(
+        rates_for(region),
+        partitions=partitions,
         in_mbps=in_mbps,
+        out_mbps=out_mbps,
         retention_ms=configs["retention.ms"],
         retention_bytes=configs["retention.bytes"],
-        partitions=partitions,
-    )
-    return monthly_estimate(
-        rates_for(region), partitions=partitions, in_mbps=in_mbps, out_mbps=out_mbps, storage_gib=storage
     )
 
 

@@ -21,7 +21,7 @@ from billing.allocation import (
     stored_gib_month,
 )
 from billing.models import ChargebackLine, RateCard
-from billing.pricing import LIST_PRICES, money
+from billing.pricing import LIST_PRICES, Rates, combined, money, monthly_estimate, topic_monthly_estimate
 from clusters.models import Cluster, Topic
 from tests.billing.conftest import OCTOBER, at, make_topic
 from tests.billing.test_chargeback_runs import GIB, platform_team, usage  # noqa: F401 (fixture)
@@ -177,3 +177,32 @@ def test_a_run_uses_the_rate_card_in_force_on_the_1st(billed_cluster, team_a):
         "558.00"
     )
     assert november_hours.unit_price_usd == Decimal("1.00") and november_hours.cost_usd == Decimal("720.00")
+
+
+def test_estimates_combined_add_up_to_the_sum_of_their_rounded_totals():
+    """Rounding: a total is a sum of rounded lines. A migration plan's cluster is its requests' estimates
+    combined (docs/migration.md, "What the plan's figures are"), so its figure is their sum to the cent even
+    where pricing it in one go would round otherwise: 31 partitions ($33.945 → $33.95) and a topic's 1
+    ($1.095 → $1.10) are $35.05 apart, where 32 partitions at once are $35.04."""
+    cluster = monthly_estimate(LIST_PRICES, clusters=1, partitions=31)
+    topic = topic_monthly_estimate(
+        LIST_PRICES, partitions=1, in_mbps=Decimal(1), out_mbps=Decimal(0), retention_ms=1, retention_bytes=-1
+    )
+    together = combined([cluster, topic])
+    assert (
+        together.total
+        == cluster.total + topic.total
+        == Decimal("547.50") + Decimal("35.05") + Decimal("244.75")
+    )
+    assert [(line.charge_type, line.quantity, line.cost) for line in together.lines] == [
+        ("cluster_hours", Decimal(730), Decimal("547.50")),
+        ("partition_hours", Decimal(730 * 32), Decimal("35.05")),
+        ("data_in", Decimal("2447.516"), Decimal("244.75")),
+    ]
+    assert monthly_estimate(LIST_PRICES, partitions=32).total == Decimal("35.04")
+    other_card = Rates(
+        Decimal(1),
+        *(getattr(LIST_PRICES, name) for name in ("partition_hour", "gib_in", "gib_out", "gib_month")),
+    )
+    with pytest.raises(ValueError, match="two rates"):
+        combined([cluster, monthly_estimate(other_card, clusters=1)])

@@ -3,6 +3,8 @@ and decided by a platform admin other than the filer."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -204,6 +206,20 @@ def test_write_read_plan_files_read_clusters_once_their_write_cluster_runs(
     _approve_all(admin)
     replicator = Replicator.objects.get(read_cluster__name=read["name"])
     assert replicator.source_cluster == source and replicator.topics == ["payments.events"]
+    # The plan's figures are the requests' estimates, to the cent: the write cluster's request plus its topic's
+    # (the replicator reads each record once: out = in), and the read cluster's request alone (nobody files
+    # topics there; it carries its copied topics' partitions, data and storage and MSK Replicator's 83).
+    write_request = Request.objects.get(kind=Request.Kind.CLUSTER_CREATE, payload__name=write["name"])
+    topic_request = Request.objects.get(kind=Request.Kind.TOPIC_CREATE, payload__name="payments.events")
+    assert topic_request.payload["expected_in_mbps"] == topic_request.payload["expected_out_mbps"] == "20.00"
+    assert write_request.estimated_monthly_cost == Decimal(write["cluster_usd"])
+    assert write_request.estimated_monthly_cost + topic_request.estimated_monthly_cost == Decimal(
+        write["monthly_usd"]
+    )
+    assert (
+        filed.request.estimated_monthly_cost == Decimal(read["monthly_usd"]) == Decimal(read["cluster_usd"])
+    )
+    assert "all of plan v1's figure" in filed.request.payload["estimate_covers"]
 
     items = {
         item.label: item for item in execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)

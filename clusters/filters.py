@@ -55,6 +55,7 @@ class ApprovalFilterSet(RequestFilterSet):
     )
     sort = django_filters.ChoiceFilter(
         method="sort_by",
+        label="Order",
         empty_label=None,
         choices=[("oldest", "oldest first"), ("newest", "newest first"), ("cost", "highest cost first")],
     )

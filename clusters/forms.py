@@ -475,6 +475,43 @@ class RejectForm(forms.Form):
     )
 
 
+_CHOOSE_DECISION = "Choose “Approve selected” or “Reject selected”."
+_REQUEST_ID = re.compile(r"[0-9]{1,10}")  # ASCII digits only (`\d` would take other scripts' digits)
+_MAX_ID = 2_147_483_647
+
+
+class BulkDecisionForm(RejectForm):
+    """The approval queue's bulk bar: approve the ticked requests, or reject them with one reason (checked as
+    RejectForm checks it). "Select all on this page" (`all_on_page`) adds the page's requests the admin may
+    decide on (`on_page`, written into the bar), so it works without JavaScript. The selection is parsed
+    here (`request_ids`); `services.decide_many` checks the rest (at most 50, a reason to reject)."""
+
+    action = forms.ChoiceField(
+        choices=[("approve", "Approve selected"), ("reject", "Reject selected")],
+        error_messages={"required": _CHOOSE_DECISION, "invalid_choice": _CHOOSE_DECISION},
+    )
+    ids = forms.Field(required=False, widget=forms.MultipleHiddenInput)
+    all_on_page = forms.BooleanField(required=False)
+    on_page = forms.CharField(required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        ticked = cleaned.get("ids") or []
+        page = (cleaned.get("on_page") or "").split() if cleaned.get("all_on_page") else []
+        request_ids = []
+        for value in (*ticked, *page):
+            value = value.strip()
+            if not _REQUEST_ID.fullmatch(value) or not 0 < int(value) <= _MAX_ID:
+                raise ValidationError(f"“{value[:20]}” is not a request number.")
+            request_ids.append(int(value))
+        cleaned["request_ids"] = request_ids
+        return cleaned
+
+    @property
+    def approve(self) -> bool:
+        return self.cleaned_data["action"] == "approve"
+
+
 class AdoptClusterForm(ServiceForm):
     """Adopt a cluster created outside the portal: who owns it, and how it is recorded. The choices are
     limited here; `provisioning.adopt_unknown_cluster` checks them again and says why one does not fit."""

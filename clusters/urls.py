@@ -41,6 +41,7 @@ urlpatterns = [
     path("requests/<int:pk>/reject/", approvals.request_reject, name="request-reject"),
     path("requests/<int:pk>/cancel/", approvals.request_cancel, name="request-cancel"),
     path("approvals/", approvals.approval_queue, name="approval-queue"),
+    path("approvals/decide/", approvals.approval_bulk, name="approval-bulk"),
     path("clusters/", clusters.cluster_list, name="cluster-list"),
     path("clusters/<int:pk>/", clusters.cluster_detail, name="cluster-detail"),
     path("clusters/<int:pk>/status/", clusters.cluster_status, name="cluster-status"),

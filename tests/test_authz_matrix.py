@@ -294,6 +294,12 @@ ENDPOINTS: list[Endpoint] = [
     ),
     Endpoint("clusters:request-cancel", MEMBER_A_ONLY, method="POST", kwargs=REQUEST_A),
     Endpoint("clusters:approval-queue", ADMIN, markers={REQUEST_MARKER: ADMIN}),
+    Endpoint(
+        "clusters:approval-bulk",
+        ADMIN,
+        method="POST",
+        data=lambda w: {"action": "approve", "ids": [w.request_a.pk], "next": "/approvals/"},
+    ),
     Endpoint("clusters:cluster-list", SIGNED_IN, markers={CLUSTER_MARKER: SEES_TEAM_A}),
     Endpoint("clusters:drift-list", ADMIN, markers={DRIFT_MARKER: ADMIN}),
     Endpoint("clusters:cluster-detail", SEES_TEAM_A, kwargs=lambda w: {"pk": w.cluster_a.pk}),

@@ -9,6 +9,7 @@ double clicks, two admins at once and API retries are harmless.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -1165,12 +1166,96 @@ def approve_request(*, request_id: int, actor: User, override_reason: str = "") 
     return _approve(request_id, actor=actor, override_reason=override_reason)
 
 
+REASON_REQUIRED = "Tell the requester why: the reason is shown to them."
+
+
 def reject_request(*, request_id: int, actor: User, reason: str) -> Request:
     _get_for_decision(request_id, actor)
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": ["Tell the requester why: the reason is shown to them."]})
+        raise ValidationError({"reason": [REASON_REQUIRED]})
     return _close(request_id, actor=actor, to_status=Request.Status.REJECTED, reason=reason)
+
+
+# --- Many decisions at once (the approval queue's bulk bar) ---------------------------------------
+
+BULK_DECISION_LIMIT = 50  # requests per bulk decision: one page of the approval queue
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A request a bulk decision left as it was, and why (the message a single decision would have had)."""
+
+    request_id: int
+    reason: str
+
+    def sentence(self) -> str:
+        """`#12 is already rejected.` (not `#12: Request #12 is …`); `#19: This request no longer fits: …`."""
+        own = f"Request #{self.request_id} "
+        if self.reason.startswith(own):
+            return f"#{self.request_id} {self.reason.removeprefix(own)}"
+        return f"#{self.request_id}: {self.reason}"
+
+
+@dataclass
+class BulkDecision:
+    """What `decide_many` did with each request, in the order asked."""
+
+    approve: bool
+    approved: list[int] = dataclasses.field(default_factory=list)
+    rejected: list[int] = dataclasses.field(default_factory=list)
+    skipped: list[Skipped] = dataclasses.field(default_factory=list)
+
+    @property
+    def decided(self) -> list[int]:
+        return self.approved if self.approve else self.rejected
+
+    def summary(self) -> str:
+        """`Approved 2 of 3. Not decided: #12 is already rejected.`: the message the queue shows."""
+        asked = len(self.decided) + len(self.skipped)
+        verb = "Approved" if self.approve else "Rejected"
+        text = f"{verb} {len(self.decided)} of {asked}."
+        if self.skipped:
+            text += " Not decided: " + " ".join(skipped.sentence() for skipped in self.skipped)
+        return text
+
+
+def decide_many(*, actor: User, request_ids: list[int], approve: bool, reason: str = "") -> BulkDecision:
+    """Approve (or reject, with one `reason` for all) up to BULK_DECISION_LIMIT requests, each exactly as
+    one decision would be (`approve_request` / `reject_request`: four eyes, quotas re-checked under their
+    lock, events, notifications, provisioning), each in its own transaction, in the order given. A request
+    that cannot be decided (already decided, no longer fits, the admin's own, no such request) is skipped
+    with the reason a single decision would have given, and the others go on. Nothing is decided when the
+    actor is not an admin (NotAllowed) or the selection itself is wrong (ValidationError)."""
+    if not access.is_platform_admin(actor):
+        raise NotAllowed("Only platform admins approve or reject requests.")
+    ids = list(dict.fromkeys(request_ids))
+    if not ids:
+        raise ValidationError({"ids": ["Select at least one request."]})
+    if len(ids) > BULK_DECISION_LIMIT:
+        raise ValidationError(
+            {
+                "ids": [
+                    f"Select at most {BULK_DECISION_LIMIT} requests at a time (one page of the queue); "
+                    f"this selection has {len(ids):,}."
+                ]
+            }
+        )
+    reason = (reason or "").strip()
+    if not approve and not reason:
+        raise ValidationError({"reason": [REASON_REQUIRED]})
+    outcome = BulkDecision(approve=approve)
+    for request_id in ids:
+        try:
+            if approve:
+                approve_request(request_id=request_id, actor=actor)
+            else:
+                reject_request(request_id=request_id, actor=actor, reason=reason)
+        except (Conflict, NotAllowed) as exc:
+            outcome.skipped.append(Skipped(request_id, exc.message))
+        else:
+            outcome.decided.append(request_id)
+    return outcome
 
 
 def cancel_request(*, request_id: int, actor: User) -> Request:

@@ -1,6 +1,7 @@
 """The approval queue and the decisions on a request: approve, reject (platform admins, never their own
 request) and cancel (its requester). With htmx a decision answers with the queue row or the request's
-decision panel in its new state; without, it redirects back with a message."""
+decision panel in its new state; without, it redirects back with a message. The queue's bulk bar approves
+or rejects the ticked requests (up to a page) and redirects back to the same page with a summary."""
 
 from __future__ import annotations
 
@@ -42,10 +43,43 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
         # navigation's badge counts anyway, so the pager does not count them a second time.
         count=None if requests.narrows() else open_approvals_count(request),
     )
-    rows = _queue_rows_html(request, listing["page"].object_list, back_url=request.get_full_path())
-    context = {"form": requests.form, **listing, "rows": rows}
+    back_url = request.get_full_path()
+    rows = _queue_rows_html(request, listing["page"].object_list, back_url=back_url)
+    # The bulk bar's "Select all on this page": the page's requests this admin may decide on.
+    decidable = [str(row.pk) for row in listing["page"].object_list if row.can_decide]
+    context = {"form": requests.form, **listing, "rows": rows, "back_url": back_url}
+    context.update(
+        bulk_ids=" ".join(decidable), bulk_count=len(decidable), bulk_limit=services.BULK_DECISION_LIMIT
+    )
     template = "clusters/_queue_table.html" if is_htmx_partial(request) else "clusters/approval_queue.html"
     return lists.render_list(request, template, context)
+
+
+@login_required
+@require_POST
+def approval_bulk(request: HttpRequest) -> HttpResponse:
+    """The bulk bar: approve or reject the selected requests (`services.decide_many`), then back to the
+    queue page it was sent from with what happened to each, or what is wrong with the selection."""
+    if not access.is_platform_admin(request.user):
+        raise PermissionDenied("Only platform admins decide on requests.")
+    back = _safe_next(request) or reverse("clusters:approval-queue")
+    form = forms.BulkDecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(message for errors in form.errors.values() for message in errors))
+        return redirect(back)
+    try:
+        outcome = services.decide_many(
+            actor=request.user,
+            request_ids=form.cleaned_data["request_ids"],
+            approve=form.approve,
+            reason=form.cleaned_data["reason"],
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(back)
+    level = messages.WARNING if outcome.decided else messages.ERROR
+    messages.add_message(request, level if outcome.skipped else messages.SUCCESS, outcome.summary())
+    return redirect(back)
 
 
 def _queue_rows(request: HttpRequest, rows: list[selectors.RequestRow]) -> list[selectors.RequestRow]:
@@ -90,11 +124,16 @@ def decision_context(request: HttpRequest, obj: Request, *, error: str = "", rej
     }
 
 
-def _back_url(request: HttpRequest, obj: Request) -> str:
+def _safe_next(request: HttpRequest) -> str:
+    """The posted `next` when it is a page of this site, else ""."""
     url = request.POST.get("next", "")
     if url and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=False):
         return url
-    return reverse("clusters:request-detail", args=[obj.pk])
+    return ""
+
+
+def _back_url(request: HttpRequest, obj: Request) -> str:
+    return _safe_next(request) or reverse("clusters:request-detail", args=[obj.pk])
 
 
 def _decision_response(

@@ -14,6 +14,19 @@
     menu.querySelector(":scope > summary").focus();
   });
 
+  // The approval queue's "Select all on this page" ticks the rows' boxes too (without the script the server
+  // reads it as every request of the page the admin may decide on); unticking a row unticks it.
+  document.addEventListener("change", (event) => {
+    const box = event.target;
+    const selectAll = box.form?.querySelector("[data-select-all]");
+    if (!selectAll || box.type !== "checkbox") return;
+    if (box === selectAll) {
+      for (const row of box.form.elements) if (row.name === "ids") row.checked = box.checked;
+    } else if (box.name === "ids" && !box.checked) {
+      selectAll.checked = false;
+    }
+  });
+
   // On a narrow screen a wide table scrolls inside its own box (portal.css): such a table takes keyboard
   // focus so it can be scrolled without a mouse (it keeps its table role; a caption or the section's
   // heading names it).

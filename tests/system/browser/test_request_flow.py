@@ -1,5 +1,6 @@
 """A topic request from form to approval, through a real browser: the requester's form with its field
-errors and htmx live preview, the admin's inline approval in the queue, the requester seeing the outcome."""
+errors and htmx live preview, the admin's inline approval in the queue, the requester seeing the outcome;
+and the queue's bulk bar deciding on several rows at once."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from clusters.models import Request, Topic
+from tests import builders
 from tests.conftest import PASSWORD
 from tests.system.browser.test_login import open_account_menu
 
@@ -140,3 +142,38 @@ def test_topic_request_from_form_to_approval(page: Page, live_server, team_a, me
     assert topic.cluster == cluster_a
     assert topic.team == team_a
     assert topic.partitions == 5
+
+
+def test_admin_approves_two_queue_rows_at_once(page: Page, live_server, member_a, admin, cluster_a):
+    """The queue's bulk bar: tick two rows, "Approve selected", back on the queue with the summary. Enter in
+    the reason field submits nothing; "Select all on this page" ticks every row the admin may decide on."""
+    page.set_default_timeout(10_000)
+    first, second, third = (
+        builders.topic_request(member_a, cluster_a, name) for name in ("bulk-one", "bulk-two", "bulk-three")
+    )
+    sign_in(page, live_server, admin.username)
+    page.goto(f"{live_server.url}/approvals/?sort=newest")
+    bar = page.get_by_role("form", name="Decide on the selected requests")
+
+    page.get_by_label(f"Select request #{first.pk}").check()
+    page.get_by_label(f"Select request #{second.pk}").check()
+    page.evaluate("window.__stayed = true")  # a page load would drop it
+    page.get_by_label("Reason for rejecting the selected requests").press("Enter")
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.__stayed") is True
+    assert not Request.objects.exclude(status="submitted").exists()
+    bar.get_by_role("button", name="Approve selected").click()
+
+    expect(page).to_have_url(f"{live_server.url}/approvals/?sort=newest")
+    expect(page.locator("#messages")).to_have_text("Approved 2 of 2.")
+    expect(page.locator("#approvals-count")).to_have_text("1 waiting")
+    expect(page.locator(f"#request-row-{first.pk}")).to_have_count(0)
+    expect(page.locator(f"#request-row-{second.pk}")).to_have_count(0)
+    statuses = dict(Request.objects.values_list("pk", "status"))
+    assert [statuses[r.pk] for r in (first, second, third)] == ["approved", "approved", "submitted"]
+
+    page.get_by_label("Select all 1 on this page").check()
+    expect(page.get_by_label(f"Select request #{third.pk}")).to_be_checked()
+    bar.get_by_role("button", name="Reject selected").click()  # without a reason
+    expect(page.locator("#messages")).to_have_text("Tell the requester why: the reason is shown to them.")
+    assert Request.objects.get(pk=third.pk).status == "submitted"

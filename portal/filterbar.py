@@ -59,7 +59,9 @@ class FilterBarMixin:
                     kind=kind,
                     value=value,
                     options=options,
-                    help_text=field.help_text,
+                    # A select's help text describes the API parameter ("Team slug": what to type);
+                    # the bar offers the choices instead, so it shows help only beside a text box.
+                    help_text=field.help_text if kind == "text" else "",
                     max_length=getattr(field, "max_length", None) or 200,
                 )
             )

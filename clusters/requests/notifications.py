@@ -6,14 +6,17 @@ sent once per request and event (`SentNotification`); one whose task was lost (t
 the request changed) is found by `lost_notifications` and sent again by beat.
 
 Requests filed together (the migration assistant files a plan's hundreds of topics at once) get one
-"Approval needed" digest instead (`notify_submitted_together`): it claims the "submitted" notification of
-every request it names, so neither a second run nor beat mails them again one by one. If the digest itself
-is lost, its requests have no claim and beat mails each of them on its own: more mails, none lost.
+"Approval needed" digest instead (`notify_submitted_together`), and requests decided together (the approval
+queue's bulk bar decides up to 50 at once) one mail per requester (`notify_decided_together`). A digest
+claims the notification of every request it names (`_mail_claimed`), so neither a second run nor beat mails
+them again one by one. If the digest itself is lost, its requests have no claim and beat mails each of them
+on its own: more mails, none lost.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -80,38 +83,61 @@ def notify(*, request_id: int, event: str) -> None:
     )
 
 
+def _mail_claimed(
+    requests: Iterable[Request], *, compose: Callable[[list[Request]], tuple[str, str, list[str], str]]
+) -> int:
+    """One mail about those of `requests` whose notification (request, its status: "submitted", "approved"
+    or "rejected") this call claims, in the transaction that sends it: `compose(claimed)` gives its
+    subject, body, recipients and link. A twin run (or beat mailing one of them alone) blocks on the claimed
+    rows until it ends, then finds them sent. Returns how many it named (0: nothing was sent)."""
+    with transaction.atomic():
+        claimed = [
+            request
+            for request in requests
+            if SentNotification.objects.get_or_create(request=request, event=request.status)[1]
+        ]
+        if not claimed:
+            return 0
+        subject, body, recipients, link = compose(claimed)
+        # Claimed above, in this transaction: it commits once the mail is sent.
+        send_once(lambda: True, subject=subject, body=body, recipients=recipients, link=link)
+    return len(claimed)
+
+
+def _listed(lines: list[str]) -> list[str]:
+    """A digest's list: the first DIGEST_LISTED lines, then "and N more."."""
+    if len(lines) <= DIGEST_LISTED:
+        return lines
+    return [*lines[:DIGEST_LISTED], f"and {len(lines) - DIGEST_LISTED} more."]
+
+
+def _unsent(requests):
+    """Those of `requests` whose notification for their current status nobody sent yet."""
+    return requests.exclude(
+        Exists(SentNotification.objects.filter(request=OuterRef("pk"), event=OuterRef("status")))
+    )
+
+
 def notify_submitted_together(*, request_ids: list[int], source: str) -> int:
     """One "Approval needed" mail for requests one person filed together, e.g. from a migration plan
     (`source` says from what, with a link). It names the requests that still wait for a decision and whose
     own notification nobody sent yet, and claims each one's (request, "submitted") `SentNotification` in the
     transaction that sends it: a second run, or beat's `lost_notifications`, then finds them sent. Returns how
     many it named (0: nothing was sent)."""
-    waiting = (
-        Request.objects.filter(pk__in=request_ids, status=Request.Status.SUBMITTED)
-        .exclude(Exists(SentNotification.objects.filter(request=OuterRef("pk"), event="submitted")))
-        .select_related("team", "requested_by")
-        .order_by("pk")
-    )
-    with transaction.atomic():
-        # A twin run (or beat mailing one of them alone) blocks on these rows until it ends, then finds them.
-        claimed = [
-            request
-            for request in waiting
-            if SentNotification.objects.get_or_create(request=request, event="submitted")[1]
-        ]
-        if not claimed:
-            return 0
+    waiting = _unsent(Request.objects.filter(pk__in=request_ids, status=Request.Status.SUBMITTED))
+
+    def compose(claimed: list[Request]) -> tuple[str, str, list[str], str]:
         first, count = claimed[0], len(claimed)
         teams = ", ".join(sorted({request.team.name for request in claimed}))
         flagged = sum(1 for request in claimed if request.has_warnings)
         total = sum((request.estimated_monthly_cost for request in claimed), Decimal(0))
-        lines = [
-            f"- #{request.pk} {request.summary}: {usd(request.estimated_monthly_cost)} per month"
-            + (" (flagged)" if request.has_warnings else "")
-            for request in claimed[:DIGEST_LISTED]
-        ]
-        if count > DIGEST_LISTED:
-            lines.append(f"and {count - DIGEST_LISTED} more.")
+        lines = _listed(
+            [
+                f"- #{request.pk} {request.summary}: {usd(request.estimated_monthly_cost)} per month"
+                + (" (flagged)" if request.has_warnings else "")
+                for request in claimed
+            ]
+        )
         slugs = sorted({request.team.slug for request in claimed})
         link = absolute_url("clusters:approval-queue") + (f"?team={slugs[0]}" if len(slugs) == 1 else "")
         body = (
@@ -123,9 +149,65 @@ def notify_submitted_together(*, request_ids: list[int], source: str) -> int:
             + f"\n\nReview them in the approval queue: {link}\n"
         )
         subject = f"[MSK portal] Approval needed: {count} request{pluralize(count)} from {first.requested_by} ({teams})"
-        # Claimed above, in this transaction: it commits once the mail is sent.
-        send_once(lambda: True, subject=subject, body=body, recipients=_approver_emails(first), link=link)
-    return count
+        return subject, body, _approver_emails(first), link
+
+    return _mail_claimed(waiting.select_related("team", "requested_by").order_by("pk"), compose=compose)
+
+
+def notify_decided_together(*, request_ids: list[int]) -> int:
+    """One mail to each requester about their requests among `request_ids` (what a bulk decision decided)
+    that a person approved or rejected and whose own notification nobody sent yet: approved and rejected
+    listed apart (rejections under their reason), each with its link, the first DIGEST_LISTED of each list,
+    and a link to their request list. Each mail claims its requests' (request, "approved"/"rejected")
+    `SentNotification` in the transaction that sends it, so a second run, or beat's `lost_notifications`,
+    finds them sent. Requests a rule approved are left to their own mail. Returns how many it named."""
+    decided = _unsent(
+        Request.objects.filter(
+            pk__in=request_ids,
+            status__in=[Request.Status.APPROVED, Request.Status.REJECTED],
+            approved_by_rule__isnull=True,
+        )
+    ).select_related("team", "requested_by", "decided_by")
+    by_requester: dict[int, list[Request]] = {}
+    for request in decided.order_by("pk"):
+        by_requester.setdefault(request.requested_by_id, []).append(request)
+    # One transaction per requester: a mail that fails leaves only its own requests to the retry.
+    return sum(_mail_claimed(requests, compose=_decisions_mail) for requests in by_requester.values())
+
+
+def _decisions_mail(claimed: list[Request]) -> tuple[str, str, list[str], str]:
+    requester = claimed[0].requested_by
+    teams = ", ".join(sorted({request.team.name for request in claimed}))
+    approved = [request for request in claimed if request.status == Request.Status.APPROVED]
+    rejected = [request for request in claimed if request.status == Request.Status.REJECTED]
+    deciders = ", ".join(sorted({str(request.decided_by) for request in claimed}))
+    done = " and ".join(
+        f"{verb} {len(group)}" for verb, group in (("approved", approved), ("rejected", rejected)) if group
+    )
+    sections = []
+    if approved:
+        sections.append([f"Approved ({len(approved)}):", *_listed([_decided_line(r) for r in approved])])
+    for reason in dict.fromkeys(request.decision_reason for request in rejected):
+        group = [request for request in rejected if request.decision_reason == reason]
+        sections.append(
+            [f"Rejected ({len(group)}), reason: {reason}", *_listed([_decided_line(r) for r in group])]
+        )
+    link = absolute_url("clusters:request-list")  # it has no filter by requester: all of their teams'
+    body = (
+        f"{deciders} {done} of your requests.\n\n"
+        + "\n\n".join("\n".join(section) for section in sections)
+        + f"\n\nYour teams' requests: {link}\n"
+    )
+    count, whose = len(claimed), f"{requester} ({teams})"
+    if approved and rejected:
+        subject = f"{count} requests of {whose} decided: {len(approved)} approved, {len(rejected)} rejected"
+    else:
+        subject = f"{count} request{pluralize(count)} of {whose} {'approved' if approved else 'rejected'}"
+    return f"[MSK portal] {subject}", body, [requester.email] if requester.email else [], link
+
+
+def _decided_line(request: Request) -> str:
+    return f"- #{request.pk} {request.summary}: {absolute_url('clusters:request-detail', request.pk)}"
 
 
 def lost_notifications(now=None) -> list[tuple[int, str]]:

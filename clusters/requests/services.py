@@ -1087,7 +1087,12 @@ def _materialize(request: Request) -> dict:
 
 
 def _approve(
-    request_id: int, *, actor: User | None, rule: AutoApprovalRule | None = None, override_reason: str = ""
+    request_id: int,
+    *,
+    actor: User | None,
+    rule: AutoApprovalRule | None = None,
+    override_reason: str = "",
+    notify_requester: bool = True,
 ) -> Request:
     with transaction.atomic():
         request = Request.objects.select_related("cluster", "team").get(pk=request_id)
@@ -1119,7 +1124,8 @@ def _approve(
             )
 
         _decide(request, Request.Status.APPROVED, actor=actor, record=carry_out, approved_by_rule=rule)
-        _notify_on_commit(request.pk, "approved")
+        if notify_requester:
+            _notify_on_commit(request.pk, "approved")
     return request
 
 
@@ -1160,21 +1166,36 @@ def require_decider(*, request_id: int, actor: User) -> None:
     _get_for_decision(request_id, actor)
 
 
-def approve_request(*, request_id: int, actor: User, override_reason: str = "") -> Request:
-    """`override_reason`: why a decommission may take down other teams' live topics (else refused)."""
+def approve_request(
+    *, request_id: int, actor: User, override_reason: str = "", notify_requester: bool = True
+) -> Request:
+    """`override_reason`: why a decommission may take down other teams' live topics (else refused).
+
+    `notify_requester=False`: the caller takes over the requester's mail (`decide_many` sends one digest per
+    requester); nothing is enqueued for it here, so if the caller's mail never goes out beat's
+    `lost_notifications` finds the request and mails it on its own."""
     _get_for_decision(request_id, actor)
-    return _approve(request_id, actor=actor, override_reason=override_reason)
+    return _approve(
+        request_id, actor=actor, override_reason=override_reason, notify_requester=notify_requester
+    )
 
 
 REASON_REQUIRED = "Tell the requester why: the reason is shown to them."
 
 
-def reject_request(*, request_id: int, actor: User, reason: str) -> Request:
+def reject_request(*, request_id: int, actor: User, reason: str, notify_requester: bool = True) -> Request:
+    """`notify_requester=False`: the caller takes over the requester's mail, as for `approve_request`."""
     _get_for_decision(request_id, actor)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": [REASON_REQUIRED]})
-    return _close(request_id, actor=actor, to_status=Request.Status.REJECTED, reason=reason)
+    return _close(
+        request_id,
+        actor=actor,
+        to_status=Request.Status.REJECTED,
+        reason=reason,
+        notify_requester=notify_requester,
+    )
 
 
 # --- Many decisions at once (the approval queue's bulk bar) ---------------------------------------
@@ -1223,10 +1244,15 @@ class BulkDecision:
 def decide_many(*, actor: User, request_ids: list[int], approve: bool, reason: str = "") -> BulkDecision:
     """Approve (or reject, with one `reason` for all) up to BULK_DECISION_LIMIT requests, each exactly as
     one decision would be (`approve_request` / `reject_request`: four eyes, quotas re-checked under their
-    lock, events, notifications, provisioning), each in its own transaction, in the order given. A request
-    that cannot be decided (already decided, no longer fits, the admin's own, no such request) is skipped
-    with the reason a single decision would have given, and the others go on. Nothing is decided when the
-    actor is not an admin (NotAllowed) or the selection itself is wrong (ValidationError)."""
+    lock, events, provisioning), each in its own transaction, in the order given. A request that cannot be
+    decided (already decided, no longer fits, the admin's own, no such request) is skipped with the reason
+    a single decision would have given, and the others go on. Nothing is decided when the actor is not an
+    admin (NotAllowed) or the selection itself is wrong (ValidationError).
+
+    Requesters get one mail per bulk decision, not one per request: the decisions enqueue no mail of their
+    own, and once the loop ends (even when an unexpected error stops it) the requests it decided go, by id,
+    to `notify_decided_together`, enqueued on commit, which mails each requester once and claims each
+    request's notification. If that task is lost, beat mails the requests one by one."""
     if not access.is_platform_admin(actor):
         raise NotAllowed("Only platform admins approve or reject requests.")
     ids = list(dict.fromkeys(request_ids))
@@ -1245,16 +1271,22 @@ def decide_many(*, actor: User, request_ids: list[int], approve: bool, reason: s
     if not approve and not reason:
         raise ValidationError({"reason": [REASON_REQUIRED]})
     outcome = BulkDecision(approve=approve)
-    for request_id in ids:
-        try:
-            if approve:
-                approve_request(request_id=request_id, actor=actor)
+    try:
+        for request_id in ids:
+            try:
+                if approve:
+                    approve_request(request_id=request_id, actor=actor, notify_requester=False)
+                else:
+                    reject_request(request_id=request_id, actor=actor, reason=reason, notify_requester=False)
+            except (Conflict, NotAllowed) as exc:
+                outcome.skipped.append(Skipped(request_id, exc.message))
             else:
-                reject_request(request_id=request_id, actor=actor, reason=reason)
-        except (Conflict, NotAllowed) as exc:
-            outcome.skipped.append(Skipped(request_id, exc.message))
-        else:
-            outcome.decided.append(request_id)
+                outcome.decided.append(request_id)
+    finally:
+        if outcome.decided:
+            from clusters.requests.tasks import notify_decided_together
+
+            enqueue_on_commit(notify_decided_together, list(outcome.decided))
     return outcome
 
 
@@ -1267,7 +1299,9 @@ def cancel_request(*, request_id: int, actor: User) -> Request:
     return _close(request_id, actor=actor, to_status=Request.Status.CANCELLED, reason="")
 
 
-def _close(request_id: int, *, actor: User, to_status: str, reason: str) -> Request:
+def _close(
+    request_id: int, *, actor: User, to_status: str, reason: str, notify_requester: bool = True
+) -> Request:
     with transaction.atomic():
         request = Request.objects.get(pk=request_id)
         _decide(
@@ -1279,7 +1313,7 @@ def _close(request_id: int, *, actor: User, to_status: str, reason: str) -> Requ
             ),
             decision_reason=reason,
         )
-        if to_status == Request.Status.REJECTED:
+        if to_status == Request.Status.REJECTED and notify_requester:
             _notify_on_commit(request.pk, "rejected")
     return request
 

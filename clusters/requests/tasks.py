@@ -19,6 +19,18 @@ def notify_request_event(request_id: int, event: str) -> None:
     notify(request_id=request_id, event=event)
 
 
+@shared_task(
+    name="clusters.requests.tasks.notify_decided_together",
+    **MAIL_TASK_OPTIONS,
+)
+def notify_decided_together(request_ids: list[int]) -> int:
+    """One mail per requester about the requests a bulk decision decided (idempotent: the mail claims each
+    request's notification; see clusters/requests/notifications.py)."""
+    from clusters.requests.notifications import notify_decided_together
+
+    return notify_decided_together(request_ids=request_ids)
+
+
 @shared_task(name="clusters.tasks.resend_lost_notifications", acks_late=True, ignore_result=True)
 def resend_lost_notifications() -> int:
     """Beat (every PROVISIONING_REDISPATCH_SECONDS): notifications lost while the broker was down."""

@@ -8,15 +8,18 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.messages import get_messages
+from django.core import mail
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from clusters.models import Request, RequestEvent, Topic
+from clusters.models import AutoApprovalRule, Request, RequestEvent, SentNotification, Topic
 from clusters.requests import services
+from clusters.requests.notifications import notify_decided_together
 from clusters.views import lists
 from portal.errors import NotAllowed
 from portal.models import Membership, User
 from tests import builders
+from tests.clusters.requests.test_api import api
 from tests.conftest import client_for, make_user
 
 
@@ -46,8 +49,8 @@ def test_bulk_approve_decides_each_as_one_approval_would(
         assert (event.to_status, event.actor) == (Request.Status.APPROVED, admin)
         assert event.data["topic_id"] == Request.objects.get(pk=request.pk).topic_id
     assert Topic.objects.filter(name__startswith="team-a.bulk-").count() == 3
-    # Per request: its provisioning and the requester's mail, once the request's own transaction commits.
-    assert len(callbacks) == 6
+    # Per request its provisioning, once the request's own transaction commits; then one mail task for all.
+    assert len(callbacks) == 4
 
 
 def test_bulk_reject_needs_a_reason_and_gives_it_to_each(admin, member_a, cluster_a):
@@ -283,3 +286,168 @@ def test_an_inline_decision_still_answers_with_its_row(admin, member_a, cluster_
     approved = client.post(approve, {"fragment": "row", "next": QUEUE}, headers={"HX-Request": "true"})
     assert approved.status_code == 200 and "status-approved" in approved.content.decode()
     assert 'form="bulk-decisions"' not in approved.content.decode()
+
+
+# --- One mail per requester ------------------------------------------------------------------------
+
+BASE = "http://127.0.0.1:8000"
+
+
+def decide(capture, ids, *, approve=True, reason="", actor=None):
+    """`decide_many` with its on-commit tasks run (eager in tests); returns the mails it sent."""
+    mail.outbox.clear()
+    with capture(execute=True):
+        services.decide_many(actor=actor, request_ids=ids, approve=approve, reason=reason)
+    return list(mail.outbox)
+
+
+def listed(body: str) -> list[str]:
+    return [line for line in body.splitlines() if line.startswith("- #")]
+
+
+def test_a_bulk_approval_mails_the_requester_once_listing_them_all(
+    admin, member_a, cluster_a, django_capture_on_commit_callbacks
+):
+    requests = topics(member_a, cluster_a, 22)
+    ids = [request.pk for request in requests]
+    sent = decide(django_capture_on_commit_callbacks, ids, actor=admin)
+    assert [(m.to, m.subject) for m in sent] == [
+        (["member_a@example.com"], "[MSK portal] 22 requests of Alice (Team A) approved")
+    ]
+    body = sent[0].body
+    assert body.startswith("admin approved 22 of your requests.\n\nApproved (22):\n")
+    # The first 20 with their links, as the admins' digest lists them, then how many more.
+    assert listed(body) == [
+        f"- #{request.pk} {request.summary}: {BASE}/requests/{request.pk}/" for request in requests[:20]
+    ]
+    assert "\nand 2 more.\n\nYour teams' requests: http://127.0.0.1:8000/requests/\n" in body
+    assert set(SentNotification.objects.filter(request_id__in=ids).values_list("request_id", "event")) == {
+        (pk, "approved") for pk in ids
+    }
+
+
+def test_two_requesters_in_one_bulk_get_one_mail_each(
+    admin, member_a, member_b, team_b, cluster_a, network_profile, django_capture_on_commit_callbacks
+):
+    cluster_b = builders.cluster(team_b, network_profile, name="team-b-dev")
+    mine = topics(member_a, cluster_a, 2)
+    theirs = topics(member_b, cluster_b, 3)
+    ids = [mine[0].pk, theirs[0].pk, mine[1].pk, theirs[1].pk, theirs[2].pk]
+    sent = decide(django_capture_on_commit_callbacks, ids, actor=admin)
+    assert sorted((m.to, m.subject) for m in sent) == [
+        (["member_a@example.com"], "[MSK portal] 2 requests of Alice (Team A) approved"),
+        (["member_b@example.com"], "[MSK portal] 3 requests of Bob (Team B) approved"),
+    ]
+    by_recipient = {m.to[0]: listed(m.body) for m in sent}
+    assert [line.split()[1] for line in by_recipient["member_a@example.com"]] == [f"#{r.pk}" for r in mine]
+    assert [line.split()[1] for line in by_recipient["member_b@example.com"]] == [f"#{r.pk}" for r in theirs]
+
+
+def test_each_bulk_action_mails_each_requester_once(
+    admin, member_a, cluster_a, django_capture_on_commit_callbacks
+):
+    approved, rejected = topics(member_a, cluster_a, 2), topics(member_a, cluster_a, 2, first=2)
+    first = decide(django_capture_on_commit_callbacks, [r.pk for r in approved], actor=admin)
+    second = decide(
+        django_capture_on_commit_callbacks,
+        [r.pk for r in rejected],
+        approve=False,
+        reason="One topic per domain, please.",
+        actor=admin,
+    )
+    assert [m.subject for m in first] == ["[MSK portal] 2 requests of Alice (Team A) approved"]
+    assert [m.subject for m in second] == ["[MSK portal] 2 requests of Alice (Team A) rejected"]
+    assert second[0].body.startswith(
+        "admin rejected 2 of your requests.\n\nRejected (2), reason: One topic per domain, please.\n"
+        f"- #{rejected[0].pk} "
+    )
+    assert "Approved" not in second[0].body
+
+
+def test_approvals_and_rejections_in_one_digest_are_listed_apart(admin, member_a, cluster_a):
+    """The digest reads each request's decision: given both (say, a digest task run late for ids whose
+    mails nobody sent), it lists the approvals, then the rejections under their reason."""
+    requests = topics(member_a, cluster_a, 4)
+    approved, no, later = requests[:1], requests[1:3], requests[3:]
+    services.decide_many(actor=admin, request_ids=[approved[0].pk], approve=True)
+    services.decide_many(actor=admin, request_ids=[r.pk for r in no], approve=False, reason="No.")
+    services.decide_many(actor=admin, request_ids=[later[0].pk], approve=False, reason="Later.")
+    assert not mail.outbox  # their tasks never ran (no on-commit callbacks here)
+    assert notify_decided_together(request_ids=[request.pk for request in requests]) == 4
+    [sent] = mail.outbox
+    assert sent.subject == "[MSK portal] 4 requests of Alice (Team A) decided: 1 approved, 3 rejected"
+    line = {
+        request.pk: f"- #{request.pk} {request.summary}: {BASE}/requests/{request.pk}/"
+        for request in requests
+    }
+    assert sent.body == (
+        "admin approved 1 and rejected 3 of your requests.\n\n"
+        f"Approved (1):\n{line[approved[0].pk]}\n\n"
+        f"Rejected (2), reason: No.\n{line[no[0].pk]}\n{line[no[1].pk]}\n\n"
+        f"Rejected (1), reason: Later.\n{line[later[0].pk]}\n\n"
+        "Your teams' requests: http://127.0.0.1:8000/requests/\n"
+    )
+
+
+def test_rerunning_the_digest_sends_nothing(admin, member_a, cluster_a, django_capture_on_commit_callbacks):
+    from clusters.requests.tasks import notify_decided_together as task
+
+    ids = [request.pk for request in topics(member_a, cluster_a, 3)]
+    assert len(decide(django_capture_on_commit_callbacks, ids, actor=admin)) == 1
+    assert notify_decided_together(request_ids=ids) == 0
+    task.apply(args=[ids])  # the broker redelivers it (acks_late)
+    assert len(mail.outbox) == 1
+    assert SentNotification.objects.filter(request_id__in=ids).count() == 3
+
+
+def test_a_bulk_stopped_by_an_error_still_mails_what_it_decided(
+    admin, member_a, cluster_a, django_capture_on_commit_callbacks, monkeypatch
+):
+    done, broken = topics(member_a, cluster_a, 2)
+    approve = services.approve_request
+
+    def approve_or_fail(*, request_id, **kwargs):
+        if request_id == broken.pk:
+            raise RuntimeError("database went away")
+        return approve(request_id=request_id, **kwargs)
+
+    monkeypatch.setattr(services, "approve_request", approve_or_fail)
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
+        services.decide_many(actor=admin, request_ids=[done.pk, broken.pk], approve=True)
+    assert [m.subject for m in mail.outbox] == ["[MSK portal] 1 request of Alice (Team A) approved"]
+    assert listed(mail.outbox[0].body) == [f"- #{done.pk} {done.summary}: {BASE}/requests/{done.pk}/"]
+
+
+def test_single_decisions_and_rule_approvals_keep_their_own_mail(
+    admin, member_a, cluster_a, token_for, django_capture_on_commit_callbacks
+):
+    AutoApprovalRule.objects.create(name="tiny", kind="topic.create", environment="dev", max_partitions=1)
+    by_rule = builders.topic_request(member_a, cluster_a, "ruled", partitions=1)
+    assert by_rule.approved_by_rule_id
+    service, inline, page, over_api = topics(member_a, cluster_a, 4, partitions=2)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.approve_request(request_id=service.pk, actor=admin)
+        client_for(admin).post(
+            reverse("clusters:request-reject", args=[inline.pk]),
+            {"fragment": "row", "next": QUEUE, "reason": "No."},
+            headers={"HX-Request": "true"},
+        )
+        client_for(admin).post(reverse("clusters:request-approve", args=[page.pk]))
+        client, headers = api(admin, token_for)
+        client.post(
+            reverse("clusters-api:request-approve", args=[over_api.pk]),
+            content_type="application/json",
+            headers=headers,
+        )
+    assert [m.subject for m in mail.outbox] == [
+        f"[MSK portal] Request #{service.pk} approved: {service.summary}",
+        f"[MSK portal] Request #{inline.pk} rejected: {inline.summary}",
+        f"[MSK portal] Request #{page.pk} approved: {page.summary}",
+        f"[MSK portal] Request #{over_api.pk} approved: {over_api.summary}",
+    ]
+    # A digest never names a request a rule approved (here its own mail has not gone out yet: it is
+    # `notify`'s, or beat's), nor one whose mail went out.
+    assert not SentNotification.objects.filter(request=by_rule).exists()
+    assert notify_decided_together(request_ids=[by_rule.pk, service.pk]) == 0
+    assert len(mail.outbox) == 4

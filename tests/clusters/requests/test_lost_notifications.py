@@ -141,3 +141,56 @@ def test_a_digest_leaves_out_what_beat_mailed_first(member_a, admin, team_a, clu
     ]
     assert f"#{ids[0]} " not in mail.outbox[1].body and f"- #{ids[2]} " in mail.outbox[1].body
     assert lost_notifications(_later()) == []
+
+
+def test_beat_finds_nothing_a_bulk_digest_covered(
+    member_a, admin, team_a, cluster_a, django_capture_on_commit_callbacks
+):
+    requests = [submit_topic(member_a, team_a, cluster_a, name=name) for name in ("one", "two", "three")]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.decide_many(actor=admin, request_ids=[r.pk for r in requests[:2]], approve=True)
+        services.decide_many(actor=admin, request_ids=[requests[2].pk], approve=False, reason="No.")
+    assert [m.subject for m in mail.outbox] == [
+        "[MSK portal] 2 requests of Alice (Team A) approved",
+        "[MSK portal] 1 request of Alice (Team A) rejected",
+    ]
+    # Their "Approval needed" mails were never sent either, but they are decided: not worth sending.
+    assert lost_notifications(_later()) == []
+
+
+def test_a_lost_bulk_digest_leaves_beat_to_mail_them_one_by_one(
+    member_a, admin, team_a, cluster_a, broker_down, django_capture_on_commit_callbacks
+):
+    """More mails, none lost: the decisions enqueue no mail of their own, so beat finds them; a digest
+    that runs late then finds them sent."""
+    from clusters.requests.tasks import notify_decided_together
+
+    with django_capture_on_commit_callbacks(execute=True):
+        requests = [submit_topic(member_a, team_a, cluster_a, name=name) for name in ("one", "two")]
+    mail.outbox.clear()
+    ids = [request.pk for request in requests]
+    with broker_down() as callbacks:
+        services.decide_many(actor=admin, request_ids=ids, approve=True)
+    assert callbacks and not mail.outbox  # the digest (and provisioning) were due, none ran
+    assert lost_notifications(_later()) == [(pk, "approved") for pk in ids]
+    assert resend_lost_notifications(now=_later()) == 2
+    assert [m.subject for m in mail.outbox] == [
+        f"[MSK portal] Request #{r.pk} approved: {r.summary}" for r in requests
+    ]
+    assert notify_decided_together.apply(args=[ids]).get() == 0  # the digest, late: nothing left to say
+    assert len(mail.outbox) == 2 and lost_notifications(_later()) == []
+
+
+def test_a_digest_leaves_out_a_decision_beat_mailed_first(member_a, admin, team_a, cluster_a, broker_down):
+    from clusters.requests.notifications import notify, notify_decided_together
+
+    with broker_down():
+        requests = [submit_topic(member_a, team_a, cluster_a, name=name) for name in ("one", "two", "three")]
+        services.decide_many(actor=admin, request_ids=[r.pk for r in requests], approve=True)
+    notify(request_id=requests[0].pk, event="approved")  # beat got to the first one before the digest ran
+    assert notify_decided_together(request_ids=[r.pk for r in requests]) == 2
+    assert [m.subject for m in mail.outbox] == [
+        f"[MSK portal] Request #{requests[0].pk} approved: {requests[0].summary}",
+        "[MSK portal] 2 requests of Alice (Team A) approved",
+    ]
+    assert f"#{requests[0].pk} " not in mail.outbox[1].body

@@ -369,6 +369,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "clusters.migration.tasks.requeue_lost_filings",
         "schedule": float(PROVISIONING_REDISPATCH_SECONDS),
     },
+    # Teams that opted in to a plan's next stages: a filing is started where items became ready to file.
+    "migration-file-next-stages": {
+        "task": "clusters.migration.tasks.file_next_stages",
+        "schedule": float(PROVISIONING_REDISPATCH_SECONDS),
+    },
     "migration-read-inventories": {
         "task": "clusters.migration.tasks.read_inventories",
         "schedule": float(MIGRATION_INVENTORY_INTERVAL_SECONDS),

@@ -42,7 +42,14 @@ from billing.pricing import usd
 from clusters import rules
 from clusters.migration import events, selectors, takeover
 from clusters.migration.adapters import request_notifications, request_services
-from clusters.migration.models import Filing, MigrationEvent, MigrationPlan, Replication, role_lines
+from clusters.migration.models import (
+    AutoFiling,
+    Filing,
+    MigrationEvent,
+    MigrationPlan,
+    Replication,
+    role_lines,
+)
 from clusters.models import (
     AccessGrant,
     AwsAccount,
@@ -719,6 +726,11 @@ class TeamFiling:
     items: list[Item]  # empty while its filing is queued or running: the panel shows the progress instead
     can_file: bool
     job: Filing | None = None  # its latest filing, for those who may watch it (access.can_watch_filing)
+    auto: AutoFiling | None = None  # its latest opt-in to the next stages, for the same people
+
+    @property
+    def files_next_stages(self) -> bool:
+        return self.auto is not None and self.auto.status == AutoFiling.Status.ON
 
     @property
     def count(self) -> dict[str, int]:
@@ -747,13 +759,18 @@ class TeamFiling:
 
 
 def team_filing(plan: MigrationPlan, team: Team, user) -> TeamFiling:
-    """One team's share of the plan for the page: its latest filing, and where its items stand now (not
-    while a filing is running: it changes them)."""
-    job = None
+    """One team's share of the plan for the page: its latest filing and opt-in to the next stages, and where
+    its items stand now (not while a filing is running: it changes them)."""
+    job = auto = None
     if access.can_watch_filing(user, team):
         job = Filing.objects.filter(plan=plan, team=team).select_related("requested_by").first()
+        auto = (
+            AutoFiling.objects.filter(plan=plan, team=team)
+            .select_related("requested_by", "stopped_by")
+            .first()
+        )
     items = [] if job is not None and job.is_active else plan_items(plan, team)
-    return TeamFiling(team, items, access.can_act_for_team(user, team), job)
+    return TeamFiling(team, items, access.can_act_for_team(user, team), job, auto)
 
 
 def filing_overview(plan: MigrationPlan, user) -> list[TeamFiling]:

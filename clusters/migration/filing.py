@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clusters.migration import events, execution
-from clusters.migration.models import Filing
+from clusters.migration.models import AutoFiling, Filing
 from portal import access
 from portal.dispatch import enqueue_on_commit
 from portal.errors import Conflict, NotAllowed
@@ -39,9 +39,10 @@ class Superseded(Exception):
     """Beat gave this filing to a newer run: the older one stops."""
 
 
-def start(*, actor, plan_id: int, team: Team) -> Filing:
+def start(*, actor, plan_id: int, team: Team, auto: AutoFiling | None = None, why: str = "") -> Filing:
     """Record the press and enqueue the filing once it commits. Refused (Conflict) while the team's filing
-    of this plan is queued or running."""
+    of this plan is queued or running. `auto`: started by beat for the person who opted in to the next
+    stages (`actor`, the requester of what it files), recorded as filed automatically, `why` its reason."""
     from clusters.migration import tasks
 
     plan = execution.accepted_plan(plan_id)
@@ -49,15 +50,16 @@ def start(*, actor, plan_id: int, team: Team) -> Filing:
         raise NotAllowed("You can only file requests for teams you are a member of.")
     try:
         with transaction.atomic():
-            filing = Filing.objects.create(plan=plan, team=team, requested_by=actor)
+            filing = Filing.objects.create(plan=plan, team=team, requested_by=actor, auto_filing=auto)
             events.record(
                 plan.monolith,
-                "filing.queued",
-                actor=actor,
+                "filing.queued" if auto is None else "filing.filed_automatically",
+                actor=actor if auto is None else None,  # nobody pressed: beat
                 obj=filing,
                 to_status=Status.QUEUED,
+                reason=why,
                 team=team,
-                details={"plan": plan.version},
+                details={"plan": plan.version, **({"auto_filing": auto.pk} if auto else {})},
             )
             enqueue_on_commit(tasks.run_filing, filing.pk)
     except IntegrityError as exc:  # one_active_filing_per_plan_and_team

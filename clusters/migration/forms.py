@@ -100,6 +100,19 @@ class ClaimForm(forms.Form):
         self.fields["team"].queryset = teams
 
 
+class FilingForm(forms.Form):
+    """A press of "File <team>'s requests" (or of "Turn off" for the next stages: the team alone)."""
+
+    team = forms.ModelChoiceField(queryset=None, empty_label=None)
+    next_stages = forms.BooleanField(
+        required=False, label="File the next stages by themselves as they become possible"
+    )
+
+    def __init__(self, *args, teams, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = teams
+
+
 class DecisionForm(forms.Form):
     reason = forms.CharField(required=False, max_length=1000, widget=forms.TextInput)
 

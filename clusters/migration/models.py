@@ -1,11 +1,11 @@
 """What the migration assistant keeps: the registered monolith, its inventory snapshots, the applications
 found in it and the teams' claims on them, plan versions, and each application's cutover.
 
-Workflow objects (claims, plans, filings, cutovers, replications) have one status field (a cutover's is `step`) and a
-`TRANSITIONS` table `{from: {to}}`; the services change it only by compare-and-set through
-`clusters.migration.events.move` (`portal.transitions.move`), which refuses a move the table does not list
-and writes an append-only `MigrationEvent` row per change. Secrets are never stored: a monolith names the
-environment variable that holds its password.
+Workflow objects (claims, plans, filings and their opt-ins, cutovers, replications) have one status field
+(a cutover's is `step`) and a `TRANSITIONS` table `{from: {to}}`; the services change it only by
+compare-and-set through `clusters.migration.events.move` (`portal.transitions.move`), which refuses a move
+the table does not list and writes an append-only `MigrationEvent` row per change. Secrets are never
+stored: a monolith names the environment variable that holds its password.
 """
 
 from __future__ import annotations
@@ -519,6 +519,10 @@ class Filing(models.Model):
     plan = models.ForeignKey(MigrationPlan, on_delete=models.PROTECT, related_name="filings")
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Started by beat for the person who opted in to the next stages (None: a press of the button).
+    auto_filing = models.ForeignKey(
+        "AutoFiling", null=True, blank=True, on_delete=models.PROTECT, related_name="filings"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     attempt = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
@@ -553,6 +557,44 @@ class Filing(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+
+class AutoFiling(models.Model):
+    """A person's opt-in to have the next stages of a plan's requests for their team filed by themselves
+    (`clusters.migration.autofiling`): while it is on, beat starts a `Filing` in their name whenever items of
+    the plan become ready to file. On → off, turned off by a person (`stopped_by`) or by itself with the
+    reason (the plan is no longer the accepted version, the person left the team, nothing remains to file).
+    Opting in again is a new row."""
+
+    class Status(models.TextChoices):
+        ON = "on", "On"
+        OFF = "off", "Off"
+
+    TRANSITIONS = {Status.ON: {Status.OFF}, Status.OFF: set()}
+
+    plan = models.ForeignKey(MigrationPlan, on_delete=models.PROTECT, related_name="auto_filings")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    # Who opted in: the requester of everything it files (and, four eyes, never its approver).
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=3, choices=Status.choices, default=Status.ON)
+    created_at = models.DateTimeField(default=timezone.now)
+    checked_at = models.DateTimeField(null=True, blank=True)  # beat's last look (least recent first)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    stopped_by = models.ForeignKey(  # None: it stopped by itself (`reason`)
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "team"], condition=Q(status="on"), name="one_auto_filing_per_plan_and_team"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team}'s next stages from {self.plan}: {self.get_status_display()}"
 
 
 class MigrationEvent(AppendOnlyModel):

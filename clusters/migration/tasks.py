@@ -66,6 +66,15 @@ def requeue_lost_filings() -> int:
     return len(filing.requeue_lost(lost_after_seconds=settings.PROVISIONING_REDISPATCH_SECONDS))
 
 
+@shared_task(name="clusters.migration.tasks.file_next_stages", acks_late=True, ignore_result=True)
+def file_next_stages() -> int:
+    """Beat: for the teams that opted in to a plan's next stages, start a filing where items became ready to
+    file, and stop the opt-ins with nothing left (see clusters/migration/autofiling.py)."""
+    from clusters.migration import autofiling
+
+    return len(autofiling.file_next_stages())
+
+
 @shared_task(name="clusters.migration.tasks.read_inventories", acks_late=True, ignore_result=True)
 def read_inventories() -> int:
     """Beat: one reading task per monolith the portal reads from the cluster, each asked for "newer than

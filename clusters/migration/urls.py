@@ -26,6 +26,7 @@ urlpatterns = [
     path("plans/<int:pk>/merge/", views.plan_merge, name="plan-merge"),
     path("plans/<int:pk>/accept/", views.plan_accept, name="plan-accept"),
     path("plans/<int:pk>/file-requests/", views.plan_file_requests, name="plan-file-requests"),
+    path("plans/<int:pk>/next-stages/off/", views.plan_next_stages_off, name="plan-next-stages-off"),
     path("filings/<int:pk>/", views.filing_status, name="filing-status"),
     path("plans/<int:pk>/cutover/", views.cutovers, name="cutovers"),
     path("cutovers/<int:pk>/mm2.properties", views.mm2_properties, name="cutover-mm2"),

@@ -21,9 +21,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clusters.migration import (
+    autofiling,
     cutover,
     execution,
-    filing,
     forms,
     inventory,
     planning,
@@ -550,12 +550,12 @@ def plan_file_requests(request: HttpRequest, pk: int) -> HttpResponse:
     requests: the filing runs as a task (`clusters.migration.filing`), and the page shows its progress."""
     plan = _plan(request, pk)
     teams = access.teams_visible_to(request.user).filter(pk__in=access.member_team_ids(request.user))
-    form = forms.ClaimForm(request.POST, teams=teams)
+    form = forms.FilingForm(request.POST, teams=teams)
     if not form.is_valid() or access.is_finance(request.user):
         raise PermissionDenied("You can only file requests for teams you are a member of.")
-    team = form.cleaned_data["team"]
+    team, next_stages = form.cleaned_data["team"], form.cleaned_data["next_stages"]
     try:
-        filing.start(actor=request.user, plan_id=plan.pk, team=team)
+        autofiling.press(actor=request.user, plan_id=plan.pk, team=team, next_stages=next_stages)
     except NotAllowed as exc:
         raise PermissionDenied(exc.message) from exc
     except Conflict as exc:
@@ -563,9 +563,31 @@ def plan_file_requests(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(_errors(exc)))
     else:
+        then = " The next stages are filed by themselves as they become possible." if next_stages else ""
         messages.success(
-            request, f"Filing {team.name}'s requests in the background: progress, then what was filed, below."
+            request,
+            f"Filing {team.name}'s requests in the background: progress, then what was filed, below.{then}",
         )
+    return redirect(f"{reverse('migration:plan-detail', args=[plan.pk])}#filing-{team.pk}")
+
+
+@login_required
+@require_POST
+def plan_next_stages_off(request: HttpRequest, pk: int) -> HttpResponse:
+    """Turn off the filing of a team's next stages by themselves: the team's members and platform admins."""
+    plan = _plan(request, pk)
+    form = forms.FilingForm(request.POST, teams=access.teams_visible_to(request.user))
+    if not form.is_valid():
+        raise PermissionDenied("Only the team's members and platform admins turn this off.")
+    team = form.cleaned_data["team"]
+    try:
+        turned_off = autofiling.turn_off(actor=request.user, plan_id=plan.pk, team=team)
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from exc
+    if turned_off:
+        messages.success(request, f"{team.name}'s next stages are no longer filed by themselves.")
+    else:
+        messages.info(request, f"{team.name}'s next stages were not being filed by themselves.")
     return redirect(f"{reverse('migration:plan-detail', args=[plan.pk])}#filing-{team.pk}")
 
 

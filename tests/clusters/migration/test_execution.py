@@ -35,6 +35,14 @@ def _declare_principals(member, name="orders"):
     )
 
 
+def _payments_sides(plan):
+    """A write/read plan's write and read cluster of payments alone."""
+    return [
+        next(c for c in plan.result["clusters"] if c["side"] == side and c["applications"] == ["payments"])
+        for side in ("write", "read")
+    ]
+
+
 def _by_state(items, state):
     return [item for item in items if item.state == state]
 
@@ -157,12 +165,7 @@ def test_write_read_plan_files_read_clusters_once_their_write_cluster_runs(
 ):
     _declare_principals(member_a, "payments")
     plan = _accept(admin, owned, strategy="write_read")
-    write = next(
-        c for c in plan.result["clusters"] if c["side"] == "write" and c["applications"] == ["payments"]
-    )
-    read = next(
-        c for c in plan.result["clusters"] if c["side"] == "read" and c["applications"] == ["payments"]
-    )
+    write, read = _payments_sides(plan)
 
     items = {
         item.label: item for item in execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
@@ -736,3 +739,219 @@ def test_a_slow_run_beat_gave_to_a_new_attempt_stops_and_does_not_finish_the_fil
     job.refresh_from_db()
     assert (job.status, job.attempt, job.result) == ("running", 2, [])  # left to the newer run
     assert not Request.objects.exists()  # stopped at its first progress update, before filing anything
+
+
+# --- The next stages by themselves (clusters/migration/autofiling.py) ----------------------------------------
+
+
+def _press_opting_in(member, plan, team, capture, *, next_stages=True):
+    """A press with "File the next stages by themselves" ticked, its filing run by the worker."""
+    from clusters.migration import autofiling
+
+    with capture(execute=True):
+        return autofiling.press(actor=member, plan_id=plan.pk, team=team, next_stages=next_stages)
+
+
+def _auto_events(plan):
+    from clusters.migration.models import MigrationEvent
+
+    return list(
+        MigrationEvent.objects.filter(action__startswith="autofiling.")
+        .order_by("id")
+        .values_list("action", "actor_label", "reason")
+    )
+
+
+def test_an_opt_in_files_the_topics_once_the_cluster_is_approved_in_the_filers_name(
+    monolith, admin, member_a, team_a, network_profile, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from clusters.migration import autofiling, tasks
+    from clusters.migration.models import AutoFiling, Filing, MigrationEvent
+
+    plan = _ledger_plan(monolith, admin, member_a, team_a, topics=3)
+    first = _press_opting_in(member_a, plan, team_a, django_capture_on_commit_callbacks)
+    auto = AutoFiling.objects.get()
+    assert (auto.plan, auto.team, auto.requested_by, auto.status) == (plan, team_a, member_a, "on")
+    assert _auto_events(plan) == [("autofiling.on", "member_a", "")]
+    first.refresh_from_db()
+    assert first.status == "done" and first.auto_filing is None  # the press itself
+    assert Request.objects.filter(kind=Request.Kind.CLUSTER_CREATE).count() == 1 and not _filed_topics()
+
+    assert autofiling.file_next_stages() == []  # the topics wait for the cluster's approval
+    assert AutoFiling.objects.get().status == "on"
+    _approve_all(admin)
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=False) as enqueued:
+        (started,) = autofiling.file_next_stages()
+        assert autofiling.file_next_stages() == []  # beat again before it ran: still one filing
+    job = Filing.objects.get(pk=started)
+    assert (job.status, job.requested_by, job.auto_filing, len(enqueued)) == ("queued", member_a, auto, 1)
+    event = MigrationEvent.objects.get(action="filing.filed_automatically")
+    assert event.actor is None and event.object_id == str(job.pk)
+    assert event.reason.startswith("Filed automatically for Alice, who opted in on ")
+    assert event.reason.endswith(": 3 items became ready to file.")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueued[0]()  # the worker runs it, as any filing
+    job.refresh_from_db()
+    topics = _filed_topics()
+    assert job.status == "done" and len(topics) == 3
+    assert {(request.requested_by, request.team, request.status) for request in topics} == {
+        (member_a, team_a, Request.Status.SUBMITTED)
+    }
+    assert [m.subject for m in mail.outbox] == [
+        "[MSK portal] Approval needed: 3 requests from Alice (Team A)"
+    ]
+    with pytest.raises(NotAllowed):  # four eyes: the person who opted in never approves what it filed
+        services.approve_request(request_id=topics[0].pk, actor=member_a)
+
+    # Nothing is left to file: beat starts nothing more and the opt-in stops by itself, recorded.
+    assert tasks.file_next_stages.delay().get() == 0
+    assert Filing.objects.count() == 2 and len(_filed_topics()) == 3
+    auto.refresh_from_db()
+    assert auto.status == "off" and auto.stopped_by is None and auto.stopped_at
+    assert _auto_events(plan)[-1] == (
+        "autofiling.stopped",
+        "system",
+        "Nothing remains to file by itself: everything of the plan for Team A is filed.",
+    )
+    from django.conf import settings
+
+    assert settings.CELERY_BEAT_SCHEDULE["migration-file-next-stages"] == {
+        "task": tasks.file_next_stages.name,
+        "schedule": settings.PROVISIONING_REDISPATCH_SECONDS,
+    }
+
+
+def test_an_opt_in_files_a_read_cluster_once_its_write_cluster_is_active(
+    owned,  # noqa: F811
+    admin,
+    member_a,
+    team_a,
+    network_profile,
+    django_capture_on_commit_callbacks,
+):
+    from clusters.migration import autofiling
+    from clusters.migration.models import Filing
+
+    plan = _accept(admin, owned, strategy="write_read")
+    write, read = _payments_sides(plan)
+    _press_opting_in(member_a, plan, team_a, django_capture_on_commit_callbacks)
+    _approve_all(admin)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert len(autofiling.file_next_stages()) == 1  # the topics, now that their clusters are approved
+    assert Request.objects.get(payload__name="payments.events").requested_by == member_a
+    _approve_all(admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert autofiling.file_next_stages() == []  # the read cluster waits for its write cluster to run
+    assert not Request.objects.filter(payload__name=read["name"]).exists()
+
+    Cluster.objects.filter(name=write["name"]).update(status=Cluster.Status.ACTIVE)  # provisioned
+    with django_capture_on_commit_callbacks(execute=True):
+        (started,) = autofiling.file_next_stages()
+    filed = Request.objects.get(payload__name=read["name"])
+    assert filed.payload["kind"] == "read" and filed.requested_by == member_a
+    assert Filing.objects.get(pk=started).status == "done"
+
+
+def test_without_an_opt_in_nothing_is_filed_by_itself(
+    monolith, admin, member_a, team_a, network_profile, django_capture_on_commit_callbacks
+):
+    from clusters.migration import autofiling
+    from clusters.migration.models import AutoFiling, Filing
+
+    plan = _ledger_plan(monolith, admin, member_a, team_a, topics=2)
+    _press_opting_in(member_a, plan, team_a, django_capture_on_commit_callbacks, next_stages=False)
+    _approve_all(admin)
+    assert autofiling.file_next_stages() == []
+    assert not AutoFiling.objects.exists() and Filing.objects.count() == 1 and not _filed_topics()
+
+
+def test_turning_it_off_stops_it_and_is_for_the_team_and_admins(
+    monolith, admin, member_a, member_b, finance, team_a, network_profile, django_capture_on_commit_callbacks
+):
+    from clusters.migration import autofiling
+    from clusters.migration.models import AutoFiling, Filing
+
+    plan = _ledger_plan(monolith, admin, member_a, team_a, topics=2)
+    _press_opting_in(member_a, plan, team_a, django_capture_on_commit_callbacks)
+    for outsider in (member_b, finance):
+        with pytest.raises(NotAllowed):
+            autofiling.turn_off(actor=outsider, plan_id=plan.pk, team=team_a)
+    assert autofiling.turn_off(actor=member_a, plan_id=plan.pk, team=team_a) is True
+    assert autofiling.turn_off(actor=admin, plan_id=plan.pk, team=team_a) is False  # off already
+    auto = AutoFiling.objects.get()
+    assert (auto.status, auto.stopped_by, auto.reason) == ("off", member_a, "Turned off by Alice.")
+    assert _auto_events(plan)[-1] == ("autofiling.off", "member_a", "Turned off by Alice.")
+    _approve_all(admin)
+    assert autofiling.file_next_stages() == [] and Filing.objects.count() == 1 and not _filed_topics()
+
+    # Opting in again is a new opt-in; an admin (not in the team) may turn it off, not opt in.
+    _press_opting_in(member_a, plan, team_a, django_capture_on_commit_callbacks)
+    assert AutoFiling.objects.filter(status="on").count() == 1 and AutoFiling.objects.count() == 2
+    assert len(_filed_topics()) == 2  # that press filed the topics itself: nothing left for beat
+    with pytest.raises(NotAllowed):
+        autofiling.opt_in(actor=admin, plan=plan, team=team_a)
+    assert autofiling.turn_off(actor=admin, plan_id=plan.pk, team=team_a) is True
+
+
+def test_it_stops_by_itself_when_the_person_leaves_the_team(
+    monolith, admin, member_a, team_a, network_profile, django_capture_on_commit_callbacks
+):
+    from clusters.migration import autofiling
+    from clusters.migration.models import AutoFiling, Filing
+
+    plan = _ledger_plan(monolith, admin, member_a, team_a, topics=2)
+    _press_opting_in(member_a, plan, team_a, django_capture_on_commit_callbacks)
+    _approve_all(admin)
+    Membership.objects.filter(user=member_a, team=team_a).delete()
+    assert autofiling.file_next_stages() == []
+    auto = AutoFiling.objects.get()
+    reason = "Alice is no longer a member of Team A who may file its requests."
+    assert (auto.status, auto.stopped_by, auto.reason) == ("off", None, reason)
+    assert _auto_events(plan)[-1] == ("autofiling.stopped", "system", reason)
+    assert Filing.objects.count() == 1 and not _filed_topics()
+
+
+def test_it_stops_by_itself_when_the_plan_is_superseded(
+    monolith, admin, member_a, team_a, network_profile, django_capture_on_commit_callbacks
+):
+    from clusters.migration import autofiling
+    from clusters.migration.models import AutoFiling, Filing
+
+    plan = _ledger_plan(monolith, admin, member_a, team_a, topics=2)
+    _press_opting_in(member_a, plan, team_a, django_capture_on_commit_callbacks)
+    _approve_all(admin)
+    newer = _accept(admin, monolith, headroom_percent=60)
+    assert newer.version == plan.version + 1
+    assert autofiling.file_next_stages() == []
+    auto = AutoFiling.objects.get()
+    assert (auto.status, auto.reason) == ("off", f"Plan v{plan.version} is no longer the accepted version.")
+    assert _auto_events(plan)[-1][0] == "autofiling.stopped"
+    assert Filing.objects.count() == 1 and not _filed_topics()
+
+
+def test_what_was_rejected_is_not_filed_again_by_itself(
+    monolith, admin, member_a, team_a, network_profile, django_capture_on_commit_callbacks
+):
+    """A rejected request makes its item ready again: a person files it again, not beat (every look would
+    undo the admin's decision)."""
+    from clusters.migration import autofiling
+    from clusters.migration.models import AutoFiling
+
+    plan = _ledger_plan(monolith, admin, member_a, team_a, topics=2)
+    _press_opting_in(member_a, plan, team_a, django_capture_on_commit_callbacks)
+    _approve_all(admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert len(autofiling.file_next_stages()) == 1
+    rejected = _filed_topics()[0]
+    services.reject_request(request_id=rejected.pk, actor=admin, reason="not this one")
+    assert autofiling.file_next_stages() == [] and len(_filed_topics()) == 2
+    auto = AutoFiling.objects.get()
+    assert auto.status == "off" and auto.reason.endswith(
+        "1 item filed before and rejected, cancelled or refused waits for a person to file it again."
+    )

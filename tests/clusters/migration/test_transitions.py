@@ -8,6 +8,7 @@ import pytest
 from clusters.migration import events, replication_launch
 from clusters.migration.models import (
     ApplicationClaim,
+    AutoFiling,
     Cutover,
     Filing,
     MigrationEvent,
@@ -28,6 +29,7 @@ Claim, Plan, Step = ApplicationClaim.Status, MigrationPlan.Status, Cutover.Step
         (Cutover, Step),
         (Replication, Replication.Status),
         (Filing, Filing.Status),
+        (AutoFiling, AutoFiling.Status),
     ],
 )
 def test_every_status_has_a_row_naming_only_statuses_of_its_model(model, states):
@@ -54,8 +56,10 @@ def rows(started, admin, member_a, member_b, team_a, team_b):  # noqa: F811
         cutover=orders, tool=Replication.Tool.MM2, name="mig-legacy-orders", requested_by=admin
     )
     filing = Filing.objects.create(plan=started["plan"], team=team_a, requested_by=member_a)
+    auto = AutoFiling.objects.create(plan=started["plan"], team=team_a, requested_by=member_a)
     return {
         "filing": (filing, monolith, "status", Filing.Status.QUEUED, Filing.Status.RUNNING),
+        "autofiling": (auto, monolith, "status", AutoFiling.Status.ON, AutoFiling.Status.OFF),
         "claim": (claim, monolith, "status", Claim.PENDING, Claim.APPROVED),
         "plan": (started["plan"], monolith, "status", Plan.ACCEPTED, Plan.SUPERSEDED),
         "cutover": (orders, monolith, "step", Step.REPLICATING, Step.VERIFIED),
@@ -83,6 +87,7 @@ REFUSED = {  # a move each table leaves out
     "cutover": (Step.DONE, Step.PRODUCERS_MOVED),
     "replication": (Replication.Status.REQUESTED, Replication.Status.RUNNING),
     "filing": (Filing.Status.DONE, Filing.Status.QUEUED),  # a finished filing stays finished
+    "autofiling": (AutoFiling.Status.OFF, AutoFiling.Status.ON),  # opting in again is a new row
 }
 
 
@@ -117,7 +122,7 @@ def test_the_replication_task_helper_refuses_a_skipped_step(rows):
     assert replication.status == "requested" and _events(replication) == []
 
 
-@pytest.mark.parametrize("kind", ["claim", "plan", "cutover", "replication", "filing"])
+@pytest.mark.parametrize("kind", ["claim", "plan", "cutover", "replication", "filing", "autofiling"])
 def test_two_moves_from_the_same_status_one_wins_and_one_event_is_written(rows, admin, kind):
     """Two workers (or two admins) loaded the row with the same status and both move it: the first
     compare-and-set wins, the second changes nothing and logs nothing."""

@@ -384,6 +384,54 @@ def test_the_filing_panel_polls_while_it_runs_and_is_for_the_team_and_admins(
     assert "File Team A's requests</button>" in text  # the button is back
 
 
+@pytest.mark.parametrize("persona", ["anonymous", *VIEWERS])
+def test_next_stages_are_opted_in_on_the_filing_form_shown_and_turned_off_per_role(
+    world, personas, persona, member_a, team_a, admin, network_profile
+):
+    """The filing form's box opts its filer in (members of the team only: the press's own rule); the plan page
+    says so to those who may file for the team and to admins, who turn it off there."""
+    from clusters.migration.models import AutoFiling, Filing
+
+    plan = planning.accept_plan(actor=admin, plan_id=world["plan"].pk)
+    page_url = reverse("migration:plan-detail", args=[plan.pk])
+    box = "File the next stages by themselves as they become possible"
+    assert box in client_for(member_a).get(page_url).content.decode()
+    press = reverse("migration:plan-file-requests", args=[plan.pk])
+    off = reverse("migration:plan-next-stages-off", args=[plan.pk])
+    client = client_for(personas[persona])
+    if persona != "member_a":  # nobody else opts team A in
+        response = client.post(press, {"team": team_a.pk, "next_stages": "on"})
+        assert response.status_code == (302 if persona == "anonymous" else 403)
+        assert not AutoFiling.objects.exists()
+    response = client_for(member_a).post(press, {"team": team_a.pk, "next_stages": "on"}, follow=True)
+    assert "The next stages are filed by themselves as they become possible." in response.content.decode()
+    auto = AutoFiling.objects.get(status="on")
+    assert (auto.requested_by, auto.team, auto.plan) == (member_a, team_a, plan)
+    Filing.objects.update(status="done")  # its worker ran it: the form is back
+
+    page = client.get(page_url).content.decode() if persona != "anonymous" else ""
+    shown = "Next stages are filed automatically for Alice since " in page
+    assert shown == (persona in ("member_a", "admin"))
+    if shown:
+        assert box not in page and f'action="{off}"' in page  # on already: no box, but "Turn off"
+        assert ("File Team A's requests</button>" in page) == (persona == "member_a")
+
+    response = client.post(off, {"team": team_a.pk})
+    if persona == "anonymous":
+        assert response.status_code == 302 and "/login/" in response["Location"]
+    elif persona in ("member_b", "finance"):
+        assert response.status_code == 403
+    else:
+        assert response.status_code == 302 and response["Location"] == f"{page_url}#filing-{team_a.pk}"
+    auto.refresh_from_db()
+    assert auto.status == ("off" if persona in ("member_a", "admin") else "on")
+    if auto.status == "off":
+        who = "Alice" if persona == "member_a" else "admin"
+        assert auto.stopped_by == personas[persona] and auto.reason == f"Turned off by {who}."
+        page = client_for(member_a).get(page_url).content.decode()
+        assert "Next stages were filed automatically for Alice until " in page and box in page
+
+
 def test_cutover_page_per_role(world, personas, admin, member_a, finance):
     from clusters.migration.models import Cutover
 
@@ -449,6 +497,7 @@ COVERED = {
     "application-requirements": "test_requirements_are_edited_by_the_owning_team_only",
     "plan-file-requests": "test_filing_from_the_accepted_plan_page_is_for_the_teams_members",
     "filing-status": "test_the_filing_panel_polls_while_it_runs_and_is_for_the_team_and_admins",
+    "plan-next-stages-off": "test_next_stages_are_opted_in_on_the_filing_form_shown_and_turned_off_per_role",
     "cutovers": "test_cutover_page_per_role",
     "cutover-gate": "test_cutover_page_per_role",
     "cutover-step": "test_cutover_page_per_role",

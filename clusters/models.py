@@ -527,11 +527,13 @@ class RequestEvent(AppendOnlyModel):
 
 
 class IdempotencyKey(models.Model):
-    """Replays the first answer to an API create retried with the same Idempotency-Key header.
+    """Replays the first answer to an API create (or bulk decision) retried with the same Idempotency-Key
+    header.
 
-    The row is the claim: inserted before the request is validated, in the transaction that creates it,
-    so a concurrent repeat waits on the unique key until the first attempt commits (then replays its
-    answer) or rolls back (then runs itself). `request` and `answer` are filled in before that commit.
+    The row is the claim: inserted before the request is validated, in the transaction that creates it
+    (or decides them), so a concurrent repeat waits on the unique key until the first attempt commits
+    (then replays its answer) or rolls back (then runs itself). `request` (a create's; none for a bulk
+    decision) and `answer` are filled in before that commit.
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -546,7 +548,7 @@ class IdempotencyKey(models.Model):
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_unique_user_key")]
 
     def __str__(self) -> str:
-        return f"{self.key} → request #{self.request_id}"
+        return f"{self.key} → request #{self.request_id}" if self.request_id else f"{self.key} → answered"
 
 
 class ProvisioningEvent(AppendOnlyModel):

@@ -446,8 +446,8 @@ AWS_MAX_ATTEMPTS = env_int("AWS_MAX_ATTEMPTS", 5)
 KAFKA_SSL_CA_LOCATION = env_str("KAFKA_SSL_CA_LOCATION")
 
 # --- REST API -------------------------------------------------------------------------------------
-# A create repeated with the same Idempotency-Key while the first attempt still runs waits this long for
-# its answer, then gets 409 with Retry-After.
+# A create (or bulk decision) repeated with the same Idempotency-Key while the first attempt still runs
+# waits this long for its answer, then gets 409 with Retry-After.
 IDEMPOTENCY_WAIT_SECONDS = env_int("IDEMPOTENCY_WAIT_SECONDS", 10)
 # A key (and the answer it replays) is kept this long after its first attempt, then forgotten by beat's
 # daily clean-up: the same key afterwards files a new request. Default 24 hours.

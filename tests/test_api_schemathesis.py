@@ -33,9 +33,10 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from portal import services
+from portal import access, services
 from portal.models import User
 from portal.wsgi import application
+from tests import builders
 from tests.conftest import HYPOTHESIS_PROFILE, examples
 
 SCHEMA_PATH = "/api/schema/?format=json"
@@ -137,3 +138,19 @@ def test_known_good_requests_conform(auth_headers, path, path_parameters, query)
         assert body["slug"] == path_parameters["slug"]
     else:
         assert body["count"] >= 1
+
+
+def test_a_bulk_decision_conforms(auth_headers, persona, member_a, cluster_a):
+    """A decision with real requests in it (one decided, one missing): the answer's lists are checked
+    against the schema with entries in them, not only the empty lists random ids give."""
+    request = builders.topic_request(member_a, cluster_a, "fuzzed")
+    case = schema["/api/v1/requests/decisions/"]["POST"].Case(
+        body={"ids": [request.pk, request.pk + 1000], "decision": "approve"}
+    )
+    response = case.call_and_validate(headers=auth_headers, checks=CHECKS)
+    if access.is_platform_admin(persona):
+        assert response.status_code == 200
+        assert response.json()["approved"] == [request.pk]
+        assert response.json()["skipped"] == [{"id": request.pk + 1000, "reason": "No such request."}]
+    else:
+        assert response.status_code == 403

@@ -348,6 +348,15 @@ ENDPOINTS: list[Endpoint] = [
         data=lambda w: {"reason": "not now"},
     ),
     Endpoint("clusters-api:request-cancel", MEMBER_A_ONLY, method="POST", api=True, kwargs=REQUEST_A),
+    # The bulk decision: platform admins only (the queue's bulk bar's rule), refused before the body is read.
+    Endpoint(
+        "clusters-api:request-decisions",
+        ADMIN,
+        method="POST",
+        api=True,
+        data=lambda w: {"ids": [w.request_a.pk], "decision": "approve"},
+        refused=(403,),
+    ),
     _create(
         "clusters-api:request-cluster",
         lambda w: {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from django.core.validators import slug_re
@@ -19,6 +20,7 @@ from clusters.models import (
     RequestEvent,
     Topic,
 )
+from clusters.requests import services
 from portal import access
 from portal.api.input import InputSerializer
 from portal.models import Team
@@ -185,6 +187,101 @@ class ApproveInput(InputSerializer):
 
 class RejectInput(InputSerializer):
     reason = serializers.CharField(max_length=4000, help_text="Shown to the requester.")
+
+
+MAX_REQUEST_ID = 2_147_483_647  # the largest id a request can have (a 32-bit primary key)
+
+
+class RequestIdsField(serializers.ListField):
+    """A list of request ids, as JSON numbers. Its length is checked before its entries, and every wrong
+    entry is named in one message, so 10,000 of them are one short answer; "12" (text), 12.0 and true are
+    not ids. A repeated id is kept here; `services.decide_many` decides it once."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            child=serializers.IntegerField(min_value=1, max_value=MAX_REQUEST_ID),
+            min_length=1,
+            max_length=services.BULK_DECISION_LIMIT,
+            **kwargs,
+        )
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            self.fail("not_a_list")
+        if not data:
+            self.fail("empty")
+        if len(data) > services.BULK_DECISION_LIMIT:
+            raise serializers.ValidationError(
+                f"At most {services.BULK_DECISION_LIMIT} request ids at a time (one page of the approval "
+                f"queue); this list has {len(data):,}."
+            )
+        wrong = [
+            f"{json.dumps(value, ensure_ascii=False)[:20]} (entry {position})"
+            for position, value in enumerate(data, 1)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_REQUEST_ID
+        ]
+        if wrong:
+            more = f" and {len(wrong) - 5} more" if len(wrong) > 5 else ""
+            raise serializers.ValidationError(
+                f"Not a request id: {', '.join(wrong[:5])}{more}. Give ids as whole numbers from 1 to "
+                f"{MAX_REQUEST_ID:,}, such as 12."
+            )
+        return list(data)
+
+
+class BulkDecisionInput(InputSerializer):
+    """Approve the requests `ids`, or reject them with one `reason` (required to reject, refused to approve)."""
+
+    ids = RequestIdsField(
+        help_text=f"The requests to decide: 1 to {services.BULK_DECISION_LIMIT} ids, each decided in the "
+        "order given; a repeated id is decided once and listed once in the answer."
+    )
+    decision = serializers.ChoiceField(choices=["approve", "reject"])
+    reason = serializers.CharField(
+        max_length=4000,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="Rejections only, and required for them: one reason for all, shown to each requester.",
+    )
+
+    def to_internal_value(self, data):
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            # A rejection's missing reason is reported with the other fields' errors, not after them.
+            if isinstance(exc.detail, dict) and isinstance(data, dict) and "reason" not in exc.detail:
+                exc.detail.update(self._reason_errors(data.get("decision"), data.get("reason")))
+            raise
+        errors = self._reason_errors(value["decision"], value["reason"])
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+    @staticmethod
+    def _reason_errors(decision, reason) -> dict[str, list[str]]:
+        given = isinstance(reason, str) and reason.strip()
+        if decision == "reject" and not given:
+            return {"reason": [services.REASON_REQUIRED]}
+        if decision == "approve" and given:
+            return {
+                "reason": [
+                    "Only a rejection takes a reason; an approval records none. (An override reason for a "
+                    "decommission is given one request at a time, on its approve endpoint.)"
+                ]
+            }
+        return {}
+
+
+class SkippedOutput(serializers.Serializer):
+    id = serializers.IntegerField(source="request_id", help_text="The request left as it was.")
+    reason = serializers.CharField(help_text="Why: what a single decision would have answered.")
+
+
+class BulkDecisionOutput(serializers.Serializer):
+    approved = serializers.ListField(child=serializers.IntegerField(), help_text="Ids approved, in order.")
+    rejected = serializers.ListField(child=serializers.IntegerField(), help_text="Ids rejected, in order.")
+    skipped = SkippedOutput(many=True, help_text="Requests not decided, each with the reason.")
 
 
 class RequestEventOutput(serializers.ModelSerializer):

@@ -15,6 +15,7 @@ urlpatterns = [
         "requests/access-revoke/", views.AccessRevokeRequestCreateApi.as_view(), name="request-access-revoke"
     ),
     path("requests/decommission/", views.DecommissionRequestCreateApi.as_view(), name="request-decommission"),
+    path("requests/decisions/", views.RequestDecisionsApi.as_view(), name="request-decisions"),
     path("requests/<int:pk>/", views.RequestDetailApi.as_view(), name="request-detail"),
     path("requests/<int:pk>/approve/", views.RequestApproveApi.as_view(), name="request-approve"),
     path("requests/<int:pk>/reject/", views.RequestRejectApi.as_view(), name="request-reject"),

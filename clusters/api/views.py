@@ -37,6 +37,25 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
         "another body is a 409."
     ),
 )
+DECISIONS_IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Retry-safe bulk decisions: the same key and body return the first answer (header "
+        "Idempotent-Replayed: true) and decide nothing again, also while the first attempt is still running "
+        "(the repeat waits for it, or after a while answers 409 idempotency_key_in_use with Retry-After). "
+        "With a key, the decisions and the answer commit together. The same key with another body is a 409."
+    ),
+)
+
+
+def _answered(answer: idempotency.Answer, status_code: int) -> Response:
+    response = Response(answer.body, status=status_code)
+    if answer.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
 
 
 def _prepare_topic(user, data) -> services.Prepared:
@@ -113,10 +132,7 @@ def _create_request_api(
                 submit=lambda: self._submit(request),
                 render=lambda created: s.RequestDetailOutput(created).data,
             )
-            response = Response(answer.body, status=status.HTTP_201_CREATED)
-            if answer.replayed:
-                response["Idempotent-Replayed"] = "true"
-            return response
+            return _answered(answer, status.HTTP_201_CREATED)
 
     CreateRequestApi.__name__ = CreateRequestApi.__qualname__ = (
         f"{kind.title().replace('.', '')}RequestCreateApi"
@@ -232,6 +248,48 @@ class RequestRejectApi(APIView):
         serializer.is_valid(raise_exception=True)
         services.reject_request(request_id=pk, actor=request.user, reason=serializer.validated_data["reason"])
         return Response(s.RequestDetailOutput(_visible_request(request.user, pk)).data)
+
+
+class RequestDecisionsApi(APIView):
+    """Many decisions at once: the approval queue's bulk bar (`services.decide_many`) for automation."""
+
+    @extend_schema(
+        request=s.BulkDecisionInput,
+        responses={200: s.BulkDecisionOutput, **CREATE_ERRORS},
+        parameters=[DECISIONS_IDEMPOTENCY_HEADER],
+        summary=f"Approve, or reject with one reason, up to {services.BULK_DECISION_LIMIT} requests at once "
+        "(platform admins)",
+        description=(
+            "Each request is decided exactly as its own approve or reject endpoint would decide it (four "
+            "eyes, quotas re-checked, events, provisioning), in the order given. One that cannot be decided "
+            "(already decided, no longer fits a quota, your own, no such request, a decommission that needs "
+            "an override reason) is listed under `skipped` with the reason a single decision would have "
+            "given, and the others go on. Each requester gets one mail for all of theirs decided here."
+        ),
+    )
+    def post(self, request):
+        services.require_bulk_decider(request.user)  # who may, before what the body says
+        answer = idempotency.answer_once(
+            user=request.user,
+            key=request.headers.get("Idempotency-Key"),
+            kind="request.decisions",
+            body=request.data,
+            answer=lambda: self._decide(request),
+        )
+        return _answered(answer, status.HTTP_200_OK)
+
+    @staticmethod
+    def _decide(request) -> dict:
+        serializer = s.BulkDecisionInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        outcome = services.decide_many(
+            actor=request.user,
+            request_ids=data["ids"],
+            approve=data["decision"] == "approve",
+            reason=data["reason"],
+        )
+        return s.BulkDecisionOutput(outcome).data
 
 
 class RequestCancelApi(APIView):

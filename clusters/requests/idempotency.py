@@ -1,8 +1,11 @@
-"""Idempotency-Key for API creates: a retried POST gets the first answer, never a second request.
+"""Idempotency-Key for API creates and bulk decisions: a retried POST gets the first answer, never a
+second request, and decides nothing twice.
 
-The key is claimed before anything else happens: `submit_once` inserts the `IdempotencyKey` row first,
-in the transaction that then validates, submits (and maybe auto-approves) the request and stores the
-answer. A repeat with the same key
+The key is claimed before anything else happens: `submit_once` (a create) and `answer_once` (a bulk
+decision) insert the `IdempotencyKey` row first, in the transaction that then validates, submits (and
+maybe auto-approves) the request, or decides the requests, and stores the answer. A bulk decision's
+requests are then decided in that one transaction (each in a savepoint of its own), so its decisions and
+its answer commit together or not at all. A repeat with the same key
 
 - after the first attempt committed: finds the row and replays the stored answer, as it was;
 - while the first attempt is still running: its insert waits on the unique key (PostgreSQL row lock,
@@ -11,8 +14,8 @@ answer. A repeat with the same key
 - if the first attempt takes longer than IDEMPOTENCY_WAIT_SECONDS: 409 `idempotency_key_in_use` with
   `Retry-After`, and nothing is changed.
 
-A key used again with another body (or for another kind of request) is a 409. Failed attempts (400)
-store nothing: a corrected request needs a new key, as its body differs.
+A key used again with another body (or for another kind of request, or a bulk decision) is a 409.
+Failed attempts (400, 403) store nothing: a corrected request needs a new key, as its body differs.
 
 Keys do not live for ever: beat deletes each one IDEMPOTENCY_RETENTION_HOURS (default 24) after its
 first attempt (`forget_old_keys`; the claim and the answer commit together, so that is after the answer).
@@ -81,28 +84,51 @@ def submit_once(
 ) -> Answer:
     """`submit()` at most once per (user, key); `render(request)` is the answer stored and replayed.
     Without a key (the header is optional) every call submits."""
-    if key is None:
-        return Answer(render(submit()), replayed=False)
-    key = check_key(key)
-    print_ = fingerprint(kind, body)
-    with transaction.atomic():
-        claim = _claim(user=user, key=key, print_=print_)
-        if claim.request_id is not None:
-            return _replay(claim, print_, render)
+
+    def run() -> tuple[Request, dict]:
         request = submit()
-        text = json.dumps(render(request), cls=DjangoJSONEncoder)
+        return request, render(request)
+
+    return _once(user=user, key=key, print_=fingerprint(kind, body), run=run, render=render)
+
+
+def answer_once(
+    *, user: User, key: str | None, kind: str, body: object, answer: Callable[[], dict]
+) -> Answer:
+    """`answer()` at most once per (user, key), for an action that files no request (a bulk decision):
+    the dict it returns is the answer stored and replayed. Without a key every call runs it."""
+    return _once(user=user, key=key, print_=fingerprint(kind, body), run=lambda: (None, answer()))
+
+
+def _once(
+    *,
+    user: User,
+    key: str | None,
+    print_: str,
+    run: Callable[[], tuple[Request | None, dict]],
+    render: Callable[[Request], dict] | None = None,
+) -> Answer:
+    if key is None:
+        return Answer(run()[1], replayed=False)
+    key = check_key(key)
+    with transaction.atomic():
+        claim, ours = _claim(user=user, key=key, print_=print_)
+        if not ours:
+            return _replay(claim, print_, render)
+        request, body = run()
+        text = json.dumps(body, cls=DjangoJSONEncoder)
         IdempotencyKey.objects.filter(pk=claim.pk).update(request=request, answer=text)
     return Answer(json.loads(text), replayed=False)
 
 
-def _claim(*, user: User, key: str, print_: str) -> IdempotencyKey:
-    """A new row for this key (ours to fill in), or the committed row of an earlier attempt."""
+def _claim(*, user: User, key: str, print_: str) -> tuple[IdempotencyKey, bool]:
+    """A new row for this key (ours to fill in: True), or the committed row of an earlier attempt."""
     try:
         with transaction.atomic():
             _limit_lock_wait(settings.IDEMPOTENCY_WAIT_SECONDS)
             claim = IdempotencyKey.objects.create(user=user, key=key, fingerprint=print_)
             _limit_lock_wait(None)
-            return claim
+            return claim, True
     except IntegrityError:
         pass  # an earlier attempt committed this key
     except OperationalError as exc:  # lock wait timed out: the first attempt is still running
@@ -110,7 +136,7 @@ def _claim(*, user: User, key: str, print_: str) -> IdempotencyKey:
             "A request with this Idempotency-Key is still being processed; retry in a moment "
             "to get its answer."
         ) from exc
-    return IdempotencyKey.objects.select_related("request").get(user=user, key=key)
+    return IdempotencyKey.objects.select_related("request").get(user=user, key=key), False
 
 
 def _limit_lock_wait(seconds: float | None) -> None:
@@ -124,11 +150,13 @@ def _limit_lock_wait(seconds: float | None) -> None:
                 cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(seconds * 1000)}ms"])
 
 
-def _replay(claim: IdempotencyKey, print_: str, render: Callable[[Request], dict]) -> Answer:
+def _replay(claim: IdempotencyKey, print_: str, render: Callable[[Request], dict] | None) -> Answer:
     if claim.fingerprint != print_:
         raise IdempotencyKeyReused("This Idempotency-Key was already used for a different request.")
-    # Keys stored before answers were kept replay the request as it is now.
-    return Answer(json.loads(claim.answer) if claim.answer else render(claim.request), replayed=True)
+    # Keys of creates stored before answers were kept replay the request as it is now.
+    if claim.answer or render is None:
+        return Answer(json.loads(claim.answer), replayed=True)
+    return Answer(render(claim.request), replayed=True)
 
 
 def forget_old_keys(now: datetime | None = None) -> int:

@@ -1241,20 +1241,26 @@ class BulkDecision:
         return text
 
 
+def require_bulk_decider(actor: User) -> None:
+    """NotAllowed unless `actor` may decide in bulk (a platform admin; four eyes are checked per request)."""
+    if not access.is_platform_admin(actor):
+        raise NotAllowed("Only platform admins approve or reject requests.")
+
+
 def decide_many(*, actor: User, request_ids: list[int], approve: bool, reason: str = "") -> BulkDecision:
     """Approve (or reject, with one `reason` for all) up to BULK_DECISION_LIMIT requests, each exactly as
     one decision would be (`approve_request` / `reject_request`: four eyes, quotas re-checked under their
-    lock, events, provisioning), each in its own transaction, in the order given. A request that cannot be
-    decided (already decided, no longer fits, the admin's own, no such request) is skipped with the reason
-    a single decision would have given, and the others go on. Nothing is decided when the actor is not an
+    lock, events, provisioning), each in its own transaction (a savepoint when the caller holds one: the
+    API's Idempotency-Key commits the decisions with their answer), in the order given. A request that
+    cannot be decided (already decided, no longer fits, the admin's own, no such request) is skipped with
+    the reason a single decision would have given, and the others go on. Nothing is decided when the actor is not an
     admin (NotAllowed) or the selection itself is wrong (ValidationError).
 
     Requesters get one mail per bulk decision, not one per request: the decisions enqueue no mail of their
     own, and once the loop ends (even when an unexpected error stops it) the requests it decided go, by id,
     to `notify_decided_together`, enqueued on commit, which mails each requester once and claims each
     request's notification. If that task is lost, beat mails the requests one by one."""
-    if not access.is_platform_admin(actor):
-        raise NotAllowed("Only platform admins approve or reject requests.")
+    require_bulk_decider(actor)
     ids = list(dict.fromkeys(request_ids))
     if not ids:
         raise ValidationError({"ids": ["Select at least one request."]})

@@ -16,8 +16,9 @@ import urllib.request
 import pytest
 from django.db import connection, connections, transaction
 
-from clusters.models import AutoApprovalRule, IdempotencyKey, Request, Topic
+from clusters.models import AutoApprovalRule, IdempotencyKey, Request, RequestEvent, Topic
 from clusters.requests import services
+from tests import builders
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -170,3 +171,21 @@ def test_a_repeat_that_cannot_wait_gets_409_with_retry_after(
         f"{live_server.url}/api/v1/requests/topic/", token, _topic_body(cluster_a, "slow"), key="slow"
     )
     assert status == 201, answer
+
+
+def test_concurrent_repeats_of_a_bulk_decision_get_the_first_answer(
+    live_server, admin, member_a, cluster_a, token_for
+):
+    """A bulk decision retried while it runs: every repeat waits for it and replays its answer, and each
+    request is approved once (the decisions commit with the answer, in the claim's transaction)."""
+    requests = [builders.topic_request(member_a, cluster_a, f"bulk{n}") for n in range(5)]
+    ids = [request.pk for request in requests]
+    url = f"{live_server.url}/api/v1/requests/decisions/"
+    answers = _burst(
+        url, token_for(admin), [{"ids": ids, "decision": "approve"}] * 4, key="bulk-burst", spacing=0.015
+    )
+    assert [status for status, _, _ in answers] == [200] * 4, answers
+    assert all(answer == {"approved": ids, "rejected": [], "skipped": []} for _, _, answer in answers)
+    assert sum(headers.get("Idempotent-Replayed") == "true" for _, headers, _ in answers) == 3
+    assert Topic.objects.filter(name__startswith="team-a.bulk").count() == 5
+    assert RequestEvent.objects.filter(request_id__in=ids, to_status=Request.Status.APPROVED).count() == 5

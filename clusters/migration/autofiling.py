@@ -11,7 +11,8 @@ running is not looked at (that filing files what is ready).
 
 What an earlier filing of the plan for the team filed or had refused and is ready again (its request was
 rejected or cancelled, or a rule refused it) is left to a person's press: filing it again by itself would
-undo an admin's decision, or fail the same way at every look.
+undo an admin's decision, or fail the same way at every look. It neither starts an automatic filing nor is
+filed by one started for other items (`filing.tried_before`, which also counts what a failed filing tried).
 
 It stops by itself, recorded with the reason, when the plan is no longer the accepted version, the person is
 no longer a member of the team (or may no longer file), or nothing remains to file; the team's members and
@@ -106,17 +107,6 @@ def _stop(auto: AutoFiling, reason: str) -> None:
     _move(auto, "autofiling.stopped", actor=None, reason=reason)
 
 
-def tried_before(plan: MigrationPlan, team: Team) -> set[tuple[str, str, str]]:
-    """(kind, cluster, label) of the items an earlier filing of the plan for the team filed or had refused."""
-    results = Filing.objects.filter(plan=plan, team=team).values_list("result", flat=True)
-    return {
-        (row["kind"], row["cluster"], row["label"])
-        for result in results
-        for row in result
-        if row["state"] in (execution.FILED, execution.REFUSED)
-    }
-
-
 def file_next_stages(*, limit: int = BATCH) -> list[int]:
     """Beat: look at the opt-ins that are on and whose team has no filing queued or running, least recently
     looked at first; start a filing where items became ready, stop those with nothing left. Returns the ids
@@ -147,7 +137,7 @@ def _look(auto: AutoFiling) -> Filing | None:
         _stop(auto, f"{person(who)} is no longer a member of {team.name} who may file its requests.")
         return None
     items = execution.plan_items(plan, team)
-    tried = tried_before(plan, team)
+    tried = filing.tried_before(plan, team)
     ready = [
         item
         for item in items

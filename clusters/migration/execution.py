@@ -29,7 +29,7 @@ clusters/requests/notifications.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property, partial
@@ -639,16 +639,27 @@ def file_requests(*, actor, plan_id: int, team: Team) -> list[Item]:
 
 
 def file_items(
-    *, actor, plan: MigrationPlan, team: Team, progress: Progress | None = None
+    *,
+    actor,
+    plan: MigrationPlan,
+    team: Team,
+    progress: Progress | None = None,
+    skip: Collection[tuple[str, str, str]] = (),
 ) -> tuple[list, bool]:
     """File what is ready; what that makes ready at once (a rule approved it) is filed in the same step. Each
     request commits on its own, so a filing stopped half-way keeps what it filed and filing again files only
-    what is still ready. Returns every item of the team with where it stands, and whether anything was tried."""
+    what is still ready. `skip`: (kind, cluster, label) of items left ready, unfiled (an automatic filing's:
+    what was filed or refused before). Returns every item of the team with where it stands, and whether
+    anything was tried."""
     if not access.can_act_for_team(actor, team):
         raise NotAllowed("You can only file requests for teams you are a member of.")
     done: dict[tuple[str, str, str], Item] = {}  # filed or refused in this step
     for _ in range(_MAX_PASSES):
-        ready = [item for item in plan_items(plan, team) if item.state == READY and _key(item) not in done]
+        ready = [
+            item
+            for item in plan_items(plan, team)
+            if item.state == READY and _key(item) not in done and _key(item) not in skip
+        ]
         total = len(done) + len(ready)
         if progress is not None:
             progress(len(done), total, None)

@@ -67,6 +67,19 @@ def start(*, actor, plan_id: int, team: Team, auto: AutoFiling | None = None, wh
     return filing
 
 
+def tried_before(plan, team: Team) -> set[tuple[str, str, str]]:
+    """(kind, cluster, label) of the items a filing of the plan for the team filed or had refused: done, failed
+    or still running (their `result` keeps what they tried item by item). An automatic filing files none of
+    them again (`autofiling`): one ready again was rejected, cancelled or refused, and is left to a person."""
+    results = Filing.objects.filter(plan=plan, team=team).values_list("result", flat=True)
+    return {
+        (row["kind"], row["cluster"], row["label"])
+        for result in results
+        for row in result
+        if row["state"] in (execution.FILED, execution.REFUSED)
+    }
+
+
 def _move(filing: Filing, to_status: str, *, why: str = "", details: dict | None = None, **fields) -> bool:
     """events.move with the filing's monolith and team; `why` is the event's reason, `fields` the columns."""
     return events.move(
@@ -95,19 +108,25 @@ def run(filing_id: int) -> str:
     if not _move(filing, Status.RUNNING, **fields):
         return Filing.objects.get(pk=filing_id).status  # another delivery took it first
     filed_ids = list(filing.filed_request_ids)
+    tried = list(filing.result)  # what this filing's runs filed or had refused so far (`tried_before`)
 
     def progress(done: int, total: int, item) -> None:
         changes = {"done_count": done, "total": total, "touched_at": timezone.now()}
         if item is not None and item.state == execution.FILED:
             filed_ids.append(item.request.pk)
             changes["filed_request_ids"] = filed_ids
+        if item is not None:
+            tried.append(_stored(item))
+            changes["result"] = tried
         if not Filing.objects.filter(pk=filing.pk, status=Status.RUNNING, attempt=attempt).update(**changes):
             raise Superseded
 
     try:
         plan = execution.accepted_plan(filing.plan_id)  # still the accepted one
+        # Started by beat: what any filing filed or had refused before is left to a person's press.
+        skip = tried_before(plan, filing.team) if filing.auto_filing_id else frozenset()
         items, _ = execution.file_items(
-            actor=filing.requested_by, plan=plan, team=filing.team, progress=progress
+            actor=filing.requested_by, plan=plan, team=filing.team, progress=progress, skip=skip
         )
     except Superseded:
         return "superseded"

@@ -537,7 +537,9 @@ class Filing(models.Model):
     total = models.PositiveIntegerField(default=0)
     # Request ids filed by any run of this filing, kept item by item: a rerun still shows them as filed.
     filed_request_ids = models.JSONField(default=list, blank=True)
-    # The result the page shows: per item kind, cluster, label, state, request id and note.
+    # The result the page shows once done: per item kind, cluster, label, state, request id and note. While it
+    # runs (and if it fails), the items tried so far, filed or refused: an automatic filing of the next stages
+    # never files those again by itself (`autofiling.tried_before`).
     result = models.JSONField(default=list, blank=True)
     reason = models.TextField(blank=True)
 

@@ -955,3 +955,67 @@ def test_what_was_rejected_is_not_filed_again_by_itself(
     assert auto.status == "off" and auto.reason.endswith(
         "1 item filed before and rejected, cancelled or refused waits for a person to file it again."
     )
+
+
+def test_what_a_failed_filing_filed_and_was_rejected_is_not_filed_again_by_itself(
+    monolith, admin, member_a, team_a, network_profile, django_capture_on_commit_callbacks, monkeypatch
+):
+    """An automatic filing that stops half-way (an unexpected error: it is `failed`, what it filed stays filed)
+    still counts as having filed: once an admin rejects one of its requests, beat files the rest but not that
+    one again (it would undo the admin's decision)."""
+    from clusters.migration import autofiling
+    from clusters.migration.models import Filing
+
+    plan = _ledger_plan(monolith, admin, member_a, team_a, topics=3)
+    _press_opting_in(member_a, plan, team_a, django_capture_on_commit_callbacks)
+    _approve_all(admin)
+    submit = services.submit_request
+
+    def fails_after_one(**kwargs):
+        if _filed_topics():
+            raise RuntimeError("the database went away")
+        return submit(**kwargs)
+
+    monkeypatch.setattr(services, "submit_request", fails_after_one)
+    with django_capture_on_commit_callbacks(execute=True):  # the task's error is logged by the enqueue
+        assert len(autofiling.file_next_stages()) == 1
+    monkeypatch.setattr(services, "submit_request", submit)
+    job = Filing.objects.order_by("-pk").first()
+    assert job.status == "failed" and job.auto_filing is not None
+    (first,) = _filed_topics()
+    assert job.filed_request_ids == [first.pk]
+
+    services.reject_request(request_id=first.pk, actor=admin, reason="not this one")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert len(autofiling.file_next_stages()) == 1  # the two it did not get to
+    names = [request.payload["name"] for request in _filed_topics()]
+    assert len(names) == 3 and names.count(first.payload["name"]) == 1  # the rejected one is not filed again
+
+
+def test_an_automatic_filing_started_for_other_items_leaves_a_rejected_one_to_a_person(
+    monolith, admin, member_a, team_a, network_profile, django_capture_on_commit_callbacks
+):
+    """Beat starts a filing because other items became ready (access, once the topics were approved): that
+    filing files those, not the topic an admin rejected meanwhile; a person's press still files it."""
+    from clusters.migration import autofiling
+
+    plan = _ledger_plan(monolith, admin, member_a, team_a, topics=2)
+    _declare_principals(member_a, name="ledger")
+    _press_opting_in(member_a, plan, team_a, django_capture_on_commit_callbacks)
+    _approve_all(admin)  # the cluster
+    with django_capture_on_commit_callbacks(execute=True):
+        assert len(autofiling.file_next_stages()) == 1  # the two topics
+    rejected, kept = _filed_topics()
+    services.reject_request(request_id=rejected.pk, actor=admin, reason="not this one")
+    _approve_all(admin)  # the other topic: its access becomes ready
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert len(autofiling.file_next_stages()) == 1  # the access to the kept topic
+    assert Request.objects.filter(kind=Request.Kind.ACCESS_GRANT).exists()
+    assert [request.payload["name"] for request in _filed_topics()] == [
+        rejected.payload["name"],
+        kept.payload["name"],
+    ]  # not filed again by itself
+
+    _press_opting_in(member_a, plan, team_a, django_capture_on_commit_callbacks, next_stages=False)
+    assert [request.payload["name"] for request in _filed_topics()].count(rejected.payload["name"]) == 2

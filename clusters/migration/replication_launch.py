@@ -40,6 +40,7 @@ from clusters.providers.base import (
     TransientError,
 )
 from portal import access
+from portal.dispatch import enqueue_on_commit
 
 Status = Replication.Status
 
@@ -131,7 +132,7 @@ def request_replication(*, actor, cutover_id: int) -> Replication:
             raise ValidationError(
                 f"Replication for {item.application.name} is already {row.get_status_display().lower()}."
             )
-        transaction.on_commit(lambda: tasks.start_replication.delay(row.pk))
+        enqueue_on_commit(tasks.start_replication, row.pk)  # broker down: beat's resume_replications sends it
     return row
 
 

@@ -8,6 +8,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from clusters.integrations import aws_control
 from clusters.migration import adapters, cutover, replication_launch, tasks
@@ -127,6 +128,26 @@ def test_a_click_records_intent_and_enqueues_the_task_on_commit(
     with pytest.raises(ValidationError, match="already requested"):
         replication_launch.request_replication(actor=admin, cutover_id=orders.pk)
     assert Replication.objects.count() == 1
+
+
+def test_a_click_while_the_broker_is_down_keeps_the_intent_for_beat(
+    orders, admin, django_capture_on_commit_callbacks, monkeypatch, caplog
+):
+    """The task cannot be sent: the click still answers (no error after the commit), the replication stays
+    requested, and beat's resume_replications finds it once it is old enough."""
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unavailable")
+
+    monkeypatch.setattr(tasks.start_replication, "apply_async", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        row = replication_launch.request_replication(actor=admin, cutover_id=orders.pk)
+    row.refresh_from_db()
+    assert row.status == "requested" and "not sent now" in caplog.text
+    Replication.objects.filter(pk=row.pk).update(
+        status_changed_at=row.status_changed_at - timezone.timedelta(hours=1)
+    )
+    assert replication_launch.replications_to_resume(lost_after_seconds=60) == [row.pk]
 
 
 def test_mm2_connectors_are_created_then_reconciled_to_running(orders, admin, connect):

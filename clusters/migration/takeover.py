@@ -27,6 +27,7 @@ from clusters.migration.models import (
     Application,
     ApplicationClaim,
     Cutover,
+    Filing,
     MigrationEvent,
     MigrationPlan,
     Replication,
@@ -120,11 +121,30 @@ def _filed_blocker(application: Application) -> str:
     )
 
 
+def _filing_blocker(application: Application) -> str:
+    """A filing of the owner's requests from a plan of this monolith is queued or running: what it files
+    next would be the owner's, after the takeover; once it ends, the other checks see what it filed."""
+    filing = (
+        Filing.objects.filter(
+            team=application.team, plan__monolith=application.monolith, status__in=Filing.ACTIVE
+        )
+        .select_related("plan")
+        .first()
+    )
+    if filing is None:
+        return ""
+    return (
+        f"{application.team.name}'s requests from plan v{filing.plan.version} are being filed now: "
+        "decide once that filing has finished."
+    )
+
+
 def blockers(application: Application) -> list[str]:
     """Why `application` cannot change owner now, in words; empty when it may. Reads only."""
     if application.team_id is None:
         return []
-    return [reason for reason in (_cutover_blocker(application), _filed_blocker(application)) if reason]
+    checks = (_cutover_blocker, _filing_blocker, _filed_blocker)
+    return [reason for reason in (check(application) for check in checks) if reason]
 
 
 def outdates(application: Application) -> MigrationPlan | None:

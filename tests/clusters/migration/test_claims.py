@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from clusters.migration import cutover, execution, inventory, planning, selectors, takeover
+from clusters.migration import cutover, execution, filing, inventory, planning, selectors, takeover
 from clusters.migration.models import Application, ApplicationClaim, MigrationEvent, Replication
 from clusters.models import Request
 from clusters.requests import services
@@ -223,6 +223,33 @@ def test_a_takeover_is_refused_once_requests_were_filed_for_the_owner_naming_the
         "Team A's whoever owns orders."
     )
     assert Application.objects.get(name="orders").team == team_a
+
+
+def test_a_takeover_waits_while_the_owners_filing_runs(
+    owned,  # noqa: F811
+    admin,
+    member_a,
+    member_b,
+    team_a,
+    team_b,
+    network_profile,
+    django_capture_on_commit_callbacks,
+):
+    plan = planning.accept_plan(
+        actor=admin, plan_id=planning.create_plan(actor=admin, monolith_id=owned.pk).pk
+    )
+    with django_capture_on_commit_callbacks():  # queued: no worker has run it yet
+        job = filing.start(actor=member_a, plan_id=plan.pk, team=team_a)
+    claim = _ask_to_take_over(member_b, team_b)
+    with pytest.raises(ValidationError) as refused:
+        inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
+    assert f"Team A's requests from plan v{plan.version} are being filed now" in " ".join(
+        refused.value.messages
+    )
+    assert Application.objects.get(name="orders").team == team_a
+    filing.run(job.pk)  # it ends having filed the clusters, which do not stand in the way (topics would)
+    inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
+    assert Application.objects.get(name="orders").team == team_b
 
 
 def test_a_takeover_before_anything_was_filed_is_approved_and_the_accepted_plan_needs_a_new_version(

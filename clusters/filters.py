@@ -11,12 +11,14 @@ from django.db.models import Q
 from clusters.models import Environment, Request
 from clusters.selectors import SORTS
 from portal import access
-from portal.filterbar import FilterBarForm, GivenNotEmptyForm, SlugFilter
+from portal.filterbar import CheckboxFilter, FilterBarForm, GivenNotEmptyForm, SlugFilter
 
 
 class RequestFilterSet(django_filters.FilterSet):
-    """The request list: `?status=&kind=&team=<slug>`. The bar offers the teams the user may see; the
-    parameter takes any slug (a team the user does not see matches nothing, as one that does not exist)."""
+    """The request list: `?status=&kind=&team=<slug>&mine=on`. The bar offers the teams the user may see;
+    the parameter takes any slug (a team the user does not see matches nothing, as one that does not
+    exist). `mine` keeps the requests the viewer filed (of those they may see: a request filed for a team
+    they have left stays out)."""
 
     status = django_filters.ChoiceFilter(choices=Request.Status.choices, empty_label="any status")
     kind = django_filters.ChoiceFilter(choices=Request.Kind.choices, empty_label="any kind")
@@ -27,10 +29,15 @@ class RequestFilterSet(django_filters.FilterSet):
         help_text="Team slug",
         widget=forms.Select,
     )
+    mine = CheckboxFilter(
+        method="filed_by_viewer",
+        label="Filed by me",
+        help_text="Only the requests you filed (true); left out or false: all you can see.",
+    )
 
     class Meta:
         model = Request
-        fields = ["status", "kind", "team"]
+        fields = ["status", "kind", "team", "mine"]
         form = FilterBarForm
 
     def __init__(self, *args, request=None, **kwargs):
@@ -40,6 +47,9 @@ class RequestFilterSet(django_filters.FilterSet):
             user = request.user
             # A callable: the teams are read only when the bar is rendered (never for the API).
             self.form.fields["team"].widget.choices = lambda: [("", "any team"), *access.team_choices(user)]
+
+    def filed_by_viewer(self, requests, name, value):
+        return requests.filter(requested_by_id=self.request.user.pk) if value else requests
 
 
 class ApprovalFilterSet(RequestFilterSet):
@@ -61,6 +71,7 @@ class ApprovalFilterSet(RequestFilterSet):
     )
 
     status = None  # the queue is submitted requests only
+    mine = None  # an admin never decides their own requests
 
     class Meta(RequestFilterSet.Meta):
         fields = ["q", "kind", "team", "environment", "flagged", "sort"]

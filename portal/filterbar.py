@@ -1,7 +1,7 @@
 """Filter bars: the GET forms above the long lists (requests, approvals, audit trail, billing month), and
 the pieces every list's django-filter FilterSet shares (`clusters/filters.py`, `portal/filters.py`,
-`billing/filters.py`): the bar's form, a slug filter, and the API's form that refuses a parameter given
-empty.
+`billing/filters.py`): the bar's form, a slug filter, a checkbox filter that is also an API parameter, and
+the API's form that refuses a parameter given empty.
 
 `_filter_bar.html`, a Jinja2 template (`portal/jinja.py` says why), renders the bars. It does not go
 through Django's widget templates, which render every <option> of a <select> as a template of its own
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.safestring import SafeString
 
 from portal import jinja
@@ -51,7 +52,7 @@ class FilterBarMixin:
                 options = [(str(key), label, str(key) == value) for key, label in field.widget.choices]
             elif isinstance(field, forms.BooleanField):
                 kind = "checkbox"
-                value = "on" if value.lower() in {"on", "true", "1"} else ""
+                value = "on" if value.lower() in CheckboxField.CHECKED else ""
             fields.append(
                 BarField(
                     name=name,
@@ -118,3 +119,36 @@ class SlugFilter(django_filters.CharFilter):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("error_messages", self.MESSAGES)
         super().__init__(*args, **kwargs)
+
+
+class _RawCheckbox(forms.CheckboxInput):
+    """A checkbox that hands its field the submitted word (CheckboxInput reads any word but "false" as
+    checked, `?mine=0` and `?mine=no` included)."""
+
+    def value_from_datadict(self, data, files, name):
+        return data.get(name)
+
+
+class CheckboxField(forms.NullBooleanField):
+    """A bar's checkbox and the API's boolean parameter of the same name: "on" (what a browser sends),
+    "true" or "1" is checked; "false" or "0" is not; left out is not given; any other word does not parse."""
+
+    CHECKED, UNCHECKED = frozenset({"on", "true", "1"}), frozenset({"false", "0"})
+    widget = _RawCheckbox
+    # In the words of the API's input serializers (`portal.api.input.PLAIN_MESSAGES`).
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_python(self, value):
+        if value is None or value == "":
+            return None
+        word = str(value).lower()
+        if word in self.CHECKED or word in self.UNCHECKED:
+            return word in self.CHECKED
+        raise ValidationError(self.error_messages["invalid"], code="invalid")
+
+
+class CheckboxFilter(django_filters.BooleanFilter):
+    """A checkbox of the bar (`?name=on`) that the API takes as a boolean (`?name=true`), documented as one
+    in OpenAPI (a BooleanFilter); its method gets True, False or nothing (not given)."""
+
+    field_class = CheckboxField

@@ -158,9 +158,9 @@ def notify_decided_together(*, request_ids: list[int]) -> int:
     """One mail to each requester about their requests among `request_ids` (what a bulk decision decided)
     that a person approved or rejected and whose own notification nobody sent yet: approved and rejected
     listed apart (rejections under their reason), each with its link, the first DIGEST_LISTED of each list,
-    and a link to their request list. Each mail claims its requests' (request, "approved"/"rejected")
-    `SentNotification` in the transaction that sends it, so a second run, or beat's `lost_notifications`,
-    finds them sent. Requests a rule approved are left to their own mail. Returns how many it named."""
+    and a link to the requests they filed (the request list's "Filed by me"). Each mail claims its requests'
+    (request, "approved"/"rejected") `SentNotification` in the transaction that sends it, so a second run,
+    or beat's `lost_notifications`, finds them sent. Requests a rule approved are left to their own mail. Returns how many it named."""
     decided = _unsent(
         Request.objects.filter(
             pk__in=request_ids,
@@ -192,11 +192,11 @@ def _decisions_mail(claimed: list[Request]) -> tuple[str, str, list[str], str]:
         sections.append(
             [f"Rejected ({len(group)}), reason: {reason}", *_listed([_decided_line(r) for r in group])]
         )
-    link = absolute_url("clusters:request-list")  # it has no filter by requester: all of their teams'
+    link = absolute_url("clusters:request-list") + "?mine=on"  # the list's "Filed by me"
     body = (
         f"{deciders} {done} of your requests.\n\n"
         + "\n\n".join("\n".join(section) for section in sections)
-        + f"\n\nYour teams' requests: {link}\n"
+        + f"\n\nYour requests: {link}\n"
     )
     count, whose = len(claimed), f"{requester} ({teams})"
     if approved and rejected:

@@ -1,5 +1,6 @@
 """Inventory fixtures for the requests and approvals pages: the platform account, a network profile in
-us-east-1, an active cluster owned by team A and a topic on it."""
+us-east-1, an active cluster owned by team A and a topic on it; and requests by several people for the
+"Filed by me" filter."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from clusters.models import AwsAccount, Cluster, Topic
+from clusters.models import AwsAccount, Cluster, Request, Topic
+from portal.models import Membership
+from tests import builders
 
 # The shared conftest (tests/conftest.py) already has the platform account, its us-east-1 network profile
 # (`network_profile`) and team A's active cluster; these names alias them so both sets stay one set of rows.
@@ -43,3 +46,20 @@ def topic(cluster, team_a) -> Topic:
         expected_out_mbps=Decimal(20),
         status=Topic.Status.ACTIVE,
     )
+
+
+@pytest.fixture
+def filed_by_several(member_a, member_b, team_a, team_b, cluster, network_profile) -> dict[str, Request]:
+    """Requests by member_a ("mine", and "left": filed for team B, which member_a has left since), by a
+    teammate in team A ("teammate's") and by member_b in team B ("other team's"), by topic name."""
+    cluster_b = builders.cluster(team_b, network_profile, "team-b-dev")
+    teammate = builders.user("teammate_a", team=team_a)
+    Membership.objects.create(team=team_b, user=member_a)
+    filed = {
+        "mine": builders.topic_request(member_a, cluster, "team-a.mine"),
+        "teammate's": builders.topic_request(teammate, cluster, "team-a.teammates"),
+        "left": builders.topic_request(member_a, cluster_b, "team-b.left"),
+        "other team's": builders.topic_request(member_b, cluster_b, "team-b.others"),
+    }
+    Membership.objects.filter(team=team_b, user=member_a).delete()
+    return filed

@@ -134,6 +134,22 @@ def test_request_list_names_a_filter_that_does_not_parse(request_a, member_a):
     body = client_for(member_a).get(reverse("clusters:request-list"), {"status": "nope"}).content.decode()
     assert "Status: Select a valid choice. nope is not one of the available choices." in body
     assert request_a.summary in body  # the filter is left out
+    body = client_for(member_a).get(reverse("clusters:request-list"), {"mine": "maybe"}).content.decode()
+    assert "Filed by me: Must be true or false." in body and request_a.summary in body
+
+
+def test_filed_by_me_keeps_the_viewers_requests_of_their_teams(filed_by_several, member_a):
+    client, url = client_for(member_a), reverse("clusters:request-list")
+    shown = {
+        query: {who for who, request in filed_by_several.items() if request.summary in page}
+        for query in ("", "mine=on")
+        for page in [client.get(f"{url}?{query}").content.decode()]
+    }
+    assert shown == {"": {"mine", "teammate's"}, "mine=on": {"mine"}}
+    bar = client.get(url, {"mine": "on", "status": "submitted"}).content.decode()
+    checkbox = '<label for="id_mine">Filed by me</label><input type="checkbox" name="mine" id="id_mine"'
+    assert f"{checkbox} checked>" in bar
+    assert f"{checkbox}>" in client.get(url).content.decode()  # unchecked
 
 
 def test_request_detail_visibility(request_a, member_a, member_b, admin, finance):

@@ -176,4 +176,4 @@ def test_every_list_filter_is_a_filterset_and_the_schema_documents_it(client):
         documented[path] = set(query)
     assert documented["/api/v1/memberships/"] == {"team"}
     assert documented["/api/v1/billing/runs/{month}/lines/"] == {"team"}
-    assert documented["/api/v1/requests/"] == {"status", "kind", "team"}
+    assert documented["/api/v1/requests/"] == {"status", "kind", "team", "mine"}

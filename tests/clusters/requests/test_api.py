@@ -176,10 +176,22 @@ def test_extreme_but_valid_inputs_do_not_break_the_estimate(member_a, cluster_a,
 
 def test_list_filters_are_validated(member_a, token_for):
     client, headers = api(member_a, token_for)
-    for query in ({"status": "nope"}, {"status": ""}, {"kind": ""}):
+    for query in ({"status": "nope"}, {"status": ""}, {"kind": ""}, {"mine": ""}, {"mine": "maybe"}):
         response = client.get(reverse("clusters-api:request-list"), query, headers=headers)
         assert response.status_code == 400, query
         assert set(response.json()["field_errors"]) == set(query)
+
+
+def test_mine_keeps_the_callers_requests_of_their_teams(filed_by_several, member_a, token_for):
+    client, headers = api(member_a, token_for)
+    ids = {request.pk: who for who, request in filed_by_several.items()}
+
+    def listed(query):
+        results = client.get(reverse("clusters-api:request-list"), query, headers=headers).json()["results"]
+        return {ids[row["id"]] for row in results}
+
+    assert listed({}) == listed({"mine": "false"}) == {"mine", "teammate's"}
+    assert listed({"mine": "true"}) == listed({"mine": "on"}) == listed({"mine": "1"}) == {"mine"}
 
 
 def test_nul_bytes_are_refused_before_the_database(member_a, cluster_a, token_for):

@@ -320,7 +320,7 @@ def test_a_bulk_approval_mails_the_requester_once_listing_them_all(
     assert listed(body) == [
         f"- #{request.pk} {request.summary}: {BASE}/requests/{request.pk}/" for request in requests[:20]
     ]
-    assert "\nand 2 more.\n\nYour teams' requests: http://127.0.0.1:8000/requests/\n" in body
+    assert "\nand 2 more.\n\nYour requests: http://127.0.0.1:8000/requests/?mine=on\n" in body
     assert set(SentNotification.objects.filter(request_id__in=ids).values_list("request_id", "event")) == {
         (pk, "approved") for pk in ids
     }
@@ -385,7 +385,7 @@ def test_approvals_and_rejections_in_one_digest_are_listed_apart(admin, member_a
         f"Approved (1):\n{line[approved[0].pk]}\n\n"
         f"Rejected (2), reason: No.\n{line[no[0].pk]}\n{line[no[1].pk]}\n\n"
         f"Rejected (1), reason: Later.\n{line[later[0].pk]}\n\n"
-        "Your teams' requests: http://127.0.0.1:8000/requests/\n"
+        "Your requests: http://127.0.0.1:8000/requests/?mine=on\n"
     )
 
 

@@ -60,9 +60,7 @@ class ApprovalFilterSet(RequestFilterSet):
         method="search", max_length=100, label="Search", help_text="Summary, team slug or requester."
     )
     environment = django_filters.ChoiceFilter(choices=Environment.choices, empty_label="any environment")
-    flagged = django_filters.BooleanFilter(
-        method="only_flagged", widget=forms.CheckboxInput, label="Flagged only"
-    )
+    flagged = CheckboxFilter(method="only_flagged", label="Flagged only")
     sort = django_filters.ChoiceFilter(
         method="sort_by",
         label="Order",

@@ -669,6 +669,10 @@ def test_queue_filters_search_and_sort(admin, member_a, member_b, team_a, team_b
     assert f"request-row-{first.pk}" in client.get(url, {"q": "member_a"}).content.decode()
     assert "No submitted request matches" in client.get(url, {"team": team_b.slug}).content.decode()
     assert "No submitted request matches" in client.get(url, {"flagged": "on"}).content.decode()
+    not_only_flagged = client.get(url, {"flagged": "0"}).content.decode()
+    assert f"request-row-{first.pk}" in not_only_flagged
+    refused = client.get(url, {"flagged": "maybe"}).content.decode()
+    assert "Flagged only: Must be true or false." in refused and f"request-row-{first.pk}" in refused
     assert "No submitted request matches" in client.get(url, {"environment": "prod"}).content.decode()
     partial = client.get(url, {"kind": "topic.create"}, headers=HTMX).content.decode()
     assert partial.lstrip().startswith('<div id="queue-table">')

@@ -489,12 +489,14 @@ class Request(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         # One per page order: everyone's newest first, a team's newest first, the queue's oldest first;
-        # and a team's open requests, which the dashboard counts from the index alone.
+        # a team's open requests, which the dashboard counts from the index alone; and the requests someone
+        # filed ("Filed by me"), counted the same way.
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="request_created"),
             models.Index(fields=["team", "-created_at", "-id"], name="request_team_created"),
             models.Index(fields=["status", "created_at", "id"], name="request_status_created"),
             models.Index(fields=["team", "status"], name="request_team_status"),
+            models.Index(fields=["requested_by", "team"], name="request_requester_team"),
         ]
 
     def __str__(self) -> str:

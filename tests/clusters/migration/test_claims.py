@@ -13,6 +13,7 @@ from clusters.requests import services
 from portal.errors import NotAllowed
 from portal.models import AuditEvent, Membership
 from tests.clusters.migration.test_cutover import fake, started  # noqa: F401  (fixtures)
+from tests.clusters.migration.test_execution import accepted_plan
 from tests.clusters.migration.test_inventory_csv import GOOD
 from tests.clusters.migration.test_planning import owned  # noqa: F401  (fixture)
 from tests.conftest import client_for
@@ -203,9 +204,7 @@ def test_a_takeover_is_refused_once_requests_were_filed_for_the_owner_naming_the
     team_b,
     network_profile,
 ):
-    plan = planning.accept_plan(
-        actor=admin, plan_id=planning.create_plan(actor=admin, monolith_id=owned.pk).pk
-    )
+    plan = accepted_plan(admin, owned)
     execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)  # clusters
     for request in Request.objects.filter(status=Request.Status.SUBMITTED):
         services.approve_request(request_id=request.pk, actor=second_admin)
@@ -235,9 +234,7 @@ def test_a_takeover_waits_while_the_owners_filing_runs(
     network_profile,
     django_capture_on_commit_callbacks,
 ):
-    plan = planning.accept_plan(
-        actor=admin, plan_id=planning.create_plan(actor=admin, monolith_id=owned.pk).pk
-    )
+    plan = accepted_plan(admin, owned)
     with django_capture_on_commit_callbacks():  # queued: no worker has run it yet
         job = filing.start(actor=member_a, plan_id=plan.pk, team=team_a)
     claim = _ask_to_take_over(member_b, team_b)
@@ -262,9 +259,7 @@ def test_a_takeover_before_anything_was_filed_is_approved_and_the_accepted_plan_
 ):
     """Approved while nothing was filed for orders: its event names the plan it outdates; that plan files and
     cuts over nothing of orders, a draft computed before cannot be accepted, and a new version puts it right."""
-    accepted = planning.accept_plan(
-        actor=admin, plan_id=planning.create_plan(actor=admin, monolith_id=owned.pk).pk
-    )
+    accepted = accepted_plan(admin, owned)
     earlier_draft = planning.create_plan(actor=admin, monolith_id=owned.pk)
     claim = _ask_to_take_over(member_b, team_b)
 

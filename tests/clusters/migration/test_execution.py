@@ -20,7 +20,8 @@ PRODUCER = "arn:aws:iam::123456789012:role/orders-writer"
 CONSUMER = "arn:aws:iam::123456789012:role/billing-reader"
 
 
-def _accept(admin, monolith, **options):
+def accepted_plan(admin, monolith, **options):
+    """A new plan version of `monolith`, accepted by `admin`."""
     plan = planning.create_plan(actor=admin, monolith_id=monolith.pk, **options)
     return planning.accept_plan(actor=admin, plan_id=plan.pk)
 
@@ -69,7 +70,7 @@ def test_segregated_plan_becomes_clusters_topics_and_access_approved_by_another_
     network_profile,
 ):
     _declare_principals(member_a)
-    plan = _accept(admin, owned)
+    plan = accepted_plan(admin, owned)
 
     first = execution.file_requests(actor=filer, plan_id=plan.pk, team=team_a)
     clusters = _by_state(first, execution.FILED)
@@ -127,7 +128,7 @@ def test_segregated_plan_becomes_clusters_topics_and_access_approved_by_another_
 
 
 def test_filing_twice_before_approval_files_nothing_new(owned, admin, member_a, team_a, network_profile):  # noqa: F811
-    plan = _accept(admin, owned)
+    plan = accepted_plan(admin, owned)
     first = execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
     count = Request.objects.count()
     assert count == len(_by_state(first, execution.FILED)) > 0
@@ -146,7 +147,7 @@ def test_a_rule_approval_lets_one_step_file_everything(owned, admin, member_a, t
     for kind in (Request.Kind.CLUSTER_CREATE, Request.Kind.TOPIC_CREATE):
         AutoApprovalRule.objects.create(name=kind, kind=kind, require_headroom=False)
     _declare_principals(member_a)
-    plan = _accept(admin, owned)
+    plan = accepted_plan(admin, owned)
     items = execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
     kinds = {item.kind for item in _by_state(items, execution.FILED)}
     assert kinds == {"cluster", "topic", "access"}
@@ -164,7 +165,7 @@ def test_write_read_plan_files_read_clusters_once_their_write_cluster_runs(
     network_profile,
 ):
     _declare_principals(member_a, "payments")
-    plan = _accept(admin, owned, strategy="write_read")
+    plan = accepted_plan(admin, owned, strategy="write_read")
     write, read = _payments_sides(plan)
 
     items = {
@@ -244,7 +245,7 @@ def test_a_pii_read_cluster_is_not_fed_by_plain_replication(
     """The write/read plan names a masking job for customers (PII): its read cluster is not filed with MSK
     Replicator copying the sensitive fields; its consumers' access says what it waits for."""
     _declare_principals(member_a, "customers")
-    plan = _accept(admin, owned, strategy="write_read")
+    plan = accepted_plan(admin, owned, strategy="write_read")
     assert ("customers", "masking") in {(flag["application"], flag["job"]) for flag in plan.result["flags"]}
     read = next(
         c for c in plan.result["clusters"] if c["side"] == "read" and "customers" in c["applications"]
@@ -286,7 +287,7 @@ def test_a_shared_write_cluster_is_opened_to_the_teams_the_plan_puts_on_it(
     team_b,
     network_profile,
 ):
-    plan = _accept(admin, owned, strategy="write_read")
+    plan = accepted_plan(admin, owned, strategy="write_read")
     shared = next(
         c for c in plan.result["clusters"] if c["side"] == "write" and "orders" in c["applications"]
     )
@@ -323,7 +324,7 @@ def test_names_and_roles_the_rules_refuse_are_reported_and_the_rest_is_filed(
         "arn:aws-cn:iam::123456789012:role/ledger"  # a valid role ARN, in the wrong partition for us-east-1
     )
     inventory.update_requirements(actor=member_a, application_id=ledger.pk, producer_roles=china)
-    plan = _accept(admin, monolith)
+    plan = accepted_plan(admin, monolith)
 
     before = {item.label: item for item in execution.plan_items(plan, team_a)}
     assert "team team-b's namespace “team-b.”" in before["Topic team-b.borrowed"].note
@@ -350,7 +351,7 @@ def test_only_the_team_files_and_only_the_accepted_plan(
     team_a,
     network_profile,
 ):
-    plan = _accept(admin, owned)
+    plan = accepted_plan(admin, owned)
     for actor in (member_b, finance, admin):  # another team's member, finance, an admin outside the team
         with pytest.raises(NotAllowed):
             execution.file_requests(actor=actor, plan_id=plan.pk, team=team_a)
@@ -382,7 +383,7 @@ def test_an_object_removed_after_approval_is_not_requested_again(
     network_profile,
 ):
     """Approved once is requested: a topic deleted since (or a grant revoked) was someone's decision."""
-    plan = _accept(admin, owned)
+    plan = accepted_plan(admin, owned)
     execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
     _approve_all(admin)
     execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
@@ -409,7 +410,7 @@ def test_a_shared_cluster_is_filed_by_the_busiest_claimed_team_not_by_nobody(
     Application.objects.filter(name__in=["clicks", "search"]).update(
         team=None
     )  # team B's busiest, unclaimed now
-    plan = _accept(admin, owned, strategy="write_read")
+    plan = accepted_plan(admin, owned, strategy="write_read")
     shared = next(
         c for c in plan.result["clusters"] if c["side"] == "write" and "orders" in c["applications"]
     )
@@ -434,7 +435,7 @@ def _ledger_plan(monolith, admin, member_a, team_a, topics: int):
         actor=member_a, application_id=Application.objects.get(name="ledger").pk, team=team_a
     )
     inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
-    return _accept(admin, monolith)
+    return accepted_plan(admin, monolith)
 
 
 def _later():
@@ -837,7 +838,7 @@ def test_an_opt_in_files_a_read_cluster_once_its_write_cluster_is_active(
     from clusters.migration import autofiling
     from clusters.migration.models import Filing
 
-    plan = _accept(admin, owned, strategy="write_read")
+    plan = accepted_plan(admin, owned, strategy="write_read")
     write, read = _payments_sides(plan)
     _press_opting_in(member_a, plan, team_a, django_capture_on_commit_callbacks)
     _approve_all(admin)
@@ -926,7 +927,7 @@ def test_it_stops_by_itself_when_the_plan_is_superseded(
     plan = _ledger_plan(monolith, admin, member_a, team_a, topics=2)
     _press_opting_in(member_a, plan, team_a, django_capture_on_commit_callbacks)
     _approve_all(admin)
-    newer = _accept(admin, monolith, headroom_percent=60)
+    newer = accepted_plan(admin, monolith, headroom_percent=60)
     assert newer.version == plan.version + 1
     assert autofiling.file_next_stages() == []
     auto = AutoFiling.objects.get()

@@ -76,14 +76,19 @@ def charged_segments(
     changes: Iterable[tuple[dt.datetime, int]],
 ) -> list[tuple[dt.datetime, dt.datetime | None, int]]:
     """A step function given as (when, new level) as the levels charged per clock hour: hour-aligned
-    (from, until, level) segments, the last one open (until None). Changes at one instant keep their order.
+    (from, until, level) segments, the last one open (until None).
 
     The level is 0 before the first change; each clock hour is charged at the highest level it saw, and
-    an hour whose first change is exactly on the hour never saw the level before it.
+    an hour whose first change is exactly on the hour never saw the level before it. Of several changes at
+    one instant only the last counts: the levels before it lasted no time (a cluster deleted the instant
+    it became active was never seen, and costs nothing).
     """
+    at_instant: dict[dt.datetime, int] = {}
+    for moment, level in sorted(changes, key=lambda change: change[0]):
+        at_instant[moment] = level
     by_hour: dict[dt.datetime, list[int]] = {}
     starts_on_the_hour: set[dt.datetime] = set()
-    for moment, level in sorted(changes, key=lambda change: change[0]):
+    for moment, level in at_instant.items():
         hour = hour_of(moment)
         if hour not in by_hour and moment == hour:
             starts_on_the_hour.add(hour)

@@ -45,6 +45,15 @@ def test_a_cluster_deleted_mid_month_is_prorated_and_one_created_late_too():
     assert level_hours(lifetime_changes(t(31, 23, 59), None), OCT_START, OCT_END) == 1
 
 
+def test_a_level_that_lasted_no_time_is_not_charged():
+    # Deleted the instant it became active (on the hour and mid-hour): it never existed, so costs nothing.
+    assert level_hours(lifetime_changes(t(5, 1), t(5, 1)), OCT_START, OCT_END) == 0
+    assert level_hours(lifetime_changes(t(5, 1, 30), t(5, 1, 30)), OCT_START, OCT_END) == 0
+    # A topic with 4 partitions, briefly "8" and back at the same instant: the hour is charged at 4.
+    changes = [(t(1, month=9), 4), (t(11, 10, 30), 8), (t(11, 10, 30), 4)]
+    assert level_hours(changes, OCT_START, OCT_END) == 4 * 31 * 24
+
+
 def test_a_partition_increase_mid_month_is_prorated_to_the_hour():
     # 3 partitions from before October, 6 from 10:30 on the 11th: the 10:00 hour is charged at 6.
     changes = [(t(1, month=9), 3), (t(11, 10, 30), 6)]

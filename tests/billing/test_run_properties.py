@@ -310,6 +310,29 @@ def check_and_describe(world: dict, *, reverse: bool) -> list[tuple]:
         "now_minute": 50,
     }
 )
+@example(  # found by CI: a cluster deleted the instant it became active, on the hour, was charged an hour
+    world={
+        "clusters": [
+            {"team": 0, "shared_with": set(), "since": 1, "since_minute": 0, "lives": 0, "gone_minute": 0}
+        ],
+        "topics": [
+            {
+                "cluster": 0,
+                "team": 0,
+                "name": "orders",
+                "born": 0,
+                "born_minute": 0,
+                "partitions": 1,
+                "change": None,
+                "lives": None,
+                "gone_minute": 0,
+            }
+        ],
+        "usage": [],
+        "now": 1,
+        "now_minute": 0,
+    }
+)
 def test_runs_add_up_meter_only_what_happened_and_are_the_same_on_sqlite_and_postgresql(world):
     results = {}
     for alias in DATABASES:

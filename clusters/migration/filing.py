@@ -3,7 +3,7 @@
 A press of "File <team>'s requests" only records a `Filing` (queued, with who pressed) and enqueues
 `tasks.run_filing` once that commits (`start`); a second press while one for the same plan and team is queued
 or running is refused. The task (`run`) moves it to running, files through `execution.file_items` with a
-progress callback that writes "N of M" and the request ids filed so far item by item, then moves it to done
+progress callback that writes "N of M" and the items filed or refused so far, one by one, then moves it to done
 with the result the page shows (filed items with their requests, refused ones with the reasons) and the
 plan's `plan.requests_filed` event, which enqueues the admins' one digest mail, in one transaction.
 
@@ -107,14 +107,12 @@ def run(filing_id: int) -> str:
     fields = {"attempt": attempt, "touched_at": now, "started_at": filing.started_at or now}
     if not _move(filing, Status.RUNNING, **fields):
         return Filing.objects.get(pk=filing_id).status  # another delivery took it first
-    filed_ids = list(filing.filed_request_ids)
-    tried = list(filing.result)  # what this filing's runs filed or had refused so far (`tried_before`)
+    # What this filing's runs filed or had refused so far (`tried_before`); its filed request ids still
+    # show as filed when a rerun finishes.
+    tried = list(filing.result)
 
     def progress(done: int, total: int, item) -> None:
         changes = {"done_count": done, "total": total, "touched_at": timezone.now()}
-        if item is not None and item.state == execution.FILED:
-            filed_ids.append(item.request.pk)
-            changes["filed_request_ids"] = filed_ids
         if item is not None:
             tried.append(_stored(item))
             changes["result"] = tried
@@ -138,7 +136,8 @@ def run(filing_id: int) -> str:
     except Exception:
         _fail(filing, attempt, "An unexpected error stopped it (the portal's log has the details).")
         raise
-    return _finish(filing, attempt, items, set(filed_ids))
+    filed_ids = {row["request"] for row in tried if row["state"] == execution.FILED}
+    return _finish(filing, attempt, items, filed_ids)
 
 
 def _fail(filing: Filing, attempt: int, reason: str) -> str:

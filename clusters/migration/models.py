@@ -535,8 +535,6 @@ class Filing(models.Model):
     # approved makes more ready in the same step).
     done_count = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
-    # Request ids filed by any run of this filing, kept item by item: a rerun still shows them as filed.
-    filed_request_ids = models.JSONField(default=list, blank=True)
     # The result the page shows once done: per item kind, cluster, label, state, request id and note. While it
     # runs (and if it fails), the items tried so far, filed or refused: an automatic filing of the next stages
     # never files those again by itself (`autofiling.tried_before`).
@@ -559,6 +557,11 @@ class Filing(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+    @property
+    def filed_request_ids(self) -> list[int]:
+        """Request ids filed by any run of this filing, in filing order (from `result`, item by item)."""
+        return [row["request"] for row in self.result if row["state"] == "filed"]  # execution.FILED
 
 
 class AutoFiling(models.Model):

@@ -21,7 +21,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
@@ -29,7 +28,7 @@ from django.utils import timezone
 from billing.pricing import usd
 from clusters.models import Request, RequestEvent, SentNotification
 from portal.links import absolute_url
-from portal.messages_once import send_once
+from portal.messages_once import Message, send_claimed, send_once
 from portal.models import User
 
 logger = logging.getLogger(__name__)
@@ -83,25 +82,20 @@ def notify(*, request_id: int, event: str) -> None:
     )
 
 
-def _mail_claimed(
-    requests: Iterable[Request], *, compose: Callable[[list[Request]], tuple[str, str, list[str], str]]
-) -> int:
+def _mail_claimed(requests: Iterable[Request], *, compose: Callable[[list[Request]], Message]) -> int:
     """One mail about those of `requests` whose notification (request, its status: "submitted", "approved"
-    or "rejected") this call claims, in the transaction that sends it: `compose(claimed)` gives its
-    subject, body, recipients and link. A twin run (or beat mailing one of them alone) blocks on the claimed
-    rows until it ends, then finds them sent. Returns how many it named (0: nothing was sent)."""
-    with transaction.atomic():
-        claimed = [
+    or "rejected") this call claims, in the transaction that sends it: `compose(claimed)` writes it. A twin
+    run (or beat mailing one of them alone) blocks on the claimed rows until it ends, then finds them sent.
+    Returns how many it named (0: nothing was sent)."""
+
+    def claim() -> list[Request]:
+        return [
             request
             for request in requests
             if SentNotification.objects.get_or_create(request=request, event=request.status)[1]
         ]
-        if not claimed:
-            return 0
-        subject, body, recipients, link = compose(claimed)
-        # Claimed above, in this transaction: it commits once the mail is sent.
-        send_once(lambda: True, subject=subject, body=body, recipients=recipients, link=link)
-    return len(claimed)
+
+    return send_claimed(claim, compose)
 
 
 def _listed(lines: list[str]) -> list[str]:
@@ -126,7 +120,7 @@ def notify_submitted_together(*, request_ids: list[int], source: str) -> int:
     many it named (0: nothing was sent)."""
     waiting = _unsent(Request.objects.filter(pk__in=request_ids, status=Request.Status.SUBMITTED))
 
-    def compose(claimed: list[Request]) -> tuple[str, str, list[str], str]:
+    def compose(claimed: list[Request]) -> Message:
         first, count = claimed[0], len(claimed)
         teams = ", ".join(sorted({request.team.name for request in claimed}))
         flagged = sum(1 for request in claimed if request.has_warnings)
@@ -149,7 +143,7 @@ def notify_submitted_together(*, request_ids: list[int], source: str) -> int:
             + f"\n\nReview them in the approval queue: {link}\n"
         )
         subject = f"[MSK portal] Approval needed: {count} request{pluralize(count)} from {first.requested_by} ({teams})"
-        return subject, body, _approver_emails(first), link
+        return Message(subject, body, _approver_emails(first), link)
 
     return _mail_claimed(waiting.select_related("team", "requested_by").order_by("pk"), compose=compose)
 
@@ -175,7 +169,7 @@ def notify_decided_together(*, request_ids: list[int]) -> int:
     return sum(_mail_claimed(requests, compose=_decisions_mail) for requests in by_requester.values())
 
 
-def _decisions_mail(claimed: list[Request]) -> tuple[str, str, list[str], str]:
+def _decisions_mail(claimed: list[Request]) -> Message:
     requester = claimed[0].requested_by
     teams = ", ".join(sorted({request.team.name for request in claimed}))
     approved = [request for request in claimed if request.status == Request.Status.APPROVED]
@@ -203,7 +197,7 @@ def _decisions_mail(claimed: list[Request]) -> tuple[str, str, list[str], str]:
         subject = f"{count} requests of {whose} decided: {len(approved)} approved, {len(rejected)} rejected"
     else:
         subject = f"{count} request{pluralize(count)} of {whose} {'approved' if approved else 'rejected'}"
-    return f"[MSK portal] {subject}", body, [requester.email] if requester.email else [], link
+    return Message(f"[MSK portal] {subject}", body, [requester.email] if requester.email else [], link)
 
 
 def _decided_line(request: Request) -> str:

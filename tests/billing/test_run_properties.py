@@ -204,7 +204,10 @@ def build(world: dict, *, reverse: bool = False) -> dict:
 
 
 def started_hours(cluster: Cluster, until: dt.datetime) -> int:
-    """By brute force: the month's clock hours before `until` in which the cluster existed at some instant."""
+    """By brute force: the month's clock hours before `until` in which the cluster existed at some instant
+    (one deleted the instant it became active existed at none)."""
+    if cluster.deleted_at is not None and cluster.deleted_at <= cluster.active_since:
+        return 0
     return sum(
         1
         for hour in range(MONTH_HOURS)

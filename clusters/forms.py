@@ -145,7 +145,16 @@ class ClusterRequestForm(TeamScopedForm):
         help_text="Subnets and security groups; only profiles of the chosen account and region are accepted.",
         error_messages={"invalid_choice": "Choose one of the network profiles listed."},
     )
-    expected_write_mbps = forms.DecimalField(label="Expected write throughput (MB/s)", initial=1, **_MBPS)
+    expected_write_mbps = forms.DecimalField(
+        label="Expected write throughput (MB/s)",
+        initial=1,
+        help_text=(
+            "All of the cluster's traffic, checked against the quotas. Its cost is in the estimates of the topic "
+            "requests that carry it, not in this one, except on a read cluster: MSK Replicator copies its "
+            "topics in without a request."
+        ),
+        **_MBPS,
+    )
     expected_read_mbps = forms.DecimalField(label="Expected read throughput (MB/s)", initial=2, **_MBPS)
     contains_pii = forms.BooleanField(required=False, label="The data contains personal information (PII)")
     latency_class = forms.ChoiceField(

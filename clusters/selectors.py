@@ -745,7 +745,8 @@ def cost_rows(estimate: CostEstimate | None) -> list[CostRow]:
     ]
 
 
-_PAYLOAD_HIDDEN = {"policy", "access", "changes"}  # shown in their own sections
+# Shown in their own sections (what a cluster's estimate covers: under the estimate).
+_PAYLOAD_HIDDEN = {"policy", "access", "changes", "estimate_covers"}
 # Said elsewhere in the same list: the AWS account number is part of the account's name, the short name
 # part of the topic's full name.
 _PAYLOAD_REDUNDANT = {"aws_account", "short_name"}
@@ -778,7 +779,6 @@ _PAYLOAD_LABELS = {
     "consumer_group_prefix": "Consumer-group prefix",
     "other_teams_topics": "Other teams' live topics (when filed)",
     "share_with": "Opened to teams",
-    "estimate_covers": "Estimated cost covers",
     "name_as_is": "Name kept as is (not built from the naming convention)",
 }
 # Values people type or that name a thing in Kafka or AWS: shown as code.

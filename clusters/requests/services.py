@@ -19,7 +19,7 @@ from django.db import transaction
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
-from billing.pricing import CostEstimate, monthly_estimate, topic_monthly_estimate
+from billing.pricing import HOURS_PER_MONTH, CostEstimate, monthly_estimate, topic_monthly_estimate
 from billing.rates import rates_for
 from clusters import provisioning, rules
 from clusters.models import (
@@ -107,17 +107,40 @@ def _require_cluster_for_team(actor: User, team: Team, cluster: Cluster) -> None
 
 @dataclass(frozen=True)
 class ClusterEstimateBasis:
-    """What a cluster request's monthly estimate prices besides its cluster-hours. By default the expected
-    write and read throughput as data in and out. A cluster filed from a migration plan prices what the plan
-    put on it that no topic request carries instead: the compacted partitions its replication tool keeps there
-    (and, on a read cluster, the copied topics' partitions, data in and out and storage), since its topics'
-    own requests price their partitions, data and storage. `covers` says so on the request's page."""
+    """What a cluster request's monthly estimate prices besides its cluster-hours: only what no topic request
+    carries, so that a cluster's request and its topics' requests add up to each charge once
+    (docs/requests.md, "Cost estimate"). From the form (`for_form`): nothing on a write or dedicated cluster,
+    whose topics' requests price their partitions, data and storage; on a read cluster the expected write and
+    read as data in and out, the traffic MSK Replicator copies in (nobody files those topics). A cluster filed
+    from a migration plan prices what the plan put on it that no topic request carries: the compacted
+    partitions its replication tool keeps there (and, on a read cluster, the copied topics' partitions, data in
+    and out and storage). `covers` says so on the request's page."""
 
     partitions: int = 0
     in_mbps: Decimal = Decimal(0)
     out_mbps: Decimal = Decimal(0)
     storage_gib: Decimal = Decimal(0)
     covers: str = ""
+
+    @classmethod
+    def for_form(cls, kind: str, *, write_mbps: Decimal, read_mbps: Decimal) -> ClusterEstimateBasis:
+        if kind == Cluster.Kind.READ:
+            return cls(
+                in_mbps=write_mbps,
+                out_mbps=read_mbps,
+                covers=(
+                    "one cluster-month and the expected write and read as data in and out: the traffic MSK "
+                    "Replicator copies in and its consumers read, which no topic request carries (the copied "
+                    "topics' partitions and storage are not in this estimate)"
+                ),
+            )
+        return cls(
+            covers=(
+                f"one cluster-month ({HOURS_PER_MONTH} cluster-hours). The partitions, data in and out and storage of the "
+                "topics on it are in the topics' own requests: the expected throughput sizes the cluster "
+                "against the quotas and is not priced a second time here"
+            )
+        )
 
 
 def cluster_name_error(name: str, *, region: str | None) -> str | None:
@@ -156,8 +179,8 @@ def prepare_cluster_create(
     """`partial`: some fields did not parse (they are None); check the rest, prepare nothing.
     `share_with`: other teams the cluster is opened to on approval (they may then request topics on it), as
     when a migration plan places their applications on it; approvers see them in the request.
-    `estimate_basis`: what the estimate prices besides the cluster-hours, when not the expected throughput
-    (a cluster filed from a migration plan; see `ClusterEstimateBasis`)."""
+    `estimate_basis`: what the estimate prices besides the cluster-hours, when not the form's
+    (`ClusterEstimateBasis.for_form`): a cluster filed from a migration plan."""
     if team is not None:
         _require_member(actor, team)
     errors: dict[str, str] = {}
@@ -212,7 +235,9 @@ def prepare_cluster_create(
         quotas=quotas,
     )
     if estimate_basis is None:
-        estimate_basis = ClusterEstimateBasis(in_mbps=expected_write_mbps, out_mbps=expected_read_mbps)
+        estimate_basis = ClusterEstimateBasis.for_form(
+            kind, write_mbps=expected_write_mbps, read_mbps=expected_read_mbps
+        )
     cost = monthly_estimate(
         rates_for(region),
         clusters=1,

@@ -71,8 +71,9 @@ def prepare_and_submit(request: HttpRequest, form: forms.ServiceForm):
     return submit(request, form, prepared), prepared
 
 
-def assessment_context(assessment: dict, cost, total, policies) -> dict:
-    """What the preview panel and the request page both show: headroom, findings, cost, policies."""
+def assessment_context(assessment: dict, cost, total, policies, payload: dict | None = None) -> dict:
+    """What the preview panel and the request page both show: headroom, findings, cost and what it covers
+    (a cluster request's `estimate_covers`), policies."""
     return {
         "headroom": selectors.headroom_rows(assessment),
         "warnings": selectors.findings(assessment, "warning"),
@@ -80,6 +81,7 @@ def assessment_context(assessment: dict, cost, total, policies) -> dict:
         "notes": selectors.findings(assessment, "info"),
         "cost_rows": selectors.cost_rows(cost),
         "cost_total": total,
+        "cost_covers": (payload or {}).get("estimate_covers", ""),
         "policies": policies,
     }
 
@@ -98,5 +100,7 @@ def preview_context(form: forms.ServiceForm, prepared) -> dict:
         "form": form,
         "prepared": prepared,
         "suggested_partitions": suggested,
-        **assessment_context(prepared.assessment.as_dict(), prepared.cost, prepared.cost.total, policies),
+        **assessment_context(
+            prepared.assessment.as_dict(), prepared.cost, prepared.cost.total, policies, prepared.payload
+        ),
     }

@@ -115,6 +115,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
             selectors.request_cost(obj),
             obj.estimated_monthly_cost,
             selectors.request_policies(obj),
+            obj.payload,
         ),
         "events": selectors.request_events(request=obj),
         "payload_rows": selectors.payload_rows(obj.payload),

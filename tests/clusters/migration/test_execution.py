@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from clusters.migration import execution, inventory, planning
-from clusters.migration.models import Application
+from clusters.migration.models import Application, MigrationPlan
 from clusters.models import AccessGrant, Cluster, Replicator, Request, Topic
 from clusters.requests import services
 from portal.errors import NotAllowed
@@ -138,6 +138,34 @@ def test_filing_twice_before_approval_files_nothing_new(owned, admin, member_a, 
     requested = _by_state(again, execution.REQUESTED)
     assert {item.request.pk for item in requested} == set(Request.objects.values_list("pk", flat=True))
     assert {item.note for item in requested} == {"waits for approval"}
+
+
+def test_a_version_computed_before_the_split_files_its_clusters_as_the_form_does(
+    owned,  # noqa: F811
+    admin,
+    member_a,
+    team_a,
+    network_profile,
+):
+    """A version kept from before the plan's figures were split by request (no `cluster_priced`) files a write
+    or dedicated cluster priced as one from the form: one cluster-month, its traffic being in its topics'
+    requests. It used to price the cluster's whole expected throughput, which those topics' requests price
+    again."""
+    plan = accepted_plan(admin, owned)
+    result = plan.result
+    for planned in result["clusters"]:
+        for key in ("cluster_priced", "cluster_usd", "topics_usd", "topic_costs"):
+            del planned[key]
+    MigrationPlan.objects.filter(pk=plan.pk).update(result=result)
+
+    items = execution.file_requests(actor=member_a, plan_id=plan.pk, team=team_a)
+    filed = [item.request for item in _by_state(items, execution.FILED)]
+    assert filed and {request.kind for request in filed} == {Request.Kind.CLUSTER_CREATE}
+    for request in filed:
+        assert Decimal(request.payload["expected_write_mbps"]) > 0
+        assert [line["charge_type"] for line in request.assessment["cost"]["lines"]] == ["cluster_hours"]
+        assert request.estimated_monthly_cost == Decimal("547.50")
+        assert request.payload["estimate_covers"].startswith("one cluster-month (730 cluster-hours).")
 
 
 def test_a_rule_approval_lets_one_step_file_everything(owned, admin, member_a, team_a, network_profile):  # noqa: F811

@@ -362,6 +362,7 @@ class RequestRow:
     work: str = ""  # approved requests: moving, done or failed (see work_stage)
     can_decide: bool = False  # the viewer may approve or reject it (`with_decision_rights`)
     is_own_open: bool = False  # the viewer is an admin who filed it: someone else must decide
+    needs_override: str = ""  # an open decommission taking other teams' topics down (`with_override_needed`)
     links: dict[str, str] = field(default_factory=dict)  # its pages' URLs (`clusters.views.lists.with_links`)
 
     @property
@@ -395,6 +396,17 @@ def with_decision_rights(user: User, rows: list[RequestRow]) -> list[RequestRow]
     """The rows, each saying whether this user may decide on it (`portal.access`, four-eyes)."""
     for row, (can_decide, is_own_open) in zip(rows, access.decision_rights(user, rows), strict=True):
         row.can_decide, row.is_own_open = can_decide, is_own_open
+    return rows
+
+
+def with_override_needed(rows: list[RequestRow]) -> list[RequestRow]:
+    """The rows, each open decommission whose approval needs an override reason saying what it takes down
+    (`limits.decommissions_taking_down`, the rule the approval applies): the approval queue offers no
+    one-click approval of it, which would be refused. One query, none without a decommission among them."""
+    found = limits.decommissions_taking_down(row for row in rows if row.status == Request.Status.SUBMITTED)
+    for row in rows:
+        if impact := found.get(row.pk):
+            row.needs_override = f"Approving takes down {limits.count_topics(impact)} ({', '.join(impact)})"
     return rows
 
 
@@ -656,9 +668,9 @@ def policies_for(kind: str, payload: dict) -> list[tuple[str, str]]:
 def decommission_takes_down(request: Request) -> dict[str, list[str]]:
     """For an open decommission: other teams' live topics on the cluster now, by team (what approval
     would take down); empty otherwise."""
-    if request.kind != Kind.CLUSTER_DECOMMISSION or not request.is_open or request.cluster_id is None:
+    if not request.is_open:
         return {}
-    return limits.other_teams_live_topics(request.cluster)
+    return limits.decommissions_taking_down([request]).get(request.pk, {})
 
 
 def request_policies(request: Request) -> list[tuple[str, str]]:

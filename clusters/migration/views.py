@@ -232,12 +232,14 @@ def applications(request: HttpRequest, pk: int) -> HttpResponse:
     teams = list(teams) if not access.is_finance(request.user) else []
     pending = list(selectors.pending_claims(monolith))
     is_admin = access.can_manage_migration(request.user)
-    for claim in pending:  # what the admin deciding a takeover must know before pressing approve
-        takes_over = is_admin and takeover.is_takeover(claim)
-        claim.blockers = takeover.blockers(claim.application) if takes_over else []
+    # What the admin deciding a takeover must know before pressing approve.
+    takeovers = [claim.application for claim in pending if is_admin and takeover.is_takeover(claim)]
+    blocked = takeover.blockers_of(takeovers)  # by application id, a takeover's only
+    for claim in pending:
+        claim.blockers = blocked.get(claim.application_id, [])
         claim.outdates = (
             takeover.outdates_note(claim.application, takeover.outdates(claim.application))
-            if takes_over and not claim.blockers
+            if claim.application_id in blocked and not claim.blockers
             else ""
         )
     waiting = {claim.application_id: claim for claim in pending}
@@ -247,6 +249,11 @@ def applications(request: HttpRequest, pk: int) -> HttpResponse:
         # One claim waits per application; an owned one is asked for as a takeover, by the user's other teams.
         row.pending_claim = waiting.get(row.application.pk)
         row.claim_teams = [team for team in teams if team.pk != row.application.team_id]
+    # A takeover is offered only where its approval would not be refused; elsewhere the page says why.
+    offered = [row for row in rows if row.claim_teams and row.application.team and not row.pending_claim]
+    refused = takeover.blockers_of(row.application for row in offered)
+    for row in rows:
+        row.takeover_blockers = refused.get(row.application.pk, [])
     return render(
         request,
         "migration/applications.html",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 
 from clusters import rules
 from clusters.models import Cluster, PlatformSettings, Replicator, Request, Topic
@@ -298,17 +298,38 @@ def topic_name_clash(cluster: Cluster, full_name: str, *, include_pending: bool 
 def other_teams_live_topics(cluster: Cluster) -> dict[str, list[str]]:
     """Live topics on `cluster` of teams other than its owner, by team name: what decommissioning the
     cluster would take from them."""
-    impact: dict[str, list[str]] = {}
+    return _other_teams_live_topics_of([cluster.pk]).get(cluster.pk, {})
+
+
+def _other_teams_live_topics_of(cluster_ids) -> dict[int, dict[str, list[str]]]:
+    """`other_teams_live_topics` of each cluster, by cluster id (those carrying none left out), in one query."""
+    impact: dict[int, dict[str, list[str]]] = {}
     rows = (
-        Topic.objects.filter(cluster=cluster)
+        Topic.objects.filter(cluster_id__in=cluster_ids)
         .exclude(status=Topic.Status.DELETED)
-        .exclude(team_id=cluster.team_id)
+        .exclude(team_id=F("cluster__team_id"))
         .order_by("team__name", "name")
-        .values_list("team__name", "name")
+        .values_list("cluster_id", "team__name", "name")
     )
-    for team, name in rows:
-        impact.setdefault(team, []).append(name)
+    for cluster_id, team, name in rows:
+        impact.setdefault(cluster_id, {}).setdefault(team, []).append(name)
     return impact
+
+
+def decommissions_taking_down(requests) -> dict[int, dict[str, list[str]]]:
+    """The decommissions among `requests` (anything with `pk`, `kind` and `cluster_id`: requests or rows of
+    the queue) whose cluster carries other teams' live topics now, by request id: what approving each would
+    take down, by team name. The one rule for "approving needs an override reason" (`services`, which
+    refuses without one, and the approval queue, which says so before anyone clicks). One query."""
+    clusters = {
+        request.pk: request.cluster_id
+        for request in requests
+        if request.kind == Request.Kind.CLUSTER_DECOMMISSION and request.cluster_id is not None
+    }
+    if not clusters:
+        return {}
+    impact = _other_teams_live_topics_of(set(clusters.values()))
+    return {pk: impact[cluster_id] for pk, cluster_id in clusters.items() if cluster_id in impact}
 
 
 def describe_topics_by_team(impact: dict[str, list[str]], *, shown: int = 10) -> str:

@@ -1157,9 +1157,7 @@ def _approve(
 def _other_teams_override(request: Request, reason: str) -> dict:
     """A decommission takes other teams' live topics down only when the approver says why (the cluster's
     row is locked: no topic appears meanwhile). Returns the history note and data of the override."""
-    if request.kind != Kind.CLUSTER_DECOMMISSION or request.cluster is None:
-        return {}
-    impact = limits.other_teams_live_topics(request.cluster)
+    impact = limits.decommissions_taking_down([request]).get(request.pk)
     if not impact:
         return {}
     described = f"{limits.count_topics(impact)}: {limits.describe_topics_by_team(impact)}"

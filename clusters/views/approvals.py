@@ -83,9 +83,10 @@ def approval_bulk(request: HttpRequest) -> HttpResponse:
 
 
 def _queue_rows(request: HttpRequest, rows: list[selectors.RequestRow]) -> list[selectors.RequestRow]:
-    """Rows of the queue as `_queue_rows.html` shows them: whether the admin may decide, and the links."""
+    """Rows of the queue as `_queue_rows.html` shows them: whether the admin may decide (and whether an
+    approval needs an override reason, given on the request's page), and the links."""
     return lists.with_links(
-        selectors.with_decision_rights(request.user, rows),
+        selectors.with_override_needed(selectors.with_decision_rights(request.user, rows)),
         detail="clusters:request-detail",
         approve="clusters:request-approve",
         reject="clusters:request-reject",

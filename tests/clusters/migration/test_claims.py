@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from clusters.migration import cutover, execution, filing, inventory, planning, selectors, takeover
-from clusters.migration.models import Application, ApplicationClaim, MigrationEvent, Replication
-from clusters.models import Request
+from clusters.migration.models import (
+    Application,
+    ApplicationClaim,
+    Cutover,
+    Filing,
+    MigrationEvent,
+    Replication,
+)
+from clusters.models import Request, Topic
 from clusters.requests import services
 from portal.errors import NotAllowed
 from portal.models import AuditEvent, Membership
+from tests import builders
 from tests.clusters.migration.test_cutover import fake, started  # noqa: F401  (fixtures)
 from tests.clusters.migration.test_execution import accepted_plan
 from tests.clusters.migration.test_inventory_csv import GOOD
@@ -306,3 +316,144 @@ def test_a_takeover_given_back_leaves_the_plan_as_it_was(owned, admin, member_a,
     inventory.decide_claim(actor=admin, claim_id=_ask_to_take_over(member_a, team_a).pk, approve=True)
     assert takeover.taken_over_since(plan) == {}
     assert planning.accept_plan(actor=admin, plan_id=plan.pk).status == "accepted"
+
+
+# --- The page offers a takeover only where its approval would not be refused -----------------------------
+
+
+@pytest.fixture
+def orders_filed(owned, cluster_a):  # noqa: F811
+    """orders.created is live as Team A's on team-a-dev, in the monolith's region: orders cannot change owner.
+    payments and customers, Team A's too, have nothing filed; clicks, search and tiny are Team B's."""
+    builders.topic(cluster_a, "orders.created")
+    return owned
+
+
+@pytest.mark.parametrize("persona", ["anonymous", "member_a", "member_b", "admin", "finance"])
+def test_the_page_offers_a_takeover_only_where_its_approval_would_not_be_refused(
+    orders_filed, personas, persona
+):
+    """Another team's member sees, where "Ask to take over" would be, why no takeover of orders can be
+    approved (the rule the approval applies, `takeover.blockers`), and the button where it can; the owner's
+    members, admins and finance are offered no takeover of it, nor told why; anonymous signs in first."""
+    url = reverse("migration:applications", args=[orders_filed.pk])
+    response = client_for(personas[persona]).get(url)
+    if persona == "anonymous":
+        assert response.status_code == 302 and "/login/" in response["Location"]
+        return
+    page = response.content.decode()
+    orders = _action_cell(page, "orders")
+    reason = (
+        "1 of its topics is on team-a-dev as Team A's: they stay Team A's whoever owns orders. Until Team A "
+        "cancels what waits (or an admin rejects it) and deletes what was created, orders cannot change owner."
+    )
+    assert takeover.blockers(Application.objects.get(name="orders")) == [reason]
+    if persona == "member_b":
+        assert "<button" not in orders and "<form" not in orders
+        assert "No takeover of orders from Team A can be approved now:" in orders
+        assert f"<li>{reason.replace(chr(39), '&#x27;')}</li>" in orders
+        payments = _action_cell(page, "payments")  # nothing filed: offered
+        assert (
+            'Ask to take over<span class="visually-hidden"> payments</span> from Team A</button>' in payments
+        )
+        assert "No takeover" not in payments
+    else:
+        assert "No takeover" not in page and "Ask to take over<span" not in _action_cell(page, "orders")
+    if persona == "member_a":  # Team B's applications, with nothing filed, are offered to Team A
+        assert 'Ask to take over<span class="visually-hidden"> clicks</span> from Team B</button>' in page
+    if persona in ("admin", "finance"):
+        assert "Ask to take over" not in page
+
+
+def test_a_takeover_is_offered_again_once_what_stood_in_the_way_is_gone(orders_filed, member_b):
+    """The page follows the rule: the topic deleted, the button is back, and the approval goes through."""
+    url = reverse("migration:applications", args=[orders_filed.pk])
+    assert "<button" not in _action_cell(client_for(member_b).get(url).content.decode(), "orders")
+    Topic.objects.filter(name="orders.created").update(status=Topic.Status.DELETED)
+    orders = _action_cell(client_for(member_b).get(url).content.decode(), "orders")
+    assert 'Ask to take over<span class="visually-hidden"> orders</span> from Team A</button>' in orders
+
+
+def _action_cell(page: str, application: str) -> str:
+    from tests.clusters.migration.test_views import _action_cell as cell
+
+    return cell(page, application)
+
+
+def test_every_reason_is_found_for_many_applications_in_the_same_few_queries(
+    owned,  # noqa: F811
+    admin,
+    member_a,
+    team_a,
+    team_b,
+    cluster_a,
+    member_b,
+    network_profile,
+):
+    """`blockers_of` asks one query per kind of reason for all the applications together (the applications
+    page asks for every one it could offer), and each gets its own reasons: a topic and access to it (orders),
+    a topic request (payments), a cutover done (search), a filing running (Team B's: clicks, search, tiny);
+    customers is free. The approval refuses each with the same words."""
+    topic = builders.topic(cluster_a, "orders.created")
+    grant = services.submit_request(
+        actor=member_a,
+        prepared=services.prepare_access_grant(
+            actor=member_a,
+            team=team_a,
+            cluster=cluster_a,
+            topic=topic,
+            entry=builders.produce_access()[0],
+            justification="orders' producer",
+        ),
+    )
+    create = builders.topic_request(member_a, cluster_a, "payments.events", name_as_is=True)
+    plan = accepted_plan(admin, owned)
+    search = Application.objects.get(name="search")
+    Cutover.objects.create(
+        plan=plan, application=search, target_cluster="legacy-team-b-1", position=1, step=Cutover.Step.DONE
+    )
+    Filing.objects.create(plan=plan, team=team_b, requested_by=admin)  # queued
+    applications = list(
+        owned.applications.select_related("team", "monolith").prefetch_related("topic_links").order_by("name")
+    )
+
+    with CaptureQueriesContext(connection) as every:
+        found = takeover.blockers_of(applications)
+    # cutovers, their replications, filings, topics, topic requests, access requests: one query each at most
+    assert len(every) <= 6 < len(applications) * 3
+
+    filing = (
+        f"Team B's requests from plan v{plan.version} are being filed now: {{}} can change owner once that "
+        "filing has finished."
+    )
+    assert {Application.objects.get(pk=pk).name: reasons for pk, reasons in found.items()} == {
+        "clicks": [filing.format("clicks")],
+        "customers": [],
+        "orders": [
+            f"Request #{grant.pk} was filed for Team A (its topics and access to them); 1 of its topics is on "
+            "team-a-dev as Team A's: they stay Team A's whoever owns orders. Until Team A cancels what waits (or an "
+            "admin rejects it) and deletes what was created, orders cannot change owner."
+        ],
+        "payments": [
+            f"Request #{create.pk} was filed for Team A (its topics and access to them): they stay Team A's "
+            "whoever owns payments. Until Team A cancels what waits (or an admin rejects it) and deletes what was "
+            "created, payments cannot change owner."
+        ],
+        "search": [
+            f"search is migrated: its cutover from plan v{plan.version} is done and its topics are on "
+            "legacy-team-b-1 as Team B's topics. The migration is over for it; who owns those topics is not "
+            "changed here.",
+            filing.format("search"),
+        ],
+        "tiny": [filing.format("tiny")],
+    }
+    for application in applications:  # the approval refuses with the same words, one application at a time
+        taker = team_b if application.team_id == team_a.pk else team_a
+        member = member_a if taker == team_a else member_b
+        claim = inventory.claim_application(actor=member, application_id=application.pk, team=taker)
+        reasons = found[application.pk]
+        if not reasons:
+            continue
+        with pytest.raises(ValidationError) as refused:
+            inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
+        assert refused.value.messages[1:] == reasons

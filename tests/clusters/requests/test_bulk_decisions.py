@@ -10,8 +10,10 @@ import pytest
 from django.contrib.messages import get_messages
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.test import RequestFactory
 from django.urls import reverse
 
+from clusters import selectors
 from clusters.models import AutoApprovalRule, Request, RequestEvent, SentNotification, Topic
 from clusters.requests import services
 from clusters.requests.notifications import notify_decided_together
@@ -20,6 +22,11 @@ from portal.errors import NotAllowed
 from portal.models import Membership, User
 from tests import builders
 from tests.clusters.requests.test_api import api
+from tests.clusters.requests.test_refused_as_aws_and_kafka_would import (  # noqa: F401  (fixtures)
+    carried,
+    decommission,
+    shared_cluster,
+)
 from tests.conftest import client_for, make_user
 
 
@@ -451,3 +458,126 @@ def test_single_decisions_and_rule_approvals_keep_their_own_mail(
     assert not SentNotification.objects.filter(request=by_rule).exists()
     assert notify_decided_together(request_ids=[by_rule.pk, service.pk]) == 0
     assert len(mail.outbox) == 4
+
+
+# --- A decommission that needs an override reason ----------------------------------------------------
+
+CARRIED = (
+    "team-a-dev still carries 2 live topics of 1 other team: Team B: team-b.clicks, team-b.views. Ask them to "
+    "move or delete those topics first, or approve with an override reason (recorded in the request's history)."
+)
+
+
+@pytest.fixture
+def needs_override(member_a, carried):  # noqa: F811
+    """A decommission of team-a-dev, which carries two of Team B's live topics: approved only with an
+    override reason, which a bulk decision does not give."""
+    return decommission(member_a, carried)
+
+
+def row_of(page: str, request: Request) -> str:
+    start = page.index(f'<tr id="request-row-{request.pk}">')
+    return page[start : page.index("</tr>", start)]
+
+
+def test_a_bulk_approval_names_the_decommission_it_skips_with_why_and_the_queue_keeps_it(
+    admin, member_a, needs_override
+):
+    """Approving it with others: the others are approved, it is named with the reason a single approval
+    gives, and it stays in the queue, where its row says what it takes down and sends the admin to its page
+    for the override instead of offering a one-click approval that would be refused."""
+    other = topics(member_a, needs_override.cluster, 1)[0]
+    response = bulk(admin, action="approve", ids=[needs_override.pk, other.pk])
+    assert response.status_code == 302 and response["Location"] == QUEUE
+    assert flash(response) == [("warning", f"Approved 1 of 2. Not decided: #{needs_override.pk}: {CARRIED}")]
+    assert statuses([needs_override, other]) == [Request.Status.SUBMITTED, Request.Status.APPROVED]
+
+    row = row_of(client_for(admin).get(QUEUE).content.decode(), needs_override)
+    assert f'value="{needs_override.pk}" form="bulk-decisions"' in row  # still selectable (to reject)
+    detail = reverse("clusters:request-detail", args=[needs_override.pk])
+    assert (
+        '<p class="override-needed">Approving takes down 2 live topics of 1 other team (Team B): '
+        f'<a href="{detail}#decision-panel">approve it on its page<span class="visually-hidden"> (request '
+        f"#{needs_override.pk})</span></a> with an override reason.</p>"
+    ) in row
+    assert reverse("clusters:request-approve", args=[needs_override.pk]) not in row
+    assert reverse("clusters:request-reject", args=[needs_override.pk]) in row
+    # Its page takes the override: the single decision the queue sent the admin to.
+    page = client_for(admin).get(detail).content.decode()
+    assert 'name="override_reason"' in page
+    client_for(admin).post(
+        reverse("clusters:request-approve", args=[needs_override.pk]),
+        {"override_reason": "Team B moved to team-b-prod; these are leftovers."},
+    )
+    assert statuses([needs_override]) == [Request.Status.APPROVED]
+
+
+def test_the_queue_offers_one_click_approval_again_once_nothing_of_other_teams_is_left(admin, needs_override):
+    Topic.objects.filter(team__slug="team-b").update(status=Topic.Status.DELETED)
+    row = row_of(client_for(admin).get(QUEUE).content.decode(), needs_override)
+    assert "override-needed" not in row
+    assert reverse("clusters:request-approve", args=[needs_override.pk]) in row
+    assert flash(bulk(admin, action="approve", ids=[needs_override.pk])) == [("success", "Approved 1 of 1.")]
+
+
+def test_a_bulk_rejection_needs_no_override(admin, needs_override):
+    response = bulk(admin, action="reject", ids=[needs_override.pk], reason="Team B still uses it.")
+    assert flash(response) == [("success", "Rejected 1 of 1.")]
+    assert statuses([needs_override]) == [Request.Status.REJECTED]
+
+
+def test_an_inline_approval_posted_anyway_is_refused_in_its_row(admin, needs_override):
+    """The row offers none, but a stale page may still post one: the refusal comes back in the row."""
+    response = client_for(admin).post(
+        reverse("clusters:request-approve", args=[needs_override.pk]),
+        {"fragment": "row", "next": QUEUE},
+        headers={"HX-Request": "true"},
+    )
+    row = response.content.decode()
+    assert response.status_code == 409 and row.lstrip().startswith(
+        f'<tr id="request-row-{needs_override.pk}">'
+    )
+    assert CARRIED.replace("'", "&#39;") in row and "override-needed" in row
+    assert statuses([needs_override]) == [Request.Status.SUBMITTED]
+
+
+@pytest.mark.parametrize("role", ["anonymous", "member_a", "member_b", "finance", "admin"])
+def test_who_sees_and_decides_a_decommission_that_needs_an_override(role, personas, needs_override):
+    """Only admins see the queue and what the decommission takes down, and their bulk approval skips it by
+    name; the requester's team (member_a), the team whose topics it carries (member_b) and finance get a
+    403 for both, anonymous is sent to sign in; nothing is decided."""
+    queue = client_for(personas[role]).get(QUEUE)
+    response = bulk(personas[role], action="approve", ids=[needs_override.pk])
+    if role == "anonymous":
+        for answer in (queue, response):
+            assert answer.status_code == 302 and answer["Location"].startswith(reverse("login"))
+    elif role == "admin":
+        assert "Approving takes down 2 live topics of 1 other team (Team B)" in queue.content.decode()
+        assert flash(response) == [
+            ("error", f"Approved 0 of 1. Not decided: #{needs_override.pk}: {CARRIED}")
+        ]
+    else:
+        assert queue.status_code == 403 and response.status_code == 403
+        assert "team-b.clicks" not in queue.content.decode() + response.content.decode()
+    assert statuses([needs_override]) == [Request.Status.SUBMITTED]
+
+
+def test_the_queue_asks_one_query_for_every_decommission_on_the_page(
+    admin, member_a, team_a, team_b, network_profile, django_assert_num_queries
+):
+    """What each open decommission takes down is read for the whole page at once, not once per row."""
+    from clusters.views.approvals import _queue_rows
+
+    for i in range(5):
+        cluster = builders.cluster(team_a, network_profile, name=f"team-a-old-{i}")
+        cluster.shared_with.add(team_b)
+        builders.topic(cluster, f"team-b.left-{i}", team=team_b)
+        decommission(member_a, cluster)
+    rows = selectors.open_request_rows(selectors.approval_queue(user=admin))
+    request = RequestFactory().get(QUEUE)
+    request.user = admin
+    with django_assert_num_queries(1):  # what the decommissions take down (decision rights: none, an admin)
+        marked = _queue_rows(request, rows)
+    assert [row.needs_override for row in marked] == [
+        "Approving takes down 1 live topic of 1 other team (Team B)"
+    ] * 5

@@ -12,7 +12,14 @@ from clusters.requests import services
 from portal.models import Membership, User
 from tests import builders
 from tests.clusters.requests.test_api import api
-from tests.clusters.requests.test_bulk_decisions import statuses, topics
+from tests.clusters.requests.test_bulk_decisions import (  # noqa: F401  (fixtures)
+    CARRIED,
+    carried,
+    needs_override,
+    shared_cluster,
+    statuses,
+    topics,
+)
 from tests.conftest import client_for, make_user
 
 URL = "/api/v1/requests/decisions/"
@@ -337,3 +344,47 @@ def test_each_requester_gets_one_mail_as_from_the_page(
         decide(admin, token_for, {"ids": ids_of(more), "decision": "approve"}, **{"Idempotency-Key": "k"})
     assert [m.subject for m in mail.outbox] == ["[MSK portal] 2 requests of Alice (Team A) approved"]
     assert len(callbacks) == 3  # each approval's provisioning, then the one digest
+
+
+# --- A decommission that needs an override reason ----------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["anonymous", "member_a", "member_b", "finance", "admin"])
+def test_a_decommission_needing_an_override_is_listed_under_skipped_with_why(
+    role,
+    personas,
+    member_a,
+    needs_override,  # noqa: F811
+    token_for,
+):
+    """An admin's bulk approval approves the others and lists the decommission under `skipped` with the
+    reason its own approve endpoint gives; it stays submitted, for that endpoint with an override reason.
+    Nobody else decides anything (the requester's team, the team whose topics it carries, finance: 403;
+    anonymous: 401)."""
+    other = topics(member_a, needs_override.cluster, 1)[0]
+    body = {"ids": [needs_override.pk, other.pk], "decision": "approve"}
+    user = personas[role]
+    if user is None:
+        response = client_for(None).post(URL, body, content_type="application/json")
+        assert response.status_code == 401
+    else:
+        response = decide(user, token_for, body)
+    if role == "admin":
+        assert response.status_code == 200
+        assert response.json() == {
+            "approved": [other.pk],
+            "rejected": [],
+            "skipped": [{"id": needs_override.pk, "reason": CARRIED}],
+        }
+        assert statuses([needs_override, other]) == [Request.Status.SUBMITTED, Request.Status.APPROVED]
+        client, headers = api(user, token_for)
+        single = client.post(
+            reverse("clusters-api:request-approve", args=[needs_override.pk]),
+            {"override_reason": "Team B moved to team-b-prod; these are leftovers."},
+            content_type="application/json",
+            headers=headers,
+        )
+        assert single.status_code == 200 and statuses([needs_override]) == [Request.Status.APPROVED]
+    else:
+        assert response.status_code in (401, 403) and "team-b.clicks" not in response.content.decode()
+        assert statuses([needs_override, other]) == [Request.Status.SUBMITTED] * 2

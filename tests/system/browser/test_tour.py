@@ -105,6 +105,19 @@ def demo(live_server) -> dict:
     services.reject_request(
         request_id=rejected.pk, actor=ada, reason="Send the logs to S3; Kafka is for events people read."
     )
+    # Search files a topic of its monolith application, indexer: the applications page tells alice why no
+    # takeover of indexer can be approved instead of offering one.
+    file_topic(
+        users["bob"], "search", "events-write", "documents", 6, "indexer's documents, off legacy-kafka"
+    )
+    # Payments retires events-write, which carries Search's and Analytics' topics: the approval queue sends ada
+    # to the request's page for an override instead of offering a one-click approval.
+    services.submit_request(
+        actor=alice,
+        prepared=services.prepare_cluster_decommission(
+            actor=alice, cluster=clusters["events-write"], justification="Moving to per-team clusters"
+        ),
+    )
     return {"teams": teams, "users": users, "clusters": clusters}
 
 

@@ -50,9 +50,13 @@ def notify(*, request_id: int, event: str) -> None:
     if event == "submitted":
         recipients = _approver_emails(request)
         subject = f"[MSK portal] Approval needed: #{request.pk} {request.summary}"
-        flagged = (
-            " It is flagged: it takes more than the soft limit of a quota." if request.has_warnings else ""
-        )
+        flagged = ""
+        if request.has_warnings:
+            flagged = (
+                " It is flagged: it takes down other teams' live topics."
+                if request.kind == Request.Kind.CLUSTER_DECOMMISSION
+                else " It is flagged: it takes more than the soft limit of a quota."
+            )
         body = (
             f"{request.requested_by} ({request.team.name}) asks for: {request.summary}.{flagged}\n\n"
             f"Justification: {request.justification or '(none)'}\n"
@@ -138,7 +142,7 @@ def notify_submitted_together(*, request_ids: list[int], source: str) -> int:
             f"{first.requested_by} ({teams}) filed {count} request{pluralize(count)} that wait for approval, "
             f"from {source}\n\n"
             f"Estimated cost: {usd(total)} per month in total.\n"
-            f"Flagged (more than the soft limit of a quota): {flagged}.\n\n"
+            f"Flagged (more than the soft limit of a quota, or taking down other teams' topics): {flagged}.\n\n"
             + "\n".join(lines)
             + f"\n\nReview them in the approval queue: {link}\n"
         )

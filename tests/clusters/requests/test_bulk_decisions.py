@@ -581,3 +581,21 @@ def test_the_queue_asks_one_query_for_every_decommission_on_the_page(
     assert [row.needs_override for row in marked] == [
         "Approving takes down 1 live topic of 1 other team (Team B)"
     ] * 5
+
+
+def test_the_approvers_mail_and_the_queue_say_why_a_decommission_is_flagged(admin, member_a, needs_override):
+    """Flagged for the other teams' topics it takes down, not for a quota: the mail says so, and the queue's
+    flag and intro name both reasons a request is flagged."""
+    from clusters.requests.notifications import notify
+
+    assert needs_override.has_warnings
+    mail.outbox.clear()
+    notify(request_id=needs_override.pk, event="submitted")
+    [sent] = mail.outbox
+    assert "It is flagged: it takes down other teams' live topics." in sent.body
+    assert "soft limit" not in sent.body
+    page = client_for(admin).get(QUEUE).content.decode()
+    assert "or decommission a cluster that still carries other teams' live topics" in page
+    assert "takes down other teams' live topics (the request's page says which)" in row_of(
+        page, needs_override
+    )

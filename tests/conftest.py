@@ -44,8 +44,8 @@ def examples(count: int) -> int:
 # Tests that share one expensive process run on one pytest-xdist worker (`make test` runs with
 # --dist loadgroup): one Chromium instead of one per worker, one Kafka broker (two JVMs) instead of one
 # per worker. Everything else a test starts is its own: each worker process has its own test database
-# and Celery queue (named after its pid in tests/settings.py; SQLite files too), processes started by
-# tests listen on free ports and keep their files under tmp_path.
+# and Celery queue (named after the run's pid and the xdist worker's id in tests/settings.py; SQLite files
+# too), processes started by tests listen on free ports and keep their files under tmp_path.
 SHARED_PROCESSES = {
     "tests/system/browser/": "browser",
     "tests/clusters/integrations/kafka/test_kafka_admin.py": "kafka-broker",

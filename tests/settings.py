@@ -37,14 +37,21 @@ if not os.environ.get("REDIS_URL") and not os.environ.get("CELERY_BROKER_URL"):
     elif REQUIRE_SERVICES:
         raise ImproperlyConfigured("CI needs Redis on 127.0.0.1:6379 (start it; see .ci/run)")
 
-# Own queue per checkout and run: worker processes started by tests inherit it, so two runs sharing
-# the machine's Redis never consume each other's tasks.
+# Own queue per checkout, run and pytest-xdist worker: worker processes started by tests inherit it, so
+# two runs sharing the machine's Redis, or two xdist workers of one run, never consume each other's tasks.
 os.environ.setdefault(
     "CELERY_QUEUE",
     "portal-test-"
     + hashlib.sha1(str(Path(__file__).resolve().parents[1]).encode(), usedforsecurity=False).hexdigest()[:8]
     + f"-{os.getpid()}",
 )
+# pytest-django imports these settings in the xdist controller too, before it starts the workers, and the
+# workers inherit its environment: without the worker's id in the name every worker had the controller's
+# queue, and a real worker started by one test took the tasks another xdist worker's test published (for
+# ids of its own database). Added once: processes started by an xdist worker inherit the id and the name.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _XDIST_WORKER and not os.environ["CELERY_QUEUE"].endswith(f"-{_XDIST_WORKER}"):
+    os.environ["CELERY_QUEUE"] += f"-{_XDIST_WORKER}"
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 40)
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,27 @@ from tests import builders
 from tests.system.test_devstack_process import _database_url
 
 ROOT = Path(__file__).resolve().parents[3]
+LOG_TAIL_LINES = 40
+
+
+@dataclass
+class WorkerAndBeat:
+    """The two processes and their logs: files, never a pipe (a pipe nobody reads fills up at 64 KiB, and
+    the worker then blocks for ever writing its next log line while it still looks alive)."""
+
+    processes: dict[str, subprocess.Popen]
+    logs: dict[str, Path]
+
+    def assert_alive(self) -> None:
+        for name, process in self.processes.items():
+            assert process.poll() is None, f"{name} exited with {process.returncode}\n{self.log_tails()}"
+
+    def log_tails(self) -> str:
+        tails = []
+        for name, log in self.logs.items():
+            lines = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+            tails.append(f"--- last {len(lines)} lines of {name}.log ({log}) ---\n" + "\n".join(lines))
+        return "\n".join(tails)
 
 
 @pytest.fixture
@@ -30,9 +52,11 @@ def worker_and_beat(tmp_path):
         LOCAL_MSK_CREATE_SECONDS="1",
         RECONCILE_INTERVAL_SECONDS="1",
         HEARTBEAT_INTERVAL_SECONDS="60",
+        PYTHONUNBUFFERED="1",  # the logs are files: every line is there when a failure reads their tails
     )
-    commands = [
-        [
+    commands = {
+        # INFO: every task received and finished, with its time, so a failure's log tail says what ran.
+        "worker": [
             sys.executable,
             "-m",
             "celery",
@@ -40,35 +64,39 @@ def worker_and_beat(tmp_path):
             "portal",
             "worker",
             "--concurrency=1",
-            "--loglevel=WARNING",
+            "--loglevel=INFO",
             "--hostname=test-worker@%h",
         ],
-        [
+        "beat": [
             sys.executable,
             "-m",
             "celery",
             "-A",
             "portal",
             "beat",
-            "--loglevel=WARNING",
+            "--loglevel=INFO",
             f"--schedule={tmp_path / 'beat-schedule'}",
         ],
-    ]
-    processes = [
-        subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        for command in commands
-    ]
-    yield processes
-    for process in processes:
+    }
+    # The queue is this pytest process's (tests/settings.py) and outlives the real-worker tests it ran
+    # before: what they left (test_worker_killed's beat leaves a hundred messages or so) would come first.
+    app.control.purge()
+    logs = {name: tmp_path / f"{name}.log" for name in commands}
+    processes = {}
+    for name, command in commands.items():
+        with logs[name].open("wb") as log:
+            processes[name] = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+    yield WorkerAndBeat(processes, logs)
+    for process in processes.values():
         process.terminate()
-    for process in processes:
+    for process in processes.values():
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -98,13 +126,11 @@ def test_approved_cluster_request_becomes_active_through_real_processes(
     deadline = time.monotonic() + 120  # generous: CI machines run other test workers beside it
     cluster = Cluster.objects.get(name="team-a-real")
     while time.monotonic() < deadline and cluster.status != Cluster.Status.ACTIVE:
-        for process in worker_and_beat:
-            assert process.poll() is None, process.stderr.read().decode()[-2000:]
+        worker_and_beat.assert_alive()
         time.sleep(0.3)
         cluster.refresh_from_db()
-    assert cluster.status == Cluster.Status.ACTIVE, list(
-        ProvisioningEvent.objects.values_list("note", flat=True)
-    )
+    events = list(ProvisioningEvent.objects.values_list("note", flat=True))
+    assert cluster.status == Cluster.Status.ACTIVE, f"{events}\n{worker_and_beat.log_tails()}"
     assert cluster.arn.startswith("arn:aws:kafka:us-east-1:123456789012:cluster/team-a-real/")
     assert cluster.bootstrap_brokers
     steps = list(ProvisioningEvent.objects.filter(cluster=cluster).values_list("to_status", flat=True))

@@ -20,16 +20,20 @@ CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"
 
 
 def _reset_producer_pool():
-    # The next publish takes the (kombu-cached) connection pool of the broker URL now in force.
+    # The next publish takes the (kombu-cached) connection pool of the broker URL now in force, and a
+    # producer pool over it (the producer pool keeps the connection pool it was made with).
     app._pool = None
+    app.amqp._producer_pool = None
 
 
 @pytest.fixture
 def broker_down(monkeypatch):
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = False
-    monkeypatch.setenv("CELERY_BROKER_URL", CLOSED_PORT_BROKER)  # Celery reads this before its conf
+    # The conf first: monkeypatch keeps the value it reads now to put back, and Celery's conf answers with
+    # CELERY_BROKER_URL once that is set (undo then left every later test of the process on the closed port).
     monkeypatch.setattr(app.conf, "broker_url", CLOSED_PORT_BROKER)
+    monkeypatch.setenv("CELERY_BROKER_URL", CLOSED_PORT_BROKER)  # Celery reads this before its conf
     _reset_producer_pool()
     yield
     app.conf.task_always_eager = eager

@@ -138,9 +138,11 @@ def publish_to_private_redis(private_redis, monkeypatch):
     )
     app.conf.task_always_eager = False
     app.conf.broker_transport = "portal.broker:Transport"  # as settings choose for a redis:// broker
+    # The conf before the environment: Celery's conf answers with CELERY_BROKER_URL once that is set, and
+    # monkeypatch puts back what it read, which would leave the process on the private Redis, gone after this test.
+    monkeypatch.setattr(app.conf, "broker_url", private_redis.url)
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     monkeypatch.setenv("CELERY_BROKER_URL", private_redis.url)  # Celery reads this before its conf
-    monkeypatch.setattr(app.conf, "broker_url", private_redis.url)
     app.conf.broker_transport_options = dict(settings.REDIS_BROKER_TRANSPORT_OPTIONS)
     reset_producers()
     yield

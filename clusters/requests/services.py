@@ -961,17 +961,21 @@ def _lock_scope(request: Request) -> None:
 
 def _reassess(request: Request) -> limits.Assessment:
     """Quotas again at approval time: other requests may have been approved since this one was filed; and
-    the principals against today's rules (an admin may have turned cross-account principals off since)."""
+    the principals against today's rules (an admin may have turned cross-account principals off since). A
+    new cluster's or topic's name too: another request for it may have been approved meanwhile."""
     quotas = PlatformSettings.current()
     payload = request.payload
     if request.kind == Kind.CLUSTER_CREATE:
-        return limits.assess_new_cluster(
+        assessment = limits.assess_new_cluster(
             account_id=payload["account_id"],
             region=payload["region"],
             write_mbps=Decimal(payload["expected_write_mbps"]),
             read_mbps=Decimal(payload["expected_read_mbps"]),
             quotas=quotas,
         )
+        if clash := cluster_name_error(payload["name"], region=payload["region"]):
+            assessment.findings.append(limits.Finding(limits.ERROR, "name", clash))
+        return assessment
     assessment = limits.Assessment()
     if request.kind in (Kind.TOPIC_CREATE, Kind.TOPIC_UPDATE):
         assessment = limits.assess_topic_on_cluster(

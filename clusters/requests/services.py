@@ -607,29 +607,36 @@ def prepare_topic_update(
     *,
     actor: User,
     topic: Topic,
-    partitions: int,
-    retention_ms: int,
-    retention_bytes: int,
-    max_message_bytes: int,
-    compression_type: str,
-    message_timestamp_type: str,
+    partitions: int | None,
+    retention_ms: int | None,
+    retention_bytes: int | None,
+    max_message_bytes: int | None,
+    compression_type: str | None,
+    message_timestamp_type: str | None,
     expected_in_mbps: Decimal | None = None,
     expected_out_mbps: Decimal | None = None,
-    justification: str = "",
-) -> Prepared:
+    justification: str | None = "",
+    partial: bool = False,
+) -> Prepared | None:
+    """`partial`: some fields did not parse (they are None); check the rest, prepare nothing. Otherwise
+    an expected throughput left out (None) keeps the topic's own."""
     _require_cluster_for_team(actor, topic.team, topic.cluster)
     in_mbps = topic.expected_in_mbps if expected_in_mbps is None else expected_in_mbps
     out_mbps = topic.expected_out_mbps if expected_out_mbps is None else expected_out_mbps
     errors: dict[str, str] = {}
     if topic.status not in Topic.CHANGEABLE:
         errors["topic"] = f"The topic is {topic.get_status_display().lower()}."
-    if partitions > rules.MAX_PARTITIONS_PER_TOPIC:
-        errors["partitions"] = f"Choose at most {rules.MAX_PARTITIONS_PER_TOPIC:,} partitions."
-    elif partitions < topic.partitions:
-        errors["partitions"] = f"Kafka can only add partitions: it has {topic.partitions}."
-    suggested = rules.suggested_partitions(in_mbps, out_mbps)
-    if partitions < suggested:
-        errors["partitions"] = f"At the expected throughput this topic needs at least {suggested} partitions."
+    if partitions is not None:
+        if partitions > rules.MAX_PARTITIONS_PER_TOPIC:
+            errors["partitions"] = f"Choose at most {rules.MAX_PARTITIONS_PER_TOPIC:,} partitions."
+        elif partitions < topic.partitions:
+            errors["partitions"] = f"Kafka can only add partitions: it has {topic.partitions}."
+        suggested = rules.suggested_partitions(in_mbps, out_mbps)
+        throughput_parsed = not partial or _given(expected_in_mbps, expected_out_mbps)
+        if throughput_parsed and partitions < suggested:
+            errors["partitions"] = (
+                f"At the expected throughput this topic needs at least {suggested} partitions."
+            )
     configs, config_errors = _topic_configs(
         retention_ms=retention_ms,
         retention_bytes=retention_bytes,
@@ -638,6 +645,9 @@ def prepare_topic_update(
         message_timestamp_type=message_timestamp_type,
     )
     errors.update(config_errors)
+    if partial:
+        _raise_if(errors)
+        return None
     configs["cleanup.policy"] = topic.cleanup_policy  # fixed at creation on MSK Serverless
     changes = {
         key: [topic.configs.get(key), value]

@@ -388,9 +388,19 @@ def _access_entry_checks(
 ) -> tuple[list[ValidationError], list[limits.Finding]]:
     """The combined topic request's access rows: one API field ("access") whose messages say the row
     ("Access #2: …") and carry the row's field as their code, for the form to put them in place."""
-    errors, findings = [], []
+    errors, findings, roles = [], [], set()
     for row, entry in enumerate(entries, start=1):
         check = _check_access(entry, team=team, cluster=cluster, quotas=quotas)
+        if (
+            entry.principal_arn is not None
+            and entry.principal_arn in roles
+            and "principal_arn" not in check.errors
+        ):
+            # Two rows for one role would make two grants of it on the topic.
+            check.errors["principal_arn"] = [
+                "This role is in another row already: give it produce and consume in one row."
+            ]
+        roles.add(entry.principal_arn)
         errors += [
             ValidationError(f"Access #{row}: {message}", code=field)
             for field, messages in check.errors.items()

@@ -367,6 +367,27 @@ def test_combined_request_preview_shows_policy_and_maps_row_errors(member_a, tea
     assert '<pre tabindex="0">{\n  &quot;Version&quot;: &quot;2012-10-17&quot;' in body
 
 
+def test_combined_request_refuses_one_role_in_two_rows(member_a, team_a, cluster):
+    # Two rows for one role made two identical grants (two policies for one role on one topic).
+    data = topic_data(
+        team_a,
+        cluster,
+        access_1_principal_arn=PRINCIPAL,
+        access_1_produce="on",
+        access_3_principal_arn=f"  {PRINCIPAL} ",
+        access_3_produce="on",
+    )
+    response = client_for(member_a).post(reverse("clusters:request-new-topic"), data)
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert errors == {
+        "access_3_principal_arn": [
+            "This role is in another row already: give it produce and consume in one row."
+        ]
+    }
+    assert not Request.objects.exists()
+
+
 def test_access_form_puts_each_error_under_its_own_field(member_a, team_a, cluster, topic):
     response = client_for(member_a).post(
         reverse("clusters:request-new-access"),

@@ -771,8 +771,10 @@ def prepare_access_grant(
     errors: dict[str, str | list[str]] = {}
     if topic_prefix is None:
         pass  # did not parse: its own error says so
-    elif (topic is None) == (not topic_prefix):
-        errors["topic"] = "Choose one topic or give a topic prefix (not both)."
+    elif topic is None and not topic_prefix:
+        errors["topic"] = "Choose a topic, or give a topic prefix."
+    elif topic is not None and topic_prefix:
+        errors["topic"] = "Choose a topic or give a topic prefix, not both."
     elif topic is not None and topic.cluster_id != cluster.pk and not replicated_onto(topic, cluster):
         # The form narrows the list to the chosen cluster; without JavaScript, or over the API, it is said here.
         errors["topic"] = (

@@ -11,7 +11,7 @@ from django.utils import timezone
 from billing import reconciliation
 from billing.chargeback import ChargebackError, compute_run, finalize_run
 from billing.models import ChargebackRun
-from billing.months import first_of_month, previous_month
+from billing.months import current_month, first_of_month, previous_month
 from billing.usage import collect_usage
 from clusters.providers.base import TransientError
 from portal import access
@@ -84,9 +84,12 @@ def set_scaling(*, month: dt.date, enabled: bool, actor) -> ChargebackRun:
 
 
 def finalize_month(*, month: dt.date, actor) -> ChargebackRun:
-    """Finalize a computed provisional month for good. `actor` None is the system (the command)."""
+    """Finalize a computed provisional month for good, once it is over (the rest of a month still running
+    would never be charged). `actor` None is the system (the command)."""
     if actor is not None and not access.can_finalize_chargeback(actor):
         raise NotAllowed("Only finance finalizes a month.")
+    if first_of_month(month) >= current_month():
+        raise Conflict(f"{month:%Y-%m} is not over yet: finalize it once it is, with all its usage in.")
     run = ChargebackRun.objects.filter(month=first_of_month(month)).first()
     if run is None:
         raise Conflict(f"{month:%Y-%m} has not been computed yet: recompute it first.")

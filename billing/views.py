@@ -45,6 +45,7 @@ def _finance_context(request: HttpRequest, form: MonthForm) -> dict:
         "total": costs.total,
         "runs": selectors.run_list(user=request.user)[:24],
         "can_finalize": access.can_finalize_chargeback(request.user),
+        "month_over": month < months.current_month(),
         "can_recompute": access.can_recompute_chargeback(request.user),
         "csv_kinds": list(exports.KINDS),
         "comparison": selectors.estimate_vs_actual(run) if run and run.computed_at else [],

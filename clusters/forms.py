@@ -439,8 +439,9 @@ class TopicUpdateForm(ServiceForm):
     )
     justification = _justification("Why the change is needed. Optional.")
 
-    def __init__(self, *args, topic, partitions=None, **kwargs):
-        """`partitions`: a suggestion to start from (an alert's remedy), else the topic's own."""
+    def __init__(self, *args, topic, partitions=None, user: User | None = None, **kwargs):
+        """`partitions`: a suggestion to start from (an alert's remedy), else the topic's own. `user`: who
+        files it, so that fields which parse are checked by the service beside those which do not."""
         configs = topic.configs or {}
         kwargs.setdefault(
             "initial",
@@ -457,9 +458,19 @@ class TopicUpdateForm(ServiceForm):
         )
         super().__init__(*args, **kwargs)
         self.topic = topic
+        self.user = user
 
-    def service_kwargs(self) -> dict:
-        return {"topic": self.topic, **self.cleaned_data}
+    def service_kwargs(self, data: dict | None = None) -> dict:
+        return {"topic": self.topic, **super().service_kwargs(data)}
+
+    def _post_clean(self):
+        """As `TeamScopedForm`: every error at once, not one more on each submit."""
+        super()._post_clean()
+        if self._errors and self.user is not None:
+            kwargs = self.service_kwargs({name: self.cleaned_data.get(name) for name in self.fields})
+            errors = services.partial_errors(lambda: self.prepare(actor=self.user, partial=True, **kwargs))
+            if errors:
+                self.apply_service_errors(ValidationError(errors), beside_parse_errors=True)
 
 
 class JustificationForm(ServiceForm):

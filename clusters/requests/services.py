@@ -413,9 +413,19 @@ def _access_entry_checks(
 ) -> tuple[list[ValidationError], list[limits.Finding]]:
     """The combined topic request's access rows: one API field ("access") whose messages say the row
     ("Access #2: …") and carry the row's field as their code, for the form to put them in place."""
-    errors, findings = [], []
+    errors, findings, roles = [], [], set()
     for row, entry in enumerate(entries, start=1):
         check = _check_access(entry, team=team, cluster=cluster, quotas=quotas)
+        if (
+            entry.principal_arn is not None
+            and entry.principal_arn in roles
+            and "principal_arn" not in check.errors
+        ):
+            # Two rows for one role would make two grants of it on the topic.
+            check.errors["principal_arn"] = [
+                "This role is in another row already: give it produce and consume in one row."
+            ]
+        roles.add(entry.principal_arn)
         errors += [
             ValidationError(f"Access #{row}: {message}", code=field)
             for field, messages in check.errors.items()
@@ -632,29 +642,36 @@ def prepare_topic_update(
     *,
     actor: User,
     topic: Topic,
-    partitions: int,
-    retention_ms: int,
-    retention_bytes: int,
-    max_message_bytes: int,
-    compression_type: str,
-    message_timestamp_type: str,
+    partitions: int | None,
+    retention_ms: int | None,
+    retention_bytes: int | None,
+    max_message_bytes: int | None,
+    compression_type: str | None,
+    message_timestamp_type: str | None,
     expected_in_mbps: Decimal | None = None,
     expected_out_mbps: Decimal | None = None,
-    justification: str = "",
-) -> Prepared:
+    justification: str | None = "",
+    partial: bool = False,
+) -> Prepared | None:
+    """`partial`: some fields did not parse (they are None); check the rest, prepare nothing. Otherwise
+    an expected throughput left out (None) keeps the topic's own."""
     _require_cluster_for_team(actor, topic.team, topic.cluster)
     in_mbps = topic.expected_in_mbps if expected_in_mbps is None else expected_in_mbps
     out_mbps = topic.expected_out_mbps if expected_out_mbps is None else expected_out_mbps
     errors: dict[str, str] = {}
     if topic.status not in Topic.CHANGEABLE:
         errors["topic"] = f"The topic is {topic.get_status_display().lower()}."
-    if partitions > rules.MAX_PARTITIONS_PER_TOPIC:
-        errors["partitions"] = f"Choose at most {rules.MAX_PARTITIONS_PER_TOPIC:,} partitions."
-    elif partitions < topic.partitions:
-        errors["partitions"] = f"Kafka can only add partitions: it has {topic.partitions}."
-    suggested = rules.suggested_partitions(in_mbps, out_mbps)
-    if partitions < suggested:
-        errors["partitions"] = f"At the expected throughput this topic needs at least {suggested} partitions."
+    if partitions is not None:
+        if partitions > rules.MAX_PARTITIONS_PER_TOPIC:
+            errors["partitions"] = f"Choose at most {rules.MAX_PARTITIONS_PER_TOPIC:,} partitions."
+        elif partitions < topic.partitions:
+            errors["partitions"] = f"Kafka can only add partitions: it has {topic.partitions}."
+        suggested = rules.suggested_partitions(in_mbps, out_mbps)
+        throughput_parsed = not partial or _given(expected_in_mbps, expected_out_mbps)
+        if throughput_parsed and partitions < suggested:
+            errors["partitions"] = (
+                f"At the expected throughput this topic needs at least {suggested} partitions."
+            )
     configs, config_errors = _topic_configs(
         retention_ms=retention_ms,
         retention_bytes=retention_bytes,
@@ -663,6 +680,9 @@ def prepare_topic_update(
         message_timestamp_type=message_timestamp_type,
     )
     errors.update(config_errors)
+    if partial:
+        _raise_if(errors)
+        return None
     configs["cleanup.policy"] = topic.cleanup_policy  # fixed at creation on MSK Serverless
     changes = {
         key: [topic.configs.get(key), value]
@@ -776,8 +796,10 @@ def prepare_access_grant(
     errors: dict[str, str | list[str]] = {}
     if topic_prefix is None:
         pass  # did not parse: its own error says so
-    elif (topic is None) == (not topic_prefix):
-        errors["topic"] = "Choose one topic or give a topic prefix (not both)."
+    elif topic is None and not topic_prefix:
+        errors["topic"] = "Choose a topic, or give a topic prefix."
+    elif topic is not None and topic_prefix:
+        errors["topic"] = "Choose a topic or give a topic prefix, not both."
     elif topic is not None and topic.cluster_id != cluster.pk and not replicated_onto(topic, cluster):
         # The form narrows the list to the chosen cluster; without JavaScript, or over the API, it is said here.
         errors["topic"] = (
@@ -986,17 +1008,21 @@ def _lock_scope(request: Request) -> None:
 
 def _reassess(request: Request) -> limits.Assessment:
     """Quotas again at approval time: other requests may have been approved since this one was filed; and
-    the principals against today's rules (an admin may have turned cross-account principals off since)."""
+    the principals against today's rules (an admin may have turned cross-account principals off since). A
+    new cluster's or topic's name too: another request for it may have been approved meanwhile."""
     quotas = PlatformSettings.current()
     payload = request.payload
     if request.kind == Kind.CLUSTER_CREATE:
-        return limits.assess_new_cluster(
+        assessment = limits.assess_new_cluster(
             account_id=payload["account_id"],
             region=payload["region"],
             write_mbps=Decimal(payload["expected_write_mbps"]),
             read_mbps=Decimal(payload["expected_read_mbps"]),
             quotas=quotas,
         )
+        if clash := cluster_name_error(payload["name"], region=payload["region"]):
+            assessment.findings.append(limits.Finding(limits.ERROR, "name", clash))
+        return assessment
     assessment = limits.Assessment()
     if request.kind in (Kind.TOPIC_CREATE, Kind.TOPIC_UPDATE):
         assessment = limits.assess_topic_on_cluster(

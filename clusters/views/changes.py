@@ -25,7 +25,7 @@ from portal import access
 class Change:
     target: str  # what the change is about: "topic", "grant" or "cluster" (the URL's `<target>_id`)
     lookup: Callable  # (user=, pk=) -> the object, 404 when the user may not see it
-    form: Callable  # (data, obj) -> the bound or unbound form
+    form: Callable  # (data, obj, user=, **suggested) -> the bound or unbound form
     title: str  # str.format()ted with obj=
     intro: str  # str.format()ted with obj=
     cluster_id: Callable  # obj -> the cluster page "Back" returns to
@@ -61,7 +61,7 @@ CHANGES = {
     "topic-update": Change(
         target="topic",
         lookup=selectors.topic_get,
-        form=lambda data, topic, **suggested: forms.TopicUpdateForm(data, topic=topic, **suggested),
+        form=lambda data, topic, **kwargs: forms.TopicUpdateForm(data, topic=topic, **kwargs),
         title="Change topic {obj.name}",
         intro="cleanup.policy stays “{obj.cleanup_policy}”: it cannot be changed after creation.",
         cluster_id=lambda topic: topic.cluster_id,
@@ -105,7 +105,9 @@ def change_request(request: HttpRequest, change: str, **target_id: int) -> HttpR
     if not access.can_act_for_team(request.user, obj.team):
         raise PermissionDenied(f"Only members of {obj.team.name} can request changes to what it owns.")
     suggestion = spec.suggest(request, obj) if spec.suggest else None
-    form = spec.form(filing.posted(request), obj, **(suggestion.form_kwargs if suggestion else {}))
+    form = spec.form(
+        filing.posted(request), obj, user=request.user, **(suggestion.form_kwargs if suggestion else {})
+    )
     response, prepared = filing.prepare_and_submit(request, form)
     if response is not None:
         return response

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from billing import chargeback, exports
+from billing import chargeback, exports, months
 from billing.models import ChargebackLine, ChargebackRun
 from billing.pricing import usd
 from portal.models import AuditEvent, Team
@@ -198,6 +198,27 @@ def test_finalize_needs_the_confirmation(october, finance):
     response = client_for(finance).post(reverse("billing:run-finalize", kwargs={"month": "2026-10"}))
     assert response.status_code == 400 and "confirmation" in response.content.decode()
     assert ChargebackRun.objects.get(pk=october.pk).status == "provisional"
+
+
+def test_a_month_that_is_not_over_cannot_be_finalized(finance, token_for):
+    # The finance page offered "Finalize" for the month to date (and any future month once recomputed):
+    # finalized, the rest of the month's usage would never be charged.
+    for month in (months.current_month(), months.next_month(months.current_month())):
+        label = f"{month:%Y-%m}"
+        client = client_for(finance)
+        assert client.post(reverse("billing:run-recompute", kwargs={"month": label})).status_code == 302
+        page = client.get(reverse("billing:finance"), {"month": label}).content.decode()
+        assert f"Recompute {label}" in page and f"Finalize {label}" not in page
+        assert f"{label} can be finalized once it is over." in page
+        response = client.post(reverse("billing:run-finalize", kwargs={"month": label}), {"confirm": "yes"})
+        assert response.status_code == 409
+        assert f"{label} is not over yet" in response.content.decode()
+        headers = {"Authorization": f"Bearer {token_for(finance)}"}
+        api = client_for(None).post(
+            reverse("billing-api:run-finalize", kwargs={"month": label}), headers=headers
+        )
+        assert api.status_code == 409 and api.json()["code"] == "conflict"
+        assert ChargebackRun.objects.get(month=month).status == "provisional"
 
 
 def test_finalized_month_is_immutable_via_html_and_api(october, finance, admin, token_for):

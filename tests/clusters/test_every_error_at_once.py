@@ -151,6 +151,48 @@ def test_cluster_api_answers_every_field_error_together(
     assert field_errors["name"] == ["A cluster called “taken” already exists in us-east-1."]
 
 
+# --- Topic change: partitions that do not parse and a bad retention -------------------------------
+
+
+def change_data(**overrides) -> dict:
+    data = {
+        "partitions": "2",
+        "expected_in_mbps": "1",
+        "expected_out_mbps": "1",
+        "retention_ms": "604800000",
+        "retention_bytes": "-1",
+        "max_message_bytes": "1048588",
+        "compression_type": "producer",
+        "message_timestamp_type": "CreateTime",
+        "justification": "",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.mark.parametrize("partitions", ["0", "two"])
+def test_topic_change_form_shows_bad_partitions_and_bad_configs_together(partitions, member_a, topics):
+    response = client_for(member_a).post(
+        reverse("clusters:request-topic-update", args=[topics[0].pk]),
+        change_data(partitions=partitions, retention_ms="-9", max_message_bytes="0"),
+    )
+    errors = response.context["form"].errors
+    assert set(errors) == {"partitions", "retention_ms", "max_message_bytes"}
+    assert errors["retention_ms"] == ["Use a positive number of milliseconds, or -1 for unlimited."]
+    assert not Request.objects.exists()
+
+
+def test_topic_change_form_checks_partitions_against_throughput_only_when_it_parsed(member_a, topics):
+    # The expected throughput did not parse: the partitions are not measured against the old one (50 MB/s
+    # in needs 10), which the user may have been lowering.
+    Topic.objects.filter(pk=topics[0].pk).update(expected_in_mbps=50)
+    response = client_for(member_a).post(
+        reverse("clusters:request-topic-update", args=[topics[0].pk]),
+        change_data(partitions="2", expected_in_mbps="lots", retention_ms="-9"),
+    )
+    assert set(response.context["form"].errors) == {"expected_in_mbps", "retention_ms"}
+
+
 # --- Access: the topic list follows the chosen cluster ---------------------------------------------
 
 

@@ -367,6 +367,27 @@ def test_combined_request_preview_shows_policy_and_maps_row_errors(member_a, tea
     assert '<pre tabindex="0">{\n  &quot;Version&quot;: &quot;2012-10-17&quot;' in body
 
 
+def test_combined_request_refuses_one_role_in_two_rows(member_a, team_a, cluster):
+    # Two rows for one role made two identical grants (two policies for one role on one topic).
+    data = topic_data(
+        team_a,
+        cluster,
+        access_1_principal_arn=PRINCIPAL,
+        access_1_produce="on",
+        access_3_principal_arn=f"  {PRINCIPAL} ",
+        access_3_produce="on",
+    )
+    response = client_for(member_a).post(reverse("clusters:request-new-topic"), data)
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert errors == {
+        "access_3_principal_arn": [
+            "This role is in another row already: give it produce and consume in one row."
+        ]
+    }
+    assert not Request.objects.exists()
+
+
 def test_access_form_puts_each_error_under_its_own_field(member_a, team_a, cluster, topic):
     response = client_for(member_a).post(
         reverse("clusters:request-new-access"),
@@ -394,6 +415,23 @@ def test_access_form_puts_each_error_under_its_own_field(member_a, team_a, clust
     assert "principal_arn" not in errors
 
 
+@pytest.mark.parametrize(
+    ("chosen", "message"),
+    [
+        ({}, "Choose a topic, or give a topic prefix."),  # it said "(not both)" when neither was given
+        ({"topic_prefix": "team-a."}, "Choose a topic or give a topic prefix, not both."),
+    ],
+)
+def test_access_form_says_which_of_topic_and_prefix_is_wrong(
+    chosen, message, member_a, team_a, cluster, topic
+):
+    data = {"team": team_a.pk, "cluster": cluster.pk, "principal_arn": PRINCIPAL, "produce": "on", **chosen}
+    if chosen:
+        data["topic"] = topic.pk
+    errors = client_for(member_a).post(reverse("clusters:request-new-access"), data).context["form"].errors
+    assert errors == {"topic": [message]}
+
+
 def test_access_form_previews_and_submits_policy(member_a, team_a, cluster, topic):
     client = client_for(member_a)
     data = {
@@ -415,7 +453,7 @@ def test_access_form_previews_and_submits_policy(member_a, team_a, cluster, topi
     detail = client.get(response["Location"]).content.decode()
     assert "Shown before approval" in detail and "kafka-cluster:AlterGroup" in detail
     both = client.post(reverse("clusters:request-new-access"), {**data, "topic_prefix": "team-a."})
-    assert "Choose one topic or give a topic prefix" in both.context["form"].errors["topic"][0]
+    assert both.context["form"].errors["topic"] == ["Choose a topic or give a topic prefix, not both."]
 
 
 def test_cluster_form_submits_and_limits_network_profiles(member_a, team_a, account, network_profile):

@@ -59,6 +59,30 @@ def test_admin_adds_and_removes_members_with_htmx(admin, team_a, member_b):
     assert actions.count("portal.membership.removed") == 1
 
 
+def test_member_panel_says_what_it_did_at_once_and_not_again_on_the_next_page(admin, team_a, member_b):
+    # The panel is swapped in by htmx: the confirmation used to wait in the session and appear on whatever
+    # page came next ("member_b added to Team A." on the dashboard).
+    client = client_for(admin)
+    htmx = {"HX-Request": "true"}
+    added = client.post(
+        reverse("portal:member-add", args=[team_a.slug]), {"username": "member_b"}, headers=htmx
+    )
+    messages = re.search(
+        r'<div id="messages"[^>]*hx-swap-oob="true"[^>]*>(.*?)</div>', added.content.decode(), re.S
+    )
+    assert messages and "member_b added to Team A." in messages.group(1)
+    assert "added to Team A" not in client.get(reverse("portal:dashboard")).content.decode()
+
+    membership = Membership.objects.get(team=team_a, user=member_b)
+    removed = client.post(reverse("portal:member-remove", args=[team_a.slug, membership.pk]), headers=htmx)
+    assert "member_b removed from Team A." in removed.content.decode()
+    assert "removed from Team A" not in client.get(reverse("portal:dashboard")).content.decode()
+    # Without htmx the page itself shows it once (base.html), not a second time in the panel.
+    client.post(reverse("portal:member-add", args=[team_a.slug]), {"username": "member_b"})
+    page = client.get(reverse("portal:team-detail", args=[team_a.slug])).content.decode()
+    assert page.count("member_b added to Team A.") == 1
+
+
 def test_removing_a_membership_of_another_team_is_404(admin, team_a, team_b, member_b):
     membership_b = Membership.objects.get(team=team_b, user=member_b)
     response = client_for(admin).post(reverse("portal:member-remove", args=[team_a.slug, membership_b.pk]))

@@ -305,6 +305,23 @@ class TestClusterRequests:
             )
         assert "11 of 10 clusters" in errors_of(excinfo)["account"][0]
 
+    def test_approval_refuses_a_name_taken_since_filing_in_words(
+        self, member_a, admin, team_a, platform_account, network_profile
+    ):
+        # Two requests for one name (filed twice, or the form sent again after Back): the first approved,
+        # the second no longer fits, as a quota taken meanwhile; it was a 500 (the unique constraint).
+        first, second = (
+            services.submit_request(
+                actor=member_a, prepared=self.base(member_a, team_a, platform_account, network_profile)
+            )
+            for _ in range(2)
+        )
+        services.approve_request(request_id=first.pk, actor=admin)
+        with pytest.raises(Conflict, match="no longer fits: A cluster called “team-a-prod” already exists"):
+            services.approve_request(request_id=second.pk, actor=admin)
+        assert Request.objects.get(pk=second.pk).status == Request.Status.SUBMITTED
+        assert Cluster.objects.filter(name="team-a-prod").count() == 1
+
 
 class TestAccessRequests:
     def test_prefix_must_stay_in_the_team_namespace(self, member_a, team_a, cluster_a):

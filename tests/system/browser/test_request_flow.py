@@ -177,3 +177,24 @@ def test_admin_approves_two_queue_rows_at_once(page: Page, live_server, member_a
     bar.get_by_role("button", name="Reject selected").click()  # without a reason
     expect(page.locator("#messages")).to_have_text("Tell the requester why: the reason is shown to them.")
     assert Request.objects.get(pk=third.pk).status == "submitted"
+
+
+def test_a_row_decided_inline_keeps_its_columns_at_desktop_width(
+    page: Page, live_server, member_a, admin, cluster_a
+):
+    """A row the admin can no longer tick (decided inline; also their own requests) keeps its empty select
+    cell in a table: its cells stay under their headings and the table does not grow past the page. Only
+    the phone's cards drop that empty cell."""
+    page.set_default_timeout(10_000)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    request = builders.topic_request(member_a, cluster_a, "aligned")
+    sign_in(page, live_server, admin.username)
+    page.goto(f"{live_server.url}/approvals/")
+    row = page.locator(f"#request-row-{request.pk}")
+    row.get_by_role("button", name=f"Approve request #{request.pk}").click()
+    expect(row.get_by_role("status")).to_have_text(f"Request #{request.pk} approved.")
+
+    number_heading = page.get_by_role("columnheader", name="#", exact=True).bounding_box()
+    number_cell = row.locator("td[data-label='Request']").bounding_box()
+    assert abs(number_cell["x"] - number_heading["x"]) < 1, (number_cell, number_heading)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

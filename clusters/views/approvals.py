@@ -152,6 +152,8 @@ def _decision_response(
                     "reason_value": reject_form["reason"].value() or "",
                 }
             row = _queue_rows(request, [selectors.one_request_row(obj.pk)])
+            if reason.get("reason_errors"):
+                error = ""  # said once, under the reason box it is about
             html = _queue_rows_html(
                 request, row, back_url=request.POST.get("next", ""), ok=ok, error=error, **reason
             )

@@ -589,6 +589,19 @@ def test_approve_without_htmx_redirects_back_with_flash(request_a, admin, member
     assert offsite["Location"] == reverse("clusters:request-detail", args=[other.pk])
 
 
+def test_an_inline_reject_without_a_reason_says_so_once_under_the_reason_box(request_a, admin):
+    response = client_for(admin).post(
+        reverse("clusters:request-reject", args=[request_a.pk]),
+        {"fragment": "row", "reason": ""},
+        headers=HTMX,
+    )
+    row = response.content.decode()
+    assert response.status_code == 422 and f'id="id_reason_{request_a.pk}_error"' in row
+    assert "notice-error" not in row  # not a second time as the row's notice
+    request_a.refresh_from_db()
+    assert request_a.status == Request.Status.SUBMITTED
+
+
 def test_double_approve_is_a_409_conflict(request_a, admin, make_admin):
     other_admin = make_admin("admin2")
     url = reverse("clusters:request-approve", args=[request_a.pk])

@@ -537,7 +537,7 @@ class Filing(models.Model):
     total = models.PositiveIntegerField(default=0)
     # The result the page shows once done: per item kind, cluster, label, state, request id and note. While it
     # runs (and if it fails), the items tried so far, filed or refused: an automatic filing of the next stages
-    # never files those again by itself (`autofiling.tried_before`).
+    # never files those again by itself (`filing.tried_before`).
     result = models.JSONField(default=list, blank=True)
     reason = models.TextField(blank=True)
 

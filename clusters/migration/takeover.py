@@ -7,8 +7,10 @@ requests of its own applications, and the cutover moves its clients onto what wa
 - **refused** once anything was filed or started for it in the current owner's name: its cutover exists (at
   any step: the cutover, its replication and the clusters it moves clients to all assume the owner; "done"
   leaves its topics with the owner), or its topics, or requests for them or for access to them, are on the
-  new clusters for the owner (waiting or approved). `blockers` says which, in words, for the claim queue
-  and for the refusal;
+  new clusters for the owner (waiting or approved); and while a filing of the owner's requests from a plan of
+  its monolith is queued or running (what it files next would be the owner's). `blockers_of` says which, in
+  words, for the applications page (the claim queue, and in place of "Ask to take over"); `blockers`, the
+  same for one application, for the refusal;
 - **allowed** before that. A plan version computed before the takeover still places the application with
   its previous owner, so that version needs a new one: `taken_over_since(plan)` lists such applications, which
   are not filed nor cut over from it, and a version computed before a takeover cannot be accepted. Refusing the

@@ -26,6 +26,7 @@ from tests.clusters.migration.test_cutover import fake, started  # noqa: F401  (
 from tests.clusters.migration.test_execution import accepted_plan
 from tests.clusters.migration.test_inventory_csv import GOOD
 from tests.clusters.migration.test_planning import owned  # noqa: F401  (fixture)
+from tests.clusters.migration.test_views import _action_cell
 from tests.conftest import client_for
 
 
@@ -372,12 +373,6 @@ def test_a_takeover_is_offered_again_once_what_stood_in_the_way_is_gone(orders_f
     Topic.objects.filter(name="orders.created").update(status=Topic.Status.DELETED)
     orders = _action_cell(client_for(member_b).get(url).content.decode(), "orders")
     assert 'Ask to take over<span class="visually-hidden"> orders</span> from Team A</button>' in orders
-
-
-def _action_cell(page: str, application: str) -> str:
-    from tests.clusters.migration.test_views import _action_cell as cell
-
-    return cell(page, application)
 
 
 def test_every_reason_is_found_for_many_applications_in_the_same_few_queries(

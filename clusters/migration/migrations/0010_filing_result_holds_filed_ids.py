@@ -3,6 +3,28 @@
 from django.db import migrations
 
 
+def ids_into_result(apps, schema_editor):
+    """A filing not done (failed, or queued again after a lost worker) kept what it filed only in
+    `filed_request_ids`, its `result` being written once done: each id becomes a filed row of `result`, as
+    its progress writes them now (kind, cluster and label were not kept), so the page still counts them and a
+    rerun still shows them as filed."""
+    Filing = apps.get_model("migration_assistant", "Filing")
+    for filing in Filing.objects.exclude(status="done"):
+        if filing.filed_request_ids:
+            filing.result = [
+                {"kind": "", "cluster": "", "label": "", "state": "filed", "request": pk, "note": ""}
+                for pk in filing.filed_request_ids
+            ] + filing.result
+            filing.save(update_fields=["result"])
+
+
+def ids_from_result(apps, schema_editor):
+    Filing = apps.get_model("migration_assistant", "Filing")
+    for filing in Filing.objects.all():
+        filing.filed_request_ids = [row["request"] for row in filing.result if row["state"] == "filed"]
+        filing.save(update_fields=["filed_request_ids"])
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -10,6 +32,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(ids_into_result, ids_from_result),
         migrations.RemoveField(
             model_name='filing',
             name='filed_request_ids',

@@ -1050,3 +1050,34 @@ def test_an_automatic_filing_started_for_other_items_leaves_a_rejected_one_to_a_
 
     _press_opting_in(member_a, plan, team_a, django_capture_on_commit_callbacks, next_stages=False)
     assert [request.payload["name"] for request in _filed_topics()].count(rejected.payload["name"]) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_request_ids_a_filing_kept_before_0010_stay_filed(
+    owned,  # noqa: F811
+    admin,
+    member_a,
+    team_a,
+):
+    """Before 0010 a filing that failed (or was still running) kept what it filed only in `filed_request_ids`,
+    its `result` being written once done: migrating keeps them, so the page still says what it filed and a
+    rerun still shows them as filed."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from clusters.migration.models import Filing
+
+    plan = accepted_plan(admin, owned)
+    failed = Filing.objects.create(plan=plan, team=team_a, requested_by=member_a, status="failed")
+    app, before = "migration_assistant", ("migration_assistant", "0009_auto_filing")
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes(app)
+    try:
+        executor.migrate([before])
+        old = MigrationExecutor(connection).loader.project_state([before]).apps
+        old.get_model(app, "Filing").objects.filter(pk=failed.pk).update(filed_request_ids=[7, 5])
+        executor = MigrationExecutor(connection)
+        executor.migrate(latest)
+    finally:
+        MigrationExecutor(connection).migrate(latest)
+    assert Filing.objects.get(pk=failed.pk).filed_request_ids == [7, 5]

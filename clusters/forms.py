@@ -40,9 +40,22 @@ def _justification(help_text: str, *, required: bool = False) -> forms.CharField
 
 
 class ServiceForm(forms.Form):
-    """A form whose cleaned data feeds one prepare_* service."""
+    """A form whose cleaned data feeds one prepare_* service.
+
+    A form that knows who files it (`user`) shows every error at once instead of one more on each submit:
+    when some fields do not parse, the service still checks the others (`partial=True`, None for the
+    fields in error)."""
 
     prepare = None  # the services function, set by subclasses
+    user: User | None = None  # who files it; set by forms whose `prepare` takes `partial`
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self._errors and self.user is not None:
+            kwargs = self.service_kwargs({name: self.cleaned_data.get(name) for name in self.fields})
+            errors = services.partial_errors(lambda: self.prepare(actor=self.user, partial=True, **kwargs))
+            if errors:
+                self.apply_service_errors(ValidationError(errors), beside_parse_errors=True)
 
     def service_kwargs(self, data: dict | None = None) -> dict:
         """The service's keyword arguments from `data` (the cleaned data unless given)."""
@@ -72,10 +85,8 @@ class ServiceForm(forms.Form):
 
 
 class TeamScopedForm(ServiceForm):
-    """Team choices are the teams the user may file requests for.
-
-    When some fields do not parse, the service still checks the others (`partial=True`, None for the
-    fields in error), so the form shows every error at once instead of one more on each submit."""
+    """Team choices are the teams the user may file requests for (who is also `user`, so every error
+    shows at once: `ServiceForm`)."""
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
@@ -91,15 +102,6 @@ class TeamScopedForm(ServiceForm):
         self.order_fields(["team"])
         if len(self.team_ids) == 1 and "team" not in self.initial:
             self.initial["team"] = next(iter(self.team_ids))
-
-    def _post_clean(self):
-        super()._post_clean()
-        if self._errors:
-            parsed = {name: self.cleaned_data.get(name) for name in self.fields}
-            kwargs = self.service_kwargs(parsed)
-            errors = services.partial_errors(lambda: self.prepare(actor=self.user, partial=True, **kwargs))
-            if errors:
-                self.apply_service_errors(ValidationError(errors), beside_parse_errors=True)
 
 
 def _cluster_label(cluster: Cluster) -> str:
@@ -441,7 +443,8 @@ class TopicUpdateForm(ServiceForm):
 
     def __init__(self, *args, topic, partitions=None, user: User | None = None, **kwargs):
         """`partitions`: a suggestion to start from (an alert's remedy), else the topic's own. `user`: who
-        files it, so that fields which parse are checked by the service beside those which do not."""
+        files it, so that fields which parse are checked by the service beside those which do not
+        (`ServiceForm`)."""
         configs = topic.configs or {}
         kwargs.setdefault(
             "initial",
@@ -462,15 +465,6 @@ class TopicUpdateForm(ServiceForm):
 
     def service_kwargs(self, data: dict | None = None) -> dict:
         return {"topic": self.topic, **super().service_kwargs(data)}
-
-    def _post_clean(self):
-        """As `TeamScopedForm`: every error at once, not one more on each submit."""
-        super()._post_clean()
-        if self._errors and self.user is not None:
-            kwargs = self.service_kwargs({name: self.cleaned_data.get(name) for name in self.fields})
-            errors = services.partial_errors(lambda: self.prepare(actor=self.user, partial=True, **kwargs))
-            if errors:
-                self.apply_service_errors(ValidationError(errors), beside_parse_errors=True)
 
 
 class JustificationForm(ServiceForm):

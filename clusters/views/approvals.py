@@ -144,6 +144,8 @@ def _decision_response(
     Without htmx: back where the form came from, with a flash message."""
     obj = selectors.request_row(user=request.user, pk=pk)
     if is_htmx_partial(request):
+        if reject_form is not None and reject_form.errors:
+            error = ""  # said once, under the reason box it is about (the flash says it without htmx)
         if request.POST.get("fragment") == "row":
             reason = {}
             if reject_form is not None:  # the reason the admin typed stays, with what is wrong with it
@@ -152,8 +154,6 @@ def _decision_response(
                     "reason_value": reject_form["reason"].value() or "",
                 }
             row = _queue_rows(request, [selectors.one_request_row(obj.pk)])
-            if reason.get("reason_errors"):
-                error = ""  # said once, under the reason box it is about
             html = _queue_rows_html(
                 request, row, back_url=request.POST.get("next", ""), ok=ok, error=error, **reason
             )

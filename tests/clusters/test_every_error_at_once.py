@@ -8,6 +8,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from clusters import forms
 from clusters.models import Cluster, Request, Topic
 from tests import builders
 from tests.clusters.test_views import HTMX, PRINCIPAL, topic_data
@@ -154,27 +155,17 @@ def test_cluster_api_answers_every_field_error_together(
 # --- Topic change: partitions that do not parse and a bad retention -------------------------------
 
 
-def change_data(**overrides) -> dict:
-    data = {
-        "partitions": "2",
-        "expected_in_mbps": "1",
-        "expected_out_mbps": "1",
-        "retention_ms": "604800000",
-        "retention_bytes": "-1",
-        "max_message_bytes": "1048588",
-        "compression_type": "producer",
-        "message_timestamp_type": "CreateTime",
-        "justification": "",
-    }
-    data.update(overrides)
-    return data
+def change_data(topic: Topic, **overrides) -> dict:
+    """The topic's change form as it opens (its own initial values: the topic's), with `overrides`."""
+    topic.refresh_from_db()
+    return {**forms.TopicUpdateForm(topic=topic).initial, **overrides}
 
 
 @pytest.mark.parametrize("partitions", ["0", "two"])
 def test_topic_change_form_shows_bad_partitions_and_bad_configs_together(partitions, member_a, topics):
     response = client_for(member_a).post(
         reverse("clusters:request-topic-update", args=[topics[0].pk]),
-        change_data(partitions=partitions, retention_ms="-9", max_message_bytes="0"),
+        change_data(topics[0], partitions=partitions, retention_ms="-9", max_message_bytes="0"),
     )
     errors = response.context["form"].errors
     assert set(errors) == {"partitions", "retention_ms", "max_message_bytes"}
@@ -188,7 +179,7 @@ def test_topic_change_form_checks_partitions_against_throughput_only_when_it_par
     Topic.objects.filter(pk=topics[0].pk).update(expected_in_mbps=50)
     response = client_for(member_a).post(
         reverse("clusters:request-topic-update", args=[topics[0].pk]),
-        change_data(partitions="2", expected_in_mbps="lots", retention_ms="-9"),
+        change_data(topics[0], partitions="2", expected_in_mbps="lots", retention_ms="-9"),
     )
     assert set(response.context["form"].errors) == {"expected_in_mbps", "retention_ms"}
 

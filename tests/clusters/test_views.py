@@ -602,6 +602,19 @@ def test_an_inline_reject_without_a_reason_says_so_once_under_the_reason_box(req
     assert request_a.status == Request.Status.SUBMITTED
 
 
+def test_a_reject_without_a_reason_on_the_request_page_says_so_once_under_the_reason_box(request_a, admin):
+    # The same as in a queue row, for the decision panel htmx swaps in on the request's page: the panel's
+    # notice repeated the message the reason box's error list says.
+    response = client_for(admin).post(
+        reverse("clusters:request-reject", args=[request_a.pk]), {"reason": ""}, headers=HTMX
+    )
+    panel = response.content.decode()
+    assert response.status_code == 422 and 'class="errorlist"' in panel
+    assert panel.count(services.REASON_REQUIRED) == 1 and "notice-error" not in panel
+    request_a.refresh_from_db()
+    assert request_a.status == Request.Status.SUBMITTED
+
+
 def test_double_approve_is_a_409_conflict(request_a, admin, make_admin):
     other_admin = make_admin("admin2")
     url = reverse("clusters:request-approve", args=[request_a.pk])

@@ -10,10 +10,12 @@ def ids_into_result(apps, schema_editor):
     rerun still shows them as filed."""
     Filing = apps.get_model("migration_assistant", "Filing")
     for filing in Filing.objects.exclude(status="done"):
-        if filing.filed_request_ids:
+        shown = {row["request"] for row in filing.result if row["state"] == "filed"}
+        missing = [pk for pk in filing.filed_request_ids if pk not in shown]
+        if missing:
             filing.result = [
                 {"kind": "", "cluster": "", "label": "", "state": "filed", "request": pk, "note": ""}
-                for pk in filing.filed_request_ids
+                for pk in missing
             ] + filing.result
             filing.save(update_fields=["result"])
 

@@ -10,14 +10,15 @@ def backfill_history(apps, schema_editor):
     Cluster = apps.get_model("clusters", "Cluster")
     Topic = apps.get_model("clusters", "Topic")
     TopicPartitionChange = apps.get_model("clusters", "TopicPartitionChange")
-    for cluster in Cluster.objects.filter(status__in=["active", "deleting", "deleted"]):
+    database = schema_editor.connection.alias  # the database being migrated, never the router's choice
+    for cluster in Cluster.objects.using(database).filter(status__in=["active", "deleting", "deleted"]):
         cluster.active_since = cluster.status_changed_at
         if cluster.status == "deleted":
             cluster.deleted_at = cluster.status_changed_at
         cluster.save(update_fields=["active_since", "deleted_at"])
-    TopicPartitionChange.objects.bulk_create(
+    TopicPartitionChange.objects.using(database).bulk_create(
         TopicPartitionChange(topic=topic, partitions=topic.partitions, changed_at=topic.status_changed_at)
-        for topic in Topic.objects.filter(status__in=["active", "deleting"])
+        for topic in Topic.objects.using(database).filter(status__in=["active", "deleting"])
     )
 
 

@@ -15,7 +15,7 @@ DEFAULT_RULES = [
 def create_default_rules(apps, schema_editor):
     AlertRule = apps.get_model("clusters", "AlertRule")
     for rule in DEFAULT_RULES:
-        AlertRule.objects.get_or_create(kind=rule["kind"], defaults=rule)
+        AlertRule.objects.using(schema_editor.connection.alias).get_or_create(kind=rule["kind"], defaults=rule)
 
 
 class Migration(migrations.Migration):

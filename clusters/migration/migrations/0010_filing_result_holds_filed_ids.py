@@ -9,7 +9,9 @@ def ids_into_result(apps, schema_editor):
     its progress writes them now (kind, cluster and label were not kept), so the page still counts them and a
     rerun still shows them as filed."""
     Filing = apps.get_model("migration_assistant", "Filing")
-    for filing in Filing.objects.exclude(status="done"):
+    # The database being migrated, never the router's choice (a second database migrates while the first
+    # is already past this migration).
+    for filing in Filing.objects.using(schema_editor.connection.alias).exclude(status="done"):
         shown = {row["request"] for row in filing.result if row["state"] == "filed"}
         missing = [pk for pk in filing.filed_request_ids if pk not in shown]
         if missing:
@@ -22,7 +24,7 @@ def ids_into_result(apps, schema_editor):
 
 def ids_from_result(apps, schema_editor):
     Filing = apps.get_model("migration_assistant", "Filing")
-    for filing in Filing.objects.all():
+    for filing in Filing.objects.using(schema_editor.connection.alias):
         filing.filed_request_ids = [row["request"] for row in filing.result if row["state"] == "filed"]
         filing.save(update_fields=["filed_request_ids"])
 

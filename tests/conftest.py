@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -154,6 +155,40 @@ def _botocore_data_read_once():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(session, "create_loader", loader_with_shared_cache)
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_queues_removed_at_the_end():
+    """Tests that publish to the real broker leave messages in this process's own queue (its name is
+    unique per run and xdist worker, tests/settings.py), and nobody reads it again: without this, the
+    machine's Redis database kept ~100 messages and the bindings of every run's queues, for ever. Only
+    keys named after this process's queue are removed (another run on the machine has its own)."""
+    yield
+    from django.conf import settings as django_settings
+
+    broker = django_settings.CELERY_BROKER_URL
+    if not broker.startswith("redis://"):
+        return
+    import redis
+
+    queue = os.environ["CELERY_QUEUE"]
+    try:
+        client = redis.Redis.from_url(broker, socket_connect_timeout=2)
+        ours = [
+            key
+            for pattern in (f"{queue}*", f"_kombu.binding.{queue}*", f"_kombu.binding_permanent.{queue}*")
+            for key in client.scan_iter(match=pattern)
+        ]
+        if ours:
+            client.delete(*ours)
+        # Messages a killed worker never acknowledged wait in kombu's shared "unacked" hash, each with
+        # the queue (routing key) it came from: only ours go.
+        for tag, entry in client.hgetall("unacked").items():
+            if json.loads(entry)[-1] == queue:
+                client.hdel("unacked", tag)
+                client.zrem("unacked_index", tag)
+    except (redis.RedisError, ValueError, IndexError):
+        pass  # Redis went away (a test stops it): nothing to clean
 
 
 @pytest.fixture(autouse=True)

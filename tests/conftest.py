@@ -127,6 +127,15 @@ def twin_test_database(django_db_setup, django_db_blocker):
 
 
 def pytest_collection_modifyitems(items):
+    # The longest tests first, then the groups that share one process, so that under xdist they run beside
+    # the many short ones instead of alone at the end (the README commands test alone took the last ~8 of
+    # 18 minutes). The order is otherwise kept.
+    def start_early(item) -> int:
+        if item.get_closest_marker("slow"):
+            return 0
+        return 1 if any(item.nodeid.startswith(prefix) for prefix in SHARED_PROCESSES) else 2
+
+    items.sort(key=start_early)
     for item in items:
         marker = item.get_closest_marker("django_db")
         databases = marker.kwargs.get("databases") or () if marker else ()

@@ -4,12 +4,16 @@ by the forms and the API alike; at approval the state is checked again, so two t
 (or in a race) cannot both be approved into the same state."""
 
 import re
+import threading
+import time
 
 import pytest
 from django.contrib.messages import get_messages
 from django.core.exceptions import ValidationError
+from django.db import connection, connections
 from django.urls import reverse
 
+from clusters import forms
 from clusters.models import AccessGrant, Request
 from clusters.requests import services
 from portal.errors import Conflict
@@ -155,6 +159,65 @@ class TestWebFormsFileOnce:
         }
         assert client.post(url, data).status_code == client.post(url, data).status_code == 302
         assert Request.objects.count() == 1
+
+
+@pytest.fixture
+def double_click(member_a, cluster_form, monkeypatch):
+    """Two POSTs of one rendered page at once, each on its own connection (PostgreSQL), the first still
+    validating when the second arrives; returns both answers, in the order the clicks were sent."""
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent transactions need PostgreSQL")
+    real = forms.ClusterRequestForm.prepare
+
+    def slow(**kwargs):
+        time.sleep(0.5)
+        return real(**kwargs)
+
+    monkeypatch.setattr(forms.ClusterRequestForm, "prepare", staticmethod(slow))
+    url = reverse("clusters:request-new-cluster")
+    data = {**cluster_form, "submission_key": key_of(client_for(member_a).get(url))}
+
+    def clicks() -> list:
+        barrier = threading.Barrier(2)
+        answers = [None, None]
+
+        def click(index: int) -> None:
+            client = client_for(member_a)
+            barrier.wait(timeout=30)
+            time.sleep(index * 0.1)
+            try:
+                answers[index] = client.post(url, data)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=click, args=(index,)) for index in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        return answers
+
+    return clicks
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+class TestDoubleClick:
+    def test_the_second_click_waits_and_goes_to_the_request_the_first_filed(self, double_click):
+        answers = double_click()
+        [filed] = Request.objects.all()
+        assert [answer.status_code for answer in answers] == [302, 302]
+        assert {answer["Location"] for answer in answers} == {detail(filed.pk)}
+
+    def test_a_second_click_that_cannot_wait_goes_to_the_list(self, double_click, settings):
+        settings.IDEMPOTENCY_WAIT_SECONDS = 0.1
+        first, second = double_click()
+        [filed] = Request.objects.all()
+        assert first.status_code == 302 and first["Location"] == detail(filed.pk)
+        assert second.status_code == 302 and second["Location"] == reverse("clusters:request-list")
+        assert messages_of(second) == [
+            "This form is still being submitted: its request appears in this list in a moment."
+        ]
 
 
 # --- The duplicate rule at filing (services, forms, API) ---------------------------------------

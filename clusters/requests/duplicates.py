@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.db.models import Q
+
 from clusters.models import AccessGrant, Request, Topic
 
 Kind = Request.Kind
@@ -49,7 +51,8 @@ def _access(payload: dict) -> tuple:
     )
 
 
-# What makes two requests of a kind the same request, from their payloads.
+# What makes two requests of a kind the same request, from their payloads; and the rows that can be, in SQL
+# (indexed foreign keys, or a payload key), so that a migration filing hundreds reads few of them.
 _SAME = {
     Kind.CLUSTER_CREATE: lambda payload: (payload["name"], payload["region"]),
     Kind.ACCESS_GRANT: _access,
@@ -58,18 +61,25 @@ _SAME = {
     Kind.ACCESS_REVOKE: lambda payload: payload["grant_id"],
     Kind.CLUSTER_DECOMMISSION: lambda payload: payload["cluster_id"],
 }
+_CANDIDATES = {
+    Kind.CLUSTER_CREATE: lambda payload: Q(payload__name=payload["name"]),
+    Kind.ACCESS_GRANT: lambda payload: Q(
+        cluster_id=payload["cluster_id"], payload__principal_arn=payload["principal_arn"]
+    ),
+    Kind.TOPIC_UPDATE: lambda payload: Q(topic_id=payload["topic_id"]),
+    Kind.TOPIC_DELETE: lambda payload: Q(topic_id=payload["topic_id"]),
+    Kind.ACCESS_REVOKE: lambda payload: Q(grant_id=payload["grant_id"]),
+    Kind.CLUSTER_DECOMMISSION: lambda payload: Q(cluster_id=payload["cluster_id"]),
+}
 
 
-def twins(*, kind: str, payload: dict, cluster_id: int | None, status: str = Request.Status.SUBMITTED):
+def twins(*, kind: str, payload: dict, status: str = Request.Status.SUBMITTED) -> list[Request]:
     """Requests of `kind` in `status` that are the same request as `payload`, oldest first."""
-    same = _SAME.get(kind)
-    if same is None:
+    if kind not in _SAME:
         return []
-    candidates = Request.objects.filter(kind=kind, status=status).order_by("pk")
-    if kind != Kind.CLUSTER_CREATE:
-        candidates = candidates.filter(cluster_id=cluster_id)  # every other kind names its cluster
-    wanted = same(payload)
-    return [request for request in candidates.only("pk", "payload") if same(request.payload) == wanted]
+    same = _SAME[kind]
+    candidates = Request.objects.filter(_CANDIDATES[kind](payload), kind=kind, status=status).order_by("pk")
+    return [request for request in candidates.only("pk", "payload") if same(request.payload) == same(payload)]
 
 
 def _waiting_sentence(kind: str, payload: dict, twin: Request) -> str:
@@ -83,11 +93,15 @@ def _waiting_sentence(kind: str, payload: dict, twin: Request) -> str:
             f"A change to {payload['name']} {waiting}. Wait for its decision (or cancel it) and file this "
             "change against the topic as it is then."
         )
+    return f"{_removal(kind, payload)} {waiting}."
+
+
+def _removal(kind: str, payload: dict) -> str:
     if kind == Kind.TOPIC_DELETE:
-        return f"The deletion of {payload['name']} {waiting}."
+        return f"The deletion of {payload['name']}"
     if kind == Kind.ACCESS_REVOKE:
-        return f"The removal of this access {waiting}."
-    return f"The decommissioning of {payload['name']} {waiting}."
+        return f"The removal of {payload['principal_arn']}'s access"
+    return f"The decommissioning of {payload['name']}"
 
 
 def live_grant(payload: dict) -> AccessGrant | None:
@@ -126,10 +140,10 @@ def _held_sentence(payload: dict, grant: AccessGrant) -> str:
     )
 
 
-def filing_error(*, kind: str, payload: dict, cluster_id: int | None) -> dict[str, str]:
+def filing_error(*, kind: str, payload: dict) -> dict[str, str]:
     """{error key: why} when a request of `kind` with `payload` would duplicate a waiting request (or, for
     access, a grant the role holds); empty otherwise."""
-    waiting = twins(kind=kind, payload=payload, cluster_id=cluster_id)
+    waiting = twins(kind=kind, payload=payload)
     if waiting:
         return {FIELD[kind]: _waiting_sentence(kind, payload, waiting[0])}
     if kind == Kind.ACCESS_GRANT and (grant := live_grant(payload)):
@@ -145,13 +159,11 @@ def approval_error(request: Request) -> tuple[str, str] | None:
     if request.kind == Kind.TOPIC_UPDATE:
         return _topic_change_error(request)
     if request.kind in (Kind.TOPIC_DELETE, Kind.ACCESS_REVOKE, Kind.CLUSTER_DECOMMISSION):
-        approved = twins(
-            kind=request.kind, payload=payload, cluster_id=request.cluster_id, status=Request.Status.APPROVED
-        )
+        approved = twins(kind=request.kind, payload=payload, status=Request.Status.APPROVED)
         if approved:
             return FIELD[request.kind], (
-                f"The same {request.get_kind_display().lower()} was already approved: request #{approved[0].pk} "
-                "(a step that failed is retried from its page, not by a second request)."
+                f"{_removal(request.kind, payload)} was already approved: request #{approved[0].pk} (a step "
+                "that failed is retried from its page, not by a second request)."
             )
     return None
 

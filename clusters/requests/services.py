@@ -78,8 +78,7 @@ def _given(*values) -> bool:
 def _unless_duplicate(prepared: Prepared) -> Prepared:
     """Refuse a request that would only repeat a waiting one (or, for access, a grant held already): the
     rule of `duplicates`."""
-    cluster_id = prepared.cluster.pk if prepared.cluster else None
-    _raise_if(duplicates.filing_error(kind=prepared.kind, payload=prepared.payload, cluster_id=cluster_id))
+    _raise_if(duplicates.filing_error(kind=prepared.kind, payload=prepared.payload))
     return prepared
 
 

@@ -264,6 +264,26 @@ class TestWaitingTwinsAreRefused:
         [message] = excinfo.value.message_dict["topic"]
         assert f"A change to {topic.name} is already waiting for approval: #{waiting.pk}." in message
 
+    def test_the_same_removal_of_one_object(self, member_a, cluster_a):
+        topic = builders.topic(cluster_a)
+        grant = builders.grant(topic, ROLE)
+        removals = [
+            (services.prepare_topic_delete, {"topic": topic}, "topic", "The deletion of team-a.existing"),
+            (services.prepare_access_revoke, {"grant": grant}, "grant", f"The removal of {ROLE}'s access"),
+            (
+                services.prepare_cluster_decommission,
+                {"cluster": cluster_a},
+                "cluster",
+                "The decommissioning of",
+            ),
+        ]
+        for prepare, target, field, words in removals:
+            waiting = builders.submit(member_a, prepare(actor=member_a, justification="gone", **target))
+            with pytest.raises(ValidationError) as excinfo:
+                prepare(actor=member_a, justification="gone again", **target)
+            [message] = excinfo.value.message_dict[field]
+            assert message.startswith(words) and f"is already waiting for approval: #{waiting.pk}." in message
+
     def test_two_submissions_prepared_together_file_once(self, member_a, team_a, cluster_a):
         """Both passed prepare's check before either was saved: the lock at submission catches the second."""
         topic = builders.topic(cluster_a)

@@ -343,6 +343,19 @@ class TestApprovalChecksAgain:
         assert AccessGrant.objects.count() == 1
         assert Request.objects.get(pk=second.pk).status == Request.Status.SUBMITTED
 
+    def test_the_approval_page_says_why(self, member_a, admin, team_a, cluster_a):
+        topic = builders.topic(cluster_a)
+        first = access(member_a, team_a, cluster_a, topic)
+        second = builders.waiting_copy(first)
+        client = client_for(admin)
+        client.post(reverse("clusters:request-approve", args=[first.pk]))
+        refused = client.post(reverse("clusters:request-approve", args=[second.pk]))
+        assert refused.status_code == 302 and refused["Location"] == detail(second.pk)
+        *_, message = messages_of(refused)  # the first approval's message comes first
+        assert message.startswith("This request no longer fits: ") and "already has this access" in message
+        assert f"(request #{first.pk})" in message
+        assert AccessGrant.objects.count() == 1
+
     def test_a_topic_change_is_not_approved_twice_nor_over_another(self, member_a, admin, cluster_a):
         topic = builders.topic(cluster_a)
         more = topic_change(member_a, topic, partitions=6)

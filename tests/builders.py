@@ -181,6 +181,38 @@ def cluster_request(actor: User, team: Team, network: NetworkProfile, name: str,
     return services.submit_request(actor=actor, prepared=prepared)
 
 
+def cluster_form(team: Team, network: NetworkProfile, **fields) -> dict:
+    """What the new-cluster web form posts for a dedicated prod cluster "team-a-prod" of `team` on `network`."""
+    return {
+        "team": team.pk,
+        "name": "team-a-prod",
+        "kind": "dedicated",
+        "environment": "prod",
+        "account": network.account_id,
+        "region": network.region,
+        "network_profile": network.pk,
+        "expected_write_mbps": "20",
+        "expected_read_mbps": "40",
+        "latency_class": "time_insensitive",
+        "justification": "Production traffic.",
+        **fields,
+    }
+
+
+def waiting_copy(request):
+    """A second waiting request the same as `request`, as filed before the duplicate rule refused such twins
+    (clusters/requests/duplicates.py), for the approval's own check."""
+    from clusters.models import Request
+
+    fields = ["kind", "team", "requested_by", "environment", "summary", "payload", "assessment"]
+    return Request.objects.create(
+        **{name: getattr(request, name) for name in fields},
+        cluster=request.cluster,
+        topic=request.topic,
+        grant=request.grant,
+    )
+
+
 def produce_access(principal_arn: str = APP_ROLE_ARN) -> list:
     """The access entries of a topic request that let `principal_arn` produce (and not consume)."""
     from clusters.requests import services

@@ -232,7 +232,7 @@ ENDPOINTS: list[Endpoint] = [
             "cluster": w.cluster_a.pk,
             "topic": w.topic_a.pk,
             "produce": "on",
-            "principal_arn": "arn:aws:iam::123456789012:role/app",
+            "principal_arn": "arn:aws:iam::123456789012:role/other-app",
         },
     ),
     Endpoint(
@@ -393,7 +393,7 @@ ENDPOINTS: list[Endpoint] = [
             "cluster": w.cluster_a.pk,
             "topic": w.topic_a.pk,
             "produce": True,
-            "principal_arn": "arn:aws:iam::123456789012:role/app",
+            "principal_arn": "arn:aws:iam::123456789012:role/other-app",
         },
     ),
     _create("clusters-api:request-access-revoke", lambda w: {"grant": w.grant_a.pk}),

@@ -17,6 +17,9 @@ its answer commit together or not at all. A repeat with the same key
 A key used again with another body (or for another kind of request, or a bulk decision) is a 409.
 Failed attempts (400, 403) store nothing: a corrected request needs a new key, as its body differs.
 
+The web request forms file through `submit_once` too, with a one-time key each rendered form carries
+(clusters/views/filing.py): a form posted again files nothing more.
+
 Keys do not live for ever: beat deletes each one IDEMPOTENCY_RETENTION_HOURS (default 24) after its
 first attempt (`forget_old_keys`; the claim and the answer commit together, so that is after the answer).
 The same key used after that files a new request.
@@ -46,6 +49,10 @@ class IdempotencyKeyInvalid(PortalError):
 
 class IdempotencyKeyReused(Conflict):
     code = "conflict"
+
+    def __init__(self, message: str, *, request_id: int | None = None):
+        super().__init__(message)
+        self.request_id = request_id  # what the key filed (a web form shows it: clusters/views/filing.py)
 
 
 class IdempotencyKeyInUse(Conflict):
@@ -152,7 +159,9 @@ def _limit_lock_wait(seconds: float | None) -> None:
 
 def _replay(claim: IdempotencyKey, print_: str, render: Callable[[Request], dict] | None) -> Answer:
     if claim.fingerprint != print_:
-        raise IdempotencyKeyReused("This Idempotency-Key was already used for a different request.")
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used for a different request.", request_id=claim.request_id
+        )
     # Keys of creates stored before answers were kept replay the request as it is now.
     if claim.answer or render is None:
         return Answer(json.loads(claim.answer), replayed=True)

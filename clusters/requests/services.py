@@ -10,6 +10,7 @@ double clicks, two admins at once and API retries are harmless.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -35,7 +36,7 @@ from clusters.models import (
     RequestEvent,
     Topic,
 )
-from clusters.requests import limits, policies
+from clusters.requests import duplicates, limits, policies
 from portal import access, audit, transitions
 from portal import selectors as portal_selectors
 from portal.dispatch import enqueue_on_commit
@@ -72,6 +73,25 @@ def _raise_if(errors: dict[str, str | list]) -> None:
 def _given(*values) -> bool:
     """Every input a check needs parsed (with `partial`, fields that did not parse are None)."""
     return all(value is not None for value in values)
+
+
+def _unless_duplicate(prepared: Prepared) -> Prepared:
+    """Refuse a request that would only repeat a waiting one (or, for access, a grant held already): the
+    rule of `duplicates`."""
+    _raise_if(duplicates.filing_error(kind=prepared.kind, payload=prepared.payload))
+    return prepared
+
+
+def _refuses_duplicates(prepare):
+    """A prepare_* whose request the duplicate rule refuses at once (the forms' preview shows it before
+    anything is submitted); `submit_request` checks it again under the scope's lock."""
+
+    @functools.wraps(prepare)
+    def checked(**kwargs) -> Prepared | None:
+        prepared = prepare(**kwargs)
+        return prepared if prepared is None else _unless_duplicate(prepared)
+
+    return checked
 
 
 def partial_errors(prepare_partially) -> dict[str, list[ValidationError]]:
@@ -155,6 +175,7 @@ def cluster_name_error(name: str, *, region: str | None) -> str | None:
     return None
 
 
+@_refuses_duplicates
 def prepare_cluster_create(
     *,
     actor: User,
@@ -272,6 +293,7 @@ def prepare_cluster_create(
     )
 
 
+@_refuses_duplicates
 def prepare_cluster_decommission(*, actor: User, cluster: Cluster, justification: str) -> Prepared:
     _require_member(actor, cluster.team)
     errors = {}
@@ -638,6 +660,7 @@ def prepare_topic_create(
     )
 
 
+@_refuses_duplicates
 def prepare_topic_update(
     *,
     actor: User,
@@ -735,6 +758,7 @@ def prepare_topic_update(
     )
 
 
+@_refuses_duplicates
 def prepare_topic_delete(*, actor: User, topic: Topic, justification: str) -> Prepared:
     _require_member(actor, topic.team)
     errors = {}
@@ -774,6 +798,7 @@ def replicated_onto(topic: Topic, cluster: Cluster) -> bool:
     return replicator is not None and topic.name in replicator.topics
 
 
+@_refuses_duplicates
 def prepare_access_grant(
     *,
     actor: User,
@@ -854,6 +879,7 @@ def prepare_access_grant(
     )
 
 
+@_refuses_duplicates
 def prepare_access_revoke(*, actor: User, grant: AccessGrant, justification: str = "") -> Prepared:
     _require_member(actor, grant.team)
     if grant.status in AccessGrant.REMOVED:
@@ -966,14 +992,19 @@ def submit_request(*, actor: User, prepared: Prepared, notify_approvers: bool = 
 
 
 def _recheck_under_lock(prepared: Prepared) -> None:
-    """What prepare checked without a lock and a concurrent submission could change: a topic name is
-    checked again against live topics and waiting requests while the cluster row is locked (as approval
-    locks it to re-check quotas), so two requests differing only by '.' and '_' cannot both get in."""
-    if prepared.kind != Kind.TOPIC_CREATE:
+    """What prepare checked without a lock and a concurrent submission could change, checked again while
+    the row approval locks (`_lock_scope`: the cluster, or the account of a new cluster) is locked: a topic
+    name against live topics and waiting requests, so two requests differing only by '.' and '_' cannot both
+    get in; any other request against a waiting twin (`duplicates`), so two submissions at once file one."""
+    if prepared.cluster is not None:
+        Cluster.objects.select_for_update().filter(pk=prepared.cluster.pk).first()
+    elif prepared.kind == Kind.CLUSTER_CREATE:
+        AwsAccount.objects.select_for_update().filter(pk=prepared.payload["account_id"]).first()
+    if prepared.kind == Kind.TOPIC_CREATE:
+        if clash := limits.topic_name_clash(prepared.cluster, prepared.payload["name"]):
+            raise ValidationError({"name": [clash]})
         return
-    Cluster.objects.select_for_update().filter(pk=prepared.cluster.pk).first()
-    if clash := limits.topic_name_clash(prepared.cluster, prepared.payload["name"]):
-        raise ValidationError({"name": [clash]})
+    _unless_duplicate(prepared)
 
 
 def _matching_rule(request: Request) -> tuple[AutoApprovalRule | None, AutoApprovalRule | None]:
@@ -1009,7 +1040,8 @@ def _lock_scope(request: Request) -> None:
 def _reassess(request: Request) -> limits.Assessment:
     """Quotas again at approval time: other requests may have been approved since this one was filed; and
     the principals against today's rules (an admin may have turned cross-account principals off since). A
-    new cluster's or topic's name too: another request for it may have been approved meanwhile."""
+    new cluster's or topic's name too: another request for it may have been approved meanwhile; and that it
+    does not repeat what a twin approved meanwhile (`duplicates.approval_error`)."""
     quotas = PlatformSettings.current()
     payload = request.payload
     if request.kind == Kind.CLUSTER_CREATE:
@@ -1051,6 +1083,8 @@ def _reassess(request: Request) -> limits.Assessment:
             for field, messages in check.errors.items()
             for message in messages
         ]
+    if duplicate := duplicates.approval_error(request):
+        assessment.findings.append(limits.Finding(limits.ERROR, *duplicate))
     return assessment
 
 

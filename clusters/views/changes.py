@@ -108,9 +108,9 @@ def change_request(request: HttpRequest, change: str, **target_id: int) -> HttpR
     form = spec.form(
         filing.posted(request), obj, user=request.user, **(suggestion.form_kwargs if suggestion else {})
     )
-    response, prepared = filing.prepare_and_submit(request, form)
-    if response is not None:
-        return response
+    outcome = filing.prepare_and_submit(request, form)
+    if outcome.response is not None:
+        return outcome.response
     context = {
         "form": form,
         "title": spec.title.format(obj=obj),
@@ -119,6 +119,7 @@ def change_request(request: HttpRequest, change: str, **target_id: int) -> HttpR
         "intro": " ".join([*(suggestion.sentences if suggestion else []), spec.intro.format(obj=obj)]),
         "takes_down": spec.takes_down(obj) if spec.takes_down else None,
         "submitted": request.method == "POST",
-        **filing.preview_context(form, prepared),
+        **filing.preview_context(form, outcome.prepared),
+        **filing.form_context(outcome),
     }
     return render(request, "clusters/change_form.html", context)

@@ -69,9 +69,9 @@ def new_request(request: HttpRequest, kind: str) -> HttpResponse:
     filing.require_requester(request)
     form_class, title = NEW_FORMS[kind]
     form = form_class(filing.posted(request), user=request.user, initial=_initial_from_query(request))
-    response, prepared = filing.prepare_and_submit(request, form)
-    if response is not None:
-        return response
+    outcome = filing.prepare_and_submit(request, form)
+    if outcome.response is not None:
+        return outcome.response
     context = {
         "form": form,
         "kind": kind,
@@ -80,7 +80,8 @@ def new_request(request: HttpRequest, kind: str) -> HttpResponse:
         "no_clusters": "cluster" in form.fields
         and kind != "cluster"
         and not form.fields["cluster"].queryset.exists(),
-        **filing.preview_context(form, prepared),
+        **filing.preview_context(form, outcome.prepared),
+        **filing.form_context(outcome),
     }
     return render(request, "clusters/request_form.html", context)
 

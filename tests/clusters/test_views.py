@@ -458,19 +458,7 @@ def test_access_form_previews_and_submits_policy(member_a, team_a, cluster, topi
 
 def test_cluster_form_submits_and_limits_network_profiles(member_a, team_a, account, network_profile):
     client = client_for(member_a)
-    data = {
-        "team": team_a.pk,
-        "name": "team-a-prod",
-        "kind": "dedicated",
-        "environment": "prod",
-        "account": account.pk,
-        "region": "us-east-1",
-        "network_profile": network_profile.pk,
-        "expected_write_mbps": "20",
-        "expected_read_mbps": "40",
-        "latency_class": "time_insensitive",
-        "justification": "Production traffic.",
-    }
+    data = builders.cluster_form(team_a, network_profile, account=account.pk)
     wrong_region = client.post(reverse("clusters:request-new-cluster"), {**data, "region": "eu-west-1"})
     assert wrong_region.context["form"].errors["network_profile"] == [
         "Choose a network profile of this account and region."

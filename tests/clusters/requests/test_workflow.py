@@ -308,14 +308,12 @@ class TestClusterRequests:
     def test_approval_refuses_a_name_taken_since_filing_in_words(
         self, member_a, admin, team_a, platform_account, network_profile
     ):
-        # Two requests for one name (filed twice, or the form sent again after Back): the first approved,
+        # Two requests for one name (filed twice before the duplicate rule refused it): the first approved,
         # the second no longer fits, as a quota taken meanwhile; it was a 500 (the unique constraint).
-        first, second = (
-            services.submit_request(
-                actor=member_a, prepared=self.base(member_a, team_a, platform_account, network_profile)
-            )
-            for _ in range(2)
+        first = services.submit_request(
+            actor=member_a, prepared=self.base(member_a, team_a, platform_account, network_profile)
         )
+        second = builders.waiting_copy(first)
         services.approve_request(request_id=first.pk, actor=admin)
         with pytest.raises(Conflict, match="no longer fits: A cluster called “team-a-prod” already exists"):
             services.approve_request(request_id=second.pk, actor=admin)

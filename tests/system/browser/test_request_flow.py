@@ -198,3 +198,33 @@ def test_a_row_decided_inline_keeps_its_columns_at_desktop_width(
     number_cell = row.locator("td[data-label='Request']").bounding_box()
     assert abs(number_cell["x"] - number_heading["x"]) < 1, (number_cell, number_heading)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_back_and_submit_again_files_one_request(page: Page, live_server, team_a, member_a, network_profile):
+    """The issue's Back + Submit in a real browser: Chromium fetches the form again (pages are no-store)
+    with a new key and puts the typed values back; Submit files nothing more, and the form says which
+    request is waiting."""
+    page.set_default_timeout(10_000)
+    sign_in(page, live_server, member_a.username)
+    page.goto(f"{live_server.url}/requests/new/cluster/")
+    key = page.locator("input[name=submission_key]")
+    first_key = key.input_value()
+    page.get_by_label("Team").select_option(label="Team A")
+    name = page.get_by_label("Name")
+    name.fill("team-a-prod")
+    page.get_by_label("AWS account").select_option(index=1)
+    page.get_by_label("Network profile").select_option(index=1)
+    page.get_by_label("Justification").fill("Production traffic.")
+    page.get_by_role("button", name="Submit request").click()
+    expect(page).to_have_url(re.compile(r"/requests/\d+/$"))
+    filed = Request.objects.get()
+
+    page.go_back()
+    expect(page).to_have_url(f"{live_server.url}/requests/new/cluster/")
+    expect(name).to_have_value("team-a-prod")
+    assert key.input_value() != first_key
+    page.get_by_role("button", name="Submit request").click()
+    expect(page.locator("#id_name_error")).to_have_text(
+        f"A request for cluster “team-a-prod” in us-east-1 is already waiting for approval: #{filed.pk}."
+    )
+    assert Request.objects.count() == 1

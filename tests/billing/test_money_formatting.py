@@ -216,9 +216,9 @@ def test_the_team_cost_page_shows_formatted_money(october_by_hand, member_a):
     assert (
         '<td class="num">$558.00</td>' in body and '<td class="num">$547.11</td>' in body
     )  # by cluster/topic
-    assert '<td class="num">744 <span class="unit">cluster-hours</span></td>' in body
-    assert '<td class="num">11,752 <span class="unit">partition-hours</span></td>' in body
-    assert '<td class="num">11.50 <span class="unit">GiB</span></td>' in body
+    assert '<td class="num quantity">744 <span class="unit">cluster-hours</span></td>' in body
+    assert '<td class="num quantity">11,752 <span class="unit">partition-hours</span></td>' in body
+    assert '<td class="num quantity">11.50 <span class="unit">GiB</span></td>' in body
     assert "2026-10: $1,105.11 (provisional)" in body  # the trend chart's bar title
     assert_formatted(body)
 
@@ -231,9 +231,13 @@ def test_the_finance_page_shows_formatted_money(october_by_hand, finance):
     assert "2026-10</a> Provisional · $1,105.11" in body
     # The team's lines by charge type, each quantity with its unit in the plural.
     assert (
-        '<td class="num">744 <span class="unit">cluster-hours</span></td><td class="num">$558.00</td>' in body
+        '<td class="num quantity">744 <span class="unit">cluster-hours</span></td><td class="num">$558.00</td>'
+        in body
     )
-    assert '<td class="num">11.50 <span class="unit">GiB</span></td><td class="num">$529.48</td>' in body
+    assert (
+        '<td class="num quantity">11.50 <span class="unit">GiB</span></td><td class="num">$529.48</td>'
+        in body
+    )
     assert_formatted(body)
 
 

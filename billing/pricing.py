@@ -99,13 +99,38 @@ def usd(amount: Decimal | int | str | None) -> str:
     return f"{'-' if cents < 0 else ''}${abs(cents):,.2f}"
 
 
-def quantity_text(quantity: Decimal | int | str | None) -> str:
-    """A metered quantity on a page: thousands grouped, its 6 documented decimals without trailing zeros
-    (`12,496`, `11.500907`). The CSVs keep all 6 decimals."""
+# How a page shows a metered quantity, by its unit: hours whole where exact, else to the hundredth; data to
+# the hundredth of a GiB, to the thousandth below 1 GiB (a small topic's 0.270 GiB would read 0.27 next to
+# 1,227.11). Units are English nouns, plural unless the figure reads exactly 1; "GiB" is a symbol.
+HOUR_UNITS = {"cluster-hour": "cluster-hours", "partition-hour": "partition-hours"}
+DATA_UNITS = {"GiB": "GiB", "GiB-month": "GiB-months"}
+
+
+def quantity_text(quantity: Decimal | int | str | None, unit: str) -> str:
+    """A metered quantity and its unit on a page: `744 cluster-hours`, `2.50 cluster-hours`, `1 cluster-hour`,
+    `1,227.11 GiB`, `0.270 GiB-months`; None → "—". The CSVs keep all 6 decimals and the unit as stored."""
     if quantity is None or quantity == "":
         return "—"
-    text = f"{Decimal(quantity).quantize(QUANTITY, rounding=ROUND_HALF_UP):,.6f}"
-    return text.rstrip("0").rstrip(".")
+    amount = Decimal(quantity)
+    if unit in HOUR_UNITS:
+        whole = amount == amount.to_integral_value()
+        number = _grouped(amount, Decimal(1) if whole else CENT)
+    elif unit in DATA_UNITS:
+        small = amount.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP) < 1
+        number = "0" if amount == 0 else _grouped(amount, Decimal("0.001") if small else CENT)
+    else:  # a unit this list does not know: every stored decimal that is not a trailing zero
+        number = _grouped(amount, QUANTITY).rstrip("0").rstrip(".")
+    plural = {**HOUR_UNITS, **DATA_UNITS}.get(unit, unit)
+    return f"{number} {unit if number == '1' else plural}"
+
+
+def _grouped(amount: Decimal, step: Decimal) -> str:
+    """`amount` half up to `step`, thousands grouped; an amount above 0 but below `step` reads `<0.01`, not 0."""
+    rounded = amount.quantize(step, rounding=ROUND_HALF_UP)
+    if rounded == 0 and amount > 0:
+        return f"<{step}"
+    decimals = max(0, -step.as_tuple().exponent)
+    return f"{rounded:,.{decimals}f}"
 
 
 def mbps_to_gib_per_month(mbps: Decimal) -> Decimal:

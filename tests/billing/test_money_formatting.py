@@ -1,5 +1,5 @@
-"""Money and quantities as people see them: `$1,105.11` on pages, in mails and in Slack; quantities with
-their 6 documented decimals in the CSVs; the same digits whether the database is SQLite or PostgreSQL.
+"""Money and quantities as people see them: `$1,105.11` on pages, in mails and in Slack; quantities as a
+person reads them on pages (`744 cluster-hours`, `11.50 GiB`) and with their 6 documented decimals in the CSVs; the same digits whether the database is SQLite or PostgreSQL.
 
 SQLite sums DecimalFields in floating point and Django returns the sum with up to 15 significant digits
 (`Decimal('1105.1100000000000')`); PostgreSQL returns `Decimal('1105.11')`. Both shapes are fed through
@@ -60,19 +60,48 @@ def test_usd_is_the_same_for_both_databases_shapes(amount, text):
 
 
 @pytest.mark.parametrize(
-    ("quantity", "text"),
+    ("quantity", "unit", "text"),
     [
-        (Decimal("11.5009070000000"), "11.500907"),  # SQLite
-        (Decimal("11.500907"), "11.500907"),  # PostgreSQL
-        (Decimal("12496"), "12,496"),  # SQLite drops the decimals of a whole sum
-        (Decimal("12496.000000"), "12,496"),
-        (Decimal("0.0000004"), "0"),
-        (Decimal("1.10"), "1.1"),
+        # Hours: whole where exact, else to the hundredth; plural unless the figure reads exactly 1.
+        (Decimal("744.000000"), "cluster-hour", "744 cluster-hours"),
+        (Decimal("1.000000"), "cluster-hour", "1 cluster-hour"),
+        (Decimal("2.5"), "cluster-hour", "2.50 cluster-hours"),
+        (Decimal("0.270000"), "cluster-hour", "0.27 cluster-hours"),
+        (Decimal("109.681234"), "cluster-hour", "109.68 cluster-hours"),
+        (Decimal("0.999"), "cluster-hour", "1.00 cluster-hours"),  # rounded, not exact: not "1 cluster-hour"
+        (Decimal("0.004"), "cluster-hour", "<0.01 cluster-hours"),  # charged, so not "0"
+        (Decimal("0"), "cluster-hour", "0 cluster-hours"),
+        (Decimal("12496"), "partition-hour", "12,496 partition-hours"),  # SQLite drops a whole sum's decimals
+        (Decimal("12496.000000"), "partition-hour", "12,496 partition-hours"),
+        (Decimal("1"), "partition-hour", "1 partition-hour"),
+        # Data: to the hundredth of a GiB, to the thousandth below 1 GiB; "GiB" is a symbol, never "GiBs".
+        (Decimal("11.5009070000000"), "GiB", "11.50 GiB"),  # SQLite's sum
+        (Decimal("1227.110624"), "GiB", "1,227.11 GiB"),
+        (Decimal("0.270000"), "GiB", "0.270 GiB"),
+        (Decimal("0.9996"), "GiB", "1.00 GiB"),
+        (Decimal("0.0004"), "GiB", "<0.001 GiB"),
+        (Decimal("0"), "GiB", "0 GiB"),
+        (Decimal("266.048312"), "GiB-month", "266.05 GiB-months"),
+        (Decimal("0.042"), "GiB-month", "0.042 GiB-months"),
+        # A unit the page does not know keeps its stored decimals and its name.
+        (Decimal("12345.678900"), "request", "12,345.6789 request"),
+        (None, "GiB", "—"),
     ],
 )
-def test_quantities_show_their_documented_decimals(quantity, text):
-    assert quantity_text(quantity) == text
-    assert Template("{% load money %}{{ q|quantity }}").render(Context({"q": quantity})) == text
+def test_quantities_read_as_people_say_them(quantity, unit, text):
+    assert quantity_text(quantity, unit) == text
+    # The filter puts the unit in a span that a narrow column wraps before, not at its hyphen (`.unit`).
+    number, _, words = text.partition(" ")
+    html = f'{number} <span class="unit">{words}</span>' if words else number
+    rendered = Template("{% load money %}{{ q|quantity:unit }}").render(
+        Context({"q": quantity, "unit": unit})
+    )
+    assert rendered == html.replace("<0", "&lt;0")
+
+
+def test_the_quantity_filter_escapes_a_unit():
+    rendered = Template("{% load money %}{{ q|quantity:unit }}").render(Context({"q": 3, "unit": "<b>"}))
+    assert rendered == '3 <span class="unit">&lt;b&gt;</span>'
 
 
 def _line_field(name):
@@ -187,11 +216,9 @@ def test_the_team_cost_page_shows_formatted_money(october_by_hand, member_a):
     assert (
         '<td class="num">$558.00</td>' in body and '<td class="num">$547.11</td>' in body
     )  # by cluster/topic
-    assert (
-        '<td class="num">744 cluster-hour</td>' in body
-        and '<td class="num">11,752 partition-hour</td>' in body
-    )
-    assert '<td class="num">11.500907 GiB</td>' in body
+    assert '<td class="num quantity">744 <span class="unit">cluster-hours</span></td>' in body
+    assert '<td class="num quantity">11,752 <span class="unit">partition-hours</span></td>' in body
+    assert '<td class="num quantity">11.50 <span class="unit">GiB</span></td>' in body
     assert "2026-10: $1,105.11 (provisional)" in body  # the trend chart's bar title
     assert_formatted(body)
 
@@ -202,6 +229,15 @@ def test_the_finance_page_shows_formatted_money(october_by_hand, finance):
     assert '<strong id="grand-total">$1,105.11</strong>' in body
     assert "<strong>$1,105.11</strong>" in body  # the team's total row
     assert "2026-10</a> Provisional · $1,105.11" in body
+    # The team's lines by charge type, each quantity with its unit in the plural.
+    assert (
+        '<td class="num quantity">744 <span class="unit">cluster-hours</span></td><td class="num">$558.00</td>'
+        in body
+    )
+    assert (
+        '<td class="num quantity">11.50 <span class="unit">GiB</span></td><td class="num">$529.48</td>'
+        in body
+    )
     assert_formatted(body)
 
 

@@ -48,8 +48,8 @@ demo: migrate
 run: demo
 	$(PY) manage.py devstack --port $(PORT)
 
-# The static checks first, then the whole suite in parallel (tests that share one resource, like the
-# browser, the Kafka broker or a real worker's queue, carry an xdist_group mark and run on one process).
+# The static checks first, then the whole suite in parallel (tests that share one process, the browser or
+# the Kafka broker, run on one xdist worker: SHARED_PROCESSES in tests/conftest.py; the slow ones start first).
 test: lint
 	$(PYTEST) $(PYTEST_ARGS)
 

@@ -887,6 +887,7 @@ def payload_rows(payload: dict) -> list[PayloadRow]:
             key in _PAYLOAD_HIDDEN
             or key in _PAYLOAD_REDUNDANT
             or (value in (None, "", []) and key not in names)
+            or (key == "consumer_group_prefix" and not payload.get("consume"))  # grants no group
         ):
             continue
         label = _PAYLOAD_LABELS.get(key, key.replace("_", " ").capitalize())
@@ -918,7 +919,8 @@ def payload_access(payload: dict) -> list[dict]:
             "principal_arn": entry.get("principal_arn", ""),
             "produce": bool(entry.get("produce")),
             "consume": bool(entry.get("consume")),
-            "consumer_group_prefix": entry.get("consumer_group_prefix", ""),
+            # Without consume the policy has no group statement: a prefix typed anyway grants nothing.
+            "consumer_group_prefix": entry.get("consumer_group_prefix", "") if entry.get("consume") else "",
         }
         for entry in (payload or {}).get("access", [])
     ]

@@ -115,32 +115,10 @@ MIGRATION_APPLICATIONS = 100
 def build_migration(*, team, member, admin) -> str:
     """A monolith whose applications `team` owns, an accepted plan placing them, and another team's takeover
     waiting on every other one: the applications page's URL."""
-    from clusters.migration import inventory, planning
-    from clusters.migration.models import Monolith
     from tests import builders
 
-    other = builders.team("bench-other", name="Bench other")
-    taker = builders.user("bench-taker", team=other)
-    monolith = inventory.register_monolith(
-        actor=admin,
-        name="bench-legacy",
-        bootstrap="127.0.0.1:1",
-        security_protocol=Monolith.Security.PLAINTEXT,
-    )
-    header = "topic,partitions,retention_ms,peak_in_mbps,peak_out_mbps,application,team,consumer_groups\n"
-    lines = "".join(
-        f"app{i}.events,3,604800000,1,2,app{i},{team.slug},app{i}-readers\n"
-        for i in range(MIGRATION_APPLICATIONS)
-    )
-    inventory.import_csv(actor=admin, monolith_id=monolith.pk, content=(header + lines).encode())
-    inventory.discover_applications(actor=admin, monolith_id=monolith.pk)
-    applications = list(monolith.applications.order_by("name"))
-    for application in applications:
-        claim = inventory.claim_application(actor=member, application_id=application.pk, team=team)
-        inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
-    planning.accept_plan(actor=admin, plan_id=planning.create_plan(actor=admin, monolith_id=monolith.pk).pk)
-    for application in applications[::2]:
-        inventory.claim_application(actor=taker, application_id=application.pk, team=other)
+    taker = builders.user("bench-taker", team=builders.team("bench-other", name="Bench other"))
+    monolith = builders.owned_monolith(admin, member, taker, size=MIGRATION_APPLICATIONS, name="bench-legacy")
     return reverse("migration:applications", args=[monolith.pk])
 
 
@@ -183,19 +161,13 @@ def main() -> None:
         admin_client.force_login(admin)
         applications_url = build_migration(team=team, member=member, admin=admin)
         # A topic request with access, waiting: its page, and what the page polls (as htmx asks for it).
-        from clusters.requests import services
+        from tests import builders
 
-        waiting = services.submit_request(
-            actor=member,
-            prepared=services.prepare_topic_create(
-                actor=member,
-                team=team,
-                cluster=cluster,
-                name="watched",
-                expected_in_mbps=Decimal(1),
-                expected_out_mbps=Decimal(1),
-                access_entries=[services.AccessInput("arn:aws:iam::123456789012:role/b", True, False)],
-            ),
+        waiting = builders.topic_request(
+            member,
+            cluster,
+            "watched",
+            access_entries=builders.produce_access("arn:aws:iam::123456789012:role/b"),
         )
         htmx = {"HX-Request": "true"}
         # (label, client, URL, headers, at most this many times the baseline's p95 at 10k requests, or None:

@@ -9,33 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from clusters.migration import inventory, planning
-from clusters.migration.models import Monolith
 from portal.models import Membership
-from tests.clusters.migration.test_inventory_csv import HEADER
+from tests import builders
 from tests.conftest import client_for
-
-
-def _world(admin, member_a, member_b, team_a, team_b, *, size: int, claimed: slice) -> Monolith:
-    """`size` applications owned by Team A, placed by an accepted plan, each with a topic and a group; Team B
-    asks to take over the `claimed` ones."""
-    monolith = inventory.register_monolith(
-        actor=admin,
-        name=f"legacy-{size}",
-        bootstrap="127.0.0.1:1",
-        security_protocol=Monolith.Security.PLAINTEXT,
-    )
-    lines = "".join(f"app{i}.events,3,604800000,1,2,app{i},team-a,app{i}-readers\n" for i in range(size))
-    inventory.import_csv(actor=admin, monolith_id=monolith.pk, content=(HEADER + lines).encode())
-    inventory.discover_applications(actor=admin, monolith_id=monolith.pk)
-    applications = list(monolith.applications.order_by("name"))
-    for application in applications:
-        claim = inventory.claim_application(actor=member_a, application_id=application.pk, team=team_a)
-        inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
-    planning.accept_plan(actor=admin, plan_id=planning.create_plan(actor=admin, monolith_id=monolith.pk).pk)
-    for application in applications[claimed]:
-        inventory.claim_application(actor=member_b, application_id=application.pk, team=team_b)
-    return monolith
 
 
 @pytest.mark.parametrize(
@@ -53,7 +29,7 @@ def test_applications_page_queries_do_not_grow_with_its_rows(
     client = client_for(admin)
     counts = {}
     for size in (1, 20):
-        monolith = _world(admin, member_a, member_b, team_a, team_b, size=size, claimed=slice(0, None, 2))
+        monolith = builders.owned_monolith(admin, member_a, member_b, size=size)  # Team B takes every other
         url = reverse("migration:applications", args=[monolith.pk])
         client.get(url)  # the session's first read of its user is not the page's
         with CaptureQueriesContext(connection) as queries:

@@ -402,6 +402,12 @@ class AccessGrant(models.Model):
         target = self.topic.name if self.topic_id else f"{self.topic_prefix}*"
         return f"{rights} on {target} for {self.principal_arn.rsplit('/', 1)[-1]}"
 
+    @property
+    def granted_group_prefix(self) -> str:
+        """The consumer groups it reaches: none without consume (a prefix filed with produce alone is kept as
+        typed, but its policy has no group statement)."""
+        return self.consumer_group_prefix if self.can_consume else ""
+
 
 class RequestKind(models.TextChoices):
     CLUSTER_CREATE = "cluster.create", "New cluster"

@@ -887,6 +887,7 @@ def payload_rows(payload: dict) -> list[PayloadRow]:
             key in _PAYLOAD_HIDDEN
             or key in _PAYLOAD_REDUNDANT
             or (value in (None, "", []) and key not in names)
+            or (key == "consumer_group_prefix" and not payload.get("consume"))  # grants no group
         ):
             continue
         label = _PAYLOAD_LABELS.get(key, key.replace("_", " ").capitalize())
@@ -918,7 +919,8 @@ def payload_access(payload: dict) -> list[dict]:
             "principal_arn": entry.get("principal_arn", ""),
             "produce": bool(entry.get("produce")),
             "consume": bool(entry.get("consume")),
-            "consumer_group_prefix": entry.get("consumer_group_prefix", ""),
+            # Without consume the policy has no group statement: a prefix typed anyway grants nothing.
+            "consumer_group_prefix": entry.get("consumer_group_prefix", "") if entry.get("consume") else "",
         }
         for entry in (payload or {}).get("access", [])
     ]
@@ -1017,13 +1019,24 @@ class RequestProgress:
     items: list  # (label, object with status/status_reason, link or "")
     events: list
     in_flight: bool
+    waiting: bool = False  # submitted: no decision yet
+
+    @property
+    def moving(self) -> bool:
+        """Something may still change on the request's page (its decision, then its provisioning): the page
+        polls until this is false, which is final (a failed step retried from the cluster's page aside)."""
+        return self.waiting or self.in_flight
+
+    @property
+    def shown(self) -> bool:
+        return self.waiting or bool(self.items)
 
 
 def request_progress(*, request: Request) -> RequestProgress:
     """What an approved request set in motion (its cluster, topic, grants, replicator), their states and
     the provisioning steps since it was decided. In flight while any of them is still moving."""
     if request.status != Request.Status.APPROVED:
-        return RequestProgress([], [], False)
+        return RequestProgress([], [], False, waiting=request.is_open)
     items = []
     if request.cluster_id and request.kind in (RequestKind.CLUSTER_CREATE, RequestKind.CLUSTER_DECOMMISSION):
         cluster = request.cluster

@@ -236,3 +236,38 @@ def approve(request, admin: User, capture, *, run_tasks: bool = True):
     with capture(execute=run_tasks):
         services.approve_request(request_id=request.pk, actor=admin)
     return request
+
+
+# --- Migration ------------------------------------------------------------------------------------
+
+
+def owned_monolith(admin: User, owner_member: User, taker: User, *, size: int, name: str = ""):
+    """A monolith of `size` applications (one topic and one consumer group each) that `owner_member`'s team
+    claimed and `admin` approved, placed by an accepted plan; `taker` asks to take over every other one (the
+    first, third, …) for their team. The applications page's world at any size (its query-count test,
+    bench/pages.py)."""
+    from clusters.migration import inventory, planning
+    from clusters.migration.models import Monolith
+
+    monolith = inventory.register_monolith(
+        actor=admin,
+        name=name or f"legacy-{size}",
+        bootstrap="127.0.0.1:1",
+        security_protocol=Monolith.Security.PLAINTEXT,
+    )
+    owner = owner_member.memberships.get().team
+    header = "topic,partitions,retention_ms,peak_in_mbps,peak_out_mbps,application,team,consumer_groups\n"
+    lines = "".join(
+        f"app{i}.events,3,604800000,1,2,app{i},{owner.slug},app{i}-readers\n" for i in range(size)
+    )
+    inventory.import_csv(actor=admin, monolith_id=monolith.pk, content=(header + lines).encode())
+    inventory.discover_applications(actor=admin, monolith_id=monolith.pk)
+    applications = list(monolith.applications.order_by("name"))
+    for application in applications:
+        claim = inventory.claim_application(actor=owner_member, application_id=application.pk, team=owner)
+        inventory.decide_claim(actor=admin, claim_id=claim.pk, approve=True)
+    planning.accept_plan(actor=admin, plan_id=planning.create_plan(actor=admin, monolith_id=monolith.pk).pk)
+    taker_team = taker.memberships.get().team
+    for application in applications[::2]:
+        inventory.claim_application(actor=taker, application_id=application.pk, team=taker_team)
+    return monolith

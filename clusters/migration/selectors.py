@@ -306,14 +306,17 @@ def plans_of(monolith: Monolith):
     return MigrationPlan.objects.filter(monolith=monolith).select_related("created_by").order_by("-version")
 
 
-def pending_claims(monolith: Monolith):
-    return (
+def pending_claims(monolith: Monolith, *, with_takeover_checks: bool = False):
+    """Claims waiting for an admin, oldest first. `with_takeover_checks`: also what `takeover.blockers_of`
+    reads of their applications (their topics), in one query for all of them instead of one each."""
+    claims = (
         ApplicationClaim.objects.filter(
             application__monolith=monolith, status=ApplicationClaim.Status.PENDING
         )
         .select_related("application__team", "application__monolith", "team", "claimed_by")
         .order_by("created_at")
     )
+    return claims.prefetch_related("application__topic_links") if with_takeover_checks else claims
 
 
 def consumers_cluster_name(plan: MigrationPlan, application: str) -> str:

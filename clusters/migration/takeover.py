@@ -198,14 +198,31 @@ def blockers(application: Application) -> list[str]:
     return blockers_of([application])[application.pk]
 
 
+def outdated_by(applications: Iterable[Application]) -> dict[int, MigrationPlan]:
+    """The accepted plan that places each of `applications` (by id; absent when none does), which a change of
+    owner would leave needing a new version. One query whatever their number (the applications page asks for
+    every takeover waiting)."""
+    applications = list(applications)
+    if not applications:
+        return {}
+    accepted = {
+        plan.monolith_id: plan
+        for plan in MigrationPlan.objects.filter(
+            monolith_id__in={application.monolith_id for application in applications},
+            status=MigrationPlan.Status.ACCEPTED,
+        )
+    }
+    found = {}
+    for application in applications:
+        plan = accepted.get(application.monolith_id)
+        if plan is not None and any(application.name in c["applications"] for c in plan.result["clusters"]):
+            found[application.pk] = plan
+    return found
+
+
 def outdates(application: Application) -> MigrationPlan | None:
     """The accepted plan that places `application`, which a change of owner would leave needing a new version."""
-    plan = MigrationPlan.objects.filter(
-        monolith_id=application.monolith_id, status=MigrationPlan.Status.ACCEPTED
-    ).first()
-    if plan is None or not any(application.name in c["applications"] for c in plan.result["clusters"]):
-        return None
-    return plan
+    return outdated_by([application]).get(application.pk)
 
 
 def outdates_note(application: Application, plan: MigrationPlan | None) -> str:

@@ -230,18 +230,8 @@ def applications(request: HttpRequest, pk: int) -> HttpResponse:
     monolith = _monolith(request, pk)
     teams = access.teams_visible_to(request.user).filter(pk__in=access.member_team_ids(request.user))
     teams = list(teams) if not access.is_finance(request.user) else []
-    pending = list(selectors.pending_claims(monolith))
     is_admin = access.can_manage_migration(request.user)
-    # What the admin deciding a takeover must know before pressing approve.
-    takeovers = [claim.application for claim in pending if is_admin and takeover.is_takeover(claim)]
-    blocked = takeover.blockers_of(takeovers)  # by application id, a takeover's only
-    for claim in pending:
-        claim.blockers = blocked.get(claim.application_id, [])
-        claim.outdates = (
-            takeover.outdates_note(claim.application, takeover.outdates(claim.application))
-            if claim.application_id in blocked and not claim.blockers
-            else ""
-        )
+    pending = list(selectors.pending_claims(monolith, with_takeover_checks=is_admin))
     waiting = {claim.application_id: claim for claim in pending}
     rows = selectors.application_rows(monolith)
     for row in rows:
@@ -249,11 +239,25 @@ def applications(request: HttpRequest, pk: int) -> HttpResponse:
         # One claim waits per application; an owned one is asked for as a takeover, by the user's other teams.
         row.pending_claim = waiting.get(row.application.pk)
         row.claim_teams = [team for team in teams if team.pk != row.application.team_id]
-    # A takeover is offered only where its approval would not be refused; elsewhere the page says why.
-    offered = [row for row in rows if row.claim_teams and row.application.team and not row.pending_claim]
-    refused = takeover.blockers_of(row.application for row in offered)
+    # What the admin deciding a takeover must know before pressing approve; and a takeover is offered only
+    # where its approval would not be refused, elsewhere the page says why. One look for both.
+    takeovers = {
+        claim.application_id: claim.application
+        for claim in pending
+        if is_admin and takeover.is_takeover(claim)
+    }
+    offered = {
+        row.application.pk: row.application
+        for row in rows
+        if row.claim_teams and row.application.team and not row.pending_claim
+    }
+    blocked = takeover.blockers_of([*takeovers.values(), *offered.values()])
+    outdated = takeover.outdated_by(application for pk, application in takeovers.items() if not blocked[pk])
+    for claim in pending:
+        claim.blockers = blocked[claim.application_id] if claim.application_id in takeovers else []
+        claim.outdates = takeover.outdates_note(claim.application, outdated.get(claim.application_id))
     for row in rows:
-        row.takeover_blockers = refused.get(row.application.pk, [])
+        row.takeover_blockers = blocked[row.application.pk] if row.application.pk in offered else []
     return render(
         request,
         "migration/applications.html",

@@ -105,12 +105,23 @@ def request_preview(request: HttpRequest, kind: str) -> HttpResponse:
     return render(request, "clusters/_preview.html", context)
 
 
+def _live_context(request: HttpRequest, obj) -> dict:
+    """What changes on a request's page without a reload: its facts and decision, its provisioning and its
+    history (`_request_live.html` sends them again while the page polls)."""
+    return {
+        **approvals.decision_context(request, obj),
+        "events": selectors.request_events(request=obj),
+        "progress": selectors.request_progress(request=obj),
+        "request_obj": obj,
+    }
+
+
 @login_required
 @require_GET
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     obj = selectors.request_get(user=request.user, pk=pk)
     context = {
-        **approvals.decision_context(request, obj),
+        **_live_context(request, obj),
         **filing.assessment_context(
             obj.assessment or {},
             selectors.request_cost(obj),
@@ -118,12 +129,9 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
             selectors.request_policies(obj),
             obj.payload,
         ),
-        "events": selectors.request_events(request=obj),
         "payload_rows": selectors.payload_rows(obj.payload),
         "changes": selectors.payload_changes(obj.payload),
         "access_rows": selectors.payload_access(obj.payload),
-        "progress": selectors.request_progress(request=obj),
-        "request_obj": obj,
     }
     return render(request, "clusters/request_detail.html", context)
 
@@ -131,12 +139,8 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def request_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    """The request's provisioning panel alone, for htmx polling until nothing moves."""
+    """What the request's page polls (htmx): its provisioning panel, with its facts, decision and history
+    swapped in out of band, until the request is final (rejected, cancelled, or nothing moves any more)."""
     obj = selectors.request_get(user=request.user, pk=pk)
-    progress = selectors.request_progress(request=obj)
-    return polled_panel(
-        request,
-        "clusters/_request_progress.html",
-        {"progress": progress, "request_obj": obj},
-        moving=progress.in_flight,
-    )
+    context = _live_context(request, obj)
+    return polled_panel(request, "clusters/_request_live.html", context, moving=context["progress"].moving)

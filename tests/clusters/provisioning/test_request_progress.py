@@ -8,6 +8,7 @@ from django.utils import timezone
 from clusters import provisioning
 from clusters.models import Request
 from clusters.providers.local.models import LocalMskCluster
+from clusters.requests import services
 from tests import builders
 from tests.conftest import client_for
 
@@ -18,8 +19,9 @@ def test_request_page_shows_provisioning_and_polling_stops_when_done(
 ):
     request = builders.cluster_request(member_a, team_a, network_profile, "team-a-progress")
     client = client_for(member_a)
+    waiting = client.get(f"/requests/{request.pk}/").content.decode()
     assert (
-        'id="request-progress"' not in client.get(f"/requests/{request.pk}/").content.decode()
+        "Waiting for a platform admin" in waiting and "Cluster team-a-progress" not in waiting
     )  # not approved
     builders.approve(request, admin, django_capture_on_commit_callbacks)
 
@@ -38,3 +40,62 @@ def test_request_page_shows_provisioning_and_polling_stops_when_done(
     # Another team's member cannot watch it.
     assert client_for(member_b).get(f"/requests/{request.pk}/progress/").status_code == 404
     assert Request.objects.get(pk=request.pk).status == Request.Status.APPROVED
+
+
+def _polled(client, request):
+    """The request page's polled answer, as htmx asks for it: (status code, HTML)."""
+    response = client.get(f"/requests/{request.pk}/progress/", HTTP_HX_REQUEST="true")
+    return response.status_code, response.content.decode()
+
+
+@override_settings(LOCAL_MSK_CREATE_SECONDS=60)
+def test_request_page_follows_the_decision_live_then_stops_polling(
+    member_a, admin, team_a, network_profile, django_capture_on_commit_callbacks
+):
+    """Opened while it waits, the page polls; the polled answer carries the new status and the decision
+    (out of band, for the facts and the decision panel) as soon as an admin approves, and stops the polling
+    (286) once nothing moves."""
+    request = builders.cluster_request(member_a, team_a, network_profile, "team-a-live")
+    client = client_for(member_a)
+    page = client.get(f"/requests/{request.pk}/").content.decode()
+    assert f'hx-get="/requests/{request.pk}/progress/"' in page  # polls while waiting for a decision
+    status, waiting = _polled(client, request)
+    assert status == 200 and "Waiting for a platform admin" in waiting
+    assert 'id="request-facts" hx-swap-oob="true"' in waiting and "status-submitted" in waiting
+    assert 'id="decision-panel"' not in waiting  # an admin may be typing a reason in it
+
+    builders.approve(request, admin, django_capture_on_commit_callbacks)
+    status, approved = _polled(client, request)
+    assert status == 200 and 'hx-trigger="every 3s"' in approved  # provisioning still moves
+    facts = approved.split('id="request-facts"')[1].split("</dl>")[0]
+    assert '<span class="status status-approved">Approved</span>' in facts
+    assert (
+        'id="decision-panel" class="card decision" aria-labelledby="decision-heading" hx-swap-oob="true"'
+        in approved
+    )
+    assert f"Approved by <strong>{admin.username}</strong>" in approved
+    assert "Cancel this request" not in approved  # the requester's cancel button goes with the wait
+    assert "Cluster team-a-live" in approved and "creating the cluster" in approved
+
+    LocalMskCluster.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        provisioning.reconcile()
+    status, done = _polled(client, request)
+    assert status == 286 and "hx-trigger" not in done and "cluster is active" in done
+
+
+def test_request_page_shows_a_rejection_and_its_reason_live(member_a, admin, team_a, network_profile):
+    request = builders.cluster_request(member_a, team_a, network_profile, "team-a-refused")
+    client = client_for(member_a)
+    assert _polled(client, request)[0] == 200
+    services.reject_request(request_id=request.pk, actor=admin, reason="Use the shared dev cluster.")
+    status, rejected = _polled(client, request)
+    assert status == 286 and "hx-get" not in rejected  # final: the page stops asking
+    assert (
+        '<span class="status status-rejected">Rejected</span>' in rejected
+        and f"Rejected by <strong>{admin.username}</strong>" in rejected
+    )
+    assert "Use the shared dev cluster." in rejected  # the reason the requester is given
+    assert "Nothing is provisioned: the request was rejected." in rejected
+    page = client.get(f"/requests/{request.pk}/").content.decode()
+    assert "/progress/" not in page  # opened once final, the page does not poll at all

@@ -1,0 +1,73 @@
+"""The request page follows its request live: the requester, looking at it, sees an admin's approval (status,
+decision, provisioning) appear within the polling interval without reloading, and the polling stops once
+the request is final (django-htmx's 286)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests import builders
+from tests.system.browser.test_request_flow import sign_in
+
+pytestmark = pytest.mark.browser
+
+POLL_MS = 3_000  # hx-trigger="every 3s" in clusters/_request_progress.html
+
+
+def wait_until(page: Page, condition, timeout_ms: int) -> None:
+    """Let the page run until `condition()` holds (the page's own requests are what it waits for)."""
+    for _ in range(timeout_ms // 100):
+        if condition():
+            return
+        page.wait_for_timeout(100)
+    assert condition(), f"not within {timeout_ms} ms"
+
+
+def test_requester_sees_the_approval_appear_without_reloading(
+    browser: Browser, live_server, member_a, admin, cluster_a
+):
+    request = builders.topic_request(member_a, cluster_a, "live-orders")
+    url = f"{live_server.url}/requests/{request.pk}/"
+    requester, approver = browser.new_context(), browser.new_context()
+    try:
+        mine = requester.new_page()
+        mine.set_default_timeout(10_000)
+        polls: list[int] = []
+        mine.on("response", lambda r: polls.append(r.status) if r.url.endswith("/progress/") else None)
+        sign_in(mine, live_server, member_a.username)
+        mine.goto(url)
+        # The facts' first line is the status; the decision panel says it too.
+        facts, decision = mine.locator("dl.facts").first, mine.get_by_role("region", name="Decision")
+        expect(facts.locator("dd").first).to_have_text("Submitted")
+        expect(decision).to_contain_text("Status: Submitted")
+        expect(decision.get_by_role("button", name="Cancel this request")).to_be_visible()
+        mine.evaluate("window.__noFullReload = true")  # a page load would drop it; htmx swaps keep it
+        wait_until(mine, lambda: polls, POLL_MS + 2_000)  # it is polling
+
+        theirs = approver.new_page()
+        theirs.set_default_timeout(10_000)
+        sign_in(theirs, live_server, admin.username)
+        theirs.goto(url)
+        theirs.get_by_role("region", name="Decision").get_by_role("button", name="Approve").click()
+        expect(theirs.get_by_role("region", name="Decision")).to_contain_text(f"Approved by {admin.username}")
+
+        # Within one polling interval (plus the answer's time), on the page the requester never reloaded.
+        expect(decision).to_contain_text("Status: Approved", timeout=POLL_MS + 1_500)
+        expect(decision).to_contain_text(f"Approved by {admin.username}")
+        expect(facts.locator("dd").first).to_have_text("Approved")
+        expect(decision.get_by_role("button", name="Cancel this request")).to_have_count(0)
+        progress = mine.get_by_role("region", name="Provisioning")
+        expect(progress).to_contain_text("Topic team-a.live-orders")
+        expect(mine.get_by_role("region", name="History")).to_contain_text("Submitted → Approved")
+        assert mine.evaluate("window.__noFullReload") is True
+
+        # Final (the eager worker has tried the topic; here it fails: the cluster is not reachable): the last
+        # answer is htmx's stop-polling, and no request follows it.
+        wait_until(mine, lambda: polls[-1] == 286, POLL_MS + 2_000)
+        asked = len(polls)
+        mine.wait_for_timeout(POLL_MS + 500)
+        assert len(polls) == asked, polls
+    finally:
+        requester.close()
+        approver.close()

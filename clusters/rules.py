@@ -33,6 +33,20 @@ UNLIMITED = -1
 KAFKA_LONG_MAX = 2**63 - 1
 MAX_PARTITIONS_PER_TOPIC = 100_000  # far above any cluster quota; bounds arithmetic on bad input  # retention.ms / retention.bytes are Java longs
 
+# How the forms and the API read these numbers (portal.numbers: bounds, unit and hint of the one message a
+# mistake gets). Topic configs have no bounds here: the request services say what Kafka and MSK allow.
+MBPS_FIELD = {
+    "min_value": Decimal(0),
+    "max_value": Decimal(100_000),  # beyond it the figures mean nothing (and overflow the estimates)
+    "max_digits": 8,
+    "decimal_places": 2,
+    "unit": "MB/s",
+}
+PARTITIONS_FIELD = {"min_value": 1, "max_value": MAX_PARTITIONS_PER_TOPIC, "unit": "partitions"}
+RETENTION_MS_FIELD = {"unit": "milliseconds", "hint": "-1 = unlimited"}
+RETENTION_BYTES_FIELD = {"unit": "bytes", "hint": "-1 = unlimited"}
+MAX_MESSAGE_BYTES_FIELD = {"unit": "bytes"}
+
 CLEANUP_POLICY_CHOICES = [("delete", "delete"), ("compact", "compact")]
 COMPRESSION_TYPES = ["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"]
 TIMESTAMP_TYPES = ["CreateTime", "LogAppendTime"]

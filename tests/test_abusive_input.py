@@ -1,0 +1,95 @@
+"""Abusive input into the request, team, migration and billing forms and the API: never a 500, one plain
+message per field. Each case here was a 500 or an unclear or double message before it was fixed.
+
+The cases that depend on the database engine (numbers that overflow a column, NUL bytes) run on the
+database the suite runs on; `DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal` runs them on
+PostgreSQL, which refuses a NUL in a text value and an OFFSET past a bigint (SQLite takes both)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from clusters.migration.models import Monolith
+from tests.conftest import client_for
+
+HUGE = "9" * 30
+EXPONENT = "Write the number out in full, without an exponent (1000, not 1e3). "
+
+
+# --- Pages of a list: a page number past any end -------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", [HUGE, "9" * 19, "9223372036854775807"])
+def test_a_page_number_past_any_end_is_the_last_page(admin, page):
+    response = client_for(admin).get(reverse("clusters:request-list"), {"page": page})
+    assert response.status_code == 200  # was a 500 on PostgreSQL: "bigint out of range"
+
+
+# --- Migration: the monolith's cost and the requirements --------------------------------------------------
+
+
+@pytest.fixture
+def monolith(admin) -> Monolith:
+    from clusters.migration import inventory
+
+    return inventory.register_monolith(
+        actor=admin, name="legacy", bootstrap="127.0.0.1:1", security_protocol=Monolith.Security.PLAINTEXT
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        (HUGE, "Monthly cost: Enter a number from 0 to 9,999,999,999.99 USD."),  # was a 500 on PostgreSQL
+        (
+            "1e9",
+            "Monthly cost: Write the number out in full, without an exponent (1000, not 1e3). Enter a "
+            "number from 0 to 9,999,999,999.99 USD.",
+        ),
+        ("12,5", "Monthly cost: Use a point for decimals and no thousands separators, such as 12.5 or 1000."),
+    ],
+)
+def test_the_monoliths_cost_says_what_is_wrong(admin, monolith, typed, message):
+    response = client_for(admin).post(
+        reverse("migration:monolith-cost", args=[monolith.pk]), {"monthly_cost_usd": typed}
+    )
+    assert response.status_code == 302
+    assert [str(flash) for flash in get_messages(response.wsgi_request)] == [message]
+    monolith.refresh_from_db()
+    assert monolith.monthly_cost_usd is None
+
+
+def test_registering_a_monolith_with_a_cost_too_large_is_one_message(admin):
+    response = client_for(admin).post(
+        reverse("migration:monolith-register"),
+        {
+            "name": "legacy2",
+            "bootstrap": "127.0.0.1:1",
+            "security_protocol": "PLAINTEXT",
+            "monthly_cost_usd": HUGE,
+        },
+    )
+    assert response.context["form"].errors["monthly_cost_usd"] == [
+        "Enter a number from 0 to 9,999,999,999.99 USD."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "typed", "message"),
+    [
+        ("peak_in_mbps", "1e9", EXPONENT + "Enter a number from 0 to 100,000 MB/s."),
+        ("peak_out_mbps", HUGE, "Enter a number from 0 to 100,000 MB/s."),
+        ("retention_hours", "NaN", "Enter a whole number from 0 to 2,147,483,647 hours."),
+        ("client_connections", "-1", "Enter a whole number from 0 to 2,147,483,647."),
+        ("client_connections", HUGE, "Enter a whole number from 0 to 2,147,483,647."),
+    ],
+)
+def test_an_applications_requirements_get_one_message_per_number(db, field, typed, message):
+    from clusters.migration.forms import RequirementsForm
+    from clusters.migration.models import Application
+
+    data = {"latency_class": "time_insensitive", "client_connections": "0", field: typed}
+    form = RequirementsForm(data, instance=Application(name="orders"))
+    assert form.errors[field] == [message]

@@ -254,7 +254,8 @@ class TopicRequestForm(TeamScopedForm):
         )
         # Django renders help texts unescaped: escape what is built from data.
         self.fields["name"].help_text = escape(
-            f"The short name; the full Kafka topic name is {example}. {rules.TOPIC_NAME_RULE}"
+            f"The short name; the full Kafka topic name is {example} (typing it in full works too: the team "
+            f"prefix is never doubled). {rules.TOPIC_NAME_RULE}"
         )
         for row in range(1, ACCESS_ROWS + 1):
             self.fields[f"access_{row}_principal_arn"] = forms.CharField(

@@ -131,6 +131,25 @@ def topic_namespace(template: str, *, team_slug: str) -> str:
     return template.split("{name}", 1)[0].format(team=team_slug)
 
 
+def short_topic_name(name: str, *, template: str, team_slug: str) -> str:
+    """The name a team chose, without its namespace: a member of payments who types the full name
+    "payments.orders" means the topic payments.orders, not payments.payments.orders. One namespace comes
+    off, so a name that really repeats it ("payments.payments.x") can still be asked for in full."""
+    namespace = topic_namespace(template, team_slug=team_slug)
+    return name.removeprefix(namespace) if namespace else name
+
+
+def topic_prefix_error(prefix: str, *, namespace: str) -> str | None:
+    """An access grant's topic prefix: inside the team's namespace (outside it, it would reach other teams'
+    topics), in Kafka's name characters (no IAM wildcard widens it)."""
+    if not prefix.startswith(namespace):
+        example = namespace if namespace.startswith(prefix) else f"{namespace}{prefix}"
+        return f"A prefix must start with your team's namespace “{namespace}”, such as “{example}”."
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", prefix):
+        return f"{TOPIC_NAME_RULE} Not allowed here: {_not_allowed(prefix, r'[A-Za-z0-9._-]')}."
+    return None
+
+
 def kept_topic_name_error(name: str, *, template: str, other_team_slugs: Iterable[str]) -> str | None:
     """A topic name kept as it is rather than built from the naming convention (a monolith's topic moving
     with replication, which keeps names): Kafka's rule on the whole name, never a name Kafka and MSK keep

@@ -106,7 +106,9 @@ class TopicRequestInput(_TopicConfigInput, _VisibleQuerysets):
     team = TeamField()
     cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.none())
     name = serializers.CharField(
-        max_length=249, help_text="Short name; the naming convention adds the team prefix."
+        max_length=249,
+        help_text="Short name; the naming convention adds the team prefix (a name that starts with it already "
+        "is taken as the full name: the prefix is never doubled).",
     )
     partitions = IntegerInput(
         **rules.PARTITIONS_FIELD,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.messages import get_messages
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from clusters.migration.models import Monolith
@@ -93,3 +94,40 @@ def test_an_applications_requirements_get_one_message_per_number(db, field, type
     data = {"latency_class": "time_insensitive", "client_connections": "0", field: typed}
     form = RequirementsForm(data, instance=Application(name="orders"))
     assert form.errors[field] == [message]
+
+
+# --- Migration: a monolith's inventory file ---------------------------------------------------------------
+
+CSV_HEADER = "topic,partitions,retention_ms,peak_in_mbps,peak_out_mbps,application,team,consumer_groups\n"
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        # Each was a 500: a NUL PostgreSQL refuses, numbers or texts larger than their column, a digit
+        # str.isdigit() takes and int() does not.
+        ("t,1,-1,1,1,app\x00x,,", "application: control characters (such as NUL) are not allowed."),
+        ("t,1,-1,1,1,app,,g\x00", "consumer_groups: control characters (such as NUL) are not allowed."),
+        ("t,1,-1,1,1,a\u202eb,,", "application: control characters (such as NUL) are not allowed."),
+        ("t,²,-1,1,1,app,,", "partitions must be a whole number from 1 to 2,147,483,647, not “²”."),
+        (
+            f"t,{HUGE},-1,1,1,app,,",
+            f"partitions must be a whole number from 1 to 2,147,483,647, not “{HUGE}”.",
+        ),
+        (f"t,{'9' * 5000},-1,1,1,app,,", "partitions must be a whole number from 1 to 2,147,483,647, not “"),
+        (f"t,1,{HUGE},1,1,app,,", f"retention_ms must be milliseconds or -1 (unlimited), not “{HUGE}”."),
+        ("t,1,-1,1e20,1,app,,", "peak_in_mbps must be at most 99,999,999.999999 MB/s, not “1e20”."),
+        (f"t,1,-1,1,1,app,,{'g' * 300}", "a consumer group id has at most 255 characters, not 300."),
+    ],
+)
+def test_an_inventory_file_with_abusive_cells_is_refused_line_by_line(admin, monolith, row, problem):
+    from clusters.migration.models import InventorySnapshot
+
+    response = client_for(admin).post(
+        reverse("migration:inventory-upload", args=[monolith.pk]),
+        {"file": SimpleUploadedFile("m.csv", (CSV_HEADER + row + "\n").encode())},
+    )
+    assert response.status_code == 400
+    [(line, message)] = response.context["row_errors"]
+    assert line == 2 and message.startswith(problem), message
+    assert not InventorySnapshot.objects.exists()

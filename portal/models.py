@@ -9,6 +9,8 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from portal.text import validate_one_line
+
 
 class User(AbstractUser):
     """A person using the portal. Team membership comes from `Membership`; the role is global."""
@@ -50,7 +52,7 @@ def validate_team_slug(value: str) -> None:
 
 
 class Team(models.Model):
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[validate_one_line])
     # A CharField, not a SlugField: Django's slug check (which takes "Ops_Team") would add a second message.
     slug = models.CharField(
         max_length=TEAM_SLUG_MAX,

@@ -131,3 +131,115 @@ def test_an_inventory_file_with_abusive_cells_is_refused_line_by_line(admin, mon
     [(line, message)] = response.context["row_errors"]
     assert line == 2 and message.startswith(problem), message
     assert not InventorySnapshot.objects.exists()
+
+
+# --- Teams and tokens: one message per field, no control characters in names ------------------------------
+
+TEAM = {"name": "Payments", "slug": "payments", "cost_center": "CC-1001", "contact_email": "pay@example.com"}
+CONTROL = "Use letters, digits, spaces and punctuation only: control characters ({}) are not allowed."
+
+
+@pytest.mark.parametrize(
+    ("field", "typed", "message"),
+    [
+        ("contact_email", "a" * 10_000 + "@example.com", "Enter a valid email address."),  # was two messages
+        ("contact_email", "pay\x00@example.com", "Enter a valid email address."),  # was two messages
+        ("name", "Pay\x1b[31mments", CONTROL.format("U+001B")),  # was taken
+        ("name", "Pay\u202ements", CONTROL.format("U+202E")),  # was taken: shows "Paystnem" reversed
+        ("name", "Pay\tments", CONTROL.format("U+0009")),
+        ("slug", "pay\x00", "Null characters are not allowed."),
+    ],
+)
+def test_the_team_form_gives_one_message_per_field(admin, field, typed, message):
+    response = client_for(admin).post(reverse("portal:team-create"), {**TEAM, field: typed})
+    assert response.context["form"].errors[field] == [message]
+
+
+def test_a_team_name_is_held_to_the_same_rule_when_edited(admin, team_a):
+    response = client_for(admin).post(
+        reverse("portal:team-edit", args=[team_a.slug]), {**TEAM, "name": "A\x07"}
+    )
+    assert response.context["form"].errors["name"] == [CONTROL.format("U+0007")]
+
+
+def test_a_token_name_with_control_characters_is_refused(member_a):
+    response = client_for(member_a).post(reverse("portal:token-list"), {"name": "ci\x1b]0;owned\x07"})
+    assert response.context["form"].errors["name"] == [CONTROL.format("U+001B, U+0007")]
+
+
+# --- NUL bytes: PostgreSQL refuses them in text, so they must never reach it ------------------------------
+
+NUL = "ab\x00c"
+
+
+def _form_cases(team_a, cluster_a, platform_account, network_profile):
+    from tests.clusters.test_every_error_at_once import cluster_data
+    from tests.clusters.test_views import PRINCIPAL, topic_data
+
+    cluster = cluster_data(team_a, platform_account, network_profile)
+    access = {"team": team_a.pk, "cluster": cluster_a.pk, "principal_arn": PRINCIPAL, "produce": "on"}
+    topic = topic_data(team_a, cluster_a)
+    return {
+        "clusters:request-new-topic": (topic, ["name", "justification", "expected_in_mbps", "retention_ms"]),
+        "clusters:request-new-cluster": (cluster, ["name", "justification", "replicate_topics"]),
+        "clusters:request-new-access": (access, ["topic_prefix", "principal_arn", "consumer_group_prefix"]),
+        "portal:team-create": (TEAM, ["name", "slug", "cost_center", "contact_email"]),
+        "portal:token-list": ({"name": "ci"}, ["name"]),
+        "migration:monolith-register": (
+            {
+                "name": "legacy2",
+                "bootstrap": "127.0.0.1:1",
+                "security_protocol": "PLAINTEXT",
+                "region": "us-east-1",
+            },
+            ["name", "bootstrap", "sasl_username", "subnet_ids", "monthly_cost_usd"],
+        ),
+    }
+
+
+def test_nul_bytes_in_any_form_field_are_one_message_not_a_500(
+    admin, member_a, team_a, cluster_a, platform_account, network_profile
+):
+    admin.memberships.create(team=team_a)
+    client = client_for(admin)
+    for name, (data, fields) in _form_cases(team_a, cluster_a, platform_account, network_profile).items():
+        for field in fields:
+            response = client.post(reverse(name), {**data, field: NUL})
+            assert response.status_code == 200, (name, field)
+            errors = response.context["form"].errors
+            assert len(errors.get(field, [])) == 1, (name, field, errors)
+
+
+API_NUL_CASES = [
+    ("clusters-api:request-topic", "name", NUL),
+    ("clusters-api:request-topic", "justification", NUL),
+    ("clusters-api:request-topic", "expected_in_mbps", NUL),
+    ("clusters-api:request-topic", "access", [{"principal_arn": NUL, "produce": True}]),
+    ("clusters-api:request-topic", "team", NUL),
+    ("clusters-api:request-access", "topic_prefix", NUL),
+    ("clusters-api:request-access", "consumer_group_prefix", NUL),
+]
+
+
+@pytest.mark.parametrize(("name", "field", "value"), API_NUL_CASES)
+def test_nul_bytes_in_api_fields_are_a_400_naming_the_field(
+    member_a, cluster_a, token_for, name, field, value
+):
+    from tests.clusters.test_views import PRINCIPAL
+    from tests.portal.test_api_input import _json_post, _topic_body
+
+    body = (
+        _topic_body(cluster_a)
+        if name.endswith("topic")
+        else {
+            "team": "team-a",
+            "cluster": cluster_a.pk,
+            "topic_prefix": "team-a.",
+            "principal_arn": PRINCIPAL,
+            "consume": True,
+            "consumer_group_prefix": "team-a.",
+        }
+    )
+    response = _json_post(member_a, token_for, name, {**body, field: value})
+    assert response.status_code == 400
+    assert list(response.json()["field_errors"]) == [field]

@@ -10,6 +10,7 @@ from clusters.migration.inventory import EDITABLE_SETTINGS
 from clusters.migration.models import Application, MigrationPlan, Monolith
 from clusters.models import REGION_CHOICES
 from portal import numbers
+from portal.text import validate_one_line
 
 # What the database columns hold (a larger figure was a 500 on PostgreSQL: "numeric field overflow").
 MAX_USD = Decimal("9999999999.99")  # DecimalField(max_digits=12, decimal_places=2)
@@ -48,6 +49,7 @@ class IdListField(forms.CharField):
 
     def to_python(self, value) -> list[str]:
         text = super().to_python(value) or ""
+        validate_one_line(text)  # on the text: the field's own NUL check would see only the list's repr
         return [part for part in text.replace(",", " ").split() if part]
 
 

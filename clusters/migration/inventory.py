@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -36,6 +35,7 @@ from clusters.migration.models import (
 )
 from clusters.providers.base import ProviderError
 from portal import access
+from portal import text as text_rules
 from portal.errors import NotAllowed
 from portal.models import Team
 
@@ -505,16 +505,12 @@ def _decimal(text: str, what: str, errors: list[str]) -> Decimal | None:
 def _shown(text: str) -> str:
     """A cell as a message quotes it: at most 40 characters, control characters as their code."""
     cut = text[:40] + ("…" if len(text) > 40 else "")
-    return "".join(f"\\u{ord(char):04x}" if _is_control(char) else char for char in cut)
-
-
-def _is_control(char: str) -> bool:
-    return unicodedata.category(char) in ("Cc", "Cf")  # NUL, escapes, bidi overrides
+    return "".join(f"\\u{ord(char):04x}" if text_rules.is_control(char) else char for char in cut)
 
 
 def _control_characters(values: dict[str, str]) -> list[str]:
     """Columns whose text holds control characters (NUL, escapes): never a name, and PostgreSQL refuses NUL."""
-    return [key for key, value in values.items() if any(_is_control(char) for char in value)]
+    return [key for key, value in values.items() if text_rules.control_characters(value)]
 
 
 def parse_csv(content: bytes) -> tuple[list[dict], list[tuple[int, str]]]:

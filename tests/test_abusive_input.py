@@ -22,9 +22,9 @@ EXPONENT = "Write the number out in full, without an exponent (1000, not 1e3). "
 # --- Pages of a list: a page number past any end -------------------------------------------------------
 
 
-@pytest.mark.parametrize("page", [HUGE, "9" * 19, "9223372036854775807"])
-def test_a_page_number_past_any_end_is_the_last_page(admin, page):
-    response = client_for(admin).get(reverse("clusters:request-list"), {"page": page})
+@pytest.mark.parametrize("number", [HUGE, "9" * 19, "9223372036854775807"])
+def test_a_page_number_past_any_end_is_the_last_page(admin, number):
+    response = client_for(admin).get(reverse("clusters:request-list"), {"page": number})
     assert response.status_code == 200  # was a 500 on PostgreSQL: "bigint out of range"
 
 
@@ -208,38 +208,3 @@ def test_nul_bytes_in_any_form_field_are_one_message_not_a_500(
             assert response.status_code == 200, (name, field)
             errors = response.context["form"].errors
             assert len(errors.get(field, [])) == 1, (name, field, errors)
-
-
-API_NUL_CASES = [
-    ("clusters-api:request-topic", "name", NUL),
-    ("clusters-api:request-topic", "justification", NUL),
-    ("clusters-api:request-topic", "expected_in_mbps", NUL),
-    ("clusters-api:request-topic", "access", [{"principal_arn": NUL, "produce": True}]),
-    ("clusters-api:request-topic", "team", NUL),
-    ("clusters-api:request-access", "topic_prefix", NUL),
-    ("clusters-api:request-access", "consumer_group_prefix", NUL),
-]
-
-
-@pytest.mark.parametrize(("name", "field", "value"), API_NUL_CASES)
-def test_nul_bytes_in_api_fields_are_a_400_naming_the_field(
-    member_a, cluster_a, token_for, name, field, value
-):
-    from tests.clusters.test_views import PRINCIPAL
-    from tests.portal.test_api_input import _json_post, _topic_body
-
-    body = (
-        _topic_body(cluster_a)
-        if name.endswith("topic")
-        else {
-            "team": "team-a",
-            "cluster": cluster_a.pk,
-            "topic_prefix": "team-a.",
-            "principal_arn": PRINCIPAL,
-            "consume": True,
-            "consumer_group_prefix": "team-a.",
-        }
-    )
-    response = _json_post(member_a, token_for, name, {**body, field: value})
-    assert response.status_code == 400
-    assert list(response.json()["field_errors"]) == [field]

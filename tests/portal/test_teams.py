@@ -184,9 +184,13 @@ def test_a_slug_is_lowercase_letters_digits_and_hyphens_said_once_with_a_suggest
     assert not Team.objects.filter(name="Payments").exists()
 
 
-@pytest.mark.parametrize("slug", ["payments", "team-a2", "a", "9lives", "x" * 40])
-def test_good_slugs_are_taken(admin, slug):
-    assert client_for(admin).post(reverse("portal:team-create"), {**VALID, "slug": slug}).status_code == 302
+def test_good_slugs_are_taken_and_their_look_alikes_are_not(admin):
+    client = client_for(admin)
+    for number, slug in enumerate(["payments", "team-a2", "a", "9lives", "x" * 40]):
+        data = {**VALID, "name": f"Team {number}", "slug": slug}
+        assert client.post(reverse("portal:team-create"), data).status_code == 302, slug
+    look_alike = client.post(reverse("portal:team-create"), {**VALID, "name": "Other", "slug": "Payments"})
+    assert look_alike.context["form"].errors["slug"] == [SLUG_RULE + " Try “payments”."]
 
 
 def test_the_admin_site_holds_slugs_to_the_same_rule(db):

@@ -8,7 +8,6 @@ onto the form's fields (`apply_service_errors`), unknown keys becoming non-field
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -17,14 +16,14 @@ from django.utils.html import escape
 from clusters import rules, selectors
 from clusters.models import REGION_CHOICES, Cluster, Environment, PlatformSettings
 from clusters.requests import services
+from portal import numbers
 from portal.models import Team, User
 
 ACCESS_ROWS = 3
 ACCESS_ROW_FIELDS = ("principal_arn", "produce", "consume", "consumer_group_prefix")
 _ACCESS_MESSAGE = re.compile(r"^Access #(\d+): (.*)$", re.DOTALL)
-# The same bounds as the REST API: beyond them the figures mean nothing (and overflow the estimates).
-_MBPS = {"min_value": Decimal(0), "max_value": Decimal(100_000), "max_digits": 8, "decimal_places": 2}
-MAX_PARTITIONS = 100_000
+_MBPS = rules.MBPS_FIELD  # the REST API's too
+MAX_PARTITIONS = rules.MAX_PARTITIONS_PER_TOPIC
 
 
 def _stripped(value: str | None) -> str | None:
@@ -147,7 +146,7 @@ class ClusterRequestForm(TeamScopedForm):
         help_text="Subnets and security groups; only profiles of the chosen account and region are accepted.",
         error_messages={"invalid_choice": "Choose one of the network profiles listed."},
     )
-    expected_write_mbps = forms.DecimalField(
+    expected_write_mbps = numbers.DecimalField(
         label="Expected write throughput (MB/s)",
         initial=1,
         help_text=(
@@ -157,7 +156,7 @@ class ClusterRequestForm(TeamScopedForm):
         ),
         **_MBPS,
     )
-    expected_read_mbps = forms.DecimalField(label="Expected read throughput (MB/s)", initial=2, **_MBPS)
+    expected_read_mbps = numbers.DecimalField(label="Expected read throughput (MB/s)", initial=2, **_MBPS)
     contains_pii = forms.BooleanField(required=False, label="The data contains personal information (PII)")
     latency_class = forms.ChoiceField(
         choices=Cluster.LatencyClass.choices, initial=Cluster.LatencyClass.INSENSITIVE
@@ -198,12 +197,11 @@ class TopicRequestForm(TeamScopedForm):
         queryset=None, help_text="A cluster your team owns or that has been opened to your team."
     )
     name = forms.CharField(max_length=249, help_text="")  # help text set per platform template below
-    expected_in_mbps = forms.DecimalField(label="Expected write throughput in (MB/s)", initial=1, **_MBPS)
-    expected_out_mbps = forms.DecimalField(label="Expected read throughput out (MB/s)", initial=2, **_MBPS)
-    partitions = forms.IntegerField(
+    expected_in_mbps = numbers.DecimalField(label="Expected write throughput in (MB/s)", initial=1, **_MBPS)
+    expected_out_mbps = numbers.DecimalField(label="Expected read throughput out (MB/s)", initial=2, **_MBPS)
+    partitions = numbers.IntegerField(
         required=False,
-        min_value=1,
-        max_value=MAX_PARTITIONS,
+        **rules.PARTITIONS_FIELD,
         help_text=(
             "Leave empty to take the suggestion: max(⌈in ÷ 5⌉, ⌈out ÷ 10⌉), because a Serverless partition "
             "takes 5 MB/s in and 10 MB/s out. You may ask for more, never fewer."
@@ -215,20 +213,23 @@ class TopicRequestForm(TeamScopedForm):
         label="cleanup.policy",
         help_text="Cannot be changed after the topic is created. Compacted partitions have their own, lower quota.",
     )
-    retention_ms = forms.IntegerField(
+    retention_ms = numbers.IntegerField(
         initial=rules.DEFAULT_RETENTION_MS,
         label="retention.ms",
         help_text="How long messages are kept, in milliseconds (7 days = 604800000); -1 = unlimited.",
+        **rules.RETENTION_MS_FIELD,
     )
-    retention_bytes = forms.IntegerField(
+    retention_bytes = numbers.IntegerField(
         initial=rules.DEFAULT_RETENTION_BYTES,
         label="retention.bytes",
         help_text="Size kept per partition before the oldest data goes, in bytes; -1 = unlimited.",
+        **rules.RETENTION_BYTES_FIELD,
     )
-    max_message_bytes = forms.IntegerField(
+    max_message_bytes = numbers.IntegerField(
         initial=rules.DEFAULT_MAX_MESSAGE_BYTES,
         label="max.message.bytes",
         help_text=f"Largest message, in bytes: at most 8 MiB ({rules.MAX_MESSAGE_BYTES:,}) on MSK Serverless.",
+        **rules.MAX_MESSAGE_BYTES_FIELD,
     )
     compression_type = forms.ChoiceField(
         choices=[(value, value) for value in rules.COMPRESSION_TYPES],
@@ -253,7 +254,8 @@ class TopicRequestForm(TeamScopedForm):
         )
         # Django renders help texts unescaped: escape what is built from data.
         self.fields["name"].help_text = escape(
-            f"The short name; the full Kafka topic name is {example}. {rules.TOPIC_NAME_RULE}"
+            f"The short name; the full Kafka topic name is {example} (typing it in full works too: the team "
+            f"prefix is never doubled). {rules.TOPIC_NAME_RULE}"
         )
         for row in range(1, ACCESS_ROWS + 1):
             self.fields[f"access_{row}_principal_arn"] = forms.CharField(
@@ -421,17 +423,23 @@ class AccessRequestForm(TeamScopedForm):
 class TopicUpdateForm(ServiceForm):
     prepare = staticmethod(services.prepare_topic_update)
 
-    partitions = forms.IntegerField(
-        min_value=1, max_value=MAX_PARTITIONS, help_text="Kafka can only add partitions, never remove them."
+    partitions = numbers.IntegerField(
+        help_text="Kafka can only add partitions, never remove them.", **rules.PARTITIONS_FIELD
     )
-    expected_in_mbps = forms.DecimalField(label="Expected write throughput in (MB/s)", **_MBPS)
-    expected_out_mbps = forms.DecimalField(label="Expected read throughput out (MB/s)", **_MBPS)
-    retention_ms = forms.IntegerField(label="retention.ms", help_text="Milliseconds; -1 = unlimited.")
-    retention_bytes = forms.IntegerField(
-        label="retention.bytes", help_text="Bytes per partition; -1 = unlimited."
+    expected_in_mbps = numbers.DecimalField(label="Expected write throughput in (MB/s)", **_MBPS)
+    expected_out_mbps = numbers.DecimalField(label="Expected read throughput out (MB/s)", **_MBPS)
+    retention_ms = numbers.IntegerField(
+        label="retention.ms", help_text="Milliseconds; -1 = unlimited.", **rules.RETENTION_MS_FIELD
     )
-    max_message_bytes = forms.IntegerField(
-        label="max.message.bytes", help_text=f"At most 8 MiB ({rules.MAX_MESSAGE_BYTES:,} bytes)."
+    retention_bytes = numbers.IntegerField(
+        label="retention.bytes",
+        help_text="Bytes per partition; -1 = unlimited.",
+        **rules.RETENTION_BYTES_FIELD,
+    )
+    max_message_bytes = numbers.IntegerField(
+        label="max.message.bytes",
+        help_text=f"At most 8 MiB ({rules.MAX_MESSAGE_BYTES:,} bytes).",
+        **rules.MAX_MESSAGE_BYTES_FIELD,
     )
     compression_type = forms.ChoiceField(
         choices=[(value, value) for value in rules.COMPRESSION_TYPES], label="compression.type"

@@ -33,6 +33,20 @@ UNLIMITED = -1
 KAFKA_LONG_MAX = 2**63 - 1
 MAX_PARTITIONS_PER_TOPIC = 100_000  # far above any cluster quota; bounds arithmetic on bad input  # retention.ms / retention.bytes are Java longs
 
+# How the forms and the API read these numbers (portal.numbers: bounds, unit and hint of the one message a
+# mistake gets). Topic configs have no bounds here: the request services say what Kafka and MSK allow.
+MBPS_FIELD = {
+    "min_value": Decimal(0),
+    "max_value": Decimal(100_000),  # beyond it the figures mean nothing (and overflow the estimates)
+    "max_digits": 8,
+    "decimal_places": 2,
+    "unit": "MB/s",
+}
+PARTITIONS_FIELD = {"min_value": 1, "max_value": MAX_PARTITIONS_PER_TOPIC, "unit": "partitions"}
+RETENTION_MS_FIELD = {"unit": "milliseconds", "hint": "-1 = unlimited"}
+RETENTION_BYTES_FIELD = {"unit": "bytes", "hint": "-1 = unlimited"}
+MAX_MESSAGE_BYTES_FIELD = {"unit": "bytes"}
+
 CLEANUP_POLICY_CHOICES = [("delete", "delete"), ("compact", "compact")]
 COMPRESSION_TYPES = ["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"]
 TIMESTAMP_TYPES = ["CreateTime", "LogAppendTime"]
@@ -115,6 +129,25 @@ def full_topic_name(template: str, *, team_slug: str, name: str) -> str:
 def topic_namespace(template: str, *, team_slug: str) -> str:
     """The fixed part a team's topic names start with, e.g. 'payments.' for '{team}.{name}'."""
     return template.split("{name}", 1)[0].format(team=team_slug)
+
+
+def short_topic_name(name: str, *, template: str, team_slug: str) -> str:
+    """The name a team chose, without its namespace: a member of payments who types the full name
+    "payments.orders" means the topic payments.orders, not payments.payments.orders. One namespace comes
+    off, so a name that really repeats it ("payments.payments.x") can still be asked for in full."""
+    namespace = topic_namespace(template, team_slug=team_slug)
+    return name.removeprefix(namespace) if namespace else name
+
+
+def topic_prefix_error(prefix: str, *, namespace: str) -> str | None:
+    """An access grant's topic prefix: inside the team's namespace (outside it, it would reach other teams'
+    topics), in Kafka's name characters (no IAM wildcard widens it)."""
+    if not prefix.startswith(namespace):
+        example = namespace if namespace.startswith(prefix) else f"{namespace}{prefix}"
+        return f"A prefix must start with your team's namespace “{namespace}”, such as “{example}”."
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", prefix):
+        return f"{TOPIC_NAME_RULE} Not allowed here: {_not_allowed(prefix, r'[A-Za-z0-9._-]')}."
+    return None
 
 
 def kept_topic_name_error(name: str, *, template: str, other_team_slugs: Iterable[str]) -> str | None:

@@ -529,6 +529,9 @@ def _topic_work(topic_ids: set[int], kinds: set[str]):
     return Topic.objects.filter(pk__in=topic_ids).annotate(**annotations).values("pk", "status", *annotations)
 
 
+MAX_PAGE = 1_000_000  # 50 million requests: past any list's end, and its OFFSET fits every database
+
+
 class KeyPaginator(Paginator):
     """Pages of requests in one query each: the page's rows (`ROW_COLUMNS`, made into rows by
     `build(values)`) by their sorted keys, `WHERE id IN (SELECT id … ORDER BY … LIMIT 50)`, and, when the
@@ -552,7 +555,9 @@ class KeyPaginator(Paginator):
             number = int(number)
         except (TypeError, ValueError):
             number = 1  # as Django's get_page
-        if number >= 1:
+        # A page far past any end (?page=99999999999999999999) is the last page, as Django's get_page has
+        # it, without an OFFSET the database cannot hold (PostgreSQL: "bigint out of range", a 500).
+        if 1 <= number <= MAX_PAGE:
             rows, count = self._rows(number, count=True)
             if rows or number == 1:  # (no rows on page 1: no requests at all)
                 self.count = count or 0

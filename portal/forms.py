@@ -6,16 +6,28 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from portal import login_throttle
 from portal.models import Team, User
+from portal.text import validate_one_line
 
 
-class TeamForm(forms.ModelForm):
+class FirstErrorOnly:
+    """One message per field: Django runs every validator of a field and shows each failure (a 10,000
+    character address got "Enter a valid email address." and "Ensure this value has at most 254
+    characters"); the first says what to fix."""
+
+    def _clean_fields(self):
+        super()._clean_fields()
+        for errors in self._errors.values():
+            del errors[1:]
+
+
+class TeamForm(FirstErrorOnly, forms.ModelForm):
     class Meta:
         model = Team
         fields = ["name", "slug", "cost_center", "contact_email"]
         help_texts = {"cost_center": "The finance cost center that pays for this team's clusters."}
 
 
-class TeamEditForm(forms.ModelForm):
+class TeamEditForm(FirstErrorOnly, forms.ModelForm):
     class Meta:
         model = Team
         fields = ["name", "cost_center", "contact_email"]
@@ -32,9 +44,10 @@ class AddMemberForm(forms.Form):
         return user
 
 
-class ApiTokenForm(forms.Form):
+class ApiTokenForm(FirstErrorOnly, forms.Form):
     name = forms.CharField(
         max_length=100,
+        validators=[validate_one_line],
         help_text="What the token is for, e.g. “CI pipeline”, so you know which one to revoke.",
     )
 

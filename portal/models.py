@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import re
+
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
+
+from portal.text import validate_one_line
 
 
 class User(AbstractUser):
@@ -27,12 +32,34 @@ cost_center_validator = RegexValidator(
 )
 
 
+TEAM_SLUG_MAX = 40
+_TEAM_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+
+
+def validate_team_slug(value: str) -> None:
+    """Lowercase letters, digits and hyphens: the slug starts every topic name of the team (Kafka takes
+    letters, digits, '.', '_', '-'), is the `team` tag on its clusters and sits in IAM policy resources,
+    where case and '_' make look-alikes ("Ops_Team" beside "ops-team"). One message, with a suggestion."""
+    if _TEAM_SLUG.fullmatch(value) and len(value) <= TEAM_SLUG_MAX:
+        return
+    suggestion = re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")[:TEAM_SLUG_MAX].strip("-")
+    hint = f" Try “{suggestion}”." if suggestion and suggestion != value else ""
+    raise ValidationError(
+        f"Use lowercase letters, digits and hyphens, starting and ending with a letter or digit, at most "
+        f"{TEAM_SLUG_MAX} characters: the slug goes into topic names, AWS tags and IAM policies.{hint}",
+        code="invalid",
+    )
+
+
 class Team(models.Model):
-    name = models.CharField(max_length=100, unique=True)
-    slug = models.SlugField(
-        max_length=40,
+    name = models.CharField(max_length=100, unique=True, validators=[validate_one_line])
+    # A CharField, not a SlugField: Django's slug check (which takes "Ops_Team") would add a second message.
+    slug = models.CharField(
+        max_length=TEAM_SLUG_MAX,
         unique=True,
-        help_text="Short lowercase identifier; used in topic names and AWS tags. Cannot be changed later.",
+        validators=[validate_team_slug],
+        help_text="Short lowercase identifier (letters, digits, hyphens); used in topic names and AWS tags. "
+        "Cannot be changed later.",
     )
     cost_center = models.CharField(max_length=64, validators=[cost_center_validator])
     contact_email = models.EmailField()

@@ -143,7 +143,8 @@ def grant(topic: Topic, principal_arn: str = APP_ROLE_ARN, **fields) -> AccessGr
 
 
 def topic_request(actor: User, cluster: Cluster, name: str, *, team: Team | None = None, **fields):
-    """A submitted request by `actor` for a new topic on `cluster` (1 MB/s in and out by default)."""
+    """A submitted request by `actor` for a new topic on `cluster` (1 MB/s in and out by default). `name` is
+    the short name, as a member types it: the team's prefix is added ("orders" → "team-a.orders")."""
     from clusters.requests import services
 
     prepared = services.prepare_topic_create(

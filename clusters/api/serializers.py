@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
 from django.core.validators import slug_re
 from rest_framework import serializers
@@ -22,10 +21,10 @@ from clusters.models import (
 )
 from clusters.requests import services
 from portal import access
-from portal.api.input import InputSerializer
+from portal.api.input import DecimalInput, InputSerializer, IntegerInput
 from portal.models import Team
 
-MBPS = {"max_digits": 8, "decimal_places": 2, "min_value": Decimal(0), "max_value": Decimal(100_000)}
+MBPS = rules.MBPS_FIELD  # the HTML forms' too
 
 
 class _VisibleQuerysets(InputSerializer):
@@ -69,8 +68,8 @@ class ClusterRequestInput(_VisibleQuerysets):
     account = serializers.PrimaryKeyRelatedField(queryset=AwsAccount.objects.none())
     region = serializers.ChoiceField(choices=MSK_SERVERLESS_REGIONS)
     network_profile = serializers.PrimaryKeyRelatedField(queryset=NetworkProfile.objects.none())
-    expected_write_mbps = serializers.DecimalField(**MBPS)
-    expected_read_mbps = serializers.DecimalField(**MBPS)
+    expected_write_mbps = DecimalInput(**MBPS)
+    expected_read_mbps = DecimalInput(**MBPS)
     contains_pii = serializers.BooleanField()
     latency_class = serializers.ChoiceField(choices=Cluster.LatencyClass.choices)
     justification = serializers.CharField(max_length=4000)
@@ -95,15 +94,10 @@ class AccessEntryInput(InputSerializer):
 
 
 class _TopicConfigInput(InputSerializer):
-    retention_ms = serializers.IntegerField(
-        min_value=-1, max_value=rules.KAFKA_LONG_MAX, default=rules.DEFAULT_RETENTION_MS
-    )
-    retention_bytes = serializers.IntegerField(
-        min_value=-1, max_value=rules.KAFKA_LONG_MAX, default=rules.DEFAULT_RETENTION_BYTES
-    )
-    max_message_bytes = serializers.IntegerField(
-        min_value=1, max_value=rules.MAX_MESSAGE_BYTES, default=rules.DEFAULT_MAX_MESSAGE_BYTES
-    )
+    # Unbounded here as in the forms: the service says what Kafka and MSK allow, in the same words for both.
+    retention_ms = IntegerInput(default=rules.DEFAULT_RETENTION_MS, **rules.RETENTION_MS_FIELD)
+    retention_bytes = IntegerInput(default=rules.DEFAULT_RETENTION_BYTES, **rules.RETENTION_BYTES_FIELD)
+    max_message_bytes = IntegerInput(default=rules.DEFAULT_MAX_MESSAGE_BYTES, **rules.MAX_MESSAGE_BYTES_FIELD)
     compression_type = serializers.ChoiceField(choices=rules.COMPRESSION_TYPES, default="producer")
     message_timestamp_type = serializers.ChoiceField(choices=rules.TIMESTAMP_TYPES, default="CreateTime")
 
@@ -112,17 +106,18 @@ class TopicRequestInput(_TopicConfigInput, _VisibleQuerysets):
     team = TeamField()
     cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.none())
     name = serializers.CharField(
-        max_length=249, help_text="Short name; the naming convention adds the team prefix."
+        max_length=249,
+        help_text="Short name; the naming convention adds the team prefix (a name that starts with it already "
+        "is taken as the full name: the prefix is never doubled).",
     )
-    partitions = serializers.IntegerField(
-        min_value=1,
-        max_value=100_000,
+    partitions = IntegerInput(
+        **rules.PARTITIONS_FIELD,
         required=False,
         allow_null=True,
         help_text="Default and minimum: max(⌈in/5⌉, ⌈out/10⌉).",
     )
-    expected_in_mbps = serializers.DecimalField(**MBPS)
-    expected_out_mbps = serializers.DecimalField(**MBPS)
+    expected_in_mbps = DecimalInput(**MBPS)
+    expected_out_mbps = DecimalInput(**MBPS)
     cleanup_policy = serializers.ChoiceField(
         choices=rules.CLEANUP_POLICY_CHOICES, default="delete", help_text="Cannot be changed later."
     )
@@ -145,9 +140,9 @@ class TopicUpdateInput(_TopicConfigInput, _VisibleQuerysets):
         "team": "A topic's team cannot change here; ask a platform admin.",
     }
     topic = serializers.PrimaryKeyRelatedField(queryset=Topic.objects.none())
-    partitions = serializers.IntegerField(min_value=1, max_value=100_000)
-    expected_in_mbps = serializers.DecimalField(**MBPS, required=False, allow_null=True)
-    expected_out_mbps = serializers.DecimalField(**MBPS, required=False, allow_null=True)
+    partitions = IntegerInput(**rules.PARTITIONS_FIELD)
+    expected_in_mbps = DecimalInput(**MBPS, required=False, allow_null=True)
+    expected_out_mbps = DecimalInput(**MBPS, required=False, allow_null=True)
     justification = serializers.CharField(max_length=4000, required=False, default="", allow_blank=True)
 
 

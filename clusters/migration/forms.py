@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 
 from clusters.migration.inventory import EDITABLE_SETTINGS
 from clusters.migration.models import Application, MigrationPlan, Monolith
 from clusters.models import REGION_CHOICES
+from portal import numbers
+from portal.text import validate_one_line
+
+# What the database columns hold (a larger figure was a 500 on PostgreSQL: "numeric field overflow").
+MAX_USD = Decimal("9999999999.99")  # DecimalField(max_digits=12, decimal_places=2)
+MAX_COUNT = 2_147_483_647  # PositiveIntegerField
+MAX_PEAK_MBPS = Decimal(100_000)  # what a request may ask for (clusters.rules.MBPS_FIELD)
+
+
+def _cost_field(**kwargs) -> numbers.DecimalField:
+    return numbers.DecimalField(
+        label="Monthly cost of the monolith (USD)",
+        min_value=Decimal(0),
+        max_value=MAX_USD,
+        decimal_places=2,
+        unit="USD",
+        **kwargs,
+    )
+
+
+def _peak_field(label: str, **kwargs) -> numbers.DecimalField:
+    return numbers.DecimalField(
+        label=label,
+        required=False,
+        min_value=Decimal(0),
+        max_value=MAX_PEAK_MBPS,
+        decimal_places=6,
+        unit="MB/s",
+        **kwargs,
+    )
 
 
 class IdListField(forms.CharField):
@@ -17,6 +49,7 @@ class IdListField(forms.CharField):
 
     def to_python(self, value) -> list[str]:
         text = super().to_python(value) or ""
+        validate_one_line(text)  # on the text: the field's own NUL check would see only the list's repr
         return [part for part in text.replace(",", " ").split() if part]
 
 
@@ -46,9 +79,10 @@ class MonolithForm(forms.ModelForm):
         help_text=Monolith._meta.get_field("security_group_ids").help_text,
     )
     # Only MirrorMaker 2 on MSK Connect uses it; left empty it is the plugin's first revision.
-    mm2_plugin_revision = forms.IntegerField(
-        label="MirrorMaker 2 plugin revision", min_value=1, required=False, initial=1
+    mm2_plugin_revision = numbers.IntegerField(
+        label="MirrorMaker 2 plugin revision", min_value=1, max_value=MAX_COUNT, required=False, initial=1
     )
+    monthly_cost_usd = _cost_field(required=False)
 
     def clean_mm2_plugin_revision(self) -> int:
         return self.cleaned_data["mm2_plugin_revision"] or 1
@@ -86,9 +120,7 @@ class CsvUploadForm(forms.Form):
 
 
 class CostForm(forms.Form):
-    monthly_cost_usd = forms.DecimalField(
-        label="Monthly cost of the monolith (USD)", min_value=0, decimal_places=2
-    )
+    monthly_cost_usd = _cost_field()
 
 
 class ClaimForm(forms.Form):
@@ -118,6 +150,11 @@ class DecisionForm(forms.Form):
 
 
 class RequirementsForm(forms.ModelForm):
+    peak_in_mbps = _peak_field("Peak MB/s in", help_text="Empty: the inventory's figures for its topics.")
+    peak_out_mbps = _peak_field("Peak MB/s out (all consumers)")
+    retention_hours = numbers.IntegerField(required=False, min_value=0, max_value=MAX_COUNT, unit="hours")
+    client_connections = numbers.IntegerField(min_value=0, max_value=MAX_COUNT, initial=0)
+
     class Meta:
         model = Application
         fields = [
@@ -132,8 +169,6 @@ class RequirementsForm(forms.ModelForm):
             "producer_roles",
             "consumer_roles",
         ]
-        labels = {"peak_in_mbps": "Peak MB/s in", "peak_out_mbps": "Peak MB/s out (all consumers)"}
-        help_texts = {"peak_in_mbps": "Empty: the inventory's figures for its topics."}
         widgets = {
             "producers": forms.Textarea(attrs={"rows": 2}),
             # Wide enough for a role ARN and a group on one line (width: auto on desktops, full on phones).
@@ -144,7 +179,9 @@ class RequirementsForm(forms.ModelForm):
 
 class PlanForm(forms.Form):
     strategy = forms.ChoiceField(choices=MigrationPlan.Strategy.choices)
-    headroom_percent = forms.IntegerField(min_value=1, max_value=100, initial=70, label="Headroom target (%)")
+    headroom_percent = numbers.IntegerField(
+        min_value=1, max_value=100, initial=70, label="Headroom target (%)", unit="%"
+    )
     separate_latency_classes = forms.BooleanField(
         required=False, initial=True, label="Keep time-sensitive apart from not time-sensitive"
     )

@@ -35,6 +35,7 @@ from clusters.migration.models import (
 )
 from clusters.providers.base import ProviderError
 from portal import access
+from portal import text as text_rules
 from portal.errors import NotAllowed
 from portal.models import Team
 
@@ -480,16 +481,36 @@ class CsvRejected(ValidationError):
         super().__init__([f"Line {line}: {message}" for line, message in row_errors])
 
 
+# What the inventory's columns hold: a larger figure, a NUL or a longer text was a 500 on PostgreSQL.
+CSV_MAX_PARTITIONS = 2_147_483_647
+CSV_MAX_MBPS = Decimal("99999999.999999")  # DecimalField(max_digits=14, decimal_places=6)
+CSV_MAX_GROUP_ID = 255
+
+
 def _decimal(text: str, what: str, errors: list[str]) -> Decimal | None:
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
-        errors.append(f"{what} must be a number, not “{text}”")
+        errors.append(f"{what} must be a number, not “{_cell(text)}”")
         return None
     if not value.is_finite() or value < 0:
-        errors.append(f"{what} must be 0 or more, not “{text}”")
+        errors.append(f"{what} must be 0 or more, not “{_cell(text)}”")
+        return None
+    if value > CSV_MAX_MBPS:
+        errors.append(f"{what} must be at most {CSV_MAX_MBPS:,} MB/s, not “{_cell(text)}”")
         return None
     return value
+
+
+def _cell(text: str) -> str:
+    """A cell as a message quotes it: at most 40 characters, control characters as their code."""
+    cut = text[:40] + ("…" if len(text) > 40 else "")
+    return "".join(f"\\u{ord(char):04x}" if text_rules.is_control(char) else char for char in cut)
+
+
+def _control_characters(values: dict[str, str]) -> list[str]:
+    """Columns whose text holds control characters (NUL, escapes): never a name, and PostgreSQL refuses NUL."""
+    return [key for key, value in values.items() if text_rules.control_characters(value)]
 
 
 def parse_csv(content: bytes) -> tuple[list[dict], list[tuple[int, str]]]:
@@ -516,19 +537,26 @@ def parse_csv(content: bytes) -> tuple[list[dict], list[tuple[int, str]]]:
         if None in row:
             errors.append("more values than columns")
         values = {key: (value or "").strip() for key, value in row.items() if key}
+        if odd := _control_characters(values):
+            problems.append(
+                (line, f"{', '.join(sorted(odd))}: control characters (such as NUL) are not allowed.")
+            )
+            continue
         name = values.get("topic", "")
         if not TOPIC_NAME.match(name):
-            errors.append(f"“{name}” is not a Kafka topic name (letters, digits, . _ -; at most 249)")
+            errors.append(f"“{_cell(name)}” is not a Kafka topic name (letters, digits, . _ -; at most 249)")
         elif name in seen:
             errors.append(f"topic {name} is already on line {seen[name]}")
         else:
             seen[name] = line
         partitions = values.get("partitions", "")
-        if not partitions.isdigit() or int(partitions) < 1:
-            errors.append(f"partitions must be a whole number of at least 1, not “{partitions}”")
+        if not re.fullmatch(r"[0-9]{1,10}", partitions) or not 1 <= int(partitions) <= CSV_MAX_PARTITIONS:
+            errors.append(
+                f"partitions must be a whole number from 1 to {CSV_MAX_PARTITIONS:,}, not “{_cell(partitions)}”"
+            )
         retention = values.get("retention_ms", "")
-        if not re.fullmatch(r"-1|\d+", retention):
-            errors.append(f"retention_ms must be milliseconds or -1 (unlimited), not “{retention}”")
+        if not re.fullmatch(r"-1|[0-9]{1,19}", retention) or int(retention) > rules.KAFKA_LONG_MAX:
+            errors.append(f"retention_ms must be milliseconds or -1 (unlimited), not “{_cell(retention)}”")
         peak_in = _decimal(values.get("peak_in_mbps", ""), "peak_in_mbps", errors)
         peak_out = _decimal(values.get("peak_out_mbps", ""), "peak_out_mbps", errors)
         application = values.get("application", "")
@@ -537,11 +565,15 @@ def parse_csv(content: bytes) -> tuple[list[dict], list[tuple[int, str]]]:
         team_text = values.get("team", "")
         team = teams.get(team_text.lower()) if team_text else None
         if team_text and team is None:
-            errors.append(f"no team “{team_text}” is registered in the portal")
+            errors.append(f"no team “{_cell(team_text)}” is registered in the portal")
         compacted = values.get("compacted", "").lower()
         if compacted not in ("", "yes", "no", "true", "false", "1", "0"):
-            errors.append(f"compacted must be yes or no, not “{compacted}”")
+            errors.append(f"compacted must be yes or no, not “{_cell(compacted)}”")
         groups = [group.strip() for group in values.get("consumer_groups", "").split(";") if group.strip()]
+        if long := [group for group in groups if len(group) > CSV_MAX_GROUP_ID]:
+            errors.append(
+                f"a consumer group id has at most {CSV_MAX_GROUP_ID} characters, not {len(long[0]):,}"
+            )
         if errors:
             problems.append((line, "; ".join(errors) + "."))
             continue

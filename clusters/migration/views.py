@@ -206,7 +206,7 @@ def monolith_cost(request: HttpRequest, pk: int) -> HttpResponse:
             request, "The monolith's monthly cost is saved; new plan versions compare against it."
         )
     else:
-        messages.error(request, "Enter the monthly cost in USD, 0 or more.")
+        messages.error(request, f"Monthly cost: {form.errors['monthly_cost_usd'][0]}")
     return redirect("migration:monolith-detail", pk=monolith.pk)
 
 

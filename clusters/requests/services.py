@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -553,6 +552,8 @@ def prepare_topic_create(
     if _given(team, cluster):
         _require_cluster_for_team(actor, team, cluster)
     quotas = PlatformSettings.current()
+    if name is not None and team is not None and not name_as_is:
+        name = rules.short_topic_name(name, template=quotas.topic_name_template, team_slug=team.slug)
     errors: dict[str, str | list] = {}
     check_name = kept_topic_name_error if name_as_is else topic_name_error
     if name is not None and (error := check_name(team=team, cluster=cluster, name=name, quotas=quotas)):
@@ -832,11 +833,8 @@ def prepare_access_grant(
         )
     elif topic is not None and topic.team_id != team.pk:
         errors["topic"] = "Choose a topic your team owns on this cluster."
-    elif topic_prefix and not topic_prefix.startswith(namespace):
-        # A prefix outside the team's namespace would reach other teams' topics.
-        errors["topic_prefix"] = f"A prefix must start with your team's namespace “{namespace}”."
-    elif topic_prefix and not re.fullmatch(r"[A-Za-z0-9._-]+", topic_prefix):
-        errors["topic_prefix"] = rules.TOPIC_NAME_RULE
+    elif topic_prefix and (error := rules.topic_prefix_error(topic_prefix, namespace=namespace)):
+        errors["topic_prefix"] = error
     check = _check_access(entry, team=team, cluster=cluster, quotas=quotas)
     for field, messages in check.errors.items():
         errors[field] = [*errors.get(field, []), *messages]

@@ -19,6 +19,8 @@ from django.core import validators
 from rest_framework import relations, serializers
 from rest_framework.settings import api_settings
 
+from portal.numbers import NumberRule
+
 # By field class (most specific first) and DRF error code. {placeholders} are DRF's own arguments.
 PLAIN_MESSAGES: list[tuple[type, dict[str, str]]] = [
     (
@@ -133,6 +135,36 @@ def use_plain_messages(field: serializers.Field) -> None:
     child = getattr(field, "child", None)
     if isinstance(field, serializers.ListField) and child is not None:
         use_plain_messages(child)
+
+
+class _RuleField:
+    """A DRF number field read by the NumberRule of its own bounds: the HTML form's one message per
+    mistake (portal.numbers), and the bounds still documented in the OpenAPI schema."""
+
+    def __init__(self, *, unit: str = "", hint: str = "", **kwargs):
+        super().__init__(**kwargs)
+        self.rule = NumberRule(
+            min_value=self.min_value,
+            max_value=self.max_value,
+            decimal_places=getattr(self, "decimal_places", 0),
+            unit=unit,
+            hint=hint,
+        )
+
+    def to_internal_value(self, data):
+        try:
+            value = self.rule.parse(data)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc), code="invalid") from exc
+        return self.quantize(value) if isinstance(self, serializers.DecimalField) else value
+
+
+class DecimalInput(_RuleField, serializers.DecimalField):
+    """serializers.DecimalField read by portal.numbers.NumberRule."""
+
+
+class IntegerInput(_RuleField, serializers.IntegerField):
+    """serializers.IntegerField read by portal.numbers.NumberRule."""
 
 
 class InputSerializer(serializers.Serializer):

@@ -56,10 +56,10 @@ def filed_by_several(member_a, member_b, team_a, team_b, cluster, network_profil
     teammate = builders.user("teammate_a", team=team_a)
     Membership.objects.create(team=team_b, user=member_a)
     filed = {
-        "mine": builders.topic_request(member_a, cluster, "team-a.mine"),
-        "teammate's": builders.topic_request(teammate, cluster, "team-a.teammates"),
-        "left": builders.topic_request(member_a, cluster_b, "team-b.left"),
-        "other team's": builders.topic_request(member_b, cluster_b, "team-b.others"),
+        "mine": builders.topic_request(member_a, cluster, "mine"),
+        "teammate's": builders.topic_request(teammate, cluster, "teammates"),
+        "left": builders.topic_request(member_a, cluster_b, "left"),
+        "other team's": builders.topic_request(member_b, cluster_b, "others"),
     }
     Membership.objects.filter(team=team_b, user=member_a).delete()
     return filed

@@ -58,7 +58,7 @@ def test_topic_form_shows_a_bad_name_and_zero_partitions_together(url, member_a,
     )
     errors = response.context["form"].errors
     assert "Not allowed here: ' ' '!'" in errors["name"][0]
-    assert errors["partitions"] == ["Ensure this value is greater than or equal to 1."]
+    assert errors["partitions"] == ["Enter a whole number from 1 to 100,000 partitions."]
     if url != "preview":
         assert 'value="bad name!"' in response.content.decode()  # what was typed stays
 

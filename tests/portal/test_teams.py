@@ -1,9 +1,10 @@
 import re
 
+import pytest
 from django.urls import reverse
 
-from portal.models import AuditEvent, Membership, Team
-from tests.conftest import client_for
+from portal.models import AuditEvent, Membership, Team, User
+from tests.conftest import client_for, make_user
 
 VALID = {"name": "Payments", "slug": "payments", "cost_center": "CC-1001", "contact_email": "pay@example.com"}
 
@@ -153,3 +154,55 @@ def test_dashboard_cards_count_members_live_clusters_and_open_requests_in_the_te
     assert team_b.name not in page and "2 waiting" in card(page, team_a)
     counting = [query["sql"] for query in queries.captured_queries if '"clusters_request"' in query["sql"]]
     assert len(counting) == 1 and '"portal_team"."cost_center"' in counting[0]
+
+
+SLUG_RULE = (
+    "Use lowercase letters, digits and hyphens, starting and ending with a letter or digit, at most 40 "
+    "characters: the slug goes into topic names, AWS tags and IAM policies."
+)
+
+
+@pytest.mark.parametrize(
+    ("slug", "suggestion"),
+    [
+        ("Ops_Team", "ops-team"),
+        ("ops team", "ops-team"),
+        ("ops_team", "ops-team"),
+        ("-ops", "ops"),
+        ("ops-", "ops"),
+        ("-1", "1"),
+        ("OPS", "ops"),
+        ("ops.team", "ops-team"),
+        ("öps", "ps"),
+        ("😀", ""),
+    ],
+)
+def test_a_slug_is_lowercase_letters_digits_and_hyphens_said_once_with_a_suggestion(admin, slug, suggestion):
+    response = client_for(admin).post(reverse("portal:team-create"), {**VALID, "slug": slug})
+    hint = f" Try “{suggestion}”." if suggestion else ""
+    assert response.context["form"].errors["slug"] == [SLUG_RULE + hint]
+    assert not Team.objects.filter(name="Payments").exists()
+
+
+def test_good_slugs_are_taken_and_their_look_alikes_are_not(admin):
+    client = client_for(admin)
+    for number, slug in enumerate(["payments", "team-a2", "a", "9lives", "x" * 40]):
+        data = {**VALID, "name": f"Team {number}", "slug": slug}
+        assert client.post(reverse("portal:team-create"), data).status_code == 302, slug
+    look_alike = client.post(reverse("portal:team-create"), {**VALID, "name": "Other", "slug": "Payments"})
+    assert look_alike.context["form"].errors["slug"] == [SLUG_RULE + " Try “payments”."]
+
+
+def test_the_admin_site_holds_slugs_to_the_same_rule(db):
+    root = make_user("root", role=User.Role.PLATFORM_ADMIN, is_staff=True, is_superuser=True)
+    response = client_for(root).post(
+        reverse("admin:portal_team_add"),
+        {
+            **VALID,
+            "slug": "Ops_Team",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["slug"] == [SLUG_RULE + " Try “ops-team”."]

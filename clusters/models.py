@@ -404,8 +404,8 @@ class AccessGrant(models.Model):
 
     @property
     def granted_group_prefix(self) -> str:
-        """The consumer groups it reaches: none without consume (a prefix filed with produce alone is kept as
-        typed, but its policy has no group statement)."""
+        """The consumer groups it reaches: none without consume (grants filed before a prefix typed beside
+        produce alone was dropped at filing may still carry one; their policy has no group statement)."""
         return self.consumer_group_prefix if self.can_consume else ""
 
 

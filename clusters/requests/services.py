@@ -342,6 +342,13 @@ class AccessInput:
     consume: bool | None
     consumer_group_prefix: str | None = ""
 
+    def __post_init__(self):
+        # A group prefix reaches consumer groups, which only consumers use: typed beside produce alone it
+        # grants nothing, so it is not filed (the request, the grant and the API would show a prefix that
+        # its policy does not have).
+        if self.consume is False:
+            object.__setattr__(self, "consumer_group_prefix", "")
+
 
 @dataclass
 class _AccessCheck:

@@ -32,6 +32,7 @@ def test_producer_only_grant_shows_no_consumer_group_prefix(
     assert response.status_code == 302, response.context["form"].errors
     request = Request.objects.get()
     assert _group_statements(request.payload["policy"]) == []  # the policy grants no group
+    assert request.payload["consumer_group_prefix"] == ""  # nor is the prefix filed
 
     page = client.get(response["Location"]).content.decode()
     assert "ledger-" not in page and "Consumer-group prefix" not in page
@@ -39,6 +40,7 @@ def test_producer_only_grant_shows_no_consumer_group_prefix(
     builders.approve(request, admin, django_capture_on_commit_callbacks)
     grant = AccessGrant.objects.get()
     assert grant.can_produce and not grant.can_consume and _group_statements(grant.policy) == []
+    assert grant.consumer_group_prefix == ""
     cluster_page = client.get(reverse("clusters:cluster-detail", args=[cluster.pk])).content.decode()
     row = cluster_page.split(f'id="grant-{grant.pk}"')[1].split("</tr>")[0]
     assert 'data-label="Consumer groups">—</td>' in row and "ledger-" not in cluster_page
@@ -77,8 +79,30 @@ def test_topic_request_access_rows_show_a_group_prefix_only_for_consumers(member
     request = Request.objects.get()
     writer_policy, reader_policy = (entry["policy"] for entry in request.payload["access"])
     assert _group_statements(writer_policy) == [] and len(_group_statements(reader_policy)) == 1
+    assert [entry["consumer_group_prefix"] for entry in request.payload["access"]] == ["", "audit-"]
 
     page = client.get(response["Location"]).content.decode()
     table = page.split("Access in the same request")[1].split("</table>")[0]
     assert "writers-" not in table and "audit-" in table
     assert "writers-" not in page  # nor in the policy documents shown for approval
+
+
+def test_the_api_files_no_group_prefix_for_a_producer(member_a, cluster, topic, token_for):
+    client = client_for(None)
+    headers = {"Authorization": f"Bearer {token_for(member_a)}"}
+    body = {
+        "team": "team-a",
+        "cluster": cluster.pk,
+        "topic": topic.pk,
+        "principal_arn": PRINCIPAL,
+        "produce": True,
+        "consume": False,
+        "consumer_group_prefix": "ledger-",
+        "justification": "The ledger writes here.",
+    }
+    response = client.post(
+        reverse("clusters-api:request-access"), body, content_type="application/json", headers=headers
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["payload"]["consumer_group_prefix"] == ""
+    assert Request.objects.get().payload["consumer_group_prefix"] == ""

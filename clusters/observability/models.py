@@ -107,12 +107,13 @@ class AlertRule(models.Model):
         return self.get_kind_display()
 
     @classmethod
-    def ensure_defaults(cls) -> None:
+    def ensure_defaults(cls, using: str | None = None) -> None:
         """The three rules with their defaults, if missing (the migration creates them; a flushed or
         hand-emptied table gets them back rather than silently alerting on nothing)."""
-        if cls.objects.count() < len(cls.Kind):
+        rules = cls.objects.db_manager(using)  # None: the router's database
+        if rules.count() < len(cls.Kind):
             for kind, for_minutes in DEFAULT_FOR_MINUTES.items():
-                cls.objects.get_or_create(kind=kind, defaults={"for_minutes": for_minutes})
+                rules.get_or_create(kind=kind, defaults={"for_minutes": for_minutes})
 
 
 DEFAULT_FOR_MINUTES = {

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
 from django.db import connection
 
 from clusters.models import PlatformSettings
@@ -246,3 +247,12 @@ def test_admins_tune_a_rule_in_the_django_admin_and_the_change_is_audited(run, o
     }
     rates(orders, NOW - 3 * STEP, [13, 13, 13])  # 87 %: under the new 95 %
     assert run(NOW).opened == []
+
+
+def test_a_flushed_database_has_the_three_rules_again(db):
+    """`flush` empties every table, the migration's rules too (so does every transactional test's teardown:
+    later tests in the process found no rule); post_migrate makes them again, as tuned defaults."""
+    AlertRule.objects.filter(kind="group_lag").update(for_minutes=99)
+    call_command("flush", interactive=False, verbosity=0)
+    rules = dict(AlertRule.objects.values_list("kind", "for_minutes"))
+    assert rules == {"topic_throughput": 15, "group_lag": 10, "cluster_throughput": 15}

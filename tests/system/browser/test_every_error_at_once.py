@@ -34,7 +34,9 @@ def test_topic_form_shows_a_bad_name_and_zero_partitions_at_once(
     page.get_by_role("button", name="Submit request").click()
 
     expect(described(page, "Name", r"Not allowed here: ' ' '!'\.")).to_have_value("bad name!")
-    expect(described(page, "Partitions", r"greater than or equal to 1")).to_have_value("0")
+    expect(
+        described(page, "Partitions", r"Enter a whole number from 1 to 100,000 partitions\.")
+    ).to_have_value("0")
     assert not Request.objects.exists()
 
 

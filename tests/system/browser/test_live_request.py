@@ -8,7 +8,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests import builders
-from tests.system.browser.test_request_flow import sign_in
+from tests.conftest import PASSWORD
+from tests.system.browser.test_request_flow import sign_in, sign_out
 
 pytestmark = pytest.mark.browser
 
@@ -71,3 +72,39 @@ def test_requester_sees_the_approval_appear_without_reloading(
     finally:
         requester.close()
         approver.close()
+
+
+def test_a_page_polling_after_signing_out_elsewhere_goes_to_sign_in_and_comes_back(
+    browser: Browser, live_server, member_a, cluster_a
+):
+    """Signed out in another tab while the request's page polls: the page goes to the sign-in page (htmx's
+    HX-Redirect), it does not show the sign-in form inside its Provisioning panel; signing in returns to it."""
+    request = builders.topic_request(member_a, cluster_a, "signed-out")
+    url = f"{live_server.url}/requests/{request.pk}/"
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        sign_in(page, live_server, member_a.username)
+        page.goto(url)
+        expect(page.get_by_role("region", name="Provisioning")).to_contain_text(
+            "Waiting for a platform admin"
+        )
+
+        other_tab = context.new_page()
+        other_tab.goto(f"{live_server.url}/")
+        sign_out(other_tab, live_server)
+
+        # The next poll (every 3 s) moves the whole page.
+        signed_out = f"{live_server.url}/login/?next=/requests/{request.pk}/"
+        expect(page).to_have_url(signed_out, timeout=POLL_MS + 3_000)
+        expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+        page.get_by_label("Username").fill(member_a.username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page).to_have_url(url)
+        expect(page.get_by_role("region", name="Provisioning")).to_contain_text(
+            "Waiting for a platform admin"
+        )
+    finally:
+        context.close()

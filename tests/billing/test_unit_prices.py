@@ -41,7 +41,9 @@ def test_the_request_page_shows_the_estimates_rates_as_money_per_unit(member_a, 
     request = builders.topic_request(member_a, cluster_a, "priced")  # 1 MB/s: partitions, data in and out
     page = client_for(member_a).get(f"/requests/{request.pk}/").content.decode()
     table = page.split('aria-label="Estimated monthly cost"')[1].split("</table>")[0]
-    assert '<th scope="col" class="num">Unit price</th>' in table
-    assert '<td class="num rate">$0.0015 <span class="unit">per partition-hour</span></td>' in table
-    assert '<td class="num rate">$0.10 <span class="unit">per GiB</span></td>' in table
+    assert '<th scope="col" class="num wide-only">Unit price</th>' in table
+    rate = '$0.0015 <span class="unit">per partition-hour</span>'
+    assert f'<td class="num rate wide-only">{rate}</td>' in table
+    assert f'Partition hours<span class="phone-only hint">{rate}</span>' in table  # a phone shows it there
+    assert '<td class="num rate wide-only">$0.10 <span class="unit">per GiB</span></td>' in table
     assert ">0.0015<" not in table and ">0.10<" not in table

@@ -18,7 +18,8 @@ class SignInAgainMiddleware:
 
     Otherwise htmx follows the redirect itself and swaps the sign-in form into the panel it polls, or drops
     a 403 and keeps polling. Once signed in (again), the login view sends the browser straight back: the
-    page then loads afresh, with a new CSRF token, or as the full refusal page if access really went."""
+    page then loads afresh, with a new CSRF token, or as the full refusal page if access really went. So a
+    panel a page loads or polls must refuse only whom its page refuses: otherwise every reload asks again."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -34,7 +35,7 @@ class SignInAgainMiddleware:
 
 def _is_redirect_to_login(response) -> bool:
     return response.status_code in (301, 302, 303, 307, 308) and urlsplit(
-        response["Location"]
+        response.get("Location", "")
     ).path == resolve_url(settings.LOGIN_URL)
 
 

@@ -124,6 +124,18 @@ def quantity_text(quantity: Decimal | int | str | None, unit: str) -> str:
     return f"{number} {unit if number == '1' else plural}"
 
 
+def unit_price_text(price: Decimal | int | str | None, unit: str) -> str:
+    """A rate as people read it: `$0.0015 per partition-hour`, `$0.75 per cluster-hour`, `$0.10 per GiB`,
+    `$1,200.00 per cluster-hour`; exact (cents, and every further decimal the rate has: a list price of
+    0.0015 is not $0.00), thousands grouped; None → "—"."""
+    if price is None or price == "":
+        return "—"
+    amount = Decimal(price)
+    decimals = max(2, -amount.normalize().as_tuple().exponent)
+    figure = f"{'-' if amount < 0 else ''}${abs(amount):,.{decimals}f}"
+    return f"{figure} per {unit}" if unit else figure
+
+
 def _grouped(amount: Decimal, step: Decimal) -> str:
     """`amount` half up to `step`, thousands grouped; an amount above 0 but below `step` reads `<0.01`, not 0."""
     rounded = amount.quantize(step, rounding=ROUND_HALF_UP)

@@ -40,7 +40,7 @@ from clusters.models import (
     RequestKind,
     Topic,
 )
-from clusters.provisioning import REDISPATCH_NOTE
+from clusters.provisioning import REDISPATCH_NOTE, can_be_retried
 from clusters.requests import limits
 from portal import access
 from portal.models import Team, User
@@ -1019,18 +1019,30 @@ def adoption_network_profiles(finding: DriftFinding) -> QuerySet[NetworkProfile]
 IN_FLIGHT_STATUSES = {"pending", "provisioning", "creating", "deleting", "revoking"}
 
 
+# How often the request's page asks for its provisioning panel: while something moves, and while a failed
+# step waits for an admin's retry (which may come hours later, or never: a slower pace).
+POLL_MOVING, POLL_RETRYABLE = "3s", "15s"
+
+
 @dataclass(frozen=True)
 class RequestProgress:
     items: list  # (label, object with status/status_reason, link or "")
     events: list
     in_flight: bool
     waiting: bool = False  # submitted: no decision yet
+    retryable: bool = False  # a step failed that an admin can retry from the cluster's page
 
     @property
     def moving(self) -> bool:
-        """Something may still change on the request's page (its decision, then its provisioning): the page
-        polls until this is false, which is final (a failed step retried from the cluster's page aside)."""
+        """Something will still change on the request's page (its decision, then its provisioning)."""
         return self.waiting or self.in_flight
+
+    @property
+    def poll_every(self) -> str:
+        """The page's polling interval ("" once final: decided and nothing moves or can be retried)."""
+        if self.moving:
+            return POLL_MOVING
+        return POLL_RETRYABLE if self.retryable else ""
 
     @property
     def shown(self) -> bool:
@@ -1078,4 +1090,9 @@ def request_progress(*, request: Request) -> RequestProgress:
         if items
         else []
     )
-    return RequestProgress(items, events, any(obj.status in IN_FLIGHT_STATUSES for _, obj, _ in items))
+    return RequestProgress(
+        items,
+        events,
+        any(obj.status in IN_FLIGHT_STATUSES for _, obj, _ in items),
+        retryable=any(obj.status == "failed" and can_be_retried(obj) for _, obj, _ in items),
+    )

@@ -122,6 +122,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "portal.htmx.SignInAgainMiddleware",  # after HtmxMiddleware: reads request.htmx
 ]
 
 ROOT_URLCONF = "portal.urls"

@@ -617,17 +617,17 @@ def _billing_run(team_a, team_b, cluster) -> None:
         )
 
 
-def _request(endpoint: Endpoint, world: World, role: str, token_for):
+def _request(endpoint: Endpoint, world: World, role: str, token_for, headers: dict | None = None):
     user = world.personas[role]
     url = reverse(endpoint.name, kwargs=endpoint.kwargs(world))
     data = endpoint.data(world) if endpoint.data else {}
+    headers = dict(headers or {})
     if endpoint.api and user is not None:
         # The API is exercised with personal tokens, the way automation uses it.
         client = client_for(None)
-        headers = {"Authorization": f"Bearer {token_for(user)}"}
+        headers["Authorization"] = f"Bearer {token_for(user)}"
     else:
         client = client_for(user)
-        headers = {}
     method = getattr(client, endpoint.method.lower())
     if endpoint.api and endpoint.method == "POST":
         return method(url, data=data, headers=headers, content_type="application/json")
@@ -677,3 +677,30 @@ def test_authorization_matrix(endpoint: Endpoint, role: str, world, db, token_fo
     if endpoint.creates_request:
         created = Request.objects.count() - requests_before
         assert created == (1 if role in endpoint.allowed else 0), f"{endpoint.id} as {role} created {created}"
+
+
+# htmx asks from a page (HX-Current-URL): a refusal or the way to the sign-in page must move that page to the
+# sign-in page (HX-Redirect, coming back to it after), never be swapped into the panel that asked.
+HTMX = {"HX-Request": "true", "HX-Current-URL": "http://testserver/requests/?status=submitted"}
+SIGN_IN_AGAIN = "/login/?next=/requests/%3Fstatus%3Dsubmitted"
+REFUSED_PAGES = [
+    (endpoint, role)
+    for endpoint in ENDPOINTS
+    for role in ROLES
+    if not endpoint.api and role not in endpoint.allowed
+]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "role"),
+    REFUSED_PAGES,
+    ids=[f"{endpoint.id}-as-{role}" for endpoint, role in REFUSED_PAGES],
+)
+def test_htmx_requests_refused_send_the_page_to_sign_in(endpoint: Endpoint, role: str, world, db, token_for):
+    plain = _request(endpoint, world, role, token_for).status_code  # 302 to sign in, 403, 404 or 400
+    response = _request(endpoint, world, role, token_for, headers=HTMX)
+    answer = (response.status_code, response.get("HX-Redirect"))
+    if role == "anonymous" or plain == 403:
+        assert answer == (200, SIGN_IN_AGAIN), f"{endpoint.id} as {role} (htmx, {plain} without): {answer}"
+    else:  # not there for them (404), or a form's own message (400): nothing to sign in for
+        assert answer[1] is None and response.status_code != 403, f"{endpoint.id} as {role} (htmx): {answer}"

@@ -22,7 +22,13 @@ from clusters.provisioning.drift import (
     reapply_portal_tags,
 )
 from clusters.provisioning.reconciler import REDISPATCH_NOTE, reconcile, redispatch_after
-from clusters.provisioning.retry import RETRYABLE_STEPS, failed_step, retry_cluster, retry_step
+from clusters.provisioning.retry import (
+    RETRYABLE_STEPS,
+    can_be_retried,
+    failed_step,
+    retry_cluster,
+    retry_step,
+)
 from clusters.provisioning.specs import cluster_spec, grant_spec, replicator_spec, topic_spec
 from clusters.provisioning.steps import (
     activate_cluster,
@@ -47,6 +53,7 @@ __all__ = [
     "activate_cluster",
     "adopt_unknown_cluster",
     "apply_grant",
+    "can_be_retried",
     "cluster_spec",
     "decommission_cluster",
     "delete_topic",

@@ -66,6 +66,12 @@ def failed_step(obj) -> str | None:
     return event.from_status if event else None
 
 
+def can_be_retried(obj) -> bool:
+    """Whether an admin's retry can take this failed object up again: a cluster always can; a topic, grant
+    or replicator when the step that failed is logged and is one a retry runs again."""
+    return isinstance(obj, Cluster) or (type(obj), failed_step(obj)) in RETRYABLE_STEPS
+
+
 def retry_step(model, *, pk: int, actor) -> str:
     """An admin retries the failed step of a topic, grant or replicator: FAILED goes back (compare-and-set)
     to the status the step starts from, and the step's task is dispatched once that commits.

@@ -140,7 +140,10 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def request_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """What the request's page polls (htmx): its provisioning panel, with its facts, decision and history
-    swapped in out of band, until the request is final (rejected, cancelled, or nothing moves any more)."""
+    swapped in out of band, until the request is final (rejected, cancelled, or nothing moves any more and
+    no failed step can be retried); while a failed step waits for a retry, at a slower pace."""
     obj = selectors.request_get(user=request.user, pk=pk)
     context = _live_context(request, obj)
-    return polled_panel(request, "clusters/_request_live.html", context, moving=context["progress"].moving)
+    return polled_panel(
+        request, "clusters/_request_live.html", context, moving=bool(context["progress"].poll_every)
+    )

@@ -6,7 +6,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from clusters import provisioning
-from clusters.models import Request
+from clusters.models import Request, Topic
 from clusters.providers.local.models import LocalMskCluster
 from clusters.requests import services
 from tests import builders
@@ -99,3 +99,45 @@ def test_request_page_shows_a_rejection_and_its_reason_live(member_a, admin, tea
     assert "Nothing is provisioned: the request was rejected." in rejected
     page = client.get(f"/requests/{request.pk}/").content.decode()
     assert "/progress/" not in page  # opened once final, the page does not poll at all
+
+
+def test_a_failed_step_keeps_the_page_following_slowly_until_final_so_a_retry_shows_without_a_reload(
+    member_a, admin, cluster_a, django_capture_on_commit_callbacks
+):
+    """A failed step an admin can retry from the cluster's page: the page keeps asking, every 15 s instead
+    of 3 (no 286), so the retry shows on it as it starts; it stops once nothing moves or can be retried."""
+    request = builders.topic_request(member_a, cluster_a, "retried")
+    builders.approve(request, admin, django_capture_on_commit_callbacks)  # the topic fails: no cluster in MSK
+    topic = Topic.objects.get(pk=Request.objects.get(pk=request.pk).topic_id)
+    assert topic.status == Topic.Status.FAILED
+    client = client_for(member_a)
+    page = client.get(f"/requests/{request.pk}/").content.decode()
+    assert f'hx-get="/requests/{request.pk}/progress/" hx-trigger="every 15s"' in page
+    status, failed = _polled(client, request)
+    assert status == 200 and 'hx-trigger="every 15s"' in failed and "can retry what failed" in failed
+    assert "status-failed" in _panel(failed)
+
+    with django_capture_on_commit_callbacks(execute=False):  # the retried step is under way
+        provisioning.retry_step(Topic, pk=topic.pk, actor=admin)
+    status, retried = _polled(client, request)
+    assert status == 200 and 'hx-trigger="every 3s"' in retried
+    assert f"retry by {admin.username}: creating the topic" in retried
+    assert "status-failed" not in _panel(retried) and "status-creating" in _panel(retried)
+
+    Topic.objects.filter(pk=topic.pk).update(status=Topic.Status.ACTIVE)  # done
+    status, done = _polled(client, request)
+    assert status == 286 and "hx-trigger" not in done
+
+    # Failed with no failed step logged (nothing tells a retry what to run again): final, no polling.
+    other = builders.topic_request(member_a, cluster_a, "unretryable")
+    builders.approve(other, admin, django_capture_on_commit_callbacks, run_tasks=False)
+    Topic.objects.filter(pk=Request.objects.get(pk=other.pk).topic_id).update(status=Topic.Status.FAILED)
+    status, final = _polled(client, other)
+    assert status == 286 and "hx-trigger" not in final and "can retry" not in final
+    assert "status-failed" in _panel(final)
+    assert "/progress/" not in client.get(f"/requests/{other.pk}/").content.decode()
+
+
+def _panel(html: str) -> str:
+    """The provisioning panel of a polled answer (the request's facts and history follow it)."""
+    return html.split('id="request-progress"')[1].split("</section>")[0]

@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, expect
 from billing import chargeback, months
 from clusters.models import Cluster
 from portal.models import Team
+from tests import builders
 from tests.billing.conftest import make_topic
 from tests.billing.test_chargeback_runs import GIB, usage
 from tests.system.browser.test_login import sign_in
@@ -74,3 +75,25 @@ def test_cost_pages_keep_money_on_a_phone_screen_and_long_names_inside_the_page(
         assert geometry["documentWidth"] <= width, (width, path, geometry)
         assert geometry["moneyCells"] >= 5, (width, path, geometry)  # headings and figures were measured
         assert not geometry["pastTheEdge"], (width, path, geometry)
+
+
+def test_a_requests_estimate_keeps_its_money_and_rates_on_a_phone_screen(
+    browser: Browser, live_server, member_a, cluster_a
+):
+    """The estimate's rates read as money per unit (`$0.0015 per partition-hour`): in their own column on a
+    desktop, under each charge's name on a phone, where the USD / month column stays on screen."""
+    request = builders.topic_request(member_a, cluster_a, "phone-priced")
+    for width in WIDTHS:
+        context = browser.new_context(viewport={"width": width, "height": 844})
+        page = context.new_page()
+        try:
+            sign_in(page, live_server, member_a.username)
+            page.goto(f"{live_server.url}/requests/{request.pk}/")
+            estimate = page.get_by_role("region", name="Estimated monthly cost")
+            rates = estimate.get_by_text("$0.0015 per partition-hour")
+            expect(rates.filter(visible=True)).to_have_count(1)  # a column's cell or a line under the name
+            geometry = page.evaluate(GEOMETRY_JS)
+            assert geometry["documentWidth"] <= width and geometry["moneyCells"] >= 4, (width, geometry)
+            assert not geometry["pastTheEdge"], (width, geometry)
+        finally:
+            context.close()

@@ -232,7 +232,7 @@ def check_page(page: Page, label: str, findings: Findings, shots: Path | None, s
         )
     findings.overflow.extend(f"{label}: {element}" for element in overflow["elements"])
     rows = page.evaluate(NAV_ROWS_JS)
-    if page.viewport_size["width"] >= 1200 and rows > 1:
+    if page.viewport_size["width"] >= 1280 and rows > 1:
         findings.overflow.append(f"{label}: the header takes {rows} rows at desktop width")
     page.add_script_tag(path=str(AXE))
     for violation in page.evaluate(AXE_JS):

@@ -8,6 +8,7 @@ looked up through the app registry, so `portal` needs no import of the apps that
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -148,7 +149,23 @@ def _words(value) -> str:
         return ", ".join(_words(item) for item in value)
     if isinstance(value, dict):
         return "; ".join(f"{key} {_words(item)}" for key, item in value.items())
+    if isinstance(value, str) and (moment := _moment(value)):
+        return moment
     return str(value)
+
+
+def _moment(value: str) -> str | None:
+    """'2026-12-02T01:00:00+00:00' → '2026-12-02 01:00 UTC' (details keep a moment as JSON does, with its
+    offset); None for anything else: a month, a date, a word."""
+    if "T" not in value or len(value) < 16:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _phrase(event, key: str, value, model) -> str | None:

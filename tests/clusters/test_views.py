@@ -125,6 +125,12 @@ def test_list_rows_name_the_team_as_every_other_page_does(name, request_a, admin
     assert '<td data-label="Team">team-a</td>' not in body
 
 
+def test_cluster_list_writes_a_share_as_the_traffic_page_does(cluster_a, admin):
+    """A share reads "0 % / 0 % / 0 %", as the traffic page ("11 %") and the budget ("5.3 %") write a share, not "0%"."""
+    body = client_for(admin).get(reverse("clusters:cluster-list")).content.decode()
+    assert '<td data-label="Quota used">0 % / 0 % / 0 %</td>' in body
+
+
 def test_request_list_filters(request_a, member_a, team_a, cluster):
     client = client_for(member_a)
     services.cancel_request(

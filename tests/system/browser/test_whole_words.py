@@ -12,13 +12,13 @@ from tests.system.browser.test_tour import demo, sign_in  # noqa: F401  (fixture
 
 pytestmark = pytest.mark.browser
 
-# Every word of letters only in these cells whose text lies on more than one line.
+# Every word (of letters), share ("11 %") or account number in these cells whose text lies on more than one line.
 SPLIT_WORDS_JS = """(cells) => {
   const split = [];
   for (const cell of document.querySelectorAll(cells)) {
     const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-      for (const match of node.data.matchAll(/[A-Za-z]{2,}/g)) {
+      for (const match of node.data.matchAll(/[A-Za-z]{2,}|\d+ ?%|\d{3,}/g)) {
         const range = document.createRange();
         range.setStart(node, match.index);
         range.setEnd(node, match.index + match[0].length);

@@ -13,7 +13,7 @@ from tests.system.browser.test_tour import demo, sign_in  # noqa: F401  (fixture
 pytestmark = pytest.mark.browser
 
 # Every word (of letters), share ("11 %") or account number in these cells whose text lies on more than one line.
-SPLIT_WORDS_JS = """(cells) => {
+SPLIT_WORDS_JS = r"""(cells) => {
   const split = [];
   for (const cell of document.querySelectorAll(cells)) {
     const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);

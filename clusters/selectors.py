@@ -345,6 +345,7 @@ class RequestRow:
     status: str
     team_id: int
     team_slug: str
+    team_name: str  # what the lists show: every other page names a team by its name, not its slug
     requested_by_id: int
     requester: str
     environment: str
@@ -416,6 +417,7 @@ ROW_COLUMNS = (
     "status",
     "team_id",
     "team__slug",
+    "team__name",
     "requested_by_id",
     "requested_by__username",
     "environment",

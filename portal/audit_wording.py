@@ -8,6 +8,7 @@ looked up through the app registry, so `portal` needs no import of the apps that
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -148,7 +149,23 @@ def _words(value) -> str:
         return ", ".join(_words(item) for item in value)
     if isinstance(value, dict):
         return "; ".join(f"{key} {_words(item)}" for key, item in value.items())
+    if isinstance(value, str) and (moment := _moment(value)):
+        return moment
     return str(value)
+
+
+def _moment(value: str) -> str | None:
+    """'2026-12-02T01:00:00+00:00' → '2026-12-02 01:00 UTC' (details keep a moment as JSON does, with its
+    offset); None for anything else: a month, a date, a word."""
+    if "T" not in value or len(value) < 16:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _phrase(event, key: str, value, model) -> str | None:
@@ -161,6 +178,8 @@ def _phrase(event, key: str, value, model) -> str | None:
         return f"Reason: “{value}”" if event.action.endswith(".rejected") else str(value)
     if key in ("detail", "changes"):
         return _words(value)
+    if key == "changed" and isinstance(value, dict):
+        return "Changed " + "; ".join(_change(field, change, model) for field, change in value.items())
     if key == "source":
         return "From the demo data" if value == "seed_demo" else f"From {value}"
     if key == "from":
@@ -179,6 +198,25 @@ def _phrase(event, key: str, value, model) -> str | None:
     if str(value) in labels:
         return labels[str(value)]
     return f"{_KEY_WORDS.get(key, key.replace('_', ' '))} {_words(value)}"
+
+
+# A change's side as the service wrote it (`str()` of the field's value, before this reading).
+_WRITTEN = {"None": "—", "": "—", "True": "yes", "False": "no"}
+
+
+def _change(field: str, change, model) -> str:
+    """'latency_class', {"before": "time_insensitive", "after": "time_sensitive"} → 'latency class
+    Time-insensitive → Time-sensitive': the field's labels, no Python values (None, True)."""
+    name = _KEY_WORDS.get(field, field.replace("_", " "))
+    if not (isinstance(change, dict) and set(change) == {"before", "after"}):
+        return f"{name} {_words(change)}"
+    labels = _choices(model, field)
+
+    def side(value) -> str:
+        value = _words(value) if isinstance(value, bool) else str(value)
+        return _WRITTEN.get(value) or labels.get(value, value)
+
+    return f"{name} {side(change['before'])} → {side(change['after'])}"
 
 
 def detail_phrases(event) -> list[str]:

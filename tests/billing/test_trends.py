@@ -184,6 +184,17 @@ def test_the_team_page_shows_top_topics_their_trend_and_what_changed(two_closed_
     assert "team-b.clicks" not in body  # another team's topics stay hidden
 
 
+def test_a_month_without_a_run_shows_no_cost_rather_than_zero(two_closed_months, member_a, clock):
+    """The team page's "Cost per month" said "No run · $0.00" for every month never computed (alice, the
+    demo's January to October): nothing was computed, so no figure, as the finance page's "Last month —"."""
+    clock(dt.datetime(2026, 11, 5, 9, tzinfo=dt.UTC))
+    body = client_for(member_a).get(reverse("billing:team-costs", kwargs={"slug": "team-a"})).content.decode()
+    table = re.search(r"<caption>Cost per month</caption>.*?</table>", body, re.S)[0]
+    rows = dict(re.findall(r'month=(\d{4}-\d\d)">.*?<td class="num">(.*?)</td>', table))
+    assert rows["2026-10"] == "$400.56" and rows["2026-09"] == "$337.00"
+    assert "$" not in rows["2026-08"] and "—" in rows["2026-08"]
+
+
 def test_finance_sees_the_same_per_cost_center(two_closed_months, finance, clock):
     clock(dt.datetime(2026, 11, 5, 9, tzinfo=dt.UTC))
     body = client_for(finance).get(reverse("billing:finance"), {"month": "2026-10"}).content.decode()

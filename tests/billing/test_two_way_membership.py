@@ -74,7 +74,7 @@ def test_the_clusters_list_counts_each_topic_once_for_every_user(events_write, e
         assert body.count(">events-write</a>") == 1, name
         seen[name] = cell_texts(body, ">events-write</a>")[-3:]
     # 3 live topics, 6 + 6 + 2 partitions; 18 of 200 MB/s written, 44 of 400 MB/s read, 14 of 2400 partitions.
-    assert set(map(tuple, seen.values())) == {("3", "14", "9% / 11% / 1%")}, seen
+    assert set(map(tuple, seen.values())) == {("3", "14", "9 % / 11 % / 1 %")}, seen
 
 
 def test_the_cluster_page_and_api_show_each_topic_and_cluster_once(events_write, alice, token_for):

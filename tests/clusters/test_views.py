@@ -119,6 +119,22 @@ def test_request_list_shows_own_teams_requests_only(request_a, member_a, member_
     assert request_a.summary in client_for(admin).get(url).content.decode()
 
 
+@pytest.mark.parametrize("name", ["clusters:request-list", "clusters:approval-queue"])
+def test_list_rows_name_the_team_as_every_other_page_does(name, request_a, admin, team_a):
+    """The Team column shows "Team A" (dashboard, costs, clusters), not its slug "team-a"."""
+    body = client_for(admin).get(reverse(name)).content.decode()
+    assert '<td data-label="Team">Team A</td>' in body
+    assert '<td data-label="Team">team-a</td>' not in body
+
+
+def test_cluster_list_writes_a_share_as_the_traffic_page_does(cluster_a, admin):
+    """A share reads "0 % / 0 % / 0 %", as the traffic page ("11 %") and the budget ("5.3 %") write a share, not "0%"."""
+    body = client_for(admin).get(reverse("clusters:cluster-list")).content.decode()
+    cell = re.search(r'<td data-label="Quota used">(.*?)</td>', body)[1]
+    assert re.sub(r"<[^>]+>", "", cell) == "0 % / 0 % / 0 %"
+    assert cell.count('<span class="unit">') == 3  # "11 %" never splits into "11 / %"
+
+
 def test_request_list_filters(request_a, member_a, team_a, cluster):
     client = client_for(member_a)
     services.cancel_request(

@@ -89,6 +89,18 @@ def test_details_drop_ids_and_word_money_counts_and_sources(team_a):
     assert detail_phrases(status_change) == ["Was Provisioning", "MSK reports ACTIVE"]
 
 
+def test_a_moment_in_the_details_reads_as_the_log_writes_its_times(team_a):
+    """A chargeback run's "Metered until 2026-12-02T01:00:00+00:00" (the audit log, fred, 1,366 px) reads as
+    the When column does; a month, a date or a word that is not a moment stays as written."""
+    event = audit.record(
+        "portal.test.computed",
+        actor=None,
+        team=team_a,
+        details={"month": "2026-12", "metered_until": "2026-12-02T01:00:00+00:00", "note": "T-shirt"},
+    )
+    assert detail_phrases(event) == ["Month 2026-12", "Metered until 2026-12-02 01:00 UTC", "T-shirt"]
+
+
 def test_audit_filter_offers_groups_in_words_and_keeps_exact_codes(admin, team_a):
     audit.record("portal.team.updated", actor=admin, obj=team_a, details={"changes": {"name": ["A", "B"]}})
     audit.record("portal.membership.added", actor=admin, team=team_a, details={"user": "carol"})

@@ -9,7 +9,9 @@ from django.core.exceptions import ValidationError
 
 from clusters.migration import inventory, planning
 from clusters.migration.models import Application, MigrationPlan
+from portal.audit_wording import detail_phrases
 from portal.errors import NotAllowed
+from portal.models import AuditEvent
 
 HEADER = "topic,partitions,retention_ms,peak_in_mbps,peak_out_mbps,application,team,consumer_groups\n"
 FILE = HEADER + "".join(
@@ -438,3 +440,16 @@ def test_an_edited_version_keeps_each_clusters_own_reservation(owned, admin, tea
     new = next(c for c in edit.result["clusters"] if c["key"] == edit.touched[1])
     assert new["replication"]["tool"] == "mm2"
     assert _reserved_compacted({"clusters": [new]}) == {"31"}
+
+
+def test_a_requirements_change_reads_as_before_and_after_in_the_audit_log(owned):
+    """The audit log said "Changed tolerates_duplicates after False; before True; …" (ada's audit log, the
+    demo's four applications): a change reads "before → after", in words, with no Python value in it."""
+    event = AuditEvent.objects.filter(action="migration.requirements.updated").latest("pk")
+    phrases = detail_phrases(event)
+    assert (
+        "Changed latency class Not time-sensitive → Time-sensitive; tolerates duplicates yes → no" in phrases
+    )
+    assert not any(
+        word in phrase for phrase in phrases for word in ("None", "True", "False", "after", "before")
+    )

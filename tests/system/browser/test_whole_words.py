@@ -31,13 +31,14 @@ SPLIT_WORDS_JS = r"""(cells) => {
 }"""
 
 EVERY_CELL = "main table th, main table td"
-# The approval queue's ten columns share 1,104 px with its Decision column (test_approval_queue_width): there
-# a summary still wraps inside a topic name, but headings and the short columns keep their words.
+# The approval queue's ten columns share 1,104 px (test_approval_queue_width): its Decision column's notes
+# may wrap anywhere, but the headings, the kind, the summary ("search.queri / es" once) and the short
+# columns keep their words.
 PAGES = {
     "/clusters/": EVERY_CELL,
     "/requests/": EVERY_CELL,
     "/drift/": EVERY_CELL,
-    "/approvals/": "main table th, td[data-label=Team], td[data-label=Env], td[data-label=Requester]",
+    "/approvals/": "main table th, main table td:not(.decision)",
 }
 
 

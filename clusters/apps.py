@@ -6,17 +6,12 @@ def _default_alert_rules(sender, using, **kwargs):
     """The three alert rules exist whenever the schema does: after `migrate` (migration 0014 made them) and
     after `flush`, which empties every table and then sends post_migrate (a flushed portal, or a test
     database after a transactional test, would otherwise alert on nothing and have no rule to tune)."""
-    from clusters.observability.models import AlertRule
-
-    if AlertRule._meta.db_table in _tables(using):
-        AlertRule.ensure_defaults(using=using)
-
-
-def _tables(using: str) -> set[str]:
     from django.db import connections
 
-    with connections[using].cursor() as cursor:
-        return set(connections[using].introspection.table_names(cursor))
+    from clusters.observability.models import AlertRule
+
+    if AlertRule._meta.db_table in connections[using].introspection.table_names():
+        AlertRule.ensure_defaults(using=using)
 
 
 class ClustersConfig(AppConfig):
